@@ -1,0 +1,3 @@
+export * from "./domains.js";
+export * from "./leaf.js";
+export * from "./tree.js";
