@@ -47,6 +47,9 @@ interface IJobEscrow {
         uint64 openedAt;
         uint64 commitDeadline;
         uint64 challengeDeadline;
+        /// Terms fixed when the job opened, so governance cannot change a running job's deal.
+        uint32 challengeWindow;
+        uint16 feeBps;
         uint16 openDisputes;
         JobStatus status;
     }

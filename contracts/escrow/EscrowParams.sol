@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+/// @title Escrow parameters and governance wiring (docs/PROTOCOL.md §5.4)
+/// @notice Governance sets fees, clocks and collateral rules within hard bounds, the treasury,
+/// and — once — the dispute game. Running jobs keep the fee and window they were opened with.
+abstract contract EscrowParams is AccessControl {
+    /// @notice May change the parameters and treasury.
+    bytes32 public constant PARAMS_ROLE = keccak256("PARAMS_ROLE");
+
+    uint256 internal constant BPS = 10_000;
+    uint16 public constant MAX_FEE_BPS = 1_000; // 10%
+    uint32 public constant MAX_COLLATERAL_BPS = 100_000; // 10x the escrow
+    uint32 public constant MIN_WINDOW = 60;
+    uint32 public constant MAX_WINDOW = 30 days;
+
+    struct Params {
+        /// Protocol fee on what the prover earns, in basis points.
+        uint16 feeBps;
+        /// Seconds the prover has from openJob to commitResult (inclusive).
+        uint32 commitTimeout;
+        /// Seconds after commitResult during which a dispute may open (inclusive).
+        uint32 challengeWindow;
+        /// Prover collateral locked per job, in basis points of the job's escrow...
+        uint32 collateralBps;
+        /// ...but never less than this.
+        uint128 minCollateral;
+        /// Share of the collateral paid to the client when the prover misses the commit deadline.
+        uint16 missedCommitPenaltyBps;
+        /// Share of slashed collateral credited to the winning challenger; the rest goes to the treasury.
+        uint16 challengerRewardBps;
+    }
+
+    Params internal _params;
+    address private _treasury;
+    address private _disputeGame;
+
+    error InvalidParams(string field);
+    error DisputeGameAlreadySet(address game);
+    error NotDisputeGame(address caller);
+
+    event ParamsUpdated(Params params);
+    event TreasurySet(address treasury);
+    event DisputeGameSet(address game);
+
+    modifier onlyDisputeGame() {
+        if (msg.sender != _disputeGame || msg.sender == address(0)) revert NotDisputeGame(msg.sender);
+        _;
+    }
+
+    constructor(address admin, Params memory params_) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PARAMS_ROLE, admin);
+        _setParams(params_);
+        _setTreasury(admin);
+    }
+
+    /// @notice Replace the parameters; applies to jobs opened (fee, window, collateral) or
+    /// settled (penalty, reward shares) from now on.
+    function setParams(Params calldata params_) external onlyRole(PARAMS_ROLE) {
+        _setParams(params_);
+    }
+
+    function setTreasury(address treasury_) external onlyRole(PARAMS_ROLE) {
+        _setTreasury(treasury_);
+    }
+
+    /// @notice Wire the dispute game. Set once: replacing it could strand disputes in flight
+    /// (their jobs would stay frozen), so a new game means a new escrow.
+    function setDisputeGame(address game) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_disputeGame != address(0)) revert DisputeGameAlreadySet(_disputeGame);
+        if (game == address(0)) revert InvalidParams("game");
+        _disputeGame = game;
+        emit DisputeGameSet(game);
+    }
+
+    function params() external view returns (Params memory) {
+        return _params;
+    }
+
+    function treasury() public view returns (address) {
+        return _treasury;
+    }
+
+    function disputeGame() external view returns (address) {
+        return _disputeGame;
+    }
+
+    function _setParams(Params memory p) private {
+        if (p.feeBps > MAX_FEE_BPS) revert InvalidParams("feeBps");
+        if (p.commitTimeout < MIN_WINDOW || p.commitTimeout > MAX_WINDOW) revert InvalidParams("commitTimeout");
+        if (p.challengeWindow < MIN_WINDOW || p.challengeWindow > MAX_WINDOW) revert InvalidParams("challengeWindow");
+        if (p.collateralBps > MAX_COLLATERAL_BPS) revert InvalidParams("collateralBps");
+        if (p.missedCommitPenaltyBps > BPS) revert InvalidParams("missedCommitPenaltyBps");
+        if (p.challengerRewardBps > BPS) revert InvalidParams("challengerRewardBps");
+        _params = p;
+        emit ParamsUpdated(p);
+    }
+
+    function _setTreasury(address treasury_) private {
+        if (treasury_ == address(0)) revert InvalidParams("treasury");
+        _treasury = treasury_;
+        emit TreasurySet(treasury_);
+    }
+}

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {TokenTransfers} from "../libraries/TokenTransfers.sol";
+import {EscrowParams} from "./EscrowParams.sol";
+
+/// @title JobEscrow
+/// @notice Per-token payment for verified inference (docs/PROTOCOL.md §5). A client escrows a
+/// job's maximum cost; the prover commits the trace root; after the challenge window anyone
+/// finalizes: the prover is paid `inputTokens·inputPrice + outputTokens·outputPrice` less the
+/// protocol fee and the client gets the rest. All payouts are credits, withdrawn by their owner.
+/// Solvency: `balance == totalEscrowed + totalCredits`.
+contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    /// @notice Upper bound on `finalizeMany` so one call always fits in a block.
+    uint256 public constant MAX_BATCH = 100;
+
+    IERC20 public immutable token;
+    INodeRegistry public immutable nodes;
+    IModelRegistry public immutable models;
+
+    uint256 public nextJobId = 1;
+    uint256 public totalEscrowed;
+    uint256 public totalCredits;
+
+    mapping(uint256 jobId => Job) private _jobs;
+    mapping(address account => uint256) public credits;
+
+    error UnknownJob(uint256 jobId);
+    error WrongStatus(uint256 jobId, JobStatus status, JobStatus expected);
+    error NotJobProver(uint256 jobId, address caller);
+    error NoActiveOffer(address prover, bytes32 modelId);
+    error PriceMismatch(uint128 offeredInput, uint128 offeredOutput, uint128 agreedInput, uint128 agreedOutput);
+    error InvalidTokenLimits(uint32 maxInputTokens, uint32 maxOutputTokens, uint32 context);
+    error CostOverflow();
+    error CommitDeadlinePassed(uint256 jobId, uint64 deadline);
+    error CommitDeadlineNotPassed(uint256 jobId, uint64 deadline);
+    error InvalidCommitment(uint256 jobId);
+    error TokenCountsExceedLimits(uint32 inputTokens, uint32 outputTokens, uint32 maxInputTokens, uint32 maxOutputTokens);
+    error ChallengeWindowOpen(uint256 jobId, uint64 challengeDeadline);
+    error ChallengeWindowClosed(uint256 jobId, uint64 challengeDeadline);
+    error DisputesOpen(uint256 jobId, uint16 openDisputes);
+    error NoOpenDispute(uint256 jobId);
+    error BatchTooLarge(uint256 length, uint256 max);
+    error NothingToWithdraw(address account);
+
+    event JobOpened(
+        uint256 indexed jobId,
+        address indexed client,
+        address indexed prover,
+        bytes32 modelId,
+        bytes32 promptHash,
+        uint256 escrowed,
+        uint256 collateral,
+        uint64 commitDeadline
+    );
+    event ResultCommitted(
+        uint256 indexed jobId,
+        bytes32 traceRoot,
+        bytes32 outputHash,
+        uint32 inputTokens,
+        uint32 outputTokens,
+        uint64 challengeDeadline
+    );
+    event JobFinalized(uint256 indexed jobId, uint256 proverPaid, uint256 fee, uint256 clientRefund);
+    event JobExpired(uint256 indexed jobId, uint256 clientRefund, uint256 penalty);
+    event JobDisputeOpened(uint256 indexed jobId, uint16 openDisputes);
+    event JobDisputeResolved(uint256 indexed jobId, bool proverAtFault, uint16 openDisputes);
+    event JobSlashed(uint256 indexed jobId, address indexed challenger, uint256 slashed, uint256 reward, uint256 clientRefund);
+    event CreditWithdrawn(address indexed account, uint256 amount);
+
+    constructor(address admin, IERC20 token_, INodeRegistry nodes_, IModelRegistry models_, Params memory params_)
+        EscrowParams(admin, params_)
+    {
+        token = token_;
+        nodes = nodes_;
+        models = models_;
+    }
+
+    // ------------------------------------------------------------------ client
+
+    /// @inheritdoc IJobEscrow
+    function openJob(OpenJobParams calldata p) public nonReentrant returns (uint256 jobId) {
+        INodeRegistry.Offer memory offer = nodes.getOffer(p.prover, p.modelId);
+        if (!offer.active) revert NoActiveOffer(p.prover, p.modelId);
+        if (offer.inputPrice != p.inputPrice || offer.outputPrice != p.outputPrice) {
+            revert PriceMismatch(offer.inputPrice, offer.outputPrice, p.inputPrice, p.outputPrice);
+        }
+        uint32 context = models.getModel(p.modelId).arch.context;
+        if (p.maxInputTokens == 0 || p.maxOutputTokens == 0 || uint256(p.maxInputTokens) + p.maxOutputTokens > context) {
+            revert InvalidTokenLimits(p.maxInputTokens, p.maxOutputTokens, context);
+        }
+        uint256 cost = uint256(p.maxInputTokens) * p.inputPrice + uint256(p.maxOutputTokens) * p.outputPrice;
+        if (cost > type(uint128).max) revert CostOverflow();
+        Params memory params = _params;
+        uint256 collateral = cost * params.collateralBps / BPS;
+        if (collateral < params.minCollateral) collateral = params.minCollateral;
+
+        jobId = nextJobId++;
+        uint64 commitDeadline = uint64(block.timestamp) + params.commitTimeout;
+        _jobs[jobId] = Job({
+            client: msg.sender,
+            prover: p.prover,
+            modelId: p.modelId,
+            promptHash: p.promptHash,
+            samplingParams: p.samplingParams,
+            traceRoot: bytes32(0),
+            outputHash: bytes32(0),
+            inputPrice: p.inputPrice,
+            outputPrice: p.outputPrice,
+            escrowed: uint128(cost),
+            collateral: uint128(collateral),
+            maxInputTokens: p.maxInputTokens,
+            maxOutputTokens: p.maxOutputTokens,
+            inputTokens: 0,
+            outputTokens: 0,
+            openedAt: uint64(block.timestamp),
+            commitDeadline: commitDeadline,
+            challengeDeadline: 0,
+            challengeWindow: params.challengeWindow,
+            feeBps: params.feeBps,
+            openDisputes: 0,
+            status: JobStatus.Open
+        });
+        totalEscrowed += cost;
+        // Reverts unless the prover is an active prover with enough free stake.
+        nodes.lockCollateral(p.prover, collateral);
+        TokenTransfers.pullExact(token, msg.sender, cost);
+        emit JobOpened(jobId, msg.sender, p.prover, p.modelId, p.promptHash, cost, collateral, commitDeadline);
+    }
+
+    /// @notice `openJob` after an EIP-2612 permit, in one transaction. A permit that fails
+    /// (e.g. front-run by someone submitting it first) is ignored if the allowance suffices.
+    function openJobWithPermit(OpenJobParams calldata p, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        returns (uint256)
+    {
+        uint256 cost = uint256(p.maxInputTokens) * p.inputPrice + uint256(p.maxOutputTokens) * p.outputPrice;
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), cost, deadline, v, r, s) {} catch {}
+        return openJob(p);
+    }
+
+    /// @notice After a missed commit deadline: refund the client in full and pay it a penalty
+    /// out of the prover's collateral; the rest of the collateral is unlocked. Anyone may call.
+    function refundExpired(uint256 jobId) external nonReentrant {
+        Job storage job = _requireStatus(jobId, JobStatus.Open);
+        // Commits are accepted at t <= commitDeadline, so expiry starts strictly after it.
+        if (block.timestamp <= job.commitDeadline) revert CommitDeadlineNotPassed(jobId, job.commitDeadline);
+        job.status = JobStatus.Expired;
+        uint256 refund = job.escrowed;
+        uint256 collateral = job.collateral;
+        uint256 penalty = collateral * _params.missedCommitPenaltyBps / BPS;
+        _credit(job.client, refund);
+        totalEscrowed -= refund;
+        if (penalty > 0) nodes.slash(job.prover, penalty, job.client, penalty);
+        nodes.unlockCollateral(job.prover, collateral - penalty);
+        emit JobExpired(jobId, refund, penalty);
+    }
+
+    // ------------------------------------------------------------------ prover
+
+    /// @inheritdoc IJobEscrow
+    function commitResult(uint256 jobId, bytes32 traceRoot, bytes32 outputHash, uint32 inputTokens, uint32 outputTokens)
+        external
+    {
+        Job storage job = _requireStatus(jobId, JobStatus.Open);
+        if (msg.sender != job.prover) revert NotJobProver(jobId, msg.sender);
+        if (block.timestamp > job.commitDeadline) revert CommitDeadlinePassed(jobId, job.commitDeadline);
+        if (traceRoot == bytes32(0) || outputHash == bytes32(0)) revert InvalidCommitment(jobId);
+        if (inputTokens == 0 || inputTokens > job.maxInputTokens || outputTokens > job.maxOutputTokens) {
+            revert TokenCountsExceedLimits(inputTokens, outputTokens, job.maxInputTokens, job.maxOutputTokens);
+        }
+        uint64 challengeDeadline = uint64(block.timestamp) + job.challengeWindow;
+        job.traceRoot = traceRoot;
+        job.outputHash = outputHash;
+        job.inputTokens = inputTokens;
+        job.outputTokens = outputTokens;
+        job.challengeDeadline = challengeDeadline;
+        job.status = JobStatus.Committed;
+        emit ResultCommitted(jobId, traceRoot, outputHash, inputTokens, outputTokens, challengeDeadline);
+    }
+
+    // ------------------------------------------------------------------ settlement
+
+    /// @notice Pay out a committed job whose challenge window has ended with no open dispute.
+    /// Anyone may call; reverts with the reason when the job cannot be finalized.
+    function finalize(uint256 jobId) external nonReentrant {
+        Job storage job = _requireStatus(jobId, JobStatus.Committed);
+        if (job.openDisputes != 0) revert DisputesOpen(jobId, job.openDisputes);
+        if (block.timestamp <= job.challengeDeadline) revert ChallengeWindowOpen(jobId, job.challengeDeadline);
+        _settle(jobId, job);
+    }
+
+    /// @notice Finalize up to MAX_BATCH jobs; jobs not (or no longer) finalizable are skipped so
+    /// one settled-by-someone-else job cannot sink the batch.
+    /// @return settled How many jobs this call finalized.
+    function finalizeMany(uint256[] calldata jobIds) external nonReentrant returns (uint256 settled) {
+        if (jobIds.length > MAX_BATCH) revert BatchTooLarge(jobIds.length, MAX_BATCH);
+        for (uint256 i; i < jobIds.length; ++i) {
+            Job storage job = _jobs[jobIds[i]];
+            if (job.status == JobStatus.Committed && job.openDisputes == 0 && block.timestamp > job.challengeDeadline) {
+                _settle(jobIds[i], job);
+                ++settled;
+            }
+        }
+    }
+
+    /// @notice Withdraw the caller's credits (payments, refunds, fees).
+    function withdraw() external nonReentrant {
+        uint256 amount = credits[msg.sender];
+        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        credits[msg.sender] = 0;
+        totalCredits -= amount;
+        token.safeTransfer(msg.sender, amount);
+        emit CreditWithdrawn(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------ dispute hook
+
+    /// @inheritdoc IJobEscrow
+    function onDisputeOpened(uint256 jobId) external onlyDisputeGame {
+        Job storage job = _requireStatus(jobId, JobStatus.Committed);
+        // Disputes are accepted at t <= challengeDeadline, finalization only at t > it.
+        if (block.timestamp > job.challengeDeadline) revert ChallengeWindowClosed(jobId, job.challengeDeadline);
+        uint16 open = ++job.openDisputes;
+        emit JobDisputeOpened(jobId, open);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function onDisputeResolved(uint256 jobId, bool proverAtFault, address challenger)
+        external
+        onlyDisputeGame
+        nonReentrant
+    {
+        Job storage job = _jobs[jobId];
+        if (job.openDisputes == 0) revert NoOpenDispute(jobId);
+        uint16 open = --job.openDisputes;
+        emit JobDisputeResolved(jobId, proverAtFault, open);
+        // A job already slashed by an earlier dispute pays nothing twice.
+        if (!proverAtFault || job.status != JobStatus.Committed) return;
+
+        job.status = JobStatus.Slashed;
+        uint256 refund = job.escrowed;
+        uint256 slashed = job.collateral;
+        uint256 reward = slashed * _params.challengerRewardBps / BPS;
+        _credit(job.client, refund);
+        totalEscrowed -= refund;
+        nodes.slash(job.prover, slashed, challenger, reward);
+        emit JobSlashed(jobId, challenger, slashed, reward, refund);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IJobEscrow
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        Job memory job = _jobs[jobId];
+        if (job.status == JobStatus.None) revert UnknownJob(jobId);
+        return job;
+    }
+
+    /// @notice What finalizing now would pay: (prover, fee, client refund).
+    function quote(uint256 jobId) public view returns (uint256 proverPaid, uint256 fee, uint256 clientRefund) {
+        Job storage job = _jobs[jobId];
+        uint256 cost = uint256(job.inputTokens) * job.inputPrice + uint256(job.outputTokens) * job.outputPrice;
+        // Fee rounds down: the protocol never takes more than its rate.
+        fee = cost * job.feeBps / BPS;
+        proverPaid = cost - fee;
+        clientRefund = job.escrowed - cost;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _settle(uint256 jobId, Job storage job) private {
+        // inputTokens <= maxInputTokens and outputTokens <= maxOutputTokens (checked at commit),
+        // so cost <= escrowed and the subtraction in quote() cannot underflow.
+        (uint256 proverPaid, uint256 fee, uint256 clientRefund) = quote(jobId);
+        job.status = JobStatus.Finalized;
+        totalEscrowed -= job.escrowed;
+        _credit(job.prover, proverPaid);
+        _credit(treasury(), fee);
+        _credit(job.client, clientRefund);
+        nodes.unlockCollateral(job.prover, job.collateral);
+        emit JobFinalized(jobId, proverPaid, fee, clientRefund);
+    }
+
+    function _credit(address account, uint256 amount) private {
+        if (amount == 0) return;
+        credits[account] += amount;
+        totalCredits += amount;
+    }
+
+    function _requireStatus(uint256 jobId, JobStatus expected) private view returns (Job storage job) {
+        job = _jobs[jobId];
+        if (job.status == JobStatus.None) revert UnknownJob(jobId);
+        if (job.status != expected) revert WrongStatus(jobId, job.status, expected);
+    }
+}

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Suite} from "../utils/Suite.sol";
+import {vm} from "../utils/Vm.sol";
+import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
+import {EscrowParams} from "../../../contracts/escrow/EscrowParams.sol";
+import {NodeRegistry} from "../../../contracts/staking/NodeRegistry.sol";
+import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
+import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+
+contract JobEscrowTest is Suite {
+    uint32 constant MAX_IN = 100;
+    uint32 constant MAX_OUT = 50;
+    uint256 constant COST = uint256(MAX_IN) * IN_PRICE + uint256(MAX_OUT) * OUT_PRICE;
+
+    function setUp() public {
+        deploySuite();
+        registerProver(prover, 1_000e18);
+    }
+
+    // ------------------------------------------------------------------ open
+
+    function test_openJob_escrowsMaxCostAndLocksCollateral() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        IJobEscrow.Job memory job = escrow.getJob(jobId);
+        assertEq(job.escrowed, COST, "escrowed");
+        assertEq(job.collateral, 1e18, "collateral = minCollateral (2x cost is below it)");
+        assertEq(uint8(job.status), uint8(IJobEscrow.JobStatus.Open), "status");
+        assertEq(job.commitDeadline, block.timestamp + 600, "deadline");
+        assertEq(token.balanceOf(address(escrow)), COST, "tokens held");
+        assertEq(nodes.getNode(prover).locked, 1e18, "locked");
+        assertSolvent();
+    }
+
+    function test_openJob_collateralScalesWithCost() public {
+        uint32 maxIn = 400;
+        fund(client, uint256(maxIn) * 1e18);
+        vm.prank(prover);
+        nodes.setOffer(MODEL, 1e15, 1e15);
+        IJobEscrow.OpenJobParams memory p = jobParams(prover, maxIn, 100);
+        p.inputPrice = 1e15;
+        p.outputPrice = 1e15;
+        vm.prank(client);
+        uint256 jobId = escrow.openJob(p);
+        assertEq(escrow.getJob(jobId).collateral, 2 * 500 * 1e15, "2x escrow");
+    }
+
+    function test_openJob_emitsJobOpened() public {
+        fund(client, COST);
+        vm.expectEmit(true, true, true, true);
+        emit JobEscrow.JobOpened(1, client, prover, MODEL, keccak256("prompt"), COST, 1e18, uint64(block.timestamp + 600));
+        vm.prank(client);
+        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+    }
+
+    function test_openJob_revertsOnPriceMismatch() public {
+        fund(client, COST);
+        IJobEscrow.OpenJobParams memory p = jobParams(prover, MAX_IN, MAX_OUT);
+        p.outputPrice = OUT_PRICE - 1;
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.PriceMismatch.selector, IN_PRICE, OUT_PRICE, IN_PRICE, OUT_PRICE - 1));
+        vm.prank(client);
+        escrow.openJob(p);
+    }
+
+    function test_openJob_revertsWithoutOffer() public {
+        fund(client, COST);
+        vm.prank(prover);
+        nodes.removeOffer(MODEL);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.NoActiveOffer.selector, prover, MODEL));
+        vm.prank(client);
+        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+    }
+
+    function test_openJob_revertsOnTokenLimits() public {
+        fund(client, COST);
+        vm.startPrank(client);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenLimits.selector, uint32(0), MAX_OUT, uint32(512)));
+        escrow.openJob(jobParams(prover, 0, MAX_OUT));
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenLimits.selector, MAX_IN, uint32(0), uint32(512)));
+        escrow.openJob(jobParams(prover, MAX_IN, 0));
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenLimits.selector, uint32(500), uint32(13), uint32(512)));
+        escrow.openJob(jobParams(prover, 500, 13));
+        vm.stopPrank();
+    }
+
+    function test_openJob_revertsWhenFreeStakeCannotCoverCollateral() public {
+        // Stake 100e18 with 60e18 collateral per job: the second job finds only 40e18 free.
+        vm.prank(prover);
+        nodes.requestUnbond(900e18);
+        EscrowParams.Params memory p = defaultParams();
+        p.minCollateral = 60e18;
+        escrow.setParams(p);
+        openJob(MAX_IN, MAX_OUT);
+        fund(client, COST);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.InsufficientFreeStake.selector, prover, 40e18, 60e18));
+        vm.prank(client);
+        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+    }
+
+    function test_openJob_revertsWhenProverBelowMinimumStake() public {
+        vm.prank(prover);
+        nodes.requestUnbond(999e18);
+        fund(client, COST);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.StakeTooLow.selector, prover, 1e18, MIN_PROVER_STAKE));
+        vm.prank(client);
+        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+    }
+
+    function test_openJob_revertsWithoutAllowance() public {
+        token.mint(client, COST);
+        vm.expectRevert();
+        vm.prank(client);
+        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+        assertSolvent();
+    }
+
+    function test_openJobWithPermit_opensInOneCall() public {
+        uint256 key = 0xA11CE;
+        address signer = vm.addr(key);
+        token.mint(signer, COST);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                signer,
+                address(escrow),
+                COST,
+                token.nonces(signer),
+                block.timestamp + 1
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        vm.prank(signer);
+        uint256 jobId = escrow.openJobWithPermit(jobParams(prover, MAX_IN, MAX_OUT), block.timestamp + 1, v, r, s);
+        assertEq(escrow.getJob(jobId).client, signer, "client");
+        assertEq(token.balanceOf(signer), 0, "pulled");
+    }
+
+    function test_getJob_revertsForUnknownJob() public {
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.UnknownJob.selector, 7));
+        escrow.getJob(7);
+    }
+
+    // ------------------------------------------------------------------ commit
+
+    function test_commit_startsChallengeWindow() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        vm.warp(block.timestamp + 600); // the deadline second itself is still in time
+        commit(jobId, 10, 20);
+        IJobEscrow.Job memory job = escrow.getJob(jobId);
+        assertEq(uint8(job.status), uint8(IJobEscrow.JobStatus.Committed), "status");
+        assertEq(job.challengeDeadline, block.timestamp + 3600, "window");
+        assertEq(job.traceRoot, keccak256("trace"), "root");
+    }
+
+    function test_commit_revertsAfterDeadline() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint64 deadline = escrow.getJob(jobId).commitDeadline;
+        vm.warp(deadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.CommitDeadlinePassed.selector, jobId, deadline));
+        commit(jobId, 10, 20);
+    }
+
+    function test_commit_revertsForOtherCaller() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.NotJobProver.selector, jobId, client));
+        vm.prank(client);
+        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 1, 1);
+    }
+
+    function test_commit_revertsOnBadCounts() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.TokenCountsExceedLimits.selector, MAX_IN + 1, uint32(1), MAX_IN, MAX_OUT));
+        commit(jobId, MAX_IN + 1, 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.TokenCountsExceedLimits.selector, uint32(1), MAX_OUT + 1, MAX_IN, MAX_OUT));
+        commit(jobId, 1, MAX_OUT + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.TokenCountsExceedLimits.selector, uint32(0), uint32(1), MAX_IN, MAX_OUT));
+        commit(jobId, 0, 1);
+    }
+
+    function test_commit_revertsOnZeroRoot() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidCommitment.selector, jobId));
+        vm.prank(prover);
+        escrow.commitResult(jobId, bytes32(0), keccak256("o"), 1, 1);
+    }
+
+    function test_commit_revertsTwice() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        vm.expectRevert(
+            abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Committed, IJobEscrow.JobStatus.Open)
+        );
+        commit(jobId, 10, 20);
+    }
+
+    // ------------------------------------------------------------------ finalize
+
+    function test_finalize_paysPerTokenLessFeeAndRefundsRest() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
+        escrow.finalize(jobId);
+
+        uint256 cost = 10 * uint256(IN_PRICE) + 20 * uint256(OUT_PRICE);
+        uint256 fee = cost * 250 / 10_000;
+        assertEq(escrow.credits(prover), cost - fee, "prover paid");
+        assertEq(escrow.credits(treasury), fee, "fee");
+        assertEq(escrow.credits(client), COST - cost, "refund");
+        assertEq(nodes.getNode(prover).locked, 0, "unlocked");
+        assertSolvent();
+
+        vm.prank(prover);
+        escrow.withdraw();
+        vm.prank(client);
+        escrow.withdraw();
+        vm.prank(treasury);
+        escrow.withdraw();
+        assertEq(token.balanceOf(prover), cost - fee, "withdrawn");
+        assertEq(token.balanceOf(address(escrow)), 0, "escrow empty");
+        assertSolvent();
+    }
+
+    function test_finalize_revertsDuringWindowIncludingLastSecond() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        uint64 deadline = escrow.getJob(jobId).challengeDeadline;
+        vm.warp(deadline);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.ChallengeWindowOpen.selector, jobId, deadline));
+        escrow.finalize(jobId);
+    }
+
+    function test_finalize_revertsTwice() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
+        escrow.finalize(jobId);
+        vm.expectRevert(
+            abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Finalized, IJobEscrow.JobStatus.Committed)
+        );
+        escrow.finalize(jobId);
+    }
+
+    function test_finalize_revertsBeforeCommit() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        vm.expectRevert(
+            abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Open, IJobEscrow.JobStatus.Committed)
+        );
+        escrow.finalize(jobId);
+    }
+
+    function test_finalizeMany_settlesReadyJobsAndSkipsOthers() public {
+        uint256 a = openJob(MAX_IN, MAX_OUT);
+        uint256 b = openJob(MAX_IN, MAX_OUT);
+        uint256 c = openJob(MAX_IN, MAX_OUT); // never committed
+        commit(a, 1, 1);
+        commit(b, 2, 2);
+        vm.warp(block.timestamp + 3601);
+        escrow.finalize(a); // someone else got there first
+        uint256[] memory ids = new uint256[](4);
+        (ids[0], ids[1], ids[2], ids[3]) = (a, b, c, 999);
+        assertEq(escrow.finalizeMany(ids), 1, "only b settles");
+        assertEq(uint8(escrow.getJob(b).status), uint8(IJobEscrow.JobStatus.Finalized), "b");
+        assertEq(uint8(escrow.getJob(c).status), uint8(IJobEscrow.JobStatus.Open), "c");
+        assertSolvent();
+    }
+
+    function test_finalizeMany_revertsOverBatchLimit() public {
+        uint256[] memory ids = new uint256[](101);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.BatchTooLarge.selector, 101, 100));
+        escrow.finalizeMany(ids);
+    }
+
+    function test_finalize_usesFeeFixedAtOpen() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        EscrowParams.Params memory p = defaultParams();
+        p.feeBps = 1_000;
+        escrow.setParams(p);
+        commit(jobId, 10, 20);
+        vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
+        escrow.finalize(jobId);
+        uint256 cost = 10 * uint256(IN_PRICE) + 20 * uint256(OUT_PRICE);
+        assertEq(escrow.credits(treasury), cost * 250 / 10_000, "old fee");
+    }
+
+    // ------------------------------------------------------------------ expiry
+
+    function test_refundExpired_refundsAndPenalizesProver() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint64 deadline = escrow.getJob(jobId).commitDeadline;
+        vm.warp(deadline);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.CommitDeadlineNotPassed.selector, jobId, deadline));
+        escrow.refundExpired(jobId);
+        vm.warp(deadline + 1);
+        escrow.refundExpired(jobId);
+
+        assertEq(escrow.credits(client), COST, "full refund");
+        assertEq(nodes.credits(client), 0.5e18, "penalty = 50% of collateral");
+        assertEq(nodes.getNode(prover).stake, 1_000e18 - 0.5e18, "stake slashed");
+        assertEq(nodes.getNode(prover).locked, 0, "rest unlocked");
+        assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Expired), "status");
+        assertSolvent();
+        vm.expectRevert(abi.encodeWithSelector(JobDisputeCommitLate.selector));
+        this.commitLate(jobId);
+    }
+
+    error JobDisputeCommitLate();
+
+    /// @dev External so the expected revert is observed at a call boundary.
+    function commitLate(uint256 jobId) external {
+        vm.prank(prover);
+        try escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 1, 1) {} catch {
+            revert JobDisputeCommitLate();
+        }
+    }
+
+    // ------------------------------------------------------------------ dispute hook
+
+    function test_dispute_freezesSettlementUntilResolved() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        escrow.onDisputeOpened(jobId);
+        vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.DisputesOpen.selector, jobId, 1));
+        escrow.finalize(jobId);
+        escrow.onDisputeResolved(jobId, false, challenger);
+        escrow.finalize(jobId);
+        assertSolvent();
+    }
+
+    function test_dispute_openAllowedOnLastSecondOnly() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        uint64 deadline = escrow.getJob(jobId).challengeDeadline;
+        vm.warp(deadline);
+        escrow.onDisputeOpened(jobId);
+        vm.warp(deadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.ChallengeWindowClosed.selector, jobId, deadline));
+        escrow.onDisputeOpened(jobId);
+    }
+
+    function test_dispute_faultSlashesProverRefundsClientRewardsChallenger() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        escrow.onDisputeOpened(jobId);
+        escrow.onDisputeResolved(jobId, true, challenger);
+
+        assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Slashed), "slashed");
+        assertEq(escrow.credits(client), COST, "client refunded in full");
+        assertEq(escrow.credits(prover), 0, "prover unpaid");
+        assertEq(nodes.credits(challenger), 0.5e18, "challenger reward");
+        assertEq(nodes.credits(treasury), 0.5e18, "treasury remainder");
+        assertEq(nodes.getNode(prover).stake, 1_000e18 - 1e18, "collateral slashed");
+        assertEq(nodes.getNode(prover).locked, 0, "lock released by the slash");
+        assertSolvent();
+    }
+
+    function test_dispute_concurrentDisputesSlashOnce() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        escrow.onDisputeOpened(jobId);
+        escrow.onDisputeOpened(jobId);
+        escrow.onDisputeResolved(jobId, true, challenger);
+        escrow.onDisputeResolved(jobId, true, address(0xBEEF));
+        assertEq(nodes.credits(address(0xBEEF)), 0, "second winner gets nothing from the prover twice");
+        assertEq(nodes.getNode(prover).stake, 1_000e18 - 1e18, "slashed once");
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.NoOpenDispute.selector, jobId));
+        escrow.onDisputeResolved(jobId, true, challenger);
+        assertSolvent();
+    }
+
+    function test_dispute_hookOnlyForDisputeGame() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        commit(jobId, 10, 20);
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.NotDisputeGame.selector, challenger));
+        vm.prank(challenger);
+        escrow.onDisputeOpened(jobId);
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.NotDisputeGame.selector, challenger));
+        vm.prank(challenger);
+        escrow.onDisputeResolved(jobId, true, challenger);
+    }
+
+    function test_dispute_revertsOnOpenJob() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        vm.expectRevert(
+            abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Open, IJobEscrow.JobStatus.Committed)
+        );
+        escrow.onDisputeOpened(jobId);
+    }
+
+    function test_setDisputeGame_onlyOnce() public {
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.DisputeGameAlreadySet.selector, address(this)));
+        escrow.setDisputeGame(address(0x1234));
+    }
+
+    function test_setParams_rejectsOutOfBounds() public {
+        EscrowParams.Params memory p = defaultParams();
+        p.feeBps = 1_001;
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "feeBps"));
+        escrow.setParams(p);
+        p = defaultParams();
+        p.challengeWindow = 59;
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "challengeWindow"));
+        escrow.setParams(p);
+    }
+
+    function test_setParams_onlyGovernance() public {
+        EscrowParams.Params memory p = defaultParams();
+        vm.expectRevert();
+        vm.prank(client);
+        escrow.setParams(p);
+    }
+
+    function test_withdraw_revertsWithNothingOwed() public {
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.NothingToWithdraw.selector, client));
+        vm.prank(client);
+        escrow.withdraw();
+    }
+
+    // ------------------------------------------------------------------ fuzz
+
+    /// @notice For any prices and counts, the three payouts add up to the escrow exactly and
+    /// the fee never exceeds its rate.
+    function testFuzz_finalize_payoutsSumToEscrow(uint128 inPrice, uint128 outPrice, uint32 maxIn, uint32 maxOut, uint32 inTok, uint32 outTok, uint16 feeBps)
+        public
+    {
+        inPrice = uint128(bound(inPrice, 0, 1e24));
+        outPrice = uint128(bound(outPrice, 0, 1e24));
+        maxIn = uint32(bound(maxIn, 1, 256));
+        maxOut = uint32(bound(maxOut, 1, 256));
+        inTok = uint32(bound(inTok, 1, maxIn));
+        outTok = uint32(bound(outTok, 0, maxOut));
+        EscrowParams.Params memory p = defaultParams();
+        p.feeBps = uint16(bound(feeBps, 0, 1_000));
+        escrow.setParams(p);
+        vm.prank(prover);
+        nodes.setOffer(MODEL, inPrice, outPrice);
+        fund(prover, 1e30);
+        vm.prank(prover);
+        nodes.topUp(1e30);
+
+        uint256 cost = uint256(maxIn) * inPrice + uint256(maxOut) * outPrice;
+        fund(client, cost);
+        IJobEscrow.OpenJobParams memory params = jobParams(prover, maxIn, maxOut);
+        params.inputPrice = inPrice;
+        params.outputPrice = outPrice;
+        vm.prank(client);
+        uint256 jobId = escrow.openJob(params);
+        commit(jobId, inTok, outTok);
+        vm.warp(block.timestamp + 3601);
+        escrow.finalize(jobId);
+
+        uint256 earned = uint256(inTok) * inPrice + uint256(outTok) * outPrice;
+        assertEq(escrow.credits(prover) + escrow.credits(treasury) + escrow.credits(client), cost, "sum");
+        assertLe(escrow.credits(treasury), earned * p.feeBps / 10_000, "fee rate");
+        assertEq(escrow.credits(client), cost - earned, "refund");
+        assertSolvent();
+    }
+}

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
+import {NodeRegistry} from "../../../contracts/staking/NodeRegistry.sol";
+import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
+import {EscrowParams} from "../../../contracts/escrow/EscrowParams.sol";
+import {TestToken} from "../../../contracts/mocks/TestToken.sol";
+import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
+import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
+import {vm} from "./Vm.sol";
+import {Assertions} from "./Assertions.sol";
+
+/// @notice Deploys the settlement suite wired as in production, with this contract acting as
+/// governance and as the dispute game (so tests can drive the dispute hook directly).
+abstract contract Suite is Assertions {
+    uint8 internal constant OP_COUNT = 16;
+    bytes32 internal constant MODEL = keccak256("tiny-llama-test");
+    uint128 internal constant IN_PRICE = 2e12;
+    uint128 internal constant OUT_PRICE = 5e12;
+    uint128 internal constant MIN_PROVER_STAKE = 100e18;
+    uint128 internal constant MIN_VERIFIER_STAKE = 10e18;
+    uint64 internal constant UNBONDING_DELAY = 7 days;
+
+    TestToken internal token;
+    ModelRegistry internal models;
+    NodeRegistry internal nodes;
+    JobEscrow internal escrow;
+
+    address internal treasury = address(0x7EA5);
+    address internal prover = address(0xB0B);
+    address internal client = address(0xC11E);
+    address internal challenger = address(0xC4A1);
+
+    function defaultParams() internal pure returns (EscrowParams.Params memory) {
+        return EscrowParams.Params({
+            feeBps: 250,
+            commitTimeout: 600,
+            challengeWindow: 3600,
+            collateralBps: 20_000,
+            minCollateral: 1e18,
+            missedCommitPenaltyBps: 5_000,
+            challengerRewardBps: 5_000
+        });
+    }
+
+    function deploySuite() internal {
+        deploySuiteWith(IERC20(address(0)));
+    }
+
+    /// @param customToken A hostile token to test against, or zero for the standard test token.
+    function deploySuiteWith(IERC20 customToken) internal {
+        IERC20 payToken = customToken;
+        if (address(customToken) == address(0)) {
+            token = new TestToken(address(this));
+            payToken = IERC20(address(token));
+        }
+        models = new ModelRegistry(address(this), OP_COUNT);
+        nodes = new NodeRegistry(
+            address(this), payToken, models, MIN_PROVER_STAKE, MIN_VERIFIER_STAKE, UNBONDING_DELAY, treasury
+        );
+        escrow = new JobEscrow(address(this), payToken, nodes, models, defaultParams());
+        nodes.grantRole(nodes.ESCROW_ROLE(), address(escrow));
+        nodes.grantRole(nodes.SLASHER_ROLE(), address(escrow));
+        escrow.setTreasury(treasury);
+        escrow.setDisputeGame(address(this));
+        registerModel(MODEL);
+    }
+
+    function arch() internal pure returns (IModelRegistry.Architecture memory) {
+        return IModelRegistry.Architecture({
+            layers: 4,
+            hidden: 64,
+            heads: 4,
+            kvHeads: 2,
+            ffn: 176,
+            vocab: 259,
+            context: 512,
+            normEpsBits: 0x3727c5ac, // 1e-5f
+            ropeTheta: 10_000
+        });
+    }
+
+    function tolerances() internal pure returns (IModelRegistry.OpTolerance[] memory t) {
+        t = new IModelRegistry.OpTolerance[](OP_COUNT);
+        for (uint256 i; i < OP_COUNT; ++i) {
+            t[i] = IModelRegistry.OpTolerance({atol: uint64(1 << 20), rtol: uint64(1 << 22)});
+        }
+    }
+
+    function registerModel(bytes32 modelId) internal {
+        models.registerModel(
+            modelId,
+            keccak256(abi.encode("weights", modelId)),
+            keccak256(abi.encode("manifest", modelId)),
+            arch(),
+            IModelRegistry.Encoding({traceDtype: 1, weightsDtype: 1, chunkSize: 64}),
+            tolerances()
+        );
+    }
+
+    function fund(address who, uint256 amount) internal {
+        token.mint(who, amount);
+        vm.prank(who);
+        token.approve(address(nodes), type(uint256).max);
+        vm.prank(who);
+        token.approve(address(escrow), type(uint256).max);
+    }
+
+    function registerProver(address who, uint128 stake) internal {
+        fund(who, stake);
+        vm.prank(who);
+        nodes.register(INodeRegistry.Role.Prover, stake, "http://127.0.0.1:8600");
+        vm.prank(who);
+        nodes.setOffer(MODEL, IN_PRICE, OUT_PRICE);
+    }
+
+    function jobParams(address who, uint32 maxIn, uint32 maxOut) internal pure returns (IJobEscrow.OpenJobParams memory) {
+        return IJobEscrow.OpenJobParams({
+            prover: who,
+            modelId: MODEL,
+            promptHash: keccak256("prompt"),
+            samplingParams: 0,
+            maxInputTokens: maxIn,
+            maxOutputTokens: maxOut,
+            inputPrice: IN_PRICE,
+            outputPrice: OUT_PRICE
+        });
+    }
+
+    function openJob(uint32 maxIn, uint32 maxOut) internal returns (uint256 jobId) {
+        fund(client, uint256(maxIn) * IN_PRICE + uint256(maxOut) * OUT_PRICE);
+        vm.prank(client);
+        jobId = escrow.openJob(jobParams(prover, maxIn, maxOut));
+    }
+
+    function commit(uint256 jobId, uint32 inTok, uint32 outTok) internal {
+        vm.prank(prover);
+        escrow.commitResult(jobId, keccak256("trace"), keccak256("output"), inTok, outTok);
+    }
+
+    /// @notice Every token the two custodial contracts hold is owed to someone.
+    function assertSolvent() internal view {
+        IERC20 t = escrow.token();
+        assertEq(t.balanceOf(address(escrow)), escrow.totalEscrowed() + escrow.totalCredits(), "escrow solvency");
+        assertEq(
+            t.balanceOf(address(nodes)),
+            nodes.totalStaked() + nodes.totalUnbonding() + nodes.totalCredits(),
+            "registry solvency"
+        );
+    }
+}
