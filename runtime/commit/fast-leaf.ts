@@ -1,0 +1,40 @@
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { hexToBytes, type Hex } from "viem";
+
+/**
+ * The PROTOCOL §3.2 leaf computed on bytes with a reused preimage buffer. Same value as
+ * protocol/commitments chunkLeaf (a test checks it) without hex round trips, because a prover
+ * hashes (L+1)·ceil(d/C) leaves per token and the weights root hashes every weight chunk.
+ */
+export class LeafHasher {
+  readonly #preimage = new Uint8Array(160);
+  readonly #view = new DataView(this.#preimage.buffer);
+
+  constructor(domain: Hex) {
+    this.#preimage.set(hexToBytes(domain), 0);
+  }
+
+  /** Leaf bytes for a chunk. tensorId, row and chunkIndex must be < 2^53. */
+  leaf(tensorId: number, row: number, chunkIndex: number, chunkBytes: Uint8Array): Uint8Array {
+    return this.leafFromHash(tensorId, row, chunkIndex, keccak_256(chunkBytes));
+  }
+
+  leafFromHash(tensorId: number, row: number, chunkIndex: number, chunkHash: Uint8Array): Uint8Array {
+    this.#word(32, tensorId);
+    this.#word(64, row);
+    this.#word(96, chunkIndex);
+    this.#preimage.set(chunkHash, 128);
+    return keccak_256(keccak_256(this.#preimage));
+  }
+
+  #word(offset: number, value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`leaf field ${value} is not a safe uint`);
+    // Big-endian uint256: 24 zero bytes, then the value's low 64 bits.
+    this.#preimage.fill(0, offset, offset + 24);
+    this.#view.setBigUint64(offset + 24, BigInt(value));
+  }
+}
+
+export function toHex(bytes: Uint8Array): Hex {
+  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
+}

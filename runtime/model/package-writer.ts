@@ -1,0 +1,111 @@
+import { createHash } from "node:crypto";
+import { mkdir, open, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { encodeAbiParameters, keccak256, type Hex } from "viem";
+import { CommitmentTree, WEIGHTS_DOMAIN } from "../../protocol/commitments/index.js";
+import { chunkRowBytes } from "../../protocol/encoding/index.js";
+import { LeafHasher, toHex } from "../commit/fast-leaf.js";
+import { OnnxType } from "../onnx/builder.js";
+import { buildBlockGraph, buildEmbedGraph, buildHeadGraph, type ComputeDtype, type GraphParams } from "../onnx/llama-graphs.js";
+import type { Architecture } from "./architecture.js";
+import { validateArchitecture } from "./architecture.js";
+import { weightTensors, type TensorSpec } from "./layout.js";
+import { MANIFEST_FILE, MANIFEST_FORMAT, manifestSchema, type ModelManifest } from "./manifest.js";
+
+export const WEIGHTS_FILE = "weights.bin";
+/** Tensors start on 4 KiB boundaries so onnxruntime can map external data directly. */
+const ALIGN = 4096;
+
+export type WritePackageParameters = {
+  dir: string;
+  name: string;
+  arch: Architecture;
+  encoding: ModelManifest["encoding"];
+  tokenizer: ModelManifest["tokenizer"];
+  source: ModelManifest["source"];
+  /** binary16 bits of a committed tensor in output-row layout, rows × rowLength. */
+  tensorData: (spec: TensorSpec) => Uint16Array | Promise<Uint16Array>;
+  onTensor?: (spec: TensorSpec, index: number, total: number) => void;
+};
+
+/** modelId = keccak256(abi.encode(string format, string name, bytes32 weightsRoot)), PROTOCOL §4.1. */
+export function computeModelId(name: string, weightsRoot: Hex): Hex {
+  return keccak256(encodeAbiParameters([{ type: "string" }, { type: "string" }, { type: "bytes32" }], [MANIFEST_FORMAT, name, weightsRoot]));
+}
+
+/**
+ * Write a complete model package: weights.bin in committed layout (which is also the ONNX
+ * external data, so there is one copy of the weights), graphs for both compute variants,
+ * and the manifest with the weights root computed while writing.
+ */
+export async function writeModelPackage(p: WritePackageParameters): Promise<ModelManifest> {
+  validateArchitecture(p.arch);
+  await mkdir(p.dir, { recursive: true });
+  await rm(join(p.dir, MANIFEST_FILE), { force: true }); // a package without manifest is incomplete
+  const specs = weightTensors(p.arch);
+  const hasher = new LeafHasher(WEIGHTS_DOMAIN);
+  const leaves: Hex[] = [];
+  const fileHash = createHash("sha256");
+  const tensors: ModelManifest["weights"]["tensors"] = [];
+  const fh = await open(join(p.dir, WEIGHTS_FILE), "w");
+  let offset = 0;
+  try {
+    for (const [i, spec] of specs.entries()) {
+      const data = await p.tensorData(spec);
+      if (data.length !== spec.rows * spec.rowLength) throw new RangeError(`${spec.name}: expected ${spec.rows * spec.rowLength} elements, got ${data.length}`);
+      const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
+      if (pad > 0) {
+        const zeros = new Uint8Array(pad);
+        await fh.write(zeros);
+        fileHash.update(zeros);
+        offset += pad;
+      }
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      await fh.write(bytes);
+      fileHash.update(bytes);
+      tensors.push({ tensorId: spec.tensorId, name: spec.name, rows: spec.rows, rowLength: spec.rowLength, offset });
+      offset += bytes.byteLength;
+      const rowBytes = spec.rowLength * 2;
+      for (let r = 0; r < spec.rows; r++) {
+        const chunks = chunkRowBytes(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), 2, p.encoding.chunkSize);
+        chunks.forEach((chunk, c) => leaves.push(toHex(hasher.leaf(spec.tensorId, r, c, chunk))));
+      }
+      p.onTensor?.(spec, i, specs.length);
+    }
+  } finally {
+    await fh.close();
+  }
+  const weightsRoot = new CommitmentTree(leaves).root;
+  const byId = new Map(tensors.map((t) => [t.tensorId, t]));
+  const weightRef = (id: number) => {
+    const t = byId.get(id);
+    if (!t) throw new RangeError(`no tensor ${id}`);
+    return { location: WEIGHTS_FILE, offset: t.offset, length: t.rows * t.rowLength * 2 };
+  };
+  const graphs = {} as ModelManifest["graphs"];
+  for (const compute of ["f32", "f16"] as ComputeDtype[]) {
+    const gp: GraphParams = { arch: p.arch, compute, io: p.encoding.traceDtype === 1 ? OnnxType.FLOAT16 : OnnxType.FLOAT, weightRef };
+    const put = async (file: string, bytes: Uint8Array) => {
+      await writeFile(join(p.dir, file), bytes);
+      return { file, sha256: createHash("sha256").update(bytes).digest("hex") };
+    };
+    const blocks = [];
+    for (let l = 1; l <= p.arch.layers; l++) blocks.push(await put(`block${l}.${compute}.onnx`, buildBlockGraph(gp, l)));
+    graphs[compute] = { embed: await put(`embed.${compute}.onnx`, buildEmbedGraph(gp)), blocks, head: await put(`head.${compute}.onnx`, buildHeadGraph(gp)) };
+  }
+  const manifest = manifestSchema.parse({
+    format: MANIFEST_FORMAT,
+    name: p.name,
+    architecture: p.arch,
+    encoding: p.encoding,
+    tokenizer: p.tokenizer,
+    weights: { file: WEIGHTS_FILE, sha256: fileHash.digest("hex"), tensors },
+    graphs,
+    weightsRoot,
+    modelId: computeModelId(p.name, weightsRoot),
+    source: p.source,
+  } satisfies ModelManifest);
+  // Manifest last and atomically-enough: its presence marks a complete package.
+  await writeFile(join(p.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}

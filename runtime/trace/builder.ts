@@ -1,0 +1,79 @@
+import type { Hex } from "viem";
+import { TOKEN_TENSOR, TRACE_DOMAIN } from "../../protocol/commitments/index.js";
+import { chunkRowBytes, dtypeSize, type Dtype } from "../../protocol/encoding/index.js";
+import { LeafHasher, toHex } from "../commit/fast-leaf.js";
+import type { HiddenData } from "../forward.js";
+import { TraceCommitment, type HiddenRowSource } from "./commitment.js";
+import { TraceLayout, tokenBytes } from "./layout.js";
+
+/** Receives rows as they are produced (the disk store appends them, PROTOCOL §4.5). */
+export interface TraceSink {
+  appendRows(layer: number, firstPosition: number, data: HiddenData, rows: number): void | Promise<void>;
+}
+
+/**
+ * Captures h[t][l] while generating and hashes each row's chunks into leaves right away, so
+ * the root is ready as soon as the last token is sampled (PROTOCOL §3.4).
+ */
+export class TraceBuilder implements HiddenRowSource {
+  readonly layout: TraceLayout;
+  readonly #hasher = new LeafHasher(TRACE_DOMAIN);
+  /** rows[t][l]: views into the runtime's output buffers (no copy). */
+  readonly #rows: HiddenData[][] = [];
+  /** leaves[t]: (L+1)·K leaves of position t, in (l, chunk) order. */
+  readonly #leaves: Hex[][] = [];
+
+  constructor(
+    layers: number,
+    hidden: number,
+    chunkSize: number,
+    dtype: Dtype,
+    readonly sink?: TraceSink,
+  ) {
+    this.layout = new TraceLayout(layers, hidden, chunkSize, dtype);
+  }
+
+  /** Rows of boundary `layer` for positions firstPosition.. (row-major [rows, hidden]). */
+  async addRows(layer: number, firstPosition: number, data: HiddenData, rows: number): Promise<void> {
+    const { hidden, chunksPerRow, chunkSize } = this.layout;
+    if (data.length !== rows * hidden) throw new RangeError(`expected ${rows}×${hidden} elements, got ${data.length}`);
+    if ((data instanceof Uint16Array ? 2 : 4) !== dtypeSize(this.layout.dtype)) throw new TypeError("row dtype does not match the trace dtype");
+    const size = dtypeSize(this.layout.dtype);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    for (let r = 0; r < rows; r++) {
+      const t = firstPosition + r;
+      const row = data.subarray(r * hidden, (r + 1) * hidden);
+      (this.#rows[t] ??= [])[layer] = row;
+      const leaves = (this.#leaves[t] ??= new Array<Hex>(this.layout.leavesPerPosition));
+      chunkRowBytes(bytes.subarray(r * hidden * size, (r + 1) * hidden * size), size, chunkSize).forEach((chunk, c) => {
+        leaves[layer * chunksPerRow + c] = toHex(this.#hasher.leaf(layer, t, c, chunk));
+      });
+    }
+    await this.sink?.appendRows(layer, firstPosition, data, rows);
+  }
+
+  row(t: number, layer: number): HiddenData {
+    const r = this.#rows[t]?.[layer];
+    if (!r) throw new RangeError(`no hidden state captured for t=${t}, l=${layer}`);
+    return r;
+  }
+
+  /** Close the trace over all N tokens (prompt + output); positions 0..N-2 must be complete. */
+  finish(tokens: readonly number[]): TraceCommitment {
+    const n = tokens.length;
+    if (n < 2) throw new RangeError("a trace needs at least two tokens");
+    const leaves: Hex[] = tokens.map((tok, t) => toHex(this.#hasher.leaf(TOKEN_TENSOR, t, 0, tokenBytes(tok))));
+    for (let t = 0; t < n - 1; t++) {
+      const l = this.#leaves[t];
+      if (!l || l.length !== this.layout.leavesPerPosition || !isDense(l)) throw new RangeError(`hidden states of position ${t} are incomplete`);
+      leaves.push(...l);
+    }
+    return new TraceCommitment(this.layout, tokens, leaves, this);
+  }
+}
+
+// Array.prototype.some skips holes, so check every index explicitly.
+function isDense(a: readonly (Hex | undefined)[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] === undefined) return false;
+  return true;
+}

@@ -1,0 +1,70 @@
+import type { Hex } from "viem";
+import { CommitmentTree, TOKEN_TENSOR } from "../../protocol/commitments/index.js";
+import { chunkRange, dtypeSize } from "../../protocol/encoding/index.js";
+import type { HiddenData } from "../forward.js";
+import { toHex } from "../commit/fast-leaf.js";
+import { tokenBytes, type TraceLayout } from "./layout.js";
+import { buildMultiProof, type MultiProof } from "./multiproof.js";
+
+/** A chunk with everything `CommitmentLeaf.verifyChunk` needs (PROTOCOL §3.2–§3.4). */
+export type ChunkProof = {
+  leafIndex: number;
+  tensorId: number;
+  row: number;
+  chunkIndex: number;
+  chunk: Hex;
+  leaf: Hex;
+  proof: Hex[];
+};
+
+/** Where a committed trace's rows come from: memory (builder) or disk (store). */
+export interface HiddenRowSource {
+  row(t: number, layer: number): HiddenData;
+}
+
+/** A finished trace: root, leaves, proofs for any token or hidden chunk. */
+export class TraceCommitment {
+  readonly tree: CommitmentTree;
+
+  constructor(
+    readonly layout: TraceLayout,
+    readonly tokens: readonly number[],
+    readonly leaves: readonly Hex[],
+    readonly rows: HiddenRowSource,
+  ) {
+    if (leaves.length !== layout.leafCount(tokens.length)) throw new RangeError(`trace has ${leaves.length} leaves, layout needs ${layout.leafCount(tokens.length)}`);
+    this.tree = new CommitmentTree([...leaves]);
+  }
+
+  get root(): Hex {
+    return this.tree.root;
+  }
+
+  /** h[t][l] (row-major, trace dtype). */
+  hiddenRow(t: number, layer: number): HiddenData {
+    this.layout.hiddenLeafIndex(t, layer, 0, this.tokens.length); // range check
+    return this.rows.row(t, layer);
+  }
+
+  chunkBytes(t: number, layer: number, chunk: number): Uint8Array {
+    const row = this.hiddenRow(t, layer);
+    const size = dtypeSize(this.layout.dtype);
+    const { start, end } = chunkRange(this.layout.hidden, this.layout.chunkSize, chunk);
+    return new Uint8Array(row.buffer, row.byteOffset + start * size, (end - start) * size);
+  }
+
+  hiddenProof(t: number, layer: number, chunk: number): ChunkProof {
+    const leafIndex = this.layout.hiddenLeafIndex(t, layer, chunk, this.tokens.length);
+    return { leafIndex, tensorId: layer, row: t, chunkIndex: chunk, chunk: toHex(this.chunkBytes(t, layer, chunk)), leaf: this.leaves[leafIndex]!, proof: this.tree.proof(leafIndex) };
+  }
+
+  tokenProof(t: number): ChunkProof {
+    const leafIndex = this.layout.tokenLeafIndex(t, this.tokens.length);
+    return { leafIndex, tensorId: TOKEN_TENSOR, row: t, chunkIndex: 0, chunk: toHex(tokenBytes(this.tokens[t]!)), leaf: this.leaves[leafIndex]!, proof: this.tree.proof(leafIndex) };
+  }
+
+  /** One multiproof for several leaves (PROTOCOL §3.3), for `MerkleProof.multiProofVerify`. */
+  multiProof(leafIndices: readonly number[]): MultiProof {
+    return buildMultiProof(this.leaves, leafIndices);
+  }
+}

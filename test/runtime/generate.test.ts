@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { halfBitsToFloat } from "../../protocol/encoding/index.js";
+import { embed, emptyKvCache, runBlock } from "../../runtime/forward.js";
+import { generate } from "../../runtime/generate.js";
+import { loadModelWeights } from "../../runtime/model/weights.js";
+import { decodeSamplingParams, encodeSamplingParams, sampleToken } from "../../runtime/sampling.js";
+import { ExecutionProviderUnavailableError, ModelSessions } from "../../runtime/session.js";
+import { modelDir } from "./helpers.js";
+import { referenceBlock } from "./reference.js";
+
+const prompt = [256, ...Buffer.from("stepproof")];
+
+describe("generation on onnxruntime-node (PROTOCOL §4.2)", () => {
+  it("is deterministic and reproduces the trace root", async () => {
+    const dir = await modelDir();
+    const a = await generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 12, samplingParams: 0n, trace: true, stopAtEos: false });
+    const b = await generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 12, samplingParams: 0n, trace: true, stopAtEos: false });
+    expect(a.outputTokens).toHaveLength(12);
+    expect(a.tokens).toEqual([...prompt, ...a.outputTokens]);
+    expect(b.tokens).toEqual(a.tokens);
+    expect(b.trace!.root).toBe(a.trace!.root);
+    const other = await generate({ modelDir: dir, promptTokens: [256, 1, 2], maxNewTokens: 12, samplingParams: 0n, trace: true, stopAtEos: false });
+    expect(other.trace!.root).not.toBe(a.trace!.root);
+    expect(a.trace!.leaves).toHaveLength(a.trace!.layout.leafCount(a.tokens.length));
+  });
+
+  it("matches an independent float64 Llama block, and decode with KV cache matches prefill", async () => {
+    const dir = await modelDir();
+    const r = await generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 6, samplingParams: 0n, trace: true, stopAtEos: false });
+    const trace = r.trace!;
+    const w = await loadModelWeights(dir);
+    const N = r.tokens.length;
+    for (const layer of [1, 3]) {
+      const x = Array.from({ length: N - 1 }, (_, t) => Array.from(trace.hiddenRow(t, layer - 1) as Uint16Array, halfBitsToFloat));
+      const ref = referenceBlock(w, layer, x);
+      for (let t = 0; t < N - 1; t++) {
+        const got = Array.from(trace.hiddenRow(t, layer) as Uint16Array, halfBitsToFloat);
+        // Positions after the prompt came from single-token decode steps using the KV cache.
+        got.forEach((v, i) => expect(Math.abs(v - ref[t]![i]!)).toBeLessThan(4e-3 * Math.max(1, Math.abs(ref[t]![i]!))));
+      }
+    }
+    // Greedy: every output token is the argmax the head gives for the previous position.
+    const s = await ModelSessions.load(dir, {}, [1]);
+    const h0 = await embed(s, r.tokens.slice(0, 3));
+    const full = await runBlock(s, 1, h0, [0, 1, 2], emptyKvCache(s));
+    const first = await runBlock(s, 1, h0.subarray(0, 2 * 64), [0, 1], emptyKvCache(s));
+    const last = await runBlock(s, 1, h0.subarray(2 * 64), [2], first.present);
+    expect(Array.from(last.hidden)).toEqual(Array.from(full.hidden.subarray(2 * 64)));
+    await s.release();
+  });
+
+  it("samples with temperature, top-k and seed reproducibly", async () => {
+    const dir = await modelDir();
+    const sp = encodeSamplingParams({ temperature: 0.8, topK: 20, seed: 42n });
+    expect(decodeSamplingParams(sp)).toMatchObject({ topK: 20, seed: 42n });
+    const run = (samplingParams: bigint) => generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 16, samplingParams, trace: false, stopAtEos: false });
+    const [a, b, c, greedy] = await Promise.all([run(sp), run(sp), run(encodeSamplingParams({ temperature: 0.8, topK: 20, seed: 43n })), run(0n)]);
+    expect(a.outputTokens).toEqual(b.outputTokens);
+    expect(a.outputTokens).not.toEqual(c.outputTokens);
+    expect(a.outputTokens).not.toEqual(greedy.outputTokens);
+    const logits = Float32Array.from([1, 3, 3, 0]);
+    expect(sampleToken(logits, decodeSamplingParams(0n), 5)).toBe(1); // ties to the lowest id
+    const topOne = decodeSamplingParams(encodeSamplingParams({ temperature: 5, topK: 1, seed: 9n }));
+    expect(sampleToken(logits, topOne, 5)).toBe(1);
+    const topTwo = decodeSamplingParams(encodeSamplingParams({ temperature: 100, topK: 2, seed: 9n }));
+    const drawn = new Set(Array.from({ length: 40 }, (_, pos) => sampleToken(logits, topTwo, pos)));
+    expect([...drawn].sort()).toEqual([1, 2]);
+  });
+
+  it("reports a missing execution provider with a typed error", async () => {
+    const dir = await modelDir();
+    await expect(generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 1, samplingParams: 0n, trace: false, executionProvider: "cuda" })).rejects.toBeInstanceOf(ExecutionProviderUnavailableError);
+    await expect(generate({ modelDir: dir, promptTokens: [9999], maxNewTokens: 1, samplingParams: 0n, trace: false })).rejects.toThrow(/vocabulary/);
+  });
+});
