@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Hex } from "viem";
 import { z } from "zod";
 import { ModelPackageError } from "../errors.js";
 import { validateArchitecture } from "./architecture.js";
@@ -8,7 +9,7 @@ import { validateArchitecture } from "./architecture.js";
 export const MANIFEST_FILE = "manifest.json";
 export const MANIFEST_FORMAT = "stepproof.model.v1";
 
-const hex32 = z.string().regex(/^0x[0-9a-f]{64}$/, "expected 0x-prefixed lowercase bytes32");
+const hex32 = z.custom<Hex>((v) => typeof v === "string" && /^0x[0-9a-f]{64}$/.test(v), "expected 0x-prefixed lowercase bytes32");
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "expected lowercase hex sha256");
 const uint32 = z.number().int().min(0).max(0xffffffff);
 
