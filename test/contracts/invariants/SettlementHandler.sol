@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
+import {NodeRegistry} from "../../../contracts/staking/NodeRegistry.sol";
+import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
+import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
+import {vm} from "../utils/Vm.sol";
+
+interface IMintable {
+    function mint(address to, uint256 amount) external;
+}
+
+/// @notice Random actors drive every settlement action; ghost variables record what the
+/// contracts paid so the invariants can check it against what they were allowed to pay.
+/// The handler is also the dispute game, so disputes open and resolve at random.
+contract SettlementHandler {
+    JobEscrow public immutable escrow;
+    NodeRegistry public immutable nodes;
+    IERC20 public immutable token;
+    bytes32 public immutable model;
+
+    address[] public provers;
+    address[] public clients;
+    uint256[] public jobIds;
+
+    /// Ghosts.
+    mapping(uint256 jobId => uint256) public timesSettled;
+    uint256 public violations; // payouts seen in a state that forbids them
+    uint256 public calls;
+
+    constructor(JobEscrow escrow_, NodeRegistry nodes_, IERC20 token_, bytes32 model_, address[] memory provers_, address[] memory clients_) {
+        escrow = escrow_;
+        nodes = nodes_;
+        token = token_;
+        model = model_;
+        provers = provers_;
+        clients = clients_;
+    }
+
+    function jobCount() external view returns (uint256) {
+        return jobIds.length;
+    }
+
+    function _pick(address[] storage list, uint256 seed) private view returns (address) {
+        return list[seed % list.length];
+    }
+
+    function _job(uint256 seed) private view returns (uint256) {
+        return jobIds.length == 0 ? 0 : jobIds[seed % jobIds.length];
+    }
+
+    function openJob(uint256 actorSeed, uint256 proverSeed, uint32 maxIn, uint32 maxOut) external {
+        ++calls;
+        address client = _pick(clients, actorSeed);
+        address prover = _pick(provers, proverSeed);
+        INodeRegistry.Offer memory offer = nodes.getOffer(prover, model);
+        maxIn = uint32(1 + maxIn % 200);
+        maxOut = uint32(1 + maxOut % 200);
+        uint256 cost = uint256(maxIn) * offer.inputPrice + uint256(maxOut) * offer.outputPrice;
+        IMintable(address(token)).mint(client, cost);
+        vm.startPrank(client);
+        token.approve(address(escrow), cost);
+        try escrow.openJob(
+            IJobEscrow.OpenJobParams(prover, model, keccak256(abi.encode(actorSeed)), 0, maxIn, maxOut, offer.inputPrice, offer.outputPrice)
+        ) returns (uint256 id) {
+            jobIds.push(id);
+        } catch {}
+        vm.stopPrank();
+    }
+
+    function commit(uint256 jobSeed, uint32 inTok, uint32 outTok) external {
+        ++calls;
+        uint256 id = _job(jobSeed);
+        if (id == 0) return;
+        IJobEscrow.Job memory job = escrow.getJob(id);
+        vm.prank(job.prover);
+        try escrow.commitResult(id, keccak256(abi.encode(id)), keccak256("out"), uint32(1 + inTok % job.maxInputTokens), uint32(outTok % (job.maxOutputTokens + 1))) {} catch {}
+    }
+
+    function finalize(uint256 jobSeed) external {
+        ++calls;
+        uint256 id = _job(jobSeed);
+        if (id == 0) return;
+        IJobEscrow.Job memory before = escrow.getJob(id);
+        try escrow.finalize(id) {
+            _recordSettlement(id, before);
+        } catch {}
+    }
+
+    function finalizeMany(uint256 seedA, uint256 seedB) external {
+        ++calls;
+        if (jobIds.length == 0) return;
+        uint256[] memory ids = new uint256[](3);
+        (ids[0], ids[1], ids[2]) = (_job(seedA), _job(seedB), _job(seedA ^ seedB));
+        IJobEscrow.Job[] memory before = new IJobEscrow.Job[](3);
+        for (uint256 i; i < 3; ++i) before[i] = escrow.getJob(ids[i]);
+        escrow.finalizeMany(ids);
+        for (uint256 i; i < 3; ++i) {
+            // Count a settlement once even when the same id appears twice in the batch.
+            bool seen = i > 0 && (ids[i] == ids[0] || (i == 2 && ids[i] == ids[1]));
+            if (!seen && escrow.getJob(ids[i]).status == IJobEscrow.JobStatus.Finalized
+                && before[i].status != IJobEscrow.JobStatus.Finalized) {
+                _recordSettlement(ids[i], before[i]);
+            }
+        }
+    }
+
+    function refundExpired(uint256 jobSeed) external {
+        ++calls;
+        uint256 id = _job(jobSeed);
+        if (id == 0) return;
+        try escrow.refundExpired(id) {
+            ++timesSettled[id];
+        } catch {}
+    }
+
+    function openDispute(uint256 jobSeed) external {
+        ++calls;
+        uint256 id = _job(jobSeed);
+        if (id == 0) return;
+        try escrow.onDisputeOpened(id) {} catch {}
+    }
+
+    function resolveDispute(uint256 jobSeed, bool fault, uint256 challengerSeed) external {
+        ++calls;
+        uint256 id = _job(jobSeed);
+        if (id == 0) return;
+        IJobEscrow.Job memory before = escrow.getJob(id);
+        try escrow.onDisputeResolved(id, fault, _pick(clients, challengerSeed)) {
+            if (before.status == IJobEscrow.JobStatus.Committed && fault) ++timesSettled[id];
+        } catch {}
+    }
+
+    function withdraw(uint256 actorSeed, bool prover) external {
+        ++calls;
+        address who = prover ? _pick(provers, actorSeed) : _pick(clients, actorSeed);
+        vm.prank(who);
+        try escrow.withdraw() {} catch {}
+        vm.prank(who);
+        try nodes.withdrawCredits() {} catch {}
+    }
+
+    function unbond(uint256 proverSeed, uint128 amount) external {
+        ++calls;
+        address prover = _pick(provers, proverSeed);
+        vm.prank(prover);
+        try nodes.requestUnbond(uint128(1 + amount % 50e18)) {} catch {}
+    }
+
+    function withdrawUnbonded(uint256 proverSeed) external {
+        ++calls;
+        vm.prank(_pick(provers, proverSeed));
+        try nodes.withdrawUnbonded() {} catch {}
+    }
+
+    function topUp(uint256 proverSeed, uint128 amount) external {
+        ++calls;
+        address prover = _pick(provers, proverSeed);
+        amount = uint128(1 + amount % 100e18);
+        IMintable(address(token)).mint(prover, amount);
+        vm.startPrank(prover);
+        token.approve(address(nodes), amount);
+        try nodes.topUp(amount) {} catch {}
+        vm.stopPrank();
+    }
+
+    function warp(uint32 seconds_) external {
+        ++calls;
+        vm.warp(block.timestamp + seconds_ % 5000);
+    }
+
+    function _recordSettlement(uint256 id, IJobEscrow.Job memory before) private {
+        ++timesSettled[id];
+        // A payout is legal only for a committed job, after its window, with no open dispute.
+        if (before.status != IJobEscrow.JobStatus.Committed || before.openDisputes != 0 || block.timestamp <= before.challengeDeadline) {
+            ++violations;
+        }
+    }
+}
