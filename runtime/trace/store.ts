@@ -1,0 +1,248 @@
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { Hex } from "viem";
+import { assertDtype, dtypeSize, type Dtype } from "../../protocol/encoding/index.js";
+import { StepproofRuntimeError } from "../errors.js";
+import type { HiddenData } from "../forward.js";
+import type { TraceSink } from "./builder.js";
+import { TraceCommitment } from "./commitment.js";
+import { TraceLayout } from "./layout.js";
+import { toHex } from "../commit/fast-leaf.js";
+
+/**
+ * Disk trace store (PROTOCOL §4.5). One directory per job:
+ *   hidden.bin  h[t][l] rows at offset (t·(L+1) + l)·rowBytes, written while generating
+ *   leaves.bin  the trace tree's leaves (32 bytes each), written at completion
+ *   meta.json   layout, tokens, root, timestamps; written last (tmp + rename), so a job without
+ *               status "complete" is one whose generation did not finish (e.g. a crash).
+ * Everything is re-read from disk on open, so the store survives restarts.
+ */
+export type TraceStoreOptions = {
+  dir: string;
+  /** Hard cap on bytes the store may hold; appends beyond it throw TraceStoreFullError. */
+  maxBytes: number;
+  /** Jobs older than this are pruned (ms; default 7 days, a typical challenge window plus margin). */
+  retentionMs?: number;
+  /** Settled jobs are pruned this long after settlement (ms; default 0). */
+  settledGraceMs?: number;
+};
+
+export type JobMeta = {
+  jobId: string;
+  status: "writing" | "complete";
+  layers: number;
+  hidden: number;
+  chunkSize: number;
+  dtype: Dtype;
+  createdAt: number;
+  settledAt?: number;
+  tokens?: number[];
+  root?: Hex;
+};
+
+export class TraceStoreError extends StepproofRuntimeError {
+  override name = "TraceStoreError";
+}
+
+export class TraceStoreFullError extends TraceStoreError {
+  override name = "TraceStoreFullError";
+  constructor(
+    readonly usedBytes: number,
+    readonly neededBytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`trace store is full: ${usedBytes} of ${maxBytes} bytes used, ${neededBytes} more needed`, {
+      details: "prune settled or expired jobs, raise maxBytes, or stop accepting jobs until traces are released",
+    });
+  }
+}
+
+const JOB_ID = /^[0-9A-Za-z_-]{1,128}$/;
+const META = "meta.json";
+const HIDDEN = "hidden.bin";
+const LEAVES = "leaves.bin";
+
+export class TraceStore {
+  #used = 0;
+  readonly retentionMs: number;
+  readonly settledGraceMs: number;
+
+  private constructor(readonly options: TraceStoreOptions) {
+    this.retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
+    this.settledGraceMs = options.settledGraceMs ?? 0;
+  }
+
+  /** Open (or create) a store and account for what is already on disk. */
+  static open(options: TraceStoreOptions): TraceStore {
+    if (!(options.maxBytes > 0)) throw new RangeError("maxBytes must be positive");
+    mkdirSync(options.dir, { recursive: true });
+    const store = new TraceStore(options);
+    for (const id of store.jobIds()) store.#used += store.#jobBytes(id);
+    return store;
+  }
+
+  get usedBytes(): number {
+    return this.#used;
+  }
+
+  jobIds(): string[] {
+    return readdirSync(this.options.dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && JOB_ID.test(e.name))
+      .map((e) => e.name)
+      .sort();
+  }
+
+  #jobDir(jobId: string): string {
+    if (!JOB_ID.test(jobId)) throw new TraceStoreError(`invalid job id ${JSON.stringify(jobId)}`, { details: "use 1-128 characters of [0-9A-Za-z_-]" });
+    return join(this.options.dir, jobId);
+  }
+
+  #jobBytes(jobId: string): number {
+    const d = join(this.options.dir, jobId);
+    return readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0);
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#used + bytes > this.options.maxBytes) throw new TraceStoreFullError(this.#used, bytes, this.options.maxBytes);
+    this.#used += bytes;
+  }
+
+  meta(jobId: string): JobMeta {
+    const file = join(this.#jobDir(jobId), META);
+    if (!existsSync(file)) throw new TraceStoreError(`no trace for job ${jobId}`);
+    return JSON.parse(readFileSync(file, "utf8")) as JobMeta;
+  }
+
+  #writeMeta(meta: JobMeta): void {
+    const dir = this.#jobDir(meta.jobId);
+    const bytes = Buffer.from(JSON.stringify(meta));
+    const old = existsSync(join(dir, META)) ? statSync(join(dir, META)).size : 0;
+    this.#reserve(Math.max(0, bytes.byteLength - old));
+    writeFileSync(join(dir, `${META}.tmp`), bytes);
+    renameSync(join(dir, `${META}.tmp`), join(dir, META));
+  }
+
+  /** Start a job's trace; the returned writer is the TraceSink to pass to generate(). */
+  begin(jobId: string, layout: { layers: number; hidden: number; chunkSize: number; dtype: number }, now = Date.now()): TraceJobWriter {
+    const dir = this.#jobDir(jobId);
+    if (existsSync(dir)) throw new TraceStoreError(`job ${jobId} already has a trace`);
+    mkdirSync(dir);
+    this.#writeMeta({ jobId, status: "writing", ...layout, dtype: assertDtype(layout.dtype), createdAt: now });
+    return new TraceJobWriter(this, jobId, new TraceLayout(layout.layers, layout.hidden, layout.chunkSize, assertDtype(layout.dtype)), dir, (n) => this.#reserve(n), (m) => this.#writeMeta(m));
+  }
+
+  /** A completed job's trace, read back from disk, with proofs for any chunk or token. */
+  read(jobId: string): TraceCommitment {
+    const meta = this.meta(jobId);
+    if (meta.status !== "complete" || !meta.tokens || !meta.root) throw new TraceStoreError(`trace of job ${jobId} is incomplete`, { details: "generation did not finish; it cannot be proven" });
+    const layout = new TraceLayout(meta.layers, meta.hidden, meta.chunkSize, meta.dtype);
+    const dir = this.#jobDir(jobId);
+    const raw = readFileSync(join(dir, LEAVES));
+    const leaves: Hex[] = [];
+    for (let i = 0; i < raw.byteLength; i += 32) leaves.push(toHex(raw.subarray(i, i + 32)));
+    const rows = new DiskRows(join(dir, HIDDEN), layout);
+    const trace = new TraceCommitment(layout, meta.tokens, leaves, rows);
+    if (trace.root !== meta.root) throw new TraceStoreError(`stored trace of job ${jobId} does not match its root`, { details: `root ${meta.root}, leaves give ${trace.root}` });
+    return trace;
+  }
+
+  /** Record settlement (the job can no longer be challenged); pruned after settledGraceMs. */
+  markSettled(jobId: string, now = Date.now()): void {
+    this.#writeMeta({ ...this.meta(jobId), settledAt: now });
+  }
+
+  /** Delete jobs past retention or settled (plus grace); returns the removed ids. */
+  prune(now = Date.now()): string[] {
+    const removed: string[] = [];
+    for (const id of this.jobIds()) {
+      let meta: JobMeta | undefined;
+      try {
+        meta = this.meta(id);
+      } catch {
+        meta = undefined; // no meta: a crash before begin() finished; treat as expired
+      }
+      const expired = !meta || now - meta.createdAt >= this.retentionMs;
+      const settled = meta?.settledAt !== undefined && now - meta.settledAt >= this.settledGraceMs;
+      if (expired || settled) {
+        this.remove(id);
+        removed.push(id);
+      }
+    }
+    return removed;
+  }
+
+  remove(jobId: string): void {
+    const dir = this.#jobDir(jobId);
+    if (!existsSync(dir)) return;
+    this.#used -= this.#jobBytes(jobId);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Appends rows of one job while it is generated (implements TraceSink). */
+export class TraceJobWriter implements TraceSink {
+  readonly #fd: number;
+
+  constructor(
+    readonly store: TraceStore,
+    readonly jobId: string,
+    readonly layout: TraceLayout,
+    readonly dir: string,
+    readonly reserve: (bytes: number) => void,
+    readonly writeMeta: (m: JobMeta) => void,
+  ) {
+    writeFileSync(join(dir, HIDDEN), new Uint8Array(0), { flag: "a" }); // create if missing
+    this.#fd = openSync(join(dir, HIDDEN), "r+");
+  }
+
+  appendRows(layer: number, firstPosition: number, data: HiddenData, rows: number): void {
+    const { rowBytes, layers } = this.layout;
+    this.reserve(rows * rowBytes);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    for (let r = 0; r < rows; r++) {
+      writeSync(this.#fd, bytes, r * rowBytes, rowBytes, ((firstPosition + r) * (layers + 1) + layer) * rowBytes);
+    }
+  }
+
+  /** Give up on a job (generation failed, e.g. TraceStoreFullError): close and delete it. */
+  abort(): void {
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // already closed by complete()
+    }
+    this.store.remove(this.jobId);
+  }
+
+  /** Seal the job: leaves, tokens and root; after this `store.read(jobId)` serves proofs. */
+  complete(trace: TraceCommitment): void {
+    closeSync(this.#fd);
+    const leaves = Buffer.concat(trace.leaves.map((l) => Buffer.from(l.slice(2), "hex")));
+    this.reserve(leaves.byteLength);
+    writeFileSync(join(this.dir, LEAVES), leaves);
+    const meta = this.store.meta(this.jobId);
+    this.writeMeta({ ...meta, status: "complete", tokens: [...trace.tokens], root: trace.root });
+  }
+}
+
+/** Rows read on demand from hidden.bin (open per read: no descriptor outlives a call). */
+class DiskRows {
+  constructor(
+    readonly file: string,
+    readonly layout: TraceLayout,
+  ) {}
+
+  row(t: number, layer: number): HiddenData {
+    const { rowBytes, layers, hidden } = this.layout;
+    const offset = (t * (layers + 1) + layer) * rowBytes;
+    const buf = new ArrayBuffer(rowBytes);
+    const fd = openSync(this.file, "r");
+    try {
+      if (offset + rowBytes > fstatSync(fd).size) throw new TraceStoreError(`row t=${t} l=${layer} is missing on disk`);
+      readSync(fd, new Uint8Array(buf), 0, rowBytes, offset);
+    } finally {
+      closeSync(fd);
+    }
+    return dtypeSize(this.layout.dtype) === 2 ? new Uint16Array(buf, 0, hidden) : new Float32Array(buf, 0, hidden);
+  }
+}

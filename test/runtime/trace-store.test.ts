@@ -1,0 +1,79 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { verifyProof } from "../../protocol/commitments/index.js";
+import { generate } from "../../runtime/generate.js";
+import { readManifest } from "../../runtime/model/manifest.js";
+import { TraceStore, TraceStoreError, TraceStoreFullError } from "../../runtime/trace/store.js";
+import { modelDir, tempDir } from "./helpers.js";
+
+async function tracedJob(store: TraceStore, jobId: string, tokens = 6, now?: number) {
+  const dir = await modelDir();
+  const m = await readManifest(dir);
+  const writer = store.begin(jobId, { layers: m.architecture.layers, hidden: m.architecture.hidden, chunkSize: m.encoding.chunkSize, dtype: m.encoding.traceDtype }, now);
+  const r = await generate({ modelDir: dir, promptTokens: [256, 5, 6, 7], maxNewTokens: tokens, samplingParams: 0n, trace: true, stopAtEos: false, traceSink: writer }).catch((err: unknown) => {
+    writer.abort();
+    throw err;
+  });
+  writer.complete(r.trace!);
+  return r;
+}
+
+describe("disk trace store (PROTOCOL §4.5)", () => {
+  it("serves the same rows and proofs after a restart", async () => {
+    const dir = tempDir();
+    const store = TraceStore.open({ dir, maxBytes: 10_000_000 });
+    const r = await tracedJob(store, "job-1");
+    const used = store.usedBytes;
+    expect(used).toBeGreaterThan(0);
+
+    const reopened = TraceStore.open({ dir, maxBytes: 10_000_000 });
+    expect(reopened.usedBytes).toBe(used);
+    expect(reopened.jobIds()).toEqual(["job-1"]);
+    const t = reopened.read("job-1");
+    expect(t.root).toBe(r.trace!.root);
+    expect(t.tokens).toEqual(r.tokens);
+    for (const [pos, layer, chunk] of [[0, 0, 0], [3, 2, 1], [r.tokens.length - 2, 4, 1]] as const) {
+      expect(Array.from(t.hiddenRow(pos, layer))).toEqual(Array.from(r.trace!.hiddenRow(pos, layer)));
+      const p = t.hiddenProof(pos, layer, chunk);
+      expect(p).toEqual(r.trace!.hiddenProof(pos, layer, chunk));
+      expect(verifyProof(p.leaf, p.proof, t.root)).toBe(true);
+    }
+    expect(verifyProof(t.tokenProof(2).leaf, t.tokenProof(2).proof, t.root)).toBe(true);
+  });
+
+  it("refuses to serve an unfinished job and lets retention remove it", async () => {
+    const dir = tempDir();
+    const store = TraceStore.open({ dir, maxBytes: 10_000_000, retentionMs: 1000 });
+    store.begin("crashed", { layers: 4, hidden: 64, chunkSize: 32, dtype: 1 }, 0);
+    const reopened = TraceStore.open({ dir, maxBytes: 10_000_000, retentionMs: 1000 });
+    expect(() => reopened.read("crashed")).toThrow(TraceStoreError);
+    expect(reopened.prune(999)).toEqual([]);
+    expect(reopened.prune(1000)).toEqual(["crashed"]);
+    expect(reopened.usedBytes).toBe(0);
+    expect(() => reopened.begin("../escape", { layers: 1, hidden: 1, chunkSize: 1, dtype: 1 })).toThrow(/invalid job id/);
+  });
+
+  it("prunes settled jobs after the grace period and keeps the others", async () => {
+    const dir = tempDir();
+    const store = TraceStore.open({ dir, maxBytes: 10_000_000, settledGraceMs: 500 });
+    await tracedJob(store, "a", 3);
+    await tracedJob(store, "b", 3);
+    store.markSettled("a", 10_000);
+    expect(store.prune(10_100)).toEqual([]);
+    expect(store.prune(10_500)).toEqual(["a"]);
+    expect(existsSync(join(dir, "a"))).toBe(false);
+    expect(store.read("b").tokens).toHaveLength(7);
+  });
+
+  it("throws TraceStoreFullError when the disk budget would be exceeded", async () => {
+    const dir = tempDir();
+    // One tiny job of 4+8 tokens needs 11·5·128 bytes of rows plus leaves and meta.
+    const store = TraceStore.open({ dir, maxBytes: 5_000 });
+    const err = await tracedJob(store, "big", 8).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TraceStoreFullError);
+    expect((err as TraceStoreFullError).maxBytes).toBe(5_000);
+    expect(store.usedBytes).toBe(0); // the aborted job is gone
+    expect(existsSync(join(dir, "big"))).toBe(false);
+  });
+});
