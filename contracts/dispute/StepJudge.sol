@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IStepJudge} from "./IStepJudge.sol";
+import {StepLayout} from "./StepLayout.sol";
+import {OpCodes} from "./OpCodes.sol";
+import {CommitmentLeaf} from "../libraries/CommitmentLeaf.sol";
+import {FixedMath} from "../libraries/FixedMath.sol";
+
+/// @title One-step judge (docs/PROTOCOL.md §7.4)
+/// @notice Derives, from a claim alone, which committed chunks it depends on; verifies the
+/// caller's openings of exactly those leaves; recomputes the element in exact fixed point
+/// (FixedMath) and applies the tolerance rule. Every transaction touches O(C + n/C) values.
+/// @dev Stateless and pure so the game can `try` it and a separate deployment keeps both
+/// contracts under the code-size limit. Op families: norm, matmul (partial and sum), RoPE,
+/// attention (scores, softmax, weighted sum), residual, activation, embedding.
+contract StepJudge is IStepJudge {
+    uint8 internal constant SRC_TRACE = 0;
+    uint8 internal constant SRC_WEIGHTS = 1;
+    uint8 internal constant SRC_STEP = 2;
+
+    /// Working context kept in memory to stay clear of stack limits.
+    struct W {
+        StepLayout.Dims m;
+        bytes32 traceRoot;
+        bytes32 weightsRoot;
+        bytes32 stepRoot;
+        uint256 t;
+        uint256 l;
+        uint8 traceDtype;
+        uint8 weightsDtype;
+        uint256 vocab;
+        int256 eps;
+        uint256 ropeTheta;
+    }
+
+    /// @inheritdoc IStepJudge
+    function judge(Context calldata c, Claim calldata q, Opening[] calldata o)
+        external
+        pure
+        returns (Verdict memory v)
+    {
+        W memory w = _context(c);
+        v.op = StepLayout.opOf(q.tensor, c.layer);
+        (uint256 rows, uint256 len) = StepLayout.shape(w.m, q.tensor);
+        if (q.row >= rows || q.col >= len) revert InvalidClaim(q.tensor, q.row, q.col);
+        _expectOpenings(w, q, o.length);
+
+        // The claimed element: a trace element for OUT and EMBED, else a step element.
+        if (q.tensor == StepLayout.OUT) {
+            v.claimed = _one(w, _loc(SRC_TRACE, w.l, w.t, 0, w.m.d), q.col, o[0]);
+        } else if (q.tensor == StepLayout.EMBED) {
+            v.claimed = _one(w, _loc(SRC_TRACE, 0, w.t, 0, w.m.d), q.col, o[0]);
+        } else {
+            v.claimed = _one(w, _loc(SRC_STEP, q.tensor, q.row, 0, len), q.col, o[0]);
+        }
+        uint256 mag;
+        (v.ref, mag) = _reference(w, q, o);
+        bool ok;
+        (ok, v.bound) = FixedMath.within(v.claimed, v.ref, mag, c.atol, c.rtol);
+        v.fraud = !ok;
+    }
+
+    function _context(Context calldata c) private pure returns (W memory w) {
+        uint256 hd = c.hidden / c.heads;
+        w.m = StepLayout.Dims({
+            d: c.hidden,
+            heads: c.heads,
+            kvHeads: c.kvHeads,
+            hd: hd,
+            kv: c.kvHeads * hd,
+            f: c.ffn,
+            T: c.position + 1,
+            C: c.chunkSize
+        });
+        w.traceRoot = c.traceRoot;
+        w.weightsRoot = c.weightsRoot;
+        w.stepRoot = c.stepRoot;
+        w.t = c.position;
+        w.l = c.layer;
+        w.traceDtype = c.traceDtype;
+        w.weightsDtype = c.weightsDtype;
+        w.vocab = c.vocab;
+        (w.eps,) = FixedMath.decodeF32(c.normEpsBits);
+        w.ropeTheta = c.ropeTheta;
+    }
+
+    /// @dev Number of openings each claim needs: [claimed, inputs...] (PROTOCOL §7.4 table).
+    function _expectOpenings(W memory w, Claim calldata q, uint256 given) private pure {
+        uint256 tensor = q.tensor;
+        StepLayout.Dims memory m = w.m;
+        uint256 n;
+        if (tensor == StepLayout.R1 || tensor == StepLayout.R2 || tensor == StepLayout.G || tensor == StepLayout.U) {
+            n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C);
+        } else if (tensor == StepLayout.Q_PRE || tensor == StepLayout.K_PRE || tensor == StepLayout.V_T) {
+            n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C);
+        } else if (tensor == StepLayout.Y_O) {
+            n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.heads * m.hd, m.C), m.C);
+        } else if (tensor == StepLayout.Y_D) {
+            n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.f, m.C), m.C);
+        } else if (tensor == StepLayout.S) {
+            n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.hd, m.C), m.C);
+        } else if (tensor == StepLayout.Z) {
+            n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.T, m.C), m.C);
+        } else if (tensor == StepLayout.O) {
+            n = 2 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.T, m.C), m.C);
+        } else if (tensor == StepLayout.SS1_PART || tensor == StepLayout.SS2_PART || tensor == StepLayout.Z_PART) {
+            n = 2;
+        } else if (tensor == StepLayout.N1 || tensor == StepLayout.N2) {
+            n = 4;
+        } else {
+            // Partials with two inputs, RoPE (element and its pair), exp (s, m), residual,
+            // SwiGLU, layer output, embedding (token, row): claimed + 2.
+            n = 3;
+        }
+        if (given != n) revert WrongOpeningCount(given, n);
+    }
+
+    function _reference(W memory w, Claim calldata q, Opening[] calldata o)
+        private
+        pure
+        returns (int256 ref, uint256 mag)
+    {
+        uint8 op = StepLayout.opOf(q.tensor, w.l);
+        if (op == OpCodes.NORM_SUMSQ) return _sumSq(w, q, o);
+        if (op == OpCodes.NORM_RSQRT) return _rsqrt(w, q, o);
+        if (op == OpCodes.NORM_SCALE) return _norm(w, q, o);
+        if (op == OpCodes.MATMUL_PARTIAL) return _matmulPartial(w, q, o);
+        if (op == OpCodes.MATMUL_SUM) return _matmulSum(w, q, o);
+        if (op == OpCodes.ROPE) return _rope(w, q, o);
+        if (op == OpCodes.RESIDUAL || op == OpCodes.LAYER_OUT || op == OpCodes.SWIGLU) return _elementwise(w, q, o);
+        if (op == OpCodes.EMBED) return _embed(w, q.col, o);
+        return _attention(w, q, o);
+    }
+
+    function _sumSq(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        Loc memory la = q.tensor == StepLayout.SS1_PART
+            ? _loc(SRC_TRACE, w.l - 1, q.row, q.col, w.m.d)
+            : _loc(SRC_STEP, StepLayout.X1, 0, q.col, w.m.d);
+        return _dot(w, la, o[1], la, o[1], 1);
+    }
+
+    /// @dev Weight row chunk · input chunk for Q, K, V, O, gate, up, down.
+    function _matmulPartial(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        uint256 tensor = q.tensor;
+        StepLayout.Dims memory m = w.m;
+        Loc memory lw = _loc(SRC_WEIGHTS, w.l << 8, q.row, q.col, m.d);
+        Loc memory lx = _loc(SRC_STEP, StepLayout.N1, w.t, q.col, m.d);
+        if (tensor == StepLayout.Q_PART) {
+            lw.tensor |= StepLayout.W_Q;
+        } else if (tensor == StepLayout.K_PART || tensor == StepLayout.V_PART) {
+            lw.tensor |= tensor == StepLayout.K_PART ? StepLayout.W_K : StepLayout.W_V;
+            lw.row = q.row % m.kv;
+            lx.row = q.row / m.kv;
+        } else if (tensor == StepLayout.WO_PART) {
+            lw.tensor |= StepLayout.W_O;
+            lw.rowLen = m.heads * m.hd;
+            (lx.tensor, lx.row, lx.rowLen) = (StepLayout.O, 0, m.heads * m.hd);
+        } else if (tensor == StepLayout.G_PART || tensor == StepLayout.U_PART) {
+            lw.tensor |= tensor == StepLayout.G_PART ? StepLayout.W_GATE : StepLayout.W_UP;
+            (lx.tensor, lx.row) = (StepLayout.N2, 0);
+        } else {
+            // D_PART
+            lw.tensor |= StepLayout.W_DOWN;
+            lw.rowLen = m.f;
+            (lx.tensor, lx.row, lx.rowLen) = (StepLayout.A, 0, m.f);
+        }
+        return _dot(w, lw, o[1], lx, o[2], 0);
+    }
+
+    /// @dev A projection output equals the sum of its committed partials row.
+    function _matmulSum(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        uint256 tensor = q.tensor;
+        StepLayout.Dims memory m = w.m;
+        uint256 nd = StepLayout.ceilDiv(m.d, m.C);
+        if (tensor == StepLayout.Q_PRE) return _sumOf(w, StepLayout.Q_PART, q.row * m.hd + q.col, nd, o);
+        if (tensor == StepLayout.K_PRE) return _sumOf(w, StepLayout.K_PART, q.row * m.hd + q.col, nd, o);
+        if (tensor == StepLayout.V_T) return _sumOf(w, StepLayout.V_PART, q.col * m.kv + q.row, nd, o);
+        if (tensor == StepLayout.Y_O) {
+            return _sumOf(w, StepLayout.WO_PART, q.col, StepLayout.ceilDiv(m.heads * m.hd, m.C), o);
+        }
+        if (tensor == StepLayout.G) return _sumOf(w, StepLayout.G_PART, q.col, nd, o);
+        if (tensor == StepLayout.U) return _sumOf(w, StepLayout.U_PART, q.col, nd, o);
+        return _sumOf(w, StepLayout.D_PART, q.col, StepLayout.ceilDiv(m.f, m.C), o);
+    }
+
+    /// @dev Scores, softmax and the V-weighted sum.
+    function _attention(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        uint256 tensor = q.tensor;
+        if (tensor == StepLayout.S_PART || tensor == StepLayout.O_PART) return _attnPartial(w, q, o);
+        if (tensor == StepLayout.S) {
+            (int256 s, uint256 sm) =
+                _sumOf(w, StepLayout.S_PART, q.row * w.m.T + q.col, StepLayout.ceilDiv(w.m.hd, w.m.C), o);
+            int256 inv = FixedMath.invSqrtIntQ48(w.m.hd);
+            return ((s * inv) >> 48, (sm * uint256(inv)) >> 48);
+        }
+        if (tensor == StepLayout.E) return _softmaxExp(w, q, o);
+        if (tensor == StepLayout.Z_PART) {
+            Loc memory le = _loc(SRC_STEP, StepLayout.E, q.row, q.col, w.m.T);
+            return _dot(w, le, o[1], le, o[1], 2);
+        }
+        if (tensor == StepLayout.Z) return _sumOf(w, StepLayout.Z_PART, q.col, StepLayout.ceilDiv(w.m.T, w.m.C), o);
+        return _attnSum(w, q, o);
+    }
+
+    /// @dev S_PART: Q[h] chunk · K[p·G+g] chunk; O_PART: E[h] chunk · V_T[g·hd+i] chunk.
+    function _attnPartial(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        StepLayout.Dims memory m = w.m;
+        uint256 group = m.heads / m.kvHeads;
+        Loc memory la;
+        Loc memory lb;
+        la.src = SRC_STEP;
+        lb.src = SRC_STEP;
+        la.chunk = q.col;
+        lb.chunk = q.col;
+        if (q.tensor == StepLayout.S_PART) {
+            uint256 h = q.row / m.T;
+            (la.tensor, la.row, la.rowLen) = (StepLayout.Q, h, m.hd);
+            (lb.tensor, lb.row, lb.rowLen) = (StepLayout.K, (q.row % m.T) * m.kvHeads + h / group, m.hd);
+        } else {
+            uint256 h = q.row / m.hd;
+            (la.tensor, la.row, la.rowLen) = (StepLayout.E, h, m.T);
+            (lb.tensor, lb.row, lb.rowLen) = (StepLayout.V_T, (h / group) * m.hd + q.row % m.hd, m.T);
+        }
+        return _dot(w, la, o[1], lb, o[2], 0);
+    }
+
+    function _softmaxExp(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        int256 s = _one(w, _loc(SRC_STEP, StepLayout.S, q.row, 0, w.m.T), q.col, o[1]);
+        int256 shift = _one(w, _loc(SRC_STEP, StepLayout.M, 0, 0, w.m.heads), q.row, o[2]);
+        (int256 e, bool ok) = FixedMath.expQ48(s - shift);
+        // An honest shift is the row maximum, so arguments above EXP_MAX are the prover's fault.
+        if (!ok) revert ProverCommitmentMalformed(SRC_STEP, StepLayout.M, 0, q.row / w.m.C);
+        return (e, FixedMath.abs(e));
+    }
+
+    /// @dev O: Σ partials / Z_h.
+    function _attnSum(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        int256 z = _normalizer(w, q.col / w.m.hd, o[o.length - 1]);
+        (int256 acc, uint256 accAbs) = _sumOf(w, StepLayout.O_PART, q.col, StepLayout.ceilDiv(w.m.T, w.m.C), o);
+        return ((acc * FixedMath.ONE) / z, (accAbs << 48) / uint256(z));
+    }
+
+    function _normalizer(W memory w, uint256 h, Opening calldata oz) private pure returns (int256 z) {
+        z = _one(w, _loc(SRC_STEP, StepLayout.Z, 0, 0, w.m.heads), h, oz);
+        if (z <= 0) revert ProverCommitmentMalformed(SRC_STEP, StepLayout.Z, 0, h / w.m.C);
+    }
+
+    /// @dev Residuals (x1 = h + y_o; h' = x1 + y_d) and SwiGLU.
+    function _elementwise(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        uint256 d = w.m.d;
+        if (q.tensor == StepLayout.X1) {
+            return _add(_one(w, _loc(SRC_TRACE, w.l - 1, w.t, 0, d), q.col, o[1]), _one(w, _loc(SRC_STEP, StepLayout.Y_O, 0, 0, d), q.col, o[2]));
+        }
+        if (q.tensor == StepLayout.OUT) {
+            return _add(_one(w, _loc(SRC_STEP, StepLayout.X1, 0, 0, d), q.col, o[1]), _one(w, _loc(SRC_STEP, StepLayout.Y_D, 0, 0, d), q.col, o[2]));
+        }
+        int256 g = _one(w, _loc(SRC_STEP, StepLayout.G, 0, 0, w.m.f), q.col, o[1]);
+        int256 u = _one(w, _loc(SRC_STEP, StepLayout.U, 0, 0, w.m.f), q.col, o[2]);
+        int256 ref = (FixedMath.siluQ48(g) * u) >> 48;
+        return (ref, FixedMath.abs(ref));
+    }
+
+    // ---- Families.
+
+    /// @dev n_i = x_i · g_i · r: x from the trace (N1) or X1 (N2), g from the weights.
+    function _norm(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256 ref, uint256 mag) {
+        bool attn = q.tensor == StepLayout.N1;
+        Loc memory lx = attn ? _loc(SRC_TRACE, w.l - 1, q.row, 0, w.m.d) : _loc(SRC_STEP, StepLayout.X1, 0, 0, w.m.d);
+        Loc memory lg =
+            _loc(SRC_WEIGHTS, (w.l << 8) | (attn ? StepLayout.W_ATTN_NORM : StepLayout.W_MLP_NORM), 0, 0, w.m.d);
+        Loc memory lr = attn ? _loc(SRC_STEP, StepLayout.R1, 0, 0, w.m.T) : _loc(SRC_STEP, StepLayout.R2, 0, 0, 1);
+        // ((x·g) >> 48)·r >> 48, in that order (the TypeScript mirror does the same).
+        ref = _one(w, lx, q.col, o[1]);
+        ref = (ref * _one(w, lg, q.col, o[2])) >> 48;
+        ref = (ref * _one(w, lr, attn ? q.row : 0, o[3])) >> 48;
+        mag = FixedMath.abs(ref);
+    }
+
+    function _add(int256 a, int256 b) private pure returns (int256 ref, uint256 mag) {
+        ref = a + b;
+        mag = FixedMath.abs(a) + FixedMath.abs(b);
+    }
+
+    /// @dev r = rsqrt(Σ partials / d + ε); R1 col p reads SS1_PART row p, R2 reads SS2_PART row 0.
+    function _rsqrt(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256 ref, uint256 mag) {
+        Loc memory lc;
+        lc.src = SRC_STEP;
+        (lc.tensor, lc.row) = q.tensor == StepLayout.R1 ? (StepLayout.SS1_PART, q.col) : (StepLayout.SS2_PART, 0);
+        lc.rowLen = StepLayout.ceilDiv(w.m.d, w.m.C);
+        (int256 ss,) = _sum(w, lc, o);
+        int256 y = ss / int256(w.m.d) + w.eps;
+        // Honest partials are sums of squares (≥ 0) and ε > 0.
+        if (y <= 0) revert ProverCommitmentMalformed(SRC_STEP, lc.tensor, lc.row, 0);
+        ref = FixedMath.rsqrtQ48(y);
+        mag = uint256(ref);
+    }
+
+    /// @dev RoPE, Llama "rotate half" convention: pairs (i, i + hd/2) share frequency k = i mod hd/2.
+    /// Q rows rotate at position t, K row p·G + g at position p.
+    function _rope(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256 ref, uint256 mag) {
+        (int256 x, int256 y) = _ropeInputs(w, q, o);
+        uint256 half = w.m.hd / 2;
+        uint256 pos = q.tensor == StepLayout.Q ? w.t : q.row / w.m.kvHeads;
+        int256 angle =
+            int256(pos) * FixedMath.ropeInvFreqQ64(w.ropeTheta, q.col < half ? q.col : q.col - half, w.m.hd);
+        (int256 c, int256 s) = FixedMath.cosSinQ64(angle);
+        ref = q.col < half ? (x * c - y * s) >> 64 : (x * c + y * s) >> 64;
+        mag = FixedMath.abs(x) + FixedMath.abs(y);
+    }
+
+    function _ropeInputs(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256 x, int256 y) {
+        Loc memory lp;
+        lp.src = SRC_STEP;
+        lp.tensor = q.tensor == StepLayout.Q ? StepLayout.Q_PRE : StepLayout.K_PRE;
+        lp.row = q.row;
+        lp.rowLen = w.m.hd;
+        uint256 half = w.m.hd / 2;
+        x = _one(w, lp, q.col, o[1]);
+        y = _one(w, lp, q.col < half ? q.col + half : q.col - half, o[2]);
+    }
+
+    function _embed(W memory w, uint256 col, Opening[] calldata o) private pure returns (int256 ref, uint256 mag) {
+        _open(w, _loc(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, w.t, 0, 1), o[1]);
+        bytes calldata tok = o[1].chunk;
+        uint256 token = uint256(uint8(tok[0])) | (uint256(uint8(tok[1])) << 8) | (uint256(uint8(tok[2])) << 16)
+            | (uint256(uint8(tok[3])) << 24);
+        if (token >= w.vocab) revert ProverCommitmentMalformed(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, w.t, 0);
+        ref = _one(w, _loc(SRC_WEIGHTS, StepLayout.W_EMBED, token, 0, w.m.d), col, o[2]);
+        mag = FixedMath.abs(ref);
+    }
+
+    /// @dev A leaf and the length of the row it belongs to.
+    struct Loc {
+        uint8 src;
+        uint256 tensor;
+        uint256 row;
+        uint256 chunk;
+        uint256 rowLen;
+    }
+
+    function _loc(uint8 src, uint256 tensor, uint256 row, uint256 chunk, uint256 rowLen)
+        private
+        pure
+        returns (Loc memory)
+    {
+        return Loc(src, tensor, row, chunk, rowLen);
+    }
+
+    /// @dev Σ over one chunk of a·b, exact in Q96, returned in Q48 with Σ|a·b| as magnitude.
+    /// `mode` 0: a·b; 1: a·a (b unused); 2: a·1 (b unused).
+    function _dot(W memory w, Loc memory la, Opening calldata oA, Loc memory lb, Opening calldata oB, uint256 mode)
+        private
+        pure
+        returns (int256 ref, uint256 mag)
+    {
+        uint256 n = _open(w, la, oA);
+        if (mode == 0) {
+            // Both rows have the same length in every use, so chunk lengths agree.
+            if (_open(w, lb, oB) != n) revert InvalidClaim(lb.tensor, lb.row, lb.chunk);
+        }
+        int256 acc;
+        uint256 accAbs;
+        for (uint256 i = 0; i < n; ++i) {
+            int256 a = _elem(w, la, oA.chunk, i);
+            int256 p;
+            if (mode == 1) p = a * a;
+            else if (mode == 2) p = a << 48;
+            else p = a * _elem(w, lb, oB.chunk, i);
+            acc += p;
+            accAbs += FixedMath.abs(p);
+        }
+        return (acc >> 48, accAbs >> 48);
+    }
+
+    function _sumOf(W memory w, uint256 tensor, uint256 row, uint256 len, Opening[] calldata o)
+        private
+        pure
+        returns (int256, uint256)
+    {
+        return _sum(w, _loc(SRC_STEP, tensor, row, 0, len), o);
+    }
+
+    /// @dev Σ of the whole partials row `lc`, opened as ceil(len/C) chunks at o[1..].
+    function _sum(W memory w, Loc memory lc, Opening[] calldata o) private pure returns (int256 acc, uint256 accAbs) {
+        uint256 chunks = StepLayout.ceilDiv(lc.rowLen, w.m.C);
+        for (lc.chunk = 0; lc.chunk < chunks; ++lc.chunk) {
+            Opening calldata oc = o[1 + lc.chunk];
+            uint256 n = _open(w, lc, oc);
+            for (uint256 i = 0; i < n; ++i) {
+                int256 v = _elem(w, lc, oc.chunk, i);
+                acc += v;
+                accAbs += FixedMath.abs(v);
+            }
+        }
+    }
+
+    // ---- Openings.
+
+    /// @dev Verify `op` is the leaf at `lc` and has the committed length; returns the element count.
+    function _open(W memory w, Loc memory lc, Opening calldata op) private pure returns (uint256 n) {
+        (bytes32 root, bytes32 domain, uint8 dtype) = _source(w, lc.src);
+        CommitmentLeaf.verifyChunk(root, domain, lc.tensor, lc.row, lc.chunk, op.chunk, op.proof);
+        uint256 start = lc.chunk * w.m.C;
+        n = lc.rowLen - start < w.m.C ? lc.rowLen - start : w.m.C;
+        uint256 width = lc.tensor == CommitmentLeaf.TOKEN_TENSOR && lc.src == SRC_TRACE ? 4 : (dtype == 1 ? 2 : 4);
+        if (op.chunk.length != n * width) _malformed(lc);
+    }
+
+    function _malformed(Loc memory lc) private pure {
+        if (lc.src == SRC_WEIGHTS) revert WeightsMalformed(lc.tensor, lc.row, lc.chunk);
+        revert ProverCommitmentMalformed(lc.src, lc.tensor, lc.row, lc.chunk);
+    }
+
+    function _source(W memory w, uint8 src) private pure returns (bytes32 root, bytes32 domain, uint8 dtype) {
+        if (src == SRC_TRACE) return (w.traceRoot, CommitmentLeaf.TRACE_DOMAIN, w.traceDtype);
+        if (src == SRC_WEIGHTS) return (w.weightsRoot, CommitmentLeaf.WEIGHTS_DOMAIN, w.weightsDtype);
+        return (w.stepRoot, CommitmentLeaf.STEP_DOMAIN, StepLayout.STEP_DTYPE);
+    }
+
+    function _elem(W memory w, Loc memory lc, bytes calldata data, uint256 i) private pure returns (int256 v) {
+        uint8 dtype =
+            lc.src == SRC_TRACE ? w.traceDtype : (lc.src == SRC_WEIGHTS ? w.weightsDtype : StepLayout.STEP_DTYPE);
+        bool ok;
+        (v, ok) = FixedMath.elementAt(data, dtype, i);
+        if (!ok) _malformed(lc);
+    }
+
+    /// @dev Open the chunk holding element `col` of a row and decode that element.
+    function _one(W memory w, Loc memory lc, uint256 col, Opening calldata op) private pure returns (int256) {
+        lc.chunk = col / w.m.C;
+        _open(w, lc, op);
+        return _elem(w, lc, op.chunk, col % w.m.C);
+    }
+}
