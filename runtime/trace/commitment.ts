@@ -23,7 +23,7 @@ export interface HiddenRowSource {
 }
 
 /** A finished trace: root, leaves, proofs for any token or hidden chunk. */
-export class TraceCommitment {
+export class TraceCommitment implements HiddenRowSource {
   readonly tree: CommitmentTree;
 
   constructor(
@@ -44,6 +44,11 @@ export class TraceCommitment {
   hiddenRow(t: number, layer: number): HiddenData {
     this.layout.hiddenLeafIndex(t, layer, 0, this.tokens.length); // range check
     return this.rows.row(t, layer);
+  }
+
+  /** Same as hiddenRow (HiddenRowSource, so a commitment can be replayed directly). */
+  row(t: number, layer: number): HiddenData {
+    return this.hiddenRow(t, layer);
   }
 
   chunkBytes(t: number, layer: number, chunk: number): Uint8Array {
