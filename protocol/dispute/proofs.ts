@@ -1,0 +1,99 @@
+/**
+ * Step root and one-step proof builders (PROTOCOL §7.2, §7.4): the step tree, a chunk reader
+ * over trace + weights + step, and the `openings` argument of `StepProofGame.proveFraud`.
+ */
+import { bytesToHex, type Hex } from "viem";
+import { chunkLeaf, STEP_DOMAIN } from "../commitments/index.js";
+import { SRC_STEP, SRC_TRACE, SRC_WEIGHTS, planOpenings, type Claim, type ChunkReader, type JudgeContext, type Loc } from "../evaluator/judge.js";
+import { T, TOKEN_TENSOR_ID, W } from "../evaluator/layout.js";
+import { chunkBytes } from "./tensors.js";
+import { DisputeDataError, IndexedTree, tokenBytes, type Architecture, type Encoding, type Trace, type Weights } from "./model.js";
+import type { StepData } from "./step.js";
+
+/** Step tree: leaves by (tensor, row, chunk) ascending over every step tensor. */
+export function stepTree(step: StepData): IndexedTree {
+  const C = step.dims.C;
+  const entries: { tensor: number; row: number; chunk: number; leaf: Hex }[] = [];
+  for (const id of [...step.tensors.keys()].sort((a, b) => a - b)) {
+    const t = step.tensors.get(id)!;
+    const chunks = Math.ceil(t.rowLength / C);
+    for (let r = 0; r < t.rows; r++) {
+      for (let c = 0; c < chunks; c++) {
+        entries.push({ tensor: id, row: r, chunk: c, leaf: chunkLeaf({ domain: STEP_DOMAIN, tensorId: id, row: r, chunkIndex: c }, chunkBytes(t, r, c, C)) });
+      }
+    }
+  }
+  return new IndexedTree(entries);
+}
+
+/** Everything a node holds on disk for one dispute. */
+export type DisputeData = {
+  arch: Architecture;
+  encoding: Encoding;
+  weights: Weights;
+  weightsTree: IndexedTree;
+  trace: Trace;
+  traceTree: IndexedTree;
+  step?: StepData;
+  stepTree?: IndexedTree;
+};
+
+export function judgeContext(data: DisputeData, position: number, layer: number, tol: { atol: bigint; rtol: bigint }): JudgeContext {
+  const { arch, encoding } = data;
+  return {
+    position,
+    layer,
+    traceDtype: encoding.traceDtype,
+    weightsDtype: encoding.weightsDtype,
+    chunkSize: encoding.chunkSize,
+    hidden: arch.hidden,
+    heads: arch.heads,
+    kvHeads: arch.kvHeads,
+    ffn: arch.ffn,
+    vocab: arch.vocab,
+    normEpsBits: arch.normEpsBits,
+    ropeTheta: arch.ropeTheta,
+    atol: tol.atol,
+    rtol: tol.rtol,
+  };
+}
+
+/** Reads committed chunk bytes for any leaf of the three trees. */
+export function chunkReader(data: DisputeData): ChunkReader {
+  const C = data.encoding.chunkSize;
+  return (loc: Loc) => {
+    if (loc.src === SRC_TRACE) {
+      if (loc.tensor === TOKEN_TENSOR_ID) return tokenBytes(data.trace.tokens[loc.row]!);
+      return chunkBytes(data.trace.hidden[loc.tensor]!, loc.row, loc.chunk, C);
+    }
+    if (loc.src === SRC_WEIGHTS) {
+      const w = data.weights.get(loc.tensor);
+      if (!w) throw new DisputeDataError(`weights tensor ${loc.tensor} missing`);
+      return chunkBytes(w, loc.row, loc.chunk, C);
+    }
+    const t = data.step?.tensors.get(loc.tensor);
+    if (!t) throw new DisputeDataError(`step tensor ${loc.tensor} missing`);
+    return chunkBytes(t, loc.row, loc.chunk, C);
+  };
+}
+
+export type Opening = { chunk: Hex; proof: Hex[] };
+
+/** Leaves of a claim with the EMBED weight row resolved to the trace's token. */
+export function resolvedPlan(ctx: JudgeContext, data: DisputeData, claim: Claim): Loc[] {
+  const plan = planOpenings(ctx, claim);
+  if (claim.tensor === T.EMBED) plan[2] = { ...plan[2]!, row: data.trace.tokens[ctx.position]! };
+  return plan;
+}
+
+/** The `openings` argument of proveFraud for `claim`. */
+export function buildOpenings(ctx: JudgeContext, data: DisputeData, claim: Claim): Opening[] {
+  const read = chunkReader(data);
+  return resolvedPlan(ctx, data, claim).map((loc) => {
+    const tree = loc.src === SRC_TRACE ? data.traceTree : loc.src === SRC_WEIGHTS ? data.weightsTree : data.stepTree;
+    if (!tree) throw new DisputeDataError("no step tree: the step root has not been built");
+    return { chunk: bytesToHex(read(loc)), proof: tree.proof(loc.tensor, loc.row, loc.chunk) };
+  });
+}
+
+export { SRC_STEP, SRC_TRACE, SRC_WEIGHTS, W };

@@ -1,0 +1,81 @@
+/**
+ * In-memory tensors with the committed layouts of PROTOCOL §3: row-major rows of encoded
+ * elements (binary16 bits or binary32), chunked by C for leaves. Used by the step builder,
+ * proof builders and tests; the runtime's model package and trace store expose the same data.
+ */
+import { decodeF16, decodeF32 } from "../evaluator/fixed.js";
+
+export type Dtype = 1 | 2;
+
+/** A committed tensor: `rows × rowLength` elements, binary16 bits (dtype 1) or binary32 (dtype 2). */
+export type EncodedTensor = {
+  rows: number;
+  rowLength: number;
+  dtype: Dtype;
+  /** dtype 1: Uint16Array of binary16 bits; dtype 2: Float32Array */
+  data: Uint16Array | Float32Array;
+};
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE binary16 bits of a number, round to nearest even (overflow → ±Inf). */
+export function toHalfBits(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  return sign | h;
+}
+
+/** Exact value of binary16 bits. */
+export const halfToNumber = (bits: number): number => Number(decodeF16(bits) ?? NaN) / 2 ** 48;
+
+export function encodeTensor(rows: number, rowLength: number, dtype: Dtype, values: ArrayLike<number>): EncodedTensor {
+  if (values.length !== rows * rowLength) throw new RangeError(`expected ${rows * rowLength} values, got ${values.length}`);
+  const data = dtype === 1 ? Uint16Array.from(values, toHalfBits) : Float32Array.from(values);
+  return { rows, rowLength, dtype, data };
+}
+
+/** Element value as a JS number (binary16 and binary32 are exact in a double). */
+export function valueAt(t: EncodedTensor, row: number, col: number): number {
+  const v = t.data[row * t.rowLength + col]!;
+  return t.dtype === 1 ? halfToNumber(v) : v;
+}
+
+export function rowValues(t: EncodedTensor, row: number): Float64Array {
+  const out = new Float64Array(t.rowLength);
+  for (let i = 0; i < t.rowLength; i++) out[i] = valueAt(t, row, i);
+  return out;
+}
+
+/** Little-endian bytes of chunk `chunk` of row `row` (PROTOCOL §3.1). */
+export function chunkBytes(t: EncodedTensor, row: number, chunk: number, C: number): Uint8Array {
+  const start = chunk * C;
+  const end = Math.min(start + C, t.rowLength);
+  if (row >= t.rows || start >= t.rowLength) throw new RangeError(`no chunk ${chunk} of row ${row}`);
+  const base = row * t.rowLength;
+  const slice = t.data.slice(base + start, base + end);
+  // Typed arrays are little-endian on every platform Node runs on (x64, arm64).
+  return new Uint8Array(slice.buffer, slice.byteOffset, slice.byteLength);
+}
+
+/** binary32 bits → Q48 or binary16 bits → Q48, for tests that compare with the judge. */
+export const decodeBits = (dtype: Dtype, bits: number): bigint | undefined => (dtype === 1 ? decodeF16(bits) : decodeF32(bits));

@@ -1,0 +1,90 @@
+/** Deploys the game against mocks of the escrow and registry on an in-process EDR chain. */
+import { network } from "hardhat";
+import type { Hex } from "viem";
+import { keccak256, toHex } from "viem";
+import type { DisputeData } from "../../protocol/dispute/proofs.js";
+
+export const BOND = 10n ** 18n;
+export const PROVER_CLOCK = 3600n;
+export const CHALLENGER_CLOCK = 7200n;
+export const JOB_ID = 1n;
+export const MODEL_ID = keccak256(toHex("tiny-model"));
+
+export async function deployGame() {
+  const conn = await network.create();
+  const { viem, networkHelpers } = conn;
+  const [deployer, prover, challenger, other] = await viem.getWalletClients();
+  const publicClient = await viem.getPublicClient();
+  const token = await viem.deployContract("DisputeToken");
+  const escrow = await viem.deployContract("MockJobEscrow");
+  const models = await viem.deployContract("MockModelRegistry");
+  const judge = await viem.deployContract("StepJudge");
+  const game = await viem.deployContract("StepProofGame", [
+    escrow.address,
+    models.address,
+    judge.address,
+    token.address,
+    BOND,
+    PROVER_CLOCK,
+    CHALLENGER_CLOCK,
+  ]);
+  await escrow.write.setGame([game.address]);
+  for (const who of [challenger!, other!, prover!]) {
+    await token.write.mint([who.account.address, 100n * BOND]);
+    await token.write.approve([game.address, 2n ** 255n], { account: who.account });
+  }
+  return { conn, viem, networkHelpers, publicClient, token, escrow, models, judge, game, deployer: deployer!, prover: prover!, challenger: challenger!, other: other! };
+}
+
+export type Deployed = Awaited<ReturnType<typeof deployGame>>;
+
+/** Register `data`'s model and commit a job whose trace root is `data.traceTree.root`. */
+export async function setupJob(
+  d: Deployed,
+  data: DisputeData,
+  tolerances: { atol: bigint; rtol: bigint }[],
+  opts: { jobId?: bigint; challengeWindow?: bigint; modelId?: Hex } = {},
+) {
+  const modelId = opts.modelId ?? MODEL_ID;
+  const registered = await d.models.read.isRegistered([modelId]);
+  if (!registered) {
+    await d.models.write.registerModel([
+      modelId,
+      data.weightsTree.root,
+      keccak256(toHex("manifest")),
+      data.arch,
+      data.encoding,
+      tolerances,
+    ]);
+  }
+  const now = BigInt((await d.publicClient.getBlock()).timestamp);
+  const n = data.trace.tokens.length;
+  const job: Record<string, unknown> = {
+    client: d.deployer.account.address,
+    prover: d.prover.account.address,
+    modelId,
+    promptHash: keccak256(toHex("prompt")),
+    samplingParams: 0n,
+    traceRoot: data.traceTree.root,
+    outputHash: keccak256(toHex("out")),
+    inputPrice: 1n,
+    outputPrice: 1n,
+    escrowed: 1000n,
+    collateral: 1000n,
+    maxInputTokens: n,
+    maxOutputTokens: n,
+    inputTokens: 3,
+    outputTokens: n - 3,
+    openedAt: now,
+    commitDeadline: now + 100n,
+    challengeDeadline: now + (opts.challengeWindow ?? 86_400n),
+    challengeWindow: Number(opts.challengeWindow ?? 86_400n),
+    feeBps: 0,
+    openDisputes: 0,
+    status: 2, // Committed
+  };
+  // The Job struct may grow (issue #2); fill every field the compiled ABI names.
+  const abi = d.escrow.abi.find((x) => x.type === "function" && x.name === "setJob") as { inputs: { components: { name: string; type: string }[] }[] };
+  const full = Object.fromEntries(abi.inputs[1]!.components.map((c) => [c.name, job[c.name] ?? (c.type.startsWith("uint") ? 0 : "0x" + "00".repeat(32))]));
+  await d.escrow.write.setJob([opts.jobId ?? JOB_ID, full as never]);
+}
