@@ -1,0 +1,96 @@
+import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import type { IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
+import { erc20Abi } from "viem";
+
+/**
+ * Defaults of every deployment parameter, each overridable with Ignition parameters
+ * (`--parameters file.json` or the deploy script's flags). Units: token base units, seconds.
+ */
+export const DEFAULT_DEPLOY_PARAMETERS = {
+  /** Operation codes judged by the step-proof game (contracts/dispute/OpCodes.sol COUNT). */
+  opCount: 17,
+  minProverStake: 100n * 10n ** 18n,
+  minVerifierStake: 10n * 10n ** 18n,
+  /** Unbonding must outlast a challenge window plus a full dispute. */
+  unbondingDelay: 7n * 24n * 3600n,
+  feeBps: 250,
+  commitTimeout: 600,
+  challengeWindow: 3600,
+  collateralBps: 20_000,
+  minCollateral: 10n ** 18n,
+  missedCommitPenaltyBps: 5_000,
+  challengerRewardBps: 5_000,
+} as const;
+
+/** The settlement suite around a given payment token (PROTOCOL §1). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Ignition types a contract future by its ABI; both token futures qualify.
+function buildSuite(m: IgnitionModuleBuilder, token: any) {
+  const d = DEFAULT_DEPLOY_PARAMETERS;
+  // The deployer starts as governance and treasury; hand both to a multisig afterwards
+  // (grantRole/renounceRole, setTreasury), see README "Deploying".
+  const admin = m.getAccount(0);
+  const treasury = m.getAccount(0);
+
+  const models = m.contract("ModelRegistry", [admin, m.getParameter("opCount", d.opCount)]);
+  const nodes = m.contract("NodeRegistry", [
+    admin,
+    token,
+    models,
+    m.getParameter("minProverStake", d.minProverStake),
+    m.getParameter("minVerifierStake", d.minVerifierStake),
+    m.getParameter("unbondingDelay", d.unbondingDelay),
+    treasury,
+  ]);
+  const escrow = m.contract("JobEscrow", [
+    admin,
+    token,
+    nodes,
+    models,
+    {
+      feeBps: m.getParameter("feeBps", d.feeBps),
+      commitTimeout: m.getParameter("commitTimeout", d.commitTimeout),
+      challengeWindow: m.getParameter("challengeWindow", d.challengeWindow),
+      collateralBps: m.getParameter("collateralBps", d.collateralBps),
+      minCollateral: m.getParameter("minCollateral", d.minCollateral),
+      missedCommitPenaltyBps: m.getParameter("missedCommitPenaltyBps", d.missedCommitPenaltyBps),
+      challengerRewardBps: m.getParameter("challengerRewardBps", d.challengerRewardBps),
+    },
+  ]);
+  // The escrow is the only contract that may lock, unlock and slash stake.
+  const escrowRole = m.staticCall(nodes, "ESCROW_ROLE", [], 0, { id: "escrowRole" });
+  const slasherRole = m.staticCall(nodes, "SLASHER_ROLE", [], 0, { id: "slasherRole" });
+  m.call(nodes, "grantRole", [escrowRole, escrow], { id: "grantEscrowRole" });
+  m.call(nodes, "grantRole", [slasherRole, escrow], { id: "grantSlasherRole" });
+  m.call(escrow, "setTreasury", [treasury], { id: "setEscrowTreasury" });
+  return { models, nodes, escrow };
+}
+
+/** Any ERC-20: only the standard ABI is needed to reference an existing token. */
+const PAYMENT_TOKEN_ARTIFACT = {
+  _format: "hh3-artifact-1",
+  contractName: "PaymentToken",
+  sourceName: "erc20",
+  abi: erc20Abi,
+  bytecode: "0x",
+  deployedBytecode: "0x",
+  linkReferences: {},
+  deployedLinkReferences: {},
+} as const;
+
+/** Production/testnet: the suite around an existing ERC-20 given as `paymentToken`. */
+export const StepproofModule = buildModule("Stepproof", (m) => {
+  const token = m.contractAt("PaymentToken", PAYMENT_TOKEN_ARTIFACT, m.getParameter<string>("paymentToken"));
+  return { token, ...buildSuite(m, token) };
+});
+
+/** Local chains: also a test ERC-20 (with permit) minted to the first accounts. */
+export const StepproofLocalModule = buildModule("StepproofLocal", (m) => {
+  const token = m.contract("TestToken", [m.getAccount(0)]);
+  const perAccount = m.getParameter("fundPerAccount", 1_000_000n * 10n ** 18n);
+  for (let i = 0; i < 10; i++) {
+    m.call(token, "mint", [m.getAccount(i), perAccount], { id: `fundAccount${i}` });
+  }
+  return { token, ...buildSuite(m, token) };
+});
+
+export default StepproofLocalModule;

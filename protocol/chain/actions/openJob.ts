@@ -1,0 +1,58 @@
+import { maxUint256, type Address, type Hex } from "viem";
+import { jobEscrowAbi, nodeRegistryAbi, testTokenAbi } from "../abi.js";
+import type { StepproofClients } from "../client.js";
+import { sendContractTransaction } from "./send.js";
+
+export type OpenJobParameters = {
+  prover: Address;
+  modelId: Hex;
+  promptHash: Hex;
+  /** PROTOCOL §4.4; 0n = greedy. */
+  samplingParams?: bigint;
+  maxInputTokens: number;
+  maxOutputTokens: number;
+};
+
+export type OpenJobReturnType = { jobId: bigint; escrowed: bigint; inputPrice: bigint; outputPrice: bigint };
+
+/**
+ * Open a job at the prover's current prices, approving the escrow first when the allowance
+ * is short. The prices read here are passed to the contract, which reverts if the prover
+ * changed them in between (no surprise charges).
+ */
+export async function openJob(clients: StepproofClients, p: OpenJobParameters): Promise<OpenJobReturnType> {
+  const { jobEscrow, nodeRegistry, token } = clients.deployment.contracts;
+  const offer = await clients.publicClient.readContract({
+    address: nodeRegistry,
+    abi: nodeRegistryAbi,
+    functionName: "getOffer",
+    args: [p.prover, p.modelId],
+  });
+  const escrowed = BigInt(p.maxInputTokens) * offer.inputPrice + BigInt(p.maxOutputTokens) * offer.outputPrice;
+  const owner = clients.walletClient?.account.address;
+  if (owner) {
+    const allowance = await clients.publicClient.readContract({ address: token, abi: testTokenAbi, functionName: "allowance", args: [owner, jobEscrow] });
+    if (allowance < escrowed) {
+      await sendContractTransaction(clients, { address: token, abi: testTokenAbi, functionName: "approve", args: [jobEscrow, maxUint256], what: "approve the escrow" });
+    }
+  }
+  const { result } = await sendContractTransaction(clients, {
+    address: jobEscrow,
+    abi: jobEscrowAbi,
+    functionName: "openJob",
+    args: [
+      {
+        prover: p.prover,
+        modelId: p.modelId,
+        promptHash: p.promptHash,
+        samplingParams: p.samplingParams ?? 0n,
+        maxInputTokens: p.maxInputTokens,
+        maxOutputTokens: p.maxOutputTokens,
+        inputPrice: offer.inputPrice,
+        outputPrice: offer.outputPrice,
+      },
+    ],
+    what: `open a job with prover ${p.prover}`,
+  });
+  return { jobId: result as bigint, escrowed, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice };
+}

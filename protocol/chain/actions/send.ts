@@ -1,0 +1,60 @@
+import { BaseError, ContractFunctionRevertedError, type Abi, type Hash, type TransactionReceipt } from "viem";
+import { StepproofError } from "../../errors.js";
+import type { StepproofClients } from "../client.js";
+
+export class TransactionError extends StepproofError {
+  override name = "TransactionError";
+  /** Custom error name when the contract reverted with one (e.g. "ChallengeWindowOpen"). */
+  readonly revertName: string | undefined;
+  readonly revertArgs: readonly unknown[] | undefined;
+
+  constructor(shortMessage: string, options: { cause?: unknown; revertName?: string; revertArgs?: readonly unknown[] }) {
+    super(shortMessage, { cause: options.cause, details: options.revertName ? `reverted with ${options.revertName}(${(options.revertArgs ?? []).join(", ")})` : undefined });
+    this.revertName = options.revertName;
+    this.revertArgs = options.revertArgs;
+  }
+}
+
+export type SendParameters = {
+  address: `0x${string}`;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
+  /** Describes the action in errors, e.g. "finalize job 7". */
+  what: string;
+};
+
+/**
+ * Simulate, then send, then wait for the receipt. Simulating first turns a revert into a
+ * typed error naming the contract's custom error, and sends nothing.
+ */
+export async function sendContractTransaction(clients: StepproofClients, p: SendParameters): Promise<{ hash: Hash; receipt: TransactionReceipt; result: unknown }> {
+  const wallet = clients.walletClient;
+  if (!wallet) throw new StepproofError(`Cannot ${p.what}: no signing account configured.`);
+  try {
+    const { request, result } = await clients.publicClient.simulateContract({
+      account: wallet.account,
+      address: p.address,
+      abi: p.abi,
+      functionName: p.functionName,
+      args: p.args,
+    } as Parameters<typeof clients.publicClient.simulateContract>[0]);
+    const hash = await wallet.writeContract(request as Parameters<typeof wallet.writeContract>[0]);
+    const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new TransactionError(`${p.what}: transaction ${hash} reverted.`, {});
+    return { hash, receipt, result };
+  } catch (err) {
+    if (err instanceof TransactionError) throw err;
+    if (err instanceof BaseError) {
+      const revert = err.walk((e) => e instanceof ContractFunctionRevertedError);
+      if (revert instanceof ContractFunctionRevertedError && revert.data) {
+        throw new TransactionError(`Cannot ${p.what}: ${revert.data.errorName}.`, {
+          cause: err,
+          revertName: revert.data.errorName,
+          revertArgs: revert.data.args,
+        });
+      }
+    }
+    throw new TransactionError(`Cannot ${p.what}.`, { cause: err });
+  }
+}

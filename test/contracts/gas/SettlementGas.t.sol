@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Suite} from "../utils/Suite.sol";
+import {vm} from "../utils/Vm.sol";
+import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
+import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
+import {EscrowParams} from "../../../contracts/escrow/EscrowParams.sol";
+import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
+import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
+import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+
+/// @notice Records the gas of every external state-changing function of the settlement
+/// contracts in snapshots/*.json (`npm run gas:snapshot` rewrites them; `npm test` fails when
+/// they drift). Each call is made in a realistic state: warm token balances, a prover with jobs.
+contract SettlementGasSnapshot is Suite {
+    uint32 constant IN = 100;
+    uint32 constant OUT = 50;
+
+    function setUp() public {
+        deploySuite();
+        registerProver(prover, 1_000e18);
+        fund(client, 1_000e18);
+    }
+
+    function _open() private returns (uint256 jobId) {
+        vm.prank(client);
+        jobId = escrow.openJob(jobParams(prover, IN, OUT));
+    }
+
+    function test_gas_modelRegistry() public {
+        IModelRegistry.Encoding memory enc = IModelRegistry.Encoding({traceDtype: 1, weightsDtype: 1, chunkSize: 64});
+        models.registerModel(keccak256("gas"), bytes32(uint256(1)), bytes32(uint256(2)), arch(), enc, tolerances());
+        vm.snapshotGasLastCall("ModelRegistry", "registerModel(17 ops)");
+    }
+
+    function test_gas_nodeRegistry() public {
+        address v = address(0x7E41);
+        fund(v, 100e18);
+        vm.startPrank(v);
+        nodes.register(INodeRegistry.Role.Verifier, 50e18, "http://verifier.example:8700");
+        vm.snapshotGasLastCall("NodeRegistry", "register");
+        nodes.updateEndpoint("https://verifier.example");
+        vm.snapshotGasLastCall("NodeRegistry", "updateEndpoint");
+        nodes.topUp(10e18);
+        vm.snapshotGasLastCall("NodeRegistry", "topUp");
+        vm.stopPrank();
+
+        vm.startPrank(prover);
+        nodes.setOffer(MODEL, 3e12, 6e12);
+        vm.snapshotGasLastCall("NodeRegistry", "setOffer(update)");
+        nodes.removeOffer(MODEL);
+        vm.snapshotGasLastCall("NodeRegistry", "removeOffer");
+        nodes.requestUnbond(100e18);
+        vm.snapshotGasLastCall("NodeRegistry", "requestUnbond");
+        vm.warp(block.timestamp + UNBONDING_DELAY);
+        nodes.withdrawUnbonded();
+        vm.snapshotGasLastCall("NodeRegistry", "withdrawUnbonded");
+        vm.stopPrank();
+
+        nodes.setParams(MIN_PROVER_STAKE, MIN_VERIFIER_STAKE, 3 days, treasury);
+        vm.snapshotGasLastCall("NodeRegistry", "setParams");
+    }
+
+    function test_gas_jobLifecycle() public {
+        uint256 jobId = _open();
+        vm.snapshotGasLastCall("JobEscrow", "openJob");
+        vm.prank(prover);
+        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 60, 40);
+        vm.snapshotGasLastCall("JobEscrow", "commitResult");
+        vm.warp(block.timestamp + 3601);
+        escrow.finalize(jobId);
+        vm.snapshotGasLastCall("JobEscrow", "finalize");
+        vm.prank(prover);
+        escrow.withdraw();
+        vm.snapshotGasLastCall("JobEscrow", "withdraw");
+    }
+
+    function test_gas_finalizeMany() public {
+        uint256[] memory ids = new uint256[](10);
+        for (uint256 i; i < 10; ++i) {
+            ids[i] = _open();
+            vm.prank(prover);
+            escrow.commitResult(ids[i], keccak256("t"), keccak256("o"), 60, 40);
+        }
+        vm.warp(block.timestamp + 3601);
+        escrow.finalizeMany(ids);
+        vm.snapshotGasLastCall("JobEscrow", "finalizeMany(10 jobs)");
+    }
+
+    function test_gas_expiry() public {
+        uint256 jobId = _open();
+        vm.warp(block.timestamp + 601);
+        escrow.refundExpired(jobId);
+        vm.snapshotGasLastCall("JobEscrow", "refundExpired");
+        vm.prank(client);
+        nodes.withdrawCredits();
+        vm.snapshotGasLastCall("NodeRegistry", "withdrawCredits");
+    }
+
+    function test_gas_disputeHook() public {
+        uint256 jobId = _open();
+        vm.prank(prover);
+        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 60, 40);
+        escrow.onDisputeOpened(jobId);
+        vm.snapshotGasLastCall("JobEscrow", "onDisputeOpened");
+        escrow.onDisputeResolved(jobId, true, challenger);
+        vm.snapshotGasLastCall("JobEscrow", "onDisputeResolved(fault)");
+
+        uint256 other = _open();
+        vm.prank(prover);
+        escrow.commitResult(other, keccak256("t"), keccak256("o"), 60, 40);
+        escrow.onDisputeOpened(other);
+        escrow.onDisputeResolved(other, false, challenger);
+        vm.snapshotGasLastCall("JobEscrow", "onDisputeResolved(no fault)");
+    }
+
+    function test_gas_openJobWithPermit() public {
+        uint256 key = 0xA11CE;
+        address signer = vm.addr(key);
+        uint256 cost = uint256(IN) * IN_PRICE + uint256(OUT) * OUT_PRICE;
+        token.mint(signer, cost);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                signer, address(escrow), cost, token.nonces(signer), block.timestamp + 1
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash)));
+        vm.prank(signer);
+        escrow.openJobWithPermit(jobParams(prover, IN, OUT), block.timestamp + 1, v, r, s);
+        vm.snapshotGasLastCall("JobEscrow", "openJobWithPermit");
+    }
+
+    function test_gas_governance() public {
+        escrow.setParams(defaultParams());
+        vm.snapshotGasLastCall("JobEscrow", "setParams");
+        escrow.setTreasury(address(0x7EA6));
+        vm.snapshotGasLastCall("JobEscrow", "setTreasury");
+        JobEscrow fresh = new JobEscrow(address(this), token, nodes, models, defaultParams());
+        fresh.setDisputeGame(address(0x6A3E));
+        vm.snapshotGasLastCall("JobEscrow", "setDisputeGame");
+    }
+}
