@@ -47,11 +47,12 @@ abstract contract Suite is Assertions {
     }
 
     function deploySuite() internal {
-        deploySuiteWith(IERC20(address(0)));
+        deploySuiteWith(IERC20(address(0)), address(this));
     }
 
     /// @param customToken A hostile token to test against, or zero for the standard test token.
-    function deploySuiteWith(IERC20 customToken) internal {
+    /// @param game The dispute game to wire, or zero to wire one later.
+    function deploySuiteWith(IERC20 customToken, address game) internal {
         IERC20 payToken = customToken;
         if (address(customToken) == address(0)) {
             token = new TestToken(address(this));
@@ -65,7 +66,7 @@ abstract contract Suite is Assertions {
         nodes.grantRole(nodes.ESCROW_ROLE(), address(escrow));
         nodes.grantRole(nodes.SLASHER_ROLE(), address(escrow));
         escrow.setTreasury(treasury);
-        escrow.setDisputeGame(address(this));
+        if (game != address(0)) escrow.setDisputeGame(game);
         registerModel(MODEL);
     }
 
