@@ -20,6 +20,8 @@ export type GenerateParameters = {
   stopAtEos?: boolean;
   /** Where captured rows are also appended (the disk trace store). */
   traceSink?: TraceSink;
+  /** Hash trace leaves on a worker thread (default) or inline (for measurements). */
+  traceHashing?: "worker" | "inline";
 };
 
 export type GenerateReturnType = {
@@ -51,7 +53,7 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
   const sampling = decodeSamplingParams(p.samplingParams);
   const eos = tokenizer.eos;
   const stopAtEos = p.stopAtEos ?? true;
-  const trace = p.trace ? new TraceBuilder(arch.layers, arch.hidden, encoding.chunkSize, assertDtype(encoding.traceDtype), p.traceSink) : undefined;
+  const trace = p.trace ? new TraceBuilder(arch.layers, arch.hidden, encoding.chunkSize, assertDtype(encoding.traceDtype), p.traceSink, p.traceHashing) : undefined;
 
   const tokens = [...p.promptTokens];
   const caches: KvCache[] = Array.from({ length: arch.layers }, () => emptyKvCache(s));
@@ -80,11 +82,12 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
     if (outputTokens.length >= p.maxNewTokens || (stopAtEos && next === eos)) break;
     logits = await headLogits(s, await step([next], tokens.length - 1), 1);
   }
+  const commitment = trace ? await trace.finish(tokens) : undefined;
   const totalMs = performance.now() - started;
   return {
     tokens,
     outputTokens,
-    ...(trace ? { trace: trace.finish(tokens) } : {}),
+    ...(commitment ? { trace: commitment } : {}),
     timings: { prefillMs, decodeMs: totalMs - prefillMs, totalMs },
   };
 }

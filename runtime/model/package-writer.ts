@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { mkdir, open, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeAbiParameters, keccak256, type Hex } from "viem";
 import { CommitmentTree, WEIGHTS_DOMAIN } from "../../protocol/commitments/index.js";
-import { chunkRowBytes } from "../../protocol/encoding/index.js";
-import { LeafHasher, toHex } from "../commit/fast-leaf.js";
+import { toHex } from "../commit/fast-leaf.js";
+import { HashPool } from "../commit/hash-pool.js";
 import { OnnxType } from "../onnx/builder.js";
 import { buildBlockGraph, buildEmbedGraph, buildHeadGraph, type ComputeDtype, type GraphParams } from "../onnx/llama-graphs.js";
 import type { Architecture } from "./architecture.js";
@@ -15,6 +16,8 @@ import { MANIFEST_FILE, MANIFEST_FORMAT, manifestSchema, type ModelManifest } fr
 export const WEIGHTS_FILE = "weights.bin";
 /** Tensors start on 4 KiB boundaries so onnxruntime can map external data directly. */
 const ALIGN = 4096;
+/** Rows per hashing job: ~1 MiB, enough to amortize a worker message. */
+const ROWS_PER_JOB_BYTES = 1 << 20;
 
 export type WritePackageParameters = {
   dir: string;
@@ -43,8 +46,9 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
   await mkdir(p.dir, { recursive: true });
   await rm(join(p.dir, MANIFEST_FILE), { force: true }); // a package without manifest is incomplete
   const specs = weightTensors(p.arch);
-  const hasher = new LeafHasher(WEIGHTS_DOMAIN);
-  const leaves: Hex[] = [];
+  // Leaves are hashed on worker threads while the next tensor is drawn and written.
+  const pool = new HashPool(Math.max(1, availableParallelism()));
+  const leafBlocks: Promise<Uint8Array>[] = [];
   const fileHash = createHash("sha256");
   const tensors: ModelManifest["weights"]["tensors"] = [];
   const fh = await open(join(p.dir, WEIGHTS_FILE), "w");
@@ -66,14 +70,21 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
       tensors.push({ tensorId: spec.tensorId, name: spec.name, rows: spec.rows, rowLength: spec.rowLength, offset });
       offset += bytes.byteLength;
       const rowBytes = spec.rowLength * 2;
-      for (let r = 0; r < spec.rows; r++) {
-        const chunks = chunkRowBytes(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), 2, p.encoding.chunkSize);
-        chunks.forEach((chunk, c) => leaves.push(toHex(hasher.leaf(spec.tensorId, r, c, chunk))));
+      const block = Math.max(1, Math.floor(ROWS_PER_JOB_BYTES / rowBytes));
+      for (let r = 0; r < spec.rows; r += block) {
+        const rows = Math.min(block, spec.rows - r);
+        leafBlocks.push(pool.leaves({ domain: WEIGHTS_DOMAIN, tensorId: spec.tensorId, firstRow: r, rows, rowBytes, chunkBytes: p.encoding.chunkSize * 2, data: bytes.subarray(r * rowBytes, (r + rows) * rowBytes) }));
       }
       p.onTensor?.(spec, i, specs.length);
     }
   } finally {
     await fh.close();
+  }
+  const leaves: Hex[] = [];
+  try {
+    for (const block of await Promise.all(leafBlocks)) for (let o = 0; o < block.byteLength; o += 32) leaves.push(toHex(block.subarray(o, o + 32)));
+  } finally {
+    await pool.close();
   }
   const weightsRoot = new CommitmentTree(leaves).root;
   const byId = new Map(tensors.map((t) => [t.tensorId, t]));

@@ -2,6 +2,7 @@ import type { Hex } from "viem";
 import { TOKEN_TENSOR, TRACE_DOMAIN } from "../../protocol/commitments/index.js";
 import { chunkRowBytes, dtypeSize, type Dtype } from "../../protocol/encoding/index.js";
 import { LeafHasher, toHex } from "../commit/fast-leaf.js";
+import { sharedHashPool, type HashPool } from "../commit/hash-pool.js";
 import type { HiddenData } from "../forward.js";
 import { TraceCommitment, type HiddenRowSource } from "./commitment.js";
 import { TraceLayout, tokenBytes } from "./layout.js";
@@ -22,6 +23,9 @@ export class TraceBuilder implements HiddenRowSource {
   readonly #rows: HiddenData[][] = [];
   /** leaves[t]: (L+1)·K leaves of position t, in (l, chunk) order. */
   readonly #leaves: Hex[][] = [];
+  /** Outstanding worker hashing (PROTOCOL §4.3: hashing overlaps the next token). */
+  readonly #pending: Promise<void>[] = [];
+  readonly #pool: HashPool | undefined;
 
   constructor(
     layers: number,
@@ -29,8 +33,11 @@ export class TraceBuilder implements HiddenRowSource {
     chunkSize: number,
     dtype: Dtype,
     readonly sink?: TraceSink,
+    /** "worker" (default): hash on a worker thread; "inline": on the caller's thread. */
+    hashing: "worker" | "inline" = "worker",
   ) {
     this.layout = new TraceLayout(layers, hidden, chunkSize, dtype);
+    this.#pool = hashing === "worker" ? sharedHashPool() : undefined;
   }
 
   /** Rows of boundary `layer` for positions firstPosition.. (row-major [rows, hidden]). */
@@ -42,12 +49,23 @@ export class TraceBuilder implements HiddenRowSource {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     for (let r = 0; r < rows; r++) {
       const t = firstPosition + r;
-      const row = data.subarray(r * hidden, (r + 1) * hidden);
-      (this.#rows[t] ??= [])[layer] = row;
-      const leaves = (this.#leaves[t] ??= new Array<Hex>(this.layout.leavesPerPosition));
-      chunkRowBytes(bytes.subarray(r * hidden * size, (r + 1) * hidden * size), size, chunkSize).forEach((chunk, c) => {
-        leaves[layer * chunksPerRow + c] = toHex(this.#hasher.leaf(layer, t, c, chunk));
-      });
+      (this.#rows[t] ??= [])[layer] = data.subarray(r * hidden, (r + 1) * hidden);
+      this.#leaves[t] ??= new Array<Hex>(this.layout.leavesPerPosition);
+    }
+    const put = (t: number, c: number, leaf: Uint8Array) => {
+      this.#leaves[t]![layer * chunksPerRow + c] = toHex(leaf);
+    };
+    if (this.#pool) {
+      const job = this.#pool.leaves({ domain: TRACE_DOMAIN, tensorId: layer, firstRow: firstPosition, rows, rowBytes: hidden * size, chunkBytes: chunkSize * size, data: bytes });
+      this.#pending.push(
+        job.then((leaves) => {
+          for (let i = 0; i < rows * chunksPerRow; i++) put(firstPosition + Math.floor(i / chunksPerRow), i % chunksPerRow, leaves.subarray(32 * i, 32 * i + 32));
+        }),
+      );
+    } else {
+      for (let r = 0; r < rows; r++) {
+        chunkRowBytes(bytes.subarray(r * hidden * size, (r + 1) * hidden * size), size, chunkSize).forEach((chunk, c) => put(firstPosition + r, c, this.#hasher.leaf(layer, firstPosition + r, c, chunk)));
+      }
     }
     await this.sink?.appendRows(layer, firstPosition, data, rows);
   }
@@ -59,7 +77,8 @@ export class TraceBuilder implements HiddenRowSource {
   }
 
   /** Close the trace over all N tokens (prompt + output); positions 0..N-2 must be complete. */
-  finish(tokens: readonly number[]): TraceCommitment {
+  async finish(tokens: readonly number[]): Promise<TraceCommitment> {
+    await Promise.all(this.#pending);
     const n = tokens.length;
     if (n < 2) throw new RangeError("a trace needs at least two tokens");
     const leaves: Hex[] = tokens.map((tok, t) => toHex(this.#hasher.leaf(TOKEN_TENSOR, t, 0, tokenBytes(tok))));

@@ -19,6 +19,9 @@ describe("generation on onnxruntime-node (PROTOCOL §4.2)", () => {
     expect(a.tokens).toEqual([...prompt, ...a.outputTokens]);
     expect(b.tokens).toEqual(a.tokens);
     expect(b.trace!.root).toBe(a.trace!.root);
+    // Worker-thread hashing (default) and inline hashing commit to the same root.
+    const inline = await generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 12, samplingParams: 0n, trace: true, stopAtEos: false, traceHashing: "inline" });
+    expect(inline.trace!.root).toBe(a.trace!.root);
     const other = await generate({ modelDir: dir, promptTokens: [256, 1, 2], maxNewTokens: 12, samplingParams: 0n, trace: true, stopAtEos: false });
     expect(other.trace!.root).not.toBe(a.trace!.root);
     expect(a.trace!.leaves).toHaveLength(a.trace!.layout.leafCount(a.tokens.length));
