@@ -15,6 +15,7 @@ export const EXPORTED_CONTRACTS = {
   nodeRegistryAbi: "contracts/staking/NodeRegistry.sol/NodeRegistry.json",
   jobEscrowAbi: "contracts/escrow/JobEscrow.sol/JobEscrow.json",
   testTokenAbi: "contracts/mocks/TestToken.sol/TestToken.json",
+  stepProofGameAbi: "contracts/dispute/StepProofGame.sol/StepProofGame.json",
 } as const;
 
 export async function renderAbiModule(): Promise<string> {

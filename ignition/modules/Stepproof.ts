@@ -20,6 +20,10 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
   minCollateral: 10n ** 18n,
   missedCommitPenaltyBps: 5_000,
   challengerRewardBps: 5_000,
+  /** StepProofGame: the challenger's bond, and each side's chess clock (PROTOCOL §7.4). */
+  challengerBond: 10n * 10n ** 18n,
+  proverClock: 3600n,
+  challengerClock: 3600n,
 } as const;
 
 /** The settlement suite around a given payment token (PROTOCOL §1). */
@@ -62,7 +66,20 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
   m.call(nodes, "grantRole", [escrowRole, escrow], { id: "grantEscrowRole" });
   m.call(nodes, "grantRole", [slasherRole, escrow], { id: "grantSlasherRole" });
   m.call(escrow, "setTreasury", [treasury], { id: "setEscrowTreasury" });
-  return { models, nodes, escrow };
+
+  // The one-step judge and the dispute game; wired into the escrow once (setDisputeGame).
+  const judge = m.contract("StepJudge");
+  const game = m.contract("StepProofGame", [
+    escrow,
+    models,
+    judge,
+    token,
+    m.getParameter("challengerBond", d.challengerBond),
+    m.getParameter("proverClock", d.proverClock),
+    m.getParameter("challengerClock", d.challengerClock),
+  ]);
+  m.call(escrow, "setDisputeGame", [game], { id: "wireDisputeGame" });
+  return { models, nodes, escrow, judge, game };
 }
 
 /** Any ERC-20: only the standard ABI is needed to reference an existing token. */

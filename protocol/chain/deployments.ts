@@ -15,7 +15,7 @@ export const deploymentSchema = z.object({
     modelRegistry: z.string().refine(isAddress, "not an address"),
     nodeRegistry: z.string().refine(isAddress, "not an address"),
     jobEscrow: z.string().refine(isAddress, "not an address"),
-    stepProofGame: z.string().refine(isAddress, "not an address").optional(),
+    stepProofGame: z.string().refine(isAddress, "not an address"),
   }),
 });
 
@@ -28,7 +28,7 @@ export type Deployment = {
     modelRegistry: Address;
     nodeRegistry: Address;
     jobEscrow: Address;
-    stepProofGame?: Address;
+    stepProofGame: Address;
   };
 };
 
@@ -70,7 +70,7 @@ export async function readDeployment(file: string, expectedChainId?: number): Pr
       modelRegistry: getAddress(c.modelRegistry),
       nodeRegistry: getAddress(c.nodeRegistry),
       jobEscrow: getAddress(c.jobEscrow),
-      ...(c.stepProofGame ? { stepProofGame: getAddress(c.stepProofGame) } : {}),
+      stepProofGame: getAddress(c.stepProofGame),
     },
   };
 }
