@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {IStepJudge} from "./IStepJudge.sol";
 import {StepLayout} from "./StepLayout.sol";
 import {OpCodes} from "./OpCodes.sol";
+import {StepOps} from "./StepOps.sol";
 import {CommitmentLeaf} from "../libraries/CommitmentLeaf.sol";
 import {FixedMath} from "../libraries/FixedMath.sol";
 
@@ -191,8 +192,7 @@ contract StepJudge is IStepJudge {
         if (tensor == StepLayout.S) {
             (int256 s, uint256 sm) =
                 _sumOf(w, StepLayout.S_PART, q.row * w.m.T + q.col, StepLayout.ceilDiv(w.m.hd, w.m.C), o);
-            int256 inv = FixedMath.invSqrtIntQ48(w.m.hd);
-            return ((s * inv) >> 48, (sm * uint256(inv)) >> 48);
+            return StepOps.scoreSum(s, sm, w.m.hd);
         }
         if (tensor == StepLayout.E) return _softmaxExp(w, q, o);
         if (tensor == StepLayout.Z_PART) {
@@ -228,17 +228,17 @@ contract StepJudge is IStepJudge {
     function _softmaxExp(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
         int256 s = _one(w, _loc(SRC_STEP, StepLayout.S, q.row, 0, w.m.T), q.col, o[1]);
         int256 shift = _one(w, _loc(SRC_STEP, StepLayout.M, 0, 0, w.m.heads), q.row, o[2]);
-        (int256 e, bool ok) = FixedMath.expQ48(s - shift);
+        (int256 e, uint256 mag, bool ok) = StepOps.softmaxExp(s, shift);
         // An honest shift is the row maximum, so arguments above EXP_MAX are the prover's fault.
         if (!ok) revert ProverCommitmentMalformed(SRC_STEP, StepLayout.M, 0, q.row / w.m.C);
-        return (e, FixedMath.abs(e));
+        return (e, mag);
     }
 
     /// @dev O: Σ partials / Z_h.
     function _attnSum(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
         int256 z = _normalizer(w, q.col / w.m.hd, o[o.length - 1]);
         (int256 acc, uint256 accAbs) = _sumOf(w, StepLayout.O_PART, q.col, StepLayout.ceilDiv(w.m.T, w.m.C), o);
-        return ((acc * FixedMath.ONE) / z, (accAbs << 48) / uint256(z));
+        return StepOps.attnSum(acc, accAbs, z);
     }
 
     function _normalizer(W memory w, uint256 h, Opening calldata oz) private pure returns (int256 z) {
@@ -250,36 +250,30 @@ contract StepJudge is IStepJudge {
     function _elementwise(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
         uint256 d = w.m.d;
         if (q.tensor == StepLayout.X1) {
-            return _add(_one(w, _loc(SRC_TRACE, w.l - 1, w.t, 0, d), q.col, o[1]), _one(w, _loc(SRC_STEP, StepLayout.Y_O, 0, 0, d), q.col, o[2]));
+            return StepOps.add(_one(w, _loc(SRC_TRACE, w.l - 1, w.t, 0, d), q.col, o[1]), _one(w, _loc(SRC_STEP, StepLayout.Y_O, 0, 0, d), q.col, o[2]));
         }
         if (q.tensor == StepLayout.OUT) {
-            return _add(_one(w, _loc(SRC_STEP, StepLayout.X1, 0, 0, d), q.col, o[1]), _one(w, _loc(SRC_STEP, StepLayout.Y_D, 0, 0, d), q.col, o[2]));
+            return StepOps.add(_one(w, _loc(SRC_STEP, StepLayout.X1, 0, 0, d), q.col, o[1]), _one(w, _loc(SRC_STEP, StepLayout.Y_D, 0, 0, d), q.col, o[2]));
         }
         int256 g = _one(w, _loc(SRC_STEP, StepLayout.G, 0, 0, w.m.f), q.col, o[1]);
         int256 u = _one(w, _loc(SRC_STEP, StepLayout.U, 0, 0, w.m.f), q.col, o[2]);
-        int256 ref = (FixedMath.siluQ48(g) * u) >> 48;
-        return (ref, FixedMath.abs(ref));
+        return StepOps.swiglu(g, u);
     }
 
     // ---- Families.
 
     /// @dev n_i = x_i · g_i · r: x from the trace (N1) or X1 (N2), g from the weights.
-    function _norm(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256 ref, uint256 mag) {
+    function _norm(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
         bool attn = q.tensor == StepLayout.N1;
-        Loc memory lx = attn ? _loc(SRC_TRACE, w.l - 1, q.row, 0, w.m.d) : _loc(SRC_STEP, StepLayout.X1, 0, 0, w.m.d);
-        Loc memory lg =
-            _loc(SRC_WEIGHTS, (w.l << 8) | (attn ? StepLayout.W_ATTN_NORM : StepLayout.W_MLP_NORM), 0, 0, w.m.d);
-        Loc memory lr = attn ? _loc(SRC_STEP, StepLayout.R1, 0, 0, w.m.T) : _loc(SRC_STEP, StepLayout.R2, 0, 0, 1);
-        // ((x·g) >> 48)·r >> 48, in that order (the TypeScript mirror does the same).
-        ref = _one(w, lx, q.col, o[1]);
-        ref = (ref * _one(w, lg, q.col, o[2])) >> 48;
-        ref = (ref * _one(w, lr, attn ? q.row : 0, o[3])) >> 48;
-        mag = FixedMath.abs(ref);
-    }
-
-    function _add(int256 a, int256 b) private pure returns (int256 ref, uint256 mag) {
-        ref = a + b;
-        mag = FixedMath.abs(a) + FixedMath.abs(b);
+        int256[3] memory v;
+        v[0] = _one(w, attn ? _loc(SRC_TRACE, w.l - 1, q.row, 0, w.m.d) : _loc(SRC_STEP, StepLayout.X1, 0, 0, w.m.d), q.col, o[1]);
+        v[1] = _one(
+            w, _loc(SRC_WEIGHTS, (w.l << 8) | (attn ? StepLayout.W_ATTN_NORM : StepLayout.W_MLP_NORM), 0, 0, w.m.d), q.col, o[2]
+        );
+        v[2] = attn
+            ? _one(w, _loc(SRC_STEP, StepLayout.R1, 0, 0, w.m.T), q.row, o[3])
+            : _one(w, _loc(SRC_STEP, StepLayout.R2, 0, 0, 1), 0, o[3]);
+        return StepOps.normScale(v[0], v[1], v[2]);
     }
 
     /// @dev r = rsqrt(Σ partials / d + ε); R1 col p reads SS1_PART row p, R2 reads SS2_PART row 0.
@@ -289,24 +283,18 @@ contract StepJudge is IStepJudge {
         (lc.tensor, lc.row) = q.tensor == StepLayout.R1 ? (StepLayout.SS1_PART, q.col) : (StepLayout.SS2_PART, 0);
         lc.rowLen = StepLayout.ceilDiv(w.m.d, w.m.C);
         (int256 ss,) = _sum(w, lc, o);
-        int256 y = ss / int256(w.m.d) + w.eps;
+        bool ok;
+        (ref, mag, ok) = StepOps.rsqrt(ss, w.m.d, w.eps);
         // Honest partials are sums of squares (≥ 0) and ε > 0.
-        if (y <= 0) revert ProverCommitmentMalformed(SRC_STEP, lc.tensor, lc.row, 0);
-        ref = FixedMath.rsqrtQ48(y);
-        mag = uint256(ref);
+        if (!ok) revert ProverCommitmentMalformed(SRC_STEP, lc.tensor, lc.row, 0);
     }
 
     /// @dev RoPE, Llama "rotate half" convention: pairs (i, i + hd/2) share frequency k = i mod hd/2.
     /// Q rows rotate at position t, K row p·G + g at position p.
-    function _rope(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256 ref, uint256 mag) {
+    function _rope(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
         (int256 x, int256 y) = _ropeInputs(w, q, o);
-        uint256 half = w.m.hd / 2;
         uint256 pos = q.tensor == StepLayout.Q ? w.t : q.row / w.m.kvHeads;
-        int256 angle =
-            int256(pos) * FixedMath.ropeInvFreqQ64(w.ropeTheta, q.col < half ? q.col : q.col - half, w.m.hd);
-        (int256 c, int256 s) = FixedMath.cosSinQ64(angle);
-        ref = q.col < half ? (x * c - y * s) >> 64 : (x * c + y * s) >> 64;
-        mag = FixedMath.abs(x) + FixedMath.abs(y);
+        return StepOps.rope(x, y, pos, q.col, w.m.hd, w.ropeTheta);
     }
 
     function _ropeInputs(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256 x, int256 y) {
@@ -347,30 +335,20 @@ contract StepJudge is IStepJudge {
         return Loc(src, tensor, row, chunk, rowLen);
     }
 
-    /// @dev Σ over one chunk of a·b, exact in Q96, returned in Q48 with Σ|a·b| as magnitude.
-    /// `mode` 0: a·b; 1: a·a (b unused); 2: a·1 (b unused).
+    /// @dev One chunk of a reduction (StepOps.dot): `mode` 0: a·b; 1: a·a; 2: a·1 (b unused).
     function _dot(W memory w, Loc memory la, Opening calldata oA, Loc memory lb, Opening calldata oB, uint256 mode)
         private
         pure
         returns (int256 ref, uint256 mag)
     {
         uint256 n = _open(w, la, oA);
-        if (mode == 0) {
-            // Both rows have the same length in every use, so chunk lengths agree.
-            if (_open(w, lb, oB) != n) revert InvalidClaim(lb.tensor, lb.row, lb.chunk);
-        }
-        int256 acc;
-        uint256 accAbs;
-        for (uint256 i = 0; i < n; ++i) {
-            int256 a = _elem(w, la, oA.chunk, i);
-            int256 p;
-            if (mode == 1) p = a * a;
-            else if (mode == 2) p = a << 48;
-            else p = a * _elem(w, lb, oB.chunk, i);
-            acc += p;
-            accAbs += FixedMath.abs(p);
-        }
-        return (acc >> 48, accAbs >> 48);
+        // Both rows have the same length in every use, so chunk lengths agree.
+        if (mode == 0 && _open(w, lb, oB) != n) revert InvalidClaim(lb.tensor, lb.row, lb.chunk);
+        uint256 bad;
+        mode = uint256(_dtype(w, la.src)) | (uint256(_dtype(w, lb.src)) << 8) | (mode << 16);
+        (ref, mag, bad) = StepOps.dot(oA.chunk, oB.chunk, n, mode);
+        if (bad == 1) _malformed(la);
+        if (bad == 2) _malformed(lb);
     }
 
     function _sumOf(W memory w, uint256 tensor, uint256 row, uint256 len, Opening[] calldata o)
@@ -387,11 +365,10 @@ contract StepJudge is IStepJudge {
         for (lc.chunk = 0; lc.chunk < chunks; ++lc.chunk) {
             Opening calldata oc = o[1 + lc.chunk];
             uint256 n = _open(w, lc, oc);
-            for (uint256 i = 0; i < n; ++i) {
-                int256 v = _elem(w, lc, oc.chunk, i);
-                acc += v;
-                accAbs += FixedMath.abs(v);
-            }
+            (int256 s, uint256 sAbs, bool ok) = StepOps.sum(oc.chunk, StepLayout.STEP_DTYPE, n);
+            if (!ok) _malformed(lc);
+            acc += s;
+            accAbs += sAbs;
         }
     }
 
@@ -418,11 +395,13 @@ contract StepJudge is IStepJudge {
         return (w.stepRoot, CommitmentLeaf.STEP_DOMAIN, StepLayout.STEP_DTYPE);
     }
 
+    function _dtype(W memory w, uint8 src) private pure returns (uint8) {
+        return src == SRC_TRACE ? w.traceDtype : (src == SRC_WEIGHTS ? w.weightsDtype : StepLayout.STEP_DTYPE);
+    }
+
     function _elem(W memory w, Loc memory lc, bytes calldata data, uint256 i) private pure returns (int256 v) {
-        uint8 dtype =
-            lc.src == SRC_TRACE ? w.traceDtype : (lc.src == SRC_WEIGHTS ? w.weightsDtype : StepLayout.STEP_DTYPE);
         bool ok;
-        (v, ok) = FixedMath.elementAt(data, dtype, i);
+        (v, ok) = FixedMath.elementAt(data, _dtype(w, lc.src), i);
         if (!ok) _malformed(lc);
     }
 

@@ -5,6 +5,7 @@
  * gas whether a proof wins, and a prover can check its own step root.
  */
 import * as fx from "./fixed.js";
+import * as ops from "./ops.js";
 import { T, W, TOKEN_TENSOR_ID, ceilDiv, dimsOf, opOf, shape, type Dims, type OpCode } from "./layout.js";
 
 export const SRC_TRACE = 0;
@@ -174,31 +175,25 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
   const one = (loc: Loc, col: number): bigint => elem(loc, open(loc).bytes, col % C);
   const dot = (la: Loc, lb: Loc | undefined, mode: 0 | 1 | 2): [bigint, bigint] => {
     const a = open(la);
-    const b = mode === 0 ? open(lb!) : undefined;
-    if (b !== undefined && b.n !== a.n) throw new JudgeError("chunk length mismatch");
-    let acc = 0n;
-    let accAbs = 0n;
-    for (let i = 0; i < a.n; i++) {
-      const x = elem(la, a.bytes, i);
-      const p = mode === 1 ? x * x : mode === 2 ? x << 48n : x * elem(lb!, b!.bytes, i);
-      acc += p;
-      accAbs += fx.abs(p);
-    }
-    return [acc >> 48n, accAbs >> 48n];
+    const b = mode === 0 ? open(lb!) : a;
+    if (b.n !== a.n) throw new JudgeError("chunk length mismatch");
+    const r = ops.dot(a.bytes, dtypeOf(la.src), b.bytes, dtypeOf((lb ?? la).src), a.n, mode);
+    if (r.bad === 1) malformed(la);
+    if (r.bad === 2) malformed(lb!);
+    return [r.ref, r.mag];
   };
   const sum = (locs: Loc[]): [bigint, bigint] => {
     let acc = 0n;
     let accAbs = 0n;
     for (const loc of locs) {
       const { bytes, n } = open(loc);
-      for (let i = 0; i < n; i++) {
-        const v = elem(loc, bytes, i);
-        acc += v;
-        accAbs += fx.abs(v);
-      }
+      const r = ops.sum(bytes, STEP_DTYPE, n) ?? malformed(loc);
+      acc += r.acc;
+      accAbs += r.accAbs;
     }
     return [acc, accAbs];
   };
+  const pair = (r: ops.RefMag): [bigint, bigint] => [r.ref, r.mag];
 
   try {
     // Claimed element: for EMBED the weight row is the token id, read first.
@@ -211,16 +206,12 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
     else if (t === T.R1 || t === T.R2) {
       const [ss] = sum(inputs);
       const eps = fx.decodeF32(ctx.normEpsBits) ?? 0n;
-      const y = ss / BigInt(m.d) + eps;
-      if (y <= 0n) malformed(inputs[0]!);
-      ref = fx.rsqrtQ48(y);
-      mag = ref;
+      [ref, mag] = pair(ops.rsqrt(ss, BigInt(m.d), eps) ?? malformed(inputs[0]!));
     } else if (t === T.N1 || t === T.N2) {
       const x = one(inputs[0]!, q.col);
       const g = one(inputs[1]!, q.col);
       const r = one(inputs[2]!, t === T.N1 ? q.row : 0);
-      ref = (((x * g) >> 48n) * r) >> 48n;
-      mag = fx.abs(ref);
+      [ref, mag] = pair(ops.normScale(x, g, r));
     } else if ([T.Q_PART, T.K_PART, T.V_PART, T.WO_PART, T.G_PART, T.U_PART, T.D_PART, T.S_PART, T.O_PART].includes(t as never)) {
       [ref, mag] = dot(inputs[0]!, inputs[1]!, 0);
     } else if ([T.Q_PRE, T.K_PRE, T.V_T, T.Y_O, T.G, T.U, T.Y_D, T.Z].includes(t as never)) {
@@ -231,22 +222,14 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       const x = one(inputs[0]!, q.col);
       const y = one(inputs[1]!, low ? q.col + half : q.col - half);
       const pos = t === T.Q ? ctx.position : Math.floor(q.row / m.kvHeads);
-      const angle = BigInt(pos) * fx.ropeInvFreqQ64(BigInt(ctx.ropeTheta), BigInt(low ? q.col : q.col - half), BigInt(m.hd));
-      const { c, s } = fx.cosSinQ64(angle);
-      ref = low ? (x * c - y * s) >> 64n : (x * c + y * s) >> 64n;
-      mag = fx.abs(x) + fx.abs(y);
+      [ref, mag] = pair(ops.rope(x, y, BigInt(pos), BigInt(q.col), BigInt(m.hd), BigInt(ctx.ropeTheta)));
     } else if (t === T.S) {
       const [s, sm] = sum(inputs);
-      const inv = fx.invSqrtIntQ48(BigInt(m.hd));
-      ref = (s * inv) >> 48n;
-      mag = (sm * inv) >> 48n;
+      [ref, mag] = pair(ops.scoreSum(s, sm, BigInt(m.hd)));
     } else if (t === T.E) {
       const s = one(inputs[0]!, q.col);
       const shift = one(inputs[1]!, q.row);
-      const e = fx.expQ48(s - shift);
-      if (e === undefined) malformed(L(SRC_STEP, T.M, 0, Math.floor(q.row / C), m.heads));
-      ref = e!;
-      mag = fx.abs(ref);
+      [ref, mag] = pair(ops.softmaxExp(s, shift) ?? malformed(L(SRC_STEP, T.M, 0, Math.floor(q.row / C), m.heads)));
     } else if (t === T.Z_PART) {
       [ref, mag] = dot(inputs[0]!, undefined, 2);
     } else if (t === T.O) {
@@ -255,18 +238,15 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       const z = one(zLoc, h);
       if (z <= 0n) malformed(zLoc);
       const [acc, accAbs] = sum(inputs.slice(0, -1));
-      ref = (acc * fx.ONE) / z;
-      mag = (accAbs << 48n) / z;
+      [ref, mag] = pair(ops.attnSum(acc, accAbs, z));
     } else if (t === T.X1 || t === T.OUT) {
       const a = one(inputs[0]!, q.col);
       const b = one(inputs[1]!, q.col);
-      ref = a + b;
-      mag = fx.abs(a) + fx.abs(b);
+      [ref, mag] = pair(ops.add(a, b));
     } else if (t === T.A) {
       const g = one(inputs[0]!, q.col);
       const u = one(inputs[1]!, q.col);
-      ref = (fx.siluQ48(g) * u) >> 48n;
-      mag = fx.abs(ref);
+      [ref, mag] = pair(ops.swiglu(g, u));
     } else {
       // EMBED: token from the trace, then that row of the embedding table.
       const tokLoc = inputs[0]!;

@@ -1,0 +1,91 @@
+/**
+ * Reference values of the step operations, PROTOCOL §6.2: mirror of contracts/dispute/StepOps.sol.
+ * Each returns the exact Q48 reference and the tolerance magnitude; `undefined` marks a
+ * prover value outside the operation's domain (which the contract treats as proven fraud).
+ */
+import * as fx from "./fixed.js";
+
+export type RefMag = { ref: bigint; mag: bigint };
+
+/** One reduction chunk. mode 0: Σ a·b; 1: Σ a²; 2: Σ a. `bad` 1/2 names the side with an invalid value. */
+export function dot(
+  a: Uint8Array,
+  dta: 1 | 2,
+  b: Uint8Array,
+  dtb: 1 | 2,
+  n: number,
+  mode: 0 | 1 | 2,
+): RefMag & { bad: 0 | 1 | 2 } {
+  let acc = 0n;
+  let accAbs = 0n;
+  for (let i = 0; i < n; i++) {
+    const x = fx.elementAt(a, dta, i);
+    if (x === undefined) return { ref: 0n, mag: 0n, bad: 1 };
+    let p: bigint;
+    if (mode === 1) p = x * x;
+    else if (mode === 2) p = x << 48n;
+    else {
+      const y = fx.elementAt(b, dtb, i);
+      if (y === undefined) return { ref: 0n, mag: 0n, bad: 2 };
+      p = x * y;
+    }
+    acc += p;
+    accAbs += fx.abs(p);
+  }
+  return { ref: acc >> 48n, mag: accAbs >> 48n, bad: 0 };
+}
+
+export function sum(a: Uint8Array, dt: 1 | 2, n: number): { acc: bigint; accAbs: bigint } | undefined {
+  let acc = 0n;
+  let accAbs = 0n;
+  for (let i = 0; i < n; i++) {
+    const v = fx.elementAt(a, dt, i);
+    if (v === undefined) return undefined;
+    acc += v;
+    accAbs += fx.abs(v);
+  }
+  return { acc, accAbs };
+}
+
+export function rsqrt(ss: bigint, d: bigint, eps: bigint): RefMag | undefined {
+  const y = ss / d + eps;
+  if (y <= 0n) return undefined;
+  const ref = fx.rsqrtQ48(y);
+  return { ref, mag: ref };
+}
+
+export function normScale(x: bigint, g: bigint, r: bigint): RefMag {
+  const ref = (((x * g) >> 48n) * r) >> 48n;
+  return { ref, mag: fx.abs(ref) };
+}
+
+export function rope(x: bigint, y: bigint, pos: bigint, i: bigint, hd: bigint, theta: bigint): RefMag {
+  const half = hd / 2n;
+  const angle = pos * fx.ropeInvFreqQ64(theta, i < half ? i : i - half, hd);
+  const { c, s } = fx.cosSinQ64(angle);
+  const ref = i < half ? (x * c - y * s) >> 64n : (x * c + y * s) >> 64n;
+  return { ref, mag: fx.abs(x) + fx.abs(y) };
+}
+
+export function scoreSum(acc: bigint, accAbs: bigint, hd: bigint): RefMag {
+  const inv = fx.invSqrtIntQ48(hd);
+  return { ref: (acc * inv) >> 48n, mag: (accAbs * inv) >> 48n };
+}
+
+export function softmaxExp(s: bigint, m: bigint): RefMag | undefined {
+  const e = fx.expQ48(s - m);
+  return e === undefined ? undefined : { ref: e, mag: fx.abs(e) };
+}
+
+export function attnSum(acc: bigint, accAbs: bigint, z: bigint): RefMag {
+  return { ref: (acc * fx.ONE) / z, mag: (accAbs << 48n) / z };
+}
+
+export function add(a: bigint, b: bigint): RefMag {
+  return { ref: a + b, mag: fx.abs(a) + fx.abs(b) };
+}
+
+export function swiglu(g: bigint, u: bigint): RefMag {
+  const ref = (fx.siluQ48(g) * u) >> 48n;
+  return { ref, mag: fx.abs(ref) };
+}
