@@ -1,5 +1,5 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import { hexToBytes, type Hex } from "viem";
+import { createKeccak256 } from "./keccak-wasm.js";
 
 /**
  * The PROTOCOL §3.2 leaf computed on bytes with a reused preimage buffer. Same value as
@@ -9,6 +9,7 @@ import { hexToBytes, type Hex } from "viem";
 export class LeafHasher {
   readonly #preimage = new Uint8Array(160);
   readonly #view = new DataView(this.#preimage.buffer);
+  readonly #keccak = createKeccak256();
 
   constructor(domain: Hex) {
     this.#preimage.set(hexToBytes(domain), 0);
@@ -16,7 +17,7 @@ export class LeafHasher {
 
   /** Leaf bytes for a chunk. tensorId, row and chunkIndex must be < 2^53. */
   leaf(tensorId: number, row: number, chunkIndex: number, chunkBytes: Uint8Array): Uint8Array {
-    return this.leafFromHash(tensorId, row, chunkIndex, keccak_256(chunkBytes));
+    return this.leafFromHash(tensorId, row, chunkIndex, this.#keccak(chunkBytes));
   }
 
   leafFromHash(tensorId: number, row: number, chunkIndex: number, chunkHash: Uint8Array): Uint8Array {
@@ -24,7 +25,7 @@ export class LeafHasher {
     this.#word(64, row);
     this.#word(96, chunkIndex);
     this.#preimage.set(chunkHash, 128);
-    return keccak_256(keccak_256(this.#preimage));
+    return this.#keccak(this.#keccak(this.#preimage));
   }
 
   #word(offset: number, value: number): void {

@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { hexToBytes, type Hex } from "viem";
+import { keccakWasmBytes } from "./keccak-wasm.js";
 
 /**
  * Leaf hashing off the main thread (PROTOCOL §3.2 leaves over §3.1 chunks). The prover's
@@ -13,32 +14,46 @@ import { hexToBytes, type Hex } from "viem";
  */
 export type LeafJob = { domain: Hex; tensorId: number; firstRow: number; rows: number; rowBytes: number; chunkBytes: number; data: Uint8Array };
 
-const WORKER_SOURCE = (nobleUrl: string) => `
-const { parentPort } = require("node:worker_threads");
-import(${JSON.stringify(nobleUrl)}).then(({ keccak_256 }) => {
-  const pre = new Uint8Array(160);
-  const view = new DataView(pre.buffer);
-  const word = (o, v) => { pre.fill(0, o, o + 24); view.setBigUint64(o + 24, BigInt(v)); };
-  parentPort.on("message", ({ id, domain, tensorId, firstRow, rows, rowBytes, chunkBytes, data }) => {
-    const bytes = new Uint8Array(data);
-    const perRow = Math.ceil(rowBytes / chunkBytes);
-    const out = new Uint8Array(rows * perRow * 32);
-    pre.set(domain, 0);
-    word(32, tensorId);
-    let k = 0;
-    for (let r = 0; r < rows; r++) {
-      word(64, firstRow + r);
-      for (let c = 0; c < perRow; c++) {
-        const start = r * rowBytes + c * chunkBytes;
-        const end = r * rowBytes + Math.min((c + 1) * chunkBytes, rowBytes);
-        word(96, c);
-        pre.set(keccak_256(bytes.subarray(start, end)), 128);
-        out.set(keccak_256(keccak_256(pre)), 32 * k++);
-      }
+// The worker instantiates the same wasm keccak (bytes passed in workerData).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const instance = new WebAssembly.Instance(new WebAssembly.Module(workerData.wasm));
+const memory = instance.exports.memory;
+const absorb = instance.exports.absorb;
+let mem = new Uint8Array(memory.buffer);
+const RATE = 136, INPUT = 512;
+function keccak(data) {
+  const padded = (Math.floor(data.byteLength / RATE) + 1) * RATE;
+  if (INPUT + padded > mem.byteLength) { memory.grow(Math.ceil((INPUT + padded - mem.byteLength) / 65536)); mem = new Uint8Array(memory.buffer); }
+  mem.set(data, INPUT);
+  mem.fill(0, INPUT + data.byteLength, INPUT + padded);
+  mem[INPUT + data.byteLength] ^= 0x01;
+  mem[INPUT + padded - 1] ^= 0x80;
+  mem.fill(0, 0, 200);
+  absorb(INPUT, padded / RATE);
+  return mem.slice(0, 32);
+}
+const pre = new Uint8Array(160);
+const view = new DataView(pre.buffer);
+const word = (o, v) => { pre.fill(0, o, o + 24); view.setBigUint64(o + 24, BigInt(v)); };
+parentPort.on("message", ({ id, domain, tensorId, firstRow, rows, rowBytes, chunkBytes, data }) => {
+  const bytes = new Uint8Array(data);
+  const perRow = Math.ceil(rowBytes / chunkBytes);
+  const out = new Uint8Array(rows * perRow * 32);
+  pre.set(domain, 0);
+  word(32, tensorId);
+  let k = 0;
+  for (let r = 0; r < rows; r++) {
+    word(64, firstRow + r);
+    for (let c = 0; c < perRow; c++) {
+      const start = r * rowBytes + c * chunkBytes;
+      const end = r * rowBytes + Math.min((c + 1) * chunkBytes, rowBytes);
+      word(96, c);
+      pre.set(keccak(bytes.subarray(start, end)), 128);
+      out.set(keccak(keccak(pre)), 32 * k++);
     }
-    parentPort.postMessage({ id, leaves: out.buffer }, [out.buffer]);
-  });
-  parentPort.postMessage({ ready: true });
+  }
+  parentPort.postMessage({ id, leaves: out.buffer }, [out.buffer]);
 });
 `;
 
@@ -49,9 +64,9 @@ export class HashPool {
   #rr = 0;
 
   constructor(size = Math.max(1, Math.min(2, availableParallelism() - 1))) {
-    const source = WORKER_SOURCE(import.meta.resolve("@noble/hashes/sha3.js"));
+    const wasm = keccakWasmBytes();
     for (let i = 0; i < size; i++) {
-      const w = new Worker(source, { eval: true });
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { wasm } });
       w.unref(); // an idle pool never keeps the process alive
       w.on("message", (m: { id?: number; leaves?: ArrayBuffer }) => {
         if (m.id === undefined) return;

@@ -3,8 +3,9 @@ import { availableParallelism } from "node:os";
 import { mkdir, open, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeAbiParameters, keccak256, type Hex } from "viem";
-import { CommitmentTree, WEIGHTS_DOMAIN } from "../../protocol/commitments/index.js";
+import { WEIGHTS_DOMAIN } from "../../protocol/commitments/index.js";
 import { toHex } from "../commit/fast-leaf.js";
+import { merkleRoot } from "../commit/fast-tree.js";
 import { HashPool } from "../commit/hash-pool.js";
 import { OnnxType } from "../onnx/builder.js";
 import { buildBlockGraph, buildEmbedGraph, buildHeadGraph, type ComputeDtype, type GraphParams } from "../onnx/llama-graphs.js";
@@ -86,7 +87,7 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
   } finally {
     await pool.close();
   }
-  const weightsRoot = new CommitmentTree(leaves).root;
+  const weightsRoot = merkleRoot(leaves);
   const byId = new Map(tensors.map((t) => [t.tensorId, t]));
   const weightRef = (id: number) => {
     const t = byId.get(id);

@@ -3,6 +3,7 @@ import { CommitmentTree, TOKEN_TENSOR } from "../../protocol/commitments/index.j
 import { chunkRange, dtypeSize } from "../../protocol/encoding/index.js";
 import type { HiddenData } from "../forward.js";
 import { toHex } from "../commit/fast-leaf.js";
+import { merkleRoot } from "../commit/fast-tree.js";
 import { tokenBytes, type TraceLayout } from "./layout.js";
 import { buildMultiProof, type MultiProof } from "./multiproof.js";
 
@@ -24,7 +25,8 @@ export interface HiddenRowSource {
 
 /** A finished trace: root, leaves, proofs for any token or hidden chunk. */
 export class TraceCommitment implements HiddenRowSource {
-  readonly tree: CommitmentTree;
+  #tree: CommitmentTree | undefined;
+  readonly root: Hex;
 
   constructor(
     readonly layout: TraceLayout,
@@ -33,11 +35,13 @@ export class TraceCommitment implements HiddenRowSource {
     readonly rows: HiddenRowSource,
   ) {
     if (leaves.length !== layout.leafCount(tokens.length)) throw new RangeError(`trace has ${leaves.length} leaves, layout needs ${layout.leafCount(tokens.length)}`);
-    this.tree = new CommitmentTree([...leaves]);
+    // Root now (wasm keccak), merkletreejs tree only when a proof is first asked for.
+    this.root = merkleRoot(leaves);
   }
 
-  get root(): Hex {
-    return this.tree.root;
+  get tree(): CommitmentTree {
+    this.#tree ??= new CommitmentTree([...this.leaves]);
+    return this.#tree;
   }
 
   /** h[t][l] (row-major, trace dtype). */

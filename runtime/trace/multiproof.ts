@@ -1,7 +1,7 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import { hexToBytes, type Hex } from "viem";
 import { StepproofRuntimeError } from "../errors.js";
 import { toHex } from "../commit/fast-leaf.js";
+import { hashPair } from "../commit/fast-tree.js";
 
 /**
  * Multiproofs for the odd-promotion trees of PROTOCOL §3.3 in the form OpenZeppelin's
@@ -29,13 +29,6 @@ export class MultiProofUnsupportedError extends StepproofRuntimeError {
 
 type Node = { hash: Uint8Array; left?: number; right?: number; leafIndex?: number };
 
-function hashPair(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(64);
-  const [x, y] = Buffer.compare(a, b) <= 0 ? [a, b] : [b, a];
-  joined.set(x, 0);
-  joined.set(y, 32);
-  return keccak_256(joined);
-}
 
 /** The tree as explicit nodes; promoted nodes keep their identity. Returns [nodes, rootId]. */
 function buildNodes(leaves: readonly Hex[]): [Node[], number] {
