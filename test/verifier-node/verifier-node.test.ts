@@ -1,0 +1,104 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { network } from "hardhat";
+import { keccak256, parseEther, toHex, type Hex } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deploySuite } from "../../scripts/lib/deploy-suite.js";
+import { connectStepproof, type StepproofClients } from "../../protocol/chain/client.js";
+import { registerModel } from "../../protocol/chain/actions/registerModel.js";
+import { registerNode } from "../../protocol/chain/actions/registerNode.js";
+import { openJob } from "../../protocol/chain/actions/openJob.js";
+import { commitResult } from "../../protocol/chain/actions/commitResult.js";
+import { outputHash } from "../../protocol/commitments/index.js";
+import { DEFAULT_DEPLOY_PARAMETERS } from "../../ignition/modules/Stepproof.js";
+import { generate } from "../../runtime/generate.js";
+import { calibrate } from "../../runtime/calibration.js";
+import { readManifest } from "../../runtime/model/manifest.js";
+import { ModelSessions } from "../../runtime/session.js";
+import type { TraceCommitment } from "../../runtime/trace/commitment.js";
+import { VerifierNode } from "../../verifier-node/node.js";
+import { VerifierState } from "../../verifier-node/state.js";
+import { CommitmentTraceSource } from "../../verifier-node/commitment-trace-source.js";
+import { devAccount, startHardhatRpc, type LocalChain } from "../helpers/chains.js";
+import { corruptTrace } from "../helpers/corrupt-trace.js";
+import { modelDir } from "../runtime/helpers.js";
+
+describe("verifier node: follow, sample, fetch, re-execute", () => {
+  let chain: LocalChain;
+  let dir: string;
+  const deploymentId = `test-${process.pid}-verifier`;
+
+  beforeAll(async () => {
+    chain = await startHardhatRpc();
+    dir = await mkdtemp(path.join(tmpdir(), "stepproof-verifier-"));
+  });
+  afterAll(async () => {
+    await chain?.stop();
+    await rm(dir, { recursive: true, force: true });
+    await rm(path.join("ignition", "deployments", deploymentId), { recursive: true, force: true });
+  });
+
+  it("passes honest jobs, flags the corrupted step, marks withheld traces, and resumes from SQLite", async () => {
+    const conn = await network.create({ network: "localhost", override: { url: chain.url } });
+    const { file } = await deploySuite(conn, { deploymentsDir: dir, deploymentId });
+    await conn.close();
+    const as = (i: number): Promise<StepproofClients> => connectStepproof({ rpcUrl: chain.url, deploymentFile: file, account: devAccount(i) });
+    const [gov, prover, client, verifier] = await Promise.all([as(0), as(1), as(2), as(3)]);
+
+    const model = await modelDir("tiny");
+    const prompt = [256, 72, 101, 108, 108, 111];
+    await calibrate({ modelDir: model, promptTokens: prompt, maxNewTokens: 8, write: true });
+    const manifest = await readManifest(model);
+    const modelId = manifest.modelId as Hex;
+    await registerModel(gov, {
+      modelId,
+      weightsRoot: manifest.weightsRoot as Hex,
+      manifestHash: keccak256(toHex("manifest")),
+      architecture: manifest.architecture,
+      encoding: manifest.encoding as { traceDtype: 1 | 2; weightsDtype: 1 | 2; chunkSize: number },
+      tolerances: Array.from({ length: DEFAULT_DEPLOY_PARAMETERS.opCount }, () => ({ atol: 1n << 20n, rtol: 1n << 22n })),
+    });
+    await registerNode(prover, { role: "prover", stake: parseEther("500"), endpoint: "http://prover.invalid", offers: [{ modelId, inputPrice: 1n, outputPrice: 2n }] });
+
+    const source = new CommitmentTraceSource();
+    const serve = async (kind: "honest" | "corrupt" | "withhold") => {
+      const job = await openJob(client, { prover: prover.walletClient!.account.address, modelId, promptHash: keccak256(toHex(kind)), maxInputTokens: 8, maxOutputTokens: 8 });
+      const out = await generate({ modelDir: model, promptTokens: prompt, maxNewTokens: 6, samplingParams: 0n, trace: true, stopAtEos: false });
+      let trace: TraceCommitment = out.trace!;
+      if (kind === "corrupt") trace = await corruptTrace(trace, { position: 3, layer: 2, element: 5, delta: 0.5 });
+      if (kind !== "withhold") source.publish(job.jobId, trace);
+      await commitResult(prover, { jobId: job.jobId, traceRoot: trace.root, outputHash: outputHash(out.outputTokens), inputTokens: prompt.length, outputTokens: out.outputTokens.length });
+      return job.jobId;
+    };
+    const honest = await serve("honest");
+    const corrupt = await serve("corrupt");
+    const withheld = await serve("withhold");
+
+    const sessions = new Map([[modelId.toLowerCase() as Hex, await ModelSessions.load(model, { intraOpThreads: 1 })]]);
+    const dbFile = path.join(dir, "verifier.sqlite");
+    const makeNode = (state: VerifierState) =>
+      new VerifierNode({ clients: verifier, state, traceSource: source, sessions, policy: { jobFraction: 1, layersPerJob: manifest.architecture.layers + 1 }, confirmations: 0, maxLogRange: 5, maxAttempts: 2 });
+
+    let state = new VerifierState(dbFile);
+    const node = makeNode(state);
+    const first = await node.tick();
+    expect(first.logsRead).toBe(3);
+    expect(state.get(honest)?.state).toBe("passed");
+    expect(state.get(corrupt)?.state).toBe("failed");
+    expect(state.get(corrupt)?.failure).toMatchObject({ position: 3, layer: 2 });
+    expect(state.get(withheld)?.state).toBe("error");
+    await node.tick();
+    expect(state.get(withheld)?.state).toBe("withheld");
+    const secret = state.secret();
+    state.close();
+
+    // A restarted verifier resumes from its cursor and state: nothing is read or checked twice.
+    state = new VerifierState(dbFile);
+    expect(state.secret()).toBe(secret);
+    const again = await makeNode(state).tick();
+    expect(again).toMatchObject({ logsRead: 0, checked: 0 });
+    expect(makeNode(state).status(manifest.architecture.layers).detection.perJob).toBe(1);
+    state.close();
+  });
+});

@@ -1,0 +1,135 @@
+import type { Hex, Log } from "viem";
+import { jobEscrowAbi, modelRegistryAbi } from "../protocol/chain/abi.js";
+import type { StepproofClients } from "../protocol/chain/client.js";
+import { JobStatus } from "../protocol/chain/contracts.js";
+import { followLogs } from "../protocol/node/log-follower.js";
+import type { ModelSessions } from "../runtime/session.js";
+import { boundariesFor, checkJobLayers } from "./check-job.js";
+import type { DisputeDriver } from "./dispute-driver.js";
+import { detectionProbability, sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
+import type { VerifierState } from "./state.js";
+import { TraceUnavailableError, type TraceSource } from "./trace-source.js";
+
+export type VerifierNodeDependencies = {
+  clients: StepproofClients;
+  state: VerifierState;
+  traceSource: TraceSource;
+  /** The verifier's own execution setup per registered model id. */
+  sessions: ReadonlyMap<Hex, ModelSessions>;
+  disputes?: DisputeDriver;
+  policy: SamplingPolicy;
+  /** Blocks a log must be buried under before it is acted on. */
+  confirmations: number;
+  /** Blocks per eth_getLogs call. */
+  maxLogRange: number;
+  /** Checks of one job that may fail (prover offline) before it counts as withheld. */
+  maxAttempts?: number;
+  log?: (line: string) => void;
+};
+
+export type TickReport = { logsRead: number; checked: number; failed: number; disputesOpened: number; moves: number };
+
+/**
+ * One verifier: follows commitments, samples, re-executes, disputes. `tick` decides every
+ * action from chain state and the SQLite state alone, so a restarted node simply ticks again.
+ */
+export class VerifierNode {
+  constructor(readonly deps: VerifierNodeDependencies) {}
+
+  async tick(): Promise<TickReport> {
+    const report: TickReport = { logsRead: 0, checked: 0, failed: 0, disputesOpened: 0, moves: 0 };
+    const { clients, state } = this.deps;
+    for (;;) {
+      const r = await followLogs({
+        db: state.db,
+        name: "ResultCommitted",
+        client: clients.publicClient,
+        address: clients.deployment.contracts.jobEscrow,
+        abi: jobEscrowAbi,
+        eventName: "ResultCommitted",
+        startBlock: BigInt(clients.deployment.startBlock),
+        confirmations: this.deps.confirmations,
+        maxRange: this.deps.maxLogRange,
+        onLogs: (logs: Log[]) => {
+          for (const log of logs as (Log & { args: { jobId: bigint; traceRoot: Hex } })[]) {
+            // The prover is read from the job at check time; the log only tells us to look.
+            state.recordCommitted(log.args.jobId, "0x", log.args.traceRoot);
+          }
+        },
+      });
+      if (!r) break;
+      report.logsRead += r.logs;
+    }
+
+    for (const job of state.byState("new", "error")) {
+      report.checked++;
+      const outcome = await this.#check(job.jobId);
+      if (outcome === "failed") report.failed++;
+    }
+    if (this.deps.disputes) {
+      for (const job of state.byState("failed")) {
+        const f = job.failure!;
+        const step = { jobId: job.jobId, prover: job.prover, traceRoot: job.traceRoot, position: f.position, layer: f.layer };
+        const assessment = await this.deps.disputes.assess(step);
+        if (!assessment.provable) {
+          state.update(job.jobId, { state: "unprovable", detail: assessment.detail });
+          continue;
+        }
+        await this.deps.disputes.open(step);
+        state.update(job.jobId, { state: "disputed", detail: assessment.detail });
+        report.disputesOpened++;
+        this.deps.log?.(`job ${job.jobId}: dispute opened at position ${f.position}, layer ${f.layer} (${assessment.detail})`);
+      }
+      report.moves = await this.deps.disputes.advance();
+    }
+    return report;
+  }
+
+  async #check(jobId: bigint): Promise<"skipped" | "passed" | "failed" | "withheld" | "error"> {
+    const { clients, state, policy } = this.deps;
+    const onchain = await clients.publicClient.readContract({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [jobId] });
+    const seen = state.get(jobId)!;
+    // A reorged-away or already settled commitment is not ours to check any more.
+    if (onchain.status !== JobStatus.Committed || onchain.traceRoot.toLowerCase() !== seen.traceRoot.toLowerCase()) {
+      state.update(jobId, { state: "skipped", detail: `on-chain status ${onchain.status}` });
+      return "skipped";
+    }
+    const secret = state.secret();
+    if (!shouldCheckJob(secret, jobId, policy)) {
+      state.update(jobId, { state: "skipped", detail: "not sampled" });
+      return "skipped";
+    }
+    const sessions = this.deps.sessions.get(onchain.modelId.toLowerCase() as Hex) ?? this.deps.sessions.get(onchain.modelId);
+    if (!sessions) {
+      state.update(jobId, { state: "skipped", detail: `model ${onchain.modelId} not served by this verifier` });
+      return "skipped";
+    }
+    const model = await clients.publicClient.readContract({ address: clients.deployment.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [onchain.modelId] });
+    const layers = sampleLayers(secret, jobId, model.arch.layers, policy);
+    state.db.prepare("UPDATE jobs SET prover = ? WHERE job_id = ?").run(onchain.prover, jobId.toString());
+    try {
+      const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, boundaries: boundariesFor(layers) });
+      const { failure } = await checkJobLayers({ sessions, trace, layers });
+      if (failure) {
+        state.update(jobId, { state: "failed", layers, failure, detail: `layer ${failure.layer} position ${failure.position}: max-abs ${failure.maxAbs.toExponential(2)}, rel-L2 ${failure.relL2.toExponential(2)}` });
+        this.deps.log?.(`job ${jobId}: layer ${failure.layer} beyond threshold at position ${failure.position}`);
+        return "failed";
+      }
+      state.update(jobId, { state: "passed", layers });
+      return "passed";
+    } catch (err) {
+      const unavailable = err instanceof TraceUnavailableError;
+      const attempts = seen.attempts + 1;
+      const withheld = unavailable && attempts >= (this.deps.maxAttempts ?? 3);
+      state.update(jobId, { state: withheld ? "withheld" : "error", layers, detail: (err as Error).message.split("\n")[0], attempt: true });
+      return withheld ? "withheld" : "error";
+    }
+  }
+
+  /** Counts by state and the detection probability the policy achieves (issue #5). */
+  status(layers: number): { jobs: Record<string, number>; detection: ReturnType<typeof detectionProbability> } {
+    const jobs: Record<string, number> = {};
+    for (const j of this.deps.state.all()) jobs[j.state] = (jobs[j.state] ?? 0) + 1;
+    return { jobs, detection: detectionProbability(this.deps.policy, layers) };
+  }
+}

@@ -1,0 +1,27 @@
+import type { Hex } from "viem";
+import type { ReplayableTrace } from "../runtime/reexec.js";
+import { StepproofError } from "../protocol/errors.js";
+
+/** What the verifier needs of a committed job to re-execute layers. */
+export type TraceRequest = {
+  jobId: bigint;
+  prover: Hex;
+  /** The on-chain trace root every fetched chunk is verified against. */
+  traceRoot: Hex;
+  /** Boundaries whose rows are needed (l-1 and l for each re-executed block l; none for l = 0). */
+  boundaries: readonly number[];
+};
+
+/** The prover did not serve the data, or served data that does not match its root. */
+export class TraceUnavailableError extends StepproofError {
+  override name = "TraceUnavailableError";
+}
+
+/**
+ * Where a verifier gets trace data: the prover's HTTP endpoint in production, memory in tests.
+ * Implementations MUST verify every token and hidden chunk against `traceRoot` before
+ * returning it, so the checks that follow only ever see committed data.
+ */
+export interface TraceSource {
+  fetch(request: TraceRequest): Promise<ReplayableTrace>;
+}
