@@ -20,7 +20,7 @@ export type GenerateParameters = {
   stopAtEos?: boolean;
   /** Where captured rows are also appended (the disk trace store). */
   traceSink?: TraceSink;
-  /** Hash trace leaves on a worker thread (default) or inline (for measurements). */
+  /** Hash trace leaves inline (default: best on few shared cores) or on a worker thread. */
   traceHashing?: "worker" | "inline";
 };
 
@@ -30,7 +30,8 @@ export type GenerateReturnType = {
   outputTokens: number[];
   /** Present iff `trace`: root, hidden rows h[t][l], proofs. */
   trace?: TraceCommitment;
-  timings: { prefillMs: number; decodeMs: number; totalMs: number };
+  /** traceMs: time spent capturing and committing the trace, included in totalMs. */
+  timings: { prefillMs: number; decodeMs: number; totalMs: number; traceMs: number };
 };
 
 export class GenerationError extends StepproofRuntimeError {
@@ -53,20 +54,27 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
   const sampling = decodeSamplingParams(p.samplingParams);
   const eos = tokenizer.eos;
   const stopAtEos = p.stopAtEos ?? true;
-  const trace = p.trace ? new TraceBuilder(arch.layers, arch.hidden, encoding.chunkSize, assertDtype(encoding.traceDtype), p.traceSink, p.traceHashing) : undefined;
+  const trace = p.trace ? new TraceBuilder(arch.layers, arch.hidden, encoding.chunkSize, assertDtype(encoding.traceDtype), p.traceSink, p.traceHashing ?? "inline") : undefined;
 
+  let traceMs = 0;
+  const capture = async (layer: number, start: number, h: HiddenData, rows: number) => {
+    if (!trace) return;
+    const t0 = performance.now();
+    await trace.addRows(layer, start, h, rows);
+    traceMs += performance.now() - t0;
+  };
   const tokens = [...p.promptTokens];
   const caches: KvCache[] = Array.from({ length: arch.layers }, () => emptyKvCache(s));
   /** Feed `fed` (tokens at positions start..) through every block; returns h[last][L]. */
   const step = async (fed: number[], start: number): Promise<HiddenData> => {
     const positions = fed.map((_, i) => start + i);
     let h = await embed(s, fed);
-    await trace?.addRows(0, start, h, fed.length);
+    await capture(0, start, h, fed.length);
     for (let l = 1; l <= arch.layers; l++) {
       const out = await runBlock(s, l, h, positions, caches[l - 1]!);
       caches[l - 1] = out.present;
       h = out.hidden;
-      await trace?.addRows(l, start, h, fed.length);
+      await capture(l, start, h, fed.length);
     }
     return h.subarray((fed.length - 1) * arch.hidden);
   };
@@ -82,12 +90,14 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
     if (outputTokens.length >= p.maxNewTokens || (stopAtEos && next === eos)) break;
     logits = await headLogits(s, await step([next], tokens.length - 1), 1);
   }
+  const finishStart = performance.now();
   const commitment = trace ? await trace.finish(tokens) : undefined;
+  if (trace) traceMs += performance.now() - finishStart;
   const totalMs = performance.now() - started;
   return {
     tokens,
     outputTokens,
     ...(commitment ? { trace: commitment } : {}),
-    timings: { prefillMs, decodeMs: totalMs - prefillMs, totalMs },
+    timings: { prefillMs, decodeMs: totalMs - prefillMs, totalMs, traceMs },
   };
 }

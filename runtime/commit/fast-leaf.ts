@@ -30,9 +30,10 @@ export class LeafHasher {
 
   #word(offset: number, value: number): void {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`leaf field ${value} is not a safe uint`);
-    // Big-endian uint256: 24 zero bytes, then the value's low 64 bits.
+    // Big-endian uint256: 24 zero bytes, then the value as two 32-bit words (no BigInt).
     this.#preimage.fill(0, offset, offset + 24);
-    this.#view.setBigUint64(offset + 24, BigInt(value));
+    this.#view.setUint32(offset + 24, Math.floor(value / 0x100000000));
+    this.#view.setUint32(offset + 28, value >>> 0);
   }
 }
 

@@ -33,8 +33,11 @@ export class TraceBuilder implements HiddenRowSource {
     chunkSize: number,
     dtype: Dtype,
     readonly sink?: TraceSink,
-    /** "worker" (default): hash on a worker thread; "inline": on the caller's thread. */
-    hashing: "worker" | "inline" = "worker",
+    /**
+     * "inline" (default): hash on the caller's thread; "worker": on a worker thread, which
+     * pays off only with a spare core (on 2 shared cores it slowed generation, bench:trace).
+     */
+    hashing: "worker" | "inline" = "inline",
   ) {
     this.layout = new TraceLayout(layers, hidden, chunkSize, dtype);
     this.#pool = hashing === "worker" ? sharedHashPool() : undefined;
