@@ -29,3 +29,25 @@ export function merkleRoot(leaves: readonly (Hex | Uint8Array)[]): Hex {
   }
   return toHex(level[0]!);
 }
+
+/** merkleRoot over leaves packed as consecutive 32-byte words (no per-leaf objects: 10^7+ leaves). */
+export function merkleRootPacked(blocks: readonly Uint8Array[]): Hex {
+  const total = blocks.reduce((s, b) => s + b.byteLength, 0);
+  if (total === 0 || total % 32 !== 0) throw new RangeError(`packed leaves must be a positive multiple of 32 bytes, got ${total}`);
+  let level = new Uint8Array(total);
+  let o = 0;
+  for (const b of blocks) {
+    level.set(b, o);
+    o += b.byteLength;
+  }
+  let n = total / 32;
+  while (n > 1) {
+    const m = Math.ceil(n / 2);
+    const next = new Uint8Array(m * 32);
+    for (let i = 0; i + 1 < n; i += 2) next.set(hashPair(level.subarray(32 * i, 32 * i + 32), level.subarray(32 * i + 32, 32 * i + 64)), 16 * i);
+    if (n % 2 === 1) next.set(level.subarray(32 * (n - 1), 32 * n), 32 * (m - 1));
+    level = next;
+    n = m;
+  }
+  return toHex(level.subarray(0, 32));
+}

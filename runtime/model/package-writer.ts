@@ -4,8 +4,7 @@ import { mkdir, open, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeAbiParameters, keccak256, type Hex } from "viem";
 import { WEIGHTS_DOMAIN } from "../../protocol/commitments/index.js";
-import { toHex } from "../commit/fast-leaf.js";
-import { merkleRoot } from "../commit/fast-tree.js";
+import { merkleRootPacked } from "../commit/fast-tree.js";
 import { HashPool } from "../commit/hash-pool.js";
 import { OnnxType } from "../onnx/builder.js";
 import { buildBlockGraph, buildEmbedGraph, buildHeadGraph, type ComputeDtype, type GraphParams } from "../onnx/llama-graphs.js";
@@ -19,6 +18,7 @@ export const WEIGHTS_FILE = "weights.bin";
 const ALIGN = 4096;
 /** Rows per hashing job: ~1 MiB, enough to amortize a worker message. */
 const ROWS_PER_JOB_BYTES = 1 << 20;
+const MAX_QUEUED_BYTES = 256 << 20;
 
 export type WritePackageParameters = {
   dir: string;
@@ -50,6 +50,7 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
   // Leaves are hashed on worker threads while the next tensor is drawn and written.
   const pool = new HashPool(Math.max(1, availableParallelism()));
   const leafBlocks: Promise<Uint8Array>[] = [];
+  let queuedBytes = 0; // data handed to workers and not yet awaited (bounded: 8B models are 16 GB)
   const fileHash = createHash("sha256");
   const tensors: ModelManifest["weights"]["tensors"] = [];
   const fh = await open(join(p.dir, WEIGHTS_FILE), "w");
@@ -74,20 +75,27 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
       const block = Math.max(1, Math.floor(ROWS_PER_JOB_BYTES / rowBytes));
       for (let r = 0; r < spec.rows; r += block) {
         const rows = Math.min(block, spec.rows - r);
+        queuedBytes += rows * rowBytes;
         leafBlocks.push(pool.leaves({ domain: WEIGHTS_DOMAIN, tensorId: spec.tensorId, firstRow: r, rows, rowBytes, chunkBytes: p.encoding.chunkSize * 2, data: bytes.subarray(r * rowBytes, (r + rows) * rowBytes) }));
+      }
+      if (queuedBytes > MAX_QUEUED_BYTES) {
+        await Promise.all(leafBlocks);
+        queuedBytes = 0;
       }
       p.onTensor?.(spec, i, specs.length);
     }
+  } catch (err) {
+    await pool.close();
+    throw err;
   } finally {
     await fh.close();
   }
-  const leaves: Hex[] = [];
+  let weightsRoot: Hex;
   try {
-    for (const block of await Promise.all(leafBlocks)) for (let o = 0; o < block.byteLength; o += 32) leaves.push(toHex(block.subarray(o, o + 32)));
+    weightsRoot = merkleRootPacked(await Promise.all(leafBlocks));
   } finally {
     await pool.close();
   }
-  const weightsRoot = merkleRoot(leaves);
   const byId = new Map(tensors.map((t) => [t.tensorId, t]));
   const weightRef = (id: number) => {
     const t = byId.get(id);

@@ -1,0 +1,160 @@
+import { createHash } from "node:crypto";
+import { copyFile, readdir, readFile } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { f32BitsToHalfBits } from "../../protocol/encoding/index.js";
+import { ModelPackageError } from "../errors.js";
+import { f32Bits, type Architecture } from "./architecture.js";
+import { BlockKind, GlobalKind, type TensorSpec } from "./layout.js";
+import type { ModelManifest } from "./manifest.js";
+import { writeModelPackage } from "./package-writer.js";
+import { readSafetensorsHeader, readTensorBytes, type SafetensorsEntry } from "./safetensors.js";
+
+/** A Hugging Face checkpoint this importer cannot represent faithfully (PROTOCOL §4.7). */
+export class UnsupportedCheckpointError extends ModelPackageError {
+  override name = "UnsupportedCheckpointError";
+}
+
+type HfConfig = {
+  model_type?: string;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads?: number;
+  intermediate_size: number;
+  vocab_size: number;
+  max_position_embeddings?: number;
+  rms_norm_eps?: number;
+  rope_theta?: number;
+  rope_scaling?: unknown;
+  head_dim?: number;
+  tie_word_embeddings?: boolean;
+  hidden_act?: string;
+  attention_bias?: boolean;
+  mlp_bias?: boolean;
+  bos_token_id?: number | number[] | null;
+  eos_token_id?: number | number[] | null;
+};
+
+const SUPPORTED_TYPES = new Set(["llama", "mistral"]);
+
+export function architectureFromHfConfig(c: HfConfig): Architecture {
+  if (c.model_type && !SUPPORTED_TYPES.has(c.model_type)) throw new UnsupportedCheckpointError(`model_type "${c.model_type}" is not Llama-architecture`, { details: `supported: ${[...SUPPORTED_TYPES].join(", ")}` });
+  if (c.rope_scaling) throw new UnsupportedCheckpointError("rope_scaling is not supported", { details: "the block graphs implement plain RoPE (Llama-2/3, TinyLlama); Llama-3.1 style scaled RoPE needs a graph change" });
+  if (c.hidden_act && c.hidden_act !== "silu") throw new UnsupportedCheckpointError(`hidden_act "${c.hidden_act}" is not SiLU`);
+  if (c.attention_bias || c.mlp_bias) throw new UnsupportedCheckpointError("linear biases are not part of the committed architecture");
+  if (c.head_dim !== undefined && c.head_dim * c.num_attention_heads !== c.hidden_size) throw new UnsupportedCheckpointError(`head_dim ${c.head_dim} ≠ hidden / heads`);
+  const theta = c.rope_theta ?? 10000;
+  if (!Number.isInteger(theta)) throw new UnsupportedCheckpointError(`rope_theta ${theta} is not an integer (IModelRegistry.Architecture.ropeTheta is uint32)`);
+  return {
+    layers: c.num_hidden_layers,
+    hidden: c.hidden_size,
+    heads: c.num_attention_heads,
+    kvHeads: c.num_key_value_heads ?? c.num_attention_heads,
+    ffn: c.intermediate_size,
+    vocab: c.vocab_size,
+    context: c.max_position_embeddings ?? 2048,
+    normEpsBits: f32Bits(c.rms_norm_eps ?? 1e-6),
+    ropeTheta: theta,
+  };
+}
+
+/** Hugging Face tensor name of each committed tensor (PROTOCOL §3.5 ↔ transformers Llama). */
+export function hfTensorName(spec: TensorSpec, tied: boolean): string {
+  if (spec.layer === 0) {
+    if (spec.kind === GlobalKind.embedding) return "model.embed_tokens.weight";
+    if (spec.kind === GlobalKind.finalNorm) return "model.norm.weight";
+    return tied ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+  const p = `model.layers.${spec.layer - 1}.`;
+  const names: Record<number, string> = {
+    [BlockKind.attnNorm]: "input_layernorm.weight",
+    [BlockKind.wq]: "self_attn.q_proj.weight",
+    [BlockKind.wk]: "self_attn.k_proj.weight",
+    [BlockKind.wv]: "self_attn.v_proj.weight",
+    [BlockKind.wo]: "self_attn.o_proj.weight",
+    [BlockKind.mlpNorm]: "post_attention_layernorm.weight",
+    [BlockKind.wgate]: "mlp.gate_proj.weight",
+    [BlockKind.wup]: "mlp.up_proj.weight",
+    [BlockKind.wdown]: "mlp.down_proj.weight",
+  };
+  return p + names[spec.kind]!;
+}
+
+/** Convert safetensors data to binary16 bits (round to nearest even); overflow is an error. */
+export function toBinary16(name: string, dtype: string, bytes: Uint8Array): Uint16Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = dtype === "F32" ? bytes.byteLength / 4 : bytes.byteLength / 2;
+  const out = new Uint16Array(n);
+  if (dtype === "F16") {
+    for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, true);
+    return out;
+  }
+  if (dtype !== "BF16" && dtype !== "F32") throw new UnsupportedCheckpointError(`${name}: dtype ${dtype} is not F16, BF16 or F32`);
+  for (let i = 0; i < n; i++) {
+    // bfloat16 is the top half of a binary32.
+    const bits = dtype === "BF16" ? view.getUint16(2 * i, true) << 16 : view.getUint32(4 * i, true);
+    const h = f32BitsToHalfBits(bits >>> 0);
+    if ((h & 0x7c00) === 0x7c00 && ((bits >>> 23) & 0xff) !== 0xff) throw new UnsupportedCheckpointError(`${name}: element ${i} overflows binary16`, { details: "the committed weights dtype is binary16 (PROTOCOL §3.5)" });
+    out[i] = h;
+  }
+  return out;
+}
+
+export type ImportHfParameters = {
+  source: string;
+  dir: string;
+  name?: string;
+  chunkSize?: number;
+  traceDtype?: 1 | 2;
+  onTensor?: (spec: TensorSpec, index: number, total: number) => void;
+};
+
+/** Convert a Hugging Face Llama checkpoint directory into a model package. */
+export async function importHfCheckpoint(p: ImportHfParameters): Promise<ModelManifest> {
+  let config: HfConfig;
+  try {
+    config = JSON.parse(await readFile(join(p.source, "config.json"), "utf8")) as HfConfig;
+  } catch (cause) {
+    throw new ModelPackageError(`no readable config.json in ${p.source}`, { cause });
+  }
+  const arch = architectureFromHfConfig(config);
+  const files = (await readdir(p.source)).filter((f) => f.endsWith(".safetensors")).sort();
+  if (files.length === 0) throw new ModelPackageError(`no *.safetensors in ${p.source}`, { details: "convert .bin/.pth checkpoints to safetensors first" });
+  const entries = new Map<string, SafetensorsEntry>();
+  for (const f of files) for (const [k, v] of await readSafetensorsHeader(join(p.source, f))) entries.set(k, v);
+  if ([...entries.keys()].some((k) => k.endsWith(".bias"))) throw new UnsupportedCheckpointError("checkpoint has bias tensors (e.g. Qwen-2 q/k/v biases)", { details: "biases are not in the committed architecture (PROTOCOL §2.1)" });
+  const tied = config.tie_word_embeddings === true || !entries.has("lm_head.weight");
+  const first = (v: number | number[] | null | undefined) => (Array.isArray(v) ? (v[0] ?? null) : (v ?? null));
+  let tokenizer: ModelManifest["tokenizer"];
+  try {
+    const tok = await readFile(join(p.source, "tokenizer.json"));
+    tokenizer = { type: "hf", file: "tokenizer.json", sha256: createHash("sha256").update(tok).digest("hex"), bos: first(config.bos_token_id), eos: first(config.eos_token_id) };
+  } catch (cause) {
+    throw new ModelPackageError(`no tokenizer.json in ${p.source}`, { cause });
+  }
+  const handles = new Map<string, FileHandle>();
+  try {
+    const manifest = await writeModelPackage({
+      dir: p.dir,
+      name: p.name ?? basename(p.source),
+      arch,
+      encoding: { traceDtype: p.traceDtype ?? 1, weightsDtype: 1, chunkSize: p.chunkSize ?? 256 },
+      tokenizer,
+      source: { kind: "hf", path: p.source, modelType: config.model_type ?? "llama" },
+      tensorData: async (spec) => {
+        const name = hfTensorName(spec, tied);
+        const e = entries.get(name);
+        if (!e) throw new ModelPackageError(`checkpoint lacks ${name}`);
+        const expected = spec.rows === 1 ? [spec.rowLength] : [spec.rows, spec.rowLength];
+        if (e.shape.join("x") !== expected.join("x")) throw new ModelPackageError(`${name} has shape ${e.shape.join("x")}, expected ${expected.join("x")}`);
+        return toBinary16(name, e.dtype, await readTensorBytes(e, handles));
+      },
+      ...(p.onTensor ? { onTensor: p.onTensor } : {}),
+    });
+    await copyFile(join(p.source, "tokenizer.json"), join(p.dir, "tokenizer.json"));
+    return manifest;
+  } finally {
+    await Promise.all([...handles.values()].map((h) => h.close()));
+  }
+}
