@@ -81,9 +81,12 @@ library FixedMath {
         int256 r = x - k * LN2_Q64;
         int256 sum = ONE64;
         int256 term = ONE64;
-        for (int256 i = 1; i <= EXP_TERMS; ++i) {
-            term = (term * r) / (i * ONE64);
-            sum += term;
+        // |r| ≤ 2^63 and |term| ≤ 2^64, so term·r < 2^127; sum < 2^65: no overflow.
+        unchecked {
+            for (int256 i = 1; i <= EXP_TERMS; ++i) {
+                term = (term * r) / (i * ONE64);
+                sum += term;
+            }
         }
         return k >= 0 ? sum << uint256(k) : sum >> uint256(-k);
     }
@@ -110,11 +113,14 @@ library FixedMath {
         uint256 n = Math.log2(b);
         uint256 y = (b << 64) >> n; // b / 2^n in Q64, in [1, 2)
         uint256 frac;
-        for (uint256 i = 0; i < 64; ++i) {
-            y = (y * y) >> 64;
-            if (y >= (uint256(2) << 64)) {
-                y >>= 1;
-                frac |= uint256(1) << (63 - i);
+        // y < 2^65 throughout, so y·y < 2^130: no overflow.
+        unchecked {
+            for (uint256 i = 0; i < 64; ++i) {
+                y = (y * y) >> 64;
+                if (y >= (uint256(2) << 64)) {
+                    y >>= 1;
+                    frac |= uint256(1) << (63 - i);
+                }
             }
         }
         return int256((((n << 64) + frac) * uint256(LN2_Q64)) >> 64);
@@ -135,11 +141,14 @@ library FixedMath {
         int256 tc = ONE64;
         s = a;
         c = ONE64;
-        for (int256 i = 1; i <= TRIG_TERMS; ++i) {
-            ts = -((ts * a2) >> 64) / ((2 * i) * (2 * i + 1));
-            tc = -((tc * a2) >> 64) / ((2 * i - 1) * (2 * i));
-            s += ts;
-            c += tc;
+        // |a| ≤ π·2^64 < 2^66, a2 < 2^68, |ts|, |tc| < 2^68 (π^k/k! < 6): products < 2^136.
+        unchecked {
+            for (int256 i = 1; i <= TRIG_TERMS; ++i) {
+                ts = -((ts * a2) >> 64) / ((2 * i) * (2 * i + 1));
+                tc = -((tc * a2) >> 64) / ((2 * i - 1) * (2 * i));
+                s += ts;
+                c += tc;
+            }
         }
     }
 
