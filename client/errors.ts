@@ -1,0 +1,16 @@
+import { StepproofError } from "../protocol/errors.js";
+
+/** A client-side failure: bad arguments, no prover, a prover that broke the protocol. */
+export class ClientError extends StepproofError {
+  override name = "ClientError";
+}
+
+/** The prompt cannot be turned into token ids (unsupported tokenizer, bad message). */
+export class PromptEncodingError extends ClientError {
+  override name = "PromptEncodingError";
+}
+
+/** The prover's answer contradicts what it committed on-chain (PROTOCOL §5.6). */
+export class CommitmentMismatchError extends ClientError {
+  override name = "CommitmentMismatchError";
+}

@@ -1,0 +1,104 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+const uintString = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform((v) => BigInt(v));
+
+/** The cheating prover of the demo (PROTOCOL §5.6): see prover-node/generation/loop.ts. */
+export const corruptSchema = z.object({
+  layer: z.number().int().nonnegative(),
+  position: z.number().int().nonnegative(),
+  element: z.number().int().nonnegative(),
+  delta: z.number().finite(),
+  /** Corrupt job k when k % everyNthJob == 0 in the order this node serves them (1 = all). */
+  everyNthJob: z.number().int().positive().default(1),
+});
+
+export const proverConfigSchema = z
+  .object({
+    chain: z.object({
+      rpcUrl: z.string().url(),
+      deploymentFile: z.string().min(1),
+      /** Refuse to start against any other chain (guards a mistyped RPC URL). */
+      expectedChainId: z.number().int().positive().optional(),
+    }),
+    /** Encrypted JSON keystore (Web3 secret storage); the password never goes in this file. */
+    keystore: z.string().min(1).optional(),
+    model: z.object({
+      /** Model package directory (manifest.json, graphs, weights). */
+      dir: z.string().min(1),
+      /** Execution provider for onnxruntime-node; default cpu (available everywhere). */
+      executionProvider: z.enum(["cpu", "cuda", "webgpu"]).default("cpu"),
+    }),
+    /** Prices per token in the payment token's base units (decimal strings: uint128 exceeds JS numbers). */
+    prices: z.object({ input: uintString, output: uintString }),
+    /** Stake for `register`/`stake` (base units). */
+    stake: uintString.optional(),
+    endpoint: z.object({
+      /** Default loopback: exposing the API is an explicit decision. */
+      host: z.string().default("127.0.0.1"),
+      /** 0 picks a free port (tests). */
+      port: z.number().int().min(0).max(65535).default(8600),
+      /** URL published on-chain for clients; default http://host:port. */
+      publicUrl: z.string().url().optional(),
+      /** Largest request body accepted (bytes); default 1 MiB, plenty for a context of text. */
+      bodyLimit: z.number().int().positive().default(1 << 20),
+    }),
+    traceStore: z.object({
+      dir: z.string().min(1),
+      /** Disk budget for traces (bytes); jobs that would exceed it are refused with 507. */
+      maxBytes: z.number().int().positive(),
+      /** Keep traces this long at most (ms); default 8 days (window + disputes + margin). */
+      retentionMs: z.number().int().positive().default(8 * 24 * 3600 * 1000),
+    }),
+    /** Directory of the node's SQLite database (jobs, pending transactions, cursor). */
+    dataDir: z.string().min(1),
+    /** Background loop period (ms): commit, finalize, withdraw; default 15 s. */
+    loopIntervalMs: z.number().int().positive().default(15_000),
+    /** Refuse jobs whose commit deadline is closer than this (s): generation plus commit must fit; default 60 s. */
+    commitMarginSeconds: z.number().int().nonnegative().default(60),
+    /** Withdraw credits once they reach this (base units); default 0 = whenever non-zero. */
+    withdrawThreshold: uintString.default("0"),
+    corrupt: corruptSchema.optional(),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .strict();
+
+export type ProverConfigInput = z.input<typeof proverConfigSchema>;
+export type ProverConfig = z.output<typeof proverConfigSchema>;
+export type CorruptConfig = z.output<typeof corruptSchema>;
+
+/** Validate once at the edge; relative paths resolve against `baseDir` (the config file's folder). */
+export function parseProverConfig(input: unknown, baseDir = process.cwd()): ProverConfig {
+  const parsed = proverConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError("invalid prover config", { details: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "), cause: parsed.error });
+  }
+  const c = parsed.data;
+  const abs = (p: string) => path.resolve(baseDir, p);
+  return {
+    ...c,
+    chain: { ...c.chain, deploymentFile: abs(c.chain.deploymentFile) },
+    ...(c.keystore ? { keystore: abs(c.keystore) } : {}),
+    model: { ...c.model, dir: abs(c.model.dir) },
+    traceStore: { ...c.traceStore, dir: abs(c.traceStore.dir) },
+    dataDir: abs(c.dataDir),
+  };
+}
+
+export async function loadProverConfig(file: string): Promise<ProverConfig> {
+  let raw: string;
+  try {
+    raw = await readFile(file, "utf8");
+  } catch (cause) {
+    throw new ConfigError(`cannot read config file ${file}`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (cause) {
+    throw new ConfigError(`config file ${file} is not JSON`, { cause });
+  }
+  return parseProverConfig(json, path.dirname(path.resolve(file)));
+}

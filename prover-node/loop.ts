@@ -1,0 +1,151 @@
+import { jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/abi.js";
+import { FINALIZE_BATCH } from "../protocol/chain/actions/finalizeJobs.js";
+import { getJob } from "../protocol/chain/actions/getJob.js";
+import type { StepproofClients } from "../protocol/chain/client.js";
+import { JobStatus } from "../protocol/chain/contracts.js";
+import type { TraceStore } from "../runtime/trace/store.js";
+import type { ProverMetrics } from "./metrics.js";
+import type { JobService } from "./serve/job-service.js";
+import type { ProverDb } from "./state/db.js";
+import type { PersistedTxSender } from "./state/tx-sender.js";
+
+export type LoopOptions = {
+  clients: StepproofClients;
+  db: ProverDb;
+  store: TraceStore;
+  sender: PersistedTxSender;
+  jobs: JobService;
+  metrics: ProverMetrics;
+  withdrawThreshold: bigint;
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+};
+
+export type TickReport = { resumed: number; committed: number; finalized: number; settled: number; withdrawn: bigint };
+
+/**
+ * One pass of the node's duties, decided from chain state and the database alone (a restarted
+ * node runs the same pass and picks up where the dead one stopped):
+ *   1. settle transactions persisted but not known mined (rebroadcast the same signed bytes);
+ *   2. commit every generated-but-uncommitted job whose deadline has not passed;
+ *   3. finalize committed jobs past their challenge window with no open dispute, in batches;
+ *      mark jobs the chain has settled (Finalized, Slashed) and release their traces;
+ *   4. withdraw credits from the escrow and the registry.
+ * Each step fails alone (logged, counted, retried next tick).
+ */
+export async function runTick(o: LoopOptions): Promise<TickReport> {
+  const report: TickReport = { resumed: 0, committed: 0, finalized: 0, settled: 0, withdrawn: 0n };
+  const step = async (name: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      o.metrics.loopErrors.inc({ step: name });
+      o.log.warn({ step: name, err: String(err) }, "loop step failed; retrying next tick");
+    }
+  };
+  const wallet = o.clients.walletClient!;
+  const me = wallet.account.address;
+
+  await step("resume", async () => {
+    for (const tx of await o.sender.resume()) {
+      report.resumed++;
+      if (tx.kind === "commit" && o.db.job(BigInt(tx.key))?.state === "generated") o.db.setState(BigInt(tx.key), "committed", { commitTx: tx.hash });
+    }
+  });
+
+  await step("commit", async () => {
+    for (const row of o.db.jobsIn("generated")) {
+      const before = o.db.job(row.jobId)?.state;
+      await o.jobs.commit(row.jobId);
+      if (before === "generated" && o.db.job(row.jobId)?.state === "committed") report.committed++;
+    }
+  });
+
+  await step("finalize", async () => {
+    const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    const ready: bigint[] = [];
+    for (const row of o.db.jobsIn("committed")) {
+      const job = await getJob(o.clients, { jobId: row.jobId });
+      if (job.status === JobStatus.Committed && job.openDisputes === 0 && now > job.challengeDeadline) ready.push(row.jobId);
+      else if (job.status !== JobStatus.Committed) settle(o, row.jobId, job.status, report);
+    }
+    for (let i = 0; i < ready.length; i += FINALIZE_BATCH) {
+      const batch = ready.slice(i, i + FINALIZE_BATCH);
+      await o.sender.send({ kind: "finalize", key: batch.join(","), address: o.clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "finalizeMany", args: [batch], what: `finalize ${batch.length} jobs` });
+      for (const jobId of batch) {
+        const job = await getJob(o.clients, { jobId });
+        if (job.status === JobStatus.Finalized) report.finalized++;
+        if (job.status !== JobStatus.Committed) settle(o, jobId, job.status, report);
+      }
+    }
+    o.metrics.finalized.inc(report.finalized);
+  });
+
+  await step("withdraw", async () => {
+    const { jobEscrow, nodeRegistry } = o.clients.deployment.contracts;
+    const fromEscrow = await o.clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "credits", args: [me] });
+    if (fromEscrow > 0n && fromEscrow >= o.withdrawThreshold) {
+      await o.sender.send({ kind: "withdraw-escrow", key: String(Date.now()), address: jobEscrow, abi: jobEscrowAbi, functionName: "withdraw", args: [], what: "withdraw escrow credits" });
+      report.withdrawn += fromEscrow;
+    }
+    const fromRegistry = await o.clients.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "credits", args: [me] });
+    if (fromRegistry > 0n && fromRegistry >= o.withdrawThreshold) {
+      await o.sender.send({ kind: "withdraw-registry", key: String(Date.now()), address: nodeRegistry, abi: nodeRegistryAbi, functionName: "withdrawCredits", args: [], what: "withdraw registry credits" });
+      report.withdrawn += fromRegistry;
+    }
+  });
+
+  await step("prune", async () => {
+    o.store.prune();
+    for (const [state, n] of Object.entries(o.db.countByState())) o.metrics.jobsByState.set({ state }, n);
+  });
+  return report;
+}
+
+function settle(o: LoopOptions, jobId: bigint, status: number, report: TickReport): void {
+  o.db.setState(jobId, "settled");
+  report.settled++;
+  try {
+    o.store.markSettled(jobId.toString());
+  } catch {
+    // trace already pruned
+  }
+  if (status === JobStatus.Slashed) o.log.warn({ jobId: jobId.toString() }, "job was slashed");
+}
+
+/** Runs runTick every `intervalMs`, one at a time; `kick()` runs one now (after a commit, in tests). */
+export class BackgroundLoop {
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<TickReport> | undefined;
+  #stopped = false;
+
+  constructor(
+    readonly options: LoopOptions,
+    readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    this.#schedule(0);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.kick().finally(() => this.#schedule(this.intervalMs)), ms);
+  }
+
+  /** Run a tick now, or wait for the one in progress and run another after it. */
+  async kick(): Promise<TickReport> {
+    while (this.#running) await this.#running.catch(() => {});
+    this.#running = runTick(this.options);
+    try {
+      return await this.#running;
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running?.catch(() => {});
+  }
+}

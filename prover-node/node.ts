@@ -1,0 +1,116 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { pino, type Logger } from "pino";
+import type { LocalAccount } from "viem";
+import { nodeRegistryAbi } from "../protocol/chain/abi.js";
+import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
+import { MANIFEST_FILE, readManifest } from "../runtime/model/manifest.js";
+import { TraceStore } from "../runtime/trace/store.js";
+import type { ProverConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+import { createHttpServer } from "./http/server.js";
+import { registerOpenAiRoutes } from "./http/openai-routes.js";
+import { registerTraceRoutes } from "./http/trace-routes.js";
+import { loadKeystoreAccount } from "./keystore.js";
+import { BackgroundLoop } from "./loop.js";
+import { createProverMetrics } from "./metrics.js";
+import { JobService } from "./serve/job-service.js";
+import { ProverDb } from "./state/db.js";
+import { PersistedTxSender } from "./state/tx-sender.js";
+
+export type StartProverNodeOptions = {
+  /** Signer; default: the config's keystore, password from STEPPROOF_KEYSTORE_PASSWORD or a prompt. */
+  account?: LocalAccount;
+  /** Keystore password given directly (embedding); never logged. */
+  keystorePassword?: string;
+  logger?: Logger;
+  /** Start the background loop (default true); tests drive `loop.kick()` themselves. */
+  runLoop?: boolean;
+};
+
+export type ProverNode = {
+  url: string;
+  address: `0x${string}`;
+  clients: StepproofClients;
+  loop: BackgroundLoop;
+  db: ProverDb;
+  store: TraceStore;
+  close(): Promise<void>;
+};
+
+/** Resolve the signer the way every CLI command does. */
+export async function proverAccount(config: ProverConfig, options: Pick<StartProverNodeOptions, "account" | "keystorePassword"> = {}): Promise<LocalAccount> {
+  if (options.account) return options.account;
+  if (!config.keystore) throw new ConfigError("no signer: set `keystore` in the config");
+  return loadKeystoreAccount(config.keystore, options.keystorePassword !== undefined ? { password: options.keystorePassword } : { fromEnvOrPrompt: true });
+}
+
+/**
+ * Start a prover node: connect (chain id and contracts checked), open the database and trace
+ * store, serve HTTP, and run the background loop, whose first tick resumes anything a previous
+ * process left (pending transactions, uncommitted results).
+ */
+export async function startProverNode(config: ProverConfig, options: StartProverNodeOptions = {}): Promise<ProverNode> {
+  const logger = options.logger ?? pino({ level: config.logLevel, redact: ["password", "privateKey", "*.password", "*.privateKey"] });
+  const account = await proverAccount(config, options);
+  const clients = await connectStepproof({ rpcUrl: config.chain.rpcUrl, deploymentFile: config.chain.deploymentFile, account, ...(config.chain.expectedChainId ? { expectedChainId: config.chain.expectedChainId } : {}) });
+  const manifest = await readManifest(config.model.dir);
+  const manifestBytes = readFileSync(path.join(config.model.dir, MANIFEST_FILE));
+  const db = new ProverDb(config.dataDir);
+  const store = TraceStore.open({ dir: config.traceStore.dir, maxBytes: config.traceStore.maxBytes, retentionMs: config.traceStore.retentionMs });
+  const metrics = createProverMetrics();
+  const log = logger.child({ prover: account.address });
+  const sender = new PersistedTxSender(db, clients, (m) => log.warn({}, m));
+  const jobs = new JobService({
+    clients,
+    prover: account.address,
+    manifest,
+    modelDir: config.model.dir,
+    executionProvider: config.model.executionProvider,
+    db,
+    store,
+    sender,
+    metrics,
+    commitMarginSeconds: config.commitMarginSeconds,
+    corrupt: config.corrupt,
+    log,
+  });
+  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, log }, config.loopIntervalMs);
+
+  // Not fatal: `stepproof-prover register` may run after start; but say so loudly.
+  const offer = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [account.address, manifest.modelId] });
+  if (!offer.active) log.warn({ modelId: manifest.modelId }, "no active offer on-chain for this model: run `stepproof-prover register`");
+  if (config.corrupt) log.warn({ corrupt: config.corrupt }, "CORRUPTING traces (demo cheater)");
+
+  const app = createHttpServer({
+    bodyLimit: config.endpoint.bodyLimit,
+    logger: log,
+    metrics,
+    health: async () => ({ prover: account.address, model: manifest.modelId, chainId: clients.chain.id, jobs: db.countByState() }),
+  });
+  registerOpenAiRoutes(app, { jobs, manifest, manifestBytes, prover: account.address, prices: config.prices });
+  registerTraceRoutes(app, { db, store });
+  await app.listen({ host: config.endpoint.host, port: config.endpoint.port });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : config.endpoint.port;
+  const url = `http://${config.endpoint.host.includes(":") ? `[${config.endpoint.host}]` : config.endpoint.host}:${port}`;
+  if (options.runLoop ?? true) loop.start();
+  log.info({ url, model: manifest.modelId, chainId: clients.chain.id }, "prover node listening");
+
+  let closed = false;
+  return {
+    url,
+    address: account.address,
+    clients,
+    loop,
+    db,
+    store,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await loop.stop();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { BaseError, ContractFunctionRevertedError, encodeFunctionData, keccak256, type Abi, type Hex, type TransactionReceipt } from "viem";
+import { TransactionError } from "../../protocol/chain/actions/send.js";
+import type { StepproofClients } from "../../protocol/chain/client.js";
+import { ProverNodeError } from "../errors.js";
+import type { ProverDb, TxRow } from "./db.js";
+
+export type PersistedSendParameters = {
+  /** What the transaction is for, e.g. "commit"; with `key` (e.g. the job id) it names the action. */
+  kind: string;
+  key: string;
+  address: Hex;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
+  what: string;
+};
+
+/** Test hook: the process stops (hangs) at a named point so a test can SIGKILL it there. */
+export const FAULT_ENV = "STEPPROOF_FAULT_HANG";
+export async function faultPoint(name: string, log: (msg: string) => void): Promise<void> {
+  if (process.env[FAULT_ENV] !== name) return;
+  log(`fault point ${name}: hanging until killed`);
+  await new Promise<never>(() => {});
+}
+
+/**
+ * Sends transactions so that a crash at any instant neither loses nor duplicates one: each is
+ * simulated (a revert becomes a typed error and nothing is sent), signed locally, written to
+ * SQLite with its nonce and raw bytes, and only then broadcast. After a restart `resume()`
+ * looks each pending one up and rebroadcasts the same bytes (same nonce, so it can land at
+ * most once). Sends are serialized: one account, one nonce sequence.
+ */
+export class PersistedTxSender {
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly db: ProverDb,
+    readonly clients: StepproofClients,
+    readonly log: (msg: string) => void = () => {},
+  ) {}
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  send(p: PersistedSendParameters): Promise<{ hash: Hex; receipt: TransactionReceipt }> {
+    return this.#serial(async () => {
+      const wallet = this.clients.walletClient;
+      if (!wallet) throw new ProverNodeError(`cannot ${p.what}: no signing account`);
+      const { publicClient } = this.clients;
+      try {
+        await publicClient.simulateContract({ account: wallet.account, address: p.address, abi: p.abi, functionName: p.functionName, args: p.args } as Parameters<typeof publicClient.simulateContract>[0]);
+      } catch (err) {
+        throw toTransactionError(p.what, err);
+      }
+      const data = encodeFunctionData({ abi: p.abi, functionName: p.functionName, args: p.args });
+      const nonce = await publicClient.getTransactionCount({ address: wallet.account.address, blockTag: "pending" });
+      const request = await wallet.prepareTransactionRequest({ account: wallet.account, chain: wallet.chain, to: p.address, data, nonce });
+      const raw = await wallet.signTransaction(request as Parameters<typeof wallet.signTransaction>[0]);
+      const hash = keccak256(raw);
+      this.db.insertTx({ hash, kind: p.kind, key: p.key, nonce, raw });
+      await faultPoint("before-broadcast", this.log);
+      await this.#broadcast(raw);
+      const receipt = await publicClient.waitForTransactionReceipt({ hash });
+      this.db.setTxState(hash, receipt.status === "success" ? "mined" : "reverted");
+      if (receipt.status !== "success") throw new TransactionError(`${p.what}: transaction ${hash} reverted`, {});
+      return { hash, receipt };
+    });
+  }
+
+  async #broadcast(raw: Hex): Promise<void> {
+    try {
+      await this.clients.publicClient.sendRawTransaction({ serializedTransaction: raw });
+    } catch (err) {
+      // A rebroadcast of bytes the node already has is fine: the receipt lookup decides.
+      if (/already known|already imported|known transaction/i.test(String((err as Error).message))) return;
+      throw err;
+    }
+  }
+
+  /**
+   * Settle every transaction persisted but not known to be mined: look up its receipt, else
+   * rebroadcast it; a nonce already used by another transaction means it can never land.
+   * @returns the rows that were mined successfully (their actions are done).
+   */
+  resume(): Promise<TxRow[]> {
+    return this.#serial(async () => {
+      const { publicClient } = this.clients;
+      const done: TxRow[] = [];
+      for (const tx of this.db.pendingTxs()) {
+        let receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
+        if (!receipt) {
+          const used = await publicClient.getTransactionCount({ address: this.clients.walletClient!.account.address, blockTag: "latest" });
+          if (used > tx.nonce) {
+            this.db.setTxState(tx.hash, "dropped");
+            this.log(`transaction ${tx.hash} (${tx.kind} ${tx.key}) was replaced at nonce ${tx.nonce}; the loop re-derives the action from chain state`);
+            continue;
+          }
+          this.log(`rebroadcasting ${tx.kind} ${tx.key} (${tx.hash})`);
+          await this.#broadcast(tx.raw);
+          receipt = await publicClient.waitForTransactionReceipt({ hash: tx.hash, timeout: 60_000 });
+        }
+        this.db.setTxState(tx.hash, receipt.status === "success" ? "mined" : "reverted");
+        if (receipt.status === "success") done.push({ ...tx, state: "mined" });
+      }
+      return done;
+    });
+  }
+}
+
+function toTransactionError(what: string, err: unknown): TransactionError {
+  if (err instanceof BaseError) {
+    const revert = err.walk((e) => e instanceof ContractFunctionRevertedError);
+    if (revert instanceof ContractFunctionRevertedError && revert.data) {
+      return new TransactionError(`Cannot ${what}: ${revert.data.errorName}.`, { cause: err, revertName: revert.data.errorName, revertArgs: revert.data.args });
+    }
+  }
+  return new TransactionError(`Cannot ${what}.`, { cause: err });
+}
