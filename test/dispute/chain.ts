@@ -10,12 +10,12 @@ export const CHALLENGER_CLOCK = 7200n;
 export const JOB_ID = 1n;
 export const MODEL_ID = keccak256(toHex("tiny-model"));
 
-export async function deployGame() {
+export async function deployGame(opts: { reentrantToken?: boolean } = {}) {
   const conn = await network.create();
   const { viem, networkHelpers } = conn;
   const [deployer, prover, challenger, other] = await viem.getWalletClients();
   const publicClient = await viem.getPublicClient();
-  const token = await viem.deployContract("DisputeToken");
+  const token = opts.reentrantToken ? await viem.deployContract("ReentrantToken") : await viem.deployContract("DisputeToken");
   const escrow = await viem.deployContract("MockJobEscrow");
   const models = await viem.deployContract("MockModelRegistry");
   const judge = await viem.deployContract("StepJudge");
@@ -87,4 +87,11 @@ export async function setupJob(
   const abi = d.escrow.abi.find((x) => x.type === "function" && x.name === "setJob") as { inputs: { components: { name: string; type: string }[] }[] };
   const full = Object.fromEntries(abi.inputs[1]!.components.map((c) => [c.name, job[c.name] ?? (c.type.startsWith("uint") ? 0 : "0x" + "00".repeat(32))]));
   await d.escrow.write.setJob([opts.jobId ?? JOB_ID, full as never]);
+}
+
+/** INVARIANT (PROTOCOL §7.4): the game holds exactly what it owes. */
+export async function solvency(d: Deployed): Promise<{ balance: bigint; owed: bigint }> {
+  const balance = await d.token.read.balanceOf([d.game.address]);
+  const owed = (await d.game.read.bondsHeld()) + (await d.game.read.totalCredits());
+  return { balance, owed };
 }

@@ -1,0 +1,240 @@
+/**
+ * The game's rules on EDR against mocks: chess clocks at the exact boundary second on both
+ * sides, data-availability demands answered and unanswered, the demand limit, front-running a
+ * winning proof, concurrent disputes on one job, content-derived ids (reorg safety),
+ * re-entrancy on payouts, and solvency after every resolution.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { zeroHash, type Hex } from "viem";
+import { opOf, T } from "../../protocol/evaluator/layout.js";
+import { buildOpenings, judgeContext, type DisputeData } from "../../protocol/dispute/proofs.js";
+import { tinyData, tolerances, withStep } from "./fixture.js";
+import { perturb, verdictOf, q48 } from "./perturb.js";
+import { BOND, CHALLENGER_CLOCK, PROVER_CLOCK, deployGame, setupJob, solvency, type Deployed } from "./chain.js";
+
+const POS = 3;
+const LAYER = 1;
+const CLAIM = { tensor: T.Y_O, row: 0, col: 5 };
+
+describe("StepProofGame rules", () => {
+  let d: Deployed;
+  let honest: DisputeData;
+  let cheat: DisputeData;
+  let job = 1000n;
+
+  beforeAll(async () => {
+    d = await deployGame();
+    honest = withStep(tinyData({ tokens: 6 }), POS, LAYER);
+    const v = verdictOf(honest, POS, LAYER, CLAIM);
+    cheat = perturb(honest, POS, LAYER, CLAIM, 3 * q48(v.bound) + 0.01);
+  });
+
+  async function expectSolvent() {
+    const { balance, owed } = await solvency(d);
+    expect(balance).toBe(owed);
+  }
+
+  async function open(data: DisputeData, who = d.challenger) {
+    const jobId = job++;
+    await setupJob(d, data, tolerances(), { jobId });
+    await d.game.write.openDispute([jobId, POS, LAYER], { account: who.account });
+    const id = (await d.game.read.disputeIdOf([jobId, POS, LAYER, who.account.address])) as Hex;
+    const opened = (await d.game.read.getDispute([id])).turnStartedAt;
+    return { jobId, id, opened };
+  }
+
+  const proofArgs = (id: Hex, data: DisputeData) => {
+    const openings = buildOpenings(judgeContext(data, POS, LAYER, tolerances()[opOf(CLAIM.tensor, LAYER)]!), data, CLAIM);
+    return [id, { tensor: BigInt(CLAIM.tensor), row: BigInt(CLAIM.row), col: BigInt(CLAIM.col) }, openings] as const;
+  };
+  const at = (ts: bigint) => d.networkHelpers.time.setNextBlockTimestamp(ts);
+
+  it("prover clock: step root accepted at the deadline second, timeout only after it", async () => {
+    const a = await open(honest);
+    const deadline = a.opened + PROVER_CLOCK;
+    expect(await d.game.read.deadlineOf([a.id])).toBe(deadline);
+    await at(deadline);
+    await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
+    expect((await d.game.read.getDispute([a.id])).proverClockLeft).toBe(0n);
+
+    const b = await open(honest);
+    await at(b.opened + PROVER_CLOCK);
+    await expect(d.game.write.claimTimeout([b.id], { account: d.other.account })).rejects.toThrow(/ClockRunning/);
+    await at(b.opened + PROVER_CLOCK + 1n);
+    await expect(d.game.write.postStepRoot([b.id, honest.stepTree!.root], { account: d.prover.account })).rejects.toThrow(/ClockExpired/);
+    await at(b.opened + PROVER_CLOCK + 2n);
+    const faults = await d.escrow.read.faultResolutions();
+    await d.game.write.claimTimeout([b.id], { account: d.other.account });
+    expect((await d.game.read.getDispute([b.id])).phase).toBe(5); // ChallengerWon
+    expect(await d.escrow.read.faultResolutions()).toBe(faults + 1n);
+    await expectSolvent();
+  });
+
+  it("challenger clock: proof accepted at the deadline second; timeout after it forfeits the bond to the prover", async () => {
+    const a = await open(cheat);
+    await d.game.write.postStepRoot([a.id, cheat.stepTree!.root], { account: d.prover.account });
+    const started = (await d.game.read.getDispute([a.id])).turnStartedAt;
+    await at(started + CHALLENGER_CLOCK);
+    await d.game.write.proveFraud(proofArgs(a.id, cheat), { account: d.challenger.account });
+    expect((await d.game.read.getDispute([a.id])).phase).toBe(5);
+
+    const b = await open(honest);
+    await d.game.write.postStepRoot([b.id, honest.stepTree!.root], { account: d.prover.account });
+    const s = (await d.game.read.getDispute([b.id])).turnStartedAt;
+    await at(s + CHALLENGER_CLOCK);
+    await expect(d.game.write.claimTimeout([b.id])).rejects.toThrow(/ClockRunning/);
+    const before = await d.game.read.credits([d.prover.account.address]);
+    const clean = await d.escrow.read.cleanResolutions();
+    await at(s + CHALLENGER_CLOCK + 1n);
+    await d.game.write.claimTimeout([b.id]);
+    expect((await d.game.read.getDispute([b.id])).phase).toBe(4); // ProverWon
+    expect(await d.game.read.credits([d.prover.account.address])).toBe(before + BOND);
+    expect(await d.escrow.read.cleanResolutions()).toBe(clean + 1n);
+    await expectSolvent();
+  });
+
+  it("an honest step root admits no proof: NoFraud, and the dispute stays open", async () => {
+    const a = await open(honest);
+    await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
+    await expect(d.game.write.proveFraud(proofArgs(a.id, honest), { account: d.challenger.account })).rejects.toThrow(/NoFraud/);
+    expect((await d.game.read.getDispute([a.id])).phase).toBe(2);
+  });
+
+  it("data availability: a demand answered on-chain publishes the chunk; clocks are charged to the mover", async () => {
+    const a = await open(honest);
+    await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
+    const posted = await d.game.read.getDispute([a.id]);
+    const t0 = posted.turnStartedAt;
+    await at(t0 + 100n);
+    await d.game.write.demandChunk([a.id, BigInt(T.D_PART), 5n, 1n], { account: d.challenger.account });
+    const after = await d.game.read.getDispute([a.id]);
+    expect(after.phase).toBe(3);
+    expect(after.challengerClockLeft).toBe(CHALLENGER_CLOCK - 100n);
+    const bytes = buildOpeningsFor(honest, T.D_PART, 5, 1);
+    await expect(d.game.write.revealChunk([a.id, bytes.chunk, bytes.wrongProof], { account: d.prover.account })).rejects.toThrow(/InvalidChunkProof/);
+    await at(t0 + 150n);
+    const hash = await d.game.write.revealChunk([a.id, bytes.chunk, bytes.proof], { account: d.prover.account });
+    const receipt = await d.publicClient.waitForTransactionReceipt({ hash });
+    const logs = await d.publicClient.getContractEvents({ address: d.game.address, abi: d.game.abi, eventName: "ChunkRevealed", fromBlock: receipt.blockNumber, toBlock: receipt.blockNumber });
+    expect((logs[0]!.args as { data: Hex }).data).toBe(bytes.chunk);
+    const back = await d.game.read.getDispute([a.id]);
+    expect(back.phase).toBe(2);
+    expect(back.proverClockLeft).toBe(posted.proverClockLeft - 50n);
+  });
+
+  it("data availability: an unanswered demand loses on the prover's clock; demands are capped", async () => {
+    const a = await open(honest);
+    await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
+    const cap = await d.game.read.MAX_DEMANDS();
+    for (let i = 0; i < cap; i++) {
+      await d.game.write.demandChunk([a.id, BigInt(T.D_PART), BigInt(i), 0n], { account: d.challenger.account });
+      const b = buildOpeningsFor(honest, T.D_PART, i, 0);
+      await d.game.write.revealChunk([a.id, b.chunk, b.proof], { account: d.prover.account });
+    }
+    await expect(d.game.write.demandChunk([a.id, BigInt(T.D_PART), 0n, 1n], { account: d.challenger.account })).rejects.toThrow(/DemandLimitReached/);
+
+    const c = await open(honest);
+    await d.game.write.postStepRoot([c.id, honest.stepTree!.root], { account: d.prover.account });
+    await d.game.write.demandChunk([c.id, BigInt(T.D_PART), 1n, 0n], { account: d.challenger.account });
+    const dl = await d.game.read.deadlineOf([c.id]);
+    await at(dl);
+    await expect(d.game.write.claimTimeout([c.id])).rejects.toThrow(/ClockRunning/);
+    await at(dl + 1n);
+    await d.game.write.claimTimeout([c.id]);
+    expect((await d.game.read.getDispute([c.id])).phase).toBe(5);
+    await expectSolvent();
+  });
+
+  it("front-running: only the dispute's challenger can submit its proof; a copier's own dispute pays only the copier once", async () => {
+    const a = await open(cheat);
+    await d.game.write.postStepRoot([a.id, cheat.stepTree!.root], { account: d.prover.account });
+    await expect(d.game.write.proveFraud(proofArgs(a.id, cheat), { account: d.other.account })).rejects.toThrow(/NotChallenger/);
+    // The copier opens its own dispute on the same step of the same job and proves first.
+    await d.game.write.openDispute([a.jobId, POS, LAYER], { account: d.other.account });
+    const idOther = (await d.game.read.disputeIdOf([a.jobId, POS, LAYER, d.other.account.address])) as Hex;
+    await d.game.write.postStepRoot([idOther, cheat.stepTree!.root], { account: d.prover.account });
+    await d.game.write.proveFraud(proofArgs(idOther, cheat), { account: d.other.account });
+    expect((await d.escrow.read.getJob([a.jobId])).status).toBe(5); // Slashed, once
+    // The original challenger still wins its own dispute (escrow ignores the second fault)…
+    await d.game.write.proveFraud(proofArgs(a.id, cheat), { account: d.challenger.account });
+    expect((await d.escrow.read.getJob([a.jobId])).openDisputes).toBe(0);
+    await expectSolvent();
+  });
+
+  it("concurrent disputes: after one slashes the job, the others are cancelled with bonds returned", async () => {
+    const a = await open(cheat);
+    // A second challenger disputes another step of the same job.
+    await d.game.write.openDispute([a.jobId, 2, 2], { account: d.other.account });
+    const idB = (await d.game.read.disputeIdOf([a.jobId, 2, 2, d.other.account.address])) as Hex;
+    expect((await d.escrow.read.getJob([a.jobId])).openDisputes).toBe(2);
+    await expect(d.game.write.cancelAfterSlash([idB])).rejects.toThrow(/JobNotSlashed/);
+    await d.game.write.postStepRoot([a.id, cheat.stepTree!.root], { account: d.prover.account });
+    await d.game.write.proveFraud(proofArgs(a.id, cheat), { account: d.challenger.account });
+    const before = await d.game.read.credits([d.other.account.address]);
+    await d.game.write.cancelAfterSlash([idB]);
+    expect(await d.game.read.credits([d.other.account.address])).toBe(before + BOND);
+    expect((await d.game.read.getDispute([idB])).phase).toBe(6);
+    expect((await d.escrow.read.getJob([a.jobId])).openDisputes).toBe(0);
+    await expectSolvent();
+    // Everyone can withdraw; the game ends holding only open bonds.
+    for (const who of [d.challenger, d.other, d.prover]) {
+      if ((await d.game.read.credits([who.account.address])) > 0n) await d.game.write.withdraw({ account: who.account });
+    }
+    const { balance } = await solvency(d);
+    expect(balance).toBe(await d.game.read.bondsHeld());
+  });
+
+  it("ids are content-derived: opening order (e.g. after a reorg) does not change which dispute a move targets", async () => {
+    const jobId = job++;
+    await setupJob(d, honest, tolerances(), { jobId });
+    await d.game.write.openDispute([jobId, 1, 1], { account: d.other.account });
+    await d.game.write.openDispute([jobId, 1, 1], { account: d.challenger.account });
+    const mine = (await d.game.read.disputeIdOf([jobId, 1, 1, d.challenger.account.address])) as Hex;
+    expect((await d.game.read.getDispute([mine])).challenger.toLowerCase()).toBe(d.challenger.account.address.toLowerCase());
+    await expect(d.game.write.openDispute([jobId, 1, 1], { account: d.challenger.account })).rejects.toThrow(/DisputeExists/);
+    await expect(d.game.write.openDispute([jobId, 1, 1], { account: d.prover.account })).rejects.toThrow(/ProverCannotChallenge/);
+    await expect(d.game.write.openDispute([jobId, 5, 1], { account: d.challenger.account })).rejects.toThrow(/StepOutOfRange/);
+    await expect(d.game.write.openDispute([jobId, 0, 3], { account: d.challenger.account })).rejects.toThrow(/StepOutOfRange/);
+  });
+
+  it("disputes cannot open after the challenge deadline", async () => {
+    const jobId = job++;
+    await setupJob(d, honest, tolerances(), { jobId, challengeWindow: 100n });
+    const deadline = (await d.escrow.read.getJob([jobId])).challengeDeadline;
+    await at(deadline + 1n);
+    await expect(d.game.write.openDispute([jobId, 1, 1], { account: d.challenger.account })).rejects.toThrow(/WindowClosed/);
+  });
+
+  function buildOpeningsFor(data: DisputeData, tensor: number, row: number, chunk: number) {
+    const t = data.step!.tensors.get(tensor)!;
+    const C = data.encoding.chunkSize;
+    const slice = (t.data as Float32Array).slice(row * t.rowLength + chunk * C, row * t.rowLength + Math.min((chunk + 1) * C, t.rowLength));
+    const chunkHex = ("0x" + Buffer.from(slice.buffer).toString("hex")) as Hex;
+    const proof = data.stepTree!.proof(tensor, row, chunk);
+    return { chunk: chunkHex, proof, wrongProof: proof.map((p, i) => (i === 0 ? zeroHash : p)) };
+  }
+});
+
+describe("re-entrancy on payouts", () => {
+  it("a token hook re-entering withdraw cannot withdraw twice", async () => {
+    const d = await deployGame({ reentrantToken: true });
+    const data = tinyData({ tokens: 6 });
+    await setupJob(d, data, tolerances(), { jobId: 7n });
+    const attacker = await d.viem.deployContract("ReentrantChallenger", [d.game.address]);
+    await d.token.write.mint([attacker.address, 10n * BOND]);
+    await attacker.write.approve([d.token.address, 2n ** 255n]);
+    await attacker.write.open([7n, 1, 1]);
+    const id = (await d.game.read.disputeIdOf([7n, 1, 1, attacker.address])) as Hex;
+    const opened = (await d.game.read.getDispute([id])).turnStartedAt;
+    await d.networkHelpers.time.setNextBlockTimestamp(opened + PROVER_CLOCK + 1n);
+    await d.game.write.claimTimeout([id]);
+    expect(await d.game.read.credits([attacker.address])).toBe(BOND);
+    await attacker.write.withdraw();
+    expect(await attacker.read.reentered()).toBe(true);
+    expect(await attacker.read.reentrySucceeded()).toBe(false);
+    expect(await d.token.read.balanceOf([attacker.address])).toBe(10n * BOND);
+    const { balance, owed } = await solvency(d);
+    expect(balance).toBe(owed);
+    void zeroHash;
+  });
+});
