@@ -17,6 +17,9 @@ class QuietRequests extends LogController {
 export function createHttpServer(o: { bodyLimit: number; logger: Logger; metrics: ProverMetrics; health: () => Promise<object> }): FastifyInstance {
   const app = Fastify({ bodyLimit: o.bodyLimit, loggerInstance: o.logger, logController: new QuietRequests() }) as unknown as FastifyInstance;
 
+  // JSON only: fastify also parses text/plain by default, which would turn a wrong content type
+  // into a confusing schema error instead of 415.
+  app.removeContentTypeParser("text/plain");
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof ApiError) {
       return reply.status(err.status).send({ error: { message: err.shortMessage, type: err.status >= 500 ? "server_error" : "invalid_request_error", code: err.code } });

@@ -124,7 +124,10 @@ export class JobService {
           samplingParams: a.samplingParams,
           executionProvider: o.executionProvider,
           traceSink: writer,
-          ...(onToken ? { onToken: (t: number) => onToken(t) } : {}),
+          onToken: async (t: number, i: number) => {
+            await onToken?.(t);
+            if (i === 0) await faultPoint("mid-generation", (m) => o.log.warn({ jobId: id }, m));
+          },
           ...(corrupt ? { corrupt } : {}),
         });
         writer.complete(result.trace);
