@@ -1,5 +1,5 @@
 import { hexToBytes, type Hex } from "viem";
-import { createKeccak256 } from "./keccak-wasm.js";
+import { KeccakWasm, WASM_SCRATCH } from "./keccak-wasm.js";
 
 /**
  * The PROTOCOL §3.2 leaf computed on bytes with a reused preimage buffer. Same value as
@@ -7,33 +7,58 @@ import { createKeccak256 } from "./keccak-wasm.js";
  * hashes (L+1)·ceil(d/C) leaves per token and the weights root hashes every weight chunk.
  */
 export class LeafHasher {
-  readonly #preimage = new Uint8Array(160);
-  readonly #view = new DataView(this.#preimage.buffer);
-  readonly #keccak = createKeccak256();
+  readonly #k = new KeccakWasm();
+  readonly #domain: Uint8Array;
 
   constructor(domain: Hex) {
-    this.#preimage.set(hexToBytes(domain), 0);
+    this.#domain = hexToBytes(domain);
   }
 
   /** Leaf bytes for a chunk. tensorId, row and chunkIndex must be < 2^53. */
   leaf(tensorId: number, row: number, chunkIndex: number, chunkBytes: Uint8Array): Uint8Array {
-    return this.leafFromHash(tensorId, row, chunkIndex, this.#keccak(chunkBytes));
+    // Chunk hash first (digest lands in state bytes 0..32), then the preimage around it.
+    this.#k.ensure(CHUNK + chunkBytes.byteLength + 136).set(chunkBytes, CHUNK);
+    this.#k.hashInPlace(CHUNK, chunkBytes.byteLength);
+    return this.#finish(tensorId, row, chunkIndex);
   }
 
   leafFromHash(tensorId: number, row: number, chunkIndex: number, chunkHash: Uint8Array): Uint8Array {
-    this.#word(32, tensorId);
-    this.#word(64, row);
-    this.#word(96, chunkIndex);
-    this.#preimage.set(chunkHash, 128);
-    return this.#keccak(this.#keccak(this.#preimage));
+    this.#k.mem.set(chunkHash, 0);
+    return this.#finish(tensorId, row, chunkIndex);
   }
 
-  #word(offset: number, value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`leaf field ${value} is not a safe uint`);
-    // Big-endian uint256: 24 zero bytes, then the value as two 32-bit words (no BigInt).
-    this.#preimage.fill(0, offset, offset + 24);
-    this.#view.setUint32(offset + 24, Math.floor(value / 0x100000000));
-    this.#view.setUint32(offset + 28, value >>> 0);
+  /** keccak256(keccak256(abi.encode(domain, tensorId, row, chunkIndex, <digest in mem[0,32)>))). */
+  #finish(tensorId: number, row: number, chunkIndex: number): Uint8Array {
+    const mem = this.#k.mem;
+    mem.copyWithin(PRE + 128, 0, 32);
+    mem.set(this.#domain, PRE);
+    word(mem, PRE + 32, tensorId);
+    word(mem, PRE + 64, row);
+    word(mem, PRE + 96, chunkIndex);
+    this.#k.hashInPlace(PRE, 160);
+    this.#k.mem.copyWithin(PRE, 0, 32);
+    this.#k.hashInPlace(PRE, 32);
+    return this.#k.mem.slice(0, 32);
+  }
+}
+
+/** Preimage region (160 bytes + padding) and chunk region inside the wasm memory. */
+const PRE = WASM_SCRATCH;
+const CHUNK = WASM_SCRATCH + 512;
+
+function word(mem: Uint8Array, offset: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`leaf field ${value} is not a safe uint`);
+  // Big-endian uint256: 24 zero bytes, then the value as 8 big-endian bytes (no BigInt).
+  mem.fill(0, offset, offset + 24);
+  let hi = Math.floor(value / 0x100000000);
+  let lo = value >>> 0;
+  for (let i = 7; i >= 4; i--) {
+    mem[offset + 24 + i] = lo & 0xff;
+    lo >>>= 8;
+  }
+  for (let i = 3; i >= 0; i--) {
+    mem[offset + 24 + i] = hi & 0xff;
+    hi >>>= 8;
   }
 }
 

@@ -96,24 +96,53 @@ export function keccakWasmBytes(): Uint8Array {
 type WasmMemory = { buffer: ArrayBuffer; grow(pages: number): number };
 const Wasm = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object) => { exports: Record<string, unknown> } } }).WebAssembly;
 
+/**
+ * One module instance (not re-entrant; one per thread). `hashInPlace` hashes `len` bytes
+ * already at `ptr` (with room for padding after them) and leaves the digest in state bytes
+ * [0, 32), so callers can chain hashes without copying through JavaScript.
+ */
+export class KeccakWasm {
+  readonly #memory: WasmMemory;
+  readonly #absorb: (ptr: number, blocks: number) => void;
+  mem: Uint8Array;
+
+  constructor() {
+    const instance = new Wasm.Instance(new Wasm.Module(keccakWasmBytes()));
+    this.#memory = instance.exports.memory as WasmMemory;
+    this.#absorb = instance.exports.absorb as (ptr: number, blocks: number) => void;
+    this.mem = new Uint8Array(this.#memory.buffer);
+  }
+
+  /** Make memory at least `bytes` long; returns the (possibly new) view. */
+  ensure(bytes: number): Uint8Array {
+    if (bytes > this.mem.byteLength) {
+      this.#memory.grow(Math.ceil((bytes - this.mem.byteLength) / 65536));
+      this.mem = new Uint8Array(this.#memory.buffer);
+    }
+    return this.mem;
+  }
+
+  /** Pad and absorb `len` bytes at `ptr`; digest in mem[0, 32). */
+  hashInPlace(ptr: number, len: number): void {
+    const padded = (Math.floor(len / RATE) + 1) * RATE;
+    const mem = this.ensure(ptr + padded);
+    mem.fill(0, ptr + len, ptr + padded);
+    mem[ptr + len]! ^= 0x01;
+    mem[ptr + padded - 1]! ^= 0x80;
+    mem.fill(0, 0, 200);
+    this.#absorb(ptr, padded / RATE);
+  }
+}
+
+/** Offset from which callers may place their own data (above state and constants). */
+export const WASM_SCRATCH = INPUT;
+
 /** A keccak256 function backed by one module instance (not re-entrant; one per thread). */
 export function createKeccak256(): (data: Uint8Array) => Uint8Array {
-  const instance = new Wasm.Instance(new Wasm.Module(keccakWasmBytes()));
-  const memory = instance.exports.memory as WasmMemory;
-  const absorb = instance.exports.absorb as (ptr: number, blocks: number) => void;
-  let mem = new Uint8Array(memory.buffer);
+  const k = new KeccakWasm();
   return (data: Uint8Array): Uint8Array => {
-    const padded = (Math.floor(data.byteLength / RATE) + 1) * RATE;
-    if (INPUT + padded > mem.byteLength) {
-      memory.grow(Math.ceil((INPUT + padded - mem.byteLength) / 65536));
-      mem = new Uint8Array(memory.buffer);
-    }
-    mem.set(data, INPUT);
-    mem.fill(0, INPUT + data.byteLength, INPUT + padded);
-    mem[INPUT + data.byteLength]! ^= 0x01;
-    mem[INPUT + padded - 1]! ^= 0x80;
-    mem.fill(0, 0, 200);
-    absorb(INPUT, padded / RATE);
-    return mem.slice(0, 32);
+    k.ensure(INPUT + data.byteLength + RATE).set(data, INPUT);
+    k.hashInPlace(INPUT, data.byteLength);
+    return k.mem.slice(0, 32);
   };
 }
