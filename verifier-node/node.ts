@@ -108,7 +108,8 @@ export class VerifierNode {
     const layers = sampleLayers(secret, jobId, model.arch.layers, policy);
     state.db.prepare("UPDATE jobs SET prover = ? WHERE job_id = ?").run(onchain.prover, jobId.toString());
     try {
-      const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, boundaries: boundariesFor(layers) });
+      const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens };
+      const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, boundaries: boundariesFor(layers), shape });
       const { failure } = await checkJobLayers({ sessions, trace, layers });
       if (failure) {
         state.update(jobId, { state: "failed", layers, failure, detail: `layer ${failure.layer} position ${failure.position}: max-abs ${failure.maxAbs.toExponential(2)}, rel-L2 ${failure.relL2.toExponential(2)}` });

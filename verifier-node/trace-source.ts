@@ -10,6 +10,8 @@ export type TraceRequest = {
   traceRoot: Hex;
   /** Boundaries whose rows are needed (l-1 and l for each re-executed block l; none for l = 0). */
   boundaries: readonly number[];
+  /** Shape from the chain (model registration, job token counts), never from the prover. */
+  shape: { hidden: number; chunkSize: number; dtype: 1 | 2; tokens: number };
 };
 
 /** The prover did not serve the data, or served data that does not match its root. */

@@ -1,0 +1,55 @@
+import type { Address } from "viem";
+import { nodeRegistryAbi } from "../protocol/chain/abi.js";
+import { TOKEN_TENSOR } from "../protocol/commitments/index.js";
+import type { StepproofClients } from "../protocol/chain/client.js";
+import type { ReplayableTrace } from "../runtime/reexec.js";
+import type { ChunkProof } from "../runtime/trace/commitment.js";
+import { TraceUnavailableError, type TraceRequest, type TraceSource } from "./trace-source.js";
+import { assembleVerifiedTrace } from "./verified-trace.js";
+
+/** The prover API serves at most this many positions per request (PROTOCOL §5.6). */
+const POSITIONS_PER_REQUEST = 64;
+
+type TraceResponse = { chunks: ChunkProof[] };
+
+/**
+ * Fetches trace slices from the prover's endpoint as registered in the NodeRegistry
+ * (`GET /v1/jobs/:id/trace`), in bounded requests with a timeout, and verifies every chunk
+ * against the on-chain root before anything uses it.
+ */
+export class HttpTraceSource implements TraceSource {
+  constructor(
+    readonly clients: StepproofClients,
+    readonly options: { timeoutMs?: number } = {},
+  ) {}
+
+  async fetch(request: TraceRequest): Promise<ReplayableTrace> {
+    const node = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [request.prover as Address] });
+    const base = node.endpoint.replace(/\/+$/, "");
+    const n = request.shape.tokens;
+    const byKey = new Map<string, ChunkProof>();
+    const get = async (layer: number | "tokens", first: number, last: number) => {
+      for (let a = first; a <= last; a += POSITIONS_PER_REQUEST) {
+        const b = Math.min(last, a + POSITIONS_PER_REQUEST - 1);
+        const url = `${base}/v1/jobs/${request.jobId}/trace?layer=${layer}&positions=${a}-${b}`;
+        let res: Response;
+        try {
+          res = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) });
+        } catch (cause) {
+          throw new TraceUnavailableError(`prover ${request.prover} at ${base} did not answer for job ${request.jobId}`, { cause });
+        }
+        if (!res.ok) throw new TraceUnavailableError(`prover ${request.prover} refused trace of job ${request.jobId}: HTTP ${res.status}`, { details: (await res.text()).slice(0, 500) });
+        const body = (await res.json()) as TraceResponse;
+        for (const c of body.chunks ?? []) byKey.set(`${c.tensorId}:${c.row}:${c.chunkIndex}`, c);
+      }
+    };
+    await get("tokens", 0, n - 1);
+    for (const l of request.boundaries) await get(l, 0, n - 2);
+    return assembleVerifiedTrace(
+      request,
+      request.shape,
+      (t) => byKey.get(`${TOKEN_TENSOR}:${t}:0`),
+      (l, t, c) => byKey.get(`${l}:${t}:${c}`),
+    );
+  }
+}
