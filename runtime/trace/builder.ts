@@ -1,7 +1,6 @@
-import type { Hex } from "viem";
 import { TOKEN_TENSOR, TRACE_DOMAIN } from "../../protocol/commitments/index.js";
 import { chunkRowBytes, dtypeSize, type Dtype } from "../../protocol/encoding/index.js";
-import { LeafHasher, toHex } from "../commit/fast-leaf.js";
+import { LeafHasher } from "../commit/fast-leaf.js";
 import { sharedHashPool, type HashPool } from "../commit/hash-pool.js";
 import type { HiddenData } from "../forward.js";
 import { TraceCommitment, type HiddenRowSource } from "./commitment.js";
@@ -21,8 +20,10 @@ export class TraceBuilder implements HiddenRowSource {
   readonly #hasher = new LeafHasher(TRACE_DOMAIN);
   /** rows[t][l]: views into the runtime's output buffers (no copy). */
   readonly #rows: HiddenData[][] = [];
-  /** leaves[t]: (L+1)·K leaves of position t, in (l, chunk) order. */
-  readonly #leaves: Hex[][] = [];
+  /** leaves[t]: (L+1)·K leaves of position t, in (l, chunk) order, 32 bytes each. */
+  readonly #leaves: Uint8Array[] = [];
+  /** filled[t]: how many of position t's leaves are set (completeness check). */
+  readonly #filled: number[] = [];
   /** Outstanding worker hashing (PROTOCOL §4.3: hashing overlaps the next token). */
   readonly #pending: Promise<void>[] = [];
   readonly #pool: HashPool | undefined;
@@ -53,10 +54,14 @@ export class TraceBuilder implements HiddenRowSource {
     for (let r = 0; r < rows; r++) {
       const t = firstPosition + r;
       (this.#rows[t] ??= [])[layer] = data.subarray(r * hidden, (r + 1) * hidden);
-      this.#leaves[t] ??= new Array<Hex>(this.layout.leavesPerPosition);
+      if (!this.#leaves[t]) {
+        this.#leaves[t] = new Uint8Array(this.layout.leavesPerPosition * 32);
+        this.#filled[t] = 0;
+      }
     }
     const put = (t: number, c: number, leaf: Uint8Array) => {
-      this.#leaves[t]![layer * chunksPerRow + c] = toHex(leaf);
+      this.#leaves[t]!.set(leaf, 32 * (layer * chunksPerRow + c));
+      this.#filled[t]! += 1;
     };
     if (this.#pool) {
       const job = this.#pool.leaves({ domain: TRACE_DOMAIN, tensorId: layer, firstRow: firstPosition, rows, rowBytes: hidden * size, chunkBytes: chunkSize * size, data: bytes });
@@ -84,18 +89,14 @@ export class TraceBuilder implements HiddenRowSource {
     await Promise.all(this.#pending);
     const n = tokens.length;
     if (n < 2) throw new RangeError("a trace needs at least two tokens");
-    const leaves: Hex[] = tokens.map((tok, t) => toHex(this.#hasher.leaf(TOKEN_TENSOR, t, 0, tokenBytes(tok))));
+    const per = this.layout.leavesPerPosition * 32;
+    const packed = new Uint8Array(this.layout.leafCount(n) * 32);
+    tokens.forEach((tok, t) => packed.set(this.#hasher.leaf(TOKEN_TENSOR, t, 0, tokenBytes(tok)), 32 * t));
     for (let t = 0; t < n - 1; t++) {
-      const l = this.#leaves[t];
-      if (!l || l.length !== this.layout.leavesPerPosition || !isDense(l)) throw new RangeError(`hidden states of position ${t} are incomplete`);
-      leaves.push(...l);
+      // A row written twice would also count twice; rows are written once per (t, l) by generate.
+      if (this.#filled[t] !== this.layout.leavesPerPosition) throw new RangeError(`hidden states of position ${t} are incomplete`);
+      packed.set(this.#leaves[t]!, 32 * n + per * t);
     }
-    return new TraceCommitment(this.layout, tokens, leaves, this);
+    return new TraceCommitment(this.layout, tokens, packed, this);
   }
-}
-
-// Array.prototype.some skips holes, so check every index explicitly.
-function isDense(a: readonly (Hex | undefined)[]): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] === undefined) return false;
-  return true;
 }

@@ -3,7 +3,7 @@ import { CommitmentTree, TOKEN_TENSOR } from "../../protocol/commitments/index.j
 import { chunkRange, dtypeSize } from "../../protocol/encoding/index.js";
 import type { HiddenData } from "../forward.js";
 import { toHex } from "../commit/fast-leaf.js";
-import { merkleRoot } from "../commit/fast-tree.js";
+import { merkleRootPacked } from "../commit/fast-tree.js";
 import { tokenBytes, type TraceLayout } from "./layout.js";
 import { buildMultiProof, type MultiProof } from "./multiproof.js";
 
@@ -26,17 +26,32 @@ export interface HiddenRowSource {
 /** A finished trace: root, leaves, proofs for any token or hidden chunk. */
 export class TraceCommitment implements HiddenRowSource {
   #tree: CommitmentTree | undefined;
+  #hexLeaves: Hex[] | undefined;
   readonly root: Hex;
+  /** All leaves in §3.4 order, 32 bytes each. */
+  readonly packedLeaves: Uint8Array;
 
+  /** `leaves`: Hex[] or the same leaves packed as consecutive 32-byte words. */
   constructor(
     readonly layout: TraceLayout,
     readonly tokens: readonly number[],
-    readonly leaves: readonly Hex[],
+    leaves: readonly Hex[] | Uint8Array,
     readonly rows: HiddenRowSource,
   ) {
-    if (leaves.length !== layout.leafCount(tokens.length)) throw new RangeError(`trace has ${leaves.length} leaves, layout needs ${layout.leafCount(tokens.length)}`);
-    // Root now (wasm keccak), merkletreejs tree only when a proof is first asked for.
-    this.root = merkleRoot(leaves);
+    this.packedLeaves = leaves instanceof Uint8Array ? leaves : Buffer.concat(leaves.map((l) => Buffer.from(l.slice(2), "hex")));
+    const count = this.packedLeaves.byteLength / 32;
+    if (count !== layout.leafCount(tokens.length)) throw new RangeError(`trace has ${count} leaves, layout needs ${layout.leafCount(tokens.length)}`);
+    // Root now (wasm keccak over packed bytes); hex leaves and the merkletreejs tree only when
+    // a proof is first asked for.
+    this.root = merkleRootPacked([this.packedLeaves]);
+  }
+
+  get leaves(): readonly Hex[] {
+    if (!this.#hexLeaves) {
+      const p = this.packedLeaves;
+      this.#hexLeaves = Array.from({ length: p.byteLength / 32 }, (_, i) => toHex(p.subarray(32 * i, 32 * i + 32)));
+    }
+    return this.#hexLeaves;
   }
 
   get tree(): CommitmentTree {

@@ -7,7 +7,6 @@ import type { HiddenData } from "../forward.js";
 import type { TraceSink } from "./builder.js";
 import { TraceCommitment } from "./commitment.js";
 import { TraceLayout } from "./layout.js";
-import { toHex } from "../commit/fast-leaf.js";
 
 /**
  * Disk trace store (PROTOCOL §4.5). One directory per job:
@@ -138,10 +137,8 @@ export class TraceStore {
     const layout = new TraceLayout(meta.layers, meta.hidden, meta.chunkSize, meta.dtype);
     const dir = this.#jobDir(jobId);
     const raw = readFileSync(join(dir, LEAVES));
-    const leaves: Hex[] = [];
-    for (let i = 0; i < raw.byteLength; i += 32) leaves.push(toHex(raw.subarray(i, i + 32)));
     const rows = new DiskRows(join(dir, HIDDEN), layout);
-    const trace = new TraceCommitment(layout, meta.tokens, leaves, rows);
+    const trace = new TraceCommitment(layout, meta.tokens, new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), rows);
     if (trace.root !== meta.root) throw new TraceStoreError(`stored trace of job ${jobId} does not match its root`, { details: `root ${meta.root}, leaves give ${trace.root}` });
     return trace;
   }
@@ -217,7 +214,7 @@ export class TraceJobWriter implements TraceSink {
   /** Seal the job: leaves, tokens and root; after this `store.read(jobId)` serves proofs. */
   complete(trace: TraceCommitment): void {
     closeSync(this.#fd);
-    const leaves = Buffer.concat(trace.leaves.map((l) => Buffer.from(l.slice(2), "hex")));
+    const leaves = trace.packedLeaves;
     this.reserve(leaves.byteLength);
     writeFileSync(join(this.dir, LEAVES), leaves);
     const meta = this.store.meta(this.jobId);
