@@ -95,8 +95,10 @@ contract StepProofGame is ReentrancyGuard {
     );
     event StepRootPosted(bytes32 indexed disputeId, bytes32 stepRoot, uint64 proverClockLeft);
     event ChunkDemanded(bytes32 indexed disputeId, uint256 tensor, uint256 row, uint256 chunk, uint8 demandsUsed);
-    /// Carries the revealed bytes, so the chunk is available from the log to everyone.
-    event ChunkRevealed(bytes32 indexed disputeId, uint256 tensor, uint256 row, uint256 chunk, bytes data);
+    /// Carries the revealed bytes and their proof, so anyone can use the chunk in a proof.
+    event ChunkRevealed(
+        bytes32 indexed disputeId, uint256 tensor, uint256 row, uint256 chunk, bytes data, bytes32[] proof
+    );
     event FraudProven(
         bytes32 indexed disputeId, uint256 tensor, uint256 row, uint256 col, uint8 op, int256 claimed, int256 ref, uint256 bound
     );
@@ -222,7 +224,7 @@ contract StepProofGame is ReentrancyGuard {
             d.stepRoot, CommitmentLeaf.STEP_DOMAIN, d.demandTensor, d.demandRow, d.demandChunk, data, proof
         );
         d.phase = Phase.AwaitingProof;
-        emit ChunkRevealed(disputeId, d.demandTensor, d.demandRow, d.demandChunk, data);
+        emit ChunkRevealed(disputeId, d.demandTensor, d.demandRow, d.demandChunk, data, proof);
     }
 
     /// @notice The one-step proof. Only the dispute's own challenger may submit it, so a
