@@ -1,0 +1,121 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * stepproof-client run --prompt … --max-tokens N [--prover addr] [--model id] [--chat]
+ * stepproof-client status <jobId>
+ * Chain options come from flags or STEPPROOF_RPC_URL / STEPPROOF_DEPLOYMENT / STEPPROOF_KEYSTORE;
+ * the keystore password from STEPPROOF_KEYSTORE_PASSWORD or a prompt.
+ */
+import { Command } from "commander";
+import { formatEther, getAddress, isAddress, isHex, type Hex } from "viem";
+import { connectStepproof } from "../protocol/chain/client.js";
+import { StepproofError } from "../protocol/errors.js";
+import { readManifest } from "../runtime/model/manifest.js";
+import { encodeSamplingParams } from "../runtime/sampling.js";
+import { loadKeystoreAccount } from "../prover-node/keystore.js";
+import { ClientError } from "./errors.js";
+import { jobStatus } from "./job-status.js";
+import { runJob } from "./run-job.js";
+
+type ChainOptions = { rpc?: string; deployment?: string; keystore?: string; chainId?: string };
+
+const program = new Command()
+  .name("stepproof-client")
+  .description("pay a stepproof prover per token and check what it commits")
+  .option("--rpc <url>", "JSON-RPC URL (env STEPPROOF_RPC_URL)")
+  .option("--deployment <file>", "deployments/<chainId>.json (env STEPPROOF_DEPLOYMENT)")
+  .option("--keystore <file>", "encrypted JSON keystore of the paying account (env STEPPROOF_KEYSTORE)")
+  .option("--chain-id <id>", "refuse any other chain");
+
+async function connect(o: ChainOptions, signer: boolean) {
+  const rpcUrl = o.rpc ?? process.env["STEPPROOF_RPC_URL"];
+  const deploymentFile = o.deployment ?? process.env["STEPPROOF_DEPLOYMENT"];
+  const keystore = o.keystore ?? process.env["STEPPROOF_KEYSTORE"];
+  if (!rpcUrl || !deploymentFile) throw new ClientError("give --rpc and --deployment (or STEPPROOF_RPC_URL and STEPPROOF_DEPLOYMENT)");
+  if (signer && !keystore) throw new ClientError("give --keystore (or STEPPROOF_KEYSTORE): the job is paid from that account");
+  const account = signer ? await loadKeystoreAccount(keystore!) : undefined;
+  return connectStepproof({ rpcUrl, deploymentFile, ...(account ? { account } : {}), ...(o.chainId ? { expectedChainId: Number(o.chainId) } : {}) });
+}
+
+program
+  .command("run")
+  .description("open and fund a job, stream the output, check it against the on-chain commitment")
+  .requiredOption("--prompt <text>", "the prompt")
+  .requiredOption("--max-tokens <n>", "maximum output tokens (paid for up front, refunded if unused)")
+  .option("--model <id>", "model id (bytes32); default: the --model-dir package's")
+  .option("--model-dir <dir>", "local model package for the tokenizer (default: the prover's manifest, checked on-chain)")
+  .option("--prover <address>", "use this prover (default: cheapest, then largest stake)")
+  .option("--chat", "send the prompt as one user message to /v1/chat/completions")
+  .option("--temperature <t>", "sampling temperature (0 = greedy)", "0")
+  .option("--seed <n>", "sampling seed", "0")
+  .option("--json", "print the result as JSON (no streaming)")
+  .action(async (o: { prompt: string; maxTokens: string; model?: string; modelDir?: string; prover?: string; chat?: boolean; temperature: string; seed: string; json?: boolean }) => {
+    const maxTokens = Number(o.maxTokens);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new ClientError(`--max-tokens must be a positive integer, got ${o.maxTokens}`);
+    if (o.prover && !isAddress(o.prover)) throw new ClientError(`--prover is not an address: ${o.prover}`);
+    const modelId = (o.model ?? (o.modelDir ? (await readManifest(o.modelDir)).modelId : undefined)) as Hex | undefined;
+    if (!modelId || !isHex(modelId) || modelId.length !== 66) throw new ClientError("give --model <bytes32 id> or --model-dir");
+    const clients = await connect(program.opts<ChainOptions>(), true);
+    const r = await runJob(clients, {
+      modelId,
+      prompt: o.chat ? { messages: [{ role: "user", content: o.prompt }] } : { text: o.prompt },
+      maxTokens,
+      samplingParams: encodeSamplingParams({ temperature: Number(o.temperature), seed: BigInt(o.seed) }),
+      ...(o.prover ? { prover: getAddress(o.prover) } : {}),
+      ...(o.modelDir ? { modelDir: o.modelDir } : {}),
+      ...(o.json ? {} : { onText: (t: string) => process.stdout.write(t) }),
+    });
+    const total = r.inputTokens + r.outputTokens;
+    const summary = {
+      jobId: r.jobId.toString(),
+      prover: r.prover,
+      inputTokens: r.inputTokens,
+      outputTokens: r.outputTokens,
+      outputTokenIds: r.outputTokenIds,
+      inputPrice: formatEther(r.inputPrice),
+      outputPrice: formatEther(r.outputPrice),
+      cost: formatEther(r.cost),
+      costPerToken: formatEther(total > 0 ? r.cost / BigInt(total) : 0n),
+      escrowed: formatEther(r.escrowed),
+      traceRoot: r.traceRoot,
+      commitTx: r.commitTx ?? null,
+      verified: true,
+    };
+    if (o.json) console.log(JSON.stringify({ ...summary, text: r.text }));
+    else
+      console.log(
+        `\n\njob ${summary.jobId} · prover ${r.prover}\n` +
+          `tokens: ${r.inputTokens} in + ${r.outputTokens} out; ids ${JSON.stringify(r.outputTokenIds)}\n` +
+          `cost: ${summary.cost} (${summary.inputPrice}/input token, ${summary.outputPrice}/output token; ${summary.costPerToken} per token overall); escrowed ${summary.escrowed}, the rest is refunded at finalization\n` +
+          `committed: trace root ${r.traceRoot}, outputHash matches the tokens received`,
+      );
+  });
+
+program
+  .command("status")
+  .description("a job's status, commit and challenge windows, and disputes")
+  .argument("<jobId>", "job id")
+  .option("--json", "machine-readable output")
+  .action(async (id: string, o: { json?: boolean }) => {
+    if (!/^[1-9]\d*$/.test(id)) throw new ClientError(`not a job id: ${id}`);
+    const s = await jobStatus(await connect(program.opts<ChainOptions>(), false), BigInt(id));
+    const at = (t: bigint) => (t === 0n ? "-" : `${new Date(Number(t) * 1000).toISOString()} (${t > s.now ? `in ${t - s.now} s` : `${s.now - t} s ago`})`);
+    if (o.json) console.log(JSON.stringify(s, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
+    else
+      console.log(
+        [
+          `job ${s.jobId}: ${s.status}`,
+          `client ${s.client} · prover ${s.prover} · model ${s.modelId}`,
+          `commit deadline     ${at(s.commitDeadline)}`,
+          `challenge deadline  ${at(s.challengeDeadline)}${s.windowOpen ? " — window open" : ""}`,
+          `tokens ${s.inputTokens} in + ${s.outputTokens} out · escrowed ${formatEther(s.escrowed)} · trace root ${s.traceRoot}`,
+          `disputes: ${s.openDisputes} open; ${s.disputes.length === 0 ? "none so far" : s.disputes.map((d) => `${d.event}${d.proverAtFault === undefined ? "" : d.proverAtFault ? " (prover at fault)" : " (prover cleared)"} in block ${d.block}`).join(", ")}`,
+        ].join("\n"),
+      );
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  console.error(err instanceof StepproofError ? `error: ${err.message}` : err);
+  process.exit(1);
+}

@@ -1,0 +1,141 @@
+import OpenAI from "openai";
+import type { Address, Hex } from "viem";
+import { getJob } from "../protocol/chain/actions/getJob.js";
+import { openJob } from "../protocol/chain/actions/openJob.js";
+import type { StepproofClients } from "../protocol/chain/client.js";
+import { JobStatus } from "../protocol/chain/contracts.js";
+import { outputHash } from "../protocol/commitments/index.js";
+import { ClientError, CommitmentMismatchError } from "./errors.js";
+import { resolveManifest } from "./model-info.js";
+import { chatPromptTokens, completionPromptTokens, promptHash, type ChatMessage } from "./prompt.js";
+import { selectProver } from "./select-prover.js";
+import { decodeTokens } from "./tokenizer.js";
+
+/** What to send: a text prompt, token ids (sent verbatim), or a chat (canonical rendering, PROTOCOL §5.6). */
+export type JobPrompt = { text: string } | { tokenIds: readonly number[] } | { messages: readonly ChatMessage[] };
+
+export type RunJobParameters = {
+  modelId: Hex;
+  prompt: JobPrompt;
+  maxTokens: number;
+  /** Default: the cheapest registered prover for the model (selectProver). */
+  prover?: Address;
+  /** Local model package to read the tokenizer from; default: the prover's manifest, checked against the chain. */
+  modelDir?: string;
+  /** PROTOCOL §4.4; default 0n (greedy). */
+  samplingParams?: bigint;
+  /** Streamed text as it arrives. */
+  onText?: (text: string) => void;
+  /** How long to wait for the commitment after the output (ms; default 120 s). */
+  commitTimeoutMs?: number;
+};
+
+export type RunJobReturnType = {
+  jobId: bigint;
+  prover: Address;
+  endpoint: string;
+  text: string;
+  outputTokenIds: number[];
+  inputTokens: number;
+  outputTokens: number;
+  inputPrice: bigint;
+  outputPrice: bigint;
+  escrowed: bigint;
+  /** What the job will cost at finalization: inputTokens·inputPrice + outputTokens·outputPrice. */
+  cost: bigint;
+  traceRoot: Hex;
+  commitTx: Hex | undefined;
+};
+
+type StepproofFields = { job_id: string; trace_root: Hex; output_hash: Hex; output_token_ids: number[]; commit_tx: Hex | null };
+
+/**
+ * A paid job end to end: pick a prover, open and fund the job for exactly this prompt, stream
+ * the output from the prover's registered endpoint with the official openai client, then check
+ * the on-chain commitment against what was received (token counts, outputHash, trace root).
+ */
+export async function runJob(clients: StepproofClients, p: RunJobParameters): Promise<RunJobReturnType> {
+  if (!Number.isInteger(p.maxTokens) || p.maxTokens < 1) throw new ClientError(`maxTokens must be a positive integer, got ${p.maxTokens}`);
+  // The token count is needed to pick the cheapest prover; the tokenizer needs an endpoint or a package.
+  let manifest = p.modelDir ? await resolveManifest(clients, { modelId: p.modelId, modelDir: p.modelDir }) : undefined;
+  const tokensFor = (m: NonNullable<typeof manifest>) =>
+    "text" in p.prompt ? completionPromptTokens(m.tokenizer, p.prompt.text) : "tokenIds" in p.prompt ? [...p.prompt.tokenIds] : chatPromptTokens(m.tokenizer, p.prompt.messages);
+  const estimate = manifest ? tokensFor(manifest).length : "tokenIds" in p.prompt ? p.prompt.tokenIds.length : 1;
+  const offer = await selectProver(clients, { modelId: p.modelId, maxInputTokens: estimate, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}) });
+  manifest ??= await resolveManifest(clients, { modelId: p.modelId, endpoint: offer.endpoint });
+  const tokens = tokensFor(manifest);
+  const job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptHash: promptHash(tokens), samplingParams: p.samplingParams ?? 0n, maxInputTokens: tokens.length, maxOutputTokens: p.maxTokens });
+
+  const openai = new OpenAI({ baseURL: `${offer.endpoint.replace(/\/$/, "")}/v1`, apiKey: "stepproof", maxRetries: 2 });
+  const headers = { "x-stepproof-job": job.jobId.toString() };
+  let text = "";
+  let sp: StepproofFields | undefined;
+  const take = (chunk: unknown, piece: string | null | undefined) => {
+    if (piece) {
+      text += piece;
+      p.onText?.(piece);
+    }
+    sp ??= (chunk as { stepproof?: StepproofFields }).stepproof;
+  };
+  try {
+    if ("messages" in p.prompt) {
+      const stream = await openai.chat.completions.create({ model: p.modelId, messages: p.prompt.messages as OpenAI.ChatCompletionMessageParam[], max_tokens: p.maxTokens, stream: true }, { headers });
+      for await (const chunk of stream) take(chunk, chunk.choices[0]?.delta?.content);
+    } else {
+      const prompt = "text" in p.prompt ? p.prompt.text : [...p.prompt.tokenIds];
+      const stream = await openai.completions.create({ model: p.modelId, prompt, max_tokens: p.maxTokens, stream: true }, { headers });
+      for await (const chunk of stream) take(chunk, chunk.choices[0]?.text);
+    }
+  } catch (cause) {
+    throw new ClientError(`prover ${offer.prover} failed to serve job ${job.jobId}`, { details: "the escrow is refunded (with a penalty paid by the prover) if it never commits: see `status`", cause });
+  }
+  const served = sp as StepproofFields | undefined;
+  if (!served || served.job_id !== job.jobId.toString()) throw new CommitmentMismatchError(`prover ${offer.prover} did not return the stepproof fields of job ${job.jobId}`);
+  if (decodeTokens(manifest.tokenizer, served.output_token_ids) !== text) throw new CommitmentMismatchError("the streamed text does not decode from the returned token ids");
+
+  const committed = await waitForCommit(clients, job.jobId, served.commit_tx ?? undefined, p.commitTimeoutMs ?? 120_000);
+  const mismatch = [
+    committed.outputHash !== outputHash(served.output_token_ids) && "outputHash",
+    committed.traceRoot !== served.trace_root && "trace root",
+    committed.inputTokens !== tokens.length && "input token count",
+    committed.outputTokens !== served.output_token_ids.length && "output token count",
+  ].filter(Boolean);
+  if (mismatch.length > 0) throw new CommitmentMismatchError(`job ${job.jobId}: the on-chain commitment disagrees with the output received (${mismatch.join(", ")})`);
+  const cost = BigInt(committed.inputTokens) * job.inputPrice + BigInt(committed.outputTokens) * job.outputPrice;
+  return {
+    jobId: job.jobId,
+    prover: offer.prover,
+    endpoint: offer.endpoint,
+    text,
+    outputTokenIds: served.output_token_ids,
+    inputTokens: committed.inputTokens,
+    outputTokens: committed.outputTokens,
+    inputPrice: job.inputPrice,
+    outputPrice: job.outputPrice,
+    escrowed: job.escrowed,
+    cost,
+    traceRoot: committed.traceRoot,
+    commitTx: served.commit_tx ?? undefined,
+  };
+}
+
+/** The committed job: after the prover's commit transaction, else by watching blocks until it leaves Open. */
+async function waitForCommit(clients: StepproofClients, jobId: bigint, commitTx: Hex | undefined, timeoutMs: number) {
+  if (commitTx) await clients.publicClient.waitForTransactionReceipt({ hash: commitTx, timeout: timeoutMs });
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await getJob(clients, { jobId });
+    if (job.status !== JobStatus.Open) {
+      if (job.status === JobStatus.Expired) throw new ClientError(`job ${jobId} expired without a commitment`);
+      return job;
+    }
+    if (Date.now() > until) throw new ClientError(`job ${jobId} was not committed within ${timeoutMs} ms`);
+    // The prover's loop commits on its own schedule: re-read on the next block, or after a
+    // second on chains that only mine on demand.
+    await new Promise<void>((resolve) => {
+      const done = () => (clearTimeout(timer), unwatch(), resolve());
+      const timer = setTimeout(done, 1000);
+      const unwatch = clients.publicClient.watchBlockNumber({ onBlockNumber: done, pollingInterval: 500 });
+    });
+  }
+}

@@ -1,0 +1,35 @@
+import { getAddress, type Address, type Hex } from "viem";
+import { listProverOffers, type ProverOffer } from "../protocol/chain/actions/listProverOffers.js";
+import type { StepproofClients } from "../protocol/chain/client.js";
+import { ClientError } from "./errors.js";
+
+export type SelectProverParameters = {
+  modelId: Hex;
+  maxInputTokens: number;
+  maxOutputTokens: number;
+  /** Use this prover (it must have an active offer for the model). */
+  prover?: Address;
+};
+
+/** The job's maximum cost at an offer's prices (what openJob escrows). */
+export const maxCost = (o: Pick<ProverOffer, "inputPrice" | "outputPrice">, maxIn: number, maxOut: number) => BigInt(maxIn) * o.inputPrice + BigInt(maxOut) * o.outputPrice;
+
+/**
+ * Pick a prover for a model: the cheapest for this job's maximum token counts, ties broken by
+ * the larger stake (more to lose). Provers with no free stake cannot lock collateral and are
+ * skipped (openJob would revert).
+ */
+export async function selectProver(clients: StepproofClients, p: SelectProverParameters): Promise<ProverOffer> {
+  const offers = (await listProverOffers(clients, { modelId: p.modelId })).filter((o) => o.freeStake > 0n);
+  if (p.prover) {
+    const wanted = getAddress(p.prover);
+    const offer = offers.find((o) => o.prover === wanted);
+    if (!offer) throw new ClientError(`prover ${wanted} has no active offer for model ${p.modelId}`);
+    return offer;
+  }
+  const cost = (o: ProverOffer) => maxCost(o, p.maxInputTokens, p.maxOutputTokens);
+  offers.sort((a, b) => (cost(a) < cost(b) ? -1 : cost(a) > cost(b) ? 1 : a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : 0));
+  const best = offers[0];
+  if (!best) throw new ClientError(`no registered prover offers model ${p.modelId}`);
+  return best;
+}

@@ -1,0 +1,104 @@
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bytesToHex, parseEther } from "viem";
+import { getJob } from "../../protocol/chain/actions/getJob.js";
+import type { StepproofClients } from "../../protocol/chain/client.js";
+import { JobStatus } from "../../protocol/chain/contracts.js";
+import { outputHash } from "../../protocol/commitments/index.js";
+import { jobStatus } from "../../client/job-status.js";
+import { runJob } from "../../client/run-job.js";
+import { decodeTokens } from "../../client/tokenizer.js";
+import { parseProverConfig } from "../../prover-node/config.js";
+import { encryptKeystore, KEYSTORE_PASSWORD_ENV } from "../../prover-node/keystore.js";
+import { startProverNode, type ProverNode } from "../../prover-node/node.js";
+import { devAccount } from "../helpers/chains.js";
+import { IN_PRICE, OUT_PRICE, proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "../prover-node/fixture.js";
+
+const run = promisify(execFile);
+const CHEAP = { input: parseEther("0.0005"), output: parseEther("0.002") };
+
+/**
+ * The client, as a library and as a CLI, against two prover nodes on a Hardhat JSON-RPC chain:
+ * an honest one and a cheaper one configured as the demo's cheater (every job corrupted).
+ */
+describe("stepproof client end to end", () => {
+  let net: TestNetwork;
+  let honest: ProverNode;
+  let cheater: ProverNode;
+  let client: StepproofClients;
+
+  beforeAll(async () => {
+    net = await startTestNetwork();
+    honest = await startProverNode(parseProverConfig(await proverConfigFor(net, "honest")), { account: devAccount(1), runLoop: false });
+    const cheatConfig = await proverConfigFor(net, "cheater", { prices: { input: CHEAP.input.toString(), output: CHEAP.output.toString() }, corrupt: { layer: 2, position: 1, element: 3, delta: 0.5, everyNthJob: 1 } });
+    cheater = await startProverNode(parseProverConfig(cheatConfig), { account: devAccount(3), runLoop: false });
+    await registerProverOnChain(net, 1, honest.url);
+    await registerProverOnChain(net, 3, cheater.url, CHEAP);
+    client = await net.as(2);
+  });
+
+  afterAll(async () => {
+    await honest?.close();
+    await cheater?.close();
+    await net?.cleanup();
+  });
+
+  it("picks the cheapest prover, streams, and checks the commitment; a corrupted trace has another root", async () => {
+    const streamed: string[] = [];
+    const prompt = { text: "Tell me a story" };
+    const r = await runJob(client, { modelId: net.manifest.modelId, prompt, maxTokens: 10, onText: (t) => streamed.push(t) });
+    expect(r.prover).toBe(devAccount(3).address);
+    expect(streamed.join("")).toBe(r.text);
+    expect(r.text).toBe(decodeTokens(net.manifest.tokenizer, r.outputTokenIds));
+    const job = await getJob(client, { jobId: r.jobId });
+    expect(job.status).toBe(JobStatus.Committed);
+    expect(job.outputHash).toBe(outputHash(r.outputTokenIds));
+    expect(r.cost).toBe(BigInt(r.inputTokens) * CHEAP.input + BigInt(r.outputTokens) * CHEAP.output);
+    expect(cheater.db.job(r.jobId)?.corrupted).toBe(true);
+
+    // The same prompt at the honest prover (chosen explicitly, tokenizer from a local package).
+    const h = await runJob(client, { modelId: net.manifest.modelId, prompt, maxTokens: 10, prover: devAccount(1).address, modelDir: net.modelDir });
+    expect(h.prover).toBe(devAccount(1).address);
+    expect(h.cost).toBe(BigInt(h.inputTokens) * IN_PRICE + BigInt(h.outputTokens) * OUT_PRICE);
+    expect(honest.db.job(h.jobId)?.corrupted).toBe(false);
+    expect(h.inputTokens).toBe(r.inputTokens);
+    expect(h.traceRoot).not.toBe(r.traceRoot); // the cheater's trace differs: a verifier can catch it
+  });
+
+  it("chat through the library, and status shows the window and no disputes", async () => {
+    const r = await runJob(client, { modelId: net.manifest.modelId, prompt: { messages: [{ role: "user", content: "hi" }] }, maxTokens: 6, prover: devAccount(1).address });
+    const s = await jobStatus(client, r.jobId);
+    expect(s.status).toBe("Committed");
+    expect(s.windowOpen).toBe(true);
+    expect(s.challengeDeadline).toBeGreaterThan(s.now);
+    expect(s.openDisputes).toBe(0);
+    expect(s.disputes).toEqual([]);
+    expect(s.outputTokens).toBe(r.outputTokens);
+  });
+
+  it("the CLI runs a job and reports its status", async () => {
+    const dir = path.join(net.dir, "cli");
+    await mkdir(dir, { recursive: true });
+    const keystore = path.join(dir, "client.json");
+    await writeFile(keystore, await encryptKeystore(bytesToHex(devAccount(2).getHdKey().privateKey!), "pw", 1024));
+    const env = { ...process.env, [KEYSTORE_PASSWORD_ENV]: "pw", STEPPROOF_RPC_URL: net.chain.url, STEPPROOF_DEPLOYMENT: net.deploymentFile, STEPPROOF_KEYSTORE: keystore };
+    const cli = (...args: string[]) => run(process.execPath, ["--no-warnings", "--import", "tsx", "client/cli.ts", ...args], { env });
+    const { stdout } = await cli("run", "--prompt", "Hello", "--max-tokens", "5", "--model", net.manifest.modelId, "--prover", devAccount(1).address, "--json");
+    const out = JSON.parse(stdout) as { jobId: string; outputTokens: number; outputTokenIds: number[]; verified: boolean; cost: string; costPerToken: string };
+    expect(out.verified).toBe(true);
+    expect(out.outputTokenIds).toHaveLength(out.outputTokens);
+    const job = await getJob(client, { jobId: BigInt(out.jobId) });
+    expect(job.status).toBe(JobStatus.Committed);
+    expect(job.outputHash).toBe(outputHash(out.outputTokenIds));
+
+    const status = JSON.parse((await cli("status", out.jobId, "--json")).stdout) as { status: string; windowOpen: boolean; openDisputes: number };
+    expect(status).toMatchObject({ status: "Committed", windowOpen: true, openDisputes: 0 });
+    const text = (await cli("status", out.jobId)).stdout;
+    expect(text).toMatch(new RegExp(`job ${out.jobId}: Committed`));
+    // A bad argument is a clear error and a non-zero exit, with nothing sent.
+    await expect(cli("run", "--prompt", "x", "--max-tokens", "0", "--model", net.manifest.modelId)).rejects.toMatchObject({ stderr: expect.stringMatching(/--max-tokens must be a positive integer/) });
+  });
+});
