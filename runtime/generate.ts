@@ -60,7 +60,8 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
   const capture = async (layer: number, start: number, h: HiddenData, rows: number) => {
     if (!trace) return;
     const t0 = performance.now();
-    await trace.addRows(layer, start, h, rows);
+    const pending = trace.addRows(layer, start, h, rows);
+    if (pending) await pending;
     traceMs += performance.now() - t0;
   };
   const tokens = [...p.promptTokens];

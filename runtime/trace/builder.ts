@@ -1,5 +1,5 @@
 import { TOKEN_TENSOR, TRACE_DOMAIN } from "../../protocol/commitments/index.js";
-import { chunkRowBytes, dtypeSize, type Dtype } from "../../protocol/encoding/index.js";
+import { dtypeSize, type Dtype } from "../../protocol/encoding/index.js";
 import { LeafHasher } from "../commit/fast-leaf.js";
 import { sharedHashPool, type HashPool } from "../commit/hash-pool.js";
 import type { HiddenData } from "../forward.js";
@@ -45,7 +45,8 @@ export class TraceBuilder implements HiddenRowSource {
   }
 
   /** Rows of boundary `layer` for positions firstPosition.. (row-major [rows, hidden]). */
-  async addRows(layer: number, firstPosition: number, data: HiddenData, rows: number): Promise<void> {
+  /** Returns a promise only when the sink is asynchronous (no event-loop turn otherwise). */
+  addRows(layer: number, firstPosition: number, data: HiddenData, rows: number): void | Promise<void> {
     const { hidden, chunksPerRow, chunkSize } = this.layout;
     if (data.length !== rows * hidden) throw new RangeError(`expected ${rows}×${hidden} elements, got ${data.length}`);
     if ((data instanceof Uint16Array ? 2 : 4) !== dtypeSize(this.layout.dtype)) throw new TypeError("row dtype does not match the trace dtype");
@@ -71,11 +72,15 @@ export class TraceBuilder implements HiddenRowSource {
         }),
       );
     } else {
+      const rowBytes = hidden * size;
       for (let r = 0; r < rows; r++) {
-        chunkRowBytes(bytes.subarray(r * hidden * size, (r + 1) * hidden * size), size, chunkSize).forEach((chunk, c) => put(firstPosition + r, c, this.#hasher.leaf(layer, firstPosition + r, c, chunk)));
+        const row = bytes.subarray(r * rowBytes, (r + 1) * rowBytes);
+        for (let c = 0; c < chunksPerRow; c++) {
+          put(firstPosition + r, c, this.#hasher.leaf(layer, firstPosition + r, c, row.subarray(c * chunkSize * size, Math.min((c + 1) * chunkSize * size, rowBytes))));
+        }
       }
     }
-    await this.sink?.appendRows(layer, firstPosition, data, rows);
+    return this.sink?.appendRows(layer, firstPosition, data, rows);
   }
 
   row(t: number, layer: number): HiddenData {
