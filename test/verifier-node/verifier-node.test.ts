@@ -11,7 +11,10 @@ import { registerNode } from "../../protocol/chain/actions/registerNode.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { commitResult } from "../../protocol/chain/actions/commitResult.js";
 import { outputHash } from "../../protocol/commitments/index.js";
-import { DEFAULT_DEPLOY_PARAMETERS } from "../../ignition/modules/Stepproof.js";
+import { recommendedTolerances } from "../../protocol/game/tolerances.js";
+import { respondToDisputes } from "../../protocol/game/prover-responder.js";
+import { StepDisputeDriver } from "../../verifier-node/step-dispute-driver.js";
+import { JobStatus, stepproofContracts } from "../../protocol/chain/contracts.js";
 import { generate } from "../../runtime/generate.js";
 import { calibrate } from "../../runtime/calibration.js";
 import { readManifest } from "../../runtime/model/manifest.js";
@@ -57,17 +60,19 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
       manifestHash: keccak256(toHex("manifest")),
       architecture: manifest.architecture,
       encoding: manifest.encoding as { traceDtype: 1 | 2; weightsDtype: 1 | 2; chunkSize: number },
-      tolerances: Array.from({ length: DEFAULT_DEPLOY_PARAMETERS.opCount }, () => ({ atol: 1n << 20n, rtol: 1n << 22n })),
+      tolerances: recommendedTolerances({ atol: 2 ** -10, rtol: 2 ** -8 }),
     });
     await registerNode(prover, { role: "prover", stake: parseEther("500"), endpoint: "http://prover.invalid", offers: [{ modelId, inputPrice: 1n, outputPrice: 2n }] });
 
     const source = new CommitmentTraceSource();
+    const committed = new Map<bigint, TraceCommitment>();
     const serve = async (kind: "honest" | "corrupt" | "withhold") => {
       const job = await openJob(client, { prover: prover.walletClient!.account.address, modelId, promptHash: keccak256(toHex(kind)), maxInputTokens: 8, maxOutputTokens: 8 });
       const out = await generate({ modelDir: model, promptTokens: prompt, maxNewTokens: 6, samplingParams: 0n, trace: true, stopAtEos: false });
       let trace: TraceCommitment = out.trace!;
       if (kind === "corrupt") trace = await corruptTrace(trace, { position: 3, layer: 2, element: 5, delta: 0.5 });
       if (kind !== "withhold") source.publish(job.jobId, trace);
+      committed.set(job.jobId, trace);
       await commitResult(prover, { jobId: job.jobId, traceRoot: trace.root, outputHash: outputHash(out.outputTokens), inputTokens: prompt.length, outputTokens: out.outputTokens.length });
       return job.jobId;
     };
@@ -99,6 +104,32 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     const again = await makeNode(state).tick();
     expect(again).toMatchObject({ logsRead: 0, checked: 0 });
     expect(makeNode(state).status(manifest.architecture.layers).detection.perJob).toBe(1);
+
+    // The dispute: the evaluator finds a provable element, the verifier opens, the cheating
+    // prover posts its step root, the verifier proves fraud, the escrow slashes.
+    const driver = new StepDisputeDriver(verifier, source, new Map([[modelId.toLowerCase(), model]]));
+    // Honest provers never lose: no element of any honest step violates its tolerance.
+    for (let layer = 0; layer <= manifest.architecture.layers; layer++) {
+      for (const position of [0, 4, prompt.length + 4]) {
+        const a = await driver.assess({ jobId: honest, prover: prover.walletClient!.account.address, traceRoot: state.get(honest)!.traceRoot, position, layer });
+        expect(a, `honest step (${position}, ${layer})`).toMatchObject({ provable: false });
+      }
+    }
+    const disputing = new VerifierNode({ ...makeNode(state).deps, disputes: driver });
+    const opened = await disputing.tick();
+    expect(opened.disputesOpened).toBe(1);
+    expect(state.get(corrupt)?.state).toBe("disputed");
+    expect(state.get(honest)?.state).toBe("passed"); // never challenged
+    const contracts = stepproofContracts(gov);
+    const stakeBefore = (await contracts.nodeRegistry.read.getNode([prover.walletClient!.account.address])).stake;
+    const responses = await respondToDisputes({ clients: prover, jobIds: [honest, corrupt, withheld], modelDir: model, traceFor: (id) => committed.get(id) });
+    expect(responses.map((r) => r.move?.kind)).toEqual(["postStepRoot"]);
+    await disputing.tick();
+    expect((await contracts.jobEscrow.read.getJob([corrupt])).status).toBe(JobStatus.Slashed);
+    const stakeAfter = (await contracts.nodeRegistry.read.getNode([prover.walletClient!.account.address])).stake;
+    expect(stakeAfter).toBeLessThan(stakeBefore);
+    // Nothing left to do for either side.
+    expect(await respondToDisputes({ clients: prover, jobIds: [corrupt], modelDir: model, traceFor: (id) => committed.get(id) })).toEqual([]);
     state.close();
   });
 });

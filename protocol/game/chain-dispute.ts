@@ -1,0 +1,57 @@
+import type { Hex } from "viem";
+import { modelRegistryAbi, stepProofGameAbi, jobEscrowAbi } from "../chain/abi.js";
+import type { StepproofClients } from "../chain/client.js";
+import type { ChainDispute } from "../dispute/agent.js";
+
+export type OnChainDispute = ChainDispute & { jobId: bigint; prover: Hex; challenger: Hex; modelId: Hex; traceRoot: Hex };
+
+const tolerancesByModel = new Map<string, Promise<ChainDispute["tolerances"]>>();
+
+/** The model's registered per-operation tolerances (PROTOCOL §6), read once per model. */
+export async function modelTolerances(clients: StepproofClients, modelId: Hex): Promise<ChainDispute["tolerances"]> {
+  const key = `${clients.deployment.contracts.modelRegistry}:${modelId}`;
+  let p = tolerancesByModel.get(key);
+  if (!p) {
+    p = (async () => {
+      const registry = clients.deployment.contracts.modelRegistry;
+      const count = await clients.publicClient.readContract({ address: registry, abi: modelRegistryAbi, functionName: "OP_COUNT" });
+      const all = [];
+      for (let op = 0; op < count; op++) all.push(await clients.publicClient.readContract({ address: registry, abi: modelRegistryAbi, functionName: "tolerance", args: [modelId, op] }));
+      return all.map((t) => ({ atol: t.atol, rtol: t.rtol }));
+    })();
+    tolerancesByModel.set(key, p);
+  }
+  return p;
+}
+
+/** A dispute as the agent reads it (PROTOCOL §7.5): game state, block time, job and tolerances. */
+export async function readChainDispute(clients: StepproofClients, disputeId: Hex): Promise<OnChainDispute> {
+  const game = clients.deployment.contracts.stepProofGame;
+  const read = clients.publicClient.readContract.bind(clients.publicClient);
+  const [d, block, maxDemands] = await Promise.all([
+    read({ address: game, abi: stepProofGameAbi, functionName: "getDispute", args: [disputeId] }),
+    clients.publicClient.getBlock(),
+    read({ address: game, abi: stepProofGameAbi, functionName: "MAX_DEMANDS" }),
+  ]);
+  const job = await read({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [d.jobId] });
+  return {
+    id: disputeId,
+    phase: d.phase,
+    position: d.position,
+    layer: d.layer,
+    stepRoot: d.stepRoot,
+    turnStartedAt: d.turnStartedAt,
+    proverClockLeft: d.proverClockLeft,
+    challengerClockLeft: d.challengerClockLeft,
+    demandsUsed: d.demandsUsed,
+    maxDemands,
+    demand: { tensor: Number(d.demandTensor), row: Number(d.demandRow), chunk: Number(d.demandChunk) },
+    now: block.timestamp,
+    tolerances: await modelTolerances(clients, job.modelId),
+    jobId: d.jobId,
+    prover: d.prover,
+    challenger: d.challenger,
+    modelId: job.modelId,
+    traceRoot: job.traceRoot,
+  };
+}

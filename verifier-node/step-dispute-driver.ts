@@ -1,0 +1,113 @@
+import type { Address, Hex } from "viem";
+import { jobEscrowAbi, stepProofGameAbi } from "../protocol/chain/abi.js";
+import type { StepproofClients } from "../protocol/chain/client.js";
+import { sendContractTransaction } from "../protocol/chain/actions/send.js";
+import { withdrawCredits } from "../protocol/chain/actions/withdrawCredits.js";
+import { Phase, type Disk } from "../protocol/dispute/agent.js";
+import { chunkReader, judgeContext, stepTree, type DisputeData } from "../protocol/dispute/proofs.js";
+import { findFraud } from "../protocol/dispute/scan.js";
+import { buildStep } from "../protocol/dispute/step.js";
+import { modelTolerances, readChainDispute } from "../protocol/game/chain-dispute.js";
+import { disputeDataFor } from "../protocol/game/dispute-data.js";
+import { listDisputes } from "../protocol/game/my-disputes.js";
+import { playTurn, revealedChunks } from "../protocol/game/play.js";
+import { openDispute } from "../protocol/game/send-move.js";
+import { modelRegistryAbi } from "../protocol/chain/abi.js";
+import type { Assessment, DisputeDriver, SuspectStep } from "./dispute-driver.js";
+import type { TraceSource } from "./trace-source.js";
+
+/**
+ * The challenger side of the step-proof game, with the exact TypeScript evaluator deciding
+ * before any bond is posted (PROTOCOL §7.6): assess → open → play every turn → withdraw.
+ */
+export class StepDisputeDriver implements DisputeDriver {
+  /** Full traces fetched for assessment, by job; refetched after a restart. */
+  readonly #data = new Map<string, Promise<DisputeData>>();
+
+  constructor(
+    readonly clients: StepproofClients,
+    readonly traceSource: TraceSource,
+    /** Model package directory per registered model id (lower-case hex). */
+    readonly modelDirs: ReadonlyMap<string, string>,
+    readonly log?: (line: string) => void,
+  ) {}
+
+  async assess(step: SuspectStep): Promise<Assessment> {
+    const job = await this.#job(step.jobId);
+    const data = await this.#disputeData(step.jobId);
+    const tolerances = await modelTolerances(this.clients, job.modelId);
+    const base = judgeContext(data, step.position, step.layer, { atol: 0n, rtol: 0n });
+    let hits;
+    if (step.layer === 0) {
+      hits = findFraud(base, { d: data.arch.hidden } as never, tolerances, chunkReader(data), { limit: 1 });
+    } else {
+      const own = buildStep(data.arch, data.weights, data.trace, step.position, step.layer, data.encoding.chunkSize);
+      hits = findFraud(base, own.dims, tolerances, chunkReader({ ...data, step: own, stepTree: stepTree(own) }), { limit: 1 });
+    }
+    const [hit] = hits;
+    if (!hit) return { provable: false, detail: "no element of the step violates its tolerance" };
+    return { provable: true, detail: `op ${hit.verdict.op} element (${hit.claim.tensor}, ${hit.claim.row}, ${hit.claim.col}) violates its tolerance` };
+  }
+
+  async open(step: SuspectStep): Promise<void> {
+    await openDispute(this.clients, { jobId: step.jobId, position: step.position, layer: step.layer });
+  }
+
+  async advance(): Promise<number> {
+    const me = this.clients.walletClient!.account.address;
+    let moves = 0;
+    for (const { id, jobId } of await listDisputes(this.clients, { challenger: me })) {
+      const c = await readChainDispute(this.clients, id);
+      if (c.phase !== Phase.AwaitingStepRoot && c.phase !== Phase.AwaitingProof && c.phase !== Phase.AwaitingData) continue;
+      const played = await playTurn(this.clients, "challenger", id, async (chain) => this.#disk(jobId, chain.position, chain.layer, id));
+      if (played.move && played.move.kind !== "wait") {
+        moves++;
+        this.log?.(`dispute ${id.slice(0, 10)}… (job ${jobId}): ${played.move.kind}`);
+      }
+    }
+    // Bond back and reward are pull payments: collect them.
+    const credit = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.stepProofGame, abi: stepProofGameAbi, functionName: "credits", args: [me] });
+    if (credit > 0n) await sendContractTransaction(this.clients, { address: this.clients.deployment.contracts.stepProofGame, abi: stepProofGameAbi, functionName: "withdraw", args: [], what: "withdraw dispute credits" });
+    await withdrawCredits(this.clients);
+    return moves;
+  }
+
+  async #disk(jobId: bigint, position: number, layer: number, disputeId: Hex): Promise<Disk> {
+    const data = await this.#disputeData(jobId);
+    const stepChunks = await revealedChunks(this.clients, disputeId);
+    if (layer === 0) return { data, stepChunks };
+    // Our own recomputation of the step: if the prover posted the same root, it is the
+    // prover's step and every element can be checked without any data demand.
+    const servedStep = buildStep(data.arch, data.weights, data.trace, position, layer, data.encoding.chunkSize);
+    return { data, stepChunks, servedStep };
+  }
+
+  async #job(jobId: bigint) {
+    return this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [jobId] });
+  }
+
+  #disputeData(jobId: bigint): Promise<DisputeData> {
+    const key = jobId.toString();
+    let p = this.#data.get(key);
+    if (!p) {
+      p = (async () => {
+        const job = await this.#job(jobId);
+        const dir = this.modelDirs.get(job.modelId.toLowerCase());
+        if (!dir) throw new Error(`no model package for ${job.modelId}`);
+        const model = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [job.modelId] });
+        const layers = model.arch.layers;
+        const trace = await this.traceSource.fetch({
+          jobId,
+          prover: job.prover as Address,
+          traceRoot: job.traceRoot,
+          boundaries: Array.from({ length: layers + 1 }, (_, l) => l),
+          shape: { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: job.inputTokens + job.outputTokens },
+        });
+        return disputeDataFor(dir, trace, job.traceRoot);
+      })();
+      this.#data.set(key, p);
+      p.catch(() => this.#data.delete(key));
+    }
+    return p;
+  }
+}
