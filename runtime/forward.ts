@@ -9,8 +9,9 @@ import type { ModelSessions } from "./session.js";
 export type HiddenData = Uint16Array | Float32Array;
 export type KvCache = { key: ort.Tensor; value: ort.Tensor };
 
-function hiddenTensor(data: HiddenData, rows: number, hidden: number): ort.Tensor {
-  return data instanceof Uint16Array ? new ort.Tensor("float16", data, [1, rows, hidden]) : new ort.Tensor("float32", data, [1, rows, hidden]);
+function hiddenTensor(data: HiddenData, rows: number, hidden: number, batch = 1): ort.Tensor {
+  const dims = [batch, rows, hidden];
+  return data instanceof Uint16Array ? new ort.Tensor("float16", data, dims) : new ort.Tensor("float32", data, dims);
 }
 
 function hiddenData(t: ort.Tensor | undefined, what: string): HiddenData {
@@ -23,29 +24,34 @@ export function positionsTensor(positions: readonly number[]): ort.Tensor {
   return new ort.Tensor("int64", BigInt64Array.from(positions.map(BigInt)), [positions.length]);
 }
 
-export function emptyKvCache(s: ModelSessions): KvCache {
+export function emptyKvCache(s: ModelSessions, batch = 1): KvCache {
   const a = s.manifest.architecture;
-  const dims = [1, a.kvHeads, 0, headDim(a)];
+  const dims = [batch, a.kvHeads, 0, headDim(a)];
   const make = () => (s.config.compute === "f16" ? new ort.Tensor("float16", new Uint16Array(0), dims) : new ort.Tensor("float32", new Float32Array(0), dims));
   return { key: make(), value: make() };
 }
 
-/** h[·][0] for `tokens`. */
-export async function embed(s: ModelSessions, tokens: readonly number[]): Promise<HiddenData> {
-  const out = await s.embed.run({ tokens: new ort.Tensor("int64", BigInt64Array.from(tokens.map(BigInt)), [1, tokens.length]) });
+/** h[·][0] for `tokens` (batch-major [batch, tokens.length / batch] when batch > 1). */
+export async function embed(s: ModelSessions, tokens: readonly number[], batch = 1): Promise<HiddenData> {
+  const out = await s.embed.run({ tokens: new ort.Tensor("int64", BigInt64Array.from(tokens.map(BigInt)), [batch, tokens.length / batch]) });
   return hiddenData(out.hidden, "embed");
 }
 
-/** Block `layer` on rows at absolute `positions`, attending to `past` (cache of earlier positions). */
+/**
+ * Block `layer` on rows at absolute `positions`, attending to `past` (cache of earlier
+ * positions). With batch > 1, `hidden` is [batch, positions.length, d] and every sequence of
+ * the batch is at the same positions (lockstep batching).
+ */
 export async function runBlock(
   s: ModelSessions,
   layer: number,
   hidden: HiddenData,
   positions: readonly number[],
   past: KvCache,
+  batch = 1,
 ): Promise<{ hidden: HiddenData; present: KvCache }> {
   const out = await s.block(layer).run({
-    hidden: hiddenTensor(hidden, positions.length, s.manifest.architecture.hidden),
+    hidden: hiddenTensor(hidden, positions.length, s.manifest.architecture.hidden, batch),
     positions: positionsTensor(positions),
     past_key: past.key,
     past_value: past.value,
