@@ -2,12 +2,24 @@ import { jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/abi.js";
 import { FINALIZE_BATCH } from "../protocol/chain/actions/finalizeJobs.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
+import type { HiddenData } from "../runtime/forward.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import type { TraceStore } from "../runtime/trace/store.js";
 import type { ProverMetrics } from "./metrics.js";
 import type { JobService } from "./serve/job-service.js";
 import type { ProverDb } from "./state/db.js";
 import type { PersistedTxSender } from "./state/tx-sender.js";
+
+/**
+ * The prover's side of disputes on its committed jobs (PROTOCOL §7.4), e.g. protocol/game's
+ * respondToDisputes: stateless, called every tick with the jobs that can be disputed.
+ */
+export type DisputeResponder = (p: {
+  clients: StepproofClients;
+  jobIds: readonly bigint[];
+  modelDir: string;
+  traceFor: (jobId: bigint) => { tokens: readonly number[]; row(t: number, layer: number): HiddenData } | undefined;
+}) => Promise<unknown>;
 
 export type LoopOptions = {
   clients: StepproofClients;
@@ -17,6 +29,8 @@ export type LoopOptions = {
   jobs: JobService;
   metrics: ProverMetrics;
   withdrawThreshold: bigint;
+  modelDir: string;
+  disputeResponder?: DisputeResponder;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
 
@@ -27,9 +41,10 @@ export type TickReport = { resumed: number; committed: number; finalized: number
  * node runs the same pass and picks up where the dead one stopped):
  *   1. settle transactions persisted but not known mined (rebroadcast the same signed bytes);
  *   2. commit every generated-but-uncommitted job whose deadline has not passed;
- *   3. finalize committed jobs past their challenge window with no open dispute, in batches;
+ *   3. play the prover's side of disputes on committed jobs (when a responder is plugged in);
+ *   4. finalize committed jobs past their challenge window with no open dispute, in batches;
  *      mark jobs the chain has settled (Finalized, Slashed) and release their traces;
- *   4. withdraw credits from the escrow and the registry.
+ *   5. withdraw credits from the escrow and the registry.
  * Each step fails alone (logged, counted, retried next tick).
  */
 export async function runTick(o: LoopOptions): Promise<TickReport> {
@@ -59,6 +74,26 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
       if (before === "generated" && o.db.job(row.jobId)?.state === "committed") report.committed++;
     }
   });
+
+  if (o.disputeResponder) {
+    const responder = o.disputeResponder;
+    await step("disputes", async () => {
+      const jobIds = o.db.jobsIn("committed").map((r) => r.jobId);
+      if (jobIds.length === 0) return;
+      await responder({
+        clients: o.clients,
+        jobIds,
+        modelDir: o.modelDir,
+        traceFor: (jobId) => {
+          try {
+            return o.store.read(jobId.toString());
+          } catch {
+            return undefined; // no complete trace on disk: the dispute clock decides
+          }
+        },
+      });
+    });
+  }
 
   await step("finalize", async () => {
     const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;

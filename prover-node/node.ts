@@ -12,7 +12,7 @@ import { createHttpServer } from "./http/server.js";
 import { registerOpenAiRoutes } from "./http/openai-routes.js";
 import { registerTraceRoutes } from "./http/trace-routes.js";
 import { loadKeystoreAccount } from "./keystore.js";
-import { BackgroundLoop } from "./loop.js";
+import { BackgroundLoop, type DisputeResponder } from "./loop.js";
 import { createProverMetrics } from "./metrics.js";
 import { JobService } from "./serve/job-service.js";
 import { ProverDb } from "./state/db.js";
@@ -24,6 +24,8 @@ export type StartProverNodeOptions = {
   /** Keystore password given directly (embedding); never logged. */
   keystorePassword?: string;
   logger?: Logger;
+  /** Plays the prover's side of disputes each tick (e.g. protocol/game respondToDisputes); default none. */
+  disputeResponder?: DisputeResponder;
   /** Start the background loop (default true); tests drive `loop.kick()` themselves. */
   runLoop?: boolean;
 };
@@ -75,7 +77,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     corrupt: config.corrupt,
     log,
   });
-  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, log }, config.loopIntervalMs);
+  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(options.disputeResponder ? { disputeResponder: options.disputeResponder } : {}), log }, config.loopIntervalMs);
 
   // Not fatal: `stepproof-prover register` may run after start; but say so loudly.
   const offer = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [account.address, manifest.modelId] });

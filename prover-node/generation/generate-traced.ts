@@ -57,19 +57,24 @@ export async function generateTraced(p: GenerateTracedParameters): Promise<Gener
     corrupted = true;
   };
 
+  // Await only an asynchronous sink: no event-loop turn per row otherwise (as runtime/generate.ts).
+  const capture = async (layer: number, start: number, h: HiddenData, rows: number) => {
+    const pending = trace.addRows(layer, start, h, rows);
+    if (pending) await pending;
+  };
   const tokens = [...p.promptTokens];
   const caches: KvCache[] = Array.from({ length: arch.layers }, () => emptyKvCache(s));
   const step = async (fed: number[], start: number): Promise<HiddenData> => {
     const positions = fed.map((_, i) => start + i);
     let h = await embed(s, fed);
     perturb(h, 0, start, fed.length);
-    await trace.addRows(0, start, h, fed.length);
+    await capture(0, start, h, fed.length);
     for (let l = 1; l <= arch.layers; l++) {
       const out = await runBlock(s, l, h, positions, caches[l - 1]!);
       caches[l - 1] = out.present;
       h = out.hidden;
       perturb(h, l, start, fed.length);
-      await trace.addRows(l, start, h, fed.length);
+      await capture(l, start, h, fed.length);
     }
     return h.subarray((fed.length - 1) * arch.hidden);
   };

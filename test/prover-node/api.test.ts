@@ -25,11 +25,19 @@ describe("prover node serves paid jobs to the openai client", () => {
   let node: ProverNode;
   let client: StepproofClients;
   let openai: OpenAI;
+  /** What the loop hands the dispute responder each tick. */
+  const responderCalls: { jobIds: bigint[]; roots: (string | undefined)[] }[] = [];
 
   beforeAll(async () => {
     net = await startTestNetwork();
     const config = parseProverConfig(await proverConfigFor(net, "honest"));
-    node = await startProverNode(config, { account: devAccount(1), runLoop: false });
+    node = await startProverNode(config, {
+      account: devAccount(1),
+      runLoop: false,
+      disputeResponder: async ({ jobIds, traceFor }) => {
+        responderCalls.push({ jobIds: [...jobIds], roots: jobIds.map((id) => (traceFor(id) as { root?: string } | undefined)?.root) });
+      },
+    });
     await registerProverOnChain(net, 1, node.url);
     client = await net.as(2);
     openai = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: "unused", maxRetries: 0 });
@@ -146,7 +154,11 @@ describe("prover node serves paid jobs to the openai client", () => {
     expect(metrics).toMatch(/stepproof_prover_commits_total 4/);
   });
 
-  it("the loop finalizes committed jobs after the window and withdraws the payment", async () => {
+  it("the loop hands committed jobs and their traces to the dispute responder, then finalizes after the window and withdraws", async () => {
+    await node.loop.kick();
+    const call = responderCalls.at(-1)!;
+    expect(call.jobIds).toHaveLength(4);
+    for (const [i, id] of call.jobIds.entries()) expect(call.roots[i]).toBe((await getJob(client, { jobId: id })).traceRoot);
     await net.advance(3600 + 1);
     const report = await node.loop.kick();
     expect(report.finalized).toBe(4);
