@@ -1,0 +1,188 @@
+/**
+ * npm run demo [-- --keep-running] [--jobs N]
+ *
+ * The whole system on an embedded local chain: deploy, register the tiny model, start an honest
+ * prover, a prover that corrupts one element of one layer at one position on some jobs, and a
+ * verifier; run client jobs; let the verifier catch and slash the cheater; advance time past
+ * the challenge windows; settle; print who got what and reconcile every balance.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { Command } from "commander";
+import { createTestClient, http, parseEther, type Address, type Hex } from "viem";
+import { JobStatus, jobStatusName, stepproofContracts } from "../protocol/chain/contracts.js";
+import { registerNode } from "../protocol/chain/actions/registerNode.js";
+import { finalizeJobs } from "../protocol/chain/actions/finalizeJobs.js";
+import { withdrawCredits } from "../protocol/chain/actions/withdrawCredits.js";
+import { respondToDisputes } from "../protocol/game/prover-responder.js";
+import { ModelSessions, releaseAllSessions } from "../runtime/session.js";
+import { startProverNode, type ProverNode } from "../prover-node/node.js";
+import { parseProverConfig } from "../prover-node/config.js";
+import { runJob } from "../client/run-job.js";
+import { VerifierNode } from "../verifier-node/node.js";
+import { VerifierState } from "../verifier-node/state.js";
+import { HttpTraceSource } from "../verifier-node/http-trace-source.js";
+import { StepDisputeDriver } from "../verifier-node/step-dispute-driver.js";
+import { detectionProbability, type SamplingPolicy } from "../verifier-node/sampling.js";
+import { DEFAULT_DEPLOY_PARAMETERS } from "../ignition/modules/Stepproof.js";
+import { ROLES, devAccount } from "./demo/accounts.js";
+import { connectAs, modelDirOf, prepareModel, startEmbeddedChain } from "./demo/setup.js";
+import { balanceSheet, fmt, solvency } from "./demo/reconcile.js";
+
+const opts = new Command()
+  .option("--keep-running", "leave the chain and nodes up for the CLI afterwards", false)
+  .option("--jobs <n>", "client jobs to run (alternating provers)", "6")
+  .option("--data-dir <dir>", "where models, databases and traces go", ".stepproof/demo")
+  .parse()
+  .opts<{ keepRunning: boolean; jobs: string; dataDir: string }>();
+
+const say = (line: string) => console.log(line);
+const phase = (title: string) => console.log(`\n── ${title} ${"─".repeat(Math.max(0, 70 - title.length))}`);
+/** Where the cheater corrupts: one element of h[t][l], on every 2nd job it serves. */
+const CORRUPTION = { layer: 2, position: 3, element: 5, delta: 0.5, everyNthJob: 2 };
+const PRICES = { input: parseEther("0.0001"), output: parseEther("0.0004") };
+const PROMPTS = ["The quick brown fox", "Decentralized inference", "Hello, stepproof!", "Merkle roots of traces", "Per-token payment", "Optimistic checking", "Step proofs settle fraud", "Nobody has to trust"];
+
+const started = performance.now();
+const dataDir = path.resolve(opts.dataDir);
+const runDir = path.join(dataDir, `run-${process.pid}`);
+await mkdir(runDir, { recursive: true });
+
+phase("chain");
+const chain = await startEmbeddedChain(runDir);
+const gov = await connectAs(chain, ROLES.governance);
+const contracts = stepproofContracts(gov);
+say(`embedded Hardhat (EDR) JSON-RPC at ${chain.url}, chain ${gov.chain.id}; suite deployed: ${chain.deploymentFile}`);
+
+phase("model");
+const manifest = await prepareModel(dataDir, gov, say);
+const modelId = manifest.modelId as Hex;
+const modelDir = modelDirOf(dataDir);
+say(`registered ${manifest.name}: ${manifest.architecture.layers} layers, d ${manifest.architecture.hidden}, model ${modelId.slice(0, 10)}…, weights root ${manifest.weightsRoot.slice(0, 10)}…`);
+
+phase("nodes");
+const provers: { label: string; node: ProverNode; corrupt: boolean }[] = [];
+for (const [label, index, corrupt] of [["honest prover", ROLES.honestProver, false], ["cheating prover", ROLES.cheatingProver, true]] as const) {
+  const clients = await connectAs(chain, index);
+  const config = parseProverConfig({
+    chain: { rpcUrl: chain.url, deploymentFile: chain.deploymentFile },
+    model: { dir: modelDir },
+    prices: { input: PRICES.input.toString(), output: PRICES.output.toString() },
+    endpoint: { host: "127.0.0.1", port: 0 },
+    traceStore: { dir: path.join(runDir, `prover-${index}`, "traces"), maxBytes: 256 * 1024 * 1024 },
+    dataDir: path.join(runDir, `prover-${index}`),
+    loopIntervalMs: 1000,
+    commitMarginSeconds: 30,
+    logLevel: "error",
+    ...(corrupt ? { corrupt: CORRUPTION } : {}),
+  });
+  const node = await startProverNode(config, { account: devAccount(index) });
+  await registerNode(clients, { role: "prover", stake: parseEther("500"), endpoint: node.url, offers: [{ modelId, inputPrice: PRICES.input, outputPrice: PRICES.output }] });
+  provers.push({ label, node, corrupt });
+  say(`${label} ${node.address} serving at ${node.url}${corrupt ? `  (corrupts h[${CORRUPTION.position}][${CORRUPTION.layer}][${CORRUPTION.element}] by ${CORRUPTION.delta} on every ${CORRUPTION.everyNthJob}nd job)` : ""}`);
+}
+const verifierClients = await connectAs(chain, ROLES.verifier);
+await registerNode(verifierClients, { role: "verifier", stake: parseEther("50"), endpoint: "http://127.0.0.1/verifier" });
+// The demo checks every job and layer so the outcome is certain; a production default samples.
+const demoPolicy: SamplingPolicy = { jobFraction: 1, layersPerJob: manifest.architecture.layers + 1 };
+const defaultPolicy: SamplingPolicy = { jobFraction: 0.25, layersPerJob: 2 };
+const traceSource = new HttpTraceSource(verifierClients);
+const verifierState = new VerifierState(path.join(runDir, "verifier", "verifier.sqlite"));
+const verifier = new VerifierNode({
+  clients: verifierClients,
+  state: verifierState,
+  traceSource,
+  sessions: new Map([[modelId.toLowerCase() as Hex, await ModelSessions.load(modelDir, { intraOpThreads: 1 })]]),
+  disputes: new StepDisputeDriver(verifierClients, traceSource, new Map([[modelId.toLowerCase(), modelDir]]), (l) => say(`verifier: ${l}`)),
+  policy: demoPolicy,
+  confirmations: 0,
+  maxLogRange: 100,
+  log: (l) => say(`verifier: ${l}`),
+});
+say(`verifier ${verifierClients.walletClient!.account.address}: checks ${demoPolicy.jobFraction * 100}% of jobs, ${demoPolicy.layersPerJob} of ${manifest.architecture.layers + 1} boundaries`);
+
+phase("client jobs");
+const client = await connectAs(chain, ROLES.client);
+type JobRow = { jobId: bigint; prover: string; corruptProver: boolean; inputTokens: number; outputTokens: number; cost: bigint; text: string };
+const jobs: JobRow[] = [];
+for (let i = 0; i < Number(opts.jobs); i++) {
+  const p = provers[i % provers.length]!;
+  const r = await runJob(client, { modelId, prompt: { text: PROMPTS[i % PROMPTS.length]! }, maxTokens: 12, prover: p.node.address, modelDir });
+  jobs.push({ jobId: r.jobId, prover: p.label, corruptProver: p.corrupt, inputTokens: r.inputTokens, outputTokens: r.outputTokens, cost: r.cost, text: r.text });
+  // The tiny model has random weights: its output is noise, but noise any verifier can re-derive.
+  say(`job ${r.jobId} → ${p.label}: ${r.inputTokens} in + ${r.outputTokens} out tokens [${r.outputTokenIds.slice(0, 6).join(" ")} …], cost ${fmt(r.cost)}, trace ${r.traceRoot.slice(0, 10)}…`);
+}
+
+phase("verification and disputes");
+const proverJobs = (address: Address) => jobs.filter((j) => provers.find((p) => p.label === j.prover)!.node.address === address).map((j) => j.jobId);
+for (let round = 0; round < 6; round++) {
+  const report = await verifier.tick();
+  let responses = 0;
+  for (const p of provers) {
+    const moves = await respondToDisputes({ clients: p.node.clients, jobIds: proverJobs(p.node.address), modelDir, traceFor: (id) => p.node.store.read(id.toString()) });
+    for (const m of moves) say(`${p.label}: ${m.move!.kind} in dispute ${m.disputeId.slice(0, 10)}…`);
+    responses += moves.length;
+  }
+  if (report.checked === 0 && report.disputesOpened === 0 && report.moves === 0 && responses === 0 && round > 0) break;
+}
+
+phase("settlement");
+const test = createTestClient({ mode: "hardhat", transport: http(chain.url) });
+await test.increaseTime({ seconds: DEFAULT_DEPLOY_PARAMETERS.challengeWindow + 1 });
+await test.mine({ blocks: 1 });
+const finalized = await finalizeJobs(client, jobs.map((j) => j.jobId));
+for (const p of provers) await p.node.loop.kick(); // provers withdraw what they earned
+for (const who of [client, verifierClients, gov]) await withdrawCredits(who);
+await verifier.deps.disputes!.advance(); // the challenger collects bond and reward
+say(`advanced ${DEFAULT_DEPLOY_PARAMETERS.challengeWindow + 1} s past the challenge windows; finalized ${finalized} jobs; everyone withdrew`);
+
+phase("summary");
+const rows = [];
+for (const j of jobs) {
+  const onchain = await contracts.jobEscrow.read.getJob([j.jobId]);
+  const checked = verifierState.get(j.jobId);
+  rows.push({
+    job: j.jobId.toString(),
+    prover: j.prover,
+    "tokens in/out": `${j.inputTokens}/${j.outputTokens}`,
+    "paid per token": onchain.status === JobStatus.Finalized ? fmt(j.cost / BigInt(j.inputTokens + j.outputTokens)) : "0 (refunded)",
+    verification: checked?.state === "disputed" ? `fraud at h[${checked.failure!.position}][${checked.failure!.layer}]` : (checked?.state ?? "not seen"),
+    outcome: jobStatusName(onchain.status),
+  });
+}
+console.table(rows);
+
+const parties = [
+  { label: "honest prover", address: provers[0]!.node.address },
+  { label: "cheating prover", address: provers[1]!.node.address },
+  { label: "verifier (challenger)", address: verifierClients.walletClient!.account.address },
+  { label: "client", address: client.walletClient!.account.address },
+  { label: "treasury (governance)", address: gov.walletClient!.account.address },
+];
+const sheet = await balanceSheet(gov, parties);
+const initial = parseEther("1000000");
+console.table(sheet.map((s) => ({ party: s.label, wallet: fmt(s.wallet), "net vs start": fmt(s.wallet + s.stake - initial), stake: fmt(s.stake), "unwithdrawn credit": fmt(s.escrowCredit + s.registryCredit) })));
+const checks = await solvency(gov);
+console.table(checks.map((c) => ({ contract: c.contract, holds: fmt(c.holds), owes: fmt(c.owes), reconciled: c.ok })));
+
+const honestJobs = rows.filter((r) => r.prover === "honest prover");
+const slashed = rows.filter((r) => r.outcome === "Slashed");
+// Every token minted to these parties is in a wallet or held by a contract: none created or lost.
+const total = sheet.reduce((s, x) => s + x.wallet, 0n) + checks.reduce((s, c) => s + c.holds, 0n);
+const conserved = total === initial * BigInt(parties.length);
+const ok = honestJobs.every((r) => r.outcome === "Finalized") && slashed.length > 0 && slashed.every((r) => r.prover === "cheating prover") && checks.every((c) => c.ok) && conserved;
+const d = detectionProbability(defaultPolicy, manifest.architecture.layers, 1);
+say(`\nhonest prover paid for ${honestJobs.length} jobs; ${slashed.length} cheating job(s) caught and slashed; tokens conserved: ${conserved}; contracts reconciled: ${checks.every((c) => c.ok)}`);
+say(`detection: this demo checks everything (p = 1 per corrupted job); the default policy (${defaultPolicy.jobFraction * 100}% of jobs, ${defaultPolicy.layersPerJob} boundaries) catches one corrupted job with p = ${d.perJob.toFixed(3)}, ten with p = ${detectionProbability(defaultPolicy, manifest.architecture.layers, 10).overJobs.toFixed(3)}`);
+say(`${ok ? "DEMO OK" : "DEMO FAILED"} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+if (opts.keepRunning) {
+  say(`\nkeeping the network up: RPC ${chain.url}, deployments ${chain.deploymentFile}; provers ${provers.map((p) => p.node.url).join(", ")}. Ctrl-C to stop.`);
+  await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+}
+for (const p of provers) await p.node.close();
+verifierState.close();
+await releaseAllSessions();
+await chain.stop();
+if (!opts.keepRunning) await rm(runDir, { recursive: true, force: true });
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,59 @@
+import { formatEther, type Address } from "viem";
+import { jobEscrowAbi, nodeRegistryAbi, stepProofGameAbi, testTokenAbi } from "../../protocol/chain/abi.js";
+import type { StepproofClients } from "../../protocol/chain/client.js";
+
+export type BalanceSheet = { label: string; address: Address; wallet: bigint; escrowCredit: bigint; registryCredit: bigint; stake: bigint }[];
+
+/** Every party's token position: wallet, credits owed by each contract, and stake. */
+export async function balanceSheet(clients: StepproofClients, parties: readonly { label: string; address: Address }[]): Promise<BalanceSheet> {
+  const c = clients.deployment.contracts;
+  const read = clients.publicClient.readContract.bind(clients.publicClient);
+  return Promise.all(
+    parties.map(async (p) => {
+      const [wallet, escrowCredit, registryCredit, node] = await Promise.all([
+        read({ address: c.token, abi: testTokenAbi, functionName: "balanceOf", args: [p.address] }),
+        read({ address: c.jobEscrow, abi: jobEscrowAbi, functionName: "credits", args: [p.address] }),
+        read({ address: c.nodeRegistry, abi: nodeRegistryAbi, functionName: "credits", args: [p.address] }),
+        read({ address: c.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [p.address] }),
+      ]);
+      return { ...p, wallet, escrowCredit, registryCredit, stake: node.stake + node.unbonding };
+    }),
+  );
+}
+
+export type SolvencyReport = { contract: string; holds: bigint; owes: bigint; ok: boolean }[];
+
+/** PROTOCOL §5.1 and §7.4: what each custodial contract holds equals what it owes. */
+export async function solvency(clients: StepproofClients): Promise<SolvencyReport> {
+  const c = clients.deployment.contracts;
+  const read = clients.publicClient.readContract.bind(clients.publicClient);
+  const bal = (a: Address) => read({ address: c.token, abi: testTokenAbi, functionName: "balanceOf", args: [a] });
+  const [escrowHolds, escrowed, escrowCredits, registryHolds, staked, unbonding, registryCredits, gameHolds] = await Promise.all([
+    bal(c.jobEscrow),
+    read({ address: c.jobEscrow, abi: jobEscrowAbi, functionName: "totalEscrowed" }),
+    read({ address: c.jobEscrow, abi: jobEscrowAbi, functionName: "totalCredits" }),
+    bal(c.nodeRegistry),
+    read({ address: c.nodeRegistry, abi: nodeRegistryAbi, functionName: "totalStaked" }),
+    read({ address: c.nodeRegistry, abi: nodeRegistryAbi, functionName: "totalUnbonding" }),
+    read({ address: c.nodeRegistry, abi: nodeRegistryAbi, functionName: "totalCredits" }),
+    bal(c.stepProofGame),
+  ]);
+  const gameOwes = await gameLiabilities(clients);
+  return [
+    { contract: "JobEscrow", holds: escrowHolds, owes: escrowed + escrowCredits, ok: escrowHolds === escrowed + escrowCredits },
+    { contract: "NodeRegistry", holds: registryHolds, owes: staked + unbonding + registryCredits, ok: registryHolds === staked + unbonding + registryCredits },
+    { contract: "StepProofGame", holds: gameHolds, owes: gameOwes, ok: gameHolds === gameOwes },
+  ];
+}
+
+async function gameLiabilities(clients: StepproofClients): Promise<bigint> {
+  const game = clients.deployment.contracts.stepProofGame;
+  const names = new Set(stepProofGameAbi.filter((x) => x.type === "function").map((x) => (x as { name: string }).name));
+  let owed = 0n;
+  for (const name of ["bondsHeld", "totalCredits"]) {
+    if (names.has(name)) owed += (await clients.publicClient.readContract({ address: game, abi: stepProofGameAbi, functionName: name as never })) as bigint;
+  }
+  return owed;
+}
+
+export const fmt = (v: bigint): string => Number(formatEther(v)).toFixed(6);
