@@ -43,10 +43,7 @@ export function samplingUniform(seed: bigint, position: number): number {
 export function sampleToken(logits: Float32Array, params: SamplingParams, position: number): number {
   const T = params.temperature;
   if (!(T > 0) || !Number.isFinite(T) || params.topK === 1) return argmax(logits);
-  const ids = Array.from({ length: logits.length }, (_, i) => i);
-  ids.sort((a, b) => logits[b]! - logits[a]! || a - b);
-  const k = params.topK === 0 ? ids.length : Math.min(params.topK, ids.length);
-  const cand = ids.slice(0, k);
+  const cand = topCandidates(logits, params.topK);
   const zmax = logits[cand[0]!]!;
   const w = cand.map((i) => Math.exp((logits[i]! - zmax) / T));
   const total = w.reduce((s, x) => s + x, 0);
@@ -57,4 +54,28 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, positi
     if (acc > target) return cand[j]!;
   }
   return cand[cand.length - 1]!;
+}
+
+/** Candidate order of PROTOCOL §4.4: logit descending, id ascending; the first k (all if 0). */
+export function topCandidates(logits: Float32Array, topK: number): number[] {
+  const before = (a: number, b: number) => logits[a]! > logits[b]! || (logits[a]! === logits[b]! && a < b);
+  const V = logits.length;
+  if (topK === 0 || topK >= V) {
+    const ids = Array.from({ length: V }, (_, i) => i);
+    return ids.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  }
+  // Top-k by one pass with a sorted buffer of k ids (k is small in practice): O(V·k) worst case,
+  // O(V) typically, instead of sorting the whole vocabulary every token.
+  const best: number[] = [];
+  for (let i = 0; i < V; i++) {
+    if (best.length === topK && !before(i, best[topK - 1]!)) continue;
+    let j = best.length === topK ? topK - 1 : best.length;
+    if (best.length < topK) best.push(i);
+    while (j > 0 && before(i, best[j - 1]!)) {
+      best[j] = best[j - 1]!;
+      j--;
+    }
+    best[j] = i;
+  }
+  return best;
 }

@@ -76,3 +76,14 @@ describe("generation on onnxruntime-node (PROTOCOL §4.2)", () => {
     await expect(generate({ modelDir: dir, promptTokens: [9999], maxNewTokens: 1, samplingParams: 0n, trace: false })).rejects.toThrow(/vocabulary/);
   });
 });
+
+describe("top-k candidate order (PROTOCOL §4.4)", () => {
+  it("matches a full sort by logit descending, id ascending", async () => {
+    const { topCandidates } = await import("../../runtime/sampling.js");
+    let seed = 3;
+    const logits = Float32Array.from({ length: 2000 }, () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % 50) / 7);
+    const full = Array.from({ length: 2000 }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+    for (const k of [1, 2, 7, 40, 1999]) expect(topCandidates(logits, k)).toEqual(full.slice(0, k));
+    expect(topCandidates(logits, 0)).toEqual(full);
+  });
+});
