@@ -37,6 +37,12 @@ async function passwordFromEnvOrPrompt(): Promise<string> {
   if (env !== undefined) return env;
   if (!process.stdin.isTTY) throw new KeystoreError(`no keystore password`, { details: `set ${KEYSTORE_PASSWORD_ENV} or run on a terminal to be prompted` });
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  // Echo the prompt but not the typed characters (readline has no public option for this).
+  const internal = rl as unknown as { _writeToOutput(s: string): void };
+  const write = internal._writeToOutput.bind(rl);
+  internal._writeToOutput = (s: string) => {
+    if (s.startsWith("Keystore password") || s === "\r\n" || s === "\n") write(s);
+  };
   try {
     return await rl.question("Keystore password: ");
   } finally {

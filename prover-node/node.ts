@@ -5,6 +5,7 @@ import type { LocalAccount } from "viem";
 import { nodeRegistryAbi } from "../protocol/chain/abi.js";
 import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
 import { MANIFEST_FILE, readManifest } from "../runtime/model/manifest.js";
+import { getModelSessions } from "../runtime/session.js";
 import { TraceStore } from "../runtime/trace/store.js";
 import type { ProverConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
@@ -57,6 +58,8 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   const account = await proverAccount(config, options);
   const clients = await connectStepproof({ rpcUrl: config.chain.rpcUrl, deploymentFile: config.chain.deploymentFile, account, ...(config.chain.expectedChainId ? { expectedChainId: config.chain.expectedChainId } : {}) });
   const manifest = await readManifest(config.model.dir);
+  // Load the ONNX sessions now, so the first paid request does not spend its commit margin on it.
+  await getModelSessions(config.model.dir, { executionProvider: config.model.executionProvider });
   const manifestBytes = readFileSync(path.join(config.model.dir, MANIFEST_FILE));
   const db = new ProverDb(config.dataDir);
   const store = TraceStore.open({ dir: config.traceStore.dir, maxBytes: config.traceStore.maxBytes, retentionMs: config.traceStore.retentionMs });

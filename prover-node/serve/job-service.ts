@@ -167,6 +167,9 @@ export class JobService {
     const { o } = this;
     const row = o.db.job(jobId);
     if (!row || row.state !== "generated" || !row.traceRoot || !row.outputHash || !row.outputTokenIds) return row?.commitTx;
+    // A commit already signed and persisted is settled by the sender's resume (same bytes, same
+    // nonce); signing another would only burn gas on a revert.
+    if (o.db.txsFor("commit", jobId.toString()).some((t) => t.state === "pending")) return undefined;
     const job = await getJob(o.clients, { jobId });
     if (job.status !== JobStatus.Open) {
       const ours = job.traceRoot.toLowerCase() === row.traceRoot.toLowerCase();
