@@ -5,7 +5,14 @@ import type { HiddenData } from "../forward.js";
 import { toHex } from "../commit/fast-leaf.js";
 import { merkleRootPacked } from "../commit/fast-tree.js";
 import { tokenBytes, type TraceLayout } from "./layout.js";
-import { buildMultiProof, type MultiProof } from "./multiproof.js";
+import { buildMultiProof, buildMultiProofs, type MultiProof } from "./multiproof.js";
+
+/** Chunks of a slice of the trace and the multiproofs covering their leaves. */
+export type TraceSlice = {
+  root: Hex;
+  chunks: { leafIndex: number; tensorId: number; row: number; chunkIndex: number; chunk: Hex }[];
+  multiproofs: MultiProof[];
+};
 
 /** A chunk with everything `CommitmentLeaf.verifyChunk` needs (PROTOCOL §3.2–§3.4). */
 export type ChunkProof = {
@@ -90,5 +97,24 @@ export class TraceCommitment implements HiddenRowSource {
   /** One multiproof for several leaves (PROTOCOL §3.3), for `MerkleProof.multiProofVerify`. */
   multiProof(leafIndices: readonly number[]): MultiProof {
     return buildMultiProof(this.leaves, leafIndices);
+  }
+
+  /**
+   * A slice: hidden rows of positions [t0, t1) at the given boundaries, every chunk, with the
+   * multiproofs (1–3, PROTOCOL §3.3) that cover their leaves. What a prover serves a verifier
+   * that wants to re-execute a layer without trusting the rows.
+   */
+  slice(p: { t0: number; t1: number; layers: readonly number[] }): TraceSlice {
+    const chunks: TraceSlice["chunks"] = [];
+    for (let t = p.t0; t < p.t1; t++) {
+      for (const layer of p.layers) {
+        for (let c = 0; c < this.layout.chunksPerRow; c++) {
+          const leafIndex = this.layout.hiddenLeafIndex(t, layer, c, this.tokens.length);
+          chunks.push({ leafIndex, tensorId: layer, row: t, chunkIndex: c, chunk: toHex(this.chunkBytes(t, layer, c)) });
+        }
+      }
+    }
+    if (chunks.length === 0) throw new RangeError("empty slice");
+    return { root: this.root, chunks, multiproofs: buildMultiProofs(this.leaves, chunks.map((c) => c.leafIndex)) };
   }
 }

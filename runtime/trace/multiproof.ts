@@ -105,3 +105,42 @@ export function processMultiProof(p: Pick<MultiProof, "leaves" | "proof" | "proo
   if (proofFlags.length > 0) return toHex(hashes[hashes.length - 1]!);
   return leaves.length > 0 ? leaves[0]! : proof[0]!;
 }
+
+/**
+ * Any set of leaves as few OpenZeppelin multiproofs as the tree allows: one when supported,
+ * otherwise one per group of leaves at equal depth (every internal node of such a group is
+ * shallower than its leaves, so the breadth-first condition holds). Odd promotion gives at
+ * most a handful of distinct leaf depths, so a slice costs 1–3 multiproofs.
+ */
+export function buildMultiProofs(leaves: readonly Hex[], leafIndices: readonly number[]): MultiProof[] {
+  try {
+    return [buildMultiProof(leaves, leafIndices)];
+  } catch (err) {
+    if (!(err instanceof MultiProofUnsupportedError)) throw err;
+  }
+  const depth = leafDepths(leaves.length);
+  const groups = new Map<number, number[]>();
+  for (const i of new Set(leafIndices)) {
+    const d = depth[i]!;
+    (groups.get(d) ?? groups.set(d, []).get(d)!).push(i);
+  }
+  return [...groups.values()].map((g) => buildMultiProof(leaves, g));
+}
+
+/** Depth of every leaf in the §3.3 tree of n leaves (root depth 0). */
+export function leafDepths(n: number): number[] {
+  const depth = new Array<number>(n).fill(0);
+  // Each level pairs nodes (i, i+1); members of a pair get one level deeper, a promoted one not.
+  let groups = Array.from({ length: n }, (_, i) => [i]);
+  while (groups.length > 1) {
+    const next: number[][] = [];
+    for (let i = 0; i + 1 < groups.length; i += 2) {
+      const merged = [...groups[i]!, ...groups[i + 1]!];
+      for (const leaf of merged) depth[leaf]! += 1;
+      next.push(merged);
+    }
+    if (groups.length % 2 === 1) next.push(groups[groups.length - 1]!);
+    groups = next;
+  }
+  return depth;
+}

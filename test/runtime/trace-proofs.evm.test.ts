@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { chunkLeaf, CommitmentTree, TOKEN_TENSOR, TRACE_DOMAIN, verifyProof } from "../../protocol/commitments/index.js";
 import { generate } from "../../runtime/generate.js";
 import type { TraceCommitment } from "../../runtime/trace/commitment.js";
-import { buildMultiProof, MultiProofUnsupportedError, processMultiProof } from "../../runtime/trace/multiproof.js";
+import { buildMultiProof, buildMultiProofs, leafDepths, MultiProofUnsupportedError, processMultiProof } from "../../runtime/trace/multiproof.js";
 import { modelDir } from "./helpers.js";
 
 // Requires `npx hardhat build` (the harness artifact); PROTOCOL §3.2–§3.4 proofs checked in EDR.
@@ -59,8 +59,24 @@ describe("trace proofs verify with OpenZeppelin MerkleProof in the EVM", () => {
     expect(n).toBeGreaterThan(64);
   });
 
+  it("serves a slice (positions × layers, every chunk) whose multiproofs verify in the EVM", async () => {
+    const slice = trace.slice({ t0: 2, t1: trace.tokens.length - 1, layers: [1, 4] });
+    expect(slice.chunks).toHaveLength((trace.tokens.length - 3) * 2 * trace.layout.chunksPerRow);
+    const covered = slice.multiproofs.flatMap((m) => m.leafIndices).sort((a, b) => a - b);
+    expect(covered).toEqual(slice.chunks.map((c) => c.leafIndex).sort((a, b) => a - b));
+    for (const m of slice.multiproofs) {
+      // The leaves are recomputed from the served chunk bytes, not taken on trust.
+      const byIndex = new Map(slice.chunks.map((c) => [c.leafIndex, c]));
+      const leaves = m.leafIndices.map((i) => {
+        const c = byIndex.get(i)!;
+        return chunkLeaf({ domain: TRACE_DOMAIN, tensorId: c.tensorId, row: c.row, chunkIndex: c.chunkIndex }, toBytes(c.chunk));
+      });
+      expect(await harness.read.multiProofVerify([m.proof, m.proofFlags, trace.root, leaves])).toBe(true);
+    }
+  });
+
   it("documents the odd-promotion restriction: unsupported sets are refused, merkletreejs multiproofs do not fit", async () => {
-    // 13 leaves: leaf 12 is promoted to depth 1 while leaf 0 sits at depth 4.
+    // 13 leaves: leaf 12 is promoted to depth 2 while leaf 0 sits at depth 4.
     const leaves = Array.from({ length: 13 }, (_, i) => keccak256(toBytes(`leaf ${i}`)));
     const root = new CommitmentTree(leaves).root;
     expect(() => buildMultiProof(leaves, [0, 12])).toThrow(MultiProofUnsupportedError);
@@ -81,6 +97,12 @@ describe("trace proofs verify with OpenZeppelin MerkleProof in the EVM", () => {
       }
     }
     expect(supported).toBeGreaterThan(50);
+    // Any set still verifies with a few multiproofs grouped by leaf depth.
+    expect(leafDepths(13)).toEqual([...Array<number>(12).fill(4), 2]);
+    const all = buildMultiProofs(leaves, [0, 5, 9, 12]);
+    expect(all.length).toBeGreaterThan(1);
+    expect(all.flatMap((m) => m.leafIndices).sort((a, b) => a - b)).toEqual([0, 5, 9, 12]);
+    for (const m of all) expect(await harness.read.multiProofVerify([m.proof, m.proofFlags, root, m.leaves])).toBe(true);
     // merkletreejs' own multiproofs (built for complete trees) fail for our layout.
     const mt = new MerkleTree(leaves.map((l) => Buffer.from(toBytes(l))), (d: Buffer) => Buffer.from(keccak256(d, "bytes")), { sortPairs: true });
     const proof = mt.getMultiProof([2, 5]).map((p: Buffer) => bytesToHex(p) as Hex);
