@@ -1,0 +1,93 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * stepproof-verifier start|register|unbond|status --config <file>
+ * The key comes from the config's encrypted JSON keystore; the password from
+ * STEPPROOF_KEYSTORE_PASSWORD or a prompt. Nothing secret is printed.
+ */
+import path from "node:path";
+import { Command } from "commander";
+import { formatEther, parseEther } from "viem";
+import { registerNode } from "../protocol/chain/actions/registerNode.js";
+import { unbond } from "../protocol/chain/actions/unbond.js";
+import { connectStepproof } from "../protocol/chain/client.js";
+import { nodeRegistryAbi } from "../protocol/chain/abi.js";
+import { StepproofError } from "../protocol/errors.js";
+import { readManifest } from "../runtime/model/manifest.js";
+import { loadVerifierConfig, VerifierConfigError, type VerifierConfig } from "./config.js";
+import { detectionProbability } from "./sampling.js";
+import { startVerifierNode, verifierAccount } from "./start.js";
+import { VerifierState } from "./state.js";
+
+const program = new Command().name("stepproof-verifier").description("stepproof verifier node");
+
+async function connect(config: VerifierConfig) {
+  const account = await verifierAccount(config);
+  return connectStepproof({ rpcUrl: config.chain.rpcUrl, deploymentFile: config.chain.deploymentFile, account, ...(config.chain.expectedChainId ? { expectedChainId: config.chain.expectedChainId } : {}) });
+}
+
+program
+  .command("start")
+  .description("follow commitments, sample, re-execute, dispute what is provably wrong")
+  .requiredOption("--config <file>", "verifier config (JSON)")
+  .action(async (o: { config: string }) => {
+    const running = await startVerifierNode(await loadVerifierConfig(o.config));
+    const stop = async () => {
+      await running.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+
+program
+  .command("register")
+  .description("register as a verifier with the config's stake and endpoint (idempotent)")
+  .requiredOption("--config <file>", "verifier config (JSON)")
+  .action(async (o: { config: string }) => {
+    const config = await loadVerifierConfig(o.config);
+    if (config.stake === undefined) throw new VerifierConfigError("set `stake` (base units) in the config to register");
+    const clients = await connect(config);
+    await registerNode(clients, { role: "verifier", stake: config.stake, endpoint: config.endpoint });
+    console.log(`registered verifier ${clients.walletClient!.account.address}`);
+  });
+
+program
+  .command("unbond")
+  .description("start unbonding free stake, or withdraw what finished unbonding")
+  .requiredOption("--config <file>", "verifier config (JSON)")
+  .option("--amount <tokens>", "tokens to start unbonding, e.g. 10")
+  .option("--withdraw", "withdraw what finished unbonding")
+  .action(async (o: { config: string; amount?: string; withdraw?: boolean }) => {
+    if (!o.amount === !o.withdraw) throw new VerifierConfigError("give exactly one of --amount <tokens> or --withdraw");
+    if (o.amount && !/^\d+(\.\d+)?$/.test(o.amount)) throw new VerifierConfigError(`not a token amount: ${o.amount}`);
+    const clients = await connect(await loadVerifierConfig(o.config));
+    if (o.amount) await unbond(clients, { action: "request", amount: parseEther(o.amount) });
+    else await unbond(clients, { action: "withdraw" });
+    console.log(o.amount ? `unbonding ${o.amount}` : "withdrew unbonded stake");
+  });
+
+program
+  .command("status")
+  .description("stake, checked jobs by state, and the detection probability of the sampling policy")
+  .requiredOption("--config <file>", "verifier config (JSON)")
+  .action(async (o: { config: string }) => {
+    const config = await loadVerifierConfig(o.config);
+    const clients = await connect(config);
+    const me = clients.walletClient!.account.address;
+    const node = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [me] });
+    const state = new VerifierState(path.join(config.dataDir, "verifier.sqlite"));
+    const counts: Record<string, number> = {};
+    for (const j of state.all()) counts[j.state] = (counts[j.state] ?? 0) + 1;
+    state.close();
+    const layers = (await readManifest(config.models[0]!.dir)).architecture.layers;
+    const d = detectionProbability(config.sampling, layers);
+    console.log(JSON.stringify({ verifier: me, stake: formatEther(node.stake), jobs: counts, policy: config.sampling, detectionPerCorruptedJob: d.perJob, detectionOverTenCorruptedJobs: detectionProbability(config.sampling, layers, 10).overJobs }, null, 2));
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof StepproofError) {
+    console.error(`error: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+});

@@ -1,0 +1,102 @@
+import path from "node:path";
+import { pino, type Logger } from "pino";
+import type { Hex, LocalAccount } from "viem";
+import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
+import { loadKeystoreAccount } from "../prover-node/keystore.js";
+import { readManifest } from "../runtime/model/manifest.js";
+import { ModelSessions, releaseAllSessions } from "../runtime/session.js";
+import { VerifierConfigError, type VerifierConfig } from "./config.js";
+import { HttpTraceSource } from "./http-trace-source.js";
+import { VerifierNode, type TickReport } from "./node.js";
+import { VerifierState } from "./state.js";
+import { StepDisputeDriver } from "./step-dispute-driver.js";
+
+export type RunningVerifier = {
+  node: VerifierNode;
+  clients: StepproofClients;
+  /** Run one tick now (waits for one in progress). */
+  tick(): Promise<TickReport>;
+  close(): Promise<void>;
+};
+
+export async function verifierAccount(config: VerifierConfig, options: { account?: LocalAccount; keystorePassword?: string } = {}): Promise<LocalAccount> {
+  if (options.account) return options.account;
+  if (!config.keystore) throw new VerifierConfigError("no signer: set `keystore` in the config");
+  return loadKeystoreAccount(config.keystore, options.keystorePassword !== undefined ? { password: options.keystorePassword } : { fromEnvOrPrompt: true });
+}
+
+/**
+ * Start a verifier: connect (chain id and contracts checked), load each model for re-execution,
+ * open the SQLite state, and tick every `loopIntervalMs`. A failing tick (RPC outage, prover
+ * offline) is logged and retried with backoff; the state it leaves is always consistent.
+ */
+export async function startVerifierNode(config: VerifierConfig, options: { account?: LocalAccount; keystorePassword?: string; logger?: Logger; runLoop?: boolean } = {}): Promise<RunningVerifier> {
+  const log = options.logger ?? pino({ level: config.logLevel });
+  const account = await verifierAccount(config, options);
+  const clients = await connectStepproof({ rpcUrl: config.chain.rpcUrl, deploymentFile: config.chain.deploymentFile, account, ...(config.chain.expectedChainId ? { expectedChainId: config.chain.expectedChainId } : {}) });
+  const sessions = new Map<Hex, ModelSessions>();
+  const dirs = new Map<string, string>();
+  for (const m of config.models) {
+    const manifest = await readManifest(m.dir);
+    const id = manifest.modelId.toLowerCase() as Hex;
+    sessions.set(id, await ModelSessions.load(m.dir, { executionProvider: config.executionProvider }));
+    dirs.set(id, m.dir);
+  }
+  const state = new VerifierState(path.join(config.dataDir, "verifier.sqlite"));
+  const traceSource = new HttpTraceSource(clients);
+  const info = (line: string) => log.info(line);
+  const node = new VerifierNode({
+    clients,
+    state,
+    traceSource,
+    sessions,
+    disputes: new StepDisputeDriver(clients, traceSource, dirs, info),
+    policy: config.sampling,
+    confirmations: config.chain.confirmations,
+    maxLogRange: config.chain.maxLogRange,
+    log: info,
+  });
+
+  let running: Promise<TickReport> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let failures = 0;
+  const tick = async (): Promise<TickReport> => {
+    while (running) await running.catch(() => {});
+    running = node.tick();
+    try {
+      return await running;
+    } finally {
+      running = undefined;
+    }
+  };
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    timer = setTimeout(async () => {
+      try {
+        const r = await tick();
+        failures = 0;
+        if (r.checked || r.disputesOpened || r.moves) log.info(r, "verifier tick");
+      } catch (err) {
+        failures++;
+        log.warn({ err: (err as Error).message, failures }, "verifier tick failed; retrying");
+      }
+      // Back off up to 16 periods while the chain or provers are failing.
+      schedule(config.loopIntervalMs * Math.min(16, 2 ** failures));
+    }, ms);
+  };
+  if (options.runLoop ?? true) schedule(0);
+  log.info({ verifier: account.address, models: [...dirs.keys()], policy: config.sampling }, "verifier started");
+  return {
+    node,
+    clients,
+    tick,
+    async close() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => {});
+      state.close();
+      await releaseAllSessions();
+    },
+  };
+}
