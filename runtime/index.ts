@@ -16,9 +16,9 @@ export { generate, GenerationError, type GenerateParameters, type GenerateReturn
 export { decodeSamplingParams, encodeSamplingParams, sampleToken, argmax, samplingUniform, topCandidates, type SamplingParams } from "./sampling.js";
 export { generateBatch, type BatchRequest, type GenerateBatchParameters, type GenerateBatchReturnType } from "./generate-batch.js";
 export { TraceBuilder, type TraceSink } from "./trace/builder.js";
-export { TraceCommitment, type ChunkProof, type HiddenRowSource } from "./trace/commitment.js";
+export { TraceCommitment, type ChunkProof, type HiddenRowSource, type TraceSlice } from "./trace/commitment.js";
 export { TraceLayout } from "./trace/layout.js";
-export { buildMultiProof, processMultiProof, MultiProofUnsupportedError, type MultiProof } from "./trace/multiproof.js";
+export { buildMultiProof, buildMultiProofs, leafDepths, processMultiProof, MultiProofUnsupportedError, type MultiProof } from "./trace/multiproof.js";
 export { TraceStore, TraceStoreError, TraceStoreFullError, type TraceStoreOptions } from "./trace/store.js";
 export { reexecuteLayer, checkSampling, deviation, ReexecutionError, type ReexecuteLayerReturnType, type ReplayableTrace } from "./reexec.js";
 export { calibrate, REFERENCE_SETUP, ALTERNATIVE_SETUPS, DEFAULT_MARGIN } from "./calibration.js";
