@@ -87,3 +87,25 @@ describe("top-k candidate order (PROTOCOL §4.4)", () => {
     expect(topCandidates(logits, 0)).toEqual(full);
   });
 });
+
+describe("binary32 traces (encoding.traceDtype = 2)", () => {
+  it("generates, commits 4-byte elements and replays a layer", async () => {
+    const { readManifest } = await import("../../runtime/model/manifest.js");
+    const { reexecuteLayer } = await import("../../runtime/reexec.js");
+    const { chunkLeaf, TRACE_DOMAIN, verifyProof } = await import("../../protocol/commitments/index.js");
+    const dir = await modelDir("tiny", 2);
+    expect((await readManifest(dir)).encoding.traceDtype).toBe(2);
+    const r = await generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 5, samplingParams: 0n, trace: true, stopAtEos: false });
+    const trace = r.trace!;
+    expect(trace.hiddenRow(3, 2)).toBeInstanceOf(Float32Array);
+    const p = trace.hiddenProof(3, 2, 1);
+    expect((p.chunk.length - 2) / 2).toBe(32 * 4); // C = 32 binary32 elements
+    expect(p.leaf).toBe(chunkLeaf({ domain: TRACE_DOMAIN, tensorId: 2, row: 3, chunkIndex: 1 }, Buffer.from(p.chunk.slice(2), "hex")));
+    expect(verifyProof(p.leaf, p.proof, trace.root)).toBe(true);
+    const s = await ModelSessions.load(dir, { compute: "f16" }, [3]);
+    const replay = await reexecuteLayer({ sessions: s, trace, layer: 3, thresholds: { maxAbs: 0.05, relL2: 0.01 } });
+    await s.release();
+    expect(replay.pass).toBe(true);
+    expect(replay.maxAbs).toBeGreaterThan(0);
+  });
+});
