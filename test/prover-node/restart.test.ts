@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesToHex, getAbiItem } from "viem";
-import { jobEscrowAbi } from "../../protocol/chain/abi.js";
+import { jobEscrowAbi, nodeRegistryAbi } from "../../protocol/chain/abi.js";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
@@ -13,9 +14,10 @@ import { completionPromptTokens, promptHash } from "../../client/prompt.js";
 import { encryptKeystore, KEYSTORE_PASSWORD_ENV } from "../../prover-node/keystore.js";
 import { FAULT_ENV } from "../../prover-node/state/tx-sender.js";
 import { devAccount } from "../helpers/chains.js";
-import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
+import { IN_PRICE, proverConfigFor, startTestNetwork, type TestNetwork } from "./fixture.js";
 
 const PASSWORD = "correct horse battery staple";
+const run = promisify(execFile);
 
 /** A prover node as its own process (the CLI), with its JSON log lines readable. */
 class NodeProcess {
@@ -75,7 +77,15 @@ describe("a prover node killed and restarted", () => {
     await writeFile(path.join(base, "keystore.json"), await encryptKeystore(key, PASSWORD, 1024));
     configFile = path.join(base, "config.json");
     await writeFile(configFile, JSON.stringify({ ...config, keystore: "keystore.json" }));
-    await registerProverOnChain(net, 1, `http://127.0.0.1:${config.endpoint!.port}`);
+    // Registration through the CLI, as an operator would do it.
+    const cli = (...args: string[]) => run(process.execPath, ["--no-warnings", "--import", "tsx", "prover-node/cli.ts", ...args, "--config", configFile], { env: { ...process.env, [KEYSTORE_PASSWORD_ENV]: PASSWORD } });
+    expect((await cli("register")).stdout).toMatch(new RegExp(`registered ${devAccount(1).address}`));
+    const gov = await net.as(0);
+    const { nodeRegistry } = gov.deployment.contracts;
+    const node = await gov.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [devAccount(1).address] });
+    expect({ role: node.role, endpoint: node.endpoint, stake: node.stake }).toEqual({ role: 1, endpoint: `http://127.0.0.1:${config.endpoint!.port}`, stake: BigInt(config.stake!) });
+    const offer = await gov.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [devAccount(1).address, net.manifest.modelId] });
+    expect(offer).toMatchObject({ active: true, inputPrice: IN_PRICE });
   });
 
   afterAll(async () => {
