@@ -9,7 +9,7 @@ import { connectStepproof, type StepproofClients } from "../../protocol/chain/cl
 import { DEFAULT_DEPLOY_PARAMETERS } from "../../ignition/modules/Stepproof.js";
 import { deploySuite } from "../../scripts/lib/deploy-suite.js";
 import { MANIFEST_FILE, readManifest, type ModelManifest } from "../../runtime/model/manifest.js";
-import { devAccount, freePort, startHardhatRpc, type LocalChain } from "../helpers/chains.js";
+import { devAccount, freePort, startAnvil, startHardhatRpc, type LocalChain } from "../helpers/chains.js";
 import { modelDir as tinyModelDir } from "../runtime/helpers.js";
 import type { ProverConfigInput } from "../../prover-node/config.js";
 
@@ -29,11 +29,11 @@ export type TestNetwork = {
 };
 
 /**
- * A Hardhat JSON-RPC chain with the suite deployed (Ignition, as test/chain/deploy-e2e does)
+ * A Hardhat JSON-RPC chain (anvil with STEPPROOF_TEST_CHAIN=anvil) with the suite deployed (Ignition, as test/chain/deploy-e2e does)
  * and the tiny model registered with its real weights root and manifest hash.
  */
 export async function startTestNetwork(): Promise<TestNetwork> {
-  const chain = await startHardhatRpc();
+  const chain = process.env["STEPPROOF_TEST_CHAIN"] === "anvil" ? await startAnvil() : await startHardhatRpc();
   const dir = await mkdtemp(path.join(tmpdir(), "stepproof-prover-"));
   const deploymentId = `test-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const conn = await network.create({ network: "localhost", override: { url: chain.url } });
@@ -50,7 +50,7 @@ export async function startTestNetwork(): Promise<TestNetwork> {
     encoding: manifest.encoding,
     tolerances: Array.from({ length: DEFAULT_DEPLOY_PARAMETERS.opCount }, () => ({ atol: 1n << 20n, rtol: 1n << 22n })),
   });
-  const testClient = createTestClient({ mode: "hardhat", transport: http(chain.url) });
+  const testClient = createTestClient({ mode: chain.kind, transport: http(chain.url) });
   return {
     chain,
     dir,
