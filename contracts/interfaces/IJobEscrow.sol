@@ -28,9 +28,16 @@ interface IJobEscrow {
         uint128 outputPrice;
     }
 
+    /// @dev Field order packs the struct into 10 storage slots (one fewer than declaration order).
     struct Job {
         address client;
+        uint64 openedAt;
+        /// Terms fixed when the job opened, so governance cannot change a running job's deal.
+        uint32 challengeWindow;
         address prover;
+        uint64 commitDeadline;
+        uint16 feeBps;
+        uint16 openDisputes;
         bytes32 modelId;
         bytes32 promptHash;
         uint256 samplingParams;
@@ -44,13 +51,7 @@ interface IJobEscrow {
         uint32 maxOutputTokens;
         uint32 inputTokens;
         uint32 outputTokens;
-        uint64 openedAt;
-        uint64 commitDeadline;
         uint64 challengeDeadline;
-        /// Terms fixed when the job opened, so governance cannot change a running job's deal.
-        uint32 challengeWindow;
-        uint16 feeBps;
-        uint16 openDisputes;
         JobStatus status;
     }
 

@@ -3030,9 +3030,34 @@ export const jobEscrowAbi = [
             "type": "address"
           },
           {
+            "internalType": "uint64",
+            "name": "openedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "challengeWindow",
+            "type": "uint32"
+          },
+          {
             "internalType": "address",
             "name": "prover",
             "type": "address"
+          },
+          {
+            "internalType": "uint64",
+            "name": "commitDeadline",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint16",
+            "name": "feeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "openDisputes",
+            "type": "uint16"
           },
           {
             "internalType": "bytes32",
@@ -3101,33 +3126,8 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "uint64",
-            "name": "openedAt",
-            "type": "uint64"
-          },
-          {
-            "internalType": "uint64",
-            "name": "commitDeadline",
-            "type": "uint64"
-          },
-          {
-            "internalType": "uint64",
             "name": "challengeDeadline",
             "type": "uint64"
-          },
-          {
-            "internalType": "uint32",
-            "name": "challengeWindow",
-            "type": "uint32"
-          },
-          {
-            "internalType": "uint16",
-            "name": "feeBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint16",
-            "name": "openDisputes",
-            "type": "uint16"
           },
           {
             "internalType": "enum IJobEscrow.JobStatus",
@@ -4722,6 +4722,12 @@ export const stepProofGameAbi = [
         "internalType": "bytes",
         "name": "data",
         "type": "bytes"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32[]",
+        "name": "proof",
+        "type": "bytes32[]"
       }
     ],
     "name": "ChunkRevealed",
