@@ -80,18 +80,20 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     await step("disputes", async () => {
       const jobIds = o.db.jobsIn("committed").map((r) => r.jobId);
       if (jobIds.length === 0) return;
-      await responder({
-        clients: o.clients,
-        jobIds,
-        modelDir: o.modelDir,
-        traceFor: (jobId) => {
-          try {
-            return o.store.read(jobId.toString());
-          } catch {
-            return undefined; // no complete trace on disk: the dispute clock decides
-          }
-        },
-      });
+      await o.sender.exclusive(() =>
+        responder({
+          clients: o.clients,
+          jobIds,
+          modelDir: o.modelDir,
+          traceFor: (jobId) => {
+            try {
+              return o.store.read(jobId.toString());
+            } catch {
+              return undefined; // no complete trace on disk: the dispute clock decides
+            }
+          },
+        }),
+      );
     });
   }
 

@@ -4,6 +4,7 @@ import { pino, type Logger } from "pino";
 import type { LocalAccount } from "viem";
 import { nodeRegistryAbi } from "../protocol/chain/abi.js";
 import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
+import { respondToDisputes } from "../protocol/game/prover-responder.js";
 import { MANIFEST_FILE, readManifest } from "../runtime/model/manifest.js";
 import { getModelSessions } from "../runtime/session.js";
 import { TraceStore } from "../runtime/trace/store.js";
@@ -25,8 +26,11 @@ export type StartProverNodeOptions = {
   /** Keystore password given directly (embedding); never logged. */
   keystorePassword?: string;
   logger?: Logger;
-  /** Plays the prover's side of disputes each tick (e.g. protocol/game respondToDisputes); default none. */
-  disputeResponder?: DisputeResponder;
+  /**
+   * Plays the prover's side of disputes each tick. Default: protocol/game's respondToDisputes
+   * when the deployment has a StepProofGame; `false` turns dispute play off.
+   */
+  disputeResponder?: DisputeResponder | false;
   /** Start the background loop (default true); tests drive `loop.kick()` themselves. */
   runLoop?: boolean;
 };
@@ -80,7 +84,8 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     corrupt: config.corrupt,
     log,
   });
-  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(options.disputeResponder ? { disputeResponder: options.disputeResponder } : {}), log }, config.loopIntervalMs);
+  const disputeResponder = options.disputeResponder === false ? undefined : (options.disputeResponder ?? (clients.deployment.contracts.stepProofGame ? respondToDisputes : undefined));
+  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log }, config.loopIntervalMs);
 
   // Not fatal: `stepproof-prover register` may run after start; but say so loudly.
   const offer = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [account.address, manifest.modelId] });

@@ -45,6 +45,14 @@ export class PersistedTxSender {
     return run;
   }
 
+  /**
+   * Run `fn` while no other transaction of this account is being prepared or sent: for code
+   * that sends through its own path (the dispute agent), so two senders never pick one nonce.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#serial(fn);
+  }
+
   send(p: PersistedSendParameters): Promise<{ hash: Hex; receipt: TransactionReceipt }> {
     return this.#serial(async () => {
       const wallet = this.clients.walletClient;

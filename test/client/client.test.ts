@@ -3,7 +3,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bytesToHex, parseEther } from "viem";
+import { bytesToHex, parseEther, zeroHash } from "viem";
+import { Phase } from "../../protocol/dispute/agent.js";
+import { readChainDispute } from "../../protocol/game/chain-dispute.js";
+import { openDispute } from "../../protocol/game/send-move.js";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
@@ -29,6 +32,7 @@ describe("stepproof client end to end", () => {
   let honest: ProverNode;
   let cheater: ProverNode;
   let client: StepproofClients;
+  let cheatedJob: bigint;
 
   beforeAll(async () => {
     net = await startTestNetwork();
@@ -58,6 +62,7 @@ describe("stepproof client end to end", () => {
     expect(job.outputHash).toBe(outputHash(r.outputTokenIds));
     expect(r.cost).toBe(BigInt(r.inputTokens) * CHEAP.input + BigInt(r.outputTokens) * CHEAP.output);
     expect(cheater.db.job(r.jobId)?.corrupted).toBe(true);
+    cheatedJob = r.jobId;
 
     // The same prompt at the honest prover (chosen explicitly, tokenizer from a local package).
     const h = await runJob(client, { modelId: net.manifest.modelId, prompt, maxTokens: 10, prover: devAccount(1).address, modelDir: net.modelDir });
@@ -98,5 +103,23 @@ describe("stepproof client end to end", () => {
     expect(status).toMatchObject({ status: "Committed", windowOpen: true, openDisputes: 0 });
     // A bad argument is a clear error and a non-zero exit, with nothing sent.
     await expect(cli("run", "--prompt", "x", "--max-tokens", "0", "--model", net.manifest.modelId)).rejects.toMatchObject({ stderr: expect.stringMatching(/--max-tokens must be a positive integer/) });
+  });
+
+  it("a disputed prover node plays its side from its loop: step root, then the challenger's timeout", async () => {
+    const challenger = await net.as(4);
+    const disputeId = await openDispute(challenger, { jobId: cheatedJob, position: 1, layer: 2 });
+    expect((await readChainDispute(challenger, disputeId)).phase).toBe(Phase.AwaitingStepRoot);
+    expect((await getJob(client, { jobId: cheatedJob })).openDisputes).toBe(1);
+    await cheater.loop.kick();
+    const d = await readChainDispute(challenger, disputeId);
+    expect(d.phase).toBe(Phase.AwaitingProof);
+    expect(d.stepRoot).not.toBe(zeroHash);
+    // The challenger never proves anything: once its clock and the window have run out, the
+    // prover's loop claims the timeout (the dispute is won), then finalizes the job and is paid.
+    await net.advance(3600 + 1);
+    const report = await cheater.loop.kick();
+    expect((await readChainDispute(challenger, disputeId)).phase).toBe(Phase.ProverWon);
+    expect(report.finalized).toBe(1);
+    expect((await getJob(client, { jobId: cheatedJob })).status).toBe(JobStatus.Finalized);
   });
 });
