@@ -47,7 +47,7 @@ function depths(a: Architecture, C: number, context: number, m: Dims) {
 }
 
 /** One representative (largest-index, full-chunk) claim per op. */
-function claims(m: Dims): Claim[] {
+function claims(m: Dims): (Claim & { head?: boolean })[] {
   const { d, heads: H, hd, kv, f, T: TT, kvHeads: G } = m;
   return [
     { tensor: T.EMBED, row: 0, col: d - 1 },
@@ -69,6 +69,9 @@ function claims(m: Dims): Claim[] {
     { tensor: T.X1, row: 0, col: d - 1 },
     { tensor: T.A, row: 0, col: f - 1 },
     { tensor: T.OUT, row: 0, col: d - 1 },
+    { tensor: T.LOGIT_PART, row: m.vocab - 1, col: 0, head: true },
+    { tensor: T.LOGIT, row: 0, col: m.vocab - 1, head: true },
+    { tensor: T.ARGMAX, row: 0, col: m.vocab - 1, head: true },
   ];
 }
 
@@ -118,11 +121,12 @@ async function main() {
       const txs: Record<string, { gas: number; calldata: number }> = {};
       const perOp: Record<string, { gas: number; calldata: number; tensor: number }> = {};
       for (const claim of claims(m)) {
-        const layer = claim.tensor === T.EMBED ? 0 : ds.arch.layers;
-        const op = opOf(claim.tensor, layer);
-        const ctx: JudgeContext = { position, layer, traceDtype: 1, weightsDtype: 1, chunkSize: ds.C, hidden: ds.arch.hidden, heads: ds.arch.heads, kvHeads: ds.arch.kvHeads, ffn: ds.arch.ffn, vocab: ds.arch.vocab, normEpsBits: eps, ropeTheta: ds.arch.ropeTheta, ...tol[op]! };
+        const layer = claim.tensor === T.EMBED ? 0 : claim.head ? ds.arch.layers + 1 : ds.arch.layers;
+        const op = opOf(claim.tensor, layer, ds.arch.layers);
+        const ctx: JudgeContext = { position, layer, traceDtype: 1, weightsDtype: 1, chunkSize: ds.C, hidden: ds.arch.hidden, heads: ds.arch.heads, kvHeads: ds.arch.kvHeads, ffn: ds.arch.ffn, vocab: ds.arch.vocab, normEpsBits: eps, ropeTheta: ds.arch.ropeTheta, layers: ds.arch.layers, inputTokens: 1, greedy: true, ...tol[op]! };
         const plan = planOpenings(ctx, claim);
         if (claim.tensor === T.EMBED) plan[2] = { ...plan[2]!, row: 1 };
+        if (claim.tensor === T.ARGMAX) plan[2] = { ...plan[2]!, chunk: 0 }; // next token 1 (token leaves hold 1)
         // Synthetic chunks: values in [0.01, 1) (positive keeps every op in its domain); the
         // claimed element is made wildly wrong so the proof wins.
         const bytes = new Map<string, Uint8Array>();

@@ -12,7 +12,10 @@ interface IStepJudge {
         bytes32 weightsRoot;
         bytes32 stepRoot;
         uint256 position; // t
-        uint256 layer; // l: 0 = embedding step, 1..L = block l
+        uint256 layer; // l: 0 = embedding step, 1..L = block l, L + 1 = head step
+        uint256 layers; // L
+        uint256 inputTokens; // prompt length: tokens before it are given, not sampled
+        bool greedy; // the job's sampling rule is greedy argmax (temperature bits 0)
         uint8 traceDtype;
         uint8 weightsDtype;
         uint256 chunkSize;

@@ -31,6 +31,7 @@ contract StepJudge is IStepJudge {
         uint8 traceDtype;
         uint8 weightsDtype;
         uint256 vocab;
+        uint256 layers;
         int256 eps;
         uint256 ropeTheta;
     }
@@ -42,10 +43,11 @@ contract StepJudge is IStepJudge {
         returns (Verdict memory v)
     {
         W memory w = _context(c);
-        v.op = StepLayout.opOf(q.tensor, c.layer);
+        v.op = StepLayout.opOf(q.tensor, c.layer, c.layers);
         (uint256 rows, uint256 len) = StepLayout.shape(w.m, q.tensor);
         if (q.row >= rows || q.col >= len) revert InvalidClaim(q.tensor, q.row, q.col);
         _expectOpenings(w, q, o.length);
+        if (q.tensor == StepLayout.ARGMAX) return _argmax(w, c, q, o);
 
         // The claimed element: a trace element for OUT and EMBED, else a step element.
         if (q.tensor == StepLayout.OUT) {
@@ -72,7 +74,8 @@ contract StepJudge is IStepJudge {
             kv: c.kvHeads * hd,
             f: c.ffn,
             T: c.position + 1,
-            C: c.chunkSize
+            C: c.chunkSize,
+            vocab: c.vocab
         });
         w.traceRoot = c.traceRoot;
         w.weightsRoot = c.weightsRoot;
@@ -82,6 +85,7 @@ contract StepJudge is IStepJudge {
         w.traceDtype = c.traceDtype;
         w.weightsDtype = c.weightsDtype;
         w.vocab = c.vocab;
+        w.layers = c.layers;
         (w.eps,) = FixedMath.decodeF32(c.normEpsBits);
         w.ropeTheta = c.ropeTheta;
     }
@@ -91,7 +95,10 @@ contract StepJudge is IStepJudge {
         uint256 tensor = q.tensor;
         StepLayout.Dims memory m = w.m;
         uint256 n;
-        if (tensor == StepLayout.R1 || tensor == StepLayout.R2 || tensor == StepLayout.G || tensor == StepLayout.U) {
+        if (
+            tensor == StepLayout.R1 || tensor == StepLayout.R2 || tensor == StepLayout.G || tensor == StepLayout.U
+                || tensor == StepLayout.LOGIT
+        ) {
             n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C);
         } else if (tensor == StepLayout.Q_PRE || tensor == StepLayout.K_PRE || tensor == StepLayout.V_T) {
             n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C);
@@ -122,7 +129,7 @@ contract StepJudge is IStepJudge {
         pure
         returns (int256 ref, uint256 mag)
     {
-        uint8 op = StepLayout.opOf(q.tensor, w.l);
+        uint8 op = StepLayout.opOf(q.tensor, w.l, w.layers);
         if (op == OpCodes.NORM_SUMSQ) return _sumSq(w, q, o);
         if (op == OpCodes.NORM_RSQRT) return _rsqrt(w, q, o);
         if (op == OpCodes.NORM_SCALE) return _norm(w, q, o);
@@ -147,7 +154,9 @@ contract StepJudge is IStepJudge {
         StepLayout.Dims memory m = w.m;
         Loc memory lw = _loc(SRC_WEIGHTS, w.l << 8, q.row, q.col, m.d);
         Loc memory lx = _loc(SRC_STEP, StepLayout.N1, w.t, q.col, m.d);
-        if (tensor == StepLayout.Q_PART) {
+        if (tensor == StepLayout.LOGIT_PART) {
+            lw.tensor = StepLayout.W_LM_HEAD;
+        } else if (tensor == StepLayout.Q_PART) {
             lw.tensor |= StepLayout.W_Q;
         } else if (tensor == StepLayout.K_PART || tensor == StepLayout.V_PART) {
             lw.tensor |= tensor == StepLayout.K_PART ? StepLayout.W_K : StepLayout.W_V;
@@ -181,6 +190,7 @@ contract StepJudge is IStepJudge {
             return _sumOf(w, StepLayout.WO_PART, q.col, StepLayout.ceilDiv(m.heads * m.hd, m.C), o);
         }
         if (tensor == StepLayout.G) return _sumOf(w, StepLayout.G_PART, q.col, nd, o);
+        if (tensor == StepLayout.LOGIT) return _sumOf(w, StepLayout.LOGIT_PART, q.col, nd, o);
         if (tensor == StepLayout.U) return _sumOf(w, StepLayout.U_PART, q.col, nd, o);
         return _sumOf(w, StepLayout.D_PART, q.col, StepLayout.ceilDiv(m.f, m.C), o);
     }
@@ -260,6 +270,27 @@ contract StepJudge is IStepJudge {
         return StepOps.swiglu(g, u);
     }
 
+    /// @dev HEAD_ARGMAX (greedy jobs, generated positions only): openings [LOGIT chunk of j,
+    /// token leaf t+1, LOGIT chunk of that token]. Fraud iff logit[j] − logit[next] exceeds
+    /// atol + rtol·(|logit[j]| + |logit[next]|); `claimed` is logit[next], `ref` logit[j].
+    function _argmax(W memory w, Context calldata c, Claim calldata q, Opening[] calldata o)
+        private
+        pure
+        returns (Verdict memory v)
+    {
+        if (!c.greedy || w.t + 1 < c.inputTokens) revert InvalidClaim(q.tensor, q.row, q.col);
+        _open(w, _loc(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, w.t + 1, 0, 1), o[1]);
+        bytes calldata tok = o[1].chunk;
+        uint256 token = uint256(uint8(tok[0])) | (uint256(uint8(tok[1])) << 8) | (uint256(uint8(tok[2])) << 16)
+            | (uint256(uint8(tok[3])) << 24);
+        if (token >= w.vocab) revert ProverCommitmentMalformed(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, w.t + 1, 0);
+        v.op = OpCodes.HEAD_ARGMAX;
+        v.ref = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), q.col, o[0]);
+        v.claimed = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), token, o[2]);
+        (, v.bound) = FixedMath.within(0, 0, FixedMath.abs(v.ref) + FixedMath.abs(v.claimed), c.atol, c.rtol);
+        v.fraud = v.ref - v.claimed > int256(v.bound);
+    }
+
     // ---- Families.
 
     /// @dev n_i = x_i · g_i · r: x from the trace (N1) or X1 (N2), g from the weights.
@@ -267,9 +298,11 @@ contract StepJudge is IStepJudge {
         bool attn = q.tensor == StepLayout.N1;
         int256[3] memory v;
         v[0] = _one(w, attn ? _loc(SRC_TRACE, w.l - 1, q.row, 0, w.m.d) : _loc(SRC_STEP, StepLayout.X1, 0, 0, w.m.d), q.col, o[1]);
-        v[1] = _one(
-            w, _loc(SRC_WEIGHTS, (w.l << 8) | (attn ? StepLayout.W_ATTN_NORM : StepLayout.W_MLP_NORM), 0, 0, w.m.d), q.col, o[2]
-        );
+        // The head step's norm is the final norm (tensorId 2, PROTOCOL §3.5).
+        uint256 gainId = w.l == w.layers + 1
+            ? StepLayout.W_FINAL_NORM
+            : (w.l << 8) | (attn ? StepLayout.W_ATTN_NORM : StepLayout.W_MLP_NORM);
+        v[1] = _one(w, _loc(SRC_WEIGHTS, gainId, 0, 0, w.m.d), q.col, o[2]);
         v[2] = attn
             ? _one(w, _loc(SRC_STEP, StepLayout.R1, 0, 0, w.m.T), q.row, o[3])
             : _one(w, _loc(SRC_STEP, StepLayout.R2, 0, 0, 1), 0, o[3]);

@@ -43,9 +43,16 @@ library StepLayout {
     /// Claim-only ids: the claimed element lives in the trace, not in the step root.
     uint256 internal constant OUT = 33; // h[t][l][col] = X1 + Y_D
     uint256 internal constant EMBED = 0; // h[t][0][col] = embedding[token[t]][col]
+    // ---- Head step (layer L + 1): SS1_PART, R1, N1 of h[t][L] with the final norm gain, then:
+    uint256 internal constant LOGIT_PART = 34; // rows v < vocab; partials of LMhead[v]·N1[t]
+    uint256 internal constant LOGIT = 35; // row 0; col v
+    /// Claim-only: col j names a token whose logit beats the committed next token's.
+    uint256 internal constant ARGMAX = 36;
 
     // ---- Weights kinds, tensorId = (layer << 8) | kind (PROTOCOL §3.5).
     uint256 internal constant W_EMBED = 1;
+    uint256 internal constant W_FINAL_NORM = 2;
+    uint256 internal constant W_LM_HEAD = 3;
     uint256 internal constant W_ATTN_NORM = 1;
     uint256 internal constant W_Q = 2;
     uint256 internal constant W_K = 3;
@@ -69,6 +76,7 @@ library StepLayout {
         uint256 f; // ffn
         uint256 T; // positions t + 1
         uint256 C; // chunk size
+        uint256 vocab;
     }
 
     function ceilDiv(uint256 a, uint256 b) internal pure returns (uint256) {
@@ -102,17 +110,30 @@ library StepLayout {
         if (tensor == G_PART || tensor == U_PART) return (m.f, nd);
         if (tensor == G || tensor == U || tensor == A) return (1, m.f);
         if (tensor == D_PART) return (m.d, ceilDiv(m.f, m.C));
+        if (tensor == LOGIT_PART) return (m.vocab, nd);
+        if (tensor == LOGIT || tensor == ARGMAX) return (1, m.vocab);
         return (0, 0);
     }
 
     error NotJudgeable(uint256 tensor, uint256 layer);
 
-    /// @notice Operation code that judges claims on `tensor` at layer `layer` (PROTOCOL §7.2).
-    function opOf(uint256 tensor, uint256 layer) internal pure returns (uint8) {
+    /// @notice Operation code that judges claims on `tensor` at layer `layer` of a model with
+    /// `layers` blocks (PROTOCOL §7.2): 0 embedding, 1..L blocks, L + 1 head.
+    function opOf(uint256 tensor, uint256 layer, uint256 layers) internal pure returns (uint8) {
         if (layer == 0) {
             if (tensor == EMBED) return OpCodes.EMBED;
             revert NotJudgeable(tensor, layer);
         }
+        if (layer == layers + 1) {
+            if (tensor == SS1_PART) return OpCodes.NORM_SUMSQ;
+            if (tensor == R1) return OpCodes.NORM_RSQRT;
+            if (tensor == N1) return OpCodes.NORM_SCALE;
+            if (tensor == LOGIT_PART) return OpCodes.MATMUL_PARTIAL;
+            if (tensor == LOGIT) return OpCodes.MATMUL_SUM;
+            if (tensor == ARGMAX) return OpCodes.HEAD_ARGMAX;
+            revert NotJudgeable(tensor, layer);
+        }
+        if (layer > layers) revert NotJudgeable(tensor, layer);
         if (tensor == SS1_PART || tensor == SS2_PART) return OpCodes.NORM_SUMSQ;
         if (tensor == R1 || tensor == R2) return OpCodes.NORM_RSQRT;
         if (tensor == N1 || tensor == N2) return OpCodes.NORM_SCALE;

@@ -167,7 +167,10 @@ contract StepProofGame is ReentrancyGuard {
         IModelRegistry.Model memory model = models.getModel(job.modelId);
         // Hidden states exist for positions 0..N-2 (PROTOCOL §3.4).
         uint256 n = uint256(job.inputTokens) + job.outputTokens;
-        if (layer > model.arch.layers || uint256(position) + 2 > n) revert StepOutOfRange(jobId, position, layer);
+        // Layers 0 (embedding) .. L (blocks) and L + 1 (head, next token t + 1).
+        if (layer > uint256(model.arch.layers) + 1 || uint256(position) + 2 > n) {
+            revert StepOutOfRange(jobId, position, layer);
+        }
         disputeId = disputeIdOf(jobId, position, layer, msg.sender);
         Dispute storage d = _disputes[disputeId];
         if (d.phase != Phase.None) revert DisputeExists(disputeId);
@@ -336,12 +339,17 @@ contract StepProofGame is ReentrancyGuard {
     function _judgeContext(Dispute storage d, uint256 tensor) private view returns (IStepJudge.Context memory c) {
         IJobEscrow.Job memory job = escrow.getJob(d.jobId);
         IModelRegistry.Model memory model = models.getModel(job.modelId);
-        IModelRegistry.OpTolerance memory tol = models.tolerance(job.modelId, StepLayout.opOf(tensor, d.layer));
+        IModelRegistry.OpTolerance memory tol =
+            models.tolerance(job.modelId, StepLayout.opOf(tensor, d.layer, model.arch.layers));
         c.traceRoot = job.traceRoot;
         c.weightsRoot = model.weightsRoot;
         c.stepRoot = d.stepRoot;
         c.position = d.position;
         c.layer = d.layer;
+        c.layers = model.arch.layers;
+        c.inputTokens = job.inputTokens;
+        // PROTOCOL §4.4: temperature bits 0 = greedy argmax.
+        c.greedy = uint32(job.samplingParams) == 0;
         c.traceDtype = model.encoding.traceDtype;
         c.weightsDtype = model.encoding.weightsDtype;
         c.chunkSize = model.encoding.chunkSize;

@@ -144,7 +144,7 @@ function descend(c: ChainDispute, disk: Disk, base: ReturnType<typeof judgeConte
     if (dev > worst) [worst, claim] = [dev, { tensor: T.OUT, row: 0, col: i }];
   }
   for (let depth = 0; depth < 64; depth++) {
-    const ctx = { ...base, ...c.tolerances[opOf(claim.tensor, c.layer)]! };
+    const ctx = { ...base, ...c.tolerances[opOf(claim.tensor, c.layer, disk.data.arch.layers)]! };
     const plan = resolvedPlan(ctx, disk.data, claim);
     const missing = plan.find((loc) => loc.src === SRC_STEP && !chunks.has(key(loc.tensor, loc.row, loc.chunk)));
     if (missing) {

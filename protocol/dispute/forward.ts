@@ -30,6 +30,29 @@ function rmsnormF32(x: Float32Array, g: Float64Array, eps: number): Float32Array
   return Float32Array.from(x, (v, i) => fr(fr(v * g[i]!) * r));
 }
 
+/** Logits of the last position's h[t][L] (final norm + LM head) in binary32; argmax, ties to the lowest id. */
+export function greedyNext(arch: Architecture, weights: Weights, hLast: Float64Array): number {
+  const eps = new Float32Array(new Uint32Array([arch.normEpsBits]).buffer)[0]!;
+  const n = rmsnormF32(Float32Array.from(hLast), rowValues(weights.get(W.FINAL_NORM)!, 0), eps);
+  const logits = matvecF32(weights.get(W.LM_HEAD)!, n, new Map());
+  let best = 0;
+  for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
+  return best;
+}
+
+/**
+ * A greedy continuation: `prompt` then `newTokens` tokens, each the binary32 argmax of the
+ * previous position's logits, with the trace of the whole sequence.
+ */
+export function generateGreedy(arch: Architecture, enc: Encoding, weights: Weights, prompt: number[], newTokens: number): Trace {
+  const tokens = [...prompt];
+  for (let i = 0; i < newTokens; i++) {
+    const trace = generateTrace(arch, enc, weights, [...tokens, 0]);
+    tokens.push(greedyNext(arch, weights, rowValues(trace.hidden[arch.layers]!, tokens.length - 1)));
+  }
+  return generateTrace(arch, enc, weights, tokens);
+}
+
 /** Generate h[t][l] for every position and layer from the tokens, in binary32. */
 export function generateTrace(arch: Architecture, enc: Encoding, weights: Weights, tokens: number[]): Trace {
   const N = tokens.length - 1;

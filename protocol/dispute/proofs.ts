@@ -38,11 +38,23 @@ export type DisputeData = {
   stepTree?: IndexedTree;
 };
 
-export function judgeContext(data: DisputeData, position: number, layer: number, tol: { atol: bigint; rtol: bigint }): JudgeContext {
+/** The job terms the judge reads (PROTOCOL §7.1): prompt length and whether sampling is greedy. */
+export type JobTerms = { inputTokens: number; greedy: boolean };
+
+export function judgeContext(
+  data: DisputeData,
+  position: number,
+  layer: number,
+  tol: { atol: bigint; rtol: bigint },
+  job: JobTerms = { inputTokens: 1, greedy: true },
+): JudgeContext {
   const { arch, encoding } = data;
   return {
     position,
     layer,
+    layers: arch.layers,
+    inputTokens: job.inputTokens,
+    greedy: job.greedy,
     traceDtype: encoding.traceDtype,
     weightsDtype: encoding.weightsDtype,
     chunkSize: encoding.chunkSize,
@@ -83,6 +95,7 @@ export type Opening = { chunk: Hex; proof: Hex[] };
 export function resolvedPlan(ctx: JudgeContext, data: DisputeData, claim: Claim): Loc[] {
   const plan = planOpenings(ctx, claim);
   if (claim.tensor === T.EMBED) plan[2] = { ...plan[2]!, row: data.trace.tokens[ctx.position]! };
+  if (claim.tensor === T.ARGMAX) plan[2] = { ...plan[2]!, chunk: Math.floor(data.trace.tokens[ctx.position + 1]! / ctx.chunkSize) };
   return plan;
 }
 

@@ -3,14 +3,25 @@
  * with the bit-identical TypeScript judge and return the claims the contract would accept.
  */
 import { judgeClaim, type Claim, type ChunkReader, type JudgeContext, type Verdict } from "../evaluator/judge.js";
-import { opOf, shape, STEP_TENSORS, T, type Dims, type OpCode } from "../evaluator/layout.js";
+import { HEAD_TENSORS, opOf, shape, STEP_TENSORS, T, type Dims, type OpCode } from "../evaluator/layout.js";
 
 export type Tolerances = readonly { atol: bigint; rtol: bigint }[];
 
 /** Every claim of a block step, tensor by tensor in dataflow order (the M shift is free). */
-export function* allClaims(m: Dims, layer: number): Generator<Claim> {
+export function* allClaims(m: Dims, layer: number, layers: number): Generator<Claim> {
   if (layer === 0) {
     for (let col = 0; col < m.d; col++) yield { tensor: T.EMBED, row: 0, col };
+    return;
+  }
+  if (layer === layers + 1) {
+    // Head step: only position t's norm is used.
+    for (const tensor of [...HEAD_TENSORS, T.ARGMAX]) {
+      const [rows, len] = shape(m, tensor);
+      for (let row = 0; row < rows; row++) {
+        if ((tensor === T.SS1_PART || tensor === T.N1) && row !== m.T - 1) continue;
+        for (let col = 0; col < len; col++) if (tensor !== T.R1 || col === m.T - 1) yield { tensor, row, col };
+      }
+    }
     return;
   }
   for (const tensor of [...STEP_TENSORS, T.OUT]) {
@@ -34,8 +45,8 @@ export function findFraud(
   options: { limit?: number; ops?: readonly OpCode[] } = {},
 ): Finding[] {
   const found: Finding[] = [];
-  for (const claim of allClaims(m, base.layer)) {
-    const op = opOf(claim.tensor, base.layer);
+  for (const claim of allClaims(m, base.layer, base.layers)) {
+    const op = opOf(claim.tensor, base.layer, base.layers);
     if (options.ops && !options.ops.includes(op)) continue;
     const verdict = judgeClaim({ ...base, ...tolerances[op]! }, claim, read);
     if (verdict.fraud) {

@@ -5,7 +5,7 @@
  * sees only its own op's rounding, never an upstream one; only LAYER_OUT compares with the
  * originally generated trace. Softmax uses the row maximum as its shift.
  */
-import { ceilDiv, dimsOf, shape, STEP_TENSORS, T, W, type Dims } from "../evaluator/layout.js";
+import { ceilDiv, dimsOf, HEAD_TENSORS, shape, STEP_TENSORS, T, W, type Dims } from "../evaluator/layout.js";
 import { halfToNumber, rowValues, type EncodedTensor } from "./tensors.js";
 import { DisputeDataError, type Architecture, type Trace, type Weights } from "./model.js";
 
@@ -34,7 +34,51 @@ function wrow(w: EncodedTensor, r: number): Float64Array {
   return rowValues(w, r);
 }
 
+/**
+ * Head step (layer L + 1, PROTOCOL §7.1): final norm of h[t][L] (SS1_PART row t, R1 col t,
+ * N1 row t with the final norm gain), LM-head partials and logits. Other rows stay zero and
+ * are never judged.
+ */
+function buildHeadStep(arch: Architecture, weights: Weights, trace: Trace, position: number, C: number): StepData {
+  const m = dimsOf(arch, position, C);
+  const tensors = new Map<number, EncodedTensor>();
+  for (const id of HEAD_TENSORS) {
+    const [rows, len] = shape(m, id);
+    tensors.set(id, { rows, rowLength: len, dtype: 2, data: new Float32Array(rows * len) });
+  }
+  const set = (id: number, row: number, col: number, v: number): number => {
+    const t = tensors.get(id)!;
+    t.data[row * t.rowLength + col] = v;
+    return t.data[row * t.rowLength + col]!;
+  };
+  const d = arch.hidden;
+  const x = rowValues(trace.hidden[arch.layers]!, position);
+  const gain = rowValues(weight(weights, W.FINAL_NORM), 0);
+  let ss = 0;
+  for (let c = 0; c < ceilDiv(d, C); c++) {
+    let acc = 0;
+    for (let i = c * C; i < Math.min(d, (c + 1) * C); i++) acc += x[i]! * x[i]!;
+    ss += set(T.SS1_PART, position, c, acc);
+  }
+  const r = set(T.R1, 0, position, 1 / Math.sqrt(ss / d + epsOf(arch.normEpsBits)));
+  const n = new Float64Array(d);
+  for (let i = 0; i < d; i++) n[i] = set(T.N1, position, i, x[i]! * gain[i]! * r);
+  const head = weight(weights, W.LM_HEAD);
+  for (let v = 0; v < arch.vocab; v++) {
+    const w = rowValues(head, v);
+    let total = 0;
+    for (let c = 0; c < ceilDiv(d, C); c++) {
+      let acc = 0;
+      for (let i = c * C; i < Math.min(d, (c + 1) * C); i++) acc += w[i]! * n[i]!;
+      total += set(T.LOGIT_PART, v, c, acc);
+    }
+    set(T.LOGIT, 0, v, total);
+  }
+  return { position, layer: arch.layers + 1, dims: m, tensors };
+}
+
 export function buildStep(arch: Architecture, weights: Weights, trace: Trace, position: number, layer: number, C: number): StepData {
+  if (layer === arch.layers + 1) return buildHeadStep(arch, weights, trace, position, C);
   if (layer < 1 || layer > arch.layers) throw new DisputeDataError(`no block step at layer ${layer}`);
   const m = dimsOf(arch, position, C);
   const tensors = new Map<number, EncodedTensor>();

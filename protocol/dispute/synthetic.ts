@@ -38,6 +38,8 @@ export function syntheticWeights(arch: Architecture, enc: Encoding, seed: number
   const gain = (): EncodedTensor => encodeTensor(1, d, enc.weightsDtype, Array.from({ length: d }, () => 1 + 0.1 * g()));
   const w: Weights = new Map();
   w.set(W.EMBED, mat(vocab, d, 1));
+  w.set(W.FINAL_NORM, gain());
+  w.set(W.LM_HEAD, mat(vocab, d, 1 / Math.sqrt(d)));
   for (let l = 1; l <= arch.layers; l++) {
     const l8 = l << 8;
     w.set(l8 | W.ATTN_NORM, gain());

@@ -20,6 +20,12 @@ export type Claim = { tensor: number; row: number; col: number };
 export type JudgeContext = {
   position: number;
   layer: number;
+  /** L; layer L + 1 is the head step */
+  layers: number;
+  /** prompt length: the head step judges only sampled positions (t + 1 ≥ inputTokens) */
+  inputTokens: number;
+  /** the job samples greedily (temperature bits 0) */
+  greedy: boolean;
   traceDtype: 1 | 2;
   weightsDtype: 1 | 2;
   chunkSize: number;
@@ -80,11 +86,13 @@ export function planOpenings(ctx: JudgeContext, q: Claim): Loc[] {
   const l = ctx.layer;
   const l8 = l * 256;
   const [rows, len] = shape(m, q.tensor);
-  opOf(q.tensor, l);
+  opOf(q.tensor, l, ctx.layers);
+  const head = l === ctx.layers + 1;
   if (q.row >= rows || q.col >= len) throw new JudgeError(`invalid claim ${JSON.stringify(q)}`);
   const at = (src: Src, tensor: number, row: number, col: number, rowLen: number) => L(src, tensor, row, Math.floor(col / C), rowLen);
   const claimed =
     q.tensor === T.OUT ? at(SRC_TRACE, l, t, q.col, m.d)
+    : q.tensor === T.ARGMAX ? at(SRC_STEP, T.LOGIT, 0, q.col, m.vocab)
     : q.tensor === T.EMBED ? at(SRC_TRACE, 0, t, q.col, m.d)
     : at(SRC_STEP, q.tensor, q.row, q.col, len);
   const nd = ceilDiv(m.d, C);
@@ -97,7 +105,11 @@ export function planOpenings(ctx: JudgeContext, q: Claim): Loc[] {
     case T.SS2_PART: inputs = [L(SRC_STEP, T.X1, 0, q.col, m.d)]; break;
     case T.R1: inputs = rowLocs(m, T.SS1_PART, q.col, nd); break;
     case T.R2: inputs = rowLocs(m, T.SS2_PART, 0, nd); break;
-    case T.N1: inputs = [at(SRC_TRACE, l - 1, q.row, q.col, m.d), at(SRC_WEIGHTS, l8 | W.ATTN_NORM, 0, q.col, m.d), at(SRC_STEP, T.R1, 0, q.row, m.T)]; break;
+    case T.N1: inputs = [at(SRC_TRACE, l - 1, q.row, q.col, m.d), at(SRC_WEIGHTS, head ? W.FINAL_NORM : l8 | W.ATTN_NORM, 0, q.col, m.d), at(SRC_STEP, T.R1, 0, q.row, m.T)]; break;
+    case T.LOGIT_PART: inputs = [L(SRC_WEIGHTS, W.LM_HEAD, q.row, q.col, m.d), L(SRC_STEP, T.N1, t, q.col, m.d)]; break;
+    case T.LOGIT: inputs = rowLocs(m, T.LOGIT_PART, q.col, nd); break;
+    // The row of the second LOGIT chunk is the next token, resolved from the trace (row -1 here).
+    case T.ARGMAX: inputs = [L(SRC_TRACE, TOKEN_TENSOR_ID, t + 1, 0, 1), L(SRC_STEP, T.LOGIT, 0, -1, m.vocab)]; break;
     case T.N2: inputs = [at(SRC_STEP, T.X1, 0, q.col, m.d), at(SRC_WEIGHTS, l8 | W.MLP_NORM, 0, q.col, m.d), at(SRC_STEP, T.R2, 0, 0, 1)]; break;
     case T.Q_PART: inputs = [L(SRC_WEIGHTS, l8 | W.Q, q.row, q.col, m.d), L(SRC_STEP, T.N1, t, q.col, m.d)]; break;
     case T.K_PART: case T.V_PART:
@@ -155,7 +167,7 @@ export type ChunkReader = (loc: Loc) => Uint8Array;
  * The EMBED weight row is the token id read from the trace, so its plan row is resolved here.
  */
 export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verdict {
-  const op = opOf(q.tensor, ctx.layer);
+  const op = opOf(q.tensor, ctx.layer, ctx.layers);
   const plan = planOpenings(ctx, q);
   const m = dims(ctx);
   const { C } = m;
@@ -212,9 +224,17 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       const g = one(inputs[1]!, q.col);
       const r = one(inputs[2]!, t === T.N1 ? q.row : 0);
       [ref, mag] = pair(ops.normScale(x, g, r));
-    } else if ([T.Q_PART, T.K_PART, T.V_PART, T.WO_PART, T.G_PART, T.U_PART, T.D_PART, T.S_PART, T.O_PART].includes(t as never)) {
+    } else if (t === T.ARGMAX) {
+      if (!ctx.greedy || ctx.position + 1 < ctx.inputTokens) throw new JudgeError("argmax claims need a greedy job and a sampled position");
+      const tok = open(inputs[0]!).bytes;
+      const token = (tok[0]! | (tok[1]! << 8) | (tok[2]! << 16) | (tok[3]! << 24)) >>> 0;
+      if (token >= ctx.vocab) malformed(inputs[0]!);
+      const next = one({ ...inputs[1]!, chunk: Math.floor(token / C) }, token);
+      const { bound } = fx.within(0n, 0n, fx.abs(claimed) + fx.abs(next), ctx.atol, ctx.rtol);
+      return { fraud: claimed - next > bound, op, claimed: next, ref: claimed, bound };
+    } else if ([T.Q_PART, T.K_PART, T.V_PART, T.WO_PART, T.G_PART, T.U_PART, T.D_PART, T.S_PART, T.O_PART, T.LOGIT_PART].includes(t as never)) {
       [ref, mag] = dot(inputs[0]!, inputs[1]!, 0);
-    } else if ([T.Q_PRE, T.K_PRE, T.V_T, T.Y_O, T.G, T.U, T.Y_D, T.Z].includes(t as never)) {
+    } else if ([T.Q_PRE, T.K_PRE, T.V_T, T.Y_O, T.G, T.U, T.Y_D, T.Z, T.LOGIT].includes(t as never)) {
       [ref, mag] = sum(inputs);
     } else if (t === T.Q || t === T.K) {
       const half = m.hd / 2;

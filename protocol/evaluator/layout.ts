@@ -21,9 +21,10 @@ export const Op = {
   RESIDUAL: 14,
   SWIGLU: 15,
   LAYER_OUT: 16,
+  HEAD_ARGMAX: 17,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
-export const OP_COUNT = 17;
+export const OP_COUNT = 18;
 export const OP_NAMES = Object.keys(Op) as (keyof typeof Op)[];
 
 /** Step tensor ids (STEP_DOMAIN). OUT and EMBED are claim-only ids naming trace elements. */
@@ -62,13 +63,20 @@ export const T = {
   D_PART: 31,
   Y_D: 32,
   OUT: 33,
+  LOGIT_PART: 34,
+  LOGIT: 35,
+  ARGMAX: 36,
 } as const;
-/** Tensors that live in the step root (all but the claim-only EMBED and OUT). */
+/** Tensors that live in a block step's root (all but the claim-only EMBED and OUT). */
 export const STEP_TENSORS: number[] = Array.from({ length: 32 }, (_, i) => i + 1);
+/** Tensors of the head step's root (layer L + 1). */
+export const HEAD_TENSORS: number[] = [1, 2, 3, 34, 35];
 
 /** Weights kinds, tensorId = (layer << 8) | kind, PROTOCOL §3.5. */
 export const W = {
   EMBED: 1,
+  FINAL_NORM: 2,
+  LM_HEAD: 3,
   ATTN_NORM: 1,
   Q: 2,
   K: 3,
@@ -92,13 +100,14 @@ export type Dims = {
   /** positions t + 1 */
   T: number;
   C: number;
+  vocab: number;
 };
 
 export const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
 
-export function dimsOf(arch: { hidden: number; heads: number; kvHeads: number; ffn: number }, position: number, C: number): Dims {
+export function dimsOf(arch: { hidden: number; heads: number; kvHeads: number; ffn: number; vocab: number }, position: number, C: number): Dims {
   const hd = arch.hidden / arch.heads;
-  return { d: arch.hidden, heads: arch.heads, kvHeads: arch.kvHeads, hd, kv: arch.kvHeads * hd, f: arch.ffn, T: position + 1, C };
+  return { d: arch.hidden, heads: arch.heads, kvHeads: arch.kvHeads, hd, kv: arch.kvHeads * hd, f: arch.ffn, T: position + 1, C, vocab: arch.vocab };
 }
 
 /** [rows, row length] of a step tensor; [0, 0] for an unknown id. */
@@ -127,6 +136,8 @@ export function shape(m: Dims, tensor: number): [number, number] {
     case T.G_PART: case T.U_PART: return [m.f, nd];
     case T.G: case T.U: case T.A: return [1, m.f];
     case T.D_PART: return [m.d, ceilDiv(m.f, m.C)];
+    case T.LOGIT_PART: return [m.vocab, nd];
+    case T.LOGIT: case T.ARGMAX: return [1, m.vocab];
     default: return [0, 0];
   }
 }
@@ -138,12 +149,24 @@ export class NotJudgeableError extends Error {
   }
 }
 
-/** Operation code judging claims on `tensor` at `layer`. */
-export function opOf(tensor: number, layer: number): OpCode {
+/** Operation code judging claims on `tensor` at `layer` of an L-block model (L + 1 = head). */
+export function opOf(tensor: number, layer: number, layers: number): OpCode {
   if (layer === 0) {
     if (tensor === T.EMBED) return Op.EMBED;
     throw new NotJudgeableError(tensor, layer);
   }
+  if (layer === layers + 1) {
+    switch (tensor) {
+      case T.SS1_PART: return Op.NORM_SUMSQ;
+      case T.R1: return Op.NORM_RSQRT;
+      case T.N1: return Op.NORM_SCALE;
+      case T.LOGIT_PART: return Op.MATMUL_PARTIAL;
+      case T.LOGIT: return Op.MATMUL_SUM;
+      case T.ARGMAX: return Op.HEAD_ARGMAX;
+      default: throw new NotJudgeableError(tensor, layer);
+    }
+  }
+  if (layer > layers) throw new NotJudgeableError(tensor, layer);
   switch (tensor) {
     case T.SS1_PART: case T.SS2_PART: return Op.NORM_SUMSQ;
     case T.R1: case T.R2: return Op.NORM_RSQRT;

@@ -4,7 +4,7 @@ import { buildStep } from "../../protocol/dispute/step.js";
 import { stepTree, type DisputeData } from "../../protocol/dispute/proofs.js";
 import { traceTree, weightsTree, type Architecture, type Encoding } from "../../protocol/dispute/model.js";
 import { f32Bits, syntheticTokens, syntheticWeights } from "../../protocol/dispute/synthetic.js";
-import { generateTrace } from "../../protocol/dispute/forward.js";
+import { generateGreedy } from "../../protocol/dispute/forward.js";
 
 /** d 32, 4/2 heads × 8, ffn 48, C 4: every reduction spans several chunks, partial rows too. */
 export const TINY: Architecture = {
@@ -33,7 +33,8 @@ export function tinyData(opts: { tokens?: number; seed?: number; arch?: Architec
   const encoding = opts.enc ?? TINY_ENC;
   const seed = opts.seed ?? 1;
   const weights = syntheticWeights(arch, encoding, seed);
-  const trace = generateTrace(arch, encoding, weights, syntheticTokens(opts.tokens ?? 7, arch.vocab, seed + 1));
+  // One prompt token, then a greedy continuation: the job's inputTokens is 1 (chain.ts).
+  const trace = generateGreedy(arch, encoding, weights, syntheticTokens(1, arch.vocab, seed + 1), (opts.tokens ?? 7) - 1);
   return {
     arch,
     encoding,

@@ -44,7 +44,7 @@ describe("StepProofGame rules", () => {
   }
 
   const proofArgs = (id: Hex, data: DisputeData) => {
-    const openings = buildOpenings(judgeContext(data, POS, LAYER, tolerances()[opOf(CLAIM.tensor, LAYER)]!), data, CLAIM);
+    const openings = buildOpenings(judgeContext(data, POS, LAYER, tolerances()[opOf(CLAIM.tensor, LAYER, data.arch.layers)]!), data, CLAIM);
     return [id, { tensor: BigInt(CLAIM.tensor), row: BigInt(CLAIM.row), col: BigInt(CLAIM.col) }, openings] as const;
   };
   const at = (ts: bigint) => d.networkHelpers.time.setNextBlockTimestamp(ts);
@@ -194,7 +194,7 @@ describe("StepProofGame rules", () => {
     await expect(d.game.write.openDispute([jobId, 1, 1], { account: d.challenger.account })).rejects.toThrow(/DisputeExists/);
     await expect(d.game.write.openDispute([jobId, 1, 1], { account: d.prover.account })).rejects.toThrow(/ProverCannotChallenge/);
     await expect(d.game.write.openDispute([jobId, 5, 1], { account: d.challenger.account })).rejects.toThrow(/StepOutOfRange/);
-    await expect(d.game.write.openDispute([jobId, 0, 3], { account: d.challenger.account })).rejects.toThrow(/StepOutOfRange/);
+    await expect(d.game.write.openDispute([jobId, 0, 4], { account: d.challenger.account })).rejects.toThrow(/StepOutOfRange/);
   });
 
   it("disputes cannot open after the challenge deadline", async () => {

@@ -13,7 +13,7 @@ import { opOf, OP_NAMES } from "../../protocol/evaluator/layout.js";
 import { allClaims } from "../../protocol/dispute/scan.js";
 import { buildStep } from "../../protocol/dispute/step.js";
 import { buildOpenings, chunkReader, judgeContext, stepTree, type DisputeData } from "../../protocol/dispute/proofs.js";
-import { generateTrace } from "../../protocol/dispute/forward.js";
+import { generateGreedy } from "../../protocol/dispute/forward.js";
 import { rng, syntheticTokens, syntheticWeights, f32Bits } from "../../protocol/dispute/synthetic.js";
 import { traceTree, weightsTree, type Architecture, type Encoding } from "../../protocol/dispute/model.js";
 import { tolerances } from "./fixture.js";
@@ -40,23 +40,26 @@ describe("honest provers never lose", () => {
         const arch = ARCHS[Math.floor(r() * ARCHS.length)]!;
         const encoding: Encoding = { traceDtype: r() < 0.5 ? 1 : 2, weightsDtype: 1, chunkSize: r() < 0.5 ? 4 : 8 };
         const weights = syntheticWeights(arch, encoding, i + 1);
-        const trace = generateTrace(arch, encoding, weights, syntheticTokens(2 + Math.floor(r() * 5), arch.vocab, i + 7));
+        // One prompt token and a greedy continuation (the job's inputTokens is 1).
+        const trace = generateGreedy(arch, encoding, weights, syntheticTokens(1, arch.vocab, i + 7), 1 + Math.floor(r() * 5));
         models = { arch, encoding, weights, trace, weightsTree: undefined as never, traceTree: undefined as never };
       }
       const m = models!;
       const positions = m.trace.tokens.length - 1;
       const t = Math.floor(r() * positions);
-      const l = Math.floor(r() * (m.arch.layers + 1));
+      // 0 embedding, 1..L blocks, L + 1 head.
+      const l = Math.floor(r() * (m.arch.layers + 2));
       const step = l === 0 ? undefined : buildStep(m.arch, m.weights, m.trace, t, l, m.encoding.chunkSize);
       const data: DisputeData = { ...m, step };
       const read = chunkReader(data);
       const base = judgeContext(data, t, l, { atol: 0n, rtol: 0n });
       let closest: { claim: { tensor: number; row: number; col: number }; ratio: number } | undefined;
-      for (const claim of allClaims(step?.dims ?? ({ d: m.arch.hidden } as never), l)) {
-        const op = opOf(claim.tensor, l);
+      for (const claim of allClaims(step?.dims ?? ({ d: m.arch.hidden } as never), l, m.arch.layers)) {
+        const op = opOf(claim.tensor, l, m.arch.layers);
         const v = judgeClaim({ ...base, ...tol[op]! }, claim, read);
         if (v.fraud) findings++;
-        const diff = Number(v.claimed - v.ref);
+        // HEAD_ARGMAX is one-sided: only a logit above the committed token's counts.
+        const diff = op === 17 ? Math.max(0, Number(v.ref - v.claimed)) : Number(v.claimed - v.ref);
         const ratio = v.bound === 0n ? (diff === 0 ? 0 : Infinity) : Math.abs(diff) / Number(v.bound);
         worst.set(op, Math.max(worst.get(op) ?? 0, ratio));
         if (!closest || ratio > closest.ratio) closest = { claim, ratio };
@@ -72,7 +75,7 @@ describe("honest provers never lose", () => {
         const id = (await d.game.read.disputeIdOf([jobId, t, l, d.challenger.account.address])) as Hex;
         await d.game.write.postStepRoot([id, full.stepTree!.root], { account: d.prover.account });
         const c = closest!.claim;
-        const openings = buildOpenings(judgeContext(full, t, l, tol[opOf(c.tensor, l)]!), full, c);
+        const openings = buildOpenings(judgeContext(full, t, l, tol[opOf(c.tensor, l, m.arch.layers)]!), full, c);
         await expect(
           d.game.write.proveFraud([id, { tensor: BigInt(c.tensor), row: BigInt(c.row), col: BigInt(c.col) }, openings], { account: d.challenger.account }),
         ).rejects.toThrow(/NoFraud/);

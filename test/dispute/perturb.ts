@@ -15,7 +15,7 @@ function withValue(t: EncodedTensor, row: number, col: number, value: number): E
 
 /** The claimed element's tensor, row, col in its own store (trace for OUT/EMBED). */
 export function perturb(data: DisputeData, position: number, layer: number, claim: Claim, delta: number): DisputeData {
-  const ctx = judgeContext(data, position, layer, tolerances()[opOf(claim.tensor, layer)]!);
+  const ctx = judgeContext(data, position, layer, tolerances()[opOf(claim.tensor, layer, data.arch.layers)]!);
   const loc = resolvedPlan(ctx, data, claim)[0]!;
   if (loc.src === SRC_TRACE) {
     const hidden = data.trace.hidden.slice();
@@ -26,15 +26,16 @@ export function perturb(data: DisputeData, position: number, layer: number, clai
   }
   if (loc.src !== SRC_STEP || !data.step) throw new Error("only trace and step elements are perturbed");
   const tensors = new Map(data.step.tensors);
-  const t = tensors.get(claim.tensor)!;
-  tensors.set(claim.tensor, withValue(t, claim.row, claim.col, valueAt(t, claim.row, claim.col) + delta));
+  // The claimed element's own tensor (LOGIT for an ARGMAX claim).
+  const t = tensors.get(loc.tensor)!;
+  tensors.set(loc.tensor, withValue(t, loc.row, claim.col, valueAt(t, loc.row, claim.col) + delta));
   const step = { ...data.step, tensors };
   return { ...data, step, stepTree: stepTree(step) };
 }
 
 /** The honest verdict of `claim` (its bound and claimed value in Q48). */
 export function verdictOf(data: DisputeData, position: number, layer: number, claim: Claim) {
-  const ctx = judgeContext(data, position, layer, tolerances()[opOf(claim.tensor, layer)]!);
+  const ctx = judgeContext(data, position, layer, tolerances()[opOf(claim.tensor, layer, data.arch.layers)]!);
   return judgeClaim(ctx, claim, chunkReader(data));
 }
 
