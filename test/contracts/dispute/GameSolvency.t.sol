@@ -151,6 +151,7 @@ contract GameSolvencyTest {
         c.ffn = 48;
         c.chunkSize = 4;
         c.layer = 1;
+        c.layers = 2;
         c.position = 1;
         IStepJudge.Opening[] memory o = new IStepJudge.Opening[](1);
         try game.judge().judge(c, IStepJudge.Claim(22, 0, 0), o) {
