@@ -8,7 +8,7 @@ import { outputHash } from "../protocol/commitments/index.js";
 import { ClientError, CommitmentMismatchError } from "./errors.js";
 import { resolveManifest } from "./model-info.js";
 import { chatPromptTokens, completionPromptTokens, promptHash, type ChatMessage } from "./prompt.js";
-import { selectProver } from "./select-prover.js";
+import { probeProver, selectProver } from "./select-prover.js";
 import { decodeTokens } from "./tokenizer.js";
 
 /** What to send: a text prompt, token ids (sent verbatim), or a chat (canonical rendering, PROTOCOL §5.6). */
@@ -61,7 +61,7 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   const tokensFor = (m: NonNullable<typeof manifest>) =>
     "text" in p.prompt ? completionPromptTokens(m.tokenizer, p.prompt.text) : "tokenIds" in p.prompt ? [...p.prompt.tokenIds] : chatPromptTokens(m.tokenizer, p.prompt.messages);
   const estimate = manifest ? tokensFor(manifest).length : "tokenIds" in p.prompt ? p.prompt.tokenIds.length : 1;
-  const offer = await selectProver(clients, { modelId: p.modelId, maxInputTokens: estimate, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}) });
+  const offer = await selectProver(clients, { modelId: p.modelId, maxInputTokens: estimate, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe: (o) => probeProver(o, p.modelId) });
   manifest ??= await resolveManifest(clients, { modelId: p.modelId, endpoint: offer.endpoint });
   const tokens = tokensFor(manifest);
   const job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptHash: promptHash(tokens), samplingParams: p.samplingParams ?? 0n, maxInputTokens: tokens.length, maxOutputTokens: p.maxTokens });

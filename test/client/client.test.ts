@@ -13,6 +13,7 @@ import { JobStatus } from "../../protocol/chain/contracts.js";
 import { outputHash } from "../../protocol/commitments/index.js";
 import { jobStatus } from "../../client/job-status.js";
 import { runJob } from "../../client/run-job.js";
+import { probeProver, selectProver } from "../../client/select-prover.js";
 import { decodeTokens } from "../../client/tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { encryptKeystore, KEYSTORE_PASSWORD_ENV } from "../../prover-node/keystore.js";
@@ -48,6 +49,15 @@ describe("stepproof client end to end", () => {
     await honest?.close();
     await cheater?.close();
     await net?.cleanup();
+  });
+
+  it("skips a cheaper prover whose endpoint is dead, before opening any job", async () => {
+    await registerProverOnChain(net, 5, "http://127.0.0.1:9", { input: 1n, output: 1n }); // cheapest, nothing listening
+    const nonce = await client.publicClient.getTransactionCount({ address: devAccount(2).address });
+    const offer = await selectProver(client, { modelId: net.manifest.modelId, maxInputTokens: 5, maxOutputTokens: 5, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) });
+    expect(offer.prover).toBe(devAccount(3).address);
+    await expect(selectProver(client, { modelId: net.manifest.modelId, maxInputTokens: 5, maxOutputTokens: 5, prover: devAccount(5).address, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) })).rejects.toThrow(/is not serving/);
+    expect(await client.publicClient.getTransactionCount({ address: devAccount(2).address })).toBe(nonce);
   });
 
   it("picks the cheapest prover, streams, and checks the commitment; a corrupted trace has another root", async () => {
