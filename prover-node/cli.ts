@@ -98,6 +98,7 @@ program
     const escrowCredits = await clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "credits", args: [me] });
     const db = new ProverDb(config.dataDir);
     const jobs = db.countByState();
+    const lastTickBlock = db.getCursor("lastTickBlock") ?? null;
     db.close();
     const status = {
       address: me,
@@ -111,6 +112,7 @@ program
       offer: offer.active ? { inputPrice: offer.inputPrice.toString(), outputPrice: offer.outputPrice.toString() } : null,
       credits: formatEther(escrowCredits),
       jobs,
+      lastTickBlock,
     };
     console.log(o.json ? JSON.stringify(status) : Object.entries(status).map(([k, v]) => `${k.padEnd(17)} ${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join("\n"));
   });

@@ -132,6 +132,8 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
   });
 
   await step("prune", async () => {
+    // The loop's cursor: the chain head this pass reconciled against (liveness for status/healthz).
+    o.db.setCursor("lastTickBlock", (await o.clients.publicClient.getBlockNumber()).toString());
     o.store.prune();
     for (const [state, n] of Object.entries(o.db.countByState())) o.metrics.jobsByState.set({ state }, n);
   });

@@ -96,7 +96,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     bodyLimit: config.endpoint.bodyLimit,
     logger: log,
     metrics,
-    health: async () => ({ prover: account.address, model: manifest.modelId, chainId: clients.chain.id, jobs: db.countByState() }),
+    health: async () => ({ prover: account.address, model: manifest.modelId, chainId: clients.chain.id, chainHead: (await clients.publicClient.getBlockNumber()).toString(), lastTickBlock: db.getCursor("lastTickBlock") ?? null, jobs: db.countByState() }),
   });
   registerOpenAiRoutes(app, { jobs, manifest, manifestBytes, prover: account.address, prices: config.prices });
   registerTraceRoutes(app, { db, store });

@@ -37,7 +37,14 @@ export function createHttpServer(o: { bodyLimit: number; logger: Logger; metrics
     o.metrics.requests.inc({ route: req.routeOptions.url ?? "unmatched", status: String(reply.statusCode) });
   });
 
-  app.get("/healthz", async () => ({ ok: true, ...(await o.health()) }));
+  // Unhealthy (503) when the chain cannot be read: such a node cannot admit or commit jobs.
+  app.get("/healthz", async (_req, reply) => {
+    try {
+      return { ok: true, ...(await o.health()) };
+    } catch (err) {
+      return reply.status(503).send({ ok: false, error: { message: `unhealthy: ${(err as Error).message.split("\n")[0]}`, type: "server_error", code: "unhealthy" } });
+    }
+  });
   app.get("/metrics", async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
   return app;
 }

@@ -147,8 +147,9 @@ describe("prover node serves paid jobs to the openai client", () => {
   it("lists the model, reports health and metrics", async () => {
     const models = await openai.models.list();
     expect(models.data.map((m) => m.id)).toEqual([net.manifest.modelId]);
-    const health = (await (await fetch(`${node.url}/healthz`)).json()) as { ok: boolean; jobs: Record<string, number> };
+    const health = (await (await fetch(`${node.url}/healthz`)).json()) as { ok: boolean; jobs: Record<string, number>; chainHead: string };
     expect(health.ok).toBe(true);
+    expect(BigInt(health.chainHead)).toBe(await client.publicClient.getBlockNumber());
     expect(health.jobs["committed"]).toBe(4);
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
     expect(metrics).toMatch(/stepproof_prover_commits_total 4/);
