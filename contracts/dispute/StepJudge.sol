@@ -287,8 +287,7 @@ contract StepJudge is IStepJudge {
         v.op = OpCodes.HEAD_ARGMAX;
         v.ref = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), q.col, o[0]);
         v.claimed = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), token, o[2]);
-        (, v.bound) = FixedMath.within(0, 0, FixedMath.abs(v.ref) + FixedMath.abs(v.claimed), c.atol, c.rtol);
-        v.fraud = v.ref - v.claimed > int256(v.bound);
+        (v.fraud, v.bound) = StepOps.argmax(v.ref, v.claimed, c.atol, c.rtol);
     }
 
     // ---- Families.

@@ -101,6 +101,13 @@ library StepOps {
         return (a + b, FixedMath.abs(a) + FixedMath.abs(b));
     }
 
+    /// @notice HEAD_ARGMAX, one-sided: fraud iff logit[j] − logit[next] exceeds
+    /// atol + rtol·(|logit[j]| + |logit[next]|).
+    function argmax(int256 lj, int256 lnext, uint64 atol, uint64 rtol) internal pure returns (bool fraud, uint256 bound) {
+        (, bound) = FixedMath.within(0, 0, FixedMath.abs(lj) + FixedMath.abs(lnext), atol, rtol);
+        fraud = lj - lnext > int256(bound);
+    }
+
     /// @notice SWIGLU: (SiLU(g)·u) >> 48.
     function swiglu(int256 g, int256 u) internal pure returns (int256 ref, uint256 mag) {
         ref = (FixedMath.siluQ48(g) * u) >> 48;

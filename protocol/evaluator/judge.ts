@@ -230,8 +230,8 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       const token = (tok[0]! | (tok[1]! << 8) | (tok[2]! << 16) | (tok[3]! << 24)) >>> 0;
       if (token >= ctx.vocab) malformed(inputs[0]!);
       const next = one({ ...inputs[1]!, chunk: Math.floor(token / C) }, token);
-      const { bound } = fx.within(0n, 0n, fx.abs(claimed) + fx.abs(next), ctx.atol, ctx.rtol);
-      return { fraud: claimed - next > bound, op, claimed: next, ref: claimed, bound };
+      const { fraud, bound } = ops.argmax(claimed, next, ctx.atol, ctx.rtol);
+      return { fraud, op, claimed: next, ref: claimed, bound };
     } else if ([T.Q_PART, T.K_PART, T.V_PART, T.WO_PART, T.G_PART, T.U_PART, T.D_PART, T.S_PART, T.O_PART, T.LOGIT_PART].includes(t as never)) {
       [ref, mag] = dot(inputs[0]!, inputs[1]!, 0);
     } else if ([T.Q_PRE, T.K_PRE, T.V_T, T.Y_O, T.G, T.U, T.Y_D, T.Z, T.LOGIT].includes(t as never)) {

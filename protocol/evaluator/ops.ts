@@ -85,6 +85,12 @@ export function add(a: bigint, b: bigint): RefMag {
   return { ref: a + b, mag: fx.abs(a) + fx.abs(b) };
 }
 
+/** HEAD_ARGMAX, one-sided: fraud iff logit[j] − logit[next] > atol + rtol·(|logit[j]| + |logit[next]|). */
+export function argmax(lj: bigint, lnext: bigint, atol: bigint, rtol: bigint): { fraud: boolean; bound: bigint } {
+  const { bound } = fx.within(0n, 0n, fx.abs(lj) + fx.abs(lnext), atol, rtol);
+  return { fraud: lj - lnext > bound, bound };
+}
+
 export function swiglu(g: bigint, u: bigint): RefMag {
   const ref = (fx.siluQ48(g) * u) >> 48n;
   return { ref, mag: fx.abs(ref) };

@@ -168,6 +168,23 @@ describe("TypeScript evaluator vs EVM, bit-identical", () => {
     });
   });
 
+  it(`HEAD_ARGMAX: ${CASES} cases`, async () => {
+    await inBatches(CASES, 2000, async (from, to) => {
+      const cases = Array.from({ length: to - from }, () => {
+        const lnext = real(10);
+        const atol = BigInt(int(0, 2 ** 24));
+        const rtol = BigInt(int(0, 2 ** 28));
+        const bound = Number((atol << 16n) + ((rtol * (fx.abs(lnext) * 2n)) >> 32n));
+        return { lj: lnext + BigInt(Math.round((r() * 2 - 1) * 2 * bound)) + BigInt(int(-1, 1)), lnext, atol, rtol };
+      });
+      const [fraud, bound] = await h.read.argmaxBatch([cases.map((c) => c.lj), cases.map((c) => c.lnext), cases.map((c) => c.atol), cases.map((c) => c.rtol)]);
+      cases.forEach((c, i) => {
+        const ts = ops.argmax(c.lj, c.lnext, c.atol, c.rtol);
+        expect([fraud[i], bound[i]]).toEqual([ts.fraud, ts.bound]);
+      });
+    });
+  });
+
   it(`tolerance rule (EMBED and every verdict): ${2 * CASES} cases`, async () => {
     await inBatches(2 * CASES, 2000, async (from, to) => {
       const cases = Array.from({ length: to - from }, () => {

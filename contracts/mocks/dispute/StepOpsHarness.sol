@@ -79,6 +79,19 @@ contract StepOpsHarness {
         }
     }
 
+    /// @notice StepOps.argmax over (logit j, logit next, atol, rtol).
+    function argmaxBatch(int256[] calldata lj, int256[] calldata lnext, uint64[] calldata atol, uint64[] calldata rtol)
+        external
+        pure
+        returns (bool[] memory fraud, uint256[] memory bound)
+    {
+        fraud = new bool[](lj.length);
+        bound = new uint256[](lj.length);
+        for (uint256 i = 0; i < lj.length; ++i) {
+            (fraud[i], bound[i]) = StepOps.argmax(lj[i], lnext[i], atol[i], rtol[i]);
+        }
+    }
+
     function withinBatch(
         int256[] calldata claimed,
         int256[] calldata ref,
