@@ -51,7 +51,6 @@ export class JobService {
   readonly #inFlight = new Set<bigint>();
   /** One generation at a time: the runtime's sessions and the 2-core budget are shared. */
   #generation: Promise<unknown> = Promise.resolve();
-  #served = 0;
 
   constructor(readonly o: JobServiceOptions) {}
 
@@ -112,7 +111,8 @@ export class JobService {
       o.store.remove(id); // a trace left by a generation a crash interrupted
       const { architecture: arch, encoding } = o.manifest;
       const writer = o.store.begin(id, { layers: arch.layers, hidden: arch.hidden, chunkSize: encoding.chunkSize, dtype: encoding.traceDtype });
-      const k = ++this.#served;
+      // k-th job this node serves, counted from its database so a restart keeps the rhythm.
+      const k = Object.entries(o.db.countByState()).reduce((n, [state, c]) => (state === "generating" ? n : n + c), 0) + 1;
       const corrupt = o.corrupt && k % o.corrupt.everyNthJob === 0 ? o.corrupt : undefined;
       const timer = o.metrics.generationSeconds.startTimer();
       let result;

@@ -144,27 +144,54 @@ describe("prover node serves paid jobs to the openai client", () => {
     await expectCommitted(jobB, tokens.length, sp!);
   });
 
+  it("a client that disconnects mid-stream does not stop the job: it is generated and committed", async () => {
+    const prompt = "Hang up on me";
+    const tokens = completionPromptTokens(net.manifest.tokenizer, prompt);
+    const jobId = await open(tokens, 40);
+    const abort = new AbortController();
+    const res = await fetch(`${node.url}/v1/completions`, { method: "POST", signal: abort.signal, headers: { "content-type": "application/json", "x-stepproof-job": jobId.toString() }, body: JSON.stringify({ model: net.manifest.modelId, prompt, max_tokens: 40, stream: true }) });
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toMatch(/^data: \{/);
+    abort.abort();
+    // Wait for the commitment on-chain (each commit mines a block on this chain).
+    const committed = await new Promise<void>((resolve, reject) => {
+      const stop = client.publicClient.watchBlockNumber({
+        emitOnBegin: true,
+        pollingInterval: 100,
+        onBlockNumber: () =>
+          void getJob(client, { jobId }).then((j) => {
+            if (j.status === JobStatus.Committed) (stop(), resolve());
+          }, reject),
+      });
+    });
+    expect(committed).toBeUndefined();
+    const job = await getJob(client, { jobId });
+    expect(job.traceRoot).toBe(node.db.job(jobId)!.traceRoot);
+    expect(job.inputTokens).toBe(tokens.length);
+  });
+
   it("lists the model, reports health and metrics", async () => {
     const models = await openai.models.list();
     expect(models.data.map((m) => m.id)).toEqual([net.manifest.modelId]);
     const health = (await (await fetch(`${node.url}/healthz`)).json()) as { ok: boolean; jobs: Record<string, number>; chainHead: string };
     expect(health.ok).toBe(true);
     expect(BigInt(health.chainHead)).toBe(await client.publicClient.getBlockNumber());
-    expect(health.jobs["committed"]).toBe(4);
+    expect(health.jobs["committed"]).toBe(5);
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
-    expect(metrics).toMatch(/stepproof_prover_commits_total 4/);
+    expect(metrics).toMatch(/stepproof_prover_commits_total 5/);
   });
 
   it("the loop hands committed jobs and their traces to the dispute responder, then finalizes after the window and withdraws", async () => {
     await node.loop.kick();
     const call = responderCalls.at(-1)!;
-    expect(call.jobIds).toHaveLength(4);
+    expect(call.jobIds).toHaveLength(5);
     for (const [i, id] of call.jobIds.entries()) expect(call.roots[i]).toBe((await getJob(client, { jobId: id })).traceRoot);
     await net.advance(3600 + 1);
     const report = await node.loop.kick();
-    expect(report.finalized).toBe(4);
+    expect(report.finalized).toBe(5);
     expect(report.withdrawn).toBeGreaterThan(0n);
-    expect(node.db.countByState()).toEqual({ settled: 4 });
+    expect(node.db.countByState()).toEqual({ settled: 5 });
     // A second tick finds nothing to do.
     expect(await node.loop.kick()).toEqual({ resumed: 0, committed: 0, finalized: 0, settled: 0, withdrawn: 0n });
   });
