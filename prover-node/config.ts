@@ -58,6 +58,8 @@ export const proverConfigSchema = z
     loopIntervalMs: z.number().int().positive().default(15_000),
     /** Refuse jobs whose commit deadline is closer than this (s): generation plus commit must fit; default 60 s. */
     commitMarginSeconds: z.number().int().nonnegative().default(60),
+    /** Jobs admitted but not yet generated, at most (one generates at a time); more get 503 busy. Default 4. */
+    maxQueuedJobs: z.number().int().positive().default(4),
     /** Withdraw credits once they reach this (base units); default 0 = whenever non-zero. */
     withdrawThreshold: uintString.default("0"),
     corrupt: corruptSchema.optional(),

@@ -81,6 +81,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     sender,
     metrics,
     commitMarginSeconds: config.commitMarginSeconds,
+    maxQueuedJobs: config.maxQueuedJobs,
     corrupt: config.corrupt,
     log,
   });

@@ -38,6 +38,8 @@ export type JobServiceOptions = {
   sender: PersistedTxSender;
   metrics: ProverMetrics;
   commitMarginSeconds: number;
+  /** Most jobs admitted and not yet generated (one generates, the rest wait). */
+  maxQueuedJobs: number;
   corrupt: CorruptConfig | undefined;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
@@ -81,6 +83,9 @@ export class JobService {
     const n = promptTokens.length + maxNewTokens;
     const need = n * (arch.layers + 1) * rowBytes + 32 * n * (1 + (arch.layers + 1) * Math.ceil(arch.hidden / o.manifest.encoding.chunkSize));
     if (o.store.usedBytes + need > o.store.options.maxBytes) throw new ApiError(507, "trace_store_full", `no room for job ${jobId}'s trace (${need} bytes needed)`);
+    // Jobs wait for one generator: past the cap a queued job could miss its commit deadline
+    // (and cost the prover its collateral penalty), so refuse now, while nothing has changed.
+    if (this.#inFlight.size >= o.maxQueuedJobs) throw new ApiError(503, "busy", `${this.#inFlight.size} jobs are already queued on this node; retry later`);
     // The claim is the first write: until here nothing changed anywhere.
     if (!o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) || this.#inFlight.has(jobId)) {
       throw new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);

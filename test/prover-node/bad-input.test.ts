@@ -103,6 +103,23 @@ describe("prover node refuses bad input without changing state", () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it("past the queue cap a second concurrent job is refused with 503 busy and stays servable", async () => {
+    const capped = await startProverNode(parseProverConfig(await proverConfigFor(net, "capped", { maxQueuedJobs: 1 })), { account: devAccount(1), runLoop: false, disputeResponder: false });
+    try {
+      const open = async () => (await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptHash: promptHash(tokens), maxInputTokens: tokens.length, maxOutputTokens: 6 })).jobId;
+      const [a, b] = [await open(), await open()];
+      const send = (id: bigint) => fetch(`${capped.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: json(valid({ stepproof_job_id: id.toString() })) });
+      const statuses = (await Promise.all([send(a), send(b)])).map((r) => r.status).sort();
+      expect(statuses).toEqual([200, 503]);
+      const refused = (await getJob(client, { jobId: a })).status === JobStatus.Open ? a : b;
+      expect((await getJob(client, { jobId: refused })).status).toBe(JobStatus.Open);
+      expect(capped.db.job(refused)).toBeUndefined();
+      expect((await send(refused)).status).toBe(200);
+    } finally {
+      await capped.close();
+    }
+  });
+
   it("after all that the job is still servable, exactly once", async () => {
     const ok = await post(json(valid()));
     expect(ok.status).toBe(200);
