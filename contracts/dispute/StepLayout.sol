@@ -117,6 +117,22 @@ library StepLayout {
 
     error NotJudgeable(uint256 tensor, uint256 layer);
 
+    /// @notice Whether (tensor, row, chunk) is a leaf of the step root of `layer` (PROTOCOL §7.2):
+    /// the only leaves a challenger may demand, because an honest root holds all of them.
+    function isLeaf(Dims memory m, uint256 layer, uint256 layers, uint256 tensor, uint256 row, uint256 chunk)
+        internal
+        pure
+        returns (bool)
+    {
+        if (layer == 0 || layer > layers + 1) return false;
+        bool inRoot = layer == layers + 1
+            ? (tensor == SS1_PART || tensor == R1 || tensor == N1 || tensor == LOGIT_PART || tensor == LOGIT)
+            : (tensor >= SS1_PART && tensor <= Y_D);
+        if (!inRoot) return false;
+        (uint256 rows, uint256 len) = shape(m, tensor);
+        return row < rows && chunk < ceilDiv(len, m.C);
+    }
+
     /// @notice Operation code that judges claims on `tensor` at layer `layer` of a model with
     /// `layers` blocks (PROTOCOL §7.2): 0 embedding, 1..L blocks, L + 1 head.
     function opOf(uint256 tensor, uint256 layer, uint256 layers) internal pure returns (uint8) {

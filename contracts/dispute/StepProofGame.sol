@@ -84,6 +84,7 @@ contract StepProofGame is ReentrancyGuard {
     error JobNotSlashed(uint256 jobId);
     error NothingToWithdraw(address account);
     error InvalidParameters();
+    error NotAStepLeaf(bytes32 disputeId, uint256 tensor, uint256 row, uint256 chunk);
 
     event DisputeOpened(
         bytes32 indexed disputeId,
@@ -210,6 +211,9 @@ contract StepProofGame is ReentrancyGuard {
         Dispute storage d = _live(disputeId, Phase.AwaitingProof);
         if (msg.sender != d.challenger) revert NotChallenger(disputeId, msg.sender);
         if (d.demandsUsed >= MAX_DEMANDS) revert DemandLimitReached(disputeId, MAX_DEMANDS);
+        // INVARIANT: only leaves an honest step root holds can be demanded, so an honest prover
+        // can always answer.
+        if (!_isStepLeaf(d, tensor, row, chunk)) revert NotAStepLeaf(disputeId, tensor, row, chunk);
         d.challengerClockLeft = _spend(disputeId, d, d.challengerClockLeft);
         d.demandsUsed += 1;
         (d.demandTensor, d.demandRow, d.demandChunk) = (tensor, row, chunk);
@@ -334,6 +338,24 @@ contract StepProofGame is ReentrancyGuard {
         bondsHeld -= amount;
         credits[account] += amount;
         totalCredits += amount;
+    }
+
+    function _isStepLeaf(Dispute storage d, uint256 tensor, uint256 row, uint256 chunk) private view returns (bool) {
+        IModelRegistry.Model memory model = models.getModel(escrow.getJob(d.jobId).modelId);
+        IModelRegistry.Architecture memory a = model.arch;
+        uint256 hd = uint256(a.hidden) / a.heads;
+        StepLayout.Dims memory m = StepLayout.Dims({
+            d: a.hidden,
+            heads: a.heads,
+            kvHeads: a.kvHeads,
+            hd: hd,
+            kv: uint256(a.kvHeads) * hd,
+            f: a.ffn,
+            T: uint256(d.position) + 1,
+            C: model.encoding.chunkSize,
+            vocab: a.vocab
+        });
+        return StepLayout.isLeaf(m, d.layer, a.layers, tensor, row, chunk);
     }
 
     function _judgeContext(Dispute storage d, uint256 tensor) private view returns (IStepJudge.Context memory c) {

@@ -122,6 +122,17 @@ describe("StepProofGame rules", () => {
     expect(back.proverClockLeft).toBe(posted.proverClockLeft - 50n);
   });
 
+  it("data availability: only leaves of the step layout can be demanded (an honest prover can always answer)", async () => {
+    const a = await open(honest);
+    await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
+    const [rows, len] = [honest.step!.tensors.get(T.D_PART)!.rows, honest.step!.tensors.get(T.D_PART)!.rowLength];
+    const C = BigInt(honest.encoding.chunkSize);
+    for (const [tensor, row, chunk] of [[99n, 0n, 0n], [BigInt(T.OUT), 0n, 0n], [BigInt(T.D_PART), BigInt(rows), 0n], [BigInt(T.D_PART), 0n, (BigInt(len) + C - 1n) / C]] as const) {
+      await expect(d.game.write.demandChunk([a.id, tensor, row, chunk], { account: d.challenger.account })).rejects.toThrow(/NotAStepLeaf/);
+    }
+    await d.game.write.demandChunk([a.id, BigInt(T.D_PART), BigInt(rows - 1), (BigInt(len) + C - 1n) / C - 1n], { account: d.challenger.account });
+  });
+
   it("data availability: an unanswered demand loses on the prover's clock; demands are capped", async () => {
     const a = await open(honest);
     await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
