@@ -46,6 +46,14 @@ contract StepJudge is IStepJudge {
         v.op = StepLayout.opOf(q.tensor, c.layer, c.layers);
         (uint256 rows, uint256 len) = StepLayout.shape(w.m, q.tensor);
         if (q.row >= rows || q.col >= len) revert InvalidClaim(q.tensor, q.row, q.col);
+        // The head step normalizes position t only; its other rows are not part of the claim space.
+        if (
+            c.layer == c.layers + 1
+                && (
+                    ((q.tensor == StepLayout.SS1_PART || q.tensor == StepLayout.N1) && q.row != c.position)
+                        || (q.tensor == StepLayout.R1 && q.col != c.position)
+                )
+        ) revert InvalidClaim(q.tensor, q.row, q.col);
         _expectOpenings(w, q, o.length);
         if (q.tensor == StepLayout.ARGMAX) return _argmax(w, c, q, o);
 

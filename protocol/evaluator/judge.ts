@@ -89,6 +89,10 @@ export function planOpenings(ctx: JudgeContext, q: Claim): Loc[] {
   opOf(q.tensor, l, ctx.layers);
   const head = l === ctx.layers + 1;
   if (q.row >= rows || q.col >= len) throw new JudgeError(`invalid claim ${JSON.stringify(q)}`);
+  // The head step normalizes position t only.
+  if (l === ctx.layers + 1 && (((q.tensor === T.SS1_PART || q.tensor === T.N1) && q.row !== t) || (q.tensor === T.R1 && q.col !== t))) {
+    throw new JudgeError(`invalid head-step claim ${JSON.stringify(q)}`);
+  }
   const at = (src: Src, tensor: number, row: number, col: number, rowLen: number) => L(src, tensor, row, Math.floor(col / C), rowLen);
   const claimed =
     q.tensor === T.OUT ? at(SRC_TRACE, l, t, q.col, m.d)

@@ -208,6 +208,29 @@ describe("StepProofGame rules", () => {
     await expect(d.game.write.openDispute([jobId, 0, 4], { account: d.challenger.account })).rejects.toThrow(/StepOutOfRange/);
   });
 
+  it("head step: only position t's norm rows are claimable (an honest zero-filled row cannot be attacked)", async () => {
+    const head = withStep(tinyData({ tokens: 6 }), POS, 3);
+    const jobId = job++;
+    await setupJob(d, head, tolerances(), { jobId });
+    await d.game.write.openDispute([jobId, POS, 3], { account: d.challenger.account });
+    const id = (await d.game.read.disputeIdOf([jobId, POS, 3, d.challenger.account.address])) as Hex;
+    await d.game.write.postStepRoot([id, head.stepTree!.root], { account: d.prover.account });
+    // R1 col 0 is zero in the honest head step; its "reference" would be rsqrt(ε) if it were judged.
+    const claim = { tensor: T.R1, row: 0, col: 0 };
+    const C = head.encoding.chunkSize;
+    const r1 = head.step!.tensors.get(T.R1)!;
+    const chunk = `0x${Buffer.from((r1.data as Float32Array).slice(0, Math.min(C, r1.rowLength)).buffer).toString("hex")}` as Hex;
+    const ss = head.step!.tensors.get(T.SS1_PART)!;
+    const openings = [{ chunk, proof: head.stepTree!.proof(T.R1, 0, 0) }];
+    for (let c = 0; c < Math.ceil(ss.rowLength / C); c++) {
+      const s = (ss.data as Float32Array).slice(c * C, Math.min((c + 1) * C, ss.rowLength));
+      openings.push({ chunk: `0x${Buffer.from(s.buffer).toString("hex")}` as Hex, proof: head.stepTree!.proof(T.SS1_PART, 0, c) });
+    }
+    await expect(
+      d.game.write.proveFraud([id, { tensor: BigInt(claim.tensor), row: 0n, col: 0n }, openings], { account: d.challenger.account }),
+    ).rejects.toThrow(/InvalidClaim/);
+  });
+
   it("disputes cannot open after the challenge deadline", async () => {
     const jobId = job++;
     await setupJob(d, honest, tolerances(), { jobId, challengeWindow: 100n });
