@@ -116,6 +116,10 @@ function challengerMove(c: ChainDispute, disk: Disk): Move {
     if (hit) return claimArgs(c, hit.claim, buildOpenings({ ...base, ...c.tolerances[hit.verdict.op]! }, disk.data, hit.claim));
     return { kind: "wait", until: c.turnStartedAt + c.challengerClockLeft, reason: "embedding is correct" };
   }
+  if (c.layer === disk.data.arch.layers + 1) {
+    // The demand descent starts from a block's output; head steps need the served step.
+    return { kind: "wait", until: c.turnStartedAt + c.challengerClockLeft, reason: "head step without served data" };
+  }
   return descend(c, disk, base);
 }
 
