@@ -10,7 +10,7 @@ import { opOf, T } from "../evaluator/layout.js";
 import { toNumber } from "../evaluator/fixed.js";
 import { decodeF32 } from "../evaluator/fixed.js";
 import { buildStep, type StepData } from "./step.js";
-import { buildOpenings, chunkReader, judgeContext, resolvedPlan, stepTree, type DisputeData, type Opening } from "./proofs.js";
+import { buildOpenings, chunkReader, judgeContext, resolvedPlan, stepTree, type DisputeData, type JobTerms, type Opening } from "./proofs.js";
 import { findFraud, type Tolerances } from "./scan.js";
 import { chunkBytes, valueAt } from "./tensors.js";
 import { DisputeDataError } from "./model.js";
@@ -33,6 +33,8 @@ export type ChainDispute = {
   demand: { tensor: number; row: number; chunk: number };
   now: bigint;
   tolerances: Tolerances;
+  /** The job's prompt length and sampling rule (escrow getJob); default: 1 prompt token, greedy. */
+  job?: JobTerms;
 };
 
 /** What a node holds on disk: model + trace, and for a challenger the step chunks it has seen. */
@@ -102,7 +104,7 @@ function claimArgs(c: ChainDispute, claim: Claim, openings: Opening[]): Move {
  * each missing chunk on-chain (PROTOCOL §7.4 data availability).
  */
 function challengerMove(c: ChainDispute, disk: Disk): Move {
-  const base = judgeContext(disk.data, c.position, c.layer, { atol: 0n, rtol: 0n });
+  const base = judgeContext(disk.data, c.position, c.layer, { atol: 0n, rtol: 0n }, c.job);
   if (disk.servedStep) {
     const served: DisputeData = { ...disk.data, step: disk.servedStep, stepTree: stepTree(disk.servedStep) };
     if (served.stepTree!.root.toLowerCase() === c.stepRoot.toLowerCase()) {
