@@ -9,12 +9,11 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { Command } from "commander";
-import { createTestClient, http, parseEther, type Address, type Hex } from "viem";
+import { createTestClient, http, parseEther, type Hex } from "viem";
 import { JobStatus, jobStatusName, stepproofContracts } from "../protocol/chain/contracts.js";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { finalizeJobs } from "../protocol/chain/actions/finalizeJobs.js";
 import { withdrawCredits } from "../protocol/chain/actions/withdrawCredits.js";
-import { respondToDisputes } from "../protocol/game/prover-responder.js";
 import { ModelSessions, releaseAllSessions } from "../runtime/session.js";
 import { startProverNode, type ProverNode } from "../prover-node/node.js";
 import { parseProverConfig } from "../prover-node/config.js";
@@ -114,16 +113,13 @@ for (let i = 0; i < Number(opts.jobs); i++) {
 }
 
 phase("verification and disputes");
-const proverJobs = (address: Address) => jobs.filter((j) => provers.find((p) => p.label === j.prover)!.node.address === address).map((j) => j.jobId);
-for (let round = 0; round < 6; round++) {
+// The prover nodes play their side of disputes in their own loops (every second); the
+// verifier ticks until nothing is left to check or prove.
+for (let round = 0, quiet = 0; round < 30 && quiet < 3; round++) {
   const report = await verifier.tick();
-  let responses = 0;
-  for (const p of provers) {
-    const moves = await respondToDisputes({ clients: p.node.clients, jobIds: proverJobs(p.node.address), modelDir, traceFor: (id) => p.node.store.read(id.toString()) });
-    for (const m of moves) say(`${p.label}: ${m.move!.kind} in dispute ${m.disputeId.slice(0, 10)}…`);
-    responses += moves.length;
-  }
-  if (report.checked === 0 && report.disputesOpened === 0 && report.moves === 0 && responses === 0 && round > 0) break;
+  const live = (await Promise.all(verifierState.byState("disputed").map(async (j) => (await contracts.jobEscrow.read.getJob([j.jobId])).status === JobStatus.Committed))).some(Boolean);
+  quiet = report.checked === 0 && report.disputesOpened === 0 && report.moves === 0 && !live ? quiet + 1 : 0;
+  if (live || report.disputesOpened > 0) await Promise.all(provers.map((p) => p.node.loop.kick()));
 }
 
 phase("settlement");

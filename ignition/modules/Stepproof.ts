@@ -1,14 +1,15 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import type { IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
 import { erc20Abi } from "viem";
+import { OP_COUNT } from "../../protocol/evaluator/layout.js";
 
 /**
  * Defaults of every deployment parameter, each overridable with Ignition parameters
  * (`--parameters file.json` or the deploy script's flags). Units: token base units, seconds.
  */
 export const DEFAULT_DEPLOY_PARAMETERS = {
-  /** Operation codes judged by the step-proof game (contracts/dispute/OpCodes.sol COUNT). */
-  opCount: 17,
+  /** Operation codes judged by the step-proof game: OpCodes.COUNT, mirrored by the evaluator. */
+  opCount: OP_COUNT,
   minProverStake: 100n * 10n ** 18n,
   minVerifierStake: 10n * 10n ** 18n,
   /** Unbonding must outlast a challenge window plus a full dispute. */

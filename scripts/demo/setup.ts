@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { network } from "hardhat";
 import { keccak256, type Hex } from "viem";
@@ -22,9 +22,18 @@ export async function startEmbeddedChain(dataDir: string, preferredPort = 8545):
   await server.listen();
   const url = `http://127.0.0.1:${port}`;
   const conn = await network.create({ network: "localhost", override: { url } });
-  const { file } = await deploySuite(conn, { deploymentsDir: path.join(dataDir, "deployments"), deploymentId: `demo-${process.pid}` });
+  // The chain lives only as long as this process, so its Ignition journal goes with it.
+  const deploymentId = `demo-${process.pid}`;
+  const { file } = await deploySuite(conn, { deploymentsDir: path.join(dataDir, "deployments"), deploymentId });
   await conn.close();
-  return { url, deploymentFile: file, stop: () => server.close() };
+  return {
+    url,
+    deploymentFile: file,
+    stop: async () => {
+      await server.close();
+      await rm(path.join("ignition", "deployments", deploymentId), { recursive: true, force: true });
+    },
+  };
 }
 
 /**
