@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
@@ -57,7 +57,7 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     await registerModel(gov, {
       modelId,
       weightsRoot: manifest.weightsRoot as Hex,
-      manifestHash: keccak256(toHex("manifest")),
+      manifestHash: keccak256(await readFile(path.join(model, "manifest.json"))),
       architecture: manifest.architecture,
       encoding: manifest.encoding as { traceDtype: 1 | 2; weightsDtype: 1 | 2; chunkSize: number },
       tolerances: recommendedTolerances({ atol: 2 ** -10, rtol: 2 ** -8 }),
