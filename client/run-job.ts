@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import type { Address, Hex } from "viem";
 import { getJob } from "../protocol/chain/actions/getJob.js";
 import { openJob } from "../protocol/chain/actions/openJob.js";
+import { publishPrompt } from "../protocol/chain/actions/publishPrompt.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import { outputHash } from "../protocol/commitments/index.js";
@@ -87,7 +88,13 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
       for await (const chunk of stream) take(chunk, chunk.choices[0]?.text);
     }
   } catch (cause) {
-    throw new ClientError(`prover ${offer.prover} failed to serve job ${job.jobId}`, { details: "the escrow is refunded (with a penalty paid by the prover) if it never commits: see `status`", cause });
+    // Make the prompt undeniable: published on-chain, the prover must serve it from the chain
+    // within a fresh commit timeout or pay the missed-commit penalty (PROTOCOL §5.3).
+    const published = await publishPrompt(clients, { jobId: job.jobId, promptTokens: tokens }).then(
+      () => "the prompt is now published on-chain: the prover must commit in time or pay the penalty; see `status`",
+      (err: unknown) => `publishing the prompt on-chain failed too (${(err as Error).message.split("\n")[0]}); the escrow is refunded after the deadline`,
+    );
+    throw new ClientError(`prover ${offer.prover} failed to serve job ${job.jobId}`, { details: published, cause });
   }
   const served = sp as StepproofFields | undefined;
   if (!served || served.job_id !== job.jobId.toString()) throw new CommitmentMismatchError(`prover ${offer.prover} did not return the stepproof fields of job ${job.jobId}`);

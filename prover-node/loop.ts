@@ -1,6 +1,7 @@
 import { jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/abi.js";
 import { FINALIZE_BATCH } from "../protocol/chain/actions/finalizeJobs.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
+import { decodePromptTokens } from "../protocol/chain/actions/publishPrompt.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import type { HiddenData } from "../runtime/forward.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
@@ -34,13 +35,18 @@ export type LoopOptions = {
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
 
+/** How far back the loop looks for PromptPublished events (blocks). */
+const PROMPT_LOOKBACK_BLOCKS = 50_000n;
+
 export type TickReport = { resumed: number; committed: number; finalized: number; settled: number; withdrawn: bigint };
 
 /**
  * One pass of the node's duties, decided from chain state and the database alone (a restarted
  * node runs the same pass and picks up where the dead one stopped):
  *   1. settle transactions persisted but not known mined (rebroadcast the same signed bytes);
- *   2. commit every generated-but-uncommitted job whose deadline has not passed;
+ *   2. serve jobs whose client published the prompt on-chain (it never reached us over HTTP,
+ *      and a missed deadline on such a job is penalized), then commit every
+ *      generated-but-uncommitted job whose deadline has not passed;
  *   3. play the prover's side of disputes on committed jobs (when a responder is plugged in);
  *   4. finalize committed jobs past their challenge window with no open dispute, in batches;
  *      mark jobs the chain has settled (Finalized, Slashed) and release their traces;
@@ -64,6 +70,25 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     for (const tx of await o.sender.resume()) {
       report.resumed++;
       if (tx.kind === "commit" && o.db.job(BigInt(tx.key))?.state === "generated") o.db.setState(BigInt(tx.key), "committed", { commitTx: tx.hash });
+    }
+  });
+
+  await step("published prompts", async () => {
+    // Only recent publications matter: a publication gives one commit timeout (<= 30 days of
+    // blocks on any chain is far more than this window's worth of jobs still open).
+    const head = await o.clients.publicClient.getBlockNumber({ cacheTime: 0 });
+    const start = BigInt(o.clients.deployment.startBlock);
+    const fromBlock = head > start + PROMPT_LOOKBACK_BLOCKS ? head - PROMPT_LOOKBACK_BLOCKS : start;
+    const logs = await o.clients.publicClient.getContractEvents({ address: o.clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, eventName: "PromptPublished", args: { prover: me }, fromBlock, toBlock: "latest" });
+    for (const log of logs) {
+      const jobId = log.args.jobId!;
+      if (o.db.job(jobId)) continue; // served (or being served) already
+      try {
+        await o.jobs.run(await o.jobs.admit(jobId, decodePromptTokens(log.args.prompt!), undefined));
+        o.log.info({ jobId: jobId.toString() }, "served a job from its on-chain prompt");
+      } catch (err) {
+        o.log.warn({ jobId: jobId.toString(), err: String(err) }, "cannot serve the published prompt");
+      }
     }
   });
 

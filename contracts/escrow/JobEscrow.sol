@@ -52,6 +52,10 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
     error NoOpenDispute(uint256 jobId);
     error BatchTooLarge(uint256 length, uint256 max);
     error NothingToWithdraw(address account);
+    error NotJobClient(uint256 jobId, address caller);
+    error PromptMismatch(uint256 jobId, bytes32 promptHash, bytes32 published);
+    error InvalidPrompt(uint256 jobId, uint256 length);
+    error PromptAlreadyPublished(uint256 jobId);
 
     event JobOpened(
         uint256 indexed jobId,
@@ -77,6 +81,8 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
     event JobDisputeResolved(uint256 indexed jobId, bool proverAtFault, uint16 openDisputes);
     event JobSlashed(uint256 indexed jobId, address indexed challenger, uint256 slashed, uint256 reward, uint256 clientRefund);
     event CreditWithdrawn(address indexed account, uint256 amount);
+    /// @notice The prompt's token ids (uint32 big-endian each) for the prover to serve from.
+    event PromptPublished(uint256 indexed jobId, address indexed prover, bytes prompt, uint64 commitDeadline);
 
     constructor(address admin, IERC20 token_, INodeRegistry nodes_, IModelRegistry models_, Params memory params_)
         EscrowParams(admin, params_)
@@ -129,7 +135,8 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
             challengeWindow: params.challengeWindow,
             feeBps: params.feeBps,
             openDisputes: 0,
-            status: JobStatus.Open
+            status: JobStatus.Open,
+            promptPublished: false
         });
         totalEscrowed += cost;
         // Reverts unless the prover is an active prover with enough free stake.
@@ -149,8 +156,28 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
         return openJob(p);
     }
 
-    /// @notice After a missed commit deadline: refund the client in full and pay it a penalty
-    /// out of the prover's collateral; the rest of the collateral is unlocked. Anyone may call.
+    /// @notice Publish the job's prompt on-chain (token ids, uint32 big-endian each, hashing to
+    /// `promptHash`) when the prover did not serve it off-chain. The prover is then certain to
+    /// have it, gets at least `commitTimeout` more to commit, and a missed deadline is its fault.
+    function publishPrompt(uint256 jobId, bytes calldata prompt) external {
+        Job storage job = _requireStatus(jobId, JobStatus.Open);
+        if (msg.sender != job.client) revert NotJobClient(jobId, msg.sender);
+        if (job.promptPublished) revert PromptAlreadyPublished(jobId);
+        if (prompt.length == 0 || prompt.length % 4 != 0 || prompt.length / 4 > job.maxInputTokens) {
+            revert InvalidPrompt(jobId, prompt.length);
+        }
+        bytes32 published = keccak256(prompt);
+        if (published != job.promptHash) revert PromptMismatch(jobId, job.promptHash, published);
+        uint64 deadline = uint64(block.timestamp) + _params.commitTimeout;
+        if (deadline > job.commitDeadline) job.commitDeadline = deadline;
+        job.promptPublished = true;
+        emit PromptPublished(jobId, job.prover, prompt, job.commitDeadline);
+    }
+
+    /// @notice After a missed commit deadline: refund the client in full and unlock the prover's
+    /// collateral. If the prompt was published on-chain the prover had it for sure, so part of
+    /// the collateral is paid to the client as a penalty; otherwise a client could withhold the
+    /// prompt and collect a penalty the prover could not avoid. Anyone may call.
     function refundExpired(uint256 jobId) external nonReentrant {
         Job storage job = _requireStatus(jobId, JobStatus.Open);
         // Commits are accepted at t <= commitDeadline, so expiry starts strictly after it.
@@ -158,7 +185,7 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
         job.status = JobStatus.Expired;
         uint256 refund = job.escrowed;
         uint256 collateral = job.collateral;
-        uint256 penalty = collateral * _params.missedCommitPenaltyBps / BPS;
+        uint256 penalty = job.promptPublished ? collateral * _params.missedCommitPenaltyBps / BPS : 0;
         _credit(job.client, refund);
         totalEscrowed -= refund;
         if (penalty > 0) nodes.slash(job.prover, penalty, job.client, penalty);

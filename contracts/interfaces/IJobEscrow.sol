@@ -53,6 +53,9 @@ interface IJobEscrow {
         uint32 outputTokens;
         uint64 challengeDeadline;
         JobStatus status;
+        /// The client published the prompt on-chain (publishPrompt): only then can a missed
+        /// commit be blamed on the prover (PROTOCOL §5.3).
+        bool promptPublished;
     }
 
     /// @notice Open a job and escrow `maxInputTokens*inputPrice + maxOutputTokens*outputPrice`.

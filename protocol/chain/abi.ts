@@ -2215,6 +2215,22 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidPrompt",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint32",
         "name": "maxInputTokens",
         "type": "uint32"
@@ -2284,6 +2300,22 @@ export const jobEscrowAbi = [
         "type": "address"
       }
     ],
+    "name": "NotJobClient",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
     "name": "NotJobProver",
     "type": "error"
   },
@@ -2322,6 +2354,38 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "PriceMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "PromptAlreadyPublished",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "promptHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "published",
+        "type": "bytes32"
+      }
+    ],
+    "name": "PromptMismatch",
     "type": "error"
   },
   {
@@ -2691,6 +2755,37 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "ParamsUpdated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes",
+        "name": "prompt",
+        "type": "bytes"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "commitDeadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "PromptPublished",
     "type": "event"
   },
   {
@@ -3133,6 +3228,11 @@ export const jobEscrowAbi = [
             "internalType": "enum IJobEscrow.JobStatus",
             "name": "status",
             "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "promptPublished",
+            "type": "bool"
           }
         ],
         "internalType": "struct IJobEscrow.Job",
@@ -3469,6 +3569,24 @@ export const jobEscrowAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes",
+        "name": "prompt",
+        "type": "bytes"
+      }
+    ],
+    "name": "publishPrompt",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -4517,6 +4635,32 @@ export const stepProofGameAbi = [
       }
     ],
     "name": "NoFraud",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "tensor",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "row",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "chunk",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotAStepLeaf",
     "type": "error"
   },
   {

@@ -64,7 +64,8 @@ export async function followLogs<TAbi extends Abi>(p: FollowLogsParameters<TAbi>
       reorged = true;
     }
   }
-  const head = await p.client.getBlockNumber();
+  // No cached head: a stale one would only delay, but the cursor should see what the node sees.
+  const head = await p.client.getBlockNumber({ cacheTime: 0 });
   const safe = head - BigInt(p.confirmations);
   if (safe < from) {
     if (reorged) rewindCursor(p, from - 1n);

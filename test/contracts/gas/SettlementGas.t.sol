@@ -90,6 +90,9 @@ contract SettlementGasSnapshot is Suite {
 
     function test_gas_expiry() public {
         uint256 jobId = _open();
+        vm.prank(client);
+        escrow.publishPrompt(jobId, promptBytes());
+        vm.snapshotGasLastCall("JobEscrow", "publishPrompt(3 tokens)");
         vm.warp(block.timestamp + 601);
         escrow.refundExpired(jobId);
         vm.snapshotGasLastCall("JobEscrow", "refundExpired");

@@ -24,6 +24,7 @@ contract SettlementHandler {
     address[] public provers;
     address[] public clients;
     uint256[] public jobIds;
+    mapping(uint256 jobId => bytes) public prompts;
 
     /// Ghosts.
     mapping(uint256 jobId => uint256) public timesSettled;
@@ -62,10 +63,12 @@ contract SettlementHandler {
         IMintable(address(token)).mint(client, cost);
         vm.startPrank(client);
         token.approve(address(escrow), cost);
+        bytes memory prompt = abi.encodePacked(uint32(actorSeed));
         try escrow.openJob(
-            IJobEscrow.OpenJobParams(prover, model, keccak256(abi.encode(actorSeed)), 0, maxIn, maxOut, offer.inputPrice, offer.outputPrice)
+            IJobEscrow.OpenJobParams(prover, model, keccak256(prompt), 0, maxIn, maxOut, offer.inputPrice, offer.outputPrice)
         ) returns (uint256 id) {
             jobIds.push(id);
+            prompts[id] = prompt;
         } catch {}
         vm.stopPrank();
     }
@@ -105,6 +108,14 @@ contract SettlementHandler {
                 _recordSettlement(ids[i], before[i]);
             }
         }
+    }
+
+    function publishPrompt(uint256 jobSeed) external {
+        ++calls;
+        uint256 id = _job(jobSeed);
+        if (id == 0) return;
+        vm.prank(escrow.getJob(id).client);
+        try escrow.publishPrompt(id, prompts[id]) {} catch {}
     }
 
     function refundExpired(uint256 jobSeed) external {

@@ -49,7 +49,7 @@ contract JobEscrowTest is Suite {
     function test_openJob_emitsJobOpened() public {
         fund(client, COST);
         vm.expectEmit(true, true, true, true);
-        emit JobEscrow.JobOpened(1, client, prover, MODEL, keccak256("prompt"), COST, 1e18, uint64(block.timestamp + 600));
+        emit JobEscrow.JobOpened(1, client, prover, MODEL, keccak256(promptBytes()), COST, 1e18, uint64(block.timestamp + 600));
         vm.prank(client);
         escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
     }
@@ -286,7 +286,7 @@ contract JobEscrowTest is Suite {
 
     // ------------------------------------------------------------------ expiry
 
-    function test_refundExpired_refundsAndPenalizesProver() public {
+    function test_refundExpired_withoutPublishedPrompt_refundsWithoutPenalty() public {
         uint256 jobId = openJob(MAX_IN, MAX_OUT);
         uint64 deadline = escrow.getJob(jobId).commitDeadline;
         vm.warp(deadline);
@@ -295,24 +295,58 @@ contract JobEscrowTest is Suite {
         vm.warp(deadline + 1);
         escrow.refundExpired(jobId);
 
+        // The prover may never have received the prompt: nothing is taken from it.
+        assertEq(escrow.credits(client), COST, "full refund");
+        assertEq(nodes.credits(client), 0, "no penalty");
+        assertEq(nodes.getNode(prover).stake, 1_000e18, "stake intact");
+        assertEq(nodes.getNode(prover).locked, 0, "unlocked");
+        assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Expired), "status");
+        assertSolvent();
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Expired, IJobEscrow.JobStatus.Open));
+        commit(jobId, 1, 1);
+    }
+
+    function test_publishPrompt_extendsDeadlineAndMakesExpiryTheProversFault() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        vm.warp(block.timestamp + 500); // 100 s before the original deadline
+        vm.expectEmit(true, true, false, true);
+        emit JobEscrow.PromptPublished(jobId, prover, promptBytes(), uint64(block.timestamp + 600));
+        vm.prank(client);
+        escrow.publishPrompt(jobId, promptBytes());
+        IJobEscrow.Job memory job = escrow.getJob(jobId);
+        assertEq(job.commitDeadline, block.timestamp + 600, "a full commit timeout from publication");
+        assertTrue(job.promptPublished, "published");
+
+        vm.warp(job.commitDeadline + 1);
+        escrow.refundExpired(jobId);
         assertEq(escrow.credits(client), COST, "full refund");
         assertEq(nodes.credits(client), 0.5e18, "penalty = 50% of collateral");
         assertEq(nodes.getNode(prover).stake, 1_000e18 - 0.5e18, "stake slashed");
         assertEq(nodes.getNode(prover).locked, 0, "rest unlocked");
-        assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Expired), "status");
         assertSolvent();
-        vm.expectRevert(abi.encodeWithSelector(JobDisputeCommitLate.selector));
-        this.commitLate(jobId);
     }
 
-    error JobDisputeCommitLate();
-
-    /// @dev External so the expected revert is observed at a call boundary.
-    function commitLate(uint256 jobId) external {
+    function test_publishPrompt_rejectsWrongCallerPromptOrState() public {
+        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        bytes memory other = abi.encodePacked(uint32(1), uint32(2), uint32(3));
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.NotJobClient.selector, jobId, prover));
         vm.prank(prover);
-        try escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 1, 1) {} catch {
-            revert JobDisputeCommitLate();
-        }
+        escrow.publishPrompt(jobId, promptBytes());
+        vm.startPrank(client);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.PromptMismatch.selector, jobId, keccak256(promptBytes()), keccak256(other)));
+        escrow.publishPrompt(jobId, other);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidPrompt.selector, jobId, 5));
+        escrow.publishPrompt(jobId, hex"0102030405");
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidPrompt.selector, jobId, 0));
+        escrow.publishPrompt(jobId, "");
+        escrow.publishPrompt(jobId, promptBytes());
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.PromptAlreadyPublished.selector, jobId));
+        escrow.publishPrompt(jobId, promptBytes());
+        vm.stopPrank();
+        commit(jobId, 3, 5);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Committed, IJobEscrow.JobStatus.Open));
+        vm.prank(client);
+        escrow.publishPrompt(jobId, promptBytes());
     }
 
     // ------------------------------------------------------------------ dispute hook

@@ -118,11 +118,16 @@ abstract contract Suite is Assertions {
         nodes.setOffer(MODEL, IN_PRICE, OUT_PRICE);
     }
 
+    /// @notice Three prompt tokens, uint32 big-endian each (PROTOCOL §5.6).
+    function promptBytes() internal pure returns (bytes memory) {
+        return abi.encodePacked(uint32(256), uint32(72), uint32(105));
+    }
+
     function jobParams(address who, uint32 maxIn, uint32 maxOut) internal pure returns (IJobEscrow.OpenJobParams memory) {
         return IJobEscrow.OpenJobParams({
             prover: who,
             modelId: MODEL,
-            promptHash: keccak256("prompt"),
+            promptHash: keccak256(promptBytes()),
             samplingParams: 0,
             maxInputTokens: maxIn,
             maxOutputTokens: maxOut,

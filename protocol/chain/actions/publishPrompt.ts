@@ -1,0 +1,29 @@
+import { jobEscrowAbi } from "../abi.js";
+import type { StepproofClients } from "../client.js";
+import { sendContractTransaction } from "./send.js";
+
+/** The prompt's token ids as PROTOCOL §5.6 hashes them: uint32 big-endian each. */
+export function encodePromptTokens(tokens: readonly number[]): `0x${string}` {
+  return `0x${tokens.map((t) => t.toString(16).padStart(8, "0")).join("")}`;
+}
+
+export function decodePromptTokens(bytes: `0x${string}`): number[] {
+  const hex = bytes.slice(2);
+  const out: number[] = [];
+  for (let i = 0; i + 8 <= hex.length; i += 8) out.push(Number.parseInt(hex.slice(i, i + 8), 16));
+  return out;
+}
+
+/**
+ * The client publishes its prompt on-chain when the prover did not serve it (PROTOCOL §5.3):
+ * the prover then has it for certain, gets a fresh commit timeout, and a miss is its fault.
+ */
+export async function publishPrompt(clients: StepproofClients, p: { jobId: bigint; promptTokens: readonly number[] }) {
+  return sendContractTransaction(clients, {
+    address: clients.deployment.contracts.jobEscrow,
+    abi: jobEscrowAbi,
+    functionName: "publishPrompt",
+    args: [p.jobId, encodePromptTokens(p.promptTokens)],
+    what: `publish the prompt of job ${p.jobId}`,
+  });
+}

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getJob } from "../../protocol/chain/actions/getJob.js";
+import { openJob } from "../../protocol/chain/actions/openJob.js";
+import { publishPrompt } from "../../protocol/chain/actions/publishPrompt.js";
+import { JobStatus } from "../../protocol/chain/contracts.js";
+import { completionPromptTokens, promptHash } from "../../client/prompt.js";
+import { parseProverConfig } from "../../prover-node/config.js";
+import { startProverNode, type ProverNode } from "../../prover-node/node.js";
+import { devAccount } from "../helpers/chains.js";
+import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
+
+/**
+ * A client whose prompt never reached the prover over HTTP publishes it on-chain (PROTOCOL
+ * §5.3): the prover's loop finds it, serves the job from the chain and commits in time.
+ */
+describe("a prompt published on-chain", () => {
+  let net: TestNetwork;
+  let node: ProverNode;
+
+  beforeAll(async () => {
+    net = await startTestNetwork();
+    node = await startProverNode(parseProverConfig({ ...(await proverConfigFor(net, "published")), logLevel: "warn" }), { account: devAccount(1), runLoop: false });
+    await registerProverOnChain(net, 1, node.url);
+  });
+  afterAll(async () => {
+    await node?.close();
+    await net?.cleanup();
+  });
+
+  it("is served and committed by the prover's loop without any HTTP request", async () => {
+    const client = await net.as(2);
+    const tokens = completionPromptTokens(net.manifest.tokenizer, "served from the chain");
+    const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptHash: promptHash(tokens), maxInputTokens: tokens.length, maxOutputTokens: 6 });
+    await node.loop.kick();
+    expect((await getJob(client, { jobId })).status).toBe(JobStatus.Open); // nothing to serve yet
+
+    await publishPrompt(client, { jobId, promptTokens: tokens });
+    await node.loop.kick();
+    const job = await getJob(client, { jobId });
+    expect(job.status).toBe(JobStatus.Committed);
+    expect(job.inputTokens).toBe(tokens.length);
+    expect(node.db.job(jobId)?.state).toBe("committed");
+  });
+});
