@@ -11,7 +11,7 @@ import { connectStepproof } from "../protocol/chain/client.js";
 import { StepproofError } from "../protocol/errors.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import { encodeSamplingParams } from "../runtime/sampling.js";
-import { loadKeystoreAccount } from "../prover-node/keystore.js";
+import { loadKeystoreAccount } from "../protocol/node/keystore.js";
 import { ClientError } from "./errors.js";
 import { jobStatus } from "./job-status.js";
 import { runJob } from "./run-job.js";

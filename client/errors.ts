@@ -5,11 +5,6 @@ export class ClientError extends StepproofError {
   override name = "ClientError";
 }
 
-/** The prompt cannot be turned into token ids (unsupported tokenizer, bad message). */
-export class PromptEncodingError extends ClientError {
-  override name = "PromptEncodingError";
-}
-
 /** The prover's answer contradicts what it committed on-chain (PROTOCOL §5.6). */
 export class CommitmentMismatchError extends ClientError {
   override name = "CommitmentMismatchError";

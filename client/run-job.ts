@@ -8,9 +8,9 @@ import { JobStatus } from "../protocol/chain/contracts.js";
 import { outputHash } from "../protocol/commitments/index.js";
 import { ClientError, CommitmentMismatchError } from "./errors.js";
 import { resolveManifest } from "./model-info.js";
-import { chatPromptTokens, completionPromptTokens, promptHash, type ChatMessage } from "./prompt.js";
+import { chatPromptTokens, completionPromptTokens, promptHash, type ChatMessage } from "../protocol/prompt/prompt.js";
 import { probeProver, selectProver } from "./select-prover.js";
-import { decodeTokens } from "./tokenizer.js";
+import { decodeTokens } from "../protocol/prompt/tokenizer.js";
 
 /** What to send: a text prompt, token ids (sent verbatim), or a chat (canonical rendering, PROTOCOL §5.6). */
 export type JobPrompt = { text: string } | { tokenIds: readonly number[] } | { messages: readonly ChatMessage[] };

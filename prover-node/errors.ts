@@ -9,10 +9,6 @@ export class ConfigError extends ProverNodeError {
   override name = "ConfigError";
 }
 
-export class KeystoreError extends ProverNodeError {
-  override name = "KeystoreError";
-}
-
 /**
  * A request the node refuses (PROTOCOL §5.6 error codes). Thrown before any state changes,
  * turned into `{ error: { message, type, code } }` with `status` by the HTTP layer.

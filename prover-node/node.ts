@@ -13,7 +13,7 @@ import { ConfigError } from "./errors.js";
 import { createHttpServer } from "./http/server.js";
 import { registerOpenAiRoutes } from "./http/openai-routes.js";
 import { registerTraceRoutes } from "./http/trace-routes.js";
-import { loadKeystoreAccount } from "./keystore.js";
+import { loadKeystoreAccount } from "../protocol/node/keystore.js";
 import { BackgroundLoop, type DisputeResponder } from "./loop.js";
 import { createProverMetrics } from "./metrics.js";
 import { JobService } from "./serve/job-service.js";

@@ -1,10 +1,11 @@
 import { keccak256, type Hex } from "viem";
 
 /**
- * outputHash of a job (PROTOCOL §5.3): keccak256 of the generated token ids, each a uint32
- * big-endian, concatenated. The client recomputes it from the tokens it received.
+ * keccak256 of token ids, each a uint32 big-endian, concatenated: the encoding of both a job's
+ * outputHash (PROTOCOL §5.3) and its promptHash (§5.6), so the token leaves of a trace can be
+ * checked against either without a tokenizer. Throws RangeError for an id outside uint32.
  */
-export function outputHash(tokens: readonly number[]): Hex {
+export function tokenIdsHash(tokens: readonly number[]): Hex {
   const bytes = new Uint8Array(tokens.length * 4);
   const view = new DataView(bytes.buffer);
   tokens.forEach((token, i) => {
@@ -13,3 +14,6 @@ export function outputHash(tokens: readonly number[]): Hex {
   });
   return keccak256(bytes);
 }
+
+/** outputHash of a job (PROTOCOL §5.3): the client recomputes it from the tokens it received. */
+export const outputHash = tokenIdsHash;

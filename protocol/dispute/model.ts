@@ -5,6 +5,7 @@
 import { CommitmentTree, chunkLeaf, TOKEN_TENSOR, TRACE_DOMAIN, WEIGHTS_DOMAIN } from "../commitments/index.js";
 import { chunkBytes, type Dtype, type EncodedTensor } from "./tensors.js";
 import type { Hex } from "viem";
+import { StepproofError } from "../errors.js";
 
 export type Architecture = {
   layers: number;
@@ -30,11 +31,8 @@ export type Trace = {
   hidden: EncodedTensor[];
 };
 
-export class DisputeDataError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "DisputeDataError";
-  }
+export class DisputeDataError extends StepproofError {
+  override name = "DisputeDataError";
 }
 
 const key = (tensor: number, row: number, chunk: number): string => `${tensor}:${row}:${chunk}`;

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodType } from "zod";
-import { chatPromptTokens, completionPromptTokens } from "../../client/prompt.js";
-import { StreamingDecoder } from "../../client/tokenizer.js";
-import { PromptEncodingError } from "../../client/errors.js";
+import { chatPromptTokens, completionPromptTokens } from "../../protocol/prompt/prompt.js";
+import { StreamingDecoder } from "../../protocol/prompt/tokenizer.js";
+import { PromptEncodingError } from "../../protocol/prompt/errors.js";
 import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { ApiError } from "../errors.js";
 import type { JobService, ServedJob } from "../serve/job-service.js";

@@ -6,7 +6,7 @@ import { JobStatus } from "../../protocol/chain/contracts.js";
 import { outputHash } from "../../protocol/commitments/index.js";
 import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { TraceStoreFullError, type TraceStore } from "../../runtime/trace/store.js";
-import { promptHash } from "../../client/prompt.js";
+import { promptHash } from "../../protocol/prompt/prompt.js";
 import type { CorruptConfig } from "../config.js";
 import { ApiError } from "../errors.js";
 import { generateTraced } from "../generation/generate-traced.js";

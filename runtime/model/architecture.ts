@@ -1,19 +1,9 @@
 /**
  * Llama-family architecture parameters, the fields of IModelRegistry.Architecture
- * (PROTOCOL §2.1), all uint32.
+ * (PROTOCOL §2.1), all uint32; one definition shared with the dispute code and chain actions.
  */
-export type Architecture = {
-  layers: number;
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  ffn: number;
-  vocab: number;
-  context: number;
-  /** binary32 bits of the RMSNorm epsilon, so every party uses the same value. */
-  normEpsBits: number;
-  ropeTheta: number;
-};
+import type { Architecture } from "../../protocol/dispute/model.js";
+export type { Architecture };
 
 export function headDim(a: Architecture): number {
   return a.hidden / a.heads;

@@ -1,16 +1,14 @@
 import { existsSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { network } from "hardhat";
-import { keccak256, type Hex } from "viem";
 import { connectStepproof, type StepproofClients } from "../../protocol/chain/client.js";
-import { registerModel } from "../../protocol/chain/actions/registerModel.js";
-import { recommendedTolerances } from "../../protocol/game/tolerances.js";
 import { calibrate } from "../../runtime/calibration.js";
 import { MANIFEST_FILE, readManifest, type ModelManifest } from "../../runtime/model/manifest.js";
 import { generateSyntheticModel } from "../../runtime/model/synthetic.js";
 import { freePortNear } from "./ports.js";
 import { deploySuite } from "../lib/deploy-suite.js";
+import { registerModelPackage } from "../lib/register-model-package.js";
 import { devAccount } from "./accounts.js";
 
 export type DemoChain = { url: string; deploymentFile: string; stop(): Promise<void> };
@@ -52,15 +50,7 @@ export async function prepareModel(dataDir: string, gov: StepproofClients, log: 
     await calibrate({ modelDir: dir, promptTokens: [256, 84, 104, 101, 32, 113, 117, 105, 99, 107], maxNewTokens: 12, write: true });
     manifest = await readManifest(dir);
   }
-  await registerModel(gov, {
-    modelId: manifest.modelId as Hex,
-    weightsRoot: manifest.weightsRoot as Hex,
-    manifestHash: keccak256(await readFile(path.join(dir, MANIFEST_FILE))),
-    architecture: manifest.architecture,
-    encoding: manifest.encoding as { traceDtype: 1 | 2; weightsDtype: 1 | 2; chunkSize: number },
-    // LAYER_OUT covers fp16 trace storage and cross-setup drift of this model (PROTOCOL §6.5).
-    tolerances: recommendedTolerances({ atol: 2 ** -10, rtol: 2 ** -8 }),
-  });
+  await registerModelPackage(gov, dir);
   return manifest;
 }
 

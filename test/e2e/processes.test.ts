@@ -3,16 +3,14 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
-import { createTestClient, http, keccak256, parseEther, toHex, type Hex } from "viem";
+import { createTestClient, http, parseEther, toHex, type Hex } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
 import { deploySuite } from "../../scripts/lib/deploy-suite.js";
+import { registerModelPackage } from "../../scripts/lib/register-model-package.js";
 import { connectStepproof } from "../../protocol/chain/client.js";
 import { JobStatus, stepproofContracts } from "../../protocol/chain/contracts.js";
-import { registerModel } from "../../protocol/chain/actions/registerModel.js";
-import { recommendedTolerances } from "../../protocol/game/tolerances.js";
-import { encryptKeystore } from "../../prover-node/keystore.js";
+import { encryptKeystore } from "../../protocol/node/keystore.js";
 import { calibrate } from "../../runtime/calibration.js";
-import { readManifest } from "../../runtime/model/manifest.js";
 import { devAccount, freePort, startAnvil, type LocalChain } from "../helpers/chains.js";
 import { modelDir } from "../runtime/helpers.js";
 
@@ -69,16 +67,8 @@ describe("end to end: separate processes on anvil", () => {
 
     const model = await modelDir("tiny");
     await calibrate({ modelDir: model, promptTokens: [256, 72, 105, 33, 32, 116, 104, 101, 114, 101], maxNewTokens: 8, write: true });
-    const manifest = await readManifest(model);
+    const manifest = await registerModelPackage(gov, model);
     const modelId = manifest.modelId as Hex;
-    await registerModel(gov, {
-      modelId,
-      weightsRoot: manifest.weightsRoot as Hex,
-      manifestHash: keccak256(await readFile(path.join(model, "manifest.json"))),
-      architecture: manifest.architecture,
-      encoding: manifest.encoding as { traceDtype: 1 | 2; weightsDtype: 1 | 2; chunkSize: number },
-      tolerances: recommendedTolerances({ atol: 2 ** -10, rtol: 2 ** -8 }),
-    });
 
     const keystore = async (name: string, index: number) => {
       const f = path.join(dir, `${name}.keystore.json`);

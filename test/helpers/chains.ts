@@ -4,11 +4,8 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { network } from "hardhat";
 import { createPublicClient, http } from "viem";
-import { mnemonicToAccount } from "viem/accounts";
 
-/** The well-known development mnemonic both Hardhat and anvil fund by default. */
-export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
-export const devAccount = (index: number) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index });
+export { DEV_MNEMONIC, devAccount } from "../../scripts/demo/accounts.js";
 
 export type LocalChain = { kind: "hardhat" | "anvil"; url: string; stop(): Promise<void> };
 

@@ -3,7 +3,7 @@ import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
-import { completionPromptTokens, promptHash } from "../../client/prompt.js";
+import { completionPromptTokens, promptHash } from "../../protocol/prompt/prompt.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";

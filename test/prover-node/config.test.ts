@@ -4,8 +4,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bytesToHex } from "viem";
 import { loadProverConfig, parseProverConfig } from "../../prover-node/config.js";
-import { ConfigError, KeystoreError } from "../../prover-node/errors.js";
-import { encryptKeystore, loadKeystoreAccount } from "../../prover-node/keystore.js";
+import { ConfigError } from "../../prover-node/errors.js";
+import { KeystoreError } from "../../protocol/node/keystore.js";
+import { encryptKeystore, loadKeystoreAccount } from "../../protocol/node/keystore.js";
 import { devAccount } from "../helpers/chains.js";
 
 const minimal = {

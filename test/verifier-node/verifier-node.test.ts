@@ -1,23 +1,21 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
 import { keccak256, parseEther, toHex, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploySuite } from "../../scripts/lib/deploy-suite.js";
+import { registerModelPackage } from "../../scripts/lib/register-model-package.js";
 import { connectStepproof, type StepproofClients } from "../../protocol/chain/client.js";
-import { registerModel } from "../../protocol/chain/actions/registerModel.js";
 import { registerNode } from "../../protocol/chain/actions/registerNode.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { commitResult } from "../../protocol/chain/actions/commitResult.js";
 import { outputHash } from "../../protocol/commitments/index.js";
-import { recommendedTolerances } from "../../protocol/game/tolerances.js";
 import { respondToDisputes } from "../../protocol/game/prover-responder.js";
 import { StepDisputeDriver } from "../../verifier-node/step-dispute-driver.js";
 import { JobStatus, stepproofContracts } from "../../protocol/chain/contracts.js";
 import { generate } from "../../runtime/generate.js";
 import { calibrate } from "../../runtime/calibration.js";
-import { readManifest } from "../../runtime/model/manifest.js";
 import { ModelSessions } from "../../runtime/session.js";
 import type { TraceCommitment } from "../../runtime/trace/commitment.js";
 import { VerifierNode } from "../../verifier-node/node.js";
@@ -52,16 +50,8 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     const model = await modelDir("tiny");
     const prompt = [256, 72, 101, 108, 108, 111];
     await calibrate({ modelDir: model, promptTokens: prompt, maxNewTokens: 8, write: true });
-    const manifest = await readManifest(model);
+    const manifest = await registerModelPackage(gov, model);
     const modelId = manifest.modelId as Hex;
-    await registerModel(gov, {
-      modelId,
-      weightsRoot: manifest.weightsRoot as Hex,
-      manifestHash: keccak256(await readFile(path.join(model, "manifest.json"))),
-      architecture: manifest.architecture,
-      encoding: manifest.encoding as { traceDtype: 1 | 2; weightsDtype: 1 | 2; chunkSize: number },
-      tolerances: recommendedTolerances({ atol: 2 ** -10, rtol: 2 ** -8 }),
-    });
     await registerNode(prover, { role: "prover", stake: parseEther("500"), endpoint: "http://prover.invalid", offers: [{ modelId, inputPrice: 1n, outputPrice: 2n }] });
 
     const source = new CommitmentTraceSource();

@@ -1,20 +1,11 @@
 import type { Hex } from "viem";
+import type { Architecture } from "../../dispute/model.js";
 import { modelRegistryAbi } from "../abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 
 /** IModelRegistry.Architecture (PROTOCOL §2.1). */
-export type ModelArchitecture = {
-  layers: number;
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  ffn: number;
-  vocab: number;
-  context: number;
-  normEpsBits: number;
-  ropeTheta: number;
-};
+export type ModelArchitecture = Architecture;
 
 /** IModelRegistry.Encoding (PROTOCOL §3.1). */
 export type ModelEncoding = { traceDtype: 1 | 2; weightsDtype: 1 | 2; chunkSize: number };

@@ -1,4 +1,5 @@
-import { keccak256, type Hex } from "viem";
+import type { Hex } from "viem";
+import { tokenIdsHash } from "../commitments/output-hash.js";
 import { PromptEncodingError } from "./errors.js";
 import { encodeText, type TokenizerSpec } from "./tokenizer.js";
 
@@ -12,13 +13,11 @@ export type ChatMessage = { role: ChatRole; content: string | readonly { type: "
  */
 export function promptHash(tokens: readonly number[]): Hex {
   if (tokens.length === 0) throw new PromptEncodingError("a prompt needs at least one token");
-  const bytes = new Uint8Array(tokens.length * 4);
-  const view = new DataView(bytes.buffer);
-  tokens.forEach((t, i) => {
-    if (!Number.isInteger(t) || t < 0 || t > 0xffffffff) throw new PromptEncodingError(`token id out of range: ${t}`);
-    view.setUint32(i * 4, t, false);
-  });
-  return keccak256(bytes);
+  try {
+    return tokenIdsHash(tokens);
+  } catch (cause) {
+    throw new PromptEncodingError((cause as Error).message, { cause });
+  }
 }
 
 /**

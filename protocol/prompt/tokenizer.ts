@@ -1,4 +1,4 @@
-import type { ModelManifest } from "../runtime/model/manifest.js";
+import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { PromptEncodingError } from "./errors.js";
 
 export type TokenizerSpec = ModelManifest["tokenizer"];

@@ -2,7 +2,12 @@ import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { encryptKeystoreJson, Wallet } from "ethers";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { KeystoreError } from "./errors.js";
+import { StepproofError } from "../errors.js";
+
+/** The node's key cannot be loaded: missing file, wrong password, no password source. */
+export class KeystoreError extends StepproofError {
+  override name = "KeystoreError";
+}
 
 /** Environment variable holding the keystore password (for unattended nodes). */
 export const KEYSTORE_PASSWORD_ENV = "STEPPROOF_KEYSTORE_PASSWORD";
