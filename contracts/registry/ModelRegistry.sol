@@ -14,6 +14,8 @@ contract ModelRegistry is IModelRegistry, AccessControl {
 
     /// @notice Largest chunk a dispute transaction may have to recompute (PROTOCOL §3.1).
     uint32 public constant MAX_CHUNK_SIZE = 4096;
+    /// @notice binary32 bits of 2^-48, the smallest epsilon the Q48 judge represents (PROTOCOL §6.3).
+    uint32 public constant MIN_NORM_EPS_BITS = 0x27800000;
 
     /// @inheritdoc IModelRegistry
     uint8 public immutable override OP_COUNT;
@@ -49,6 +51,9 @@ contract ModelRegistry is IModelRegistry, AccessControl {
             (encoding.traceDtype != 1 && encoding.traceDtype != 2)
                 || (encoding.weightsDtype != 1 && encoding.weightsDtype != 2) || encoding.chunkSize == 0
                 || encoding.chunkSize > MAX_CHUNK_SIZE
+            // Reductions over the context are proven as ≤ C partials of ≤ C terms each, so a
+            // dispute transaction stays bounded only if C² ≥ context (PROTOCOL §7.2).
+                || uint256(encoding.chunkSize) * encoding.chunkSize < arch.context
         ) revert InvalidEncoding(encoding.traceDtype, encoding.weightsDtype, encoding.chunkSize);
         if (tolerances.length != OP_COUNT) revert InvalidTolerances(tolerances.length, OP_COUNT);
 
@@ -95,8 +100,9 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         if (arch.vocab == 0) revert InvalidArchitecture("vocab");
         if (arch.context == 0) revert InvalidArchitecture("context");
         if (arch.ropeTheta == 0) revert InvalidArchitecture("ropeTheta");
-        // epsilon must be a positive, finite binary32: sign clear, exponent not all ones, not zero.
+        // epsilon must be a finite binary32 in [2^-48, inf): sign clear, exponent not all ones,
+        // and (positive floats order like their bits) at least MIN_NORM_EPS_BITS.
         uint32 eps = arch.normEpsBits;
-        if (eps == 0 || eps >> 31 != 0 || (eps >> 23) & 0xff == 0xff) revert InvalidArchitecture("normEpsBits");
+        if (eps < MIN_NORM_EPS_BITS || eps >> 31 != 0 || (eps >> 23) & 0xff == 0xff) revert InvalidArchitecture("normEpsBits");
     }
 }

@@ -39,7 +39,9 @@ async function deployReal() {
 }
 
 async function committedJob(d: Awaited<ReturnType<typeof deployReal>>, data: DisputeData, modelId: Hex) {
-  await d.models.write.registerModel([modelId, data.weightsTree.root, keccak256(toHex("manifest")), data.arch, data.encoding, tolerances()]);
+  // The registry requires C² ≥ context (PROTOCOL §7.2); this fixture's C = 4 covers 16 tokens.
+  const arch = { ...data.arch, context: Math.min(data.arch.context, data.encoding.chunkSize ** 2) };
+  await d.models.write.registerModel([modelId, data.weightsTree.root, keccak256(toHex("manifest")), arch, data.encoding, tolerances()]);
   await d.nodes.write.setOffer([modelId, 10n ** 15n, 10n ** 15n], { account: d.prover.account });
   const n = data.trace.tokens.length;
   const jobId = await d.escrow.read.nextJobId();

@@ -42,6 +42,10 @@ contract ModelRegistryTest is Suite {
         a.normEpsBits = 0x7f800000; // +inf
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidArchitecture.selector, "normEpsBits"));
         models.registerModel(keccak256("x"), bytes32(uint256(1)), 0, a, _enc(1, 64), tolerances());
+        a = arch();
+        a.normEpsBits = 0x27000000; // 2^-49: below what the Q48 judge represents
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidArchitecture.selector, "normEpsBits"));
+        models.registerModel(keccak256("x"), bytes32(uint256(1)), 0, a, _enc(1, 64), tolerances());
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidArchitecture.selector, "weightsRoot"));
         models.registerModel(keccak256("x"), 0, 0, arch(), _enc(1, 64), tolerances());
     }
@@ -49,6 +53,9 @@ contract ModelRegistryTest is Suite {
     function test_register_validatesEncodingAndTolerances() public {
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidEncoding.selector, 3, 1, 64));
         models.registerModel(keccak256("x"), bytes32(uint256(1)), 0, arch(), _enc(3, 64), tolerances());
+        // C = 16 cannot cover a 512-token context in C partials of C terms (16² < 512).
+        vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidEncoding.selector, 1, 1, 16));
+        models.registerModel(keccak256("x"), bytes32(uint256(1)), 0, arch(), _enc(1, 16), tolerances());
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidEncoding.selector, 1, 1, 4097));
         models.registerModel(keccak256("x"), bytes32(uint256(1)), 0, arch(), _enc(1, 4097), tolerances());
         IModelRegistry.OpTolerance[] memory few = new IModelRegistry.OpTolerance[](3);
