@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { writeDeployment } from "../../protocol/chain/deployments.js";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
@@ -111,6 +112,15 @@ describe("connecting to the wrong chain or a missing deployment", () => {
       await expect(connectStepproof({ rpcUrl: chain.url, deploymentFile: "/nonexistent/31337.json" })).rejects.toThrow(/No deployment file/);
       await expect(connectStepproof({ rpcUrl: chain.url, deploymentFile: "x", expectedChainId: 1 })).rejects.toThrow(/Wrong chain: .* serves chain 31337, expected 1/);
       await expect(connectStepproof({ rpcUrl: "http://127.0.0.1:1", deploymentFile: "x" })).rejects.toThrow(/Cannot reach a JSON-RPC chain/);
+      // A deployment file whose addresses hold no contracts on this chain (e.g. a restarted devnet).
+      const dir = await mkdtemp(path.join(tmpdir(), "stepproof-wrong-"));
+      const file = path.join(dir, "31337.json");
+      const nowhere = "0x000000000000000000000000000000000000dEaD";
+      await writeDeployment(file, { chainId: 31337, startBlock: 0, deployedAt: new Date().toISOString(), contracts: { token: nowhere, modelRegistry: nowhere, nodeRegistry: nowhere, jobEscrow: nowhere, stepProofGame: nowhere } });
+      await expect(connectStepproof({ rpcUrl: chain.url, deploymentFile: file })).rejects.toThrow(/No JobEscrow contract at 0x000000000000000000000000000000000000dEaD on chain 31337/);
+      await writeFile(file, "{ not json");
+      await expect(connectStepproof({ rpcUrl: chain.url, deploymentFile: file })).rejects.toThrow(/is malformed/);
+      await rm(dir, { recursive: true, force: true });
     } finally {
       await chain.stop();
     }

@@ -9,6 +9,7 @@ import { deploySuite } from "../../scripts/lib/deploy-suite.js";
 import { registerModelPackage } from "../../scripts/lib/register-model-package.js";
 import { connectStepproof } from "../../protocol/chain/client.js";
 import { JobStatus, stepproofContracts } from "../../protocol/chain/contracts.js";
+import { stepProofGameAbi } from "../../protocol/chain/abi.js";
 import { encryptKeystore } from "../../protocol/node/keystore.js";
 import { calibrate } from "../../runtime/calibration.js";
 import { devAccount, freePort, startAnvil, type LocalChain } from "../helpers/chains.js";
@@ -50,14 +51,16 @@ describe("end to end: separate processes on anvil", () => {
   const deploymentId = `test-${process.pid}-e2e`;
 
   afterAll(async () => {
-    for (const c of children) c.kill("SIGTERM");
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : undefined)));
+    const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = running.map((c) => new Promise((r) => c.once("exit", r)));
+    for (const c of running) c.kill("SIGTERM");
+    await Promise.all(exited);
     await chain?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
     await rm(path.join("ignition", "deployments", deploymentId), { recursive: true, force: true });
   });
 
-  it("serves paid jobs, catches and slashes the cheater, settles the honest prover", async () => {
+  it("serves paid jobs, catches and slashes the cheater (verifier SIGKILLed mid-dispute), settles the honest prover", async () => {
     chain = await startAnvil();
     dir = await mkdtemp(path.join(tmpdir(), "stepproof-e2e-"));
     const conn = await network.create({ network: "localhost", override: { url: chain.url } });
@@ -134,7 +137,20 @@ describe("end to end: separate processes on anvil", () => {
     }
     const corrupted = jobs[3]!.id; // the cheater's second job
 
+    // SIGKILL the verifier as soon as its dispute is open (whatever move it was making), start
+    // it again: it must finish the dispute from chain + SQLite, without opening a second one.
+    const disputesOf = () => gov.publicClient.getContractEvents({ address: gov.deployment.contracts.stepProofGame, abi: stepProofGameAbi, eventName: "DisputeOpened", args: { jobId: corrupted }, fromBlock: 0n });
+    await until("the verifier to open a dispute", async () => ((await disputesOf()).length > 0 ? true : undefined));
+    const verifierProcess = children[2]!;
+    verifierProcess.kill("SIGKILL");
+    await new Promise((r) => verifierProcess.once("exit", r));
+    const restarted = tsx("verifier-node/cli.ts", ["start", "--config", verifierCfg]);
+    restarted.stdout!.on("data", () => {});
+    restarted.stderr!.on("data", () => {});
+    children.push(restarted);
+
     await until("the cheater to be slashed", async () => ((await contracts.jobEscrow.read.getJob([corrupted])).status === JobStatus.Slashed ? true : undefined));
+    expect((await disputesOf()).length).toBe(1);
     const test = createTestClient({ mode: "anvil", transport: http(chain.url) });
     await test.increaseTime({ seconds: 3601 });
     await test.mine({ blocks: 1 });
