@@ -2,7 +2,7 @@ import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { Hex, LocalAccount } from "viem";
 import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
-import { loadKeystoreAccount } from "../prover-node/keystore.js";
+import { loadKeystoreAccount } from "../protocol/node/keystore.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import { ModelSessions, releaseAllSessions } from "../runtime/session.js";
 import { VerifierConfigError, type VerifierConfig } from "./config.js";

@@ -31,7 +31,7 @@ contract SettlementGasSnapshot is Suite {
     function test_gas_modelRegistry() public {
         IModelRegistry.Encoding memory enc = IModelRegistry.Encoding({traceDtype: 1, weightsDtype: 1, chunkSize: 64});
         models.registerModel(keccak256("gas"), bytes32(uint256(1)), bytes32(uint256(2)), arch(), enc, tolerances());
-        vm.snapshotGasLastCall("ModelRegistry", "registerModel(17 ops)");
+        vm.snapshotGasLastCall("ModelRegistry", "registerModel(18 ops)");
     }
 
     function test_gas_nodeRegistry() public {

@@ -16,7 +16,8 @@ import {Assertions} from "./Assertions.sol";
 /// @notice Deploys the settlement suite wired as in production, with this contract acting as
 /// governance and as the dispute game (so tests can drive the dispute hook directly).
 abstract contract Suite is Assertions {
-    uint8 internal constant OP_COUNT = 16;
+    /// @dev OpCodes.COUNT, as production registers.
+    uint8 internal constant OP_COUNT = 18;
     bytes32 internal constant MODEL = keccak256("tiny-llama-test");
     uint128 internal constant IN_PRICE = 2e12;
     uint128 internal constant OUT_PRICE = 5e12;
