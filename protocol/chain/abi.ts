@@ -242,6 +242,19 @@ export const modelRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "MIN_NORM_EPS_BITS",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "OP_COUNT",
     "outputs": [
       {

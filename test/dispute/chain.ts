@@ -85,7 +85,7 @@ export async function setupJob(
   };
   // The Job struct may grow (issue #2); fill every field the compiled ABI names.
   const abi = d.escrow.abi.find((x) => x.type === "function" && x.name === "setJob") as { inputs: { components: { name: string; type: string }[] }[] };
-  const full = Object.fromEntries(abi.inputs[1]!.components.map((c) => [c.name, job[c.name] ?? (c.type.startsWith("uint") ? 0 : "0x" + "00".repeat(32))]));
+  const full = Object.fromEntries(abi.inputs[1]!.components.map((c) => [c.name, job[c.name] ?? (c.type === "bool" ? false : c.type.startsWith("uint") ? 0 : "0x" + "00".repeat(32))]));
   await d.escrow.write.setJob([opts.jobId ?? JOB_ID, full as never]);
 }
 
