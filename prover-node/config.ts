@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { readJsonConfig, validateConfig } from "../protocol/node/config-file.js";
 
 const uintString = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform((v) => BigInt(v));
 
@@ -73,11 +73,7 @@ export type CorruptConfig = z.output<typeof corruptSchema>;
 
 /** Validate once at the edge; relative paths resolve against `baseDir` (the config file's folder). */
 export function parseProverConfig(input: unknown, baseDir = process.cwd()): ProverConfig {
-  const parsed = proverConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError("invalid prover config", { details: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "), cause: parsed.error });
-  }
-  const c = parsed.data;
+  const c = validateConfig(proverConfigSchema, input, "prover config", (m, o) => new ConfigError(m, o));
   const abs = (p: string) => path.resolve(baseDir, p);
   return {
     ...c,
@@ -90,17 +86,6 @@ export function parseProverConfig(input: unknown, baseDir = process.cwd()): Prov
 }
 
 export async function loadProverConfig(file: string): Promise<ProverConfig> {
-  let raw: string;
-  try {
-    raw = await readFile(file, "utf8");
-  } catch (cause) {
-    throw new ConfigError(`cannot read config file ${file}`, { cause });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (cause) {
-    throw new ConfigError(`config file ${file} is not JSON`, { cause });
-  }
+  const json = await readJsonConfig(file, (m, o) => new ConfigError(m, o));
   return parseProverConfig(json, path.dirname(path.resolve(file)));
 }

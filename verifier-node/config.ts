@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { StepproofError } from "../protocol/errors.js";
+import { readJsonConfig, validateConfig } from "../protocol/node/config-file.js";
 
 export class VerifierConfigError extends StepproofError {
   override name = "VerifierConfigError";
@@ -52,11 +52,7 @@ export type VerifierConfig = z.output<typeof verifierConfigSchema>;
 
 /** Validate once at the edge; relative paths resolve against the config file's folder. */
 export function parseVerifierConfig(input: unknown, baseDir = process.cwd()): VerifierConfig {
-  const parsed = verifierConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new VerifierConfigError("invalid verifier config", { details: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "), cause: parsed.error });
-  }
-  const c = parsed.data;
+  const c = validateConfig(verifierConfigSchema, input, "verifier config", (m, o) => new VerifierConfigError(m, o));
   const abs = (p: string) => path.resolve(baseDir, p);
   return {
     ...c,
@@ -68,17 +64,6 @@ export function parseVerifierConfig(input: unknown, baseDir = process.cwd()): Ve
 }
 
 export async function loadVerifierConfig(file: string): Promise<VerifierConfig> {
-  let raw: string;
-  try {
-    raw = await readFile(file, "utf8");
-  } catch (cause) {
-    throw new VerifierConfigError(`cannot read config ${file}`, { cause });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (cause) {
-    throw new VerifierConfigError(`config ${file} is not valid JSON`, { cause });
-  }
+  const json = await readJsonConfig(file, (m, o) => new VerifierConfigError(m, o));
   return parseVerifierConfig(json, path.dirname(path.resolve(file)));
 }
