@@ -11,6 +11,7 @@ import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {TokenTransfers} from "../libraries/TokenTransfers.sol";
 import {EscrowParams} from "./EscrowParams.sol";
+import {CreditLedger} from "../libraries/CreditLedger.sol";
 
 /// @title JobEscrow
 /// @notice Per-token payment for verified inference (docs/PROTOCOL.md §5). A client escrows a
@@ -18,7 +19,7 @@ import {EscrowParams} from "./EscrowParams.sol";
 /// finalizes: the prover is paid `inputTokens·inputPrice + outputTokens·outputPrice` less the
 /// protocol fee and the client gets the rest. All payouts are credits, withdrawn by their owner.
 /// Solvency: `balance == totalEscrowed + totalCredits`.
-contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
+contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     /// @notice Upper bound on `finalizeMany` so one call always fits in a block.
@@ -30,10 +31,8 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
 
     uint256 public nextJobId = 1;
     uint256 public totalEscrowed;
-    uint256 public totalCredits;
 
     mapping(uint256 jobId => Job) private _jobs;
-    mapping(address account => uint256) public credits;
 
     error UnknownJob(uint256 jobId);
     error WrongStatus(uint256 jobId, JobStatus status, JobStatus expected);
@@ -51,7 +50,6 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
     error DisputesOpen(uint256 jobId, uint16 openDisputes);
     error NoOpenDispute(uint256 jobId);
     error BatchTooLarge(uint256 length, uint256 max);
-    error NothingToWithdraw(address account);
     error NotJobClient(uint256 jobId, address caller);
     error PromptMismatch(uint256 jobId, bytes32 promptHash, bytes32 published);
     error InvalidPrompt(uint256 jobId, uint256 length);
@@ -80,7 +78,6 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
     event JobDisputeOpened(uint256 indexed jobId, uint16 openDisputes);
     event JobDisputeResolved(uint256 indexed jobId, bool proverAtFault, uint16 openDisputes);
     event JobSlashed(uint256 indexed jobId, address indexed challenger, uint256 slashed, uint256 reward, uint256 clientRefund);
-    event CreditWithdrawn(address indexed account, uint256 amount);
     /// @notice The prompt's token ids (uint32 big-endian each) for the prover to serve from.
     event PromptPublished(uint256 indexed jobId, address indexed prover, bytes prompt, uint64 commitDeadline);
 
@@ -243,12 +240,7 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
 
     /// @notice Withdraw the caller's credits (payments, refunds, fees).
     function withdraw() external nonReentrant {
-        uint256 amount = credits[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        credits[msg.sender] = 0;
-        totalCredits -= amount;
-        token.safeTransfer(msg.sender, amount);
-        emit CreditWithdrawn(msg.sender, amount);
+        _withdrawCredits(token);
     }
 
     // ------------------------------------------------------------------ dispute hook
@@ -317,12 +309,6 @@ contract JobEscrow is IJobEscrow, EscrowParams, ReentrancyGuard {
         _credit(job.client, clientRefund);
         nodes.unlockCollateral(job.prover, job.collateral);
         emit JobFinalized(jobId, proverPaid, fee, clientRefund);
-    }
-
-    function _credit(address account, uint256 amount) private {
-        if (amount == 0) return;
-        credits[account] += amount;
-        totalCredits += amount;
     }
 
     function _requireStatus(uint256 jobId, JobStatus expected) private view returns (Job storage job) {

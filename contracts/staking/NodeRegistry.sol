@@ -8,12 +8,13 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {TokenTransfers} from "../libraries/TokenTransfers.sol";
+import {CreditLedger} from "../libraries/CreditLedger.sol";
 
 /// @title NodeRegistry
 /// @notice Registration, staking, unbonding, per-model prices and slashing of provers and
 /// verifiers (docs/PROTOCOL.md §5.2). Every token this contract holds is owed to someone:
 /// `balance == totalStaked + totalUnbonding + totalCredits` (the solvency invariant).
-contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
+contract NodeRegistry is INodeRegistry, AccessControl, CreditLedger, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     /// @notice Locks and unlocks job collateral (granted to the JobEscrow only).
@@ -37,11 +38,9 @@ contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
 
     uint256 public totalStaked;
     uint256 public totalUnbonding;
-    uint256 public totalCredits;
 
     mapping(address node => Node) private _nodes;
     mapping(address prover => mapping(bytes32 modelId => Offer)) private _offers;
-    mapping(address account => uint256) public credits;
 
     error InvalidRole();
     error AlreadyRegistered(address node);
@@ -55,7 +54,6 @@ contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
     error ZeroAmount();
     error NothingUnbonding(address node);
     error UnbondingNotReady(address node, uint64 readyAt, uint64 now_);
-    error NothingToWithdraw(address account);
     error RewardExceedsSlash(uint256 amount, uint256 reward);
     error InvalidParams();
 
@@ -69,7 +67,6 @@ contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
     event CollateralLocked(address indexed prover, uint256 amount, uint256 locked);
     event CollateralUnlocked(address indexed prover, uint256 amount, uint256 locked);
     event StakeSlashed(address indexed prover, uint256 amount, address indexed challenger, uint256 reward);
-    event CreditWithdrawn(address indexed account, uint256 amount);
     event ParamsUpdated(uint128 minProverStake, uint128 minVerifierStake, uint64 unbondingDelay, address treasury);
 
     constructor(
@@ -176,12 +173,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
 
     /// @notice Withdraw slashing rewards, penalties and treasury income credited to the caller.
     function withdrawCredits() external nonReentrant {
-        uint256 amount = credits[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        credits[msg.sender] = 0;
-        totalCredits -= amount;
-        token.safeTransfer(msg.sender, amount);
-        emit CreditWithdrawn(msg.sender, amount);
+        _withdrawCredits(token);
     }
 
     // ------------------------------------------------------------------ escrow hooks
@@ -218,9 +210,8 @@ contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
         node.locked -= uint128(amount);
         node.stake -= uint128(amount);
         totalStaked -= amount;
-        credits[challenger] += reward;
-        credits[treasury] += amount - reward;
-        totalCredits += amount;
+        _credit(challenger, reward);
+        _credit(treasury, amount - reward);
         emit StakeSlashed(prover, amount, challenger, reward);
     }
 

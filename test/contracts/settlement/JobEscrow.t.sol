@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Suite} from "../utils/Suite.sol";
+import {CreditLedger} from "../../../contracts/libraries/CreditLedger.sol";
 import {vm} from "../utils/Vm.sol";
 import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
 import {EscrowParams} from "../../../contracts/escrow/EscrowParams.sol";
@@ -447,7 +448,7 @@ contract JobEscrowTest is Suite {
     }
 
     function test_withdraw_revertsWithNothingOwed() public {
-        vm.expectRevert(abi.encodeWithSelector(JobEscrow.NothingToWithdraw.selector, client));
+        vm.expectRevert(abi.encodeWithSelector(CreditLedger.NothingToWithdraw.selector, client));
         vm.prank(client);
         escrow.withdraw();
     }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Suite} from "../utils/Suite.sol";
+import {CreditLedger} from "../../../contracts/libraries/CreditLedger.sol";
 import {vm} from "../utils/Vm.sol";
 import {NodeRegistry} from "../../../contracts/staking/NodeRegistry.sol";
 import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
@@ -143,7 +144,7 @@ contract NodeRegistryTest is Suite {
         vm.prank(challenger);
         nodes.withdrawCredits();
         assertEq(token.balanceOf(challenger), 3e18, "paid");
-        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.NothingToWithdraw.selector, challenger));
+        vm.expectRevert(abi.encodeWithSelector(CreditLedger.NothingToWithdraw.selector, challenger));
         vm.prank(challenger);
         nodes.withdrawCredits();
         assertSolvent();
