@@ -22,6 +22,13 @@ export type GenerateParameters = {
   traceSink?: TraceSink;
   /** Hash trace leaves inline (default: best on few shared cores) or on a worker thread. */
   traceHashing?: "worker" | "inline";
+  /** Called with each sampled token as soon as it exists (a server streams it). */
+  onToken?: (token: number, index: number) => void | Promise<void>;
+  /**
+   * Sees each boundary's rows h[start..start+rows)[layer] before they are captured and fed to
+   * the next block; it may change them in place (the demo's cheating prover does).
+   */
+  onHidden?: (layer: number, start: number, h: HiddenData, rows: number) => void;
 };
 
 export type GenerateReturnType = {
@@ -58,6 +65,7 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
 
   let traceMs = 0;
   const capture = async (layer: number, start: number, h: HiddenData, rows: number) => {
+    p.onHidden?.(layer, start, h, rows);
     if (!trace) return;
     const t0 = performance.now();
     const pending = trace.addRows(layer, start, h, rows);
@@ -88,6 +96,7 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
     const next = sampleToken(logits, sampling, tokens.length);
     tokens.push(next);
     outputTokens.push(next);
+    await p.onToken?.(next, outputTokens.length - 1);
     if (outputTokens.length >= p.maxNewTokens || (stopAtEos && next === eos)) break;
     logits = await headLogits(s, await step([next], tokens.length - 1), 1);
   }

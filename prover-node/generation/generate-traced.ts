@@ -1,9 +1,7 @@
-import { assertDtype, floatToHalfBits, halfBitsToFloat } from "../../protocol/encoding/index.js";
-import { embed, emptyKvCache, headLogits, runBlock, type HiddenData, type KvCache } from "../../runtime/forward.js";
-import { GenerationError } from "../../runtime/generate.js";
-import { decodeSamplingParams, sampleToken } from "../../runtime/sampling.js";
+import { floatToHalfBits, halfBitsToFloat } from "../../protocol/encoding/index.js";
+import { generate, GenerationError } from "../../runtime/generate.js";
 import { getModelSessions, type ExecutionProvider } from "../../runtime/session.js";
-import { TraceBuilder, type TraceSink } from "../../runtime/trace/builder.js";
+import type { TraceSink } from "../../runtime/trace/builder.js";
 import type { TraceCommitment } from "../../runtime/trace/commitment.js";
 
 /** One element of h[position][layer] moved by `delta` (the demo's cheating prover). */
@@ -24,9 +22,8 @@ export type GenerateTracedParameters = {
 export type GenerateTracedReturnType = { tokens: number[]; outputTokens: number[]; trace: TraceCommitment; corrupted: boolean };
 
 /**
- * runtime/generate.ts's loop (same sessions, KV cache, sampling, EOS rule, trace builder; a
- * test checks the roots agree) with two hooks the server needs: a per-token callback for
- * streaming, and a corruption for the demo's cheater.
+ * runtime/generate.ts with the server's two hooks: a per-token callback for streaming, and a
+ * corruption for the demo's cheater.
  *
  * Corruption: the element is changed in the runtime's output buffer BEFORE the row is handed
  * to the trace builder, and that same buffer is the next block's input — so generation
@@ -36,58 +33,28 @@ export type GenerateTracedReturnType = { tokens: number[]; outputTokens: number[
  * With `layer = 0` the embedding lookup itself is the faulty step.
  */
 export async function generateTraced(p: GenerateTracedParameters): Promise<GenerateTracedReturnType> {
-  const s = await getModelSessions(p.modelDir, p.executionProvider ? { executionProvider: p.executionProvider } : {});
-  const { architecture: arch, encoding, tokenizer } = s.manifest;
-  const P = p.promptTokens.length;
-  if (P < 1) throw new GenerationError("the prompt needs at least one token");
-  if (!Number.isInteger(p.maxNewTokens) || p.maxNewTokens < 1) throw new GenerationError(`maxNewTokens must be a positive integer, got ${p.maxNewTokens}`);
-  if (P + p.maxNewTokens > arch.context) throw new GenerationError(`prompt (${P}) + maxNewTokens (${p.maxNewTokens}) exceeds the context of ${arch.context}`);
-  for (const t of p.promptTokens) if (!Number.isInteger(t) || t < 0 || t >= arch.vocab) throw new GenerationError(`prompt token ${t} is outside the vocabulary of ${arch.vocab}`);
   const c = p.corrupt;
-  if (c && (c.layer > arch.layers || c.element >= arch.hidden)) throw new GenerationError(`corruption of h[${c.position}][${c.layer}][${c.element}] is outside the model`);
-  const sampling = decodeSamplingParams(p.samplingParams);
-  const trace = new TraceBuilder(arch.layers, arch.hidden, encoding.chunkSize, assertDtype(encoding.traceDtype), p.traceSink);
-  let corrupted = false;
-
-  const perturb = (h: HiddenData, layer: number, start: number, rows: number): void => {
-    if (!c || c.layer !== layer || c.position < start || c.position >= start + rows) return;
-    const i = (c.position - start) * arch.hidden + c.element;
-    if (h instanceof Uint16Array) h[i] = floatToHalfBits(halfBitsToFloat(h[i]!) + c.delta);
-    else h[i] = h[i]! + c.delta;
-    corrupted = true;
-  };
-
-  // Await only an asynchronous sink: no event-loop turn per row otherwise (as runtime/generate.ts).
-  const capture = async (layer: number, start: number, h: HiddenData, rows: number) => {
-    const pending = trace.addRows(layer, start, h, rows);
-    if (pending) await pending;
-  };
-  const tokens = [...p.promptTokens];
-  const caches: KvCache[] = Array.from({ length: arch.layers }, () => emptyKvCache(s));
-  const step = async (fed: number[], start: number): Promise<HiddenData> => {
-    const positions = fed.map((_, i) => start + i);
-    let h = await embed(s, fed);
-    perturb(h, 0, start, fed.length);
-    await capture(0, start, h, fed.length);
-    for (let l = 1; l <= arch.layers; l++) {
-      const out = await runBlock(s, l, h, positions, caches[l - 1]!);
-      caches[l - 1] = out.present;
-      h = out.hidden;
-      perturb(h, l, start, fed.length);
-      await capture(l, start, h, fed.length);
-    }
-    return h.subarray((fed.length - 1) * arch.hidden);
-  };
-
-  let logits = await headLogits(s, await step(tokens, 0), 1);
-  const outputTokens: number[] = [];
-  for (;;) {
-    const next = sampleToken(logits, sampling, tokens.length);
-    tokens.push(next);
-    outputTokens.push(next);
-    await p.onToken?.(next, outputTokens.length - 1);
-    if (outputTokens.length >= p.maxNewTokens || next === tokenizer.eos) break;
-    logits = await headLogits(s, await step([next], tokens.length - 1), 1);
+  if (c) {
+    const { architecture: arch } = (await getModelSessions(p.modelDir, p.executionProvider ? { executionProvider: p.executionProvider } : {})).manifest;
+    if (c.layer > arch.layers || c.element >= arch.hidden) throw new GenerationError(`corruption of h[${c.position}][${c.layer}][${c.element}] is outside the model`);
   }
-  return { tokens, outputTokens, trace: await trace.finish(tokens), corrupted };
+  let corrupted = false;
+  const out = await generate({
+    modelDir: p.modelDir,
+    promptTokens: p.promptTokens,
+    maxNewTokens: p.maxNewTokens,
+    samplingParams: p.samplingParams,
+    ...(p.executionProvider ? { executionProvider: p.executionProvider } : {}),
+    trace: true,
+    ...(p.traceSink ? { traceSink: p.traceSink } : {}),
+    ...(p.onToken ? { onToken: p.onToken } : {}),
+    onHidden: (layer, start, h, rows) => {
+      if (!c || c.layer !== layer || c.position < start || c.position >= start + rows) return;
+      const i = (c.position - start) * h.length / rows + c.element;
+      if (h instanceof Uint16Array) h[i] = floatToHalfBits(halfBitsToFloat(h[i]!) + c.delta);
+      else h[i] = h[i]! + c.delta;
+      corrupted = true;
+    },
+  });
+  return { tokens: out.tokens, outputTokens: out.outputTokens, trace: out.trace!, corrupted };
 }
