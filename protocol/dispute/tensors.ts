@@ -4,6 +4,7 @@
  * proof builders and tests; the runtime's model package and trace store expose the same data.
  */
 import { decodeF16, decodeF32 } from "../evaluator/fixed.js";
+import { floatToHalfBits } from "../encoding/index.js";
 
 export type Dtype = 1 | 2;
 
@@ -16,34 +17,8 @@ export type EncodedTensor = {
   data: Uint16Array | Float32Array;
 };
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE binary16 bits of a number, round to nearest even (overflow → ±Inf). */
-export function toHalfBits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    let h = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-  return sign | h;
-}
+/** IEEE binary16 bits of a number, round to nearest even: the runtime's codec (PROTOCOL §3.1). */
+export const toHalfBits = floatToHalfBits;
 
 /** Exact value of binary16 bits. */
 export const halfToNumber = (bits: number): number => Number(decodeF16(bits) ?? NaN) / 2 ** 48;
