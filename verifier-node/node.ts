@@ -14,7 +14,7 @@ export type VerifierNodeDependencies = {
   clients: StepproofClients;
   state: VerifierState;
   traceSource: TraceSource;
-  /** The verifier's own execution setup per registered model id. */
+  /** The verifier's own execution setup per registered model id (lower-case hex). */
   sessions: ReadonlyMap<Hex, ModelSessions>;
   disputes?: DisputeDriver;
   policy: SamplingPolicy;
@@ -53,7 +53,7 @@ export class VerifierNode {
         onLogs: (logs: Log[]) => {
           for (const log of logs as (Log & { args: { jobId: bigint; traceRoot: Hex } })[]) {
             // The prover is read from the job at check time; the log only tells us to look.
-            state.recordCommitted(log.args.jobId, "0x", log.args.traceRoot);
+            state.recordCommitted(log.args.jobId, log.args.traceRoot);
           }
         },
       });
@@ -69,7 +69,7 @@ export class VerifierNode {
     if (this.deps.disputes) {
       for (const job of state.byState("failed")) {
         const f = job.failure!;
-        const step = { jobId: job.jobId, prover: job.prover, traceRoot: job.traceRoot, position: f.position, layer: f.layer };
+        const step = { jobId: job.jobId, prover: job.prover!, traceRoot: job.traceRoot, position: f.position, layer: f.layer };
         const assessment = await this.deps.disputes.assess(step);
         if (!assessment.provable) {
           state.update(job.jobId, { state: "unprovable", detail: assessment.detail });
@@ -99,14 +99,14 @@ export class VerifierNode {
       state.update(jobId, { state: "skipped", detail: "not sampled" });
       return "skipped";
     }
-    const sessions = this.deps.sessions.get(onchain.modelId.toLowerCase() as Hex) ?? this.deps.sessions.get(onchain.modelId);
+    const sessions = this.deps.sessions.get(onchain.modelId.toLowerCase() as Hex);
     if (!sessions) {
       state.update(jobId, { state: "skipped", detail: `model ${onchain.modelId} not served by this verifier` });
       return "skipped";
     }
     const model = await clients.publicClient.readContract({ address: clients.deployment.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [onchain.modelId] });
     const layers = sampleLayers(secret, jobId, model.arch.layers, policy);
-    state.db.prepare("UPDATE jobs SET prover = ? WHERE job_id = ?").run(onchain.prover, jobId.toString());
+    state.update(jobId, { prover: onchain.prover });
     try {
       const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens };
       const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, boundaries: boundariesFor(layers), shape });

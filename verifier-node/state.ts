@@ -16,7 +16,8 @@ export type CheckedJobState =
 
 export type CheckedJob = {
   jobId: bigint;
-  prover: Hex;
+  /** Read from the job on-chain when it is checked (ResultCommitted does not carry it). */
+  prover?: Hex;
   traceRoot: Hex;
   state: CheckedJobState;
   layers: number[];
@@ -30,7 +31,7 @@ ${LOG_CURSOR_SCHEMA}
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
   job_id TEXT PRIMARY KEY,
-  prover TEXT NOT NULL,
+  prover TEXT,
   trace_root TEXT NOT NULL,
   state TEXT NOT NULL,
   layers TEXT NOT NULL DEFAULT '[]',
@@ -59,19 +60,19 @@ export class VerifierState {
   }
 
   /** Record a commitment seen in a log; a replayed log (after a crash or reorg) is a no-op. */
-  recordCommitted(jobId: bigint, prover: Hex, traceRoot: Hex): void {
+  recordCommitted(jobId: bigint, traceRoot: Hex): void {
     this.db
-      .prepare("INSERT INTO jobs (job_id, prover, trace_root, state, updated_at) VALUES (?, ?, ?, 'new', ?) ON CONFLICT(job_id) DO NOTHING")
-      .run(jobId.toString(), prover, traceRoot, Date.now());
+      .prepare("INSERT INTO jobs (job_id, trace_root, state, updated_at) VALUES (?, ?, 'new', ?) ON CONFLICT(job_id) DO NOTHING")
+      .run(jobId.toString(), traceRoot, Date.now());
   }
 
-  update(jobId: bigint, patch: Partial<Pick<CheckedJob, "state" | "layers" | "failure" | "detail">> & { attempt?: boolean }): void {
+  update(jobId: bigint, patch: Partial<Pick<CheckedJob, "prover" | "state" | "layers" | "failure" | "detail">> & { attempt?: boolean }): void {
     const cur = this.get(jobId);
     if (!cur) throw new Error(`unknown job ${jobId}`);
     const next = { ...cur, ...patch };
     this.db
-      .prepare("UPDATE jobs SET state = ?, layers = ?, failure = ?, detail = ?, attempts = attempts + ?, updated_at = ? WHERE job_id = ?")
-      .run(next.state, JSON.stringify(next.layers), next.failure ? JSON.stringify(next.failure) : null, next.detail ?? null, patch.attempt ? 1 : 0, Date.now(), jobId.toString());
+      .prepare("UPDATE jobs SET prover = ?, state = ?, layers = ?, failure = ?, detail = ?, attempts = attempts + ?, updated_at = ? WHERE job_id = ?")
+      .run(next.prover ?? null, next.state, JSON.stringify(next.layers), next.failure ? JSON.stringify(next.failure) : null, next.detail ?? null, patch.attempt ? 1 : 0, Date.now(), jobId.toString());
   }
 
   get(jobId: bigint): CheckedJob | undefined {
@@ -96,7 +97,7 @@ export class VerifierState {
 function toJob(r: Record<string, string | number | null>): CheckedJob {
   return {
     jobId: BigInt(r["job_id"] as string),
-    prover: r["prover"] as Hex,
+    ...(r["prover"] ? { prover: r["prover"] as Hex } : {}),
     traceRoot: r["trace_root"] as Hex,
     state: r["state"] as CheckedJobState,
     layers: JSON.parse(r["layers"] as string) as number[],
