@@ -46,14 +46,14 @@ export async function solvency(clients: StepproofClients): Promise<SolvencyRepor
   ];
 }
 
+/** StepProofGame owes the bonds of live disputes plus its credits (PROTOCOL §7.4). */
 async function gameLiabilities(clients: StepproofClients): Promise<bigint> {
-  const game = clients.deployment.contracts.stepProofGame;
-  const names = new Set(stepProofGameAbi.filter((x) => x.type === "function").map((x) => (x as { name: string }).name));
-  let owed = 0n;
-  for (const name of ["bondsHeld", "totalCredits"]) {
-    if (names.has(name)) owed += (await clients.publicClient.readContract({ address: game, abi: stepProofGameAbi, functionName: name as never })) as bigint;
-  }
-  return owed;
+  const address = clients.deployment.contracts.stepProofGame;
+  const [bonds, credits] = await Promise.all([
+    clients.publicClient.readContract({ address, abi: stepProofGameAbi, functionName: "bondsHeld" }),
+    clients.publicClient.readContract({ address, abi: stepProofGameAbi, functionName: "totalCredits" }),
+  ]);
+  return bonds + credits;
 }
 
 export const fmt = (v: bigint): string => Number(formatEther(v)).toFixed(6);
