@@ -45,6 +45,13 @@ library OpCodes {
     /// token's logit by more than the tolerance.
     uint8 internal constant HEAD_ARGMAX = 17;
 
+    /// One chunk's partial of the layer output's squared error Σ (h − x1 − y_d)² (row 0) or of
+    /// its reference magnitude Σ (x1 + y_d)² (row 1): exact sums of the committed values.
+    uint8 internal constant LAYER_OUT_ERR_PARTIAL = 18;
+    /// The whole row of h[t][l]: Σ squared error ≤ atol + rtol · Σ squared magnitude. Bounds the
+    /// aggregate slack that per-element LAYER_OUT tolerances leave (PROTOCOL §7.6).
+    uint8 internal constant LAYER_OUT_ROW = 19;
+
     /// Number of operation codes = IModelRegistry.OP_COUNT.
-    uint8 internal constant COUNT = 18;
+    uint8 internal constant COUNT = 20;
 }

@@ -56,6 +56,7 @@ contract StepJudge is IStepJudge {
         ) revert InvalidClaim(q.tensor, q.row, q.col);
         _expectOpenings(w, q, o.length);
         if (q.tensor == StepLayout.ARGMAX) return _argmax(w, c, q, o);
+        if (q.tensor == StepLayout.OUT_ROW) return _outRow(w, c, o);
 
         // The claimed element: a trace element for OUT and EMBED, else a step element.
         if (q.tensor == StepLayout.OUT) {
@@ -64,6 +65,11 @@ contract StepJudge is IStepJudge {
             v.claimed = _one(w, _loc(SRC_TRACE, 0, w.t, 0, w.m.d), q.col, o[0]);
         } else {
             v.claimed = _one(w, _loc(SRC_STEP, q.tensor, q.row, 0, len), q.col, o[0]);
+            // INVARIANT: an honest normalizer is ≥ 1 (the shift is the committed row maximum, whose
+            // exp is exactly 1). Bounding Z is what bounds the free shift M (PROTOCOL §7.6).
+            if (q.tensor == StepLayout.Z && v.claimed < FixedMath.ONE) {
+                revert ProverCommitmentMalformed(SRC_STEP, StepLayout.Z, 0, q.col / w.m.C);
+            }
         }
         uint256 mag;
         (v.ref, mag) = _reference(w, q, o);
@@ -122,8 +128,10 @@ contract StepJudge is IStepJudge {
             n = 2 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.T, m.C), m.C);
         } else if (tensor == StepLayout.SS1_PART || tensor == StepLayout.SS2_PART || tensor == StepLayout.Z_PART) {
             n = 2;
-        } else if (tensor == StepLayout.N1 || tensor == StepLayout.N2) {
+        } else if (tensor == StepLayout.N1 || tensor == StepLayout.N2 || tensor == StepLayout.OUT_ERR_PART) {
             n = 4;
+        } else if (tensor == StepLayout.OUT_ROW) {
+            n = 2 * StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C);
         } else {
             // Partials with two inputs, RoPE (element and its pair), exp (s, m), residual,
             // SwiGLU, layer output, embedding (token, row): claimed + 2.
@@ -146,6 +154,7 @@ contract StepJudge is IStepJudge {
         if (op == OpCodes.ROPE) return _rope(w, q, o);
         if (op == OpCodes.RESIDUAL || op == OpCodes.LAYER_OUT || op == OpCodes.SWIGLU) return _elementwise(w, q, o);
         if (op == OpCodes.EMBED) return _embed(w, q.col, o);
+        if (op == OpCodes.LAYER_OUT_ERR_PARTIAL) return _rowErrPartial(w, q, o);
         return _attention(w, q, o);
     }
 
@@ -261,7 +270,9 @@ contract StepJudge is IStepJudge {
 
     function _normalizer(W memory w, uint256 h, Opening calldata oz) private pure returns (int256 z) {
         z = _one(w, _loc(SRC_STEP, StepLayout.Z, 0, 0, w.m.heads), h, oz);
-        if (z <= 0) revert ProverCommitmentMalformed(SRC_STEP, StepLayout.Z, 0, h / w.m.C);
+        // INVARIANT: Z ≥ 1 for an honest prover (see `judge`); below it E's absolute tolerance
+        // would dominate the attention weights E/Z.
+        if (z < FixedMath.ONE) revert ProverCommitmentMalformed(SRC_STEP, StepLayout.Z, 0, h / w.m.C);
     }
 
     /// @dev Residuals (x1 = h + y_o; h' = x1 + y_d) and SwiGLU.
@@ -296,6 +307,40 @@ contract StepJudge is IStepJudge {
         v.ref = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), q.col, o[0]);
         v.claimed = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), token, o[2]);
         (v.fraud, v.bound) = StepOps.argmax(v.ref, v.claimed, c.atol, c.rtol);
+    }
+
+    /// @dev LAYER_OUT_ERR_PARTIAL: openings [claimed, trace h[t][l] chunk c, X1 chunk c, Y_D chunk c].
+    function _rowErrPartial(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        uint256 d = w.m.d;
+        Loc memory lh = _loc(SRC_TRACE, w.l, w.t, q.col, d);
+        Loc memory lx = _loc(SRC_STEP, StepLayout.X1, 0, q.col, d);
+        Loc memory ly = _loc(SRC_STEP, StepLayout.Y_D, 0, q.col, d);
+        // All three rows have length d, so their chunk c has the same length.
+        uint256 spec = _open(w, lh, o[1]) | (uint256(w.traceDtype) << 32) | ((q.row == 0 ? 1 : 0) << 40);
+        _open(w, lx, o[2]);
+        _open(w, ly, o[3]);
+        (int256 ref, uint256 bad) = StepOps.rowErr(o, spec);
+        if (bad == 1) _malformed(lh);
+        if (bad == 2) _malformed(lx);
+        if (bad == 3) _malformed(ly);
+        return (ref, FixedMath.abs(ref));
+    }
+
+    /// @dev LAYER_OUT_ROW, one-sided: openings [OUT_ERR_PART row 0 chunks, row 1 chunks].
+    /// Fraud iff Σ row 0 (squared error) exceeds atol + rtol · Σ row 1 (squared magnitude);
+    /// `claimed` is the squared error, `ref` 0.
+    function _outRow(W memory w, Context calldata c, Opening[] calldata o) private pure returns (Verdict memory v) {
+        uint256 k = o.length / 2;
+        Loc memory lc = _loc(SRC_STEP, StepLayout.OUT_ERR_PART, 0, 0, StepLayout.ceilDiv(w.m.d, w.m.C));
+        (int256 err,) = _sumFrom(w, lc, o, 0);
+        lc.row = 1;
+        (int256 mag,) = _sumFrom(w, lc, o, k);
+        v.op = OpCodes.LAYER_OUT_ROW;
+        v.claimed = err;
+        // A negative magnitude only tightens the bound; partial claims catch it anyway.
+        bool ok;
+        (ok, v.bound) = FixedMath.within(err, 0, mag > 0 ? uint256(mag) : 0, c.atol, c.rtol);
+        v.fraud = !ok;
     }
 
     // ---- Families.
@@ -401,9 +446,18 @@ contract StepJudge is IStepJudge {
 
     /// @dev Σ of the whole partials row `lc`, opened as ceil(len/C) chunks at o[1..].
     function _sum(W memory w, Loc memory lc, Opening[] calldata o) private pure returns (int256 acc, uint256 accAbs) {
+        return _sumFrom(w, lc, o, 1);
+    }
+
+    /// @dev Σ of the whole row `lc`, opened as ceil(len/C) consecutive chunks from o[first].
+    function _sumFrom(W memory w, Loc memory lc, Opening[] calldata o, uint256 first)
+        private
+        pure
+        returns (int256 acc, uint256 accAbs)
+    {
         uint256 chunks = StepLayout.ceilDiv(lc.rowLen, w.m.C);
         for (lc.chunk = 0; lc.chunk < chunks; ++lc.chunk) {
-            Opening calldata oc = o[1 + lc.chunk];
+            Opening calldata oc = o[first + lc.chunk];
             uint256 n = _open(w, lc, oc);
             (int256 s, uint256 sAbs, bool ok) = StepOps.sum(oc.chunk, StepLayout.STEP_DTYPE, n);
             if (!ok) _malformed(lc);

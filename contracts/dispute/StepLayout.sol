@@ -48,6 +48,11 @@ library StepLayout {
     uint256 internal constant LOGIT = 35; // row 0; col v
     /// Claim-only: col j names a token whose logit beats the committed next token's.
     uint256 internal constant ARGMAX = 36;
+    // ---- Row constraint of the layer output (block steps).
+    /// rows 0, 1; col c < nd: Σ over chunk c of (h[t][l] − X1 − Y_D)² (row 0) and (X1 + Y_D)² (row 1)
+    uint256 internal constant OUT_ERR_PART = 37;
+    /// Claim-only (row 0, col 0): the whole row's squared error against its squared magnitude.
+    uint256 internal constant OUT_ROW = 38;
 
     // ---- Weights kinds, tensorId = (layer << 8) | kind (PROTOCOL §3.5).
     uint256 internal constant W_EMBED = 1;
@@ -112,6 +117,8 @@ library StepLayout {
         if (tensor == D_PART) return (m.d, ceilDiv(m.f, m.C));
         if (tensor == LOGIT_PART) return (m.vocab, nd);
         if (tensor == LOGIT || tensor == ARGMAX) return (1, m.vocab);
+        if (tensor == OUT_ERR_PART) return (2, nd);
+        if (tensor == OUT_ROW) return (1, 1);
         return (0, 0);
     }
 
@@ -127,7 +134,7 @@ library StepLayout {
         if (layer == 0 || layer > layers + 1) return false;
         bool inRoot = layer == layers + 1
             ? (tensor == SS1_PART || tensor == R1 || tensor == N1 || tensor == LOGIT_PART || tensor == LOGIT)
-            : (tensor >= SS1_PART && tensor <= Y_D);
+            : ((tensor >= SS1_PART && tensor <= Y_D) || tensor == OUT_ERR_PART);
         if (!inRoot) return false;
         (uint256 rows, uint256 len) = shape(m, tensor);
         return row < rows && chunk < ceilDiv(len, m.C);
@@ -172,6 +179,8 @@ library StepLayout {
         if (tensor == X1) return OpCodes.RESIDUAL;
         if (tensor == A) return OpCodes.SWIGLU;
         if (tensor == OUT) return OpCodes.LAYER_OUT;
+        if (tensor == OUT_ERR_PART) return OpCodes.LAYER_OUT_ERR_PARTIAL;
+        if (tensor == OUT_ROW) return OpCodes.LAYER_OUT_ROW;
         revert NotJudgeable(tensor, layer);
     }
 }

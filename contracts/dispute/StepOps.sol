@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {FixedMath} from "../libraries/FixedMath.sol";
+import {IStepJudge} from "./IStepJudge.sol";
 
 /// @title Reference values of the step operations (docs/PROTOCOL.md §6.2)
 /// @notice The arithmetic of every operation family on decoded Q48 values, returning the
@@ -106,6 +107,38 @@ library StepOps {
     function argmax(int256 lj, int256 lnext, uint64 atol, uint64 rtol) internal pure returns (bool fraud, uint256 bound) {
         (, bound) = FixedMath.within(0, 0, FixedMath.abs(lj) + FixedMath.abs(lnext), atol, rtol);
         fraud = lj - lnext > int256(bound);
+    }
+
+    /// @notice LAYER_OUT_ERR_PARTIAL: Σ (h_i − x_i − y_i)² (error row) or Σ (x_i + y_i)² (magnitude
+    /// row) over n elements, exact in Q96, returned in Q48 (rounded toward −∞). `o[1]` is the trace
+    /// chunk of h, `o[2]`, `o[3]` the binary32 step chunks of X1 and Y_D. The terms are
+    /// non-negative, so the sum is its own magnitude. `spec` packs n | dtype(h) << 32 |
+    /// errRow << 40 (one word keeps the legacy code generator under its stack limit).
+    /// @dev `bad` is 0 if all values decoded, else 1, 2 or 3 for the first invalid side (h, x, y),
+    /// checked per element in the order x, y, h.
+    function rowErr(IStepJudge.Opening[] calldata o, uint256 spec) internal pure returns (int256 ref, uint256 bad) {
+        int256 acc;
+        uint256 n = uint32(spec);
+        for (uint256 i = 0; i < n; ++i) {
+            int256 e;
+            (e, bad) = _rowTerm(o, i, spec);
+            if (bad != 0) return (0, bad);
+            acc += e * e;
+        }
+        return (acc >> 48, 0);
+    }
+
+    function _rowTerm(IStepJudge.Opening[] calldata o, uint256 i, uint256 spec) private pure returns (int256, uint256) {
+        (int256 xv, bool ok) = FixedMath.elementAt(o[2].chunk, 2, i);
+        if (!ok) return (0, 2);
+        int256 yv;
+        (yv, ok) = FixedMath.elementAt(o[3].chunk, 2, i);
+        if (!ok) return (0, 3);
+        xv += yv;
+        if ((spec >> 40) & 1 == 0) return (xv, 0);
+        (yv, ok) = FixedMath.elementAt(o[1].chunk, uint8(spec >> 32), i);
+        if (!ok) return (0, 1);
+        return (yv - xv, 0);
     }
 
     /// @notice SWIGLU: (SiLU(g)·u) >> 48.

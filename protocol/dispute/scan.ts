@@ -24,7 +24,7 @@ export function* allClaims(m: Dims, layer: number, layers: number): Generator<Cl
     }
     return;
   }
-  for (const tensor of [...STEP_TENSORS, T.OUT]) {
+  for (const tensor of [...STEP_TENSORS, T.OUT, T.OUT_ROW]) {
     if (tensor === T.M) continue;
     const [rows, len] = shape(m, tensor);
     for (let row = 0; row < rows; row++) for (let col = 0; col < len; col++) yield { tensor, row, col };

@@ -219,6 +219,20 @@ export function buildStep(arch: Architecture, weights: Weights, trace: Trace, po
     a[j] = set(T.A, 0, j, (gv / (1 + Math.exp(-gv))) * uv);
   }
   for (let i = 0; i < d; i++) matvec(T.D_PART, i, row(Wd, i), a, f, T.Y_D, 0, i);
+  // ---- Row constraint: squared error of the committed output h[t][l] against X1 + Y_D, and the
+  // squared magnitude of X1 + Y_D, per chunk (PROTOCOL §7.2, LAYER_OUT_ROW).
+  const out = rowValues(trace.hidden[layer]!, position);
+  for (let c = 0; c < nd; c++) {
+    let err = 0;
+    let mag = 0;
+    for (let i = c * C; i < Math.min(d, (c + 1) * C); i++) {
+      const ref = get(T.X1, 0, i) + get(T.Y_D, 0, i);
+      err += (out[i]! - ref) ** 2;
+      mag += ref * ref;
+    }
+    set(T.OUT_ERR_PART, 0, c, err);
+    set(T.OUT_ERR_PART, 1, c, mag);
+  }
   return { position, layer, dims: m, tensors };
 }
 

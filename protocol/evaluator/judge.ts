@@ -94,6 +94,8 @@ export function planOpenings(ctx: JudgeContext, q: Claim): Loc[] {
     throw new JudgeError(`invalid head-step claim ${JSON.stringify(q)}`);
   }
   const at = (src: Src, tensor: number, row: number, col: number, rowLen: number) => L(src, tensor, row, Math.floor(col / C), rowLen);
+  // LAYER_OUT_ROW opens two whole partials rows and has no separate claimed chunk.
+  if (q.tensor === T.OUT_ROW) return [...rowLocs(m, T.OUT_ERR_PART, 0, ceilDiv(m.d, C)), ...rowLocs(m, T.OUT_ERR_PART, 1, ceilDiv(m.d, C))];
   const claimed =
     q.tensor === T.OUT ? at(SRC_TRACE, l, t, q.col, m.d)
     : q.tensor === T.ARGMAX ? at(SRC_STEP, T.LOGIT, 0, q.col, m.vocab)
@@ -157,6 +159,9 @@ export function planOpenings(ctx: JudgeContext, q: Claim): Loc[] {
     case T.X1: inputs = [at(SRC_TRACE, l - 1, t, q.col, m.d), at(SRC_STEP, T.Y_O, 0, q.col, m.d)]; break;
     case T.OUT: inputs = [at(SRC_STEP, T.X1, 0, q.col, m.d), at(SRC_STEP, T.Y_D, 0, q.col, m.d)]; break;
     case T.A: inputs = [at(SRC_STEP, T.G, 0, q.col, m.f), at(SRC_STEP, T.U, 0, q.col, m.f)]; break;
+    case T.OUT_ERR_PART:
+      inputs = [L(SRC_TRACE, l, t, q.col, m.d), L(SRC_STEP, T.X1, 0, q.col, m.d), L(SRC_STEP, T.Y_D, 0, q.col, m.d)];
+      break;
     case T.EMBED: inputs = [L(SRC_TRACE, TOKEN_TENSOR_ID, t, 0, 1), at(SRC_WEIGHTS, W.EMBED, -1, q.col, m.d)]; break;
     default: throw new JudgeError(`no plan for tensor ${q.tensor}`);
   }
@@ -212,8 +217,17 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
   const pair = (r: ops.RefMag): [bigint, bigint] => [r.ref, r.mag];
 
   try {
+    if (q.tensor === T.OUT_ROW) {
+      const k = plan.length / 2;
+      const [err] = sum(plan.slice(0, k));
+      const [mag] = sum(plan.slice(k));
+      const { ok, bound } = fx.within(err, 0n, mag > 0n ? mag : 0n, ctx.atol, ctx.rtol);
+      return { fraud: !ok, op, claimed: err, ref: 0n, bound };
+    }
     // Claimed element: for EMBED the weight row is the token id, read first.
     const claimed = one(plan[0]!, q.col);
+    // An honest normalizer is ≥ 1 (PROTOCOL §7.6): below it the shift M is not bounded.
+    if (q.tensor === T.Z && claimed < fx.ONE) malformed(plan[0]!);
     const inputs = plan.slice(1);
     let ref: bigint;
     let mag: bigint;
@@ -260,13 +274,22 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       const h = Math.floor(q.col / m.hd);
       const zLoc = inputs[inputs.length - 1]!;
       const z = one(zLoc, h);
-      if (z <= 0n) malformed(zLoc);
+      if (z < fx.ONE) malformed(zLoc);
       const [acc, accAbs] = sum(inputs.slice(0, -1));
       [ref, mag] = pair(ops.attnSum(acc, accAbs, z));
     } else if (t === T.X1 || t === T.OUT) {
       const a = one(inputs[0]!, q.col);
       const b = one(inputs[1]!, q.col);
       [ref, mag] = pair(ops.add(a, b));
+    } else if (t === T.OUT_ERR_PART) {
+      const [lh, lx, ly] = inputs as [Loc, Loc, Loc];
+      const h = open(lh);
+      const x = open(lx);
+      const y = open(ly);
+      const r = ops.rowErr(h.bytes, ctx.traceDtype, x.bytes, y.bytes, h.n, q.row === 0);
+      if (r.bad !== 0) malformed([lh, lx, ly][r.bad - 1]!);
+      ref = r.ref;
+      mag = fx.abs(ref);
     } else if (t === T.A) {
       const g = one(inputs[0]!, q.col);
       const u = one(inputs[1]!, q.col);

@@ -22,9 +22,11 @@ export const Op = {
   SWIGLU: 15,
   LAYER_OUT: 16,
   HEAD_ARGMAX: 17,
+  LAYER_OUT_ERR_PARTIAL: 18,
+  LAYER_OUT_ROW: 19,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
-export const OP_COUNT = 18;
+export const OP_COUNT = 20;
 export const OP_NAMES = Object.keys(Op) as (keyof typeof Op)[];
 
 /** Step tensor ids (STEP_DOMAIN). OUT and EMBED are claim-only ids naming trace elements. */
@@ -66,9 +68,11 @@ export const T = {
   LOGIT_PART: 34,
   LOGIT: 35,
   ARGMAX: 36,
+  OUT_ERR_PART: 37,
+  OUT_ROW: 38,
 } as const;
-/** Tensors that live in a block step's root (all but the claim-only EMBED and OUT). */
-export const STEP_TENSORS: number[] = Array.from({ length: 32 }, (_, i) => i + 1);
+/** Tensors that live in a block step's root (all but the claim-only EMBED, OUT and OUT_ROW). */
+export const STEP_TENSORS: number[] = [...Array.from({ length: 32 }, (_, i) => i + 1), 37];
 /** Tensors of the head step's root (layer L + 1). */
 export const HEAD_TENSORS: number[] = [1, 2, 3, 34, 35];
 
@@ -138,6 +142,8 @@ export function shape(m: Dims, tensor: number): [number, number] {
     case T.D_PART: return [m.d, ceilDiv(m.f, m.C)];
     case T.LOGIT_PART: return [m.vocab, nd];
     case T.LOGIT: case T.ARGMAX: return [1, m.vocab];
+    case T.OUT_ERR_PART: return [2, ceilDiv(m.d, m.C)];
+    case T.OUT_ROW: return [1, 1];
     default: return [0, 0];
   }
 }
@@ -185,6 +191,8 @@ export function opOf(tensor: number, layer: number, layers: number): OpCode {
     case T.X1: return Op.RESIDUAL;
     case T.A: return Op.SWIGLU;
     case T.OUT: return Op.LAYER_OUT;
+    case T.OUT_ERR_PART: return Op.LAYER_OUT_ERR_PARTIAL;
+    case T.OUT_ROW: return Op.LAYER_OUT_ROW;
     default: throw new NotJudgeableError(tensor, layer);
   }
 }

@@ -95,3 +95,26 @@ export function swiglu(g: bigint, u: bigint): RefMag {
   const ref = (fx.siluQ48(g) * u) >> 48n;
   return { ref, mag: fx.abs(ref) };
 }
+
+/**
+ * LAYER_OUT_ERR_PARTIAL: Σ (h − x − y)² (errRow) or Σ (x + y)² over n elements, exact in Q96,
+ * returned in Q48. x, y binary32 (X1, Y_D); h a trace chunk. `bad` 1/2/3 names h/x/y, checked
+ * in the contract's order (x, y, then h) per element.
+ */
+export function rowErr(h: Uint8Array, hDtype: 1 | 2, x: Uint8Array, y: Uint8Array, n: number, errRow: boolean): { ref: bigint; bad: 0 | 1 | 2 | 3 } {
+  let acc = 0n;
+  for (let i = 0; i < n; i++) {
+    const xv = fx.elementAt(x, 2, i);
+    if (xv === undefined) return { ref: 0n, bad: 2 };
+    const yv = fx.elementAt(y, 2, i);
+    if (yv === undefined) return { ref: 0n, bad: 3 };
+    let e = xv + yv;
+    if (errRow) {
+      const hv = fx.elementAt(h, hDtype, i);
+      if (hv === undefined) return { ref: 0n, bad: 1 };
+      e = hv - e;
+    }
+    acc += e * e;
+  }
+  return { ref: acc >> 48n, bad: 0 };
+}

@@ -107,6 +107,27 @@ describe("TypeScript evaluator vs EVM, bit-identical", () => {
     });
   }
 
+  for (const [hDtype, errRow] of [[1, true], [2, true], [1, false]] as const) {
+    it(`LAYER_OUT_ERR_PARTIAL trace dtype ${hDtype}, ${errRow ? "error" : "magnitude"} row: ${CASES} chunks`, async () => {
+      await inBatches(CASES, 200, async (from, to) => {
+        const cases = Array.from({ length: to - from }, () => {
+          const n = int(1, 16);
+          const invalid = () => r() < 0.01;
+          return { n, h: chunk(hDtype, n, { invalid: invalid() }), x: chunk(2, n, { invalid: invalid() }), y: chunk(2, n, { invalid: invalid() }) };
+        });
+        const opening = (b: Uint8Array) => ({ chunk: bytesToHex(b), proof: [] as Hex[] });
+        const [ref, bad] = await h.read.rowErrBatch([
+          cases.map((c) => [opening(new Uint8Array()), opening(c.h), opening(c.x), opening(c.y)]),
+          cases.map((c) => BigInt(c.n) | (BigInt(hDtype) << 32n) | ((errRow ? 1n : 0n) << 40n)),
+        ]);
+        cases.forEach((c, i) => {
+          const ts = ops.rowErr(c.h, hDtype, c.x, c.y, c.n, errRow);
+          expect([ref[i], Number(bad[i])]).toEqual([ts.ref, ts.bad]);
+        });
+      });
+    });
+  }
+
   for (const name of ["MATMUL_SUM", "SOFTMAX_SUM"]) {
     it(`${name} (partials row sums): ${CASES} rows`, async () => {
       await inBatches(CASES, 500, async (from, to) => {

@@ -27,6 +27,8 @@ export function tolerances(): { atol: bigint; rtol: bigint }[] {
   tol[Op.LAYER_OUT] = { atol: 1n << 22n, rtol: 1n << 24n };
   // The runtime picked the token from its own logits: cross-setup drift, like LAYER_OUT.
   tol[Op.HEAD_ARGMAX] = { atol: 1n << 22n, rtol: 1n << 24n };
+  // Whole-row bound (PROTOCOL §6.5 default): relative L2 drift 2^-9, absolute 2^-20 squared.
+  tol[Op.LAYER_OUT_ROW] = { atol: 1n << 12n, rtol: 1n << 14n };
   return tol;
 }
 

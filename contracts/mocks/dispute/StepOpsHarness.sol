@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {FixedMath} from "../../libraries/FixedMath.sol";
 import {StepOps} from "../../dispute/StepOps.sol";
+import {IStepJudge} from "../../dispute/IStepJudge.sol";
 
 /// @notice Batch entry points over FixedMath and StepOps for the TypeScript-vs-EVM
 /// differential tests: thousands of cases per eth_call.
@@ -25,6 +26,19 @@ contract StepOpsHarness {
         bad = new uint256[](a.length);
         for (uint256 i = 0; i < a.length; ++i) {
             (ref[i], mag[i], bad[i]) = StepOps.dot(a[i], b[i], n[i], spec[i]);
+        }
+    }
+
+    /// @notice LAYER_OUT_ERR_PARTIAL: each case is [claimed (unused), h, x1, y_d] openings.
+    function rowErrBatch(IStepJudge.Opening[][] calldata cases, uint256[] calldata spec)
+        external
+        pure
+        returns (int256[] memory ref, uint256[] memory bad)
+    {
+        ref = new int256[](cases.length);
+        bad = new uint256[](cases.length);
+        for (uint256 i = 0; i < cases.length; ++i) {
+            (ref[i], bad[i]) = StepOps.rowErr(cases[i], spec[i]);
         }
     }
 

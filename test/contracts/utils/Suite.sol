@@ -17,7 +17,7 @@ import {Assertions} from "./Assertions.sol";
 /// governance and as the dispute game (so tests can drive the dispute hook directly).
 abstract contract Suite is Assertions {
     /// @dev OpCodes.COUNT, as production registers.
-    uint8 internal constant OP_COUNT = 18;
+    uint8 internal constant OP_COUNT = 20;
     bytes32 internal constant MODEL = keccak256("tiny-llama-test");
     uint128 internal constant IN_PRICE = 2e12;
     uint128 internal constant OUT_PRICE = 5e12;
