@@ -57,7 +57,7 @@ describe("honest prover on the real tiny model", () => {
           const step = l === 0 ? undefined : buildStep(arch, weights, data.trace, t, l, encoding.chunkSize);
           const d = { ...data, step };
           const read = chunkReader(d);
-          const base = judgeContext(d, t, l, { atol: 0n, rtol: 0n }, { inputTokens: promptLength, greedy: true });
+          const base = judgeContext(d, t, l, { atol: 0n, rtol: 0n }, { inputTokens: promptLength, samplingParams: 0n, jobId: 0n });
           for (const claim of allClaims(step?.dims ?? ({ d: arch.hidden } as never), l, arch.layers)) {
             const op = opOf(claim.tensor, l, arch.layers);
             const v = judgeClaim({ ...base, ...tol[op]! }, claim, read);
