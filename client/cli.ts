@@ -10,7 +10,7 @@ import { formatEther, getAddress, isAddress, isHex, type Hex } from "viem";
 import { connectStepproof } from "../protocol/chain/client.js";
 import { StepproofError } from "../protocol/errors.js";
 import { readManifest } from "../runtime/model/manifest.js";
-import { encodeSamplingParams } from "../runtime/sampling.js";
+import { encodeSamplingParams } from "../protocol/sampling/rule.js";
 import { loadKeystoreAccount } from "../protocol/node/keystore.js";
 import { ClientError } from "./errors.js";
 import { jobStatus } from "./job-status.js";

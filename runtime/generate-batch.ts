@@ -1,12 +1,13 @@
 import { assertDtype } from "../protocol/encoding/index.js";
 import { embed, emptyKvCache, headLogits, runBlock, type HiddenData, type KvCache } from "./forward.js";
-import { GenerationError } from "./generate.js";
+import { GenerationError, samplingJobId } from "./generate.js";
 import { decodeSamplingParams, sampleToken } from "./sampling.js";
 import { getModelSessions, type SessionConfig } from "./session.js";
 import { TraceBuilder } from "./trace/builder.js";
 import type { TraceCommitment } from "./trace/commitment.js";
 
-export type BatchRequest = { promptTokens: readonly number[]; maxNewTokens: number; samplingParams: bigint };
+/** `jobId`: the on-chain job id seeding a sampled request's noise (PROTOCOL §4.4); required unless greedy. */
+export type BatchRequest = { promptTokens: readonly number[]; maxNewTokens: number; samplingParams: bigint; jobId?: bigint };
 
 export type GenerateBatchParameters = {
   modelDir: string;
@@ -49,6 +50,7 @@ export async function generateBatch(p: GenerateBatchParameters): Promise<Generat
     out: [] as number[],
     done: false,
     sampling: decodeSamplingParams(r.samplingParams),
+    jobId: samplingJobId(decodeSamplingParams(r.samplingParams), r.jobId),
     trace: p.trace ? new TraceBuilder(arch.layers, d, encoding.chunkSize, assertDtype(encoding.traceDtype)) : undefined,
   }));
   const caches: KvCache[] = Array.from({ length: arch.layers }, () => emptyKvCache(s, B));
@@ -78,7 +80,7 @@ export async function generateBatch(p: GenerateBatchParameters): Promise<Generat
     const logits = await headLogits(s, last, B);
     seqs.forEach((q, b) => {
       if (q.done) return;
-      const next = sampleToken(logits.subarray(b * arch.vocab, (b + 1) * arch.vocab), q.sampling, q.tokens.length);
+      const next = sampleToken(logits.subarray(b * arch.vocab, (b + 1) * arch.vocab), q.sampling, q.tokens.length, q.jobId);
       q.tokens.push(next);
       q.out.push(next);
       if (q.out.length >= p.requests[b]!.maxNewTokens || (stopAtEos && next === tokenizer.eos)) q.done = true;

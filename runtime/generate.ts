@@ -1,7 +1,7 @@
 import { assertDtype } from "../protocol/encoding/index.js";
 import { StepproofRuntimeError } from "./errors.js";
 import { embed, emptyKvCache, headLogits, runBlock, type HiddenData, type KvCache } from "./forward.js";
-import { decodeSamplingParams, sampleToken } from "./sampling.js";
+import { decodeSamplingParams, sampleToken, samplingRule, type SamplingParams } from "./sampling.js";
 import { getModelSessions, type ExecutionProvider, type SessionConfig } from "./session.js";
 import { TraceBuilder, type TraceSink } from "./trace/builder.js";
 import type { TraceCommitment } from "./trace/commitment.js";
@@ -12,6 +12,8 @@ export type GenerateParameters = {
   maxNewTokens: number;
   /** PROTOCOL §4.4 packing: temperature bits | top-k << 32 | seed << 64. 0n = greedy. */
   samplingParams: bigint;
+  /** The on-chain job id, which seeds a sampled job's Gumbel noise (§4.4); required unless greedy. */
+  jobId?: bigint;
   executionProvider?: ExecutionProvider;
   /** Other setup knobs (threads, optimization level, graph variant); executionProvider wins. */
   session?: SessionConfig;
@@ -45,6 +47,14 @@ export class GenerationError extends StepproofRuntimeError {
   override name = "GenerationError";
 }
 
+/** A rule the judge can check, and the job id its noise needs (0n stands in for greedy jobs). */
+export function samplingJobId(sampling: SamplingParams, jobId: bigint | undefined): bigint {
+  const rule = samplingRule(sampling);
+  if (rule.kind === "unverifiable") throw new GenerationError(`top-k ${rule.topK} cannot be judged on-chain`, { details: "PROTOCOL §4.4: top-k must be 0 (Gumbel-max over the whole vocabulary) or 1 (greedy)" });
+  if (rule.kind === "gumbel" && jobId === undefined) throw new GenerationError("a sampled job needs its on-chain jobId (it seeds the Gumbel noise, PROTOCOL §4.4)");
+  return jobId ?? 0n;
+}
+
 /**
  * Generate with a KV cache: the prompt is prefilled in one pass through every block, then one
  * token per step. With `trace`, every boundary h[t][l] is hashed as it is produced.
@@ -59,6 +69,7 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
   if (P + p.maxNewTokens > arch.context) throw new GenerationError(`prompt (${P}) + maxNewTokens (${p.maxNewTokens}) exceeds the context of ${arch.context}`);
   for (const t of p.promptTokens) if (!Number.isInteger(t) || t < 0 || t >= arch.vocab) throw new GenerationError(`prompt token ${t} is outside the vocabulary of ${arch.vocab}`);
   const sampling = decodeSamplingParams(p.samplingParams);
+  const jobId = samplingJobId(sampling, p.jobId);
   const eos = tokenizer.eos;
   const stopAtEos = p.stopAtEos ?? true;
   const trace = p.trace ? new TraceBuilder(arch.layers, arch.hidden, encoding.chunkSize, assertDtype(encoding.traceDtype), p.traceSink, p.traceHashing ?? "inline") : undefined;
@@ -93,7 +104,7 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
   let logits = await headLogits(s, last, 1);
   const outputTokens: number[] = [];
   for (;;) {
-    const next = sampleToken(logits, sampling, tokens.length);
+    const next = sampleToken(logits, sampling, tokens.length, jobId);
     tokens.push(next);
     outputTokens.push(next);
     await p.onToken?.(next, outputTokens.length - 1);

@@ -13,7 +13,7 @@ export { importHfCheckpoint, UnsupportedCheckpointError } from "./model/hf-impor
 export { ModelSessions, getModelSessions, releaseAllSessions, ExecutionProviderUnavailableError, type SessionConfig, type ExecutionProvider } from "./session.js";
 export { embed, runBlock, headLogits, emptyKvCache, type HiddenData, type KvCache } from "./forward.js";
 export { generate, GenerationError, type GenerateParameters, type GenerateReturnType } from "./generate.js";
-export { decodeSamplingParams, encodeSamplingParams, sampleToken, argmax, samplingUniform, topCandidates, type SamplingParams } from "./sampling.js";
+export { decodeSamplingParams, encodeSamplingParams, sampleToken, argmax, samplingRule, UnverifiableSamplingError, type SamplingParams } from "./sampling.js";
 export { generateBatch, type BatchRequest, type GenerateBatchParameters, type GenerateBatchReturnType } from "./generate-batch.js";
 export { TraceBuilder, type TraceSink } from "./trace/builder.js";
 export { TraceCommitment, type ChunkProof, type HiddenRowSource, type TraceSlice } from "./trace/commitment.js";

@@ -2,7 +2,8 @@ import { halfBitsToFloat } from "../protocol/encoding/index.js";
 import { StepproofRuntimeError } from "./errors.js";
 import { embed, emptyKvCache, headLogits, runBlock, type HiddenData } from "./forward.js";
 import type { LayerThresholds } from "./model/manifest.js";
-import { decodeSamplingParams, sampleToken } from "./sampling.js";
+import { noiseWord } from "../protocol/sampling/rule.js";
+import { decodeSamplingParams, gumbelF64, sampleToken, samplingRule } from "./sampling.js";
 import { ModelSessions, type SessionConfig } from "./session.js";
 import type { HiddenRowSource } from "./trace/commitment.js";
 
@@ -111,17 +112,23 @@ export async function reexecuteLayer(p: ReexecuteLayerParameters): Promise<Reexe
   };
 }
 
-export type SamplingCheck = { t: number; claimed: number; derived: number; logitGap: number; pass: boolean };
+/** `scoreGap`: score[derived] − score[claimed] in float64 (score = z, or z + τ·g for a sampled job). */
+export type SamplingCheck = { t: number; claimed: number; derived: number; scoreGap: number; pass: boolean };
 
 /**
- * LM head + sampler check (PROTOCOL §4.4, §4.6): for every output position t+1 ≥ promptLength,
- * recompute logits from h[t][L] and re-derive the token. A different token passes only when its
- * logit is within `logitTolerance` of the derived one (a near tie that rounding can flip).
+ * LM head + sampler check (PROTOCOL §4.4, §4.6), greedy and sampled jobs alike: for every output
+ * position t+1 ≥ promptLength, recompute logits from the prover's h[t][L] and re-derive the token
+ * with the job's rule. A different token passes only when the derived token's score beats the
+ * committed one's by at most `logitTolerance` (a near tie that rounding can flip); a failure is
+ * the signal to dispute the head step (t, L + 1) with its HEAD_ARGMAX claim.
  */
-export async function checkSampling(p: { sessions: ModelSessions; trace: ReplayableTrace; promptLength: number; samplingParams: bigint; logitTolerance: number }): Promise<SamplingCheck[]> {
+export async function checkSampling(p: { sessions: ModelSessions; trace: ReplayableTrace; promptLength: number; samplingParams: bigint; jobId: bigint; logitTolerance: number }): Promise<SamplingCheck[]> {
   const { sessions: s, trace } = p;
   const L = s.manifest.architecture.layers;
   const params = decodeSamplingParams(p.samplingParams);
+  const rule = samplingRule(params);
+  if (rule.kind === "unverifiable") throw new ReexecutionError(`top-k ${rule.topK} cannot be judged (PROTOCOL §4.4)`);
+  const tau = rule.kind === "gumbel" ? rule.temperature : 0;
   const first = p.promptLength - 1;
   const n = trace.tokens.length - 1 - first;
   if (n < 1) return [];
@@ -132,9 +139,10 @@ export async function checkSampling(p: { sessions: ModelSessions; trace: Replaya
     const z = logits.subarray(i * V, (i + 1) * V);
     const t = first + i;
     const claimed = trace.tokens[t + 1]!;
-    const derived = sampleToken(z, params, t + 1);
-    const logitGap = claimed === derived ? 0 : z[derived]! - (claimed < V ? z[claimed]! : Number.NEGATIVE_INFINITY);
-    return { t, claimed, derived, logitGap, pass: claimed === derived || Math.abs(logitGap) <= p.logitTolerance };
+    const derived = sampleToken(z, params, t + 1, p.jobId);
+    const scoreOf = (v: number) => (tau === 0 ? z[v]! : z[v]! + tau * gumbelF64(Number(noiseWord(rule.kind === "gumbel" ? rule.seed : 0n, p.jobId, t + 1, v))));
+    const scoreGap = claimed === derived ? 0 : scoreOf(derived) - (claimed < V ? scoreOf(claimed) : Number.NEGATIVE_INFINITY);
+    return { t, claimed, derived, scoreGap, pass: claimed === derived || scoreGap <= p.logitTolerance };
   });
 }
 

@@ -41,8 +41,8 @@ library OpCodes {
     /// h[t][l] (trace) = x1 + down projection: the one check that compares a recomputed
     /// step with the originally generated trace, so its tolerance covers cross-setup drift.
     uint8 internal constant LAYER_OUT = 16;
-    /// Head step, greedy sampling: the committed next token's logit is not beaten by another
-    /// token's logit by more than the tolerance.
+    /// Head step: the committed next token's score (logit, plus τ·Gumbel noise for sampled jobs,
+    /// PROTOCOL §4.4) is not beaten by another token's score by more than the tolerance.
     uint8 internal constant HEAD_ARGMAX = 17;
 
     /// One chunk's partial of the layer output's squared error Σ (h − x1 − y_d)² (row 0) or of

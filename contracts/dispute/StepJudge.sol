@@ -289,24 +289,45 @@ contract StepJudge is IStepJudge {
         return StepOps.swiglu(g, u);
     }
 
-    /// @dev HEAD_ARGMAX (greedy jobs, generated positions only): openings [LOGIT chunk of j,
-    /// token leaf t+1, LOGIT chunk of that token]. Fraud iff logit[j] − logit[next] exceeds
-    /// atol + rtol·(|logit[j]| + |logit[next]|); `claimed` is logit[next], `ref` logit[j].
+    /// @dev HEAD_ARGMAX (generated positions only): openings [LOGIT chunk of j, token leaf t+1,
+    /// LOGIT chunk of that token]. score = z (greedy) or z + τ·g(s, jobId, t+1, v) (sampled,
+    /// PROTOCOL §4.4); fraud iff score[j] − score[tok] exceeds atol + rtol·(|z[j]| + |z[tok]|).
+    /// `claimed` is score[tok], `ref` score[j].
     function _argmax(W memory w, Context calldata c, Claim calldata q, Opening[] calldata o)
         private
         pure
         returns (Verdict memory v)
     {
-        if (!c.greedy || w.t + 1 < c.inputTokens) revert InvalidClaim(q.tensor, q.row, q.col);
-        _open(w, _loc(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, w.t + 1, 0, 1), o[1]);
-        bytes calldata tok = o[1].chunk;
-        uint256 token = uint256(uint8(tok[0])) | (uint256(uint8(tok[1])) << 8) | (uint256(uint8(tok[2])) << 16)
-            | (uint256(uint8(tok[3])) << 24);
-        if (token >= w.vocab) revert ProverCommitmentMalformed(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, w.t + 1, 0);
+        if (w.t + 1 < c.inputTokens) revert InvalidClaim(q.tensor, q.row, q.col);
+        uint256 token = _token(w, w.t + 1, o[1]);
         v.op = OpCodes.HEAD_ARGMAX;
-        v.ref = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), q.col, o[0]);
-        v.claimed = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), token, o[2]);
-        (v.fraud, v.bound) = StepOps.argmax(v.ref, v.claimed, c.atol, c.rtol);
+        int256 zj = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), q.col, o[0]);
+        int256 ztok = _one(w, _loc(SRC_STEP, StepLayout.LOGIT, 0, 0, w.vocab), token, o[2]);
+        (v.ref, v.claimed) = _scores(c, q, token, zj, ztok);
+        (v.fraud, v.bound) = StepOps.argmax(zj, ztok, v.ref, v.claimed, c.atol, c.rtol);
+    }
+
+    /// @dev (score[j], score[token]) under the job's rule; a rule the judge cannot check
+    /// (top-k ∉ {0, 1}, rejected at openJob) makes the claim invalid.
+    function _scores(Context calldata c, Claim calldata q, uint256 token, int256 zj, int256 ztok)
+        private
+        pure
+        returns (int256 sj, int256 stok)
+    {
+        (int256 tau, uint64 seed, bool verifiable) = StepOps.samplingRule(c.samplingParams);
+        if (!verifiable) revert InvalidClaim(q.tensor, q.row, q.col);
+        uint256 p = c.position + 1;
+        sj = StepOps.score(zj, tau, seed, c.jobId, p, q.col);
+        stok = StepOps.score(ztok, tau, seed, c.jobId, p, token);
+    }
+
+    /// @dev The token leaf of position `p` from the trace (uint32 little-endian), inside the vocabulary.
+    function _token(W memory w, uint256 p, Opening calldata op) private pure returns (uint256 token) {
+        _open(w, _loc(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, p, 0, 1), op);
+        bytes calldata tok = op.chunk;
+        token = uint256(uint8(tok[0])) | (uint256(uint8(tok[1])) << 8) | (uint256(uint8(tok[2])) << 16)
+            | (uint256(uint8(tok[3])) << 24);
+        if (token >= w.vocab) revert ProverCommitmentMalformed(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, p, 0);
     }
 
     /// @dev LAYER_OUT_ERR_PARTIAL: openings [claimed, trace h[t][l] chunk c, X1 chunk c, Y_D chunk c].
@@ -394,11 +415,7 @@ contract StepJudge is IStepJudge {
     }
 
     function _embed(W memory w, uint256 col, Opening[] calldata o) private pure returns (int256 ref, uint256 mag) {
-        _open(w, _loc(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, w.t, 0, 1), o[1]);
-        bytes calldata tok = o[1].chunk;
-        uint256 token = uint256(uint8(tok[0])) | (uint256(uint8(tok[1])) << 8) | (uint256(uint8(tok[2])) << 16)
-            | (uint256(uint8(tok[3])) << 24);
-        if (token >= w.vocab) revert ProverCommitmentMalformed(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, w.t, 0);
+        uint256 token = _token(w, w.t, o[1]);
         ref = _one(w, _loc(SRC_WEIGHTS, StepLayout.W_EMBED, token, 0, w.m.d), col, o[2]);
         mag = FixedMath.abs(ref);
     }

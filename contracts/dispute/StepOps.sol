@@ -102,11 +102,45 @@ library StepOps {
         return (a + b, FixedMath.abs(a) + FixedMath.abs(b));
     }
 
-    /// @notice HEAD_ARGMAX, one-sided: fraud iff logit[j] − logit[next] exceeds
-    /// atol + rtol·(|logit[j]| + |logit[next]|).
-    function argmax(int256 lj, int256 lnext, uint64 atol, uint64 rtol) internal pure returns (bool fraud, uint256 bound) {
-        (, bound) = FixedMath.within(0, 0, FixedMath.abs(lj) + FixedMath.abs(lnext), atol, rtol);
-        fraud = lj - lnext > int256(bound);
+    /// @notice HEAD_ARGMAX, one-sided: fraud iff score[j] − score[tok] exceeds
+    /// atol + rtol·(|z[j]| + |z[tok]|), score = z (greedy) or z + τ·g (sampled, §4.4).
+    function argmax(int256 zj, int256 ztok, int256 sj, int256 stok, uint64 atol, uint64 rtol)
+        internal
+        pure
+        returns (bool fraud, uint256 bound)
+    {
+        (, bound) = FixedMath.within(0, 0, FixedMath.abs(zj) + FixedMath.abs(ztok), atol, rtol);
+        fraud = sj - stok > int256(bound);
+    }
+
+    /// @notice The sampling rule of `samplingParams` (PROTOCOL §4.4): τ in Q48 (0 = greedy) and
+    /// the seed. `ok` is false for a rule the judge cannot check (top-k other than 0 and 1).
+    function samplingRule(uint256 params) internal pure returns (int256 tau, uint64 seed, bool ok) {
+        uint256 bits = uint32(params);
+        uint256 k = uint32(params >> 32);
+        seed = uint64(params >> 64);
+        // Positive finite binary32: sign clear, exponent < 255, not +0.
+        bool sampled = bits != 0 && bits < 0x7f800000 && k != 1;
+        if (!sampled) return (0, seed, true);
+        if (k != 0) return (0, seed, false);
+        (tau, ok) = FixedMath.decodeF32(bits);
+    }
+
+    /// @notice w of vocabulary id v at position p: the top 53 bits of 64-bit word v mod 4 (word 0
+    /// most significant) of keccak256(abi.encode(uint64 seed, uint256 jobId, uint256 p, uint256 v / 4)).
+    function noiseWord(uint64 seed, uint256 jobId, uint256 p, uint256 v) internal pure returns (uint256) {
+        uint256 h = uint256(keccak256(abi.encode(seed, jobId, p, v / 4)));
+        return uint64(h >> (64 * (3 - (v % 4)))) >> 11;
+    }
+
+    /// @notice score = z + (τ · gumbelQ48(w)) >> 48 for a sampled rule (τ > 0), z when τ = 0.
+    function score(int256 z, int256 tau, uint64 seed, uint256 jobId, uint256 p, uint256 v)
+        internal
+        pure
+        returns (int256)
+    {
+        if (tau == 0) return z;
+        return z + ((tau * FixedMath.gumbelQ48(noiseWord(seed, jobId, p, v))) >> 48);
     }
 
     /// @notice LAYER_OUT_ERR_PARTIAL: Σ (h_i − x_i − y_i)² (error row) or Σ (x_i + y_i)² (magnitude

@@ -370,8 +370,8 @@ contract StepProofGame is ReentrancyGuard {
         c.layer = d.layer;
         c.layers = model.arch.layers;
         c.inputTokens = job.inputTokens;
-        // PROTOCOL §4.4: temperature bits 0 = greedy argmax.
-        c.greedy = uint32(job.samplingParams) == 0;
+        c.jobId = d.jobId;
+        c.samplingParams = job.samplingParams;
         c.traceDtype = model.encoding.traceDtype;
         c.weightsDtype = model.encoding.weightsDtype;
         c.chunkSize = model.encoding.chunkSize;

@@ -126,6 +126,40 @@ library FixedMath {
         return int256((((n << 64) + frac) * uint256(LN2_Q64)) >> 64);
     }
 
+    /// Gumbel noise (PROTOCOL §6.4): w < 2^53; the 2·atanh series branch takes w ≥ 2^52 (u ≥ 1/2).
+    uint256 internal constant W53 = uint256(1) << 53;
+    uint256 internal constant GUMBEL_TERMS = 20;
+
+    /// @notice g = −ln(−ln u), u = (2w + 1) / 2^54, in Q48, for w < 2^53 (one uniform draw of
+    /// §4.4). Error < 2^-47 against the real value (PROTOCOL §6.4).
+    /// @dev x = −ln u is computed in Q127 so its relative error stays ≈ 2^-57 even at
+    /// x ≈ 2^-54 (w near 2^53): for u < 1/2 as 54·ln2 − ln(2w+1) (x ≥ ln2, no cancellation);
+    /// for u ≥ 1/2 as ln(2^54 / b) = 2·atanh(s), s = m / (2^55 − m), m = 2^54 − b < 2^53, so
+    /// s < 1/3 and 20 terms leave a remainder below 9^-20 < 2^-63 relative. Then
+    /// g = −ln(X / 2^127) = 127·ln2 − ln X.
+    function gumbelQ48(uint256 w) internal pure returns (int256) {
+        uint256 b = 2 * w + 1;
+        uint256 x;
+        if (w < W53 >> 1) {
+            x = uint256(54 * LN2_Q64 - lnIntQ64(b)) << 63;
+        } else {
+            uint256 m = (uint256(1) << 54) - b; // reverts for w ≥ 2^53
+            uint256 s = (m << 127) / ((uint256(1) << 55) - m);
+            // s < 2^127 / 3, so s·s and term·s2 < 2^254; sum < 1.1·s: no overflow.
+            unchecked {
+                uint256 s2 = (s * s) >> 127;
+                uint256 term = s;
+                uint256 sum = s;
+                for (uint256 k = 1; k <= GUMBEL_TERMS; ++k) {
+                    term = (term * s2) >> 127;
+                    sum += term / (2 * k + 1);
+                }
+                x = sum << 1;
+            }
+        }
+        return (127 * LN2_Q64 - lnIntQ64(x)) >> 16;
+    }
+
     /// @notice RoPE inverse frequency base^(-2k/hd) in Q64.
     function ropeInvFreqQ64(uint256 base, uint256 k, uint256 hd) internal pure returns (int256) {
         int256 arg = (int256(2 * k) * lnIntQ64(base)) / int256(hd);

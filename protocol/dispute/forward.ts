@@ -7,6 +7,7 @@
 import { rowValues, encodeTensor, type EncodedTensor } from "./tensors.js";
 import { W } from "../evaluator/layout.js";
 import type { Architecture, Encoding, Trace, Weights } from "./model.js";
+import { argmax, decodeSamplingParams, sampleToken } from "../sampling/rule.js";
 
 const fr = Math.fround;
 
@@ -30,27 +31,37 @@ function rmsnormF32(x: Float32Array, g: Float64Array, eps: number): Float32Array
   return Float32Array.from(x, (v, i) => fr(fr(v * g[i]!) * r));
 }
 
-/** Logits of the last position's h[t][L] (final norm + LM head) in binary32; argmax, ties to the lowest id. */
-export function greedyNext(arch: Architecture, weights: Weights, hLast: Float64Array): number {
+/** Logits of the last position's h[t][L] (final norm + LM head) in binary32. */
+export function headLogitsF32(arch: Architecture, weights: Weights, hLast: Float64Array): Float32Array {
   const eps = new Float32Array(new Uint32Array([arch.normEpsBits]).buffer)[0]!;
   const n = rmsnormF32(Float32Array.from(hLast), rowValues(weights.get(W.FINAL_NORM)!, 0), eps);
-  const logits = matvecF32(weights.get(W.LM_HEAD)!, n, new Map());
-  let best = 0;
-  for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
-  return best;
+  return matvecF32(weights.get(W.LM_HEAD)!, n, new Map());
+}
+
+/** Argmax of the binary32 logits of h[t][L], ties to the lowest id. */
+export function greedyNext(arch: Architecture, weights: Weights, hLast: Float64Array): number {
+  return argmax(headLogitsF32(arch, weights, hLast));
 }
 
 /**
- * A greedy continuation: `prompt` then `newTokens` tokens, each the binary32 argmax of the
- * previous position's logits, with the trace of the whole sequence.
+ * A continuation under a sampling rule (PROTOCOL §4.4): `prompt` then `newTokens` tokens, each
+ * drawn by `sampleToken` from the previous position's binary32 logits, with the trace of the
+ * whole sequence. `samplingParams` 0n is greedy.
  */
-export function generateGreedy(arch: Architecture, enc: Encoding, weights: Weights, prompt: number[], newTokens: number): Trace {
+export function generateSampled(arch: Architecture, enc: Encoding, weights: Weights, prompt: number[], newTokens: number, samplingParams: bigint, jobId: bigint): Trace {
+  const params = decodeSamplingParams(samplingParams);
   const tokens = [...prompt];
   for (let i = 0; i < newTokens; i++) {
     const trace = generateTrace(arch, enc, weights, [...tokens, 0]);
-    tokens.push(greedyNext(arch, weights, rowValues(trace.hidden[arch.layers]!, tokens.length - 1)));
+    const logits = headLogitsF32(arch, weights, rowValues(trace.hidden[arch.layers]!, tokens.length - 1));
+    tokens.push(sampleToken(logits, params, tokens.length, jobId));
   }
   return generateTrace(arch, enc, weights, tokens);
+}
+
+/** A greedy continuation (generateSampled with samplingParams 0). */
+export function generateGreedy(arch: Architecture, enc: Encoding, weights: Weights, prompt: number[], newTokens: number): Trace {
+  return generateSampled(arch, enc, weights, prompt, newTokens, 0n, 0n);
 }
 
 /** Generate h[t][l] for every position and layer from the tokens, in binary32. */

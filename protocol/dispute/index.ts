@@ -8,5 +8,5 @@ export * from "./step.js";
 export * from "./proofs.js";
 export * from "./scan.js";
 export * from "./agent.js";
-export { generateTrace, generateGreedy, greedyNext } from "./forward.js";
+export { generateTrace, generateGreedy, generateSampled, greedyNext, headLogitsF32 } from "./forward.js";
 export { syntheticWeights, syntheticTokens, f32Bits } from "./synthetic.js";

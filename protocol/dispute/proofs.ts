@@ -38,15 +38,15 @@ export type DisputeData = {
   stepTree?: IndexedTree;
 };
 
-/** The job terms the judge reads (PROTOCOL §7.1): prompt length and whether sampling is greedy. */
-export type JobTerms = { inputTokens: number; greedy: boolean };
+/** The job terms the judge reads (PROTOCOL §7.1): prompt length, sampling rule (§4.4) and the job id that seeds its noise. */
+export type JobTerms = { inputTokens: number; samplingParams: bigint; jobId: bigint };
 
 export function judgeContext(
   data: DisputeData,
   position: number,
   layer: number,
   tol: { atol: bigint; rtol: bigint },
-  job: JobTerms = { inputTokens: 1, greedy: true },
+  job: JobTerms = { inputTokens: 1, samplingParams: 0n, jobId: 0n },
 ): JudgeContext {
   const { arch, encoding } = data;
   return {
@@ -54,7 +54,8 @@ export function judgeContext(
     layer,
     layers: arch.layers,
     inputTokens: job.inputTokens,
-    greedy: job.greedy,
+    jobId: job.jobId,
+    samplingParams: job.samplingParams,
     traceDtype: encoding.traceDtype,
     weightsDtype: encoding.weightsDtype,
     chunkSize: encoding.chunkSize,

@@ -104,6 +104,32 @@ export function lnIntQ64(b: bigint): bigint {
   return (((n << 64n) + frac) * LN2_Q64) >> 64n;
 }
 
+/** Gumbel noise of PROTOCOL §6.4: w < 2^53 is one draw's top 53 bits; the series branch takes w ≥ 2^52. */
+export const W53 = 1n << 53n;
+const GUMBEL_TERMS = 20n;
+
+/** g = −ln(−ln u), u = (2w + 1) / 2^54, in Q48 (FixedMath.gumbelQ48): x = −ln u in Q127, then 127·ln2 − ln X. */
+export function gumbelQ48(w: bigint): bigint {
+  if (w < 0n || w >= W53) throw new RangeError("gumbelQ48 takes w in [0, 2^53)");
+  const b = 2n * w + 1n;
+  let x: bigint;
+  if (w < W53 >> 1n) {
+    x = (54n * LN2_Q64 - lnIntQ64(b)) << 63n;
+  } else {
+    const m = (1n << 54n) - b;
+    const s = (m << 127n) / ((1n << 55n) - m);
+    const s2 = (s * s) >> 127n;
+    let term = s;
+    let sum = s;
+    for (let k = 1n; k <= GUMBEL_TERMS; k++) {
+      term = (term * s2) >> 127n;
+      sum += term / (2n * k + 1n);
+    }
+    x = sum << 1n;
+  }
+  return (127n * LN2_Q64 - lnIntQ64(x)) >> 16n;
+}
+
 export function ropeInvFreqQ64(base: bigint, k: bigint, hd: bigint): bigint {
   const arg = div(2n * k * lnIntQ64(base), hd);
   return expQ64(-arg);

@@ -24,8 +24,10 @@ export type JudgeContext = {
   layers: number;
   /** prompt length: the head step judges only sampled positions (t + 1 ≥ inputTokens) */
   inputTokens: number;
-  /** the job samples greedily (temperature bits 0) */
-  greedy: boolean;
+  /** the on-chain job id: seeds the Gumbel noise of sampled jobs (PROTOCOL §4.4) */
+  jobId: bigint;
+  /** the job's sampling rule (PROTOCOL §4.4) */
+  samplingParams: bigint;
   traceDtype: 1 | 2;
   weightsDtype: 1 | 2;
   chunkSize: number;
@@ -243,13 +245,17 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       const r = one(inputs[2]!, t === T.N1 ? q.row : 0);
       [ref, mag] = pair(ops.normScale(x, g, r));
     } else if (t === T.ARGMAX) {
-      if (!ctx.greedy || ctx.position + 1 < ctx.inputTokens) throw new JudgeError("argmax claims need a greedy job and a sampled position");
+      const rule = ops.samplingRule(ctx.samplingParams);
+      if (!rule.ok || ctx.position + 1 < ctx.inputTokens) throw new JudgeError("argmax claims need a verifiable sampling rule and a sampled position");
       const tok = open(inputs[0]!).bytes;
       const token = (tok[0]! | (tok[1]! << 8) | (tok[2]! << 16) | (tok[3]! << 24)) >>> 0;
       if (token >= ctx.vocab) malformed(inputs[0]!);
-      const next = one({ ...inputs[1]!, chunk: Math.floor(token / C) }, token);
-      const { fraud, bound } = ops.argmax(claimed, next, ctx.atol, ctx.rtol);
-      return { fraud, op, claimed: next, ref: claimed, bound };
+      const ztok = one({ ...inputs[1]!, chunk: Math.floor(token / C) }, token);
+      const p = ctx.position + 1;
+      const sj = ops.score(claimed, rule.tau, rule.seed, ctx.jobId, p, q.col);
+      const stok = ops.score(ztok, rule.tau, rule.seed, ctx.jobId, p, token);
+      const { fraud, bound } = ops.argmax(claimed, ztok, sj, stok, ctx.atol, ctx.rtol);
+      return { fraud, op, claimed: stok, ref: sj, bound };
     } else if ([T.Q_PART, T.K_PART, T.V_PART, T.WO_PART, T.G_PART, T.U_PART, T.D_PART, T.S_PART, T.O_PART, T.LOGIT_PART].includes(t as never)) {
       [ref, mag] = dot(inputs[0]!, inputs[1]!, 0);
     } else if ([T.Q_PRE, T.K_PRE, T.V_T, T.Y_O, T.G, T.U, T.Y_D, T.Z, T.LOGIT].includes(t as never)) {

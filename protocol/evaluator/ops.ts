@@ -4,6 +4,7 @@
  * prover value outside the operation's domain (which the contract treats as proven fraud).
  */
 import * as fx from "./fixed.js";
+import { noiseWord, viemKeccak256, type Keccak256 } from "../sampling/rule.js";
 
 export type RefMag = { ref: bigint; mag: bigint };
 
@@ -85,10 +86,31 @@ export function add(a: bigint, b: bigint): RefMag {
   return { ref: a + b, mag: fx.abs(a) + fx.abs(b) };
 }
 
-/** HEAD_ARGMAX, one-sided: fraud iff logit[j] − logit[next] > atol + rtol·(|logit[j]| + |logit[next]|). */
-export function argmax(lj: bigint, lnext: bigint, atol: bigint, rtol: bigint): { fraud: boolean; bound: bigint } {
-  const { bound } = fx.within(0n, 0n, fx.abs(lj) + fx.abs(lnext), atol, rtol);
-  return { fraud: lj - lnext > bound, bound };
+/**
+ * HEAD_ARGMAX, one-sided: fraud iff score[j] − score[tok] > atol + rtol·(|z[j]| + |z[tok]|),
+ * score = z (greedy) or z + τ·g (sampled).
+ */
+export function argmax(zj: bigint, ztok: bigint, sj: bigint, stok: bigint, atol: bigint, rtol: bigint): { fraud: boolean; bound: bigint } {
+  const { bound } = fx.within(0n, 0n, fx.abs(zj) + fx.abs(ztok), atol, rtol);
+  return { fraud: sj - stok > bound, bound };
+}
+
+/** StepOps.samplingRule: τ in Q48 (0 = greedy) and the seed; `ok` false for top-k ∉ {0, 1}. */
+export function samplingRule(params: bigint): { tau: bigint; seed: bigint; ok: boolean } {
+  const bits = params & 0xffffffffn;
+  const k = (params >> 32n) & 0xffffffffn;
+  const seed = (params >> 64n) & 0xffffffffffffffffn;
+  const sampled = bits !== 0n && bits < 0x7f800000n && k !== 1n;
+  if (!sampled) return { tau: 0n, seed, ok: true };
+  if (k !== 0n) return { tau: 0n, seed, ok: false };
+  const tau = fx.decodeF32(Number(bits));
+  return { tau: tau ?? 0n, seed, ok: tau !== undefined };
+}
+
+/** StepOps.score: z + (τ · gumbelQ48(noiseWord)) >> 48, or z when τ = 0. */
+export function score(z: bigint, tau: bigint, seed: bigint, jobId: bigint, p: number, v: number, keccak: Keccak256 = viemKeccak256): bigint {
+  if (tau === 0n) return z;
+  return z + ((tau * fx.gumbelQ48(noiseWord(seed, jobId, p, v, keccak))) >> 48n);
 }
 
 export function swiglu(g: bigint, u: bigint): RefMag {

@@ -127,6 +127,7 @@ export class JobService {
           promptTokens: a.promptTokens,
           maxNewTokens: a.maxNewTokens,
           samplingParams: a.samplingParams,
+          jobId: a.jobId,
           executionProvider: o.executionProvider,
           traceSink: writer,
           onToken: async (t: number, i: number) => {

@@ -43,7 +43,7 @@ export async function setupJob(
   d: Deployed,
   data: DisputeData,
   tolerances: { atol: bigint; rtol: bigint }[],
-  opts: { jobId?: bigint; challengeWindow?: bigint; modelId?: Hex } = {},
+  opts: { jobId?: bigint; challengeWindow?: bigint; modelId?: Hex; samplingParams?: bigint } = {},
 ) {
   const modelId = opts.modelId ?? MODEL_ID;
   const registered = await d.models.read.isRegistered([modelId]);
@@ -64,7 +64,7 @@ export async function setupJob(
     prover: d.prover.account.address,
     modelId,
     promptHash: keccak256(toHex("prompt")),
-    samplingParams: 0n,
+    samplingParams: opts.samplingParams ?? 0n,
     traceRoot: data.traceTree.root,
     outputHash: keccak256(toHex("out")),
     inputPrice: 1n,

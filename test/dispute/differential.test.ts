@@ -189,7 +189,7 @@ describe("TypeScript evaluator vs EVM, bit-identical", () => {
     });
   });
 
-  it(`HEAD_ARGMAX: ${CASES} cases`, async () => {
+  it(`HEAD_ARGMAX (greedy scores): ${CASES} cases`, async () => {
     await inBatches(CASES, 2000, async (from, to) => {
       const cases = Array.from({ length: to - from }, () => {
         const lnext = real(10);
@@ -198,9 +198,10 @@ describe("TypeScript evaluator vs EVM, bit-identical", () => {
         const bound = Number((atol << 16n) + ((rtol * (fx.abs(lnext) * 2n)) >> 32n));
         return { lj: lnext + BigInt(Math.round((r() * 2 - 1) * 2 * bound)) + BigInt(int(-1, 1)), lnext, atol, rtol };
       });
-      const [fraud, bound] = await h.read.argmaxBatch([cases.map((c) => c.lj), cases.map((c) => c.lnext), cases.map((c) => c.atol), cases.map((c) => c.rtol)]);
+      // Greedy scores are the logits themselves (sampled scores: sampling.differential.test.ts).
+      const [fraud, bound] = await h.read.argmaxBatch([cases.map((c) => c.lj), cases.map((c) => c.lnext), cases.map((c) => c.lj), cases.map((c) => c.lnext), cases.map((c) => c.atol), cases.map((c) => c.rtol)]);
       cases.forEach((c, i) => {
-        const ts = ops.argmax(c.lj, c.lnext, c.atol, c.rtol);
+        const ts = ops.argmax(c.lj, c.lnext, c.lj, c.lnext, c.atol, c.rtol);
         expect([fraud[i], bound[i]]).toEqual([ts.fraud, ts.bound]);
       });
     });

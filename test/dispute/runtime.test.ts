@@ -1,6 +1,6 @@
 /**
  * Honest provers never lose on the real runtime: the stepproof-tiny package generates a trace
- * with onnxruntime (fp32 graphs and fp16 graphs, two thread counts); the dispute code rebuilds
+ * with onnxruntime (fp32 graphs and fp16 graphs, two thread counts; greedy and Gumbel-max sampled); the dispute code rebuilds
  * the trace and weights roots bit for bit, recomputes steps in float64 and the challenger's
  * full element search over every layer at several positions finds nothing provable.
  */
@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { generateSyntheticModel } from "../../runtime/model/synthetic.js";
 import { loadModelWeights } from "../../runtime/model/weights.js";
 import { generate } from "../../runtime/generate.js";
+import { encodeSamplingParams } from "../../runtime/sampling.js";
 import { releaseAllSessions } from "../../runtime/session.js";
 import { OP_NAMES } from "../../protocol/evaluator/layout.js";
 import { judgeClaim } from "../../protocol/evaluator/judge.js";
@@ -38,8 +39,15 @@ describe("honest prover on the real tiny model", () => {
     const tol = tolerances();
     const worst = new Map<number, number>();
     let findings = 0;
-    for (const session of [{ compute: "f32" as const, intraOpThreads: 1 }, { compute: "f16" as const, intraOpThreads: 2 }]) {
-      const r = await generate({ modelDir: dir, promptTokens: [256, ...Buffer.from("stepproof")], maxNewTokens: 4, samplingParams: 0n, trace: true, stopAtEos: false, session });
+    // Greedy on fp32 graphs, Gumbel-max (τ = 0.8, PROTOCOL §4.4) on fp16 graphs with 2 threads.
+    const runs = [
+      { session: { compute: "f32" as const, intraOpThreads: 1 }, samplingParams: 0n },
+      { session: { compute: "f16" as const, intraOpThreads: 2 }, samplingParams: 0n },
+      { session: { compute: "f16" as const, intraOpThreads: 2 }, samplingParams: encodeSamplingParams({ temperature: 0.8, seed: 7n }) },
+    ];
+    const jobId = 9n;
+    for (const { session, samplingParams } of runs) {
+      const r = await generate({ modelDir: dir, promptTokens: [256, ...Buffer.from("stepproof")], maxNewTokens: 4, samplingParams, jobId, trace: true, stopAtEos: false, session });
       const trace = r.trace!;
       const N = r.tokens.length;
       const hidden: EncodedTensor[] = [];
@@ -52,12 +60,12 @@ describe("honest prover on the real tiny model", () => {
       expect(data.traceTree.root).toBe(trace.root);
       const promptLength = 10;
       for (const t of [0, 5, N - 2]) {
-        // Blocks and embedding everywhere; the head step where t + 1 was sampled (greedy).
+        // Blocks and embedding everywhere; the head step where t + 1 was generated.
         for (let l = 0; l <= arch.layers + (t + 1 >= promptLength ? 1 : 0); l++) {
           const step = l === 0 ? undefined : buildStep(arch, weights, data.trace, t, l, encoding.chunkSize);
           const d = { ...data, step };
           const read = chunkReader(d);
-          const base = judgeContext(d, t, l, { atol: 0n, rtol: 0n }, { inputTokens: promptLength, greedy: true });
+          const base = judgeContext(d, t, l, { atol: 0n, rtol: 0n }, { inputTokens: promptLength, samplingParams, jobId });
           for (const claim of allClaims(step?.dims ?? ({ d: arch.hidden } as never), l, arch.layers)) {
             const op = opOf(claim.tensor, l, arch.layers);
             const v = judgeClaim({ ...base, ...tol[op]! }, claim, read);

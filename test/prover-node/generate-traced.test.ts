@@ -11,12 +11,12 @@ const PROMPT = [256, 72, 101, 108, 108, 111, 33];
 describe("the prover's traced generation", () => {
   it.each([
     ["greedy", 0n],
-    ["temperature 0.8, top-k 20", encodeSamplingParams({ temperature: 0.8, topK: 20, seed: 7n })],
+    ["temperature 0.8 (Gumbel-max)", encodeSamplingParams({ temperature: 0.8, seed: 7n })],
   ])("without corruption equals runtime generate() (%s): same tokens, same trace root", async (_name, samplingParams) => {
     const dir = await modelDir("tiny");
     const streamed: number[] = [];
-    const ours = await generateTraced({ modelDir: dir, promptTokens: PROMPT, maxNewTokens: 12, samplingParams, onToken: (t) => void streamed.push(t) });
-    const ref = await generate({ modelDir: dir, promptTokens: PROMPT, maxNewTokens: 12, samplingParams, trace: true });
+    const ours = await generateTraced({ modelDir: dir, promptTokens: PROMPT, maxNewTokens: 12, samplingParams, jobId: 5n, onToken: (t) => void streamed.push(t) });
+    const ref = await generate({ modelDir: dir, promptTokens: PROMPT, maxNewTokens: 12, samplingParams, jobId: 5n, trace: true });
     expect(ours.corrupted).toBe(false);
     expect(ours.outputTokens).toEqual(ref.outputTokens);
     expect(streamed).toEqual(ref.outputTokens);

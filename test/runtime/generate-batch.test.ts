@@ -10,8 +10,8 @@ describe("lockstep batching (PROTOCOL §4.2)", () => {
     const dir = await modelDir();
     const requests = [
       { promptTokens: [256, ...Buffer.from("first!")], maxNewTokens: 8, samplingParams: 0n },
-      { promptTokens: [256, ...Buffer.from("second")], maxNewTokens: 5, samplingParams: encodeSamplingParams({ temperature: 0.7, topK: 8, seed: 5n }) },
-      { promptTokens: [256, ...Buffer.from("third.")], maxNewTokens: 8, samplingParams: encodeSamplingParams({ temperature: 1.2, seed: 6n }) },
+      { promptTokens: [256, ...Buffer.from("second")], maxNewTokens: 5, samplingParams: encodeSamplingParams({ temperature: 0.7, seed: 5n }), jobId: 11n },
+      { promptTokens: [256, ...Buffer.from("third.")], maxNewTokens: 8, samplingParams: encodeSamplingParams({ temperature: 1.2, seed: 6n }), jobId: 12n },
     ];
     const batch = await generateBatch({ modelDir: dir, requests, trace: true, stopAtEos: false });
     expect(batch.results.map((r) => r.outputTokens.length)).toEqual([8, 5, 8]);

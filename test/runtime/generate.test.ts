@@ -52,39 +52,32 @@ describe("generation on onnxruntime-node (PROTOCOL §4.2)", () => {
     await s.release();
   });
 
-  it("samples with temperature, top-k and seed reproducibly", async () => {
+  it("samples by Gumbel-max reproducibly per (seed, jobId); refuses a top-k the judge cannot check", async () => {
     const dir = await modelDir();
-    const sp = encodeSamplingParams({ temperature: 0.8, topK: 20, seed: 42n });
-    expect(decodeSamplingParams(sp)).toMatchObject({ topK: 20, seed: 42n });
-    const run = (samplingParams: bigint) => generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 16, samplingParams, trace: false, stopAtEos: false });
-    const [a, b, c, greedy] = await Promise.all([run(sp), run(sp), run(encodeSamplingParams({ temperature: 0.8, topK: 20, seed: 43n })), run(0n)]);
+    const sp = encodeSamplingParams({ temperature: 0.8, seed: 42n });
+    expect(decodeSamplingParams(sp)).toMatchObject({ topK: 0, seed: 42n });
+    const run = (samplingParams: bigint, jobId = 1n) => generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 16, samplingParams, jobId, trace: false, stopAtEos: false });
+    const [a, b, c, otherJob, greedy] = await Promise.all([run(sp), run(sp), run(encodeSamplingParams({ temperature: 0.8, seed: 43n })), run(sp, 2n), run(0n)]);
     expect(a.outputTokens).toEqual(b.outputTokens);
     expect(a.outputTokens).not.toEqual(c.outputTokens);
+    expect(a.outputTokens).not.toEqual(otherJob.outputTokens); // the job id seeds the noise too
     expect(a.outputTokens).not.toEqual(greedy.outputTokens);
+    await expect(generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 1, samplingParams: sp, trace: false })).rejects.toThrow(/jobId/);
+    await expect(run(encodeSamplingParams({ temperature: 0.8, topK: 20, seed: 1n }))).rejects.toThrow(/top-k 20/);
     const logits = Float32Array.from([1, 3, 3, 0]);
-    expect(sampleToken(logits, decodeSamplingParams(0n), 5)).toBe(1); // ties to the lowest id
+    expect(sampleToken(logits, decodeSamplingParams(0n), 5, 0n)).toBe(1); // ties to the lowest id
     const topOne = decodeSamplingParams(encodeSamplingParams({ temperature: 5, topK: 1, seed: 9n }));
-    expect(sampleToken(logits, topOne, 5)).toBe(1);
-    const topTwo = decodeSamplingParams(encodeSamplingParams({ temperature: 100, topK: 2, seed: 9n }));
-    const drawn = new Set(Array.from({ length: 40 }, (_, pos) => sampleToken(logits, topTwo, pos)));
-    expect([...drawn].sort()).toEqual([1, 2]);
+    expect(sampleToken(logits, topOne, 5, 1n)).toBe(1);
+    // A large temperature draws from softmax(z / τ) ≈ uniform: every id occurs.
+    const hot = decodeSamplingParams(encodeSamplingParams({ temperature: 100, seed: 9n }));
+    const drawn = new Set(Array.from({ length: 60 }, (_, pos) => sampleToken(logits, hot, pos, 1n)));
+    expect([...drawn].sort()).toEqual([0, 1, 2, 3]);
   });
 
   it("reports a missing execution provider with a typed error", async () => {
     const dir = await modelDir();
     await expect(generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 1, samplingParams: 0n, trace: false, executionProvider: "cuda" })).rejects.toBeInstanceOf(ExecutionProviderUnavailableError);
     await expect(generate({ modelDir: dir, promptTokens: [9999], maxNewTokens: 1, samplingParams: 0n, trace: false })).rejects.toThrow(/vocabulary/);
-  });
-});
-
-describe("top-k candidate order (PROTOCOL §4.4)", () => {
-  it("matches a full sort by logit descending, id ascending", async () => {
-    const { topCandidates } = await import("../../runtime/sampling.js");
-    let seed = 3;
-    const logits = Float32Array.from({ length: 2000 }, () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % 50) / 7);
-    const full = Array.from({ length: 2000 }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
-    for (const k of [1, 2, 7, 40, 1999]) expect(topCandidates(logits, k)).toEqual(full.slice(0, k));
-    expect(topCandidates(logits, 0)).toEqual(full);
   });
 });
 

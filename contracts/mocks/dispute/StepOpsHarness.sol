@@ -93,17 +93,54 @@ contract StepOpsHarness {
         }
     }
 
-    /// @notice StepOps.argmax over (logit j, logit next, atol, rtol).
-    function argmaxBatch(int256[] calldata lj, int256[] calldata lnext, uint64[] calldata atol, uint64[] calldata rtol)
-        external
-        pure
-        returns (bool[] memory fraud, uint256[] memory bound)
-    {
-        fraud = new bool[](lj.length);
-        bound = new uint256[](lj.length);
-        for (uint256 i = 0; i < lj.length; ++i) {
-            (fraud[i], bound[i]) = StepOps.argmax(lj[i], lnext[i], atol[i], rtol[i]);
+    /// @notice StepOps.argmax over (z j, z tok, score j, score tok, atol, rtol).
+    function argmaxBatch(
+        int256[] calldata zj,
+        int256[] calldata ztok,
+        int256[] calldata sj,
+        int256[] calldata stok,
+        uint64[] calldata atol,
+        uint64[] calldata rtol
+    ) external pure returns (bool[] memory fraud, uint256[] memory bound) {
+        fraud = new bool[](zj.length);
+        bound = new uint256[](zj.length);
+        for (uint256 i = 0; i < zj.length; ++i) {
+            (fraud[i], bound[i]) = StepOps.argmax(zj[i], ztok[i], sj[i], stok[i], atol[i], rtol[i]);
         }
+    }
+
+    function gumbelBatch(uint256[] calldata w) external pure returns (int256[] memory g) {
+        g = new int256[](w.length);
+        for (uint256 i = 0; i < w.length; ++i) {
+            g[i] = FixedMath.gumbelQ48(w[i]);
+        }
+    }
+
+    /// @notice (noiseWord, score) of (z, samplingParams, jobId, p, v); `ok` false for an unverifiable rule.
+    function scoreBatch(
+        int256[] calldata z,
+        uint256[] calldata params,
+        uint256[] calldata jobId,
+        uint256[] calldata p,
+        uint256[] calldata v
+    ) external pure returns (uint256[] memory w, int256[] memory s, bool[] memory ok) {
+        w = new uint256[](z.length);
+        s = new int256[](z.length);
+        ok = new bool[](z.length);
+        for (uint256 i = 0; i < z.length; ++i) {
+            (w[i], s[i], ok[i]) = _score(z[i], params[i], jobId[i], p[i], v[i]);
+        }
+    }
+
+    function _score(int256 z, uint256 params, uint256 jobId, uint256 p, uint256 v)
+        private
+        pure
+        returns (uint256 w, int256 s, bool ok)
+    {
+        (int256 tau, uint64 seed, bool good) = StepOps.samplingRule(params);
+        w = StepOps.noiseWord(seed, jobId, p, v);
+        if (good) s = StepOps.score(z, tau, seed, jobId, p, v);
+        ok = good;
     }
 
     function withinBatch(

@@ -1,0 +1,57 @@
+/**
+ * The runtime's Gumbel-max sampler (PROTOCOL §4.4): the wasm-keccak sampler picks exactly what
+ * the spec function with viem's keccak picks, its float64 noise agrees with the judge's
+ * fixed-point noise far inside the tolerance, and its cost per token at vocab 259 and 32,000.
+ */
+import { describe, expect, it } from "vitest";
+import * as fx from "../../protocol/evaluator/fixed.js";
+import { gumbelF64, noiseMessage, noiseWord, sampleToken as specSample, wordOf } from "../../protocol/sampling/rule.js";
+import { createKeccak256 } from "../../runtime/commit/keccak-wasm.js";
+import { decodeSamplingParams, encodeSamplingParams, sampleToken } from "../../runtime/sampling.js";
+import { gaussian, rng } from "../../protocol/dispute/synthetic.js";
+
+const g = gaussian(rng(0x5a3));
+
+describe("runtime Gumbel-max sampler", () => {
+  it("wasm keccak and viem keccak give the same noise words and the same tokens", () => {
+    const wasm = createKeccak256();
+    for (let v = 0; v < 400; v += 7) {
+      const digest = wasm(noiseMessage(5n, 2n ** 200n + 3n, 1234, Math.floor(v / 4)));
+      expect(BigInt(wordOf(digest, v % 4))).toBe(noiseWord(5n, 2n ** 200n + 3n, 1234, v));
+    }
+    for (let trial = 0; trial < 30; trial++) {
+      const z = Float32Array.from({ length: 259 }, () => g() * 2);
+      const params = decodeSamplingParams(encodeSamplingParams({ temperature: [0.8, 1, 0.2][trial % 3]!, seed: BigInt(trial) }));
+      expect(sampleToken(z, params, 10 + trial, 42n)).toBe(specSample(z, params, 10 + trial, 42n));
+    }
+  });
+
+  it("float64 noise agrees with the judge's gumbelQ48 within 2^-47 on the words a job draws", () => {
+    const wasm = createKeccak256();
+    let worst = 0;
+    for (let group = 0; group < 2500; group++) {
+      const digest = wasm(noiseMessage(77n, 9n, 300, group));
+      for (let k = 0; k < 4; k++) {
+        const w = wordOf(digest, k);
+        worst = Math.max(worst, Math.abs(gumbelF64(w) - Number(fx.gumbelQ48(BigInt(w))) / 2 ** 48));
+      }
+    }
+    // τ ≤ 2^16 and two ids per comparison: at most 2^-30 of a score, = atol; in practice τ ~ 1.
+    expect(worst).toBeLessThan(2 ** -47);
+  });
+
+  it("costs one keccak per 4 ids per token (measured at vocab 259 and 32,000)", () => {
+    const params = decodeSamplingParams(encodeSamplingParams({ temperature: 0.8, seed: 1n }));
+    const cost: Record<number, number> = {};
+    for (const V of [259, 32_000]) {
+      const z = Float32Array.from({ length: V }, () => g() * 3);
+      const reps = V < 1000 ? 2000 : 40;
+      for (let i = 0; i < Math.ceil(reps / 10); i++) sampleToken(z, params, i, 3n); // warm up
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) sampleToken(z, params, 1000 + i, 3n);
+      cost[V] = (performance.now() - t0) / reps;
+    }
+    console.log(`sampler cost per token: vocab 259 ${(cost[259]! * 1000).toFixed(1)} µs, vocab 32000 ${cost[32_000]!.toFixed(2)} ms`);
+    expect(cost[32_000]!).toBeLessThan(100);
+  });
+});
