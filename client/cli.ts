@@ -86,7 +86,7 @@ program
         `\n\njob ${summary.jobId} · prover ${r.prover}\n` +
           `tokens: ${r.inputTokens} in + ${r.outputTokens} out; ids ${JSON.stringify(r.outputTokenIds)}\n` +
           `cost: ${summary.cost} (${summary.inputPrice}/input token, ${summary.outputPrice}/output token; ${summary.costPerToken} per token overall); escrowed ${summary.escrowed}, the rest is refunded at finalization\n` +
-          `committed: trace root ${r.traceRoot}, outputHash matches the tokens received`,
+          `committed: trace root ${r.traceRoot}, outputRoot matches the tokens received`,
       );
   });
 

@@ -11,7 +11,8 @@ export type JobStatusReport = {
   prover: Address;
   modelId: Hex;
   traceRoot: Hex;
-  outputHash: Hex;
+  promptRoot: Hex;
+  outputRoot: Hex;
   inputTokens: number;
   outputTokens: number;
   escrowed: bigint;
@@ -51,7 +52,8 @@ export async function jobStatus(clients: StepproofClients, jobId: bigint): Promi
     prover: job.prover,
     modelId: job.modelId,
     traceRoot: job.traceRoot,
-    outputHash: job.outputHash,
+    promptRoot: job.promptRoot,
+    outputRoot: job.outputRoot,
     inputTokens: job.inputTokens,
     outputTokens: job.outputTokens,
     escrowed: job.escrowed,

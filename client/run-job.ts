@@ -5,10 +5,10 @@ import { openJob } from "../protocol/chain/actions/openJob.js";
 import { publishPrompt } from "../protocol/chain/actions/publishPrompt.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
-import { outputHash } from "../protocol/commitments/index.js";
+import { tokenRoot } from "../protocol/commitments/index.js";
 import { ClientError, CommitmentMismatchError } from "./errors.js";
 import { resolveManifest } from "./model-info.js";
-import { chatPromptTokens, completionPromptTokens, promptHash, type ChatMessage } from "../protocol/prompt/prompt.js";
+import { chatPromptTokens, completionPromptTokens, promptRoot, type ChatMessage } from "../protocol/prompt/prompt.js";
 import { probeProver, selectProver } from "./select-prover.js";
 import { decodeTokens } from "../protocol/prompt/tokenizer.js";
 
@@ -48,12 +48,13 @@ export type RunJobReturnType = {
   commitTx: Hex | undefined;
 };
 
-type StepproofFields = { job_id: string; trace_root: Hex; output_hash: Hex; output_token_ids: number[]; commit_tx: Hex | null };
+type StepproofFields = { job_id: string; trace_root: Hex; output_root: Hex; output_token_ids: number[]; commit_tx: Hex | null };
 
 /**
  * A paid job end to end: pick a prover, open and fund the job for exactly this prompt, stream
  * the output from the prover's registered endpoint with the official openai client, then check
- * the on-chain commitment against what was received (token counts, outputHash, trace root).
+ * the on-chain commitment against what was received (outputRoot over the received ids at
+ * positions P.., output count, trace root).
  */
 export async function runJob(clients: StepproofClients, p: RunJobParameters): Promise<RunJobReturnType> {
   if (!Number.isInteger(p.maxTokens) || p.maxTokens < 1) throw new ClientError(`maxTokens must be a positive integer, got ${p.maxTokens}`);
@@ -62,10 +63,10 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   const tokensFor = (m: NonNullable<typeof manifest>) =>
     "text" in p.prompt ? completionPromptTokens(m.tokenizer, p.prompt.text) : "tokenIds" in p.prompt ? [...p.prompt.tokenIds] : chatPromptTokens(m.tokenizer, p.prompt.messages);
   const estimate = manifest ? tokensFor(manifest).length : "tokenIds" in p.prompt ? p.prompt.tokenIds.length : 1;
-  const offer = await selectProver(clients, { modelId: p.modelId, maxInputTokens: estimate, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe: (o) => probeProver(o, p.modelId) });
+  const offer = await selectProver(clients, { modelId: p.modelId, inputTokens: estimate, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe: (o) => probeProver(o, p.modelId) });
   manifest ??= await resolveManifest(clients, { modelId: p.modelId, endpoint: offer.endpoint });
   const tokens = tokensFor(manifest);
-  const job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptHash: promptHash(tokens), samplingParams: p.samplingParams ?? 0n, maxInputTokens: tokens.length, maxOutputTokens: p.maxTokens });
+  const job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams: p.samplingParams ?? 0n, inputTokens: tokens.length, maxOutputTokens: p.maxTokens });
 
   const openai = new OpenAI({ baseURL: `${offer.endpoint.replace(/\/$/, "")}/v1`, apiKey: "stepproof", maxRetries: 2 });
   const headers = { "x-stepproof-job": job.jobId.toString() };
@@ -101,8 +102,10 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   if (decodeTokens(manifest.tokenizer, served.output_token_ids) !== text) throw new CommitmentMismatchError("the streamed text does not decode from the returned token ids");
 
   const committed = await waitForCommit(clients, job.jobId, served.commit_tx ?? undefined, p.commitTimeoutMs ?? 120_000);
+  // An empty output has no root (commitResult needs outputTokens ≥ 1): then nothing matches.
+  const received = served.output_token_ids.length > 0 ? tokenRoot(served.output_token_ids, tokens.length) : undefined;
   const mismatch = [
-    committed.outputHash !== outputHash(served.output_token_ids) && "outputHash",
+    committed.outputRoot !== received && "outputRoot",
     committed.traceRoot !== served.trace_root && "trace root",
     committed.inputTokens !== tokens.length && "input token count",
     committed.outputTokens !== served.output_token_ids.length && "output token count",

@@ -5,7 +5,8 @@ import { ClientError } from "./errors.js";
 
 export type SelectProverParameters = {
   modelId: Hex;
-  maxInputTokens: number;
+  /** The prompt's length (openJob fixes it). */
+  inputTokens: number;
   maxOutputTokens: number;
   /** Use this prover (it must have an active offer for the model). */
   prover?: Address;
@@ -14,7 +15,7 @@ export type SelectProverParameters = {
 };
 
 /** The job's maximum cost at an offer's prices (what openJob escrows). */
-export const maxCost = (o: Pick<ProverOffer, "inputPrice" | "outputPrice">, maxIn: number, maxOut: number) => BigInt(maxIn) * o.inputPrice + BigInt(maxOut) * o.outputPrice;
+export const maxCost = (o: Pick<ProverOffer, "inputPrice" | "outputPrice">, inputTokens: number, maxOut: number) => BigInt(inputTokens) * o.inputPrice + BigInt(maxOut) * o.outputPrice;
 
 /**
  * Pick a prover for a model: the cheapest for this job's maximum token counts, ties broken by
@@ -30,7 +31,7 @@ export async function selectProver(clients: StepproofClients, p: SelectProverPar
     if (p.probe && !(await p.probe(offer))) throw new ClientError(`prover ${wanted} is not serving model ${p.modelId} at ${offer.endpoint}`);
     return offer;
   }
-  const cost = (o: ProverOffer) => maxCost(o, p.maxInputTokens, p.maxOutputTokens);
+  const cost = (o: ProverOffer) => maxCost(o, p.inputTokens, p.maxOutputTokens);
   offers.sort((a, b) => (cost(a) < cost(b) ? -1 : cost(a) > cost(b) ? 1 : a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : 0));
   if (offers.length === 0) throw new ClientError(`no registered prover offers model ${p.modelId}`);
   for (const offer of offers) if (!p.probe || (await p.probe(offer))) return offer;

@@ -1,12 +1,13 @@
 #!/usr/bin/env -S npx tsx
 /**
- * stepproof-prover start|register|stake|unbond|status --config <file>
+ * stepproof-prover start|register|stake|unbond|decline|status --config <file>
  * The key comes from the config's encrypted JSON keystore; the password from
  * STEPPROOF_KEYSTORE_PASSWORD or a prompt. Nothing secret is printed.
  */
 import { Command } from "commander";
 import { formatEther, parseEther } from "viem";
 import { nodeRegistryAbi, jobEscrowAbi } from "../protocol/chain/abi.js";
+import { declineJob } from "../protocol/chain/actions/declineJob.js";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { stakeMore } from "../protocol/chain/actions/stakeMore.js";
 import { unbond } from "../protocol/chain/actions/unbond.js";
@@ -80,6 +81,17 @@ program
     const clients = await connect(await loadProverConfig(o.config));
     await unbond(clients, o.amount ? { action: "request", amount: tokens(o.amount) } : { action: "withdraw" });
     console.log(o.amount ? `unbonding ${o.amount}` : "withdrew unbonded stake");
+  });
+
+program
+  .command("decline")
+  .description("decline an open job this prover cannot serve: the client is refunded, no penalty (PROTOCOL §5.3)")
+  .requiredOption("--config <file>", "prover config (JSON)")
+  .requiredOption("--job <id>", "job id")
+  .action(async (o: { config: string; job: string }) => {
+    if (!/^[1-9]\d*$/.test(o.job)) throw new ConfigError(`not a job id: ${o.job}`);
+    const { hash } = await declineJob(await connect(await loadProverConfig(o.config)), { jobId: BigInt(o.job) });
+    console.log(`declined job ${o.job} (${hash})`);
   });
 
 program

@@ -7,7 +7,8 @@ import type { HiddenData } from "../runtime/forward.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import type { TraceStore } from "../runtime/trace/store.js";
 import type { ProverMetrics } from "./metrics.js";
-import type { JobService } from "./serve/job-service.js";
+import { ApiError } from "./errors.js";
+import type { AdmittedJob, JobService } from "./serve/job-service.js";
 import type { ProverDb } from "./state/db.js";
 import type { PersistedTxSender } from "./state/tx-sender.js";
 
@@ -38,6 +39,12 @@ export type LoopOptions = {
 /** How far back the loop looks for PromptPublished events (blocks). */
 const PROMPT_LOOKBACK_BLOCKS = 50_000n;
 
+/**
+ * Admission refusals that mean this node cannot finish a published prompt in time: such a job
+ * is declined on-chain within the decline window (no penalty) instead of left to expire.
+ */
+const CANNOT_SERVE_IN_TIME = new Set(["deadline_too_close", "busy", "trace_store_full"]);
+
 export type TickReport = { resumed: number; committed: number; finalized: number; settled: number; withdrawn: bigint };
 
 /**
@@ -45,8 +52,10 @@ export type TickReport = { resumed: number; committed: number; finalized: number
  * node runs the same pass and picks up where the dead one stopped):
  *   1. settle transactions persisted but not known mined (rebroadcast the same signed bytes);
  *   2. serve jobs whose client published the prompt on-chain (it never reached us over HTTP,
- *      and a missed deadline on such a job is penalized), then commit every
- *      generated-but-uncommitted job whose deadline has not passed;
+ *      and a missed deadline on such a job is penalized): admit every new one first, declining
+ *      on-chain (within the decline window) those this node cannot finish in time, then
+ *      generate the admitted ones; then commit every generated-but-uncommitted job whose
+ *      deadline has not passed;
  *   3. play the prover's side of disputes on committed jobs (when a responder is plugged in);
  *   4. finalize committed jobs past their challenge window with no open dispute, in batches;
  *      mark jobs the chain has settled (Finalized, Slashed) and release their traces;
@@ -80,14 +89,27 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     const start = BigInt(o.clients.deployment.startBlock);
     const fromBlock = head > start + PROMPT_LOOKBACK_BLOCKS ? head - PROMPT_LOOKBACK_BLOCKS : start;
     const logs = await o.clients.publicClient.getContractEvents({ address: o.clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, eventName: "PromptPublished", args: { prover: me }, fromBlock, toBlock: "latest" });
+    // Admit (or decline) all of them before generating any: the decline window is short, and
+    // generating one job first could use it up for the next.
+    const admitted: AdmittedJob[] = [];
     for (const log of logs) {
       const jobId = log.args.jobId!;
       if (o.db.job(jobId)) continue; // served (or being served) already
       try {
-        await o.jobs.run(await o.jobs.admit(jobId, decodePromptTokens(log.args.prompt!), undefined));
-        o.log.info({ jobId: jobId.toString() }, "served a job from its on-chain prompt");
+        admitted.push(await o.jobs.admit(jobId, decodePromptTokens(log.args.prompt!), undefined));
       } catch (err) {
+        if (err instanceof ApiError && CANNOT_SERVE_IN_TIME.has(err.code)) await o.jobs.decline(jobId, err.code);
         o.log.warn({ jobId: jobId.toString(), err: String(err) }, "cannot serve the published prompt");
+      }
+    }
+    for (const a of admitted) {
+      try {
+        await o.jobs.run(a);
+        o.log.info({ jobId: a.jobId.toString() }, "served a job from its on-chain prompt");
+      } catch (err) {
+        // Generation failed: still within the decline window, a decline beats a penalty.
+        await o.jobs.decline(a.jobId, "generation failed");
+        o.log.warn({ jobId: a.jobId.toString(), err: String(err) }, "cannot serve the published prompt");
       }
     }
   });

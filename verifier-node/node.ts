@@ -108,8 +108,8 @@ export class VerifierNode {
     const layers = sampleLayers(secret, jobId, model.arch.layers, policy);
     state.update(jobId, { prover: onchain.prover });
     try {
-      const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens };
-      const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, boundaries: boundariesFor(layers), shape });
+      const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens, inputTokens: onchain.inputTokens };
+      const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, promptRoot: onchain.promptRoot, outputRoot: onchain.outputRoot, boundaries: boundariesFor(layers), shape });
       const { failure } = await checkJobLayers({ sessions, trace, layers });
       if (failure) {
         state.update(jobId, { state: "failed", layers, failure, detail: `layer ${failure.layer} position ${failure.position}: max-abs ${failure.maxAbs.toExponential(2)}, rel-L2 ${failure.relL2.toExponential(2)}` });

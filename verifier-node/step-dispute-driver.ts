@@ -100,8 +100,10 @@ export class StepDisputeDriver implements DisputeDriver {
           jobId,
           prover: job.prover as Address,
           traceRoot: job.traceRoot,
+          promptRoot: job.promptRoot,
+          outputRoot: job.outputRoot,
           boundaries: Array.from({ length: layers + 1 }, (_, l) => l),
-          shape: { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: job.inputTokens + job.outputTokens },
+          shape: { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: job.inputTokens + job.outputTokens, inputTokens: job.inputTokens },
         });
         return disputeDataFor(dir, trace, job.traceRoot);
       })();

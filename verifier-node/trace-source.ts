@@ -6,12 +6,15 @@ import { StepproofError } from "../protocol/errors.js";
 export type TraceRequest = {
   jobId: bigint;
   prover: Hex;
-  /** The on-chain trace root every fetched chunk is verified against. */
+  /** The on-chain trace root every fetched hidden-state chunk is verified against. */
   traceRoot: Hex;
+  /** On-chain token roots (PROTOCOL §3.4): token t < inputTokens is verified against promptRoot, t ≥ it against outputRoot. */
+  promptRoot: Hex;
+  outputRoot: Hex;
   /** Boundaries whose rows are needed (l-1 and l for each re-executed block l; none for l = 0). */
   boundaries: readonly number[];
   /** Shape from the chain (model registration, job token counts), never from the prover. */
-  shape: { hidden: number; chunkSize: number; dtype: 1 | 2; tokens: number };
+  shape: { hidden: number; chunkSize: number; dtype: 1 | 2; tokens: number; inputTokens: number };
 };
 
 /** The prover did not serve the data, or served data that does not match its root. */
@@ -21,8 +24,9 @@ export class TraceUnavailableError extends StepproofError {
 
 /**
  * Where a verifier gets trace data: the prover's HTTP endpoint in production, memory in tests.
- * Implementations MUST verify every token and hidden chunk against `traceRoot` before
- * returning it, so the checks that follow only ever see committed data.
+ * Implementations MUST verify every hidden chunk against `traceRoot` and every token against
+ * `promptRoot` / `outputRoot` before returning it, so the checks that follow only ever see
+ * committed data (and replay the prompt the client paid for, not another one).
  */
 export interface TraceSource {
   fetch(request: TraceRequest): Promise<ReplayableTrace>;

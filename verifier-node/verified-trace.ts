@@ -9,12 +9,14 @@ export type TraceShape = TraceRequest["shape"];
 
 /**
  * Check one served chunk: the leaf is recomputed from the bytes (PROTOCOL §3.2) and its proof
- * checked against the on-chain root, so both bytes and proof must be right.
+ * checked against the on-chain root, so both bytes and proof must be right. Hidden states are
+ * under the trace root; token t under promptRoot (t < inputTokens) or outputRoot (§3.4).
  */
 export function verifiedChunk(request: TraceRequest, p: Pick<ChunkProof, "tensorId" | "row" | "chunkIndex" | "chunk" | "proof">, tensorId: number, row: number, chunkIndex: number): Uint8Array {
   const bytes = hexToBytes(p.chunk);
   const leaf = chunkLeaf({ domain: TRACE_DOMAIN, tensorId, row, chunkIndex }, bytes);
-  if (p.tensorId !== tensorId || p.row !== row || p.chunkIndex !== chunkIndex || !verifyProof(leaf, p.proof, request.traceRoot as Hex)) {
+  const root = tensorId !== TOKEN_TENSOR ? request.traceRoot : row < request.shape.inputTokens ? request.promptRoot : request.outputRoot;
+  if (p.tensorId !== tensorId || p.row !== row || p.chunkIndex !== chunkIndex || (tensorId === TOKEN_TENSOR && bytes.length !== 4) || !verifyProof(leaf, p.proof, root as Hex)) {
     throw new TraceUnavailableError(`chunk (${tensorId}, ${row}, ${chunkIndex}) of job ${request.jobId} does not match the committed root`);
   }
   return bytes;

@@ -230,6 +230,6 @@ contract TraceAvailability is ReentrancyGuard {
     /// (positions < inputTokens) or the committed output root (PROTOCOL §3.4).
     function _rootOf(IJobEscrow.Job memory job, Leaf calldata lf) private pure returns (bytes32) {
         if (lf.tensor != CommitmentLeaf.TOKEN_TENSOR) return job.traceRoot;
-        return lf.row < job.inputTokens ? job.promptHash : job.outputHash;
+        return lf.row < job.inputTokens ? job.promptRoot : job.outputRoot;
     }
 }

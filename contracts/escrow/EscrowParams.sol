@@ -15,6 +15,8 @@ abstract contract EscrowParams is AccessControl {
     uint32 public constant MAX_COLLATERAL_BPS = 100_000; // 10x the escrow
     uint32 public constant MIN_WINDOW = 60;
     uint32 public constant MAX_WINDOW = 30 days;
+    /// Most jobs per prover that may wait with a published prompt (bounds the forced work).
+    uint16 public constant MAX_PUBLISHED_PER_PROVER = 64;
 
     struct Params {
         /// Protocol fee on what the prover earns, in basis points.
@@ -31,6 +33,12 @@ abstract contract EscrowParams is AccessControl {
         uint16 missedCommitPenaltyBps;
         /// Share of slashed collateral credited to the winning challenger; the rest goes to the treasury.
         uint16 challengerRewardBps;
+        /// Seconds after publishPrompt during which the prover may still decline the job without
+        /// penalty (1 s – commitTimeout): it reads the prompt, then serves or declines.
+        uint32 declineWindow;
+        /// Most Open jobs with a published prompt one prover can have (1 – MAX_PUBLISHED_PER_PROVER):
+        /// publishPrompt beyond it reverts, so nobody can force more work than fits the timeout.
+        uint16 maxPublishedPerProver;
     }
 
     Params internal _params;
@@ -95,6 +103,10 @@ abstract contract EscrowParams is AccessControl {
         if (p.collateralBps > MAX_COLLATERAL_BPS) revert InvalidParams("collateralBps");
         if (p.missedCommitPenaltyBps > BPS) revert InvalidParams("missedCommitPenaltyBps");
         if (p.challengerRewardBps > BPS) revert InvalidParams("challengerRewardBps");
+        if (p.declineWindow == 0 || p.declineWindow > p.commitTimeout) revert InvalidParams("declineWindow");
+        if (p.maxPublishedPerProver == 0 || p.maxPublishedPerProver > MAX_PUBLISHED_PER_PROVER) {
+            revert InvalidParams("maxPublishedPerProver");
+        }
         _params = p;
         emit ParamsUpdated(p);
     }

@@ -12,12 +12,14 @@ import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {TokenTransfers} from "../libraries/TokenTransfers.sol";
 import {EscrowParams} from "./EscrowParams.sol";
 import {CreditLedger} from "../libraries/CreditLedger.sol";
+import {TokenRoot} from "../libraries/TokenRoot.sol";
 
 /// @title JobEscrow
 /// @notice Per-token payment for verified inference (docs/PROTOCOL.md §5). A client escrows a
-/// job's maximum cost; the prover commits the trace root; after the challenge window anyone
-/// finalizes: the prover is paid `inputTokens·inputPrice + outputTokens·outputPrice` less the
-/// protocol fee and the client gets the rest. All payouts are credits, withdrawn by their owner.
+/// job's maximum cost for a prompt fixed by its token root and length; the prover commits the
+/// trace root and the output's token root; after the challenge window anyone finalizes: the
+/// prover is paid `inputTokens·inputPrice + outputTokens·outputPrice` less the protocol fee and
+/// the client gets the rest. All payouts are credits, withdrawn by their owner.
 /// Solvency: `balance == totalEscrowed + totalCredits`.
 contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     using SafeERC20 for IERC20;
@@ -33,34 +35,47 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     uint256 public totalEscrowed;
 
     mapping(uint256 jobId => Job) private _jobs;
+    /// @notice Open jobs of each prover whose prompt is published (at most maxPublishedPerProver).
+    mapping(address prover => uint256) public publishedOpen;
+
+    /// binary32 2^16: a larger positive finite temperature is refused (PROTOCOL §4.4).
+    uint32 internal constant MAX_TEMPERATURE_BITS = 0x47800000;
+    /// binary32 +infinity: bit patterns at or above it (sign clear) are not finite.
+    uint32 internal constant POSITIVE_INFINITY_BITS = 0x7f800000;
 
     error UnknownJob(uint256 jobId);
     error WrongStatus(uint256 jobId, JobStatus status, JobStatus expected);
     error NotJobProver(uint256 jobId, address caller);
     error NoActiveOffer(address prover, bytes32 modelId);
     error PriceMismatch(uint128 offeredInput, uint128 offeredOutput, uint128 agreedInput, uint128 agreedOutput);
-    error InvalidTokenLimits(uint32 maxInputTokens, uint32 maxOutputTokens, uint32 context);
+    error InvalidTokenLimits(uint32 inputTokens, uint32 maxOutputTokens, uint32 context);
+    error UnverifiableSampling(uint256 samplingParams);
     error CostOverflow();
     error CommitDeadlinePassed(uint256 jobId, uint64 deadline);
     error CommitDeadlineNotPassed(uint256 jobId, uint64 deadline);
     error InvalidCommitment(uint256 jobId);
-    error TokenCountsExceedLimits(uint32 inputTokens, uint32 outputTokens, uint32 maxInputTokens, uint32 maxOutputTokens);
+    error OutputTokensOutOfRange(uint256 jobId, uint32 outputTokens, uint32 maxOutputTokens);
     error ChallengeWindowOpen(uint256 jobId, uint64 challengeDeadline);
     error ChallengeWindowClosed(uint256 jobId, uint64 challengeDeadline);
     error DisputesOpen(uint256 jobId, uint16 openDisputes);
     error NoOpenDispute(uint256 jobId);
     error BatchTooLarge(uint256 length, uint256 max);
     error NotJobClient(uint256 jobId, address caller);
-    error PromptMismatch(uint256 jobId, bytes32 promptHash, bytes32 published);
+    error PromptMismatch(uint256 jobId, bytes32 promptRoot, bytes32 published);
+    /// The published prompt is not exactly 4·inputTokens bytes.
     error InvalidPrompt(uint256 jobId, uint256 length);
+    error InvalidTokenId(uint256 jobId, uint256 index, uint32 id);
     error PromptAlreadyPublished(uint256 jobId);
+    error PublishQueueFull(address prover, uint256 cap);
+    error DeclineWindowClosed(uint256 jobId, uint64 declineDeadline);
 
     event JobOpened(
         uint256 indexed jobId,
         address indexed client,
         address indexed prover,
         bytes32 modelId,
-        bytes32 promptHash,
+        bytes32 promptRoot,
+        uint32 inputTokens,
         uint256 escrowed,
         uint256 collateral,
         uint64 commitDeadline
@@ -68,18 +83,22 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     event ResultCommitted(
         uint256 indexed jobId,
         bytes32 traceRoot,
-        bytes32 outputHash,
-        uint32 inputTokens,
+        bytes32 outputRoot,
         uint32 outputTokens,
         uint64 challengeDeadline
     );
     event JobFinalized(uint256 indexed jobId, uint256 proverPaid, uint256 fee, uint256 clientRefund);
     event JobExpired(uint256 indexed jobId, uint256 clientRefund, uint256 penalty);
+    /// @notice The prover declined the job: the client is refunded in full, nothing is slashed.
+    event JobDeclined(uint256 indexed jobId, address indexed prover, uint256 clientRefund, bool promptPublished);
     event JobDisputeOpened(uint256 indexed jobId, uint16 openDisputes);
     event JobDisputeResolved(uint256 indexed jobId, bool proverAtFault, uint16 openDisputes);
     event JobSlashed(uint256 indexed jobId, address indexed challenger, uint256 slashed, uint256 reward, uint256 clientRefund);
-    /// @notice The prompt's token ids (uint32 big-endian each) for the prover to serve from.
-    event PromptPublished(uint256 indexed jobId, address indexed prover, bytes prompt, uint64 commitDeadline);
+    /// @notice The prompt's token ids (uint32 big-endian each) for the prover to serve from; the
+    /// prover may decline until `declineDeadline`.
+    event PromptPublished(
+        uint256 indexed jobId, address indexed prover, bytes prompt, uint64 commitDeadline, uint64 declineDeadline
+    );
 
     constructor(address admin, IERC20 token_, INodeRegistry nodes_, IModelRegistry models_, Params memory params_)
         EscrowParams(admin, params_)
@@ -99,10 +118,12 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
             revert PriceMismatch(offer.inputPrice, offer.outputPrice, p.inputPrice, p.outputPrice);
         }
         uint32 context = models.getModel(p.modelId).arch.context;
-        if (p.maxInputTokens == 0 || p.maxOutputTokens == 0 || uint256(p.maxInputTokens) + p.maxOutputTokens > context) {
-            revert InvalidTokenLimits(p.maxInputTokens, p.maxOutputTokens, context);
+        if (p.inputTokens == 0 || p.maxOutputTokens == 0 || uint256(p.inputTokens) + p.maxOutputTokens > context) {
+            revert InvalidTokenLimits(p.inputTokens, p.maxOutputTokens, context);
         }
-        uint256 cost = uint256(p.maxInputTokens) * p.inputPrice + uint256(p.maxOutputTokens) * p.outputPrice;
+        // INVARIANT: every open job's sampling rule is one the judge can check (PROTOCOL §4.4).
+        if (!verifiableSampling(p.samplingParams)) revert UnverifiableSampling(p.samplingParams);
+        uint256 cost = maxCost(p);
         if (cost > type(uint128).max) revert CostOverflow();
         Params memory params = _params;
         uint256 collateral = cost * params.collateralBps / BPS;
@@ -114,17 +135,16 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
             client: msg.sender,
             prover: p.prover,
             modelId: p.modelId,
-            promptHash: p.promptHash,
+            promptRoot: p.promptRoot,
             samplingParams: p.samplingParams,
             traceRoot: bytes32(0),
-            outputHash: bytes32(0),
+            outputRoot: bytes32(0),
             inputPrice: p.inputPrice,
             outputPrice: p.outputPrice,
             escrowed: uint128(cost),
             collateral: uint128(collateral),
-            maxInputTokens: p.maxInputTokens,
+            inputTokens: p.inputTokens,
             maxOutputTokens: p.maxOutputTokens,
-            inputTokens: 0,
             outputTokens: 0,
             openedAt: uint64(block.timestamp),
             commitDeadline: commitDeadline,
@@ -133,13 +153,14 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
             feeBps: params.feeBps,
             openDisputes: 0,
             status: JobStatus.Open,
-            promptPublished: false
+            promptPublished: false,
+            declineDeadline: 0
         });
         totalEscrowed += cost;
         // Reverts unless the prover is an active prover with enough free stake.
         nodes.lockCollateral(p.prover, collateral);
         TokenTransfers.pullExact(token, msg.sender, cost);
-        emit JobOpened(jobId, msg.sender, p.prover, p.modelId, p.promptHash, cost, collateral, commitDeadline);
+        emit JobOpened(jobId, msg.sender, p.prover, p.modelId, p.promptRoot, p.inputTokens, cost, collateral, commitDeadline);
     }
 
     /// @notice `openJob` after an EIP-2612 permit, in one transaction. A permit that fails
@@ -148,27 +169,61 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         external
         returns (uint256)
     {
-        uint256 cost = uint256(p.maxInputTokens) * p.inputPrice + uint256(p.maxOutputTokens) * p.outputPrice;
+        uint256 cost = maxCost(p);
         try IERC20Permit(address(token)).permit(msg.sender, address(this), cost, deadline, v, r, s) {} catch {}
         return openJob(p);
     }
 
-    /// @notice Publish the job's prompt on-chain (token ids, uint32 big-endian each, hashing to
-    /// `promptHash`) when the prover did not serve it off-chain. The prover is then certain to
-    /// have it, gets at least `commitTimeout` more to commit, and a missed deadline is its fault.
+    /// @notice Publish the job's prompt on-chain (token ids, uint32 big-endian each) when the
+    /// prover did not serve it off-chain. The prompt must be exactly `inputTokens` ids, each below
+    /// the model's vocabulary, with `TokenRoot.root(prompt, 0) == promptRoot`: only a prompt the
+    /// prover can run is ever blamed on it. The prover then gets at least `commitTimeout` more to
+    /// commit (or `declineWindow` to decline), and a missed deadline is its fault.
     function publishPrompt(uint256 jobId, bytes calldata prompt) external {
         Job storage job = _requireStatus(jobId, JobStatus.Open);
         if (msg.sender != job.client) revert NotJobClient(jobId, msg.sender);
         if (job.promptPublished) revert PromptAlreadyPublished(jobId);
-        if (prompt.length == 0 || prompt.length % 4 != 0 || prompt.length / 4 > job.maxInputTokens) {
-            revert InvalidPrompt(jobId, prompt.length);
+        if (prompt.length != uint256(job.inputTokens) * 4) revert InvalidPrompt(jobId, prompt.length);
+        uint32 vocab = models.getModel(job.modelId).arch.vocab;
+        uint256 n = prompt.length / 4;
+        for (uint256 i; i < n; ++i) {
+            uint32 id = uint32(bytes4(prompt[4 * i:4 * i + 4]));
+            // INVARIANT: a published prompt is runnable: every id embeds (the prover cannot be
+            // penalized for a prompt no model can serve).
+            if (id >= vocab) revert InvalidTokenId(jobId, i, id);
         }
-        bytes32 published = keccak256(prompt);
-        if (published != job.promptHash) revert PromptMismatch(jobId, job.promptHash, published);
-        uint64 deadline = uint64(block.timestamp) + _params.commitTimeout;
+        bytes32 published = TokenRoot.root(prompt, 0);
+        if (published != job.promptRoot) revert PromptMismatch(jobId, job.promptRoot, published);
+        Params memory params = _params;
+        // INVARIANT: publishedOpen[prover] ≤ maxPublishedPerProver at publication, so the work a
+        // prover can be forced to do within one commit timeout is bounded.
+        if (publishedOpen[job.prover] >= params.maxPublishedPerProver) {
+            revert PublishQueueFull(job.prover, params.maxPublishedPerProver);
+        }
+        ++publishedOpen[job.prover];
+        uint64 deadline = uint64(block.timestamp) + params.commitTimeout;
         if (deadline > job.commitDeadline) job.commitDeadline = deadline;
+        uint64 declineDeadline = uint64(block.timestamp) + params.declineWindow;
         job.promptPublished = true;
-        emit PromptPublished(jobId, job.prover, prompt, job.commitDeadline);
+        job.declineDeadline = declineDeadline;
+        emit PromptPublished(jobId, job.prover, prompt, job.commitDeadline, declineDeadline);
+    }
+
+    /// @notice The job's prover declines an Open job: at any time before the prompt is published,
+    /// or within `declineWindow` after publication (e.g. a prompt it cannot finish in time). The
+    /// client is refunded in full and the collateral unlocked, with no penalty.
+    function declineJob(uint256 jobId) external nonReentrant {
+        Job storage job = _requireStatus(jobId, JobStatus.Open);
+        if (msg.sender != job.prover) revert NotJobProver(jobId, msg.sender);
+        bool published = job.promptPublished;
+        if (published && block.timestamp > job.declineDeadline) revert DeclineWindowClosed(jobId, job.declineDeadline);
+        job.status = JobStatus.Declined;
+        if (published) --publishedOpen[job.prover];
+        uint256 refund = job.escrowed;
+        _credit(job.client, refund);
+        totalEscrowed -= refund;
+        nodes.unlockCollateral(job.prover, job.collateral);
+        emit JobDeclined(jobId, job.prover, refund, published);
     }
 
     /// @notice After a missed commit deadline: refund the client in full and unlock the prover's
@@ -180,6 +235,7 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         // Commits are accepted at t <= commitDeadline, so expiry starts strictly after it.
         if (block.timestamp <= job.commitDeadline) revert CommitDeadlineNotPassed(jobId, job.commitDeadline);
         job.status = JobStatus.Expired;
+        if (job.promptPublished) --publishedOpen[job.prover];
         uint256 refund = job.escrowed;
         uint256 collateral = job.collateral;
         uint256 penalty = job.promptPublished ? collateral * _params.missedCommitPenaltyBps / BPS : 0;
@@ -193,24 +249,23 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     // ------------------------------------------------------------------ prover
 
     /// @inheritdoc IJobEscrow
-    function commitResult(uint256 jobId, bytes32 traceRoot, bytes32 outputHash, uint32 inputTokens, uint32 outputTokens)
-        external
-    {
+    function commitResult(uint256 jobId, bytes32 traceRoot, bytes32 outputRoot, uint32 outputTokens) external {
         Job storage job = _requireStatus(jobId, JobStatus.Open);
         if (msg.sender != job.prover) revert NotJobProver(jobId, msg.sender);
         if (block.timestamp > job.commitDeadline) revert CommitDeadlinePassed(jobId, job.commitDeadline);
-        if (traceRoot == bytes32(0) || outputHash == bytes32(0)) revert InvalidCommitment(jobId);
-        if (inputTokens == 0 || inputTokens > job.maxInputTokens || outputTokens > job.maxOutputTokens) {
-            revert TokenCountsExceedLimits(inputTokens, outputTokens, job.maxInputTokens, job.maxOutputTokens);
+        if (traceRoot == bytes32(0) || outputRoot == bytes32(0)) revert InvalidCommitment(jobId);
+        // INVARIANT: outputTokens ≤ maxOutputTokens keeps the payout within the escrow (quote()).
+        if (outputTokens == 0 || outputTokens > job.maxOutputTokens) {
+            revert OutputTokensOutOfRange(jobId, outputTokens, job.maxOutputTokens);
         }
         uint64 challengeDeadline = uint64(block.timestamp) + job.challengeWindow;
         job.traceRoot = traceRoot;
-        job.outputHash = outputHash;
-        job.inputTokens = inputTokens;
+        job.outputRoot = outputRoot;
         job.outputTokens = outputTokens;
         job.challengeDeadline = challengeDeadline;
         job.status = JobStatus.Committed;
-        emit ResultCommitted(jobId, traceRoot, outputHash, inputTokens, outputTokens, challengeDeadline);
+        if (job.promptPublished) --publishedOpen[job.prover];
+        emit ResultCommitted(jobId, traceRoot, outputRoot, outputTokens, challengeDeadline);
     }
 
     // ------------------------------------------------------------------ settlement
@@ -296,11 +351,28 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         clientRefund = job.escrowed - cost;
     }
 
+    /// @notice What openJob escrows: `inputTokens·inputPrice + maxOutputTokens·outputPrice`.
+    function maxCost(OpenJobParams calldata p) public pure returns (uint256) {
+        return uint256(p.inputTokens) * p.inputPrice + uint256(p.maxOutputTokens) * p.outputPrice;
+    }
+
+    /// @notice Whether the judge can check a sampling rule (PROTOCOL §4.4): top-k (bits 32..63)
+    /// is 0 (none) or 1 (greedy), and the temperature (bits 0..31, binary32) is not a positive
+    /// finite value above 2^16. A temperature that is not positive finite means greedy.
+    function verifiableSampling(uint256 samplingParams) public pure returns (bool) {
+        uint256 topK = uint32(samplingParams >> 32);
+        if (topK > 1) return false;
+        uint32 tau = uint32(samplingParams);
+        // Sign clear and below +inf: a positive (or zero) finite value; binary32 patterns of
+        // such values order like the values themselves.
+        return !(tau > MAX_TEMPERATURE_BITS && tau < POSITIVE_INFINITY_BITS);
+    }
+
     // ------------------------------------------------------------------ internals
 
     function _settle(uint256 jobId, Job storage job) private {
-        // inputTokens <= maxInputTokens and outputTokens <= maxOutputTokens (checked at commit),
-        // so cost <= escrowed and the subtraction in quote() cannot underflow.
+        // inputTokens is what was escrowed for and outputTokens <= maxOutputTokens (checked at
+        // commit), so cost <= escrowed and the subtraction in quote() cannot underflow.
         (uint256 proverPaid, uint256 fee, uint256 clientRefund) = quote(jobId);
         job.status = JobStatus.Finalized;
         totalEscrowed -= job.escrowed;

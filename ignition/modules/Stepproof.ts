@@ -21,6 +21,10 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
   minCollateral: 10n ** 18n,
   missedCommitPenaltyBps: 5_000,
   challengerRewardBps: 5_000,
+  /** Seconds after publishPrompt the prover may still decline a job it cannot serve (PROTOCOL §5.3). */
+  declineWindow: 120,
+  /** Most open jobs with a published prompt per prover (bounds forced work, PROTOCOL §5.3). */
+  maxPublishedPerProver: 4,
   /** StepProofGame: the challenger's bond, and each side's chess clock (PROTOCOL §7.4). */
   challengerBond: 10n * 10n ** 18n,
   proverClock: 3600n,
@@ -59,6 +63,8 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
       minCollateral: m.getParameter("minCollateral", d.minCollateral),
       missedCommitPenaltyBps: m.getParameter("missedCommitPenaltyBps", d.missedCommitPenaltyBps),
       challengerRewardBps: m.getParameter("challengerRewardBps", d.challengerRewardBps),
+      declineWindow: m.getParameter("declineWindow", d.declineWindow),
+      maxPublishedPerProver: m.getParameter("maxPublishedPerProver", d.maxPublishedPerProver),
     },
   ]);
   // The escrow is the only contract that may lock, unlock and slash stake.

@@ -2060,6 +2060,16 @@ export const jobEscrowAbi = [
             "internalType": "uint16",
             "name": "challengerRewardBps",
             "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "declineWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxPublishedPerProver",
+            "type": "uint16"
           }
         ],
         "internalType": "struct EscrowParams.Params",
@@ -2179,6 +2189,22 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "declineDeadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "DeclineWindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "game",
         "type": "address"
@@ -2244,8 +2270,40 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidTokenBytes",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      },
+      {
         "internalType": "uint32",
-        "name": "maxInputTokens",
+        "name": "id",
+        "type": "uint32"
+      }
+    ],
+    "name": "InvalidTokenId",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "inputTokens",
         "type": "uint32"
       },
       {
@@ -2346,6 +2404,27 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint32",
+        "name": "outputTokens",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "maxOutputTokens",
+        "type": "uint32"
+      }
+    ],
+    "name": "OutputTokensOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint128",
         "name": "offeredInput",
         "type": "uint128"
@@ -2389,7 +2468,7 @@ export const jobEscrowAbi = [
       },
       {
         "internalType": "bytes32",
-        "name": "promptHash",
+        "name": "promptRoot",
         "type": "bytes32"
       },
       {
@@ -2399,6 +2478,22 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "PromptMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "cap",
+        "type": "uint256"
+      }
+    ],
+    "name": "PublishQueueFull",
     "type": "error"
   },
   {
@@ -2415,32 +2510,6 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "SafeERC20FailedOperation",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint32",
-        "name": "inputTokens",
-        "type": "uint32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "outputTokens",
-        "type": "uint32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "maxInputTokens",
-        "type": "uint32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "maxOutputTokens",
-        "type": "uint32"
-      }
-    ],
-    "name": "TokenCountsExceedLimits",
     "type": "error"
   },
   {
@@ -2473,6 +2542,17 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "UnknownJob",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "samplingParams",
+        "type": "uint256"
+      }
+    ],
+    "name": "UnverifiableSampling",
     "type": "error"
   },
   {
@@ -2526,6 +2606,37 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "DisputeGameSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "clientRefund",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "promptPublished",
+        "type": "bool"
+      }
+    ],
+    "name": "JobDeclined",
     "type": "event"
   },
   {
@@ -2658,8 +2769,14 @@ export const jobEscrowAbi = [
       {
         "indexed": false,
         "internalType": "bytes32",
-        "name": "promptHash",
+        "name": "promptRoot",
         "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "inputTokens",
+        "type": "uint32"
       },
       {
         "indexed": false,
@@ -2759,6 +2876,16 @@ export const jobEscrowAbi = [
             "internalType": "uint16",
             "name": "challengerRewardBps",
             "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "declineWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxPublishedPerProver",
+            "type": "uint16"
           }
         ],
         "indexed": false,
@@ -2796,6 +2923,12 @@ export const jobEscrowAbi = [
         "internalType": "uint64",
         "name": "commitDeadline",
         "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "declineDeadline",
+        "type": "uint64"
       }
     ],
     "name": "PromptPublished",
@@ -2819,14 +2952,8 @@ export const jobEscrowAbi = [
       {
         "indexed": false,
         "internalType": "bytes32",
-        "name": "outputHash",
+        "name": "outputRoot",
         "type": "bytes32"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint32",
-        "name": "inputTokens",
-        "type": "uint32"
       },
       {
         "indexed": false,
@@ -2986,6 +3113,19 @@ export const jobEscrowAbi = [
   },
   {
     "inputs": [],
+    "name": "MAX_PUBLISHED_PER_PROVER",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "MAX_WINDOW",
     "outputs": [
       {
@@ -3037,13 +3177,8 @@ export const jobEscrowAbi = [
       },
       {
         "internalType": "bytes32",
-        "name": "outputHash",
+        "name": "outputRoot",
         "type": "bytes32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "inputTokens",
-        "type": "uint32"
       },
       {
         "internalType": "uint32",
@@ -3073,6 +3208,19 @@ export const jobEscrowAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "declineJob",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -3174,7 +3322,7 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "bytes32",
-            "name": "promptHash",
+            "name": "promptRoot",
             "type": "bytes32"
           },
           {
@@ -3189,7 +3337,7 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "bytes32",
-            "name": "outputHash",
+            "name": "outputRoot",
             "type": "bytes32"
           },
           {
@@ -3214,17 +3362,12 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "uint32",
-            "name": "maxInputTokens",
+            "name": "inputTokens",
             "type": "uint32"
           },
           {
             "internalType": "uint32",
             "name": "maxOutputTokens",
-            "type": "uint32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "inputTokens",
             "type": "uint32"
           },
           {
@@ -3246,6 +3389,11 @@ export const jobEscrowAbi = [
             "internalType": "bool",
             "name": "promptPublished",
             "type": "bool"
+          },
+          {
+            "internalType": "uint64",
+            "name": "declineDeadline",
+            "type": "uint64"
           }
         ],
         "internalType": "struct IJobEscrow.Job",
@@ -3315,6 +3463,67 @@ export const jobEscrowAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "prover",
+            "type": "address"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "modelId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "promptRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint256",
+            "name": "samplingParams",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint32",
+            "name": "inputTokens",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "maxOutputTokens",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint128",
+            "name": "inputPrice",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint128",
+            "name": "outputPrice",
+            "type": "uint128"
+          }
+        ],
+        "internalType": "struct IJobEscrow.OpenJobParams",
+        "name": "p",
+        "type": "tuple"
+      }
+    ],
+    "name": "maxCost",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {
@@ -3408,7 +3617,7 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "bytes32",
-            "name": "promptHash",
+            "name": "promptRoot",
             "type": "bytes32"
           },
           {
@@ -3418,7 +3627,7 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "uint32",
-            "name": "maxInputTokens",
+            "name": "inputTokens",
             "type": "uint32"
           },
           {
@@ -3469,7 +3678,7 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "bytes32",
-            "name": "promptHash",
+            "name": "promptRoot",
             "type": "bytes32"
           },
           {
@@ -3479,7 +3688,7 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "uint32",
-            "name": "maxInputTokens",
+            "name": "inputTokens",
             "type": "uint32"
           },
           {
@@ -3574,6 +3783,16 @@ export const jobEscrowAbi = [
             "internalType": "uint16",
             "name": "challengerRewardBps",
             "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "declineWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxPublishedPerProver",
+            "type": "uint16"
           }
         ],
         "internalType": "struct EscrowParams.Params",
@@ -3600,6 +3819,25 @@ export const jobEscrowAbi = [
     "name": "publishPrompt",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      }
+    ],
+    "name": "publishedOpen",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -3731,6 +3969,16 @@ export const jobEscrowAbi = [
             "internalType": "uint16",
             "name": "challengerRewardBps",
             "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "declineWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxPublishedPerProver",
+            "type": "uint16"
           }
         ],
         "internalType": "struct EscrowParams.Params",
@@ -3825,6 +4073,25 @@ export const jobEscrowAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "samplingParams",
+        "type": "uint256"
+      }
+    ],
+    "name": "verifiableSampling",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {

@@ -15,7 +15,7 @@ export function stepproofContracts(clients: StepproofClients) {
 }
 
 /** On-chain JobStatus enum (IJobEscrow.JobStatus). */
-export const JobStatus = { None: 0, Open: 1, Committed: 2, Finalized: 3, Expired: 4, Slashed: 5 } as const;
+export const JobStatus = { None: 0, Open: 1, Committed: 2, Finalized: 3, Expired: 4, Slashed: 5, Declined: 6 } as const;
 export type JobStatusName = keyof typeof JobStatus;
 export const jobStatusName = (status: number): JobStatusName =>
   (Object.keys(JobStatus) as JobStatusName[]).find((k) => JobStatus[k] === status) ?? "None";

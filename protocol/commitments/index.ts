@@ -1,4 +1,4 @@
 export * from "./domains.js";
 export * from "./leaf.js";
 export * from "./tree.js";
-export * from "./output-hash.js";
+export * from "./token-root.js";

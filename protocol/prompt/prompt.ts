@@ -1,5 +1,5 @@
 import type { Hex } from "viem";
-import { tokenIdsHash } from "../commitments/output-hash.js";
+import { tokenRoot } from "../commitments/token-root.js";
 import { PromptEncodingError } from "./errors.js";
 import { encodeText, type TokenizerSpec } from "./tokenizer.js";
 
@@ -7,14 +7,14 @@ export type ChatRole = "system" | "developer" | "user" | "assistant";
 export type ChatMessage = { role: ChatRole; content: string | readonly { type: "text"; text: string }[] };
 
 /**
- * promptHash of a job (PROTOCOL §5.6): keccak256 of the prompt's token ids, each a uint32
- * big-endian, concatenated — the encoding outputHash uses (§5.3), so the ids a job commits in
- * its trace's token leaves can be checked against both hashes without any tokenizer.
+ * promptRoot of a job (PROTOCOL §5.6): the token root (§3.4) of the prompt's ids at positions
+ * 0..P-1 — the trace's own token leaves, so the judge reads the prompt from it and anyone can
+ * check a prompt against it without a tokenizer. The job's inputTokens is `tokens.length`.
  */
-export function promptHash(tokens: readonly number[]): Hex {
+export function promptRoot(tokens: readonly number[]): Hex {
   if (tokens.length === 0) throw new PromptEncodingError("a prompt needs at least one token");
   try {
-    return tokenIdsHash(tokens);
+    return tokenRoot(tokens, 0);
   } catch (cause) {
     throw new PromptEncodingError((cause as Error).message, { cause });
   }

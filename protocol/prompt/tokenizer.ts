@@ -6,7 +6,7 @@ export type TokenizerSpec = ModelManifest["tokenizer"];
 /**
  * Text ↔ token ids for a model package's tokenizer (PROTOCOL §5.6). The runtime only ever sees
  * ids; text handling lives here, at the edge, shared by the client and the prover's API so both
- * sides derive the same ids (and so the same promptHash) from the same text.
+ * sides derive the same ids (and so the same promptRoot) from the same text.
  *
  * Byte-level ("bytes"): a text prompt is [bos] followed by its UTF-8 bytes. Hugging Face
  * tokenizers ("hf") are not implemented here: send token ids instead of text.

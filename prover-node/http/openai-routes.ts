@@ -37,7 +37,7 @@ export function stepproofFields(s: ServedJob) {
   return {
     job_id: s.jobId.toString(),
     trace_root: s.traceRoot,
-    output_hash: s.outputHash,
+    output_root: s.outputRoot,
     output_token_ids: s.outputTokenIds,
     input_tokens: s.inputTokens,
     output_tokens: s.outputTokenIds.length,

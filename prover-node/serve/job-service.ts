@@ -3,10 +3,11 @@ import { jobEscrowAbi } from "../../protocol/chain/abi.js";
 import { getJob, UnknownJobError, type OnChainJob } from "../../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
-import { outputHash } from "../../protocol/commitments/index.js";
+import { tokenRoot } from "../../protocol/commitments/index.js";
 import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { TraceStoreFullError, type TraceStore } from "../../runtime/trace/store.js";
-import { promptHash } from "../../protocol/prompt/prompt.js";
+import { promptRoot } from "../../protocol/prompt/prompt.js";
+import { PromptEncodingError } from "../../protocol/prompt/errors.js";
 import type { CorruptConfig } from "../config.js";
 import { ApiError } from "../errors.js";
 import { generateTraced } from "../generation/generate-traced.js";
@@ -21,7 +22,8 @@ export type ServedJob = {
   inputTokens: number;
   outputTokenIds: number[];
   traceRoot: Hex;
-  outputHash: Hex;
+  /** tokenRoot(outputTokenIds, inputTokens) (PROTOCOL §3.4). */
+  outputRoot: Hex;
   finishReason: "stop" | "length";
   /** Undefined when the commit failed now; the background loop retries before the deadline. */
   commitTx: Hex | undefined;
@@ -70,11 +72,25 @@ export class JobService {
     const row = o.db.job(jobId);
     if ((row && !this.#reclaimable(row)) || this.#inFlight.has(jobId)) throw new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);
     if (job.status !== JobStatus.Open) throw new ApiError(409, "job_not_open", `job ${jobId} is not open (status ${job.status})`);
-    if (promptTokens.length > job.maxInputTokens) throw new ApiError(400, "prompt_too_long", `the prompt has ${promptTokens.length} tokens; job ${jobId} allows ${job.maxInputTokens}`);
-    if (promptHash(promptTokens) !== job.promptHash) throw new ApiError(400, "prompt_mismatch", `the prompt does not match job ${jobId}'s promptHash`, { details: "promptHash = keccak256 of the prompt's token ids as uint32 big-endian (PROTOCOL §5.6)" });
+    if (promptTokens.length !== job.inputTokens) throw new ApiError(400, "prompt_length_mismatch", `the prompt has ${promptTokens.length} tokens; job ${jobId} was opened for exactly ${job.inputTokens}`);
+    let root: Hex;
+    try {
+      root = promptRoot(promptTokens);
+    } catch (err) {
+      if (err instanceof PromptEncodingError) throw new ApiError(400, "invalid_prompt", err.shortMessage, { cause: err });
+      throw err;
+    }
+    if (root !== job.promptRoot) throw new ApiError(400, "prompt_mismatch", `the prompt does not match job ${jobId}'s promptRoot`, { details: "promptRoot = token root of the prompt's ids at positions 0..P-1 (PROTOCOL §3.4, §5.6)" });
+    // The job's own prompt (it matches promptRoot) cannot be run: no honest node could serve
+    // it, so decline now (full refund, no penalty) rather than let the deadline pass.
+    const bad = promptTokens.findIndex((id) => id >= o.manifest.architecture.vocab);
+    if (bad >= 0) {
+      const declined = await this.decline(jobId, `prompt token ${bad} (id ${promptTokens[bad]}) is outside the vocabulary`);
+      throw new ApiError(400, "invalid_token_id", `prompt token ${bad} of job ${jobId} has id ${promptTokens[bad]}, outside the vocabulary (${o.manifest.architecture.vocab})`, { details: declined ? `the job was declined on-chain (${declined})` : "declining the job on-chain failed; the escrow is refunded after the deadline" });
+    }
     const maxNewTokens = maxTokens ?? job.maxOutputTokens;
     if (maxNewTokens > job.maxOutputTokens) throw new ApiError(400, "max_tokens_exceeds_job", `max_tokens ${maxNewTokens} exceeds job ${jobId}'s maxOutputTokens ${job.maxOutputTokens}`);
-    const covers = BigInt(job.maxInputTokens) * job.inputPrice + BigInt(job.maxOutputTokens) * job.outputPrice;
+    const covers = BigInt(job.inputTokens) * job.inputPrice + BigInt(job.maxOutputTokens) * job.outputPrice;
     if (job.escrowed < covers) throw new ApiError(402, "escrow_insufficient", `job ${jobId} escrows ${job.escrowed}, less than its maximum cost ${covers}`);
     const now = await this.#chainTime();
     if (now + BigInt(o.commitMarginSeconds) > job.commitDeadline) throw new ApiError(409, "deadline_too_close", `job ${jobId}'s commit deadline ${job.commitDeadline} is too close (chain time ${now}, margin ${o.commitMarginSeconds} s)`);
@@ -143,7 +159,7 @@ export class JobService {
       } finally {
         timer();
       }
-      const served = { outputTokenIds: result.outputTokens, traceRoot: result.trace.root, outputHash: outputHash(result.outputTokens), corrupted: result.corrupted };
+      const served = { outputTokenIds: result.outputTokens, traceRoot: result.trace.root, outputRoot: tokenRoot(result.outputTokens, a.promptTokens.length), corrupted: result.corrupted };
       o.db.markGenerated(a.jobId, served);
       o.metrics.jobsServed.inc({ corrupted: String(result.corrupted) });
       o.metrics.tokensGenerated.inc(result.outputTokens.length);
@@ -172,7 +188,7 @@ export class JobService {
   async commit(jobId: bigint): Promise<Hex | undefined> {
     const { o } = this;
     const row = o.db.job(jobId);
-    if (!row || row.state !== "generated" || !row.traceRoot || !row.outputHash || !row.outputTokenIds) return row?.commitTx;
+    if (!row || row.state !== "generated" || !row.traceRoot || !row.outputRoot || !row.outputTokenIds) return row?.commitTx;
     // A commit already signed and persisted is settled by the sender's resume (same bytes, same
     // nonce); signing another would only burn gas on a revert.
     if (o.db.txsFor("commit", jobId.toString()).some((t) => t.state === "pending")) return undefined;
@@ -192,11 +208,41 @@ export class JobService {
       address: o.clients.deployment.contracts.jobEscrow,
       abi: jobEscrowAbi,
       functionName: "commitResult",
-      args: [jobId, row.traceRoot, row.outputHash, row.inputTokens, row.outputTokenIds.length],
+      args: [jobId, row.traceRoot, row.outputRoot, row.outputTokenIds.length],
       what: `commit the result of job ${jobId}`,
     });
     o.db.setState(jobId, "committed", { commitTx: hash });
     o.metrics.commits.inc();
     return hash;
+  }
+
+  /**
+   * Decline an Open job on-chain (PROTOCOL §5.3: before publication, or within the decline
+   * window after it): the client is refunded in full and nothing is slashed. Safe to repeat: a
+   * job no longer Open, or one whose decline is already pending, sends nothing. Returns the
+   * transaction hash, or undefined when nothing was (or could be) sent.
+   */
+  async decline(jobId: bigint, reason: string): Promise<Hex | undefined> {
+    const { o } = this;
+    if (o.db.txsFor("decline", jobId.toString()).some((t) => t.state === "pending")) return undefined;
+    try {
+      const job = await getJob(o.clients, { jobId });
+      if (job.status !== JobStatus.Open || job.prover.toLowerCase() !== o.prover.toLowerCase()) return undefined;
+      if (job.promptPublished && (await this.#chainTime()) > job.declineDeadline) return undefined;
+      const { hash } = await o.sender.send({
+        kind: "decline",
+        key: jobId.toString(),
+        address: o.clients.deployment.contracts.jobEscrow,
+        abi: jobEscrowAbi,
+        functionName: "declineJob",
+        args: [jobId],
+        what: `decline job ${jobId}`,
+      });
+      o.log.warn({ jobId: jobId.toString(), reason, tx: hash }, "declined a job this node cannot serve");
+      return hash;
+    } catch (err) {
+      o.log.warn({ jobId: jobId.toString(), reason, err: String(err) }, "declining the job failed");
+      return undefined;
+    }
   }
 }

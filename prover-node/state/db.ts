@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { Hex } from "viem";
+import { ProverNodeError } from "../errors.js";
 
 /**
  * The node's durable state (SQLite, node:sqlite). Everything the node must not forget across a
@@ -20,7 +21,8 @@ export type JobRow = {
   inputTokens: number;
   outputTokenIds: number[] | undefined;
   traceRoot: Hex | undefined;
-  outputHash: Hex | undefined;
+  /** tokenRoot(outputTokenIds, inputTokens), what commitResult commits (PROTOCOL §3.4). */
+  outputRoot: Hex | undefined;
   commitDeadline: number;
   corrupted: boolean;
   commitTx: Hex | undefined;
@@ -36,7 +38,7 @@ type RawJob = {
   input_tokens: number;
   output_token_ids: string | null;
   trace_root: string | null;
-  output_hash: string | null;
+  output_root: string | null;
   commit_deadline: number;
   corrupted: number;
   commit_tx: string | null;
@@ -50,7 +52,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   input_tokens INTEGER NOT NULL,
   output_token_ids TEXT,
   trace_root TEXT,
-  output_hash TEXT,
+  output_root TEXT,
   commit_deadline INTEGER NOT NULL,
   corrupted INTEGER NOT NULL DEFAULT 0,
   commit_tx TEXT,
@@ -79,6 +81,9 @@ export class ProverDb {
     // WAL + synchronous FULL: a row is on disk when the statement returns, even after SIGKILL.
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
     this.db.exec(SCHEMA);
+    // Databases of protocol v1 held keccak output hashes, which no v2 job can commit.
+    const columns = this.db.prepare("PRAGMA table_info(jobs)").all() as { name: string }[];
+    if (columns.some((c) => c.name === "output_hash")) throw new ProverNodeError(`${dataDir} holds a protocol v1 prover database (output_hash); start from an empty data directory`);
   }
 
   close(): void {
@@ -98,10 +103,10 @@ export class ProverDb {
     return true;
   }
 
-  markGenerated(jobId: bigint, r: { outputTokenIds: number[]; traceRoot: Hex; outputHash: Hex; corrupted: boolean }): void {
+  markGenerated(jobId: bigint, r: { outputTokenIds: number[]; traceRoot: Hex; outputRoot: Hex; corrupted: boolean }): void {
     this.db
-      .prepare("UPDATE jobs SET state = 'generated', output_token_ids = ?, trace_root = ?, output_hash = ?, corrupted = ?, updated_at = ? WHERE job_id = ?")
-      .run(JSON.stringify(r.outputTokenIds), r.traceRoot, r.outputHash, r.corrupted ? 1 : 0, Date.now(), jobId.toString());
+      .prepare("UPDATE jobs SET state = 'generated', output_token_ids = ?, trace_root = ?, output_root = ?, corrupted = ?, updated_at = ? WHERE job_id = ?")
+      .run(JSON.stringify(r.outputTokenIds), r.traceRoot, r.outputRoot, r.corrupted ? 1 : 0, Date.now(), jobId.toString());
   }
 
   setState(jobId: bigint, state: JobState, extra: { commitTx?: Hex; error?: string } = {}): void {
@@ -163,7 +168,7 @@ function toJob(r: RawJob): JobRow {
     inputTokens: r.input_tokens,
     outputTokenIds: r.output_token_ids ? (JSON.parse(r.output_token_ids) as number[]) : undefined,
     traceRoot: (r.trace_root ?? undefined) as Hex | undefined,
-    outputHash: (r.output_hash ?? undefined) as Hex | undefined,
+    outputRoot: (r.output_root ?? undefined) as Hex | undefined,
     commitDeadline: r.commit_deadline,
     corrupted: r.corrupted === 1,
     commitTx: (r.commit_tx ?? undefined) as Hex | undefined,

@@ -75,9 +75,9 @@ describe.each([
     const proverBefore = await balance(prover.walletClient!.account.address);
     const treasuryBefore = await balance(gov.walletClient!.account.address);
 
-    const job = await openJob(client, { prover: prover.walletClient!.account.address, modelId: MODEL_ID, promptHash: keccak256(toHex("hello")), maxInputTokens: 20, maxOutputTokens: 30 });
-    expect(job.escrowed).toBe(20n * IN_PRICE + 30n * OUT_PRICE);
-    await commitResult(prover, { jobId: job.jobId, traceRoot: keccak256(toHex("trace")), outputHash: keccak256(toHex("out")), inputTokens: 12, outputTokens: 25 });
+    const job = await openJob(client, { prover: prover.walletClient!.account.address, modelId: MODEL_ID, promptRoot: keccak256(toHex("hello")), inputTokens: 12, maxOutputTokens: 30 });
+    expect(job.escrowed).toBe(12n * IN_PRICE + 30n * OUT_PRICE);
+    await commitResult(prover, { jobId: job.jobId, traceRoot: keccak256(toHex("trace")), outputRoot: keccak256(toHex("out")), outputTokens: 25 });
 
     // Inside the window finalization is refused with the contract's own reason.
     await expect(finalizeJobs(client, [job.jobId])).resolves.toBe(0);
@@ -99,7 +99,7 @@ describe.each([
     expect(await contracts.jobEscrow.read.totalEscrowed()).toBe(0n);
 
     // A second commit on a settled job is refused with a typed, named error.
-    const err = await commitResult(prover, { jobId: job.jobId, traceRoot: keccak256(toHex("x")), outputHash: keccak256(toHex("y")), inputTokens: 1, outputTokens: 1 }).catch((e: unknown) => e);
+    const err = await commitResult(prover, { jobId: job.jobId, traceRoot: keccak256(toHex("x")), outputRoot: keccak256(toHex("y")), outputTokens: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransactionError);
     expect((err as TransactionError).revertName).toBe("WrongStatus");
   });

@@ -10,7 +10,7 @@ import { openDispute } from "../../protocol/game/send-move.js";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
-import { outputHash } from "../../protocol/commitments/index.js";
+import { tokenRoot } from "../../protocol/commitments/index.js";
 import { jobStatus } from "../../client/job-status.js";
 import { runJob } from "../../client/run-job.js";
 import { probeProver, selectProver } from "../../client/select-prover.js";
@@ -54,9 +54,9 @@ describe("stepproof client end to end", () => {
   it("skips a cheaper prover whose endpoint is dead, before opening any job", async () => {
     await registerProverOnChain(net, 5, "http://127.0.0.1:9", { input: 1n, output: 1n }); // cheapest, nothing listening
     const nonce = await client.publicClient.getTransactionCount({ address: devAccount(2).address });
-    const offer = await selectProver(client, { modelId: net.manifest.modelId, maxInputTokens: 5, maxOutputTokens: 5, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) });
+    const offer = await selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) });
     expect(offer.prover).toBe(devAccount(3).address);
-    await expect(selectProver(client, { modelId: net.manifest.modelId, maxInputTokens: 5, maxOutputTokens: 5, prover: devAccount(5).address, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) })).rejects.toThrow(/is not serving/);
+    await expect(selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, prover: devAccount(5).address, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) })).rejects.toThrow(/is not serving/);
     expect(await client.publicClient.getTransactionCount({ address: devAccount(2).address })).toBe(nonce);
   });
 
@@ -69,7 +69,8 @@ describe("stepproof client end to end", () => {
     expect(r.text).toBe(decodeTokens(net.manifest.tokenizer, r.outputTokenIds));
     const job = await getJob(client, { jobId: r.jobId });
     expect(job.status).toBe(JobStatus.Committed);
-    expect(job.outputHash).toBe(outputHash(r.outputTokenIds));
+    expect(job.outputRoot).toBe(tokenRoot(r.outputTokenIds, r.inputTokens));
+    expect(job.inputTokens).toBe(r.inputTokens);
     expect(r.cost).toBe(BigInt(r.inputTokens) * CHEAP.input + BigInt(r.outputTokens) * CHEAP.output);
     expect(cheater.db.job(r.jobId)?.corrupted).toBe(true);
     cheatedJob = r.jobId;
@@ -107,7 +108,7 @@ describe("stepproof client end to end", () => {
     expect(out.outputTokenIds).toHaveLength(out.outputTokens);
     const job = await getJob(client, { jobId: BigInt(out.jobId) });
     expect(job.status).toBe(JobStatus.Committed);
-    expect(job.outputHash).toBe(outputHash(out.outputTokenIds));
+    expect(job.outputRoot).toBe(tokenRoot(out.outputTokenIds, job.inputTokens));
 
     const status = JSON.parse((await cli("status", out.jobId, "--json")).stdout) as { status: string; windowOpen: boolean; openDisputes: number };
     expect(status).toMatchObject({ status: "Committed", windowOpen: true, openDisputes: 0 });

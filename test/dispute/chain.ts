@@ -2,6 +2,7 @@
 import { network } from "hardhat";
 import type { Hex } from "viem";
 import { keccak256, toHex } from "viem";
+import { tokenRoot } from "../../protocol/commitments/index.js";
 import type { DisputeData } from "../../protocol/dispute/proofs.js";
 
 export const BOND = 10n ** 18n;
@@ -63,15 +64,15 @@ export async function setupJob(
     client: d.deployer.account.address,
     prover: d.prover.account.address,
     modelId,
-    promptHash: keccak256(toHex("prompt")),
+    // Token roots of the fixture's own tokens (PROTOCOL §3.4): one prompt token, the rest output.
+    promptRoot: tokenRoot(data.trace.tokens.slice(0, 1), 0),
     samplingParams: opts.samplingParams ?? 0n,
     traceRoot: data.traceTree.root,
-    outputHash: keccak256(toHex("out")),
+    outputRoot: tokenRoot(data.trace.tokens.slice(1), 1),
     inputPrice: 1n,
     outputPrice: 1n,
     escrowed: 1000n,
     collateral: 1000n,
-    maxInputTokens: n,
     maxOutputTokens: n,
     inputTokens: 1,
     outputTokens: n - 1,

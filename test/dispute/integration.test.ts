@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { network } from "hardhat";
 import { keccak256, toHex, type Hex } from "viem";
+import { tokenRoot } from "../../protocol/commitments/index.js";
 import { OP_COUNT, T } from "../../protocol/evaluator/layout.js";
 import { buildOpenings, judgeContext, type DisputeData } from "../../protocol/dispute/proofs.js";
 import { tinyData, tolerances, withStep } from "./fixture.js";
@@ -22,7 +23,7 @@ async function deployReal() {
   const token = await viem.deployContract("TestToken", [admin!.account.address]);
   const models = await viem.deployContract("ModelRegistry", [admin!.account.address, OP_COUNT]);
   const nodes = await viem.deployContract("NodeRegistry", [admin!.account.address, token.address, models.address, 100n * E18, 10n * E18, 7n * 86400n, treasury!.account.address]);
-  const params = { feeBps: 250, commitTimeout: 600, challengeWindow: 3600, collateralBps: 20_000, minCollateral: E18, missedCommitPenaltyBps: 5_000, challengerRewardBps: 5_000 };
+  const params = { feeBps: 250, commitTimeout: 600, challengeWindow: 3600, collateralBps: 20_000, minCollateral: E18, missedCommitPenaltyBps: 5_000, challengerRewardBps: 5_000, declineWindow: 120, maxPublishedPerProver: 4 };
   const escrow = await viem.deployContract("JobEscrow", [admin!.account.address, token.address, nodes.address, models.address, params]);
   await nodes.write.grantRole([await nodes.read.ESCROW_ROLE(), escrow.address]);
   await nodes.write.grantRole([await nodes.read.SLASHER_ROLE(), escrow.address]);
@@ -46,10 +47,10 @@ async function committedJob(d: Awaited<ReturnType<typeof deployReal>>, data: Dis
   const n = data.trace.tokens.length;
   const jobId = await d.escrow.read.nextJobId();
   await d.escrow.write.openJob(
-    [{ prover: d.prover.account.address, modelId, promptHash: keccak256(toHex("p")), samplingParams: 0n, maxInputTokens: 2, maxOutputTokens: n, inputPrice: 10n ** 15n, outputPrice: 10n ** 15n }],
+    [{ prover: d.prover.account.address, modelId, promptRoot: tokenRoot(data.trace.tokens.slice(0, 2), 0), samplingParams: 0n, inputTokens: 2, maxOutputTokens: n, inputPrice: 10n ** 15n, outputPrice: 10n ** 15n }],
     { account: d.client.account },
   );
-  await d.escrow.write.commitResult([jobId, data.traceTree.root, keccak256(toHex("out")), 2, n - 2], { account: d.prover.account });
+  await d.escrow.write.commitResult([jobId, data.traceTree.root, tokenRoot(data.trace.tokens.slice(2), 2), n - 2], { account: d.prover.account });
   return jobId;
 }
 

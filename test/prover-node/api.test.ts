@@ -4,8 +4,8 @@ import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
-import { chunkLeaf, outputHash, TRACE_DOMAIN, verifyProof } from "../../protocol/commitments/index.js";
-import { chatPromptTokens, completionPromptTokens, promptHash, type ChatMessage } from "../../protocol/prompt/prompt.js";
+import { chunkLeaf, tokenLeaf, tokenRoot, TRACE_DOMAIN, verifyProof } from "../../protocol/commitments/index.js";
+import { chatPromptTokens, completionPromptTokens, promptRoot, type ChatMessage } from "../../protocol/prompt/prompt.js";
 import { decodeTokens } from "../../protocol/prompt/tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
@@ -13,7 +13,7 @@ import { devAccount } from "../helpers/chains.js";
 import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
 import { hexToBytes, type Hex } from "viem";
 
-type Stepproof = { job_id: string; trace_root: Hex; output_hash: Hex; output_token_ids: number[]; input_tokens: number; output_tokens: number; commit_tx: Hex | null };
+type Stepproof = { job_id: string; trace_root: Hex; output_root: Hex; output_token_ids: number[]; input_tokens: number; output_tokens: number; commit_tx: Hex | null };
 
 /**
  * The official openai client against a prover node on a Hardhat JSON-RPC chain: completions and
@@ -49,7 +49,7 @@ describe("prover node serves paid jobs to the openai client", () => {
   });
 
   const open = async (tokens: number[], maxOut: number) =>
-    (await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptHash: promptHash(tokens), maxInputTokens: tokens.length, maxOutputTokens: maxOut })).jobId;
+    (await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: maxOut })).jobId;
 
   /** The on-chain commitment must match what the node returned. */
   const expectCommitted = async (jobId: bigint, inputTokens: number, sp: Stepproof) => {
@@ -60,7 +60,8 @@ describe("prover node serves paid jobs to the openai client", () => {
     expect(job.traceRoot).toBe(sp.trace_root);
     expect(job.inputTokens).toBe(inputTokens);
     expect(job.outputTokens).toBe(sp.output_token_ids.length);
-    expect(job.outputHash).toBe(outputHash(sp.output_token_ids));
+    expect(job.outputRoot).toBe(tokenRoot(sp.output_token_ids, inputTokens));
+    expect(sp.output_root).toBe(job.outputRoot);
   };
 
   it("completions, not streamed, job named by header; the trace endpoint proves chunks against the on-chain root", async () => {
@@ -89,7 +90,12 @@ describe("prover node serves paid jobs to the openai client", () => {
     const toks = (await (await fetch(`${node.url}/v1/jobs/${jobId}/trace?layer=tokens&positions=0-${n - 1}`)).json()) as { chunks: { row: number; chunk: Hex; leaf: Hex; proof: Hex[] }[] };
     const ids = toks.chunks.map((c) => new DataView(hexToBytes(c.chunk).buffer).getUint32(0, true));
     expect(ids).toEqual([...tokens, ...sp.output_token_ids]);
-    for (const c of toks.chunks) expect(verifyProof(c.leaf, c.proof, root)).toBe(true);
+    // Token leaves are proven against the job's token roots (PROTOCOL §3.4), not the trace root.
+    const onchain = await getJob(client, { jobId });
+    for (const c of toks.chunks) {
+      expect(c.leaf).toBe(tokenLeaf(c.row, ids[c.row]!));
+      expect(verifyProof(c.leaf, c.proof, c.row < tokens.length ? onchain.promptRoot : onchain.outputRoot)).toBe(true);
+    }
     // A tampered chunk does not verify: the check above can fail.
     const bad = hexToBytes(hidden.chunks[0]!.chunk);
     bad[0] = bad[0]! ^ 1;

@@ -3,7 +3,7 @@ import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
-import { completionPromptTokens, promptHash } from "../../protocol/prompt/prompt.js";
+import { completionPromptTokens, promptRoot } from "../../protocol/prompt/prompt.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
@@ -30,7 +30,7 @@ describe("prover node refuses bad input without changing state", () => {
     await registerProverOnChain(net, 3, "http://127.0.0.1:9"); // another prover, no node
     client = await net.as(2);
     tokens = completionPromptTokens(net.manifest.tokenizer, prompt);
-    const open = async (prover: `0x${string}`) => (await openJob(client, { prover, modelId: net.manifest.modelId, promptHash: promptHash(tokens), maxInputTokens: tokens.length, maxOutputTokens: 6 })).jobId;
+    const open = async (prover: `0x${string}`) => (await openJob(client, { prover, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 6 })).jobId;
     jobId = await open(devAccount(1).address);
     otherJob = await open(devAccount(3).address);
   });
@@ -64,8 +64,9 @@ describe("prover node refuses bad input without changing state", () => {
     ["an unknown job", () => post(json(valid({ stepproof_job_id: "999999" }))), 404, "job_not_found"],
     ["a job for another prover", () => post(json(valid({ stepproof_job_id: otherJob.toString() }))), 403, "wrong_prover"],
     ["a model this node does not serve", () => post(json(valid({ model: "gpt-4" }))), 404, "model_not_found"],
-    ["a prompt that does not match promptHash", () => post(json(valid({ prompt: "hello therE" }))), 400, "prompt_mismatch"],
-    ["a prompt longer than the job allows", () => post(json(valid({ prompt: `${prompt}!` }))), 400, "prompt_too_long"],
+    ["a prompt that does not match promptRoot", () => post(json(valid({ prompt: "hello therE" }))), 400, "prompt_mismatch"],
+    ["a prompt longer than the job's inputTokens", () => post(json(valid({ prompt: `${prompt}!` }))), 400, "prompt_length_mismatch"],
+    ["a prompt shorter than the job's inputTokens", () => post(json(valid({ prompt: prompt.slice(0, -1) }))), 400, "prompt_length_mismatch"],
     ["max_tokens above the job's limit", () => post(json(valid({ max_tokens: 7 }))), 400, "max_tokens_exceeds_job"],
     ["a chat message with an unknown role", () => post(json({ model: net.manifest.modelId, messages: [{ role: "wizard", content: "x" }], stepproof_job_id: jobId.toString() }), {}, "/v1/chat/completions"), 400, "invalid_request"],
     ["trace of a job never served", () => fetch(`${node.url}/v1/jobs/${jobId}/trace?layer=1&positions=0`), 404, "job_not_found"],
@@ -106,7 +107,7 @@ describe("prover node refuses bad input without changing state", () => {
   it("past the queue cap a second concurrent job is refused with 503 busy and stays servable", async () => {
     const capped = await startProverNode(parseProverConfig(await proverConfigFor(net, "capped", { maxQueuedJobs: 1 })), { account: devAccount(1), runLoop: false, disputeResponder: false });
     try {
-      const open = async () => (await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptHash: promptHash(tokens), maxInputTokens: tokens.length, maxOutputTokens: 6 })).jobId;
+      const open = async () => (await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 6 })).jobId;
       const [a, b] = [await open(), await open()];
       const send = (id: bigint) => fetch(`${capped.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: json(valid({ stepproof_job_id: id.toString() })) });
       const statuses = (await Promise.all([send(a), send(b)])).map((r) => r.status).sort();

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
-import { keccak256, parseEther, toHex, type Hex } from "viem";
+import { parseEther, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploySuite } from "../../scripts/lib/deploy-suite.js";
 import { registerModelPackage } from "../../scripts/lib/register-model-package.js";
@@ -10,7 +10,8 @@ import { connectStepproof, type StepproofClients } from "../../protocol/chain/cl
 import { registerNode } from "../../protocol/chain/actions/registerNode.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { commitResult } from "../../protocol/chain/actions/commitResult.js";
-import { outputHash } from "../../protocol/commitments/index.js";
+import { tokenRoot } from "../../protocol/commitments/index.js";
+import { promptRoot } from "../../protocol/prompt/prompt.js";
 import { respondToDisputes } from "../../protocol/game/prover-responder.js";
 import { StepDisputeDriver } from "../../verifier-node/step-dispute-driver.js";
 import { JobStatus, stepproofContracts } from "../../protocol/chain/contracts.js";
@@ -57,13 +58,13 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     const source = new CommitmentTraceSource();
     const committed = new Map<bigint, TraceCommitment>();
     const serve = async (kind: "honest" | "corrupt" | "withhold") => {
-      const job = await openJob(client, { prover: prover.walletClient!.account.address, modelId, promptHash: keccak256(toHex(kind)), maxInputTokens: 8, maxOutputTokens: 8 });
+      const job = await openJob(client, { prover: prover.walletClient!.account.address, modelId, promptRoot: promptRoot(prompt), inputTokens: prompt.length, maxOutputTokens: 8 });
       const out = await generate({ modelDir: model, promptTokens: prompt, maxNewTokens: 6, samplingParams: 0n, trace: true, stopAtEos: false });
       let trace: TraceCommitment = out.trace!;
       if (kind === "corrupt") trace = await corruptTrace(trace, { position: 3, layer: 2, element: 5, delta: 0.5 });
       if (kind !== "withhold") source.publish(job.jobId, trace);
       committed.set(job.jobId, trace);
-      await commitResult(prover, { jobId: job.jobId, traceRoot: trace.root, outputHash: outputHash(out.outputTokens), inputTokens: prompt.length, outputTokens: out.outputTokens.length });
+      await commitResult(prover, { jobId: job.jobId, traceRoot: trace.root, outputRoot: tokenRoot(out.outputTokens, prompt.length), outputTokens: out.outputTokens.length });
       return job.jobId;
     };
     const honest = await serve("honest");

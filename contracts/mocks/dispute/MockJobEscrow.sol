@@ -29,7 +29,7 @@ contract MockJobEscrow is IJobEscrow {
         revert("mock");
     }
 
-    function commitResult(uint256, bytes32, bytes32, uint32, uint32) external pure {
+    function commitResult(uint256, bytes32, bytes32, uint32) external pure {
         revert("mock");
     }
 

@@ -6,18 +6,19 @@ import { sendContractTransaction } from "./send.js";
 export type CommitResultParameters = {
   jobId: bigint;
   traceRoot: Hex;
-  outputHash: Hex;
-  inputTokens: number;
+  /** tokenRoot(outputIds, inputTokens) (PROTOCOL §3.4). */
+  outputRoot: Hex;
+  /** 1..maxOutputTokens; the prompt length was fixed at openJob. */
   outputTokens: number;
 };
 
-/** The prover commits a job's trace root and output (PROTOCOL §5.3); starts the challenge window. */
+/** The prover commits a job's trace root and output root (PROTOCOL §5.3); starts the challenge window. */
 export async function commitResult(clients: StepproofClients, p: CommitResultParameters) {
   return sendContractTransaction(clients, {
     address: clients.deployment.contracts.jobEscrow,
     abi: jobEscrowAbi,
     functionName: "commitResult",
-    args: [p.jobId, p.traceRoot, p.outputHash, p.inputTokens, p.outputTokens],
+    args: [p.jobId, p.traceRoot, p.outputRoot, p.outputTokens],
     what: `commit the result of job ${p.jobId}`,
   });
 }

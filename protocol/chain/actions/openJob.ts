@@ -6,10 +6,12 @@ import { sendContractTransaction } from "./send.js";
 export type OpenJobParameters = {
   prover: Address;
   modelId: Hex;
-  promptHash: Hex;
-  /** PROTOCOL §4.4; 0n = greedy. */
+  /** tokenRoot(prompt, 0) (protocol/prompt promptRoot, PROTOCOL §5.6). */
+  promptRoot: Hex;
+  /** PROTOCOL §4.4; 0n = greedy. Rules the judge cannot check revert (UnverifiableSampling). */
   samplingParams?: bigint;
-  maxInputTokens: number;
+  /** The prompt's exact length: the client pays for exactly these input tokens. */
+  inputTokens: number;
   maxOutputTokens: number;
 };
 
@@ -28,7 +30,7 @@ export async function openJob(clients: StepproofClients, p: OpenJobParameters): 
     functionName: "getOffer",
     args: [p.prover, p.modelId],
   });
-  const escrowed = BigInt(p.maxInputTokens) * offer.inputPrice + BigInt(p.maxOutputTokens) * offer.outputPrice;
+  const escrowed = BigInt(p.inputTokens) * offer.inputPrice + BigInt(p.maxOutputTokens) * offer.outputPrice;
   const owner = clients.walletClient?.account.address;
   if (owner) {
     const allowance = await clients.publicClient.readContract({ address: token, abi: testTokenAbi, functionName: "allowance", args: [owner, jobEscrow] });
@@ -44,9 +46,9 @@ export async function openJob(clients: StepproofClients, p: OpenJobParameters): 
       {
         prover: p.prover,
         modelId: p.modelId,
-        promptHash: p.promptHash,
+        promptRoot: p.promptRoot,
         samplingParams: p.samplingParams ?? 0n,
-        maxInputTokens: p.maxInputTokens,
+        inputTokens: p.inputTokens,
         maxOutputTokens: p.maxOutputTokens,
         inputPrice: offer.inputPrice,
         outputPrice: offer.outputPrice,

@@ -2,8 +2,9 @@ import { jobEscrowAbi } from "../abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 
-/** The prompt's token ids as PROTOCOL §5.6 hashes them: uint32 big-endian each. */
+/** The prompt's token ids as publishPrompt and TokenRoot.root take them: uint32 big-endian each. */
 export function encodePromptTokens(tokens: readonly number[]): `0x${string}` {
+  for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t > 0xffffffff) throw new RangeError(`token id out of range: ${t}`);
   return `0x${tokens.map((t) => t.toString(16).padStart(8, "0")).join("")}`;
 }
 
@@ -16,7 +17,8 @@ export function decodePromptTokens(bytes: `0x${string}`): number[] {
 
 /**
  * The client publishes its prompt on-chain when the prover did not serve it (PROTOCOL §5.3):
- * the prover then has it for certain, gets a fresh commit timeout, and a miss is its fault.
+ * the prover then has it for certain, gets a fresh commit timeout (or the decline window), and a
+ * miss is its fault. The contract checks length (inputTokens), ids (< vocab) and promptRoot.
  */
 export async function publishPrompt(clients: StepproofClients, p: { jobId: bigint; promptTokens: readonly number[] }) {
   return sendContractTransaction(clients, {

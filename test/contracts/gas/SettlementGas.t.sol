@@ -9,12 +9,13 @@ import {EscrowParams} from "../../../contracts/escrow/EscrowParams.sol";
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
 import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+import {TokenRoot} from "../../../contracts/libraries/TokenRoot.sol";
 
 /// @notice Records the gas of every external state-changing function of the settlement
 /// contracts in snapshots/*.json (`npm run gas:snapshot` rewrites them; `npm test` fails when
 /// they drift). Each call is made in a realistic state: warm token balances, a prover with jobs.
 contract SettlementGasSnapshot is Suite {
-    uint32 constant IN = 100;
+    uint32 constant IN = 3;
     uint32 constant OUT = 50;
 
     function setUp() public {
@@ -66,7 +67,7 @@ contract SettlementGasSnapshot is Suite {
         uint256 jobId = _open();
         vm.snapshotGasLastCall("JobEscrow", "openJob");
         vm.prank(prover);
-        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 60, 40);
+        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 40);
         vm.snapshotGasLastCall("JobEscrow", "commitResult");
         vm.warp(block.timestamp + 3601);
         escrow.finalize(jobId);
@@ -81,7 +82,7 @@ contract SettlementGasSnapshot is Suite {
         for (uint256 i; i < 10; ++i) {
             ids[i] = _open();
             vm.prank(prover);
-            escrow.commitResult(ids[i], keccak256("t"), keccak256("o"), 60, 40);
+            escrow.commitResult(ids[i], keccak256("t"), keccak256("o"), 40);
         }
         vm.warp(block.timestamp + 3601);
         escrow.finalizeMany(ids);
@@ -101,10 +102,31 @@ contract SettlementGasSnapshot is Suite {
         vm.snapshotGasLastCall("NodeRegistry", "withdrawCredits");
     }
 
+    function test_gas_decline() public {
+        uint256 unpublished = _open();
+        vm.prank(prover);
+        escrow.declineJob(unpublished);
+        vm.snapshotGasLastCall("JobEscrow", "declineJob(unpublished)");
+
+        // A 64-token prompt: the cost of publication grows with the prompt (ids + root).
+        bytes memory prompt;
+        for (uint32 i; i < 64; ++i) prompt = abi.encodePacked(prompt, uint32(i * 4));
+        IJobEscrow.OpenJobParams memory p = jobParams(prover, 64, OUT);
+        p.promptRoot = TokenRoot.root(prompt, 0);
+        vm.prank(client);
+        uint256 jobId = escrow.openJob(p);
+        vm.prank(client);
+        escrow.publishPrompt(jobId, prompt);
+        vm.snapshotGasLastCall("JobEscrow", "publishPrompt(64 tokens)");
+        vm.prank(prover);
+        escrow.declineJob(jobId);
+        vm.snapshotGasLastCall("JobEscrow", "declineJob(published)");
+    }
+
     function test_gas_disputeHook() public {
         uint256 jobId = _open();
         vm.prank(prover);
-        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 60, 40);
+        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 40);
         escrow.onDisputeOpened(jobId);
         vm.snapshotGasLastCall("JobEscrow", "onDisputeOpened");
         escrow.onDisputeResolved(jobId, true, challenger);
@@ -112,7 +134,7 @@ contract SettlementGasSnapshot is Suite {
 
         uint256 other = _open();
         vm.prank(prover);
-        escrow.commitResult(other, keccak256("t"), keccak256("o"), 60, 40);
+        escrow.commitResult(other, keccak256("t"), keccak256("o"), 40);
         escrow.onDisputeOpened(other);
         escrow.onDisputeResolved(other, false, challenger);
         vm.snapshotGasLastCall("JobEscrow", "onDisputeResolved(no fault)");

@@ -58,6 +58,22 @@ contract SettlementInvariants is Suite {
         }
     }
 
+    /// @notice Each prover's published-open counter equals its Open jobs with a published
+    /// prompt, and never exceeds the cap (the bound on forced work).
+    function invariant_publishedCountMatchesOpenJobs() public view {
+        uint256 n = handler.jobCount();
+        for (uint256 i; i < 3; ++i) {
+            address p = address(uint160(0xA000 + i));
+            uint256 expected;
+            for (uint256 j; j < n; ++j) {
+                IJobEscrow.Job memory job = escrow.getJob(handler.jobIds(j));
+                if (job.prover == p && job.status == IJobEscrow.JobStatus.Open && job.promptPublished) ++expected;
+            }
+            assertEq(escrow.publishedOpen(p), expected, "publishedOpen vs open published jobs");
+            assertLe(expected, escrow.params().maxPublishedPerProver, "over the publish cap");
+        }
+    }
+
     /// @notice Sum of locked collateral equals the collateral of every job still unsettled.
     function invariant_locksMatchOpenJobs() public view {
         uint256 locked;

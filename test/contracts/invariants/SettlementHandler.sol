@@ -6,6 +6,7 @@ import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
 import {NodeRegistry} from "../../../contracts/staking/NodeRegistry.sol";
 import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
 import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
+import {TokenRoot} from "../../../contracts/libraries/TokenRoot.sol";
 import {vm} from "../utils/Vm.sol";
 
 interface IMintable {
@@ -52,20 +53,23 @@ contract SettlementHandler {
         return jobIds.length == 0 ? 0 : jobIds[seed % jobIds.length];
     }
 
-    function openJob(uint256 actorSeed, uint256 proverSeed, uint32 maxIn, uint32 maxOut) external {
+    /// @dev Prompts of 1..8 ids; one in eight has an id past the vocabulary (259), which
+    /// publishPrompt must refuse.
+    function openJob(uint256 actorSeed, uint256 proverSeed, uint32 inTok, uint32 maxOut) external {
         ++calls;
         address client = _pick(clients, actorSeed);
         address prover = _pick(provers, proverSeed);
         INodeRegistry.Offer memory offer = nodes.getOffer(prover, model);
-        maxIn = uint32(1 + maxIn % 200);
+        inTok = uint32(1 + inTok % 8);
         maxOut = uint32(1 + maxOut % 200);
-        uint256 cost = uint256(maxIn) * offer.inputPrice + uint256(maxOut) * offer.outputPrice;
+        uint256 cost = uint256(inTok) * offer.inputPrice + uint256(maxOut) * offer.outputPrice;
         IMintable(address(token)).mint(client, cost);
         vm.startPrank(client);
         token.approve(address(escrow), cost);
-        bytes memory prompt = abi.encodePacked(uint32(actorSeed));
+        bytes memory prompt;
+        for (uint256 i; i < inTok; ++i) prompt = abi.encodePacked(prompt, uint32(uint256(keccak256(abi.encode(actorSeed, i))) % 296));
         try escrow.openJob(
-            IJobEscrow.OpenJobParams(prover, model, keccak256(prompt), 0, maxIn, maxOut, offer.inputPrice, offer.outputPrice)
+            IJobEscrow.OpenJobParams(prover, model, TokenRoot.root(prompt, 0), 0, inTok, maxOut, offer.inputPrice, offer.outputPrice)
         ) returns (uint256 id) {
             jobIds.push(id);
             prompts[id] = prompt;
@@ -73,13 +77,24 @@ contract SettlementHandler {
         vm.stopPrank();
     }
 
-    function commit(uint256 jobSeed, uint32 inTok, uint32 outTok) external {
+    function commit(uint256 jobSeed, uint32 outTok) external {
         ++calls;
         uint256 id = _job(jobSeed);
         if (id == 0) return;
         IJobEscrow.Job memory job = escrow.getJob(id);
         vm.prank(job.prover);
-        try escrow.commitResult(id, keccak256(abi.encode(id)), keccak256("out"), uint32(1 + inTok % job.maxInputTokens), uint32(outTok % (job.maxOutputTokens + 1))) {} catch {}
+        try escrow.commitResult(id, keccak256(abi.encode(id)), keccak256("out"), uint32(outTok % (job.maxOutputTokens + 1))) {} catch {}
+    }
+
+    /// @notice The prover declines (before publication, or within the decline window after it).
+    function decline(uint256 jobSeed) external {
+        ++calls;
+        uint256 id = _job(jobSeed);
+        if (id == 0) return;
+        vm.prank(escrow.getJob(id).prover);
+        try escrow.declineJob(id) {
+            ++timesSettled[id];
+        } catch {}
     }
 
     function finalize(uint256 jobSeed) external {

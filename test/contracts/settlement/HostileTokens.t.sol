@@ -58,7 +58,7 @@ contract BlocklistTokenTest is Suite {
         vm.prank(client);
         uint256 jobId = escrow.openJob(jobParams(prover, 10, 10));
         vm.prank(prover);
-        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 5, 5);
+        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 5);
         blk.setBlocked(client, true);
         vm.warp(block.timestamp + 3601);
         escrow.finalize(jobId); // credits only: no transfer to the blocked client here

@@ -9,11 +9,12 @@ import {EscrowParams} from "../../../contracts/escrow/EscrowParams.sol";
 import {NodeRegistry} from "../../../contracts/staking/NodeRegistry.sol";
 import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
+import {TokenRoot} from "../../../contracts/libraries/TokenRoot.sol";
 
 contract JobEscrowTest is Suite {
-    uint32 constant MAX_IN = 100;
+    uint32 constant IN_TOK = 100;
     uint32 constant MAX_OUT = 50;
-    uint256 constant COST = uint256(MAX_IN) * IN_PRICE + uint256(MAX_OUT) * OUT_PRICE;
+    uint256 constant COST = uint256(IN_TOK) * IN_PRICE + uint256(MAX_OUT) * OUT_PRICE;
 
     function setUp() public {
         deploySuite();
@@ -23,7 +24,8 @@ contract JobEscrowTest is Suite {
     // ------------------------------------------------------------------ open
 
     function test_openJob_escrowsMaxCostAndLocksCollateral() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        // Escrow = inputTokens·inPrice (the prompt's exact length) + maxOut·outPrice.
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         IJobEscrow.Job memory job = escrow.getJob(jobId);
         assertEq(job.escrowed, COST, "escrowed");
         assertEq(job.collateral, 1e18, "collateral = minCollateral (2x cost is below it)");
@@ -35,11 +37,11 @@ contract JobEscrowTest is Suite {
     }
 
     function test_openJob_collateralScalesWithCost() public {
-        uint32 maxIn = 400;
-        fund(client, uint256(maxIn) * 1e18);
+        uint32 inTok = 400;
+        fund(client, uint256(inTok) * 1e18);
         vm.prank(prover);
         nodes.setOffer(MODEL, 1e15, 1e15);
-        IJobEscrow.OpenJobParams memory p = jobParams(prover, maxIn, 100);
+        IJobEscrow.OpenJobParams memory p = jobParams(prover, inTok, 100);
         p.inputPrice = 1e15;
         p.outputPrice = 1e15;
         vm.prank(client);
@@ -50,14 +52,14 @@ contract JobEscrowTest is Suite {
     function test_openJob_emitsJobOpened() public {
         fund(client, COST);
         vm.expectEmit(true, true, true, true);
-        emit JobEscrow.JobOpened(1, client, prover, MODEL, keccak256(promptBytes()), COST, 1e18, uint64(block.timestamp + 600));
+        emit JobEscrow.JobOpened(1, client, prover, MODEL, TokenRoot.root(promptBytes(), 0), IN_TOK, COST, 1e18, uint64(block.timestamp + 600));
         vm.prank(client);
-        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+        escrow.openJob(jobParams(prover, IN_TOK, MAX_OUT));
     }
 
     function test_openJob_revertsOnPriceMismatch() public {
         fund(client, COST);
-        IJobEscrow.OpenJobParams memory p = jobParams(prover, MAX_IN, MAX_OUT);
+        IJobEscrow.OpenJobParams memory p = jobParams(prover, IN_TOK, MAX_OUT);
         p.outputPrice = OUT_PRICE - 1;
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.PriceMismatch.selector, IN_PRICE, OUT_PRICE, IN_PRICE, OUT_PRICE - 1));
         vm.prank(client);
@@ -70,7 +72,7 @@ contract JobEscrowTest is Suite {
         nodes.removeOffer(MODEL);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.NoActiveOffer.selector, prover, MODEL));
         vm.prank(client);
-        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+        escrow.openJob(jobParams(prover, IN_TOK, MAX_OUT));
     }
 
     function test_openJob_revertsOnTokenLimits() public {
@@ -78,11 +80,62 @@ contract JobEscrowTest is Suite {
         vm.startPrank(client);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenLimits.selector, uint32(0), MAX_OUT, uint32(512)));
         escrow.openJob(jobParams(prover, 0, MAX_OUT));
-        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenLimits.selector, MAX_IN, uint32(0), uint32(512)));
-        escrow.openJob(jobParams(prover, MAX_IN, 0));
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenLimits.selector, IN_TOK, uint32(0), uint32(512)));
+        escrow.openJob(jobParams(prover, IN_TOK, 0));
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenLimits.selector, uint32(500), uint32(13), uint32(512)));
         escrow.openJob(jobParams(prover, 500, 13));
         vm.stopPrank();
+    }
+
+    /// @notice Sampling rules the judge cannot check never reach a job (PROTOCOL §4.4): top-k
+    /// other than 0/1, or a positive finite temperature above 2^16.
+    function test_openJob_revertsOnUnverifiableSampling() public {
+        fund(client, 20 * COST);
+        uint256[6] memory bad = [
+            uint256(2) << 32, // top-k 2
+            uint256(type(uint32).max) << 32, // top-k 2^32-1
+            (uint256(2) << 32) | 0x3f800000, // top-k 2 at tau 1
+            0x47800001, // tau just above 2^16
+            0x7f7fffff, // largest finite tau
+            (uint256(1) << 32) | 0x7f000000 // greedy top-k does not excuse a huge tau
+        ];
+        vm.startPrank(client);
+        for (uint256 i; i < bad.length; ++i) {
+            IJobEscrow.OpenJobParams memory p = jobParams(prover, IN_TOK, MAX_OUT);
+            p.samplingParams = bad[i] | (uint256(0xdead) << 64);
+            vm.expectRevert(abi.encodeWithSelector(JobEscrow.UnverifiableSampling.selector, p.samplingParams));
+            escrow.openJob(p);
+        }
+        uint256[8] memory good = [
+            uint256(0), // greedy
+            0x3f800000, // tau 1, no top-k: sampled
+            0x47800000, // tau exactly 2^16
+            0x7f800000, // +inf: not finite, greedy
+            0x7fc00000, // NaN: greedy
+            0xbf800000, // tau -1: greedy
+            0x00000001, // smallest subnormal: sampled
+            (uint256(1) << 32) | 0x3f800000 // top-k 1: greedy
+        ];
+        for (uint256 i; i < good.length; ++i) {
+            IJobEscrow.OpenJobParams memory p = jobParams(prover, IN_TOK, MAX_OUT);
+            p.samplingParams = good[i] | (uint256(7) << 64);
+            uint256 jobId = escrow.openJob(p);
+            assertEq(escrow.getJob(jobId).samplingParams, p.samplingParams, "stored verbatim");
+        }
+        vm.stopPrank();
+    }
+
+    /// @notice verifiableSampling agrees with the rule written out on the decoded fields.
+    function testFuzz_verifiableSampling_matchesRule(uint256 sp) public view {
+        // Half the runs keep top-k in {0, 1}, where the temperature decides.
+        if (sp >> 255 == 1) sp &= ~(uint256(0xfffffffe) << 32);
+        uint256 k = (sp >> 32) & 0xffffffff;
+        uint32 bits = uint32(sp);
+        bool positiveFinite = bits >> 31 == 0 && (bits >> 23) & 0xff != 0xff && bits != 0;
+        // A positive finite binary32 is > 2^16 iff its exponent field exceeds 143, or equals it
+        // with a non-zero mantissa.
+        bool huge = positiveFinite && ((bits >> 23) > 143 || ((bits >> 23) == 143 && bits & 0x7fffff != 0));
+        assertTrue(escrow.verifiableSampling(sp) == (k <= 1 && !huge), "rule");
     }
 
     function test_openJob_revertsWhenFreeStakeCannotCoverCollateral() public {
@@ -92,11 +145,11 @@ contract JobEscrowTest is Suite {
         EscrowParams.Params memory p = defaultParams();
         p.minCollateral = 60e18;
         escrow.setParams(p);
-        openJob(MAX_IN, MAX_OUT);
+        openJob(IN_TOK, MAX_OUT);
         fund(client, COST);
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.InsufficientFreeStake.selector, prover, 40e18, 60e18));
         vm.prank(client);
-        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+        escrow.openJob(jobParams(prover, IN_TOK, MAX_OUT));
     }
 
     function test_openJob_revertsWhenProverBelowMinimumStake() public {
@@ -105,14 +158,14 @@ contract JobEscrowTest is Suite {
         fund(client, COST);
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.StakeTooLow.selector, prover, 1e18, MIN_PROVER_STAKE));
         vm.prank(client);
-        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+        escrow.openJob(jobParams(prover, IN_TOK, MAX_OUT));
     }
 
     function test_openJob_revertsWithoutAllowance() public {
         token.mint(client, COST);
         vm.expectRevert();
         vm.prank(client);
-        escrow.openJob(jobParams(prover, MAX_IN, MAX_OUT));
+        escrow.openJob(jobParams(prover, IN_TOK, MAX_OUT));
         assertSolvent();
     }
 
@@ -133,7 +186,7 @@ contract JobEscrowTest is Suite {
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash));
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
         vm.prank(signer);
-        uint256 jobId = escrow.openJobWithPermit(jobParams(prover, MAX_IN, MAX_OUT), block.timestamp + 1, v, r, s);
+        uint256 jobId = escrow.openJobWithPermit(jobParams(prover, IN_TOK, MAX_OUT), block.timestamp + 1, v, r, s);
         assertEq(escrow.getJob(jobId).client, signer, "client");
         assertEq(token.balanceOf(signer), 0, "pulled");
     }
@@ -146,9 +199,9 @@ contract JobEscrowTest is Suite {
     // ------------------------------------------------------------------ commit
 
     function test_commit_startsChallengeWindow() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         vm.warp(block.timestamp + 600); // the deadline second itself is still in time
-        commit(jobId, 10, 20);
+        commit(jobId, 20);
         IJobEscrow.Job memory job = escrow.getJob(jobId);
         assertEq(uint8(job.status), uint8(IJobEscrow.JobStatus.Committed), "status");
         assertEq(job.challengeDeadline, block.timestamp + 3600, "window");
@@ -156,55 +209,58 @@ contract JobEscrowTest is Suite {
     }
 
     function test_commit_revertsAfterDeadline() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         uint64 deadline = escrow.getJob(jobId).commitDeadline;
         vm.warp(deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.CommitDeadlinePassed.selector, jobId, deadline));
-        commit(jobId, 10, 20);
+        commit(jobId, 20);
     }
 
     function test_commit_revertsForOtherCaller() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.NotJobProver.selector, jobId, client));
         vm.prank(client);
-        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 1, 1);
+        escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 1);
     }
 
     function test_commit_revertsOnBadCounts() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        vm.expectRevert(abi.encodeWithSelector(JobEscrow.TokenCountsExceedLimits.selector, MAX_IN + 1, uint32(1), MAX_IN, MAX_OUT));
-        commit(jobId, MAX_IN + 1, 1);
-        vm.expectRevert(abi.encodeWithSelector(JobEscrow.TokenCountsExceedLimits.selector, uint32(1), MAX_OUT + 1, MAX_IN, MAX_OUT));
-        commit(jobId, 1, MAX_OUT + 1);
-        vm.expectRevert(abi.encodeWithSelector(JobEscrow.TokenCountsExceedLimits.selector, uint32(0), uint32(1), MAX_IN, MAX_OUT));
-        commit(jobId, 0, 1);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.OutputTokensOutOfRange.selector, jobId, MAX_OUT + 1, MAX_OUT));
+        commit(jobId, MAX_OUT + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.OutputTokensOutOfRange.selector, jobId, uint32(0), MAX_OUT));
+        commit(jobId, 0);
+        commit(jobId, MAX_OUT);
+        assertEq(escrow.getJob(jobId).inputTokens, IN_TOK, "the prompt length stays what was escrowed");
     }
 
     function test_commit_revertsOnZeroRoot() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidCommitment.selector, jobId));
         vm.prank(prover);
-        escrow.commitResult(jobId, bytes32(0), keccak256("o"), 1, 1);
+        escrow.commitResult(jobId, bytes32(0), keccak256("o"), 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidCommitment.selector, jobId));
+        vm.prank(prover);
+        escrow.commitResult(jobId, keccak256("t"), bytes32(0), 1);
     }
 
     function test_commit_revertsTwice() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         vm.expectRevert(
             abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Committed, IJobEscrow.JobStatus.Open)
         );
-        commit(jobId, 10, 20);
+        commit(jobId, 20);
     }
 
     // ------------------------------------------------------------------ finalize
 
     function test_finalize_paysPerTokenLessFeeAndRefundsRest() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
         escrow.finalize(jobId);
 
-        uint256 cost = 10 * uint256(IN_PRICE) + 20 * uint256(OUT_PRICE);
+        uint256 cost = IN_TOK * uint256(IN_PRICE) + 20 * uint256(OUT_PRICE);
         uint256 fee = cost * 250 / 10_000;
         assertEq(escrow.credits(prover), cost - fee, "prover paid");
         assertEq(escrow.credits(treasury), fee, "fee");
@@ -224,8 +280,8 @@ contract JobEscrowTest is Suite {
     }
 
     function test_finalize_revertsDuringWindowIncludingLastSecond() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         uint64 deadline = escrow.getJob(jobId).challengeDeadline;
         vm.warp(deadline);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.ChallengeWindowOpen.selector, jobId, deadline));
@@ -233,8 +289,8 @@ contract JobEscrowTest is Suite {
     }
 
     function test_finalize_revertsTwice() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
         escrow.finalize(jobId);
         vm.expectRevert(
@@ -244,7 +300,7 @@ contract JobEscrowTest is Suite {
     }
 
     function test_finalize_revertsBeforeCommit() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         vm.expectRevert(
             abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Open, IJobEscrow.JobStatus.Committed)
         );
@@ -252,11 +308,11 @@ contract JobEscrowTest is Suite {
     }
 
     function test_finalizeMany_settlesReadyJobsAndSkipsOthers() public {
-        uint256 a = openJob(MAX_IN, MAX_OUT);
-        uint256 b = openJob(MAX_IN, MAX_OUT);
-        uint256 c = openJob(MAX_IN, MAX_OUT); // never committed
-        commit(a, 1, 1);
-        commit(b, 2, 2);
+        uint256 a = openJob(IN_TOK, MAX_OUT);
+        uint256 b = openJob(IN_TOK, MAX_OUT);
+        uint256 c = openJob(IN_TOK, MAX_OUT); // never committed
+        commit(a, 1);
+        commit(b, 2);
         vm.warp(block.timestamp + 3601);
         escrow.finalize(a); // someone else got there first
         uint256[] memory ids = new uint256[](4);
@@ -274,21 +330,21 @@ contract JobEscrowTest is Suite {
     }
 
     function test_finalize_usesFeeFixedAtOpen() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         EscrowParams.Params memory p = defaultParams();
         p.feeBps = 1_000;
         escrow.setParams(p);
-        commit(jobId, 10, 20);
+        commit(jobId, 20);
         vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
         escrow.finalize(jobId);
-        uint256 cost = 10 * uint256(IN_PRICE) + 20 * uint256(OUT_PRICE);
+        uint256 cost = IN_TOK * uint256(IN_PRICE) + 20 * uint256(OUT_PRICE);
         assertEq(escrow.credits(treasury), cost * 250 / 10_000, "old fee");
     }
 
     // ------------------------------------------------------------------ expiry
 
     function test_refundExpired_withoutPublishedPrompt_refundsWithoutPenalty() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         uint64 deadline = escrow.getJob(jobId).commitDeadline;
         vm.warp(deadline);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.CommitDeadlineNotPassed.selector, jobId, deadline));
@@ -304,57 +360,193 @@ contract JobEscrowTest is Suite {
         assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Expired), "status");
         assertSolvent();
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Expired, IJobEscrow.JobStatus.Open));
-        commit(jobId, 1, 1);
+        commit(jobId, 1);
     }
 
+    uint256 constant COST3 = 3 * uint256(IN_PRICE) + uint256(MAX_OUT) * OUT_PRICE;
+
     function test_publishPrompt_extendsDeadlineAndMakesExpiryTheProversFault() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(3, MAX_OUT);
         vm.warp(block.timestamp + 500); // 100 s before the original deadline
         vm.expectEmit(true, true, false, true);
-        emit JobEscrow.PromptPublished(jobId, prover, promptBytes(), uint64(block.timestamp + 600));
+        emit JobEscrow.PromptPublished(jobId, prover, promptBytes(), uint64(block.timestamp + 600), uint64(block.timestamp + 120));
         vm.prank(client);
         escrow.publishPrompt(jobId, promptBytes());
         IJobEscrow.Job memory job = escrow.getJob(jobId);
         assertEq(job.commitDeadline, block.timestamp + 600, "a full commit timeout from publication");
         assertTrue(job.promptPublished, "published");
+        assertEq(job.declineDeadline, block.timestamp + 120, "decline window");
+        assertEq(escrow.publishedOpen(prover), 1, "counted");
 
         vm.warp(job.commitDeadline + 1);
         escrow.refundExpired(jobId);
-        assertEq(escrow.credits(client), COST, "full refund");
+        assertEq(escrow.credits(client), COST3, "full refund");
         assertEq(nodes.credits(client), 0.5e18, "penalty = 50% of collateral");
         assertEq(nodes.getNode(prover).stake, 1_000e18 - 0.5e18, "stake slashed");
         assertEq(nodes.getNode(prover).locked, 0, "rest unlocked");
+        assertEq(escrow.publishedOpen(prover), 0, "expiry releases the slot");
         assertSolvent();
     }
 
     function test_publishPrompt_rejectsWrongCallerPromptOrState() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(3, MAX_OUT);
         bytes memory other = abi.encodePacked(uint32(1), uint32(2), uint32(3));
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.NotJobClient.selector, jobId, prover));
         vm.prank(prover);
         escrow.publishPrompt(jobId, promptBytes());
         vm.startPrank(client);
-        vm.expectRevert(abi.encodeWithSelector(JobEscrow.PromptMismatch.selector, jobId, keccak256(promptBytes()), keccak256(other)));
+        vm.expectRevert(
+            abi.encodeWithSelector(JobEscrow.PromptMismatch.selector, jobId, TokenRoot.root(promptBytes(), 0), TokenRoot.root(other, 0))
+        );
         escrow.publishPrompt(jobId, other);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidPrompt.selector, jobId, 5));
         escrow.publishPrompt(jobId, hex"0102030405");
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidPrompt.selector, jobId, 0));
         escrow.publishPrompt(jobId, "");
+        // A prefix (or any other length) of the committed prompt is refused: the length is fixed.
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidPrompt.selector, jobId, 8));
+        escrow.publishPrompt(jobId, abi.encodePacked(uint32(256), uint32(72)));
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidPrompt.selector, jobId, 16));
+        escrow.publishPrompt(jobId, abi.encodePacked(promptBytes(), uint32(1)));
         escrow.publishPrompt(jobId, promptBytes());
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.PromptAlreadyPublished.selector, jobId));
         escrow.publishPrompt(jobId, promptBytes());
         vm.stopPrank();
-        commit(jobId, 3, 5);
+        commit(jobId, 5);
+        assertEq(escrow.publishedOpen(prover), 0, "commit releases the slot");
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Committed, IJobEscrow.JobStatus.Open));
         vm.prank(client);
         escrow.publishPrompt(jobId, promptBytes());
     }
 
+    function _openWithPrompt(bytes memory prompt) private returns (uint256 jobId) {
+        uint32 n = uint32(prompt.length / 4);
+        fund(client, uint256(n) * IN_PRICE + uint256(MAX_OUT) * OUT_PRICE);
+        IJobEscrow.OpenJobParams memory p = jobParams(prover, n, MAX_OUT);
+        p.promptRoot = TokenRoot.root(prompt, 0);
+        vm.prank(client);
+        jobId = escrow.openJob(p);
+    }
+
+    /// @notice The old attack: a client commits to a prompt with an id no model can embed
+    /// (0xFFFFFFFF), publishes it, and the honest prover can neither run it nor avoid the
+    /// missed-commit penalty. Now publication itself reverts, so the penalty never applies.
+    function test_publishPrompt_outOfVocabularyIdCannotForceAPenalty() public {
+        bytes memory poisoned = abi.encodePacked(uint32(256), uint32(0xFFFFFFFF), uint32(105));
+        uint256 jobId = _openWithPrompt(poisoned);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenId.selector, jobId, 1, uint32(0xFFFFFFFF)));
+        vm.prank(client);
+        escrow.publishPrompt(jobId, poisoned);
+
+        // The vocabulary is 259 ids: 259 is the first invalid one, 258 the last valid one.
+        uint256 edge = _openWithPrompt(abi.encodePacked(uint32(0), uint32(259)));
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.InvalidTokenId.selector, edge, 1, uint32(259)));
+        vm.prank(client);
+        escrow.publishPrompt(edge, abi.encodePacked(uint32(0), uint32(259)));
+        uint256 fine = _openWithPrompt(abi.encodePacked(uint32(0), uint32(258)));
+        vm.prank(client);
+        escrow.publishPrompt(fine, abi.encodePacked(uint32(0), uint32(258)));
+
+        // Unpublished, the poisoned job expires with no penalty: the prover keeps its stake.
+        vm.warp(escrow.getJob(jobId).commitDeadline + 1);
+        escrow.refundExpired(jobId);
+        assertEq(nodes.credits(client), 0, "no penalty");
+        assertEq(nodes.getNode(prover).stake, 1_000e18, "stake intact");
+        assertSolvent();
+    }
+
+    /// @notice A flood of published prompts beyond maxPublishedPerProver reverts; a slot frees
+    /// on commit, expiry or decline.
+    function test_publishPrompt_floodBeyondCapReverts() public {
+        uint256[6] memory ids;
+        for (uint256 i; i < 6; ++i) ids[i] = openJob(3, MAX_OUT);
+        vm.startPrank(client);
+        for (uint256 i; i < 4; ++i) escrow.publishPrompt(ids[i], promptBytes());
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.PublishQueueFull.selector, prover, 4));
+        escrow.publishPrompt(ids[4], promptBytes());
+        vm.stopPrank();
+        assertEq(escrow.publishedOpen(prover), 4, "at the cap");
+
+        commit(ids[0], 1); // commit frees one slot
+        vm.prank(client);
+        escrow.publishPrompt(ids[4], promptBytes());
+        vm.prank(prover);
+        escrow.declineJob(ids[1]); // decline frees one
+        vm.prank(client);
+        escrow.publishPrompt(ids[5], promptBytes());
+        assertEq(escrow.publishedOpen(prover), 4, "refilled");
+
+        // Another prover's queue is independent.
+        address other = address(0xB0B2);
+        registerProver(other, 1_000e18);
+        fund(client, COST3);
+        vm.prank(client);
+        uint256 theirs = escrow.openJob(jobParams(other, 3, MAX_OUT));
+        vm.prank(client);
+        escrow.publishPrompt(theirs, promptBytes());
+        assertEq(escrow.publishedOpen(other), 1, "per prover");
+    }
+
+    // ------------------------------------------------------------------ decline
+
+    function test_declineJob_beforePublication_refundsInFullWithoutPenalty() public {
+        uint256 jobId = openJob(3, MAX_OUT);
+        vm.warp(block.timestamp + 599); // any time while Open and unpublished
+        vm.expectEmit(true, true, false, true);
+        emit JobEscrow.JobDeclined(jobId, prover, COST3, false);
+        vm.prank(prover);
+        escrow.declineJob(jobId);
+        assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Declined), "status");
+        assertEq(escrow.credits(client), COST3, "full refund");
+        assertEq(escrow.totalEscrowed(), 0, "released");
+        assertEq(nodes.getNode(prover).locked, 0, "unlocked");
+        assertEq(nodes.getNode(prover).stake, 1_000e18, "no penalty");
+        assertSolvent();
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Declined, IJobEscrow.JobStatus.Open));
+        commit(jobId, 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Declined, IJobEscrow.JobStatus.Open));
+        escrow.refundExpired(jobId);
+    }
+
+    function test_declineJob_withinWindowAfterPublication() public {
+        uint256 jobId = openJob(3, MAX_OUT);
+        vm.prank(client);
+        escrow.publishPrompt(jobId, promptBytes());
+        vm.warp(escrow.getJob(jobId).declineDeadline); // the last second is still in time
+        vm.expectEmit(true, true, false, true);
+        emit JobEscrow.JobDeclined(jobId, prover, COST3, true);
+        vm.prank(prover);
+        escrow.declineJob(jobId);
+        assertEq(escrow.publishedOpen(prover), 0, "slot released");
+        assertEq(escrow.credits(client), COST3, "full refund");
+        assertEq(nodes.credits(client), 0, "no penalty");
+        assertEq(nodes.getNode(prover).locked, 0, "unlocked");
+        assertSolvent();
+    }
+
+    function test_declineJob_revertsAfterWindowOrForOthers() public {
+        uint256 jobId = openJob(3, MAX_OUT);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.NotJobProver.selector, jobId, client));
+        vm.prank(client);
+        escrow.declineJob(jobId);
+        vm.prank(client);
+        escrow.publishPrompt(jobId, promptBytes());
+        uint64 deadline = escrow.getJob(jobId).declineDeadline;
+        vm.warp(deadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.DeclineWindowClosed.selector, jobId, deadline));
+        vm.prank(prover);
+        escrow.declineJob(jobId);
+        commit(jobId, 2);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Committed, IJobEscrow.JobStatus.Open));
+        vm.prank(prover);
+        escrow.declineJob(jobId);
+    }
+
     // ------------------------------------------------------------------ dispute hook
 
     function test_dispute_freezesSettlementUntilResolved() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         escrow.onDisputeOpened(jobId);
         vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.DisputesOpen.selector, jobId, 1));
@@ -365,8 +557,8 @@ contract JobEscrowTest is Suite {
     }
 
     function test_dispute_openAllowedOnLastSecondOnly() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         uint64 deadline = escrow.getJob(jobId).challengeDeadline;
         vm.warp(deadline);
         escrow.onDisputeOpened(jobId);
@@ -376,8 +568,8 @@ contract JobEscrowTest is Suite {
     }
 
     function test_dispute_faultSlashesProverRefundsClientRewardsChallenger() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         escrow.onDisputeOpened(jobId);
         escrow.onDisputeResolved(jobId, true, challenger);
 
@@ -392,8 +584,8 @@ contract JobEscrowTest is Suite {
     }
 
     function test_dispute_concurrentDisputesSlashOnce() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         escrow.onDisputeOpened(jobId);
         escrow.onDisputeOpened(jobId);
         escrow.onDisputeResolved(jobId, true, challenger);
@@ -406,8 +598,8 @@ contract JobEscrowTest is Suite {
     }
 
     function test_dispute_hookOnlyForDisputeGame() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
-        commit(jobId, 10, 20);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
         vm.expectRevert(abi.encodeWithSelector(EscrowParams.NotDisputeGame.selector, challenger));
         vm.prank(challenger);
         escrow.onDisputeOpened(jobId);
@@ -417,7 +609,7 @@ contract JobEscrowTest is Suite {
     }
 
     function test_dispute_revertsOnOpenJob() public {
-        uint256 jobId = openJob(MAX_IN, MAX_OUT);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
         vm.expectRevert(
             abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Open, IJobEscrow.JobStatus.Committed)
         );
@@ -438,6 +630,20 @@ contract JobEscrowTest is Suite {
         p.challengeWindow = 59;
         vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "challengeWindow"));
         escrow.setParams(p);
+        p = defaultParams();
+        p.declineWindow = 0;
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "declineWindow"));
+        escrow.setParams(p);
+        p.declineWindow = p.commitTimeout + 1;
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "declineWindow"));
+        escrow.setParams(p);
+        p = defaultParams();
+        p.maxPublishedPerProver = 0;
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "maxPublishedPerProver"));
+        escrow.setParams(p);
+        p.maxPublishedPerProver = 65;
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "maxPublishedPerProver"));
+        escrow.setParams(p);
     }
 
     function test_setParams_onlyGovernance() public {
@@ -457,15 +663,14 @@ contract JobEscrowTest is Suite {
 
     /// @notice For any prices and counts, the three payouts add up to the escrow exactly and
     /// the fee never exceeds its rate.
-    function testFuzz_finalize_payoutsSumToEscrow(uint128 inPrice, uint128 outPrice, uint32 maxIn, uint32 maxOut, uint32 inTok, uint32 outTok, uint16 feeBps)
+    function testFuzz_finalize_payoutsSumToEscrow(uint128 inPrice, uint128 outPrice, uint32 inTok, uint32 maxOut, uint32 outTok, uint16 feeBps)
         public
     {
         inPrice = uint128(bound(inPrice, 0, 1e24));
         outPrice = uint128(bound(outPrice, 0, 1e24));
-        maxIn = uint32(bound(maxIn, 1, 256));
+        inTok = uint32(bound(inTok, 1, 256));
         maxOut = uint32(bound(maxOut, 1, 256));
-        inTok = uint32(bound(inTok, 1, maxIn));
-        outTok = uint32(bound(outTok, 0, maxOut));
+        outTok = uint32(bound(outTok, 1, maxOut));
         EscrowParams.Params memory p = defaultParams();
         p.feeBps = uint16(bound(feeBps, 0, 1_000));
         escrow.setParams(p);
@@ -475,14 +680,14 @@ contract JobEscrowTest is Suite {
         vm.prank(prover);
         nodes.topUp(1e30);
 
-        uint256 cost = uint256(maxIn) * inPrice + uint256(maxOut) * outPrice;
+        uint256 cost = uint256(inTok) * inPrice + uint256(maxOut) * outPrice;
         fund(client, cost);
-        IJobEscrow.OpenJobParams memory params = jobParams(prover, maxIn, maxOut);
+        IJobEscrow.OpenJobParams memory params = jobParams(prover, inTok, maxOut);
         params.inputPrice = inPrice;
         params.outputPrice = outPrice;
         vm.prank(client);
         uint256 jobId = escrow.openJob(params);
-        commit(jobId, inTok, outTok);
+        commit(jobId, outTok);
         vm.warp(block.timestamp + 3601);
         escrow.finalize(jobId);
 

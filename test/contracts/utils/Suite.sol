@@ -10,6 +10,7 @@ import {TestToken} from "../../../contracts/mocks/TestToken.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
 import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
+import {TokenRoot} from "../../../contracts/libraries/TokenRoot.sol";
 import {vm} from "./Vm.sol";
 import {Assertions} from "./Assertions.sol";
 
@@ -43,7 +44,9 @@ abstract contract Suite is Assertions {
             collateralBps: 20_000,
             minCollateral: 1e18,
             missedCommitPenaltyBps: 5_000,
-            challengerRewardBps: 5_000
+            challengerRewardBps: 5_000,
+            declineWindow: 120,
+            maxPublishedPerProver: 4
         });
     }
 
@@ -124,28 +127,30 @@ abstract contract Suite is Assertions {
         return abi.encodePacked(uint32(256), uint32(72), uint32(105));
     }
 
-    function jobParams(address who, uint32 maxIn, uint32 maxOut) internal pure returns (IJobEscrow.OpenJobParams memory) {
+    /// @notice Job terms for `inputTokens` prompt tokens. The promptRoot is that of promptBytes()
+    /// (3 tokens); tests that publish the prompt open with inputTokens = 3.
+    function jobParams(address who, uint32 inputTokens, uint32 maxOut) internal pure returns (IJobEscrow.OpenJobParams memory) {
         return IJobEscrow.OpenJobParams({
             prover: who,
             modelId: MODEL,
-            promptHash: keccak256(promptBytes()),
+            promptRoot: TokenRoot.root(promptBytes(), 0),
             samplingParams: 0,
-            maxInputTokens: maxIn,
+            inputTokens: inputTokens,
             maxOutputTokens: maxOut,
             inputPrice: IN_PRICE,
             outputPrice: OUT_PRICE
         });
     }
 
-    function openJob(uint32 maxIn, uint32 maxOut) internal returns (uint256 jobId) {
-        fund(client, uint256(maxIn) * IN_PRICE + uint256(maxOut) * OUT_PRICE);
+    function openJob(uint32 inputTokens, uint32 maxOut) internal returns (uint256 jobId) {
+        fund(client, uint256(inputTokens) * IN_PRICE + uint256(maxOut) * OUT_PRICE);
         vm.prank(client);
-        jobId = escrow.openJob(jobParams(prover, maxIn, maxOut));
+        jobId = escrow.openJob(jobParams(prover, inputTokens, maxOut));
     }
 
-    function commit(uint256 jobId, uint32 inTok, uint32 outTok) internal {
+    function commit(uint256 jobId, uint32 outTok) internal {
         vm.prank(prover);
-        escrow.commitResult(jobId, keccak256("trace"), keccak256("output"), inTok, outTok);
+        escrow.commitResult(jobId, keccak256("trace"), keccak256("output"), outTok);
     }
 
     /// @notice Every token the two custodial contracts hold is owed to someone.

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getJob } from "../../protocol/chain/actions/getJob.js";
+import { openJob } from "../../protocol/chain/actions/openJob.js";
+import { publishPrompt } from "../../protocol/chain/actions/publishPrompt.js";
+import { JobStatus } from "../../protocol/chain/contracts.js";
+import { jobEscrowAbi } from "../../protocol/chain/abi.js";
+import { completionPromptTokens, promptRoot } from "../../protocol/prompt/prompt.js";
+import { parseProverConfig } from "../../prover-node/config.js";
+import { startProverNode, type ProverNode } from "../../prover-node/node.js";
+import { devAccount } from "../helpers/chains.js";
+import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
+
+/**
+ * A prover declines on-chain (PROTOCOL §5.3) what it cannot serve, instead of letting the
+ * deadline pass: the client is refunded in full and the prover keeps its stake.
+ */
+describe("the prover node declines jobs it cannot serve", () => {
+  let net: TestNetwork;
+  let node: ProverNode;
+
+  beforeAll(async () => {
+    net = await startTestNetwork();
+    // One job at a time: a second published prompt cannot be admitted in this tick.
+    node = await startProverNode(parseProverConfig({ ...(await proverConfigFor(net, "decline", { maxQueuedJobs: 1 })), logLevel: "error" }), { account: devAccount(1), runLoop: false, disputeResponder: false });
+    await registerProverOnChain(net, 1, node.url);
+  });
+  afterAll(async () => {
+    await node?.close();
+    await net?.cleanup();
+  });
+
+  const credits = async (who: `0x${string}`) => {
+    const c = await net.as(2);
+    return c.publicClient.readContract({ address: c.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "credits", args: [who] });
+  };
+
+  it("a prompt matching promptRoot with an id outside the vocabulary: 400 invalid_token_id and the job declined", async () => {
+    const client = await net.as(2);
+    const vocab = net.manifest.architecture.vocab;
+    const tokens = [256, 72, vocab, 105]; // bos, "H", out of range, "i"
+    const { jobId, escrowed } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
+    const before = await credits(devAccount(2).address);
+    const res = await fetch(`${node.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "x-stepproof-job": jobId.toString() }, body: JSON.stringify({ model: net.manifest.modelId, prompt: tokens, max_tokens: 4 }) });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("invalid_token_id");
+    expect((await getJob(client, { jobId })).status).toBe(JobStatus.Declined);
+    expect((await credits(devAccount(2).address)) - before).toBe(escrowed);
+    expect(node.db.job(jobId)).toBeUndefined();
+    // The same out-of-vocabulary prompt cannot be published on-chain either.
+    const other = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
+    await expect(publishPrompt(client, { jobId: other.jobId, promptTokens: tokens })).rejects.toThrow(/InvalidTokenId/);
+  });
+
+  it("a request with someone else's prompt for the job declines nothing", async () => {
+    const client = await net.as(2);
+    const tokens = completionPromptTokens(net.manifest.tokenizer, "the real prompt");
+    const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
+    const junk = [...tokens.slice(0, -1), net.manifest.architecture.vocab + 5];
+    const res = await fetch(`${node.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "x-stepproof-job": jobId.toString() }, body: JSON.stringify({ model: net.manifest.modelId, prompt: junk, max_tokens: 4 }) });
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("prompt_mismatch");
+    expect((await getJob(client, { jobId })).status).toBe(JobStatus.Open);
+  });
+
+  it("published prompts beyond what the node can take in time are declined within the window, the rest served", async () => {
+    const client = await net.as(2);
+    const open = async (text: string) => {
+      const tokens = completionPromptTokens(net.manifest.tokenizer, text);
+      const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
+      await publishPrompt(client, { jobId, promptTokens: tokens });
+      return jobId;
+    };
+    const a = await open("first published");
+    const b = await open("second published");
+    const before = await credits(devAccount(2).address);
+    await node.loop.kick();
+    const [ja, jb] = [await getJob(client, { jobId: a }), await getJob(client, { jobId: b })];
+    expect(ja.status).toBe(JobStatus.Committed);
+    expect(jb.status).toBe(JobStatus.Declined);
+    // Declined: the client is refunded the whole escrow at once, no deadline to wait for.
+    expect((await credits(devAccount(2).address)) - before).toBe(jb.escrowed);
+  });
+});
