@@ -9,6 +9,10 @@ interface IStepJudge {
     /// @notice Everything the judge trusts, assembled by the game from the escrow and registry.
     struct Context {
         bytes32 traceRoot;
+        /// Token roots of the job (PROTOCOL §3.4): tokens at positions < inputTokens are read from
+        /// the client's prompt root, later ones from the committed output root, never from the trace.
+        bytes32 promptRoot;
+        bytes32 outputRoot;
         bytes32 weightsRoot;
         bytes32 stepRoot;
         uint256 position; // t

@@ -24,6 +24,9 @@ contract StepJudge is IStepJudge {
     struct W {
         StepLayout.Dims m;
         bytes32 traceRoot;
+        bytes32 promptRoot;
+        bytes32 outputRoot;
+        uint256 inputTokens;
         bytes32 weightsRoot;
         bytes32 stepRoot;
         uint256 t;
@@ -92,6 +95,9 @@ contract StepJudge is IStepJudge {
             vocab: c.vocab
         });
         w.traceRoot = c.traceRoot;
+        w.promptRoot = c.promptRoot;
+        w.outputRoot = c.outputRoot;
+        w.inputTokens = c.inputTokens;
         w.weightsRoot = c.weightsRoot;
         w.stepRoot = c.stepRoot;
         w.t = c.position;
@@ -321,7 +327,9 @@ contract StepJudge is IStepJudge {
         stok = StepOps.score(ztok, tau, seed, c.jobId, p, token);
     }
 
-    /// @dev The token leaf of position `p` from the trace (uint32 little-endian), inside the vocabulary.
+    /// @dev The token leaf of position `p` (uint32 little-endian), inside the vocabulary: from the
+    /// prompt root or the output root (`_source`), so a trace of another prompt or a token other
+    /// than the committed output cannot be opened.
     function _token(W memory w, uint256 p, Opening calldata op) private pure returns (uint256 token) {
         _open(w, _loc(SRC_TRACE, CommitmentLeaf.TOKEN_TENSOR, p, 0, 1), op);
         bytes calldata tok = op.chunk;
@@ -488,6 +496,11 @@ contract StepJudge is IStepJudge {
     /// @dev Verify `op` is the leaf at `lc` and has the committed length; returns the element count.
     function _open(W memory w, Loc memory lc, Opening calldata op) private pure returns (uint256 n) {
         (bytes32 root, bytes32 domain, uint8 dtype) = _source(w, lc.src);
+        // INVARIANT: tokens come from the client's prompt root and the committed output root, the
+        // commitments the client checks, never from the trace root's own token leaves.
+        if (lc.src == SRC_TRACE && lc.tensor == CommitmentLeaf.TOKEN_TENSOR) {
+            root = lc.row < w.inputTokens ? w.promptRoot : w.outputRoot;
+        }
         CommitmentLeaf.verifyChunk(root, domain, lc.tensor, lc.row, lc.chunk, op.chunk, op.proof);
         uint256 start = lc.chunk * w.m.C;
         n = lc.rowLen - start < w.m.C ? lc.rowLen - start : w.m.C;

@@ -364,6 +364,8 @@ contract StepProofGame is ReentrancyGuard {
         IModelRegistry.OpTolerance memory tol =
             models.tolerance(job.modelId, StepLayout.opOf(tensor, d.layer, model.arch.layers));
         c.traceRoot = job.traceRoot;
+        c.promptRoot = job.promptRoot;
+        c.outputRoot = job.outputRoot;
         c.weightsRoot = model.weightsRoot;
         c.stepRoot = d.stepRoot;
         c.position = d.position;

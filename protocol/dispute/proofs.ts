@@ -3,7 +3,7 @@
  * over trace + weights + step, and the `openings` argument of `StepProofGame.proveFraud`.
  */
 import { bytesToHex, type Hex } from "viem";
-import { chunkLeaf, STEP_DOMAIN } from "../commitments/index.js";
+import { chunkLeaf, CommitmentTree, STEP_DOMAIN, tokenTree } from "../commitments/index.js";
 import { SRC_STEP, SRC_TRACE, SRC_WEIGHTS, planOpenings, type Claim, type ChunkReader, type JudgeContext, type Loc } from "../evaluator/judge.js";
 import { T, TOKEN_TENSOR_ID, W } from "../evaluator/layout.js";
 import { chunkBytes } from "./tensors.js";
@@ -100,10 +100,32 @@ export function resolvedPlan(ctx: JudgeContext, data: DisputeData, claim: Claim)
   return plan;
 }
 
+const tokenTrees = new WeakMap<readonly number[], Map<number, { prompt: CommitmentTree; output: CommitmentTree | undefined }>>();
+
+/**
+ * Proof of the token at `position` against the job's prompt root (position < inputTokens) or
+ * output root (PROTOCOL §3.4): the judge never opens the trace root's token leaves.
+ */
+export function tokenOpeningProof(tokens: readonly number[], inputTokens: number, position: number): Hex[] {
+  let byP = tokenTrees.get(tokens);
+  if (!byP) tokenTrees.set(tokens, (byP = new Map()));
+  let trees = byP.get(inputTokens);
+  if (!trees) {
+    trees = { prompt: tokenTree(tokens.slice(0, inputTokens), 0), output: tokens.length > inputTokens ? tokenTree(tokens.slice(inputTokens), inputTokens) : undefined };
+    byP.set(inputTokens, trees);
+  }
+  if (position < inputTokens) return trees.prompt.proof(position);
+  if (!trees.output) throw new DisputeDataError(`no output token at position ${position}`);
+  return trees.output.proof(position - inputTokens);
+}
+
 /** The `openings` argument of proveFraud for `claim`. */
 export function buildOpenings(ctx: JudgeContext, data: DisputeData, claim: Claim): Opening[] {
   const read = chunkReader(data);
   return resolvedPlan(ctx, data, claim).map((loc) => {
+    if (loc.src === SRC_TRACE && loc.tensor === TOKEN_TENSOR_ID) {
+      return { chunk: bytesToHex(read(loc)), proof: tokenOpeningProof(data.trace.tokens, ctx.inputTokens, loc.row) };
+    }
     const tree = loc.src === SRC_TRACE ? data.traceTree : loc.src === SRC_WEIGHTS ? data.weightsTree : data.stepTree;
     if (!tree) throw new DisputeDataError("no step tree: the step root has not been built");
     return { chunk: bytesToHex(read(loc)), proof: tree.proof(loc.tensor, loc.row, loc.chunk) };

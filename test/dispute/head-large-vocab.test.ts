@@ -98,7 +98,8 @@ describe("HEAD_ARGMAX at vocab 128,256 under production's op-17 tolerance", () =
   /** StepJudge.judge on claim ARGMAX[0][j]; Context filled by ABI name so added fields default to zero. */
   async function onChain(h: Head, j: number) {
     const c = ctxOf(h);
-    const named: Record<string, unknown> = { ...c, traceRoot: h.trace.root, weightsRoot: ("0x" + "11".repeat(32)) as Hex, stepRoot: h.step.root };
+    // The token tree stands for both token roots (PROTOCOL §3.4): the judge reads t + 1 from the output root.
+    const named: Record<string, unknown> = { ...c, traceRoot: h.trace.root, promptRoot: h.trace.root, outputRoot: h.trace.root, weightsRoot: ("0x" + "11".repeat(32)) as Hex, stepRoot: h.step.root };
     const fn = judge.abi.find((x) => x.type === "function" && x.name === "judge") as { inputs: { components: { name: string; type: string }[] }[] };
     const ctx = Object.fromEntries(fn.inputs[0]!.components.map((k) => [k.name, named[k.name] ?? (k.type === "bytes32" ? "0x" + "00".repeat(32) : k.type === "bool" ? false : 0)]));
     const open = (c: number) => ({ chunk: bytesToHex(logitChunk(h.z, c)), proof: h.step.proof(T.LOGIT, 0, c) });

@@ -95,7 +95,7 @@ describe("Gumbel-max sampling: TypeScript vs EVM and vs float64", () => {
   });
 
   it(`HEAD_ARGMAX under production's op-17 tolerance (atol ${PROD.atol}, rtol ${PROD.rtol}): ${CASES} greedy and sampled cases`, async () => {
-    expect(PROD).toEqual({ atol: 4n, rtol: 1n << 16n });
+    expect(PROD).toEqual({ atol: 1n << 22n, rtol: 1n << 24n }); // the LAYER_OUT drift bounds (PROTOCOL §6.5)
     let fraud = 0;
     await inBatches(CASES, 1000, async (from, to) => {
       const cases = Array.from({ length: to - from }, () => {
