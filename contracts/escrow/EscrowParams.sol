@@ -44,17 +44,24 @@ abstract contract EscrowParams is AccessControl {
     Params internal _params;
     address private _treasury;
     address private _disputeGame;
+    address private _availabilityGame;
 
     error InvalidParams(string field);
     error DisputeGameAlreadySet(address game);
+    error AvailabilityGameAlreadySet(address game);
     error NotDisputeGame(address caller);
 
     event ParamsUpdated(Params params);
     event TreasurySet(address treasury);
     event DisputeGameSet(address game);
+    event AvailabilityGameSet(address game);
 
+    /// @dev The step-proof game and the trace-availability game (PROTOCOL §5.5, §8.4) both freeze
+    /// and resolve jobs through the dispute hook.
     modifier onlyDisputeGame() {
-        if (msg.sender != _disputeGame || msg.sender == address(0)) revert NotDisputeGame(msg.sender);
+        if (msg.sender == address(0) || (msg.sender != _disputeGame && msg.sender != _availabilityGame)) {
+            revert NotDisputeGame(msg.sender);
+        }
         _;
     }
 
@@ -82,6 +89,18 @@ abstract contract EscrowParams is AccessControl {
         if (game == address(0)) revert InvalidParams("game");
         _disputeGame = game;
         emit DisputeGameSet(game);
+    }
+
+    /// @notice Wire the trace-availability game (PROTOCOL §8.4). Set once, like the dispute game.
+    function setAvailabilityGame(address game) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_availabilityGame != address(0)) revert AvailabilityGameAlreadySet(_availabilityGame);
+        if (game == address(0)) revert InvalidParams("availabilityGame");
+        _availabilityGame = game;
+        emit AvailabilityGameSet(game);
+    }
+
+    function availabilityGame() external view returns (address) {
+        return _availabilityGame;
     }
 
     function params() external view returns (Params memory) {

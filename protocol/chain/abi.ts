@@ -2104,6 +2104,17 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "game",
+        "type": "address"
+      }
+    ],
+    "name": "AvailabilityGameAlreadySet",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "length",
         "type": "uint256"
@@ -2575,6 +2586,19 @@ export const jobEscrowAbi = [
     ],
     "name": "WrongStatus",
     "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "game",
+        "type": "address"
+      }
+    ],
+    "name": "AvailabilityGameSet",
+    "type": "event"
   },
   {
     "anonymous": false,
@@ -3158,6 +3182,19 @@ export const jobEscrowAbi = [
         "internalType": "bytes32",
         "name": "",
         "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "availabilityGame",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
       }
     ],
     "stateMutability": "view",
@@ -3914,6 +3951,19 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "game",
+        "type": "address"
+      }
+    ],
+    "name": "setAvailabilityGame",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

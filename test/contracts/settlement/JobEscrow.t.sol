@@ -621,6 +621,27 @@ contract JobEscrowTest is Suite {
         escrow.setDisputeGame(address(0x1234));
     }
 
+    function test_availabilityGame_setOnce_andMayUseTheHook() public {
+        address av = address(0xA7A1);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 4);
+        vm.prank(av);
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.NotDisputeGame.selector, av));
+        escrow.onDisputeOpened(jobId);
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "availabilityGame"));
+        escrow.setAvailabilityGame(address(0));
+        escrow.setAvailabilityGame(av);
+        assertEq(escrow.availabilityGame(), av, "availability game");
+        vm.expectRevert(abi.encodeWithSelector(EscrowParams.AvailabilityGameAlreadySet.selector, av));
+        escrow.setAvailabilityGame(address(0x1234));
+        vm.prank(av);
+        escrow.onDisputeOpened(jobId);
+        assertEq(escrow.getJob(jobId).openDisputes, 1, "frozen");
+        vm.prank(av);
+        escrow.onDisputeResolved(jobId, true, challenger);
+        assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Slashed), "slashed");
+    }
+
     function test_setParams_rejectsOutOfBounds() public {
         EscrowParams.Params memory p = defaultParams();
         p.feeBps = 1_001;
