@@ -96,6 +96,7 @@ async function main() {
   const models = await viem.deployContract("MockModelRegistry");
   const judge = await viem.deployContract("StepJudge");
   const BOND = 10n ** 18n;
+  const DEMAND_FEE = 10n ** 15n;
   const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, BOND, 3600n, 7200n, DEMAND_FEE]);
   await escrow.write.setGame([game.address]);
   await token.write.mint([challenger!.account.address, 10n ** 30n]);
