@@ -154,7 +154,7 @@ describe("trace inputs without proofs", () => {
     });
     expect(r.phase).toBe(Phase.ChallengerWon);
     const demanded = await d.publicClient.getContractEvents({ address: d.game.address, abi: d.game.abi, eventName: "ChunksDemanded", args: { disputeId: id }, fromBlock: 0n });
-    const sources = demanded.flatMap((l) => (l.args as { leaves: { src: number; tensor: bigint }[] }).leaves.map((x) => `${x.src}:${x.tensor}`));
+    const sources = demanded.flatMap((l) => l.args.leaves!.map((x) => `${x.src}:${x.tensor}`));
     expect(sources).toContain(`0:${BLOCK}`); // h[t][l] for the OUT claim
     expect(sources).toContain(`0:${BLOCK - 1}`); // h[p][l-1] for X1, N1 and SS1_PART
   });
