@@ -5,12 +5,12 @@
  * `nextMove` → send (after checking on-chain that the move is still due).
  */
 import { zeroHash, type Hex } from "viem";
-import type { Claim } from "../evaluator/judge.js";
-import { buildStep, type StepData } from "./step.js";
+import type { StepData } from "./step.js";
 import { buildOpenings, chunkReader, judgeContext, stepTree, type DisputeData, type JobTerms, type Opening } from "./proofs.js";
 import { findFraud, type Tolerances } from "./scan.js";
 import { revealArgs, toLeafArg, type DemandLeaf, type LeafArg } from "./demand.js";
 import { descend } from "./descent.js";
+import { claimArgs, honestStep, waitChallenger } from "./moves.js";
 
 /** Phase numbering of StepProofGame.Phase. */
 export const Phase = { None: 0, AwaitingStepRoot: 1, AwaitingProof: 2, AwaitingData: 3, ProverWon: 4, ChallengerWon: 5, Cancelled: 6 } as const;
@@ -80,12 +80,6 @@ function proverStep(disk: Disk, c: ChainDispute): DisputeData {
   return honestStep(disk.data, c);
 }
 
-/** The honest step of dispute `c`, rebuilt from the committed trace and weights. */
-export function honestStep(data: DisputeData, c: Pick<ChainDispute, "position" | "layer">): DisputeData {
-  const step = buildStep(data.arch, data.weights, data.trace, c.position, c.layer, data.encoding.chunkSize);
-  return { ...data, step, stepTree: stepTree(step) };
-}
-
 /** The next move of `role` in dispute `c`, or `undefined` when the dispute is over. */
 export function nextMove(role: Role, c: ChainDispute, disk: Disk): Move | undefined {
   if (!live(c.phase)) return undefined;
@@ -111,12 +105,6 @@ function proverMove(c: ChainDispute, disk: Disk): Move {
   const r = revealArgs(mine, leaves, revealedMask);
   return { kind: "revealChunks", args: [c.id, leaves.map(toLeafArg), r.data, r.proofs] };
 }
-
-export function claimArgs(c: ChainDispute, claim: Claim, openings: Opening[]): Move {
-  return { kind: "proveFraud", args: [c.id, { tensor: BigInt(claim.tensor), row: BigInt(claim.row), col: BigInt(claim.col) }, openings] };
-}
-
-export const waitChallenger = (c: ChainDispute, reason: string): Move => ({ kind: "wait", until: c.turnStartedAt + c.challengerClockLeft, reason });
 
 /**
  * Challenger: with the prover's step (served off-chain and matching the posted root), search

@@ -15,7 +15,8 @@ import { chunkReader, resolvedPlan, type DisputeData, type Opening } from "./pro
 import { locKey, openingBytes, toLeafArg, type DemandLeaf } from "./demand.js";
 import { valueAt } from "./tensors.js";
 import { DisputeDataError } from "./model.js";
-import { claimArgs, honestStep, waitChallenger, type ChainDispute, type Disk, type Move } from "./agent.js";
+import type { ChainDispute, Disk, Move } from "./agent.js";
+import { claimArgs, honestStep, waitChallenger } from "./moves.js";
 
 /**
  * An input deviates when |revealed − own| exceeds this share of the element's own tolerance
