@@ -4,8 +4,9 @@
  * of the committed next token for the head step), demand every missing chunk of that claim's
  * opening plan in one round, judge it with the revealed chunks, and if it holds, follow the
  * most upstream input (earliest in the §7.2 dependency order) whose revealed value deviates
- * from the challenger's own by more than half its tolerance bound. Every move goes to a tensor
- * of smaller id, so it ends within the §7.2 graph's depth (StepProofGame.MAX_DEMAND_ROUNDS).
+ * from the challenger's own beyond its tolerance slack, then beyond half its bound, backtracking
+ * when a branch ends without fraud. Every move goes to a tensor of smaller id, so a path ends
+ * within the §7.2 graph's depth (StepProofGame.MAX_DEMAND_ROUNDS).
  */
 import type { Hex } from "viem";
 import { judgeClaim, JudgeError, SRC_STEP, SRC_TRACE, type Claim, type JudgeContext, type Loc } from "../evaluator/judge.js";
@@ -24,6 +25,16 @@ import { claimArgs, honestStep, waitChallenger } from "./moves.js";
  * bound for ops 1–15 (PROTOCOL §6.5).
  */
 export const DEVIATION_SHARE = 0.5;
+/**
+ * An element whose inputs equal ours and which passes its check differs from our value by at
+ * most its bound plus our own rounding (≤ 0.004 of it): beyond this share the deviation cannot
+ * be a within-tolerance decoy.
+ */
+export const SLACK_SHARE = 1.01;
+/** Sub-threshold candidates tried per claim after the others, largest deviation first. */
+const FALLBACKS = 3;
+/** Claims judged per call at most (the revealed subgraph is small; this bounds a pathological one). */
+const VISIT_BUDGET = 4000;
 
 class MissingChunk extends DisputeDataError {
   constructor(readonly loc: Loc) {
@@ -49,20 +60,29 @@ export function descend(c: ChainDispute, disk: Disk, base: Omit<JudgeContext, "a
     return openingBytes(o);
   };
 
-  let claim = startClaim(c, own, ctxFor, ownRead);
-  if (!claim) return waitChallenger(c, "the committed output agrees with our own recomputation");
-  // Each iteration moves to a tensor of smaller id: 40 bounds every path of the §7.2 graph.
-  for (let depth = 0; depth < 40; depth++) {
+  const start = startClaim(c, own, ctxFor, ownRead);
+  if (!start) return waitChallenger(c, "the committed output agrees with our own recomputation");
+  // Depth-first over the revealed data, deterministic, so every call retraces the same path:
+  // a branch that ends without fraud (a within-tolerance decoy) is left for the next candidate,
+  // and the first claim whose plan is not yet revealed is this round's demand.
+  const dead = new Set<string>();
+  let budget = VISIT_BUDGET;
+  let roundsSpent = false;
+  const visit = (claim: Claim): Move | undefined => {
+    const k = `${claim.tensor}:${claim.row}:${claim.col}`;
+    if (dead.has(k) || budget-- <= 0) return undefined;
     const ctx = ctxFor(claim.tensor);
     const plan = resolvedPlan(ctx, disk.data, claim);
     const missing = dedupe(plan.filter((loc) => onChain(loc) && !revealed.has(locKey(loc))));
     if (missing.length > 0) {
-      if (c.roundsUsed >= c.maxRounds) return waitChallenger(c, "demand rounds spent");
-      const leaves = missing.slice(0, c.maxLeaves).map((l): DemandLeaf => ({ src: l.src as DemandLeaf["src"], tensor: l.tensor, row: l.row, chunk: l.chunk }));
-      return { kind: "demandChunks", args: [c.id, leaves.map(toLeafArg)] };
+      if (c.roundsUsed < c.maxRounds) {
+        const leaves = missing.slice(0, c.maxLeaves).map((l): DemandLeaf => ({ src: l.src as DemandLeaf["src"], tensor: l.tensor, row: l.row, chunk: l.chunk }));
+        return { kind: "demandChunks", args: [c.id, leaves.map(toLeafArg)] };
+      }
+      roundsSpent = true;
+      return undefined; // no rounds left for this branch; another may be fully revealed
     }
-    const v = judgeClaim(ctx, claim, read);
-    if (v.fraud) {
+    if (judgeClaim(ctx, claim, read).fraud) {
       // Revealed leaves come with the prover's proofs; the rest from our own trees.
       const openings = plan.map((loc): Opening => {
         if (onChain(loc)) return revealed.get(locKey(loc))!;
@@ -71,11 +91,14 @@ export function descend(c: ChainDispute, disk: Disk, base: Omit<JudgeContext, "a
       });
       return claimArgs(c, claim, openings);
     }
-    const next = upstream(plan, claim, own, read, ownRead, ctxFor, disk.data.encoding.chunkSize);
-    if (!next) return waitChallenger(c, "the claim holds and no input deviates from our recomputation");
-    claim = next;
-  }
-  return waitChallenger(c, "search depth exhausted");
+    for (const next of upstream(plan, claim, own, read, ownRead, ctxFor, disk.data.encoding.chunkSize)) {
+      const move = visit(next);
+      if (move) return move;
+    }
+    dead.add(k);
+    return undefined;
+  };
+  return visit(start) ?? waitChallenger(c, roundsSpent ? "demand rounds spent" : "no claim on a deviating path is refutable");
 }
 
 /** The step-output claim our own recomputation refutes most clearly, if any. */
@@ -102,11 +125,12 @@ function startClaim(c: ChainDispute, own: DisputeData, ctxFor: (tensor: number) 
 }
 
 /**
- * The claim to judge next: among the step inputs of `claim`'s plan (the claim's own tensor
- * and the free shift M excluded), the elements whose revealed value deviates from ours by more
- * than DEVIATION_SHARE of their own bound; of those, the most upstream tensor (smallest §7.2
- * id), and in it the largest deviation. When nothing crosses the threshold, the largest
- * deviation at all (it is still downstream of the wrong element).
+ * The claims to try next, best first: the step inputs of `claim`'s plan (the claim's own
+ * tensor and the free shift M excluded) whose revealed value differs from ours. Tier 1
+ * deviates by more than SLACK_SHARE of its own bound: more than the element's own tolerance
+ * slack can explain, so it is downstream of a wrong element (or wrong itself). Tier 2 by more
+ * than DEVIATION_SHARE; tier 3 by anything. Within a tier the most upstream tensor (smallest
+ * §7.2 id) comes first, then the largest deviation; tier 3 keeps its FALLBACKS largest.
  */
 function upstream(
   plan: Loc[],
@@ -116,7 +140,7 @@ function upstream(
   ownRead: (l: Loc) => Uint8Array,
   ctxFor: (tensor: number) => JudgeContext,
   C: number,
-): Claim | undefined {
+): Claim[] {
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
   for (const loc of plan) {
@@ -143,11 +167,10 @@ function upstream(
       candidates.push({ claim: element, ratio: Number.isFinite(dev) && bound > 0 ? dev / bound : Infinity });
     }
   }
-  const above = candidates.filter((x) => x.ratio > DEVIATION_SHARE);
-  const pool = above.length > 0 ? above.filter((x) => x.claim.tensor === Math.min(...above.map((y) => y.claim.tensor))) : candidates;
-  let best: Candidate | undefined;
-  for (const x of pool) if (!best || x.ratio > best.ratio) best = x;
-  return best?.claim;
+  const tier = (x: Candidate) => (x.ratio > SLACK_SHARE ? 0 : x.ratio > DEVIATION_SHARE ? 1 : 2);
+  candidates.sort((a, b) => tier(a) - tier(b) || (tier(a) < 2 ? a.claim.tensor - b.claim.tensor : 0) || b.ratio - a.ratio);
+  const firm = candidates.filter((x) => tier(x) < 2);
+  return [...firm, ...candidates.slice(firm.length, firm.length + FALLBACKS)].map((x) => x.claim);
 }
 
 function dedupe(locs: Loc[]): Loc[] {

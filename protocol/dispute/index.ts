@@ -10,6 +10,6 @@ export * from "./scan.js";
 export * from "./agent.js";
 export * from "./demand.js";
 export { honestStep } from "./moves.js";
-export { descend, DEVIATION_SHARE } from "./descent.js";
+export { descend, DEVIATION_SHARE, SLACK_SHARE } from "./descent.js";
 export { generateTrace, generateGreedy, greedyNext } from "./forward.js";
 export { syntheticWeights, syntheticTokens, f32Bits } from "./synthetic.js";

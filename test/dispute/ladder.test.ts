@@ -36,7 +36,7 @@ const judgeWith = (data: DisputeData, layer: number, claim: Claim) =>
   judgeClaim(judgeContext(data, POS, layer, tolerances()[opOf(claim.tensor, layer, data.arch.layers)]!), claim, chunkReader(data));
 
 /** The cheater's data for a rung: one perturbed element, consistent downstream, committed output. */
-function cheat(r: Rung): { data: DisputeData; element: Claim } | undefined {
+function cheat(r: Rung, extra?: StepTamper): { data: DisputeData; element: Claim } | undefined {
   const own = withStep(honest, POS, r.layer);
   const m = own.step!.dims;
   const [rows, len] = shape(m, r.tensor);
@@ -51,6 +51,7 @@ function cheat(r: Rung): { data: DisputeData; element: Claim } | undefined {
     for (let k = 0; k <= 40; k += 2) {
       for (const sign of [1, -1]) {
         const tamper: StepTamper = (id, t, row, col) => {
+          extra?.(id, t, row, col);
           if (id === element.tensor && row === element.row && col === element.col) t.data[row * t.rowLength + col] = v + sign * (Math.abs(v) + 1) * 2 ** k;
         };
         const step = buildStep(honest.arch, honest.weights, honest.trace, POS, r.layer, honest.encoding.chunkSize, tamper);
@@ -137,6 +138,34 @@ describe("deep hiding: one inconsistency anywhere in the step, no off-chain data
     results.push(`${name(r)} | (${element.row}, ${element.col}) → proved ${at ? `${at.tensor}:${at.row}:${at.col} ${OP_NAMES[at.op]}` : "malformed"} | ${result.rounds} | ${result.kinds.length} | ${result.maxGas} | ${result.gas}`);
     const { balance, owed } = await solvency(d);
     expect(balance).toBe(owed);
+  });
+});
+
+describe("a within-tolerance decoy", () => {
+  it("every X1 element bent by 0.9 of its bound (legal) does not divert the descent from a wrong D_PART", async () => {
+    const d = await deployGame();
+    // X1 = h[t][l−1] + Y_O within tolerance, but each element off our value by 0.9 bound: the
+    // most upstream deviating input of OUT, and a dead end. The real inconsistency is in D_PART.
+    const rtol = 2 ** -16;
+    const atol = 2 ** -30;
+    const x0 = honest.trace.hidden[BLOCK - 1]!;
+    const decoy: StepTamper = (id, t, row, col) => {
+      if (id !== T.X1) return;
+      const i = row * t.rowLength + col;
+      const x = valueAt(x0, POS, col);
+      const y = t.data[i]! - x;
+      t.data[i] = t.data[i]! + 0.9 * (atol + rtol * (Math.abs(x) + Math.abs(y)));
+    };
+    const c = cheat({ layer: BLOCK, tensor: T.D_PART }, decoy)!;
+    expect(c).toBeDefined();
+    const committed: DisputeData = { ...c.data, step: undefined, stepTree: undefined };
+    await setupJob(d, committed, tolerances(), { jobId: 1n });
+    await d.game.write.openDispute([1n, POS, BLOCK], { account: d.challenger.account });
+    const id = (await d.game.read.disputeIdOf([1n, POS, BLOCK, d.challenger.account.address])) as Hex;
+    const r = await play(d, id, { prover: async () => ({ data: c.data }), challenger: async () => ({ data: committed, revealed: await revealedChunks(d, id) }) });
+    expect(r.phase).toBe(Phase.ChallengerWon);
+    const proven = await d.publicClient.getContractEvents({ address: d.game.address, abi: d.game.abi, eventName: "FraudProven", args: { disputeId: id }, fromBlock: 0n });
+    expect(Number(proven[0]!.args.tensor)).toBe(T.D_PART);
   });
 });
 
