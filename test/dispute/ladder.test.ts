@@ -36,11 +36,11 @@ const judgeWith = (data: DisputeData, layer: number, claim: Claim) =>
   judgeClaim(judgeContext(data, POS, layer, tolerances()[opOf(claim.tensor, layer, data.arch.layers)]!), claim, chunkReader(data));
 
 /** The cheater's data for a rung: one perturbed element, consistent downstream, committed output. */
-function cheat(r: Rung, extra?: StepTamper): { data: DisputeData; element: Claim } | undefined {
+function cheat(r: Rung, extra?: StepTamper, only?: Claim): { data: DisputeData; element: Claim } | undefined {
   const own = withStep(honest, POS, r.layer);
   const m = own.step!.dims;
   const [rows, len] = shape(m, r.tensor);
-  const elements: Claim[] = [
+  const elements: Claim[] = only ? [only] : [
     { tensor: r.tensor, row: rows - 1, col: 0 },
     { tensor: r.tensor, row: rows - 1, col: len - 1 },
     { tensor: r.tensor, row: 0, col: 0 },
@@ -138,6 +138,42 @@ describe("deep hiding: one inconsistency anywhere in the step, no off-chain data
     results.push(`${name(r)} | (${element.row}, ${element.col}) → proved ${at ? `${at.tensor}:${at.row}:${at.col} ${OP_NAMES[at.op]}` : "malformed"} | ${result.rounds} | ${result.kinds.length} | ${result.maxGas} | ${result.gas}`);
     const { balance, owed } = await solvency(d);
     expect(balance).toBe(owed);
+  });
+});
+
+/** Rungs on the K/V branch of an earlier position p = 0 (its norm, projections, RoPE and scores). */
+const early: Claim[] = [
+  { tensor: T.SS1_PART, row: 0, col: 0 },
+  { tensor: T.R1, row: 0, col: 0 },
+  { tensor: T.N1, row: 0, col: 1 },
+  { tensor: T.K_PART, row: 0, col: 0 },
+  { tensor: T.K_PRE, row: 0, col: 1 },
+  { tensor: T.K, row: 1, col: 2 },
+  { tensor: T.V_PART, row: 3, col: 1 },
+  { tensor: T.V_T, row: 3, col: 0 },
+  { tensor: T.S_PART, row: 0, col: 0 },
+  { tensor: T.S, row: 1, col: 0 },
+  { tensor: T.E, row: 2, col: 0 },
+];
+
+describe("deep hiding at an earlier position (p = 0 < t)", () => {
+  let d: Deployed;
+  let job = 500n;
+  beforeAll(async () => {
+    d = await deployGame();
+  });
+  it.each(early.map((e) => [`${Object.entries(T).find(([, v]) => v === e.tensor)![0]}[${e.row}][${e.col}]`, e] as const))("%s: the challenger wins", async (_, e) => {
+    const c = cheat({ layer: BLOCK, tensor: e.tensor }, undefined, e);
+    expect(c, "no perturbation of this element changes the output").toBeDefined();
+    const committed: DisputeData = { ...c!.data, step: undefined, stepTree: undefined };
+    const jobId = job++;
+    await setupJob(d, committed, tolerances(), { jobId });
+    await d.game.write.openDispute([jobId, POS, BLOCK], { account: d.challenger.account });
+    const id = (await d.game.read.disputeIdOf([jobId, POS, BLOCK, d.challenger.account.address])) as Hex;
+    const r = await play(d, id, { prover: async () => ({ data: c!.data }), challenger: async () => ({ data: committed, revealed: await revealedChunks(d, id) }) });
+    expect(r.phase, r.kinds.join(", ")).toBe(Phase.ChallengerWon);
+    const proven = await d.publicClient.getContractEvents({ address: d.game.address, abi: d.game.abi, eventName: "FraudProven", args: { disputeId: id }, fromBlock: 0n });
+    expect(Number(proven[0]!.args.tensor)).toBe(e.tensor);
   });
 });
 
