@@ -6,7 +6,10 @@
  * dtype and length, the claimed element is made wrong, and every Merkle proof has the depth
  * the real tree would have (the opened leaves form a small tree whose root is extended with
  * random siblings to the real depth). Gas depends only on chunk sizes and proof depths, so
- * this measures exactly what a real dispute costs. Writes bench/results/dispute.json.
+ * this measures exactly what a real dispute costs. The worst case adds every data-availability
+ * round (MAX_DEMAND_ROUNDS) with the most leaves (MAX_LEAVES_PER_DEMAND), each a full step
+ * chunk, revealed in as many transactions as the calldata budget needs. Fails if any
+ * transaction exceeds 2M gas or 32 KB. Writes bench/results/dispute.json.
  */
 import { writeFileSync } from "node:fs";
 import { network } from "hardhat";
@@ -16,6 +19,7 @@ import { planOpenings, SRC_STEP, SRC_TRACE, type Claim, type JudgeContext, type 
 import { ceilDiv, dimsOf, OP_COUNT, OP_NAMES, opOf, shape, STEP_TENSORS, T, TOKEN_TENSOR_ID, type Dims } from "../protocol/evaluator/layout.js";
 import { f32Bits, rng } from "../protocol/dispute/synthetic.js";
 import { toHalfBits } from "../protocol/dispute/tensors.js";
+import { locKey, REVEAL_CALLDATA_BUDGET, toLeafArg, type DemandLeaf } from "../protocol/dispute/demand.js";
 import type { Architecture } from "../protocol/dispute/model.js";
 
 type DimSet = { name: string; arch: Architecture; C: number };
@@ -29,6 +33,10 @@ const DIMS: DimSet[] = [
 const CONTEXTS = [2048, 131072];
 
 const log2ceil = (n: number) => Math.max(0, Math.ceil(Math.log2(n)));
+const fmt = (n: number) => n.toLocaleString("en-US");
+/** PROTOCOL §7.7: every dispute transaction stays under these. */
+const TX_GAS_LIMIT = 2_000_000;
+const TX_BYTES_LIMIT = 32 * 1024;
 
 /** Leaf counts of the three real trees, for proof depths. */
 function depths(a: Architecture, C: number, context: number, m: Dims) {
@@ -96,7 +104,8 @@ async function main() {
   const models = await viem.deployContract("MockModelRegistry");
   const judge = await viem.deployContract("StepJudge");
   const BOND = 10n ** 18n;
-  const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, BOND, 3600n, 7200n]);
+  const DEMAND_FEE = 10n ** 15n;
+  const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, BOND, 3600n, 7200n, DEMAND_FEE]);
   await escrow.write.setGame([game.address]);
   await token.write.mint([challenger!.account.address, 10n ** 30n]);
   await token.write.approve([game.address, 2n ** 255n], { account: challenger!.account });
@@ -110,6 +119,75 @@ async function main() {
     if (receipt.status !== "success") throw new Error(`tx reverted: ${hash}`);
     return { gas: Number(receipt.gasUsed), calldata: (tx.input.length - 2) / 2 };
   };
+
+  // The Job struct grows (issue #8 added a bool): fill every field the compiled ABI names.
+  const jobAbi = escrow.abi.find((x) => x.type === "function" && x.name === "setJob") as { inputs: { components: { name: string; type: string }[] }[] };
+  const jobStruct = (job: Record<string, unknown>) =>
+    Object.fromEntries(
+      jobAbi.inputs[1]!.components.map((c) => [
+        c.name,
+        job[c.name] ?? (c.type === "bool" ? false : c.type.startsWith("uint") ? 0 : c.type === "address" ? prover!.account.address : `0x${"00".repeat(32)}`),
+      ]),
+    );
+  const maxRounds = Number(await game.read.MAX_DEMAND_ROUNDS());
+  const maxLeaves = Number(await game.read.MAX_LEAVES_PER_DEMAND());
+
+  /**
+   * The enlarged demand path's worst case: a dispute that spends every round on the most
+   * leaves, each a full binary32 step chunk (the largest leaf: C·4 bytes plus a proof of the
+   * step tree's depth), answered as the agent answers (split under REVEAL_CALLDATA_BUDGET).
+   */
+  async function demandPath(ds: DimSet, context: number, position: number, depth: number) {
+    const modelId = keccak256(toHex(`demand-${ds.name}-${context}`));
+    await models.write.registerModel([modelId, keccak256(toHex("w")), keccak256(toHex("m")), ds.arch, { traceDtype: 1, weightsDtype: 1, chunkSize: ds.C }, tol]);
+    const hd = ds.arch.hidden / ds.arch.heads;
+    if (ds.arch.kvHeads * hd < maxLeaves || position + 1 < ds.C) throw new Error("V_T rows must hold the demanded full chunks");
+    // V_T rows are T long: chunk 0 of rows 0..15 are full.
+    const leaves = Array.from({ length: maxLeaves }, (_, j): DemandLeaf => ({ src: SRC_STEP, tensor: T.V_T, row: j, chunk: 0 }));
+    const bytes = new Map(leaves.map((l) => [locKey(l), new Uint8Array(Float32Array.from({ length: ds.C }, () => 0.01 + r() * 0.99).buffer)]));
+    const tree = paddedTree(new Map(leaves.map((l) => [locKey(l), chunkLeaf({ domain: STEP_DOMAIN, tensorId: l.tensor, row: l.row, chunkIndex: l.chunk }, bytes.get(locKey(l))!)])), depth, r);
+    const now = BigInt((await publicClient.getBlock()).timestamp);
+    const jobId = seq++;
+    await escrow.write.setJob([jobId, jobStruct({ prover: prover!.account.address, modelId, traceRoot: keccak256(toHex("t")), inputTokens: 1, outputTokens: context - 1, challengeDeadline: now + 10n ** 9n, status: 2 }) as never]);
+    const layer = ds.arch.layers;
+    await game.write.openDispute([jobId, position, layer], { account: challenger!.account });
+    const id = (await game.read.disputeIdOf([jobId, position, layer, challenger!.account.address])) as Hex;
+    await game.write.postStepRoot([id, tree.root], { account: prover!.account });
+    const rounds: { demand: { gas: number; calldata: number }; reveals: { gas: number; calldata: number }[] }[] = [];
+    const args = leaves.map(toLeafArg);
+    for (let round = 0; round < maxRounds; round++) {
+      const demand = await measure(await game.write.demandChunks([id, args], { account: challenger!.account }));
+      const reveals = [];
+      let mask = 0;
+      while (mask !== (1 << leaves.length) - 1) {
+        // The agent's packing (protocol/dispute/demand.ts revealArgs), on the synthetic tree.
+        let used = 0;
+        const data: Hex[] = [];
+        const proofs: Hex[][] = [];
+        leaves.forEach((l, i) => {
+          const size = ds.C * 4 + 32 * depth + 128;
+          if ((mask >> i) & 1 || (used > 0 && used + size > REVEAL_CALLDATA_BUDGET)) return void (data.push("0x"), proofs.push([]));
+          used += size;
+          mask |= 1 << i;
+          data.push(bytesToHex(bytes.get(locKey(l))!));
+          proofs.push(tree.proofs.get(locKey(l))!);
+        });
+        reveals.push(await measure(await game.write.revealChunks([id, args, data, proofs], { account: prover!.account })));
+      }
+      rounds.push({ demand, reveals });
+    }
+    const all = rounds.flatMap((x) => [x.demand, ...x.reveals]);
+    return {
+      leavesPerRound: leaves.length,
+      rounds: rounds.length,
+      revealTxPerRound: rounds[0]!.reveals.length,
+      firstRound: rounds[0]!,
+      gas: all.reduce((a, b) => a + b.gas, 0),
+      txCount: all.length,
+      maxTxGas: Math.max(...all.map((x) => x.gas)),
+      maxTxCalldataBytes: Math.max(...all.map((x) => x.calldata)),
+    };
+  }
 
   const results: Record<string, unknown>[] = [];
   const table: string[] = [];
@@ -156,9 +234,12 @@ async function main() {
         const modelId = keccak256(toHex(`model-${seq}`));
         await models.write.registerModel([modelId, trees.get(1)!.root, keccak256(toHex("m")), ds.arch, { traceDtype: 1, weightsDtype: 1, chunkSize: ds.C }, tol]);
         const now = BigInt((await publicClient.getBlock()).timestamp);
-        const abi = escrow.abi.find((x) => x.type === "function" && x.name === "setJob") as { inputs: { components: { name: string; type: string }[] }[] };
-        const job: Record<string, unknown> = { prover: prover!.account.address, modelId, traceRoot: trees.get(0)!.root, inputTokens: 1, outputTokens: context - 1, challengeDeadline: now + 10n ** 9n, status: 2 };
-        const full = Object.fromEntries(abi.inputs[1]!.components.map((c) => [c.name, job[c.name] ?? (c.type.startsWith("uint") ? 0 : c.type === "address" ? prover!.account.address : `0x${"00".repeat(32)}`)]));
+        // Token leaves sit in the padded trace-depth tree, which stands for both token roots too (the
+        // judge opens tokens against promptRoot / outputRoot, PROTOCOL §3.4; the depth is the trace's,
+        // an upper bound for either token tree).
+        const traceRoot = trees.get(0)!.root;
+        const job: Record<string, unknown> = { prover: prover!.account.address, modelId, traceRoot, promptRoot: traceRoot, outputRoot: traceRoot, inputTokens: 1, outputTokens: context - 1, challengeDeadline: now + 10n ** 9n, status: 2 };
+        const full = jobStruct(job);
         const jobId = seq++;
         await escrow.write.setJob([jobId, full as never]);
         const open = await measure(await game.write.openDispute([jobId, position, layer], { account: challenger!.account }));
@@ -166,12 +247,6 @@ async function main() {
         const post = await measure(await game.write.postStepRoot([id, trees.get(2)!.root], { account: prover!.account }));
         txs.openDispute = open;
         txs.postStepRoot = post;
-        // One data-availability round on a full step chunk (the largest reveal).
-        const stepLoc = plan.find((l) => l.src === SRC_STEP && Math.min(ds.C, l.rowLen - l.chunk * ds.C) === ds.C);
-        if (stepLoc && !txs.revealChunk) {
-          txs.demandChunk = await measure(await game.write.demandChunk([id, BigInt(stepLoc.tensor), BigInt(stepLoc.row), BigInt(stepLoc.chunk)], { account: challenger!.account }));
-          txs.revealChunk = await measure(await game.write.revealChunk([id, bytesToHex(bytes.get(key(stepLoc))!), trees.get(2)!.proofs.get(key(stepLoc))!], { account: prover!.account }));
-        }
         const openings = plan.map((loc) => ({ chunk: bytesToHex(bytes.get(key(loc))!), proof: trees.get(loc.src)!.proofs.get(key(loc))! }));
         const proof = await measure(await game.write.proveFraud([id, { tensor: BigInt(claim.tensor), row: BigInt(claim.row), col: BigInt(claim.col) }, openings], { account: challenger!.account }));
         const name = `${OP_NAMES[op]}(${Object.entries(T).find(([, v]) => v === claim.tensor)![0]})`;
@@ -188,14 +263,21 @@ async function main() {
         await networkHelpers.time.increase(3601n);
         txs.claimTimeout = await measure(await game.write.claimTimeout([id], { account: prover!.account }));
       }
+      const path = await demandPath(ds, context, position, dep.step);
+      txs.demandChunks = path.firstRound.demand;
+      path.firstRound.reveals.forEach((x, i) => (txs[`revealChunks${i + 1}`] = x));
       txs.withdraw = await measure(await game.write.withdraw({ account: challenger!.account }));
       const proofs = Object.values(perOp);
       const maxProof = proofs.reduce((a, b) => (b.gas > a.gas ? b : a));
-      const maxTxGas = Math.max(maxProof.gas, ...Object.values(txs).map((t) => t.gas));
-      const maxTxCalldataBytes = Math.max(...proofs.map((p) => p.calldata), ...Object.values(txs).map((t) => t.calldata));
+      const maxTxGas = Math.max(maxProof.gas, path.maxTxGas, ...Object.values(txs).map((t) => t.gas));
+      const maxTxCalldataBytes = Math.max(path.maxTxCalldataBytes, ...proofs.map((p) => p.calldata), ...Object.values(txs).map((t) => t.calldata));
+      // PROTOCOL §7.7 limits: every transaction ≤ 2M gas and ≤ 32 KB.
+      if (maxTxGas > TX_GAS_LIMIT || maxTxCalldataBytes > TX_BYTES_LIMIT) {
+        throw new Error(`${ds.name} ctx ${context}: a transaction exceeds the limits (gas ${maxTxGas}, calldata ${maxTxCalldataBytes} B)`);
+      }
       const typical = txs.openDispute!.gas + txs.postStepRoot!.gas + maxProof.gas + txs.withdraw!.gas;
-      const demands = Number(await game.read.MAX_DEMANDS());
-      const worst = typical + demands * (txs.demandChunk!.gas + txs.revealChunk!.gas);
+      const worst = typical + path.gas;
+      const worstTx = 4 + path.txCount;
       results.push({
         dims: ds.name,
         context,
@@ -205,20 +287,21 @@ async function main() {
         maxTxGas,
         maxTxCalldataBytes,
         totalDisputeGas: worst,
-        txCount: 4 + 2 * demands,
+        txCount: worstTx,
+        demandPath: path,
         typicalDisputeGas: typical,
         typicalTxCount: 4,
         txs,
         proveFraudByOp: perOp,
       });
       table.push(
-        `| ${ds.name} | ${context} | ${dep.trace}/${dep.weights}/${dep.step} | ${txs.openDispute!.gas} | ${txs.postStepRoot!.gas} | ${txs.demandChunk!.gas} / ${txs.revealChunk!.gas} | ${maxProof.gas} | ${maxTxGas} | ${maxTxCalldataBytes} | ${typical} | ${worst} (${4 + 2 * demands} tx) |`,
+        `| ${ds.name} | ${context} | ${dep.trace}/${dep.weights}/${dep.step} | ${fmt(txs.openDispute!.gas)} | ${fmt(txs.postStepRoot!.gas)} | ${fmt(path.firstRound.demand.gas)} / ${path.firstRound.reveals.map((x) => fmt(x.gas)).join(" + ")} | ${fmt(maxProof.gas)} | ${fmt(maxTxGas)} | ${fmt(maxTxCalldataBytes)} | ${fmt(typical)} | ${fmt(worst)} (${worstTx} tx) |`,
       );
       console.log(`${ds.name} ctx ${context}: maxTxGas ${maxTxGas}, maxCalldata ${maxTxCalldataBytes}, dispute ${typical} / worst ${worst}`);
     }
   }
   const header = [
-    "| dims | context | depth trace/weights/step | open | postStepRoot | demand / reveal | max proveFraud | maxTxGas | maxTxCalldataBytes | dispute gas (4 tx) | worst with 8 DA rounds |",
+    `| dims | context | depth trace/weights/step | open | postStepRoot | demand ${maxLeaves} / reveal ${maxLeaves} (split) | max proveFraud | max tx gas | max tx calldata (B) | dispute (4 tx) | worst (${maxRounds} rounds × ${maxLeaves} leaves) |`,
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   console.log([...header, ...table].join("\n"));

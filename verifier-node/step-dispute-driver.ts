@@ -74,12 +74,12 @@ export class StepDisputeDriver implements DisputeDriver {
 
   async #disk(jobId: bigint, position: number, layer: number, disputeId: Hex): Promise<Disk> {
     const data = await this.#disputeData(jobId);
-    const stepChunks = await revealedChunks(this.clients, disputeId);
-    if (layer === 0) return { data, stepChunks };
+    const revealed = await revealedChunks(this.clients, disputeId);
+    if (layer === 0) return { data, revealed };
     // Our own recomputation of the step: if the prover posted the same root, it is the
     // prover's step and every element can be checked without any data demand.
     const servedStep = buildStep(data.arch, data.weights, data.trace, position, layer, data.encoding.chunkSize);
-    return { data, stepChunks, servedStep };
+    return { data, revealed, servedStep };
   }
 
   async #job(jobId: bigint) {

@@ -140,6 +140,21 @@ library StepLayout {
         return row < rows && chunk < ceilDiv(len, m.C);
     }
 
+    /// @notice Whether trace leaf (tensorId = layer index l', row p, chunk) holds an input a
+    /// claim of the step at `layer` may open (PROTOCOL §7.4): h[p][l'] with p ≤ t and
+    /// l' ∈ {l − 1, l} for a block step, {L} for the head step, {0} for the embedding step.
+    function isTraceLeaf(Dims memory m, uint256 layer, uint256 layers, uint256 tensor, uint256 row, uint256 chunk)
+        internal
+        pure
+        returns (bool)
+    {
+        bool reach;
+        if (layer == 0) reach = tensor == 0;
+        else if (layer <= layers) reach = tensor == layer - 1 || tensor == layer;
+        else if (layer == layers + 1) reach = tensor == layers;
+        return reach && row < m.T && chunk < ceilDiv(m.d, m.C);
+    }
+
     /// @notice Operation code that judges claims on `tensor` at layer `layer` of a model with
     /// `layers` blocks (PROTOCOL §7.2): 0 embedding, 1..L blocks, L + 1 head.
     function opOf(uint256 tensor, uint256 layer, uint256 layers) internal pure returns (uint8) {

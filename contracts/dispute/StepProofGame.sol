@@ -26,7 +26,7 @@ contract StepProofGame is ReentrancyGuard {
         None,
         AwaitingStepRoot, // prover's clock
         AwaitingProof, // challenger's clock
-        AwaitingData, // prover's clock: a demanded chunk must be revealed
+        AwaitingData, // prover's clock: the demanded chunks must be revealed
         ProverWon,
         ChallengerWon,
         Cancelled // the job was slashed by another dispute; bond returned
@@ -38,21 +38,47 @@ contract StepProofGame is ReentrancyGuard {
         uint32 position;
         uint32 layer;
         Phase phase;
-        uint8 demandsUsed;
+        uint8 roundsUsed;
         address prover;
         uint64 turnStartedAt;
         uint64 proverClockLeft;
         uint64 challengerClockLeft;
         uint128 bond;
         bytes32 stepRoot;
-        // The outstanding data-availability demand (valid in AwaitingData).
-        uint256 demandTensor;
-        uint256 demandRow;
-        uint256 demandChunk;
+        // The outstanding data-availability demand (valid in AwaitingData): keccak256 of the
+        // abi-encoded Leaf[] (the leaves themselves are in the ChunksDemanded log), how many
+        // leaves it names, which of them are revealed (bit i = leaf i), and the fees escrowed
+        // for the leaves not yet revealed.
+        bytes32 demandHash;
+        uint8 demandCount;
+        uint16 revealedMask;
+        uint128 feesPending;
     }
 
-    /// Most chunks a challenger may demand in one dispute, so demands cannot grief the prover.
-    uint8 public constant MAX_DEMANDS = 8;
+    /// @notice One demanded leaf: `src` 2 = step leaf (StepLayout.isLeaf), 0 = trace
+    /// hidden-state leaf h[row][tensor] (StepLayout.isTraceLeaf).
+    struct Leaf {
+        uint8 src;
+        uint256 tensor;
+        uint256 row;
+        uint256 chunk;
+    }
+
+    uint8 public constant SRC_TRACE = 0;
+    uint8 public constant SRC_STEP = 2;
+    /// Most leaves one demand may name (a 16-leaf reveal of binary32 chunks at C = 256 is
+    /// ~16 KB of data plus ~15 KB of proofs at depth 29; it may be split over several
+    /// `revealChunks` transactions, see there).
+    uint8 public constant MAX_LEAVES_PER_DEMAND = 16;
+    /// Most demand rounds per dispute: the deepest path of the §7.2 operation graph, counted in
+    /// claims, each needing at most one round for the missing chunks of its opening plan:
+    /// OUT → Y_D → D_PART → A → G → G_PART → N2 → R2 → SS2_PART → X1 → Y_O → WO_PART → O → Z →
+    /// Z_PART → E → S → S_PART → K → K_PRE → K_PART → N1 → R1 → SS1_PART (24 claims; U and Q
+    /// branches are as long, V_T shorter). The head step's deepest path is ARGMAX → LOGIT →
+    /// LOGIT_PART → N1 → R1 → SS1_PART (6). A claim's own chunk arrives with its parent's round,
+    /// so the path needs 23 rounds when the challenger holds the trace and 24 when it must also
+    /// demand the last claim's trace input. So a challenger can reach any tensor of either layout.
+    uint8 public constant MAX_DEMAND_ROUNDS = 24;
 
     IJobEscrow public immutable escrow;
     IModelRegistry public immutable models;
@@ -61,6 +87,10 @@ contract StepProofGame is ReentrancyGuard {
     uint128 public immutable challengerBond;
     uint64 public immutable proverClock;
     uint64 public immutable challengerClock;
+    /// Fee per demanded leaf, escrowed from the challenger at demand and credited to the prover
+    /// when revealed (it reimburses the reveal's gas, so demands cannot grief), back to the
+    /// challenger if the prover does not reveal in time.
+    uint128 public immutable demandFee;
 
     mapping(bytes32 disputeId => Dispute) private _disputes;
     mapping(address account => uint256) public credits;
@@ -68,6 +98,8 @@ contract StepProofGame is ReentrancyGuard {
     uint256 public totalCredits;
     /// Bonds of unresolved disputes.
     uint256 public bondsHeld;
+    /// Demand fees escrowed for leaves not yet revealed (sum of `feesPending`).
+    uint256 public feesHeld;
 
     error JobNotCommitted(uint256 jobId, IJobEscrow.JobStatus status);
     error StepOutOfRange(uint256 jobId, uint256 position, uint256 layer);
@@ -80,6 +112,13 @@ contract StepProofGame is ReentrancyGuard {
     error ClockExpired(bytes32 disputeId, uint256 deadline);
     error ClockRunning(bytes32 disputeId, uint256 deadline);
     error DemandLimitReached(bytes32 disputeId, uint8 limit);
+    error DemandSize(bytes32 disputeId, uint256 given, uint256 max);
+    error NotATraceLeaf(bytes32 disputeId, uint256 tensor, uint256 row, uint256 chunk);
+    error UnknownSource(bytes32 disputeId, uint256 index, uint8 src);
+    error DemandMismatch(bytes32 disputeId, bytes32 given, bytes32 demanded);
+    error RevealLengthMismatch(bytes32 disputeId, uint256 leaves, uint256 data, uint256 proofs);
+    error AlreadyRevealed(bytes32 disputeId, uint256 index);
+    error NothingRevealed(bytes32 disputeId);
     error NoFraud(bytes32 disputeId, uint8 op, int256 claimed, int256 ref, uint256 bound);
     error JobNotSlashed(uint256 jobId);
     error NothingToWithdraw(address account);
@@ -95,11 +134,18 @@ contract StepProofGame is ReentrancyGuard {
         uint128 bond
     );
     event StepRootPosted(bytes32 indexed disputeId, bytes32 stepRoot, uint64 proverClockLeft);
-    event ChunkDemanded(bytes32 indexed disputeId, uint256 tensor, uint256 row, uint256 chunk, uint8 demandsUsed);
-    /// Carries the revealed bytes and their proof, so anyone can use the chunk in a proof.
-    event ChunkRevealed(
-        bytes32 indexed disputeId, uint256 tensor, uint256 row, uint256 chunk, bytes data, bytes32[] proof
+    event ChunksDemanded(bytes32 indexed disputeId, Leaf[] leaves, uint8 round, uint128 feesEscrowed);
+    /// Carries the revealed bytes and their proofs (entry i for leaf i; empty data = not
+    /// revealed in this transaction), so anyone can use the chunks in a proof.
+    event ChunksRevealed(
+        bytes32 indexed disputeId,
+        Leaf[] leaves,
+        bytes[] data,
+        bytes32[][] proofs,
+        uint16 revealedMask,
+        uint128 feesCredited
     );
+    event DemandFeesRefunded(bytes32 indexed disputeId, address indexed challenger, uint128 amount);
     event FraudProven(
         bytes32 indexed disputeId, uint256 tensor, uint256 row, uint256 col, uint8 op, int256 claimed, int256 ref, uint256 bound
     );
@@ -116,7 +162,8 @@ contract StepProofGame is ReentrancyGuard {
         IERC20 token_,
         uint128 challengerBond_,
         uint64 proverClock_,
-        uint64 challengerClock_
+        uint64 challengerClock_,
+        uint128 demandFee_
     ) {
         if (challengerBond_ == 0 || proverClock_ == 0 || challengerClock_ == 0) revert InvalidParameters();
         escrow = escrow_;
@@ -126,6 +173,7 @@ contract StepProofGame is ReentrancyGuard {
         challengerBond = challengerBond_;
         proverClock = proverClock_;
         challengerClock = challengerClock_;
+        demandFee = demandFee_;
     }
 
     // ---------------------------------------------------------------- views
@@ -205,33 +253,82 @@ contract StepProofGame is ReentrancyGuard {
         emit StepRootPosted(disputeId, stepRoot, d.proverClockLeft);
     }
 
-    /// @notice Data availability: demand that the prover reveal one step chunk on-chain, on
-    /// the prover's clock. At most MAX_DEMANDS per dispute.
-    function demandChunk(bytes32 disputeId, uint256 tensor, uint256 row, uint256 chunk) external nonReentrant {
+    /// @notice Data availability: demand that the prover reveal up to MAX_LEAVES_PER_DEMAND
+    /// leaves on-chain, on the prover's clock: step leaves (src 2) and trace hidden-state leaves
+    /// the step's claims may open (src 0), so withholding neither wins. At most
+    /// MAX_DEMAND_ROUNDS per dispute; `demandFee` per leaf is escrowed from the caller.
+    function demandChunks(bytes32 disputeId, Leaf[] calldata leaves) external nonReentrant {
         Dispute storage d = _live(disputeId, Phase.AwaitingProof);
         if (msg.sender != d.challenger) revert NotChallenger(disputeId, msg.sender);
-        if (d.demandsUsed >= MAX_DEMANDS) revert DemandLimitReached(disputeId, MAX_DEMANDS);
-        // INVARIANT: only leaves an honest step root holds can be demanded, so an honest prover
-        // can always answer.
-        if (!_isStepLeaf(d, tensor, row, chunk)) revert NotAStepLeaf(disputeId, tensor, row, chunk);
+        if (d.roundsUsed >= MAX_DEMAND_ROUNDS) revert DemandLimitReached(disputeId, MAX_DEMAND_ROUNDS);
+        uint256 n = leaves.length;
+        if (n == 0 || n > MAX_LEAVES_PER_DEMAND) revert DemandSize(disputeId, n, MAX_LEAVES_PER_DEMAND);
+        (StepLayout.Dims memory m, uint256 layers) = _dims(d);
+        for (uint256 i = 0; i < n; ++i) {
+            Leaf calldata lf = leaves[i];
+            // INVARIANT: only leaves an honest step root or an honest trace holds can be
+            // demanded, so an honest prover can always answer.
+            if (lf.src == SRC_STEP) {
+                if (!StepLayout.isLeaf(m, d.layer, layers, lf.tensor, lf.row, lf.chunk)) {
+                    revert NotAStepLeaf(disputeId, lf.tensor, lf.row, lf.chunk);
+                }
+            } else if (lf.src == SRC_TRACE) {
+                if (!StepLayout.isTraceLeaf(m, d.layer, layers, lf.tensor, lf.row, lf.chunk)) {
+                    revert NotATraceLeaf(disputeId, lf.tensor, lf.row, lf.chunk);
+                }
+            } else {
+                revert UnknownSource(disputeId, i, lf.src);
+            }
+        }
         d.challengerClockLeft = _spend(disputeId, d, d.challengerClockLeft);
-        d.demandsUsed += 1;
-        (d.demandTensor, d.demandRow, d.demandChunk) = (tensor, row, chunk);
+        // Checked: a fee so large that 16 of them overflow uint128 reverts here.
+        uint128 fees = demandFee * uint128(n);
+        d.roundsUsed += 1;
+        d.demandHash = keccak256(abi.encode(leaves));
+        d.demandCount = uint8(n);
+        d.revealedMask = 0;
+        d.feesPending = fees;
+        feesHeld += fees;
         d.phase = Phase.AwaitingData;
-        emit ChunkDemanded(disputeId, tensor, row, chunk, d.demandsUsed);
+        emit ChunksDemanded(disputeId, leaves, d.roundsUsed, fees);
+        if (fees != 0) token.safeTransferFrom(msg.sender, address(this), fees);
     }
 
-    /// @notice The prover answers the outstanding demand with the chunk and its proof
-    /// against the step root; the bytes go to the log.
-    function revealChunk(bytes32 disputeId, bytes calldata data, bytes32[] calldata proof) external nonReentrant {
+    /// @notice The prover answers the outstanding demand: `leaves` must be exactly the demanded
+    /// list; `data[i]`/`proofs[i]` reveal leaf i against the step root (src 2) or the job's
+    /// trace root (src 0), and an empty `data[i]` leaves it for a later transaction (a full
+    /// 16-leaf answer can exceed 32 KB of calldata). Each revealed leaf credits `demandFee` to
+    /// the prover; once all are revealed the turn passes to the challenger. The bytes go to the log.
+    function revealChunks(
+        bytes32 disputeId,
+        Leaf[] calldata leaves,
+        bytes[] calldata data,
+        bytes32[][] calldata proofs
+    ) external nonReentrant {
         Dispute storage d = _live(disputeId, Phase.AwaitingData);
         if (msg.sender != d.prover) revert NotProver(disputeId, msg.sender);
-        d.proverClockLeft = _spend(disputeId, d, d.proverClockLeft);
-        CommitmentLeaf.verifyChunk(
-            d.stepRoot, CommitmentLeaf.STEP_DOMAIN, d.demandTensor, d.demandRow, d.demandChunk, data, proof
-        );
-        d.phase = Phase.AwaitingProof;
-        emit ChunkRevealed(disputeId, d.demandTensor, d.demandRow, d.demandChunk, data, proof);
+        bytes32 h = keccak256(abi.encode(leaves));
+        if (h != d.demandHash) revert DemandMismatch(disputeId, h, d.demandHash);
+        uint256 n = leaves.length;
+        if (data.length != n || proofs.length != n) {
+            revert RevealLengthMismatch(disputeId, n, data.length, proofs.length);
+        }
+        uint256 deadline = uint256(d.turnStartedAt) + d.proverClockLeft;
+        if (block.timestamp > deadline) revert ClockExpired(disputeId, deadline);
+        (uint16 mask, uint256 count) = _verifyReveal(disputeId, d, leaves, data, proofs);
+        if (count == 0) revert NothingRevealed(disputeId);
+        // count ≤ demandCount, so the credit never exceeds feesPending.
+        uint128 credited = demandFee * uint128(count);
+        d.revealedMask = mask;
+        d.feesPending -= credited;
+        feesHeld -= credited;
+        _creditFee(d.prover, credited);
+        // All revealed: the challenger's turn. Otherwise the prover's clock keeps running.
+        if (mask == uint16((uint256(1) << n) - 1)) {
+            d.proverClockLeft = _spend(disputeId, d, d.proverClockLeft);
+            d.phase = Phase.AwaitingProof;
+        }
+        emit ChunksRevealed(disputeId, leaves, data, proofs, mask, credited);
     }
 
     /// @notice The one-step proof. Only the dispute's own challenger may submit it, so a
@@ -290,6 +387,7 @@ contract StepProofGame is ReentrancyGuard {
         if (escrow.getJob(jobId).status != IJobEscrow.JobStatus.Slashed) revert JobNotSlashed(jobId);
         d.phase = Phase.Cancelled;
         _credit(d.challenger, d.bond);
+        _refundFees(disputeId, d);
         emit DisputeCancelled(disputeId, jobId);
         escrow.onDisputeResolved(jobId, false, d.challenger);
     }
@@ -328,23 +426,78 @@ contract StepProofGame is ReentrancyGuard {
         d.phase = proverAtFault ? Phase.ChallengerWon : Phase.ProverWon;
         address bondTo = proverAtFault ? d.challenger : d.prover;
         _credit(bondTo, d.bond);
+        // Fees of leaves a timed-out prover never revealed go back to the challenger.
+        _refundFees(disputeId, d);
         emit DisputeResolved(disputeId, d.jobId, proverAtFault, bondTo);
         escrow.onDisputeResolved(d.jobId, proverAtFault, d.challenger);
     }
 
     /// @dev Move a dispute's bond from `bondsHeld` to `account`'s credit.
-    /// INVARIANT: token balance ≥ bondsHeld + totalCredits.
+    /// INVARIANT: token balance ≥ bondsHeld + feesHeld + totalCredits.
     function _credit(address account, uint128 amount) private {
         bondsHeld -= amount;
         credits[account] += amount;
         totalCredits += amount;
     }
 
-    function _isStepLeaf(Dispute storage d, uint256 tensor, uint256 row, uint256 chunk) private view returns (bool) {
-        IModelRegistry.Model memory model = models.getModel(escrow.getJob(d.jobId).modelId);
+    /// @dev Credit demand fees already removed from `feesHeld`.
+    function _creditFee(address account, uint128 amount) private {
+        credits[account] += amount;
+        totalCredits += amount;
+    }
+
+    /// @dev Return a dispute's escrowed, unrevealed demand fees to its challenger.
+    function _refundFees(bytes32 disputeId, Dispute storage d) private {
+        uint128 fees = d.feesPending;
+        if (fees == 0) return;
+        d.feesPending = 0;
+        feesHeld -= fees;
+        _creditFee(d.challenger, fees);
+        emit DemandFeesRefunded(disputeId, d.challenger, fees);
+    }
+
+    /// @dev Verify the non-empty entries of a reveal; returns the new revealed mask and how many
+    /// leaves this call revealed.
+    function _verifyReveal(
+        bytes32 disputeId,
+        Dispute storage d,
+        Leaf[] calldata leaves,
+        bytes[] calldata data,
+        bytes32[][] calldata proofs
+    ) private view returns (uint16 mask, uint256 count) {
+        mask = d.revealedMask;
+        bytes32 traceRoot;
+        for (uint256 i = 0; i < leaves.length; ++i) {
+            if (data[i].length == 0) continue;
+            // i < n ≤ 16: the bit fits in uint16.
+            uint16 bit = uint16(1 << i);
+            if (mask & bit != 0) revert AlreadyRevealed(disputeId, i);
+            // demandChunks admitted only src 0 or 2.
+            if (leaves[i].src != SRC_STEP && traceRoot == bytes32(0)) traceRoot = escrow.getJob(d.jobId).traceRoot;
+            _verifyLeaf(d.stepRoot, traceRoot, leaves[i], data[i], proofs[i]);
+            mask |= bit;
+            ++count;
+        }
+    }
+
+    function _verifyLeaf(bytes32 stepRoot, bytes32 traceRoot, Leaf calldata lf, bytes calldata data, bytes32[] calldata proof)
+        private
+        pure
+    {
+        if (lf.src == SRC_STEP) {
+            CommitmentLeaf.verifyChunk(stepRoot, CommitmentLeaf.STEP_DOMAIN, lf.tensor, lf.row, lf.chunk, data, proof);
+        } else {
+            CommitmentLeaf.verifyChunk(traceRoot, CommitmentLeaf.TRACE_DOMAIN, lf.tensor, lf.row, lf.chunk, data, proof);
+        }
+    }
+
+    /// @dev The step's dimensions and the model's block count.
+    function _dims(Dispute storage d) private view returns (StepLayout.Dims memory m, uint256 layers) {
+        IJobEscrow.Job memory job = escrow.getJob(d.jobId);
+        IModelRegistry.Model memory model = models.getModel(job.modelId);
         IModelRegistry.Architecture memory a = model.arch;
         uint256 hd = uint256(a.hidden) / a.heads;
-        StepLayout.Dims memory m = StepLayout.Dims({
+        m = StepLayout.Dims({
             d: a.hidden,
             heads: a.heads,
             kvHeads: a.kvHeads,
@@ -355,7 +508,7 @@ contract StepProofGame is ReentrancyGuard {
             C: model.encoding.chunkSize,
             vocab: a.vocab
         });
-        return StepLayout.isLeaf(m, d.layer, a.layers, tensor, row, chunk);
+        layers = a.layers;
     }
 
     function _judgeContext(Dispute storage d, uint256 tensor) private view returns (IStepJudge.Context memory c) {

@@ -29,6 +29,8 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
   challengerBond: 10n * 10n ** 18n,
   proverClock: 3600n,
   challengerClock: 3600n,
+  /** StepProofGame: fee per demanded leaf, paid to the prover for revealing it (its gas, PROTOCOL §7.4). */
+  demandFee: 10n ** 16n,
 } as const;
 
 /** The settlement suite around a given payment token (PROTOCOL §1). */
@@ -84,6 +86,7 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
     m.getParameter("challengerBond", d.challengerBond),
     m.getParameter("proverClock", d.proverClock),
     m.getParameter("challengerClock", d.challengerClock),
+    m.getParameter("demandFee", d.demandFee),
   ]);
   m.call(escrow, "setDisputeGame", [game], { id: "wireDisputeGame" });
   return { models, nodes, escrow, judge, game };

@@ -4814,10 +4814,31 @@ export const stepProofGameAbi = [
         "internalType": "uint64",
         "name": "challengerClock_",
         "type": "uint64"
+      },
+      {
+        "internalType": "uint128",
+        "name": "demandFee_",
+        "type": "uint128"
       }
     ],
     "stateMutability": "nonpayable",
     "type": "constructor"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      }
+    ],
+    "name": "AlreadyRevealed",
+    "type": "error"
   },
   {
     "inputs": [
@@ -4865,6 +4886,48 @@ export const stepProofGameAbi = [
       }
     ],
     "name": "DemandLimitReached",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "given",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "demanded",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DemandMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "given",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "DemandSize",
     "type": "error"
   },
   {
@@ -5001,6 +5064,32 @@ export const stepProofGameAbi = [
         "type": "bytes32"
       },
       {
+        "internalType": "uint256",
+        "name": "tensor",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "row",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "chunk",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotATraceLeaf",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      },
+      {
         "internalType": "address",
         "name": "caller",
         "type": "address"
@@ -5044,6 +5133,17 @@ export const stepProofGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NothingRevealed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "account",
         "type": "address"
@@ -5066,6 +5166,32 @@ export const stepProofGameAbi = [
   {
     "inputs": [],
     "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "leaves",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "data",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "proofs",
+        "type": "uint256"
+      }
+    ],
+    "name": "RevealLengthMismatch",
     "type": "error"
   },
   {
@@ -5119,6 +5245,27 @@ export const stepProofGameAbi = [
         "type": "bytes32"
       },
       {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "src",
+        "type": "uint8"
+      }
+    ],
+    "name": "UnknownSource",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      },
+      {
         "internalType": "enum StepProofGame.Phase",
         "name": "phase",
         "type": "uint8"
@@ -5137,31 +5284,47 @@ export const stepProofGameAbi = [
         "type": "bytes32"
       },
       {
+        "components": [
+          {
+            "internalType": "uint8",
+            "name": "src",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint256",
+            "name": "tensor",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "row",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "chunk",
+            "type": "uint256"
+          }
+        ],
         "indexed": false,
-        "internalType": "uint256",
-        "name": "tensor",
-        "type": "uint256"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "row",
-        "type": "uint256"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "chunk",
-        "type": "uint256"
+        "internalType": "struct StepProofGame.Leaf[]",
+        "name": "leaves",
+        "type": "tuple[]"
       },
       {
         "indexed": false,
         "internalType": "uint8",
-        "name": "demandsUsed",
+        "name": "round",
         "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint128",
+        "name": "feesEscrowed",
+        "type": "uint128"
       }
     ],
-    "name": "ChunkDemanded",
+    "name": "ChunksDemanded",
     "type": "event"
   },
   {
@@ -5174,37 +5337,84 @@ export const stepProofGameAbi = [
         "type": "bytes32"
       },
       {
+        "components": [
+          {
+            "internalType": "uint8",
+            "name": "src",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint256",
+            "name": "tensor",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "row",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "chunk",
+            "type": "uint256"
+          }
+        ],
         "indexed": false,
-        "internalType": "uint256",
-        "name": "tensor",
-        "type": "uint256"
+        "internalType": "struct StepProofGame.Leaf[]",
+        "name": "leaves",
+        "type": "tuple[]"
       },
       {
         "indexed": false,
-        "internalType": "uint256",
-        "name": "row",
-        "type": "uint256"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "chunk",
-        "type": "uint256"
-      },
-      {
-        "indexed": false,
-        "internalType": "bytes",
+        "internalType": "bytes[]",
         "name": "data",
-        "type": "bytes"
+        "type": "bytes[]"
       },
       {
         "indexed": false,
-        "internalType": "bytes32[]",
-        "name": "proof",
-        "type": "bytes32[]"
+        "internalType": "bytes32[][]",
+        "name": "proofs",
+        "type": "bytes32[][]"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "revealedMask",
+        "type": "uint16"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint128",
+        "name": "feesCredited",
+        "type": "uint128"
       }
     ],
-    "name": "ChunkRevealed",
+    "name": "ChunksRevealed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "disputeId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "challenger",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint128",
+        "name": "amount",
+        "type": "uint128"
+      }
+    ],
+    "name": "DemandFeesRefunded",
     "type": "event"
   },
   {
@@ -5463,7 +5673,46 @@ export const stepProofGameAbi = [
   },
   {
     "inputs": [],
-    "name": "MAX_DEMANDS",
+    "name": "MAX_DEMAND_ROUNDS",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_LEAVES_PER_DEMAND",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SRC_STEP",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SRC_TRACE",
     "outputs": [
       {
         "internalType": "uint8",
@@ -5585,24 +5834,49 @@ export const stepProofGameAbi = [
         "type": "bytes32"
       },
       {
-        "internalType": "uint256",
-        "name": "tensor",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "row",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "chunk",
-        "type": "uint256"
+        "components": [
+          {
+            "internalType": "uint8",
+            "name": "src",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint256",
+            "name": "tensor",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "row",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "chunk",
+            "type": "uint256"
+          }
+        ],
+        "internalType": "struct StepProofGame.Leaf[]",
+        "name": "leaves",
+        "type": "tuple[]"
       }
     ],
-    "name": "demandChunk",
+    "name": "demandChunks",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "demandFee",
+    "outputs": [
+      {
+        "internalType": "uint128",
+        "name": "",
+        "type": "uint128"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -5653,6 +5927,19 @@ export const stepProofGameAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "feesHeld",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -5691,7 +5978,7 @@ export const stepProofGameAbi = [
           },
           {
             "internalType": "uint8",
-            "name": "demandsUsed",
+            "name": "roundsUsed",
             "type": "uint8"
           },
           {
@@ -5725,19 +6012,24 @@ export const stepProofGameAbi = [
             "type": "bytes32"
           },
           {
-            "internalType": "uint256",
-            "name": "demandTensor",
-            "type": "uint256"
+            "internalType": "bytes32",
+            "name": "demandHash",
+            "type": "bytes32"
           },
           {
-            "internalType": "uint256",
-            "name": "demandRow",
-            "type": "uint256"
+            "internalType": "uint8",
+            "name": "demandCount",
+            "type": "uint8"
           },
           {
-            "internalType": "uint256",
-            "name": "demandChunk",
-            "type": "uint256"
+            "internalType": "uint16",
+            "name": "revealedMask",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint128",
+            "name": "feesPending",
+            "type": "uint128"
           }
         ],
         "internalType": "struct StepProofGame.Dispute",
@@ -5894,17 +6186,44 @@ export const stepProofGameAbi = [
         "type": "bytes32"
       },
       {
-        "internalType": "bytes",
-        "name": "data",
-        "type": "bytes"
+        "components": [
+          {
+            "internalType": "uint8",
+            "name": "src",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint256",
+            "name": "tensor",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "row",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "chunk",
+            "type": "uint256"
+          }
+        ],
+        "internalType": "struct StepProofGame.Leaf[]",
+        "name": "leaves",
+        "type": "tuple[]"
       },
       {
-        "internalType": "bytes32[]",
-        "name": "proof",
-        "type": "bytes32[]"
+        "internalType": "bytes[]",
+        "name": "data",
+        "type": "bytes[]"
+      },
+      {
+        "internalType": "bytes32[][]",
+        "name": "proofs",
+        "type": "bytes32[][]"
       }
     ],
-    "name": "revealChunk",
+    "name": "revealChunks",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

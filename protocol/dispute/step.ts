@@ -9,6 +9,13 @@ import { ceilDiv, dimsOf, HEAD_TENSORS, shape, STEP_TENSORS, T, W, type Dims } f
 import { halfToNumber, rowValues, type EncodedTensor } from "./tensors.js";
 import { DisputeDataError, type Architecture, type Trace, type Weights } from "./model.js";
 
+/**
+ * Test hook of a dishonest builder: called right after each element of `tensor` (step id
+ * `tensorId`) is computed at (row, col) and before anything downstream reads it, so whatever
+ * it writes there is what the rest of the step is computed from.
+ */
+export type StepTamper = (tensorId: number, tensor: EncodedTensor, row: number, col: number) => void;
+
 export type StepData = {
   position: number;
   layer: number;
@@ -39,7 +46,7 @@ function wrow(w: EncodedTensor, r: number): Float64Array {
  * N1 row t with the final norm gain), LM-head partials and logits. Other rows stay zero and
  * are never judged.
  */
-function buildHeadStep(arch: Architecture, weights: Weights, trace: Trace, position: number, C: number): StepData {
+function buildHeadStep(arch: Architecture, weights: Weights, trace: Trace, position: number, C: number, tamper?: StepTamper): StepData {
   const m = dimsOf(arch, position, C);
   const tensors = new Map<number, EncodedTensor>();
   for (const id of HEAD_TENSORS) {
@@ -49,6 +56,7 @@ function buildHeadStep(arch: Architecture, weights: Weights, trace: Trace, posit
   const set = (id: number, row: number, col: number, v: number): number => {
     const t = tensors.get(id)!;
     t.data[row * t.rowLength + col] = v;
+    tamper?.(id, t, row, col);
     return t.data[row * t.rowLength + col]!;
   };
   const d = arch.hidden;
@@ -77,8 +85,8 @@ function buildHeadStep(arch: Architecture, weights: Weights, trace: Trace, posit
   return { position, layer: arch.layers + 1, dims: m, tensors };
 }
 
-export function buildStep(arch: Architecture, weights: Weights, trace: Trace, position: number, layer: number, C: number): StepData {
-  if (layer === arch.layers + 1) return buildHeadStep(arch, weights, trace, position, C);
+export function buildStep(arch: Architecture, weights: Weights, trace: Trace, position: number, layer: number, C: number, tamper?: StepTamper): StepData {
+  if (layer === arch.layers + 1) return buildHeadStep(arch, weights, trace, position, C, tamper);
   if (layer < 1 || layer > arch.layers) throw new DisputeDataError(`no block step at layer ${layer}`);
   const m = dimsOf(arch, position, C);
   const tensors = new Map<number, EncodedTensor>();
@@ -91,6 +99,7 @@ export function buildStep(arch: Architecture, weights: Weights, trace: Trace, po
     const t = tensors.get(id)!;
     const i = row * t.rowLength + col;
     t.data[i] = v;
+    tamper?.(id, t, row, col);
     return t.data[i]!; // the committed (binary32-rounded) value
   };
   const get = (id: number, row: number, col: number): number => {

@@ -1,7 +1,8 @@
-import type { Hex } from "viem";
+import { parseAbiItem, type Hex } from "viem";
 import { modelRegistryAbi, stepProofGameAbi, jobEscrowAbi } from "../chain/abi.js";
 import type { StepproofClients } from "../chain/client.js";
-import type { ChainDispute } from "../dispute/agent.js";
+import { Phase, type ChainDispute } from "../dispute/agent.js";
+import { fromLeafArg, type DemandLeaf } from "../dispute/demand.js";
 
 export type OnChainDispute = ChainDispute & { jobId: bigint; prover: Hex; challenger: Hex; modelId: Hex; traceRoot: Hex };
 
@@ -24,16 +25,33 @@ export async function modelTolerances(clients: StepproofClients, modelId: Hex): 
   return p;
 }
 
-/** A dispute as the agent reads it (PROTOCOL §7.5): game state, block time, job and tolerances. */
+const chunksDemanded = parseAbiItem("event ChunksDemanded(bytes32 indexed disputeId, (uint8 src, uint256 tensor, uint256 row, uint256 chunk)[] leaves, uint8 round, uint128 feesEscrowed)");
+
+/** The leaves of a dispute's latest demand, from its ChunksDemanded log (the game stores only their hash). */
+export async function demandedLeaves(clients: StepproofClients, disputeId: Hex): Promise<DemandLeaf[]> {
+  const logs = await clients.publicClient.getLogs({
+    address: clients.deployment.contracts.stepProofGame,
+    event: chunksDemanded,
+    args: { disputeId },
+    fromBlock: BigInt(clients.deployment.startBlock),
+    toBlock: "latest",
+  });
+  const last = logs.at(-1);
+  return last ? last.args.leaves!.map(fromLeafArg) : [];
+}
+
+/** A dispute as the agent reads it (PROTOCOL §7.5): game state, outstanding demand, block time, job and tolerances. */
 export async function readChainDispute(clients: StepproofClients, disputeId: Hex): Promise<OnChainDispute> {
   const game = clients.deployment.contracts.stepProofGame;
   const read = clients.publicClient.readContract.bind(clients.publicClient);
-  const [d, block, maxDemands] = await Promise.all([
+  const [d, block, maxRounds, maxLeaves] = await Promise.all([
     read({ address: game, abi: stepProofGameAbi, functionName: "getDispute", args: [disputeId] }),
     clients.publicClient.getBlock(),
-    read({ address: game, abi: stepProofGameAbi, functionName: "MAX_DEMANDS" }),
+    read({ address: game, abi: stepProofGameAbi, functionName: "MAX_DEMAND_ROUNDS" }),
+    read({ address: game, abi: stepProofGameAbi, functionName: "MAX_LEAVES_PER_DEMAND" }),
   ]);
   const job = await read({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [d.jobId] });
+  const leaves = d.phase === Phase.AwaitingData ? await demandedLeaves(clients, disputeId) : [];
   return {
     id: disputeId,
     phase: d.phase,
@@ -43,11 +61,15 @@ export async function readChainDispute(clients: StepproofClients, disputeId: Hex
     turnStartedAt: d.turnStartedAt,
     proverClockLeft: d.proverClockLeft,
     challengerClockLeft: d.challengerClockLeft,
-    demandsUsed: d.demandsUsed,
-    maxDemands,
-    demand: { tensor: Number(d.demandTensor), row: Number(d.demandRow), chunk: Number(d.demandChunk) },
+    roundsUsed: d.roundsUsed,
+    maxRounds,
+    maxLeaves,
+    demand: { leaves, revealedMask: d.revealedMask },
+    jobStatus: job.status,
     now: block.timestamp,
     tolerances: await modelTolerances(clients, job.modelId),
+    // What the judge reads from the job: the head step's sampling rule and the id seeding its noise (PROTOCOL §4.4).
+    job: { inputTokens: Number(job.inputTokens), samplingParams: job.samplingParams, jobId: d.jobId },
     jobId: d.jobId,
     prover: d.prover,
     challenger: d.challenger,

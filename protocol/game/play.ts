@@ -1,6 +1,7 @@
 import { parseAbiItem, type Hex } from "viem";
 import type { StepproofClients } from "../chain/client.js";
-import { nextMove, chunkKey, type Disk, type Move, type Role } from "../dispute/agent.js";
+import { nextMove, type Disk, type Move, type Role } from "../dispute/agent.js";
+import { leafKey } from "../dispute/demand.js";
 import type { Opening } from "../dispute/proofs.js";
 import { readChainDispute } from "./chain-dispute.js";
 import { sendMove } from "./send-move.js";
@@ -19,18 +20,30 @@ export async function playTurn(clients: StepproofClients, role: Role, disputeId:
   return { disputeId, move, ...(tx ? { tx } : {}) };
 }
 
-const chunkRevealed = parseAbiItem("event ChunkRevealed(bytes32 indexed disputeId, uint256 tensor, uint256 row, uint256 chunk, bytes data, bytes32[] proof)");
+const chunksRevealed = parseAbiItem(
+  "event ChunksRevealed(bytes32 indexed disputeId, (uint8 src, uint256 tensor, uint256 row, uint256 chunk)[] leaves, bytes[] data, bytes32[][] proofs, uint16 revealedMask, uint128 feesCredited)",
+);
 
-/** Step chunks the prover revealed on-chain for a dispute (data availability, PROTOCOL §7.4). */
+/**
+ * Chunks the prover revealed on-chain for a dispute (data availability, PROTOCOL §7.4), keyed
+ * by `leafKey`: step leaves and trace leaves with their proofs; empty entries were not revealed
+ * by that call.
+ */
 export async function revealedChunks(clients: StepproofClients, disputeId: Hex): Promise<Map<string, Opening>> {
   const logs = await clients.publicClient.getLogs({
     address: clients.deployment.contracts.stepProofGame,
-    event: chunkRevealed,
+    event: chunksRevealed,
     args: { disputeId },
     fromBlock: BigInt(clients.deployment.startBlock),
     toBlock: "latest",
   });
   const out = new Map<string, Opening>();
-  for (const l of logs) out.set(chunkKey(Number(l.args.tensor), Number(l.args.row), Number(l.args.chunk)), { chunk: l.args.data!, proof: [...l.args.proof!] });
+  for (const l of logs) {
+    const { leaves, data, proofs } = l.args;
+    leaves!.forEach((leaf, i) => {
+      if (data![i] === "0x") return;
+      out.set(leafKey(leaf.src, Number(leaf.tensor), Number(leaf.row), Number(leaf.chunk)), { chunk: data![i]!, proof: [...proofs![i]!] });
+    });
+  }
   return out;
 }

@@ -46,14 +46,15 @@ export async function solvency(clients: StepproofClients): Promise<SolvencyRepor
   ];
 }
 
-/** StepProofGame owes the bonds of live disputes plus its credits (PROTOCOL §7.4). */
+/** StepProofGame owes the bonds of live disputes, the escrowed demand fees and its credits (PROTOCOL §7.4). */
 async function gameLiabilities(clients: StepproofClients): Promise<bigint> {
   const address = clients.deployment.contracts.stepProofGame;
-  const [bonds, credits] = await Promise.all([
+  const [bonds, fees, credits] = await Promise.all([
     clients.publicClient.readContract({ address, abi: stepProofGameAbi, functionName: "bondsHeld" }),
+    clients.publicClient.readContract({ address, abi: stepProofGameAbi, functionName: "feesHeld" }),
     clients.publicClient.readContract({ address, abi: stepProofGameAbi, functionName: "totalCredits" }),
   ]);
-  return bonds + credits;
+  return bonds + fees + credits;
 }
 
 export const fmt = (v: bigint): string => Number(formatEther(v)).toFixed(6);

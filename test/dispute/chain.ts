@@ -8,6 +8,8 @@ import type { DisputeData } from "../../protocol/dispute/proofs.js";
 export const BOND = 10n ** 18n;
 export const PROVER_CLOCK = 3600n;
 export const CHALLENGER_CLOCK = 7200n;
+/** Fee per demanded leaf (PROTOCOL §7.4). */
+export const DEMAND_FEE = 10n ** 15n;
 export const JOB_ID = 1n;
 export const MODEL_ID = keccak256(toHex("tiny-model"));
 
@@ -28,6 +30,7 @@ export async function deployGame(opts: { reentrantToken?: boolean } = {}) {
     BOND,
     PROVER_CLOCK,
     CHALLENGER_CLOCK,
+    DEMAND_FEE,
   ]);
   await escrow.write.setGame([game.address]);
   for (const who of [challenger!, other!, prover!]) {
@@ -93,6 +96,6 @@ export async function setupJob(
 /** INVARIANT (PROTOCOL §7.4): the game holds exactly what it owes. */
 export async function solvency(d: Deployed): Promise<{ balance: bigint; owed: bigint }> {
   const balance = await d.token.read.balanceOf([d.game.address]);
-  const owed = (await d.game.read.bondsHeld()) + (await d.game.read.totalCredits());
+  const owed = (await d.game.read.bondsHeld()) + (await d.game.read.feesHeld()) + (await d.game.read.totalCredits());
   return { balance, owed };
 }

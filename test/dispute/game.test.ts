@@ -1,16 +1,18 @@
 /**
  * The game's rules on EDR against mocks: chess clocks at the exact boundary second on both
- * sides, data-availability demands answered and unanswered, the demand limit, front-running a
+ * sides, batched data-availability demands (step and trace leaves) answered, split and
+ * unanswered, their fees, the leaf and round limits, front-running a
  * winning proof, concurrent disputes on one job, content-derived ids (reorg safety),
  * re-entrancy on payouts, and solvency after every resolution.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { zeroHash, type Hex } from "viem";
+import { bytesToHex, zeroHash, type Hex } from "viem";
+import { chunkBytes } from "../../protocol/dispute/tensors.js";
 import { opOf, T } from "../../protocol/evaluator/layout.js";
 import { buildOpenings, judgeContext, type DisputeData } from "../../protocol/dispute/proofs.js";
 import { tinyData, tolerances, withStep } from "./fixture.js";
 import { perturb, verdictOf, q48 } from "./perturb.js";
-import { BOND, CHALLENGER_CLOCK, PROVER_CLOCK, deployGame, setupJob, solvency, type Deployed } from "./chain.js";
+import { BOND, CHALLENGER_CLOCK, DEMAND_FEE, PROVER_CLOCK, deployGame, setupJob, solvency, type Deployed } from "./chain.js";
 
 const POS = 3;
 const LAYER = 1;
@@ -100,59 +102,88 @@ describe("StepProofGame rules", () => {
     expect((await d.game.read.getDispute([a.id])).phase).toBe(2);
   });
 
-  it("data availability: a demand answered on-chain publishes the chunk; clocks are charged to the mover", async () => {
+  const leaf = (src: number, tensor: number, row: number, chunk: number) => ({ src, tensor: BigInt(tensor), row: BigInt(row), chunk: BigInt(chunk) });
+
+  it("data availability: a batched demand of step and trace leaves answered on-chain publishes them; clocks and fees are charged", async () => {
     const a = await open(honest);
     await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
     const posted = await d.game.read.getDispute([a.id]);
     const t0 = posted.turnStartedAt;
     await at(t0 + 100n);
-    await d.game.write.demandChunk([a.id, BigInt(T.D_PART), 5n, 1n], { account: d.challenger.account });
+    const leaves = [leaf(2, T.D_PART, 5, 1), leaf(0, LAYER - 1, POS, 2), leaf(2, T.X1, 0, 0)];
+    const paid = await d.token.read.balanceOf([d.challenger.account.address]);
+    await d.game.write.demandChunks([a.id, leaves], { account: d.challenger.account });
+    expect(await d.token.read.balanceOf([d.challenger.account.address])).toBe(paid - 3n * DEMAND_FEE);
     const after = await d.game.read.getDispute([a.id]);
     expect(after.phase).toBe(3);
     expect(after.challengerClockLeft).toBe(CHALLENGER_CLOCK - 100n);
-    const bytes = buildOpeningsFor(honest, T.D_PART, 5, 1);
-    await expect(d.game.write.revealChunk([a.id, bytes.chunk, bytes.wrongProof], { account: d.prover.account })).rejects.toThrow(/InvalidChunkProof/);
+    const answer = [chunkOf(honest, 2, T.D_PART, 5, 1), chunkOf(honest, 0, LAYER - 1, POS, 2), chunkOf(honest, 2, T.X1, 0, 0)];
+    const data = answer.map((x) => x.chunk);
+    const proofs = answer.map((x) => x.proof);
+    await expect(d.game.write.revealChunks([a.id, leaves, data, [proofs[0]!, answer[1]!.wrongProof, proofs[2]!]], { account: d.prover.account })).rejects.toThrow(/InvalidChunkProof/);
+    await expect(d.game.write.revealChunks([a.id, leaves.slice(0, 2), data.slice(0, 2), proofs.slice(0, 2)], { account: d.prover.account })).rejects.toThrow(/DemandMismatch/);
+    const credit0 = await d.game.read.credits([d.prover.account.address]);
+    // Split answer: the trace leaf now, the step leaves later; the turn stays with the prover.
+    await at(t0 + 120n);
+    await d.game.write.revealChunks([a.id, leaves, ["0x", data[1]!, "0x"], [[], proofs[1]!, []]], { account: d.prover.account });
+    expect((await d.game.read.getDispute([a.id])).phase).toBe(3);
     await at(t0 + 150n);
-    const hash = await d.game.write.revealChunk([a.id, bytes.chunk, bytes.proof], { account: d.prover.account });
+    const hash = await d.game.write.revealChunks([a.id, leaves, [data[0]!, "0x", data[2]!], [proofs[0]!, [], proofs[2]!]], { account: d.prover.account });
     const receipt = await d.publicClient.waitForTransactionReceipt({ hash });
-    const logs = await d.publicClient.getContractEvents({ address: d.game.address, abi: d.game.abi, eventName: "ChunkRevealed", fromBlock: receipt.blockNumber, toBlock: receipt.blockNumber });
-    expect((logs[0]!.args as { data: Hex }).data).toBe(bytes.chunk);
+    const logs = await d.publicClient.getContractEvents({ address: d.game.address, abi: d.game.abi, eventName: "ChunksRevealed", fromBlock: receipt.blockNumber, toBlock: receipt.blockNumber });
+    expect((logs[0]!.args as { data: Hex[] }).data[0]).toBe(data[0]);
+    expect(await d.game.read.credits([d.prover.account.address])).toBe(credit0 + 3n * DEMAND_FEE);
     const back = await d.game.read.getDispute([a.id]);
     expect(back.phase).toBe(2);
     expect(back.proverClockLeft).toBe(posted.proverClockLeft - 50n);
+    await expectSolvent();
   });
 
-  it("data availability: only leaves of the step layout can be demanded (an honest prover can always answer)", async () => {
+  it("data availability: only leaves of the step layout and its trace inputs can be demanded (an honest prover can always answer)", async () => {
     const a = await open(honest);
     await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
     const [rows, len] = [honest.step!.tensors.get(T.D_PART)!.rows, honest.step!.tensors.get(T.D_PART)!.rowLength];
-    const C = BigInt(honest.encoding.chunkSize);
-    for (const [tensor, row, chunk] of [[99n, 0n, 0n], [BigInt(T.OUT), 0n, 0n], [BigInt(T.D_PART), BigInt(rows), 0n], [BigInt(T.D_PART), 0n, (BigInt(len) + C - 1n) / C]] as const) {
-      await expect(d.game.write.demandChunk([a.id, tensor, row, chunk], { account: d.challenger.account })).rejects.toThrow(/NotAStepLeaf/);
+    const C = honest.encoding.chunkSize;
+    const lastChunk = Math.ceil(len / C) - 1;
+    for (const bad of [leaf(2, 99, 0, 0), leaf(2, T.OUT, 0, 0), leaf(2, T.D_PART, rows, 0), leaf(2, T.D_PART, 0, lastChunk + 1)]) {
+      await expect(d.game.write.demandChunks([a.id, [bad]], { account: d.challenger.account })).rejects.toThrow(/NotAStepLeaf/);
     }
-    await d.game.write.demandChunk([a.id, BigInt(T.D_PART), BigInt(rows - 1), (BigInt(len) + C - 1n) / C - 1n], { account: d.challenger.account });
+    // Trace: h[p][l'] with p ≤ t and l' ∈ {l − 1, l} only.
+    for (const bad of [leaf(0, LAYER + 1, 0, 0), leaf(0, LAYER - 1, POS + 1, 0), leaf(0, LAYER, 0, Math.ceil(honest.arch.hidden / C))]) {
+      await expect(d.game.write.demandChunks([a.id, [bad]], { account: d.challenger.account })).rejects.toThrow(/NotATraceLeaf/);
+    }
+    await d.game.write.demandChunks([a.id, [leaf(2, T.D_PART, rows - 1, lastChunk), leaf(0, LAYER, POS, 0)]], { account: d.challenger.account });
   });
 
-  it("data availability: an unanswered demand loses on the prover's clock; demands are capped", async () => {
+  it("data availability: an unanswered demand loses on the prover's clock and refunds the fees; rounds are capped", async () => {
     const a = await open(honest);
     await d.game.write.postStepRoot([a.id, honest.stepTree!.root], { account: d.prover.account });
-    const cap = await d.game.read.MAX_DEMANDS();
+    const cap = await d.game.read.MAX_DEMAND_ROUNDS();
     for (let i = 0; i < cap; i++) {
-      await d.game.write.demandChunk([a.id, BigInt(T.D_PART), BigInt(i), 0n], { account: d.challenger.account });
-      const b = buildOpeningsFor(honest, T.D_PART, i, 0);
-      await d.game.write.revealChunk([a.id, b.chunk, b.proof], { account: d.prover.account });
+      const l = leaf(2, T.D_PART, i % 32, 0);
+      await d.game.write.demandChunks([a.id, [l]], { account: d.challenger.account });
+      const b = chunkOf(honest, 2, T.D_PART, i % 32, 0);
+      await d.game.write.revealChunks([a.id, [l], [b.chunk], [b.proof]], { account: d.prover.account });
     }
-    await expect(d.game.write.demandChunk([a.id, BigInt(T.D_PART), 0n, 1n], { account: d.challenger.account })).rejects.toThrow(/DemandLimitReached/);
+    await expect(d.game.write.demandChunks([a.id, [leaf(2, T.D_PART, 0, 1)]], { account: d.challenger.account })).rejects.toThrow(/DemandLimitReached/);
+    await expect(d.game.write.demandChunks([a.id, []], { account: d.challenger.account })).rejects.toThrow(/DemandLimitReached/);
 
     const c = await open(honest);
     await d.game.write.postStepRoot([c.id, honest.stepTree!.root], { account: d.prover.account });
-    await d.game.write.demandChunk([c.id, BigInt(T.D_PART), 1n, 0n], { account: d.challenger.account });
+    const many = Array.from({ length: 17 }, (_, i) => leaf(2, T.D_PART, i, 0));
+    await expect(d.game.write.demandChunks([c.id, many], { account: d.challenger.account })).rejects.toThrow(/DemandSize/);
+    const held = await d.game.read.feesHeld();
+    await d.game.write.demandChunks([c.id, many.slice(0, 16)], { account: d.challenger.account });
+    expect(await d.game.read.feesHeld()).toBe(held + 16n * DEMAND_FEE);
     const dl = await d.game.read.deadlineOf([c.id]);
     await at(dl);
     await expect(d.game.write.claimTimeout([c.id])).rejects.toThrow(/ClockRunning/);
+    const credit0 = await d.game.read.credits([d.challenger.account.address]);
     await at(dl + 1n);
     await d.game.write.claimTimeout([c.id]);
     expect((await d.game.read.getDispute([c.id])).phase).toBe(5);
+    expect(await d.game.read.credits([d.challenger.account.address])).toBe(credit0 + BOND + 16n * DEMAND_FEE);
+    expect(await d.game.read.feesHeld()).toBe(held);
     await expectSolvent();
   });
 
@@ -187,12 +218,12 @@ describe("StepProofGame rules", () => {
     expect((await d.game.read.getDispute([idB])).phase).toBe(6);
     expect((await d.escrow.read.getJob([a.jobId])).openDisputes).toBe(0);
     await expectSolvent();
-    // Everyone can withdraw; the game ends holding only open bonds.
+    // Everyone can withdraw; the game ends holding only open bonds and escrowed fees.
     for (const who of [d.challenger, d.other, d.prover]) {
       if ((await d.game.read.credits([who.account.address])) > 0n) await d.game.write.withdraw({ account: who.account });
     }
     const { balance } = await solvency(d);
-    expect(balance).toBe(await d.game.read.bondsHeld());
+    expect(balance).toBe((await d.game.read.bondsHeld()) + (await d.game.read.feesHeld()));
   });
 
   it("ids are content-derived: opening order (e.g. after a reorg) does not change which dispute a move targets", async () => {
@@ -239,13 +270,11 @@ describe("StepProofGame rules", () => {
     await expect(d.game.write.openDispute([jobId, 1, 1], { account: d.challenger.account })).rejects.toThrow(/WindowClosed/);
   });
 
-  function buildOpeningsFor(data: DisputeData, tensor: number, row: number, chunk: number) {
-    const t = data.step!.tensors.get(tensor)!;
-    const C = data.encoding.chunkSize;
-    const slice = (t.data as Float32Array).slice(row * t.rowLength + chunk * C, row * t.rowLength + Math.min((chunk + 1) * C, t.rowLength));
-    const chunkHex = ("0x" + Buffer.from(slice.buffer).toString("hex")) as Hex;
-    const proof = data.stepTree!.proof(tensor, row, chunk);
-    return { chunk: chunkHex, proof, wrongProof: proof.map((p, i) => (i === 0 ? zeroHash : p)) };
+  function chunkOf(data: DisputeData, src: number, tensor: number, row: number, chunk: number) {
+    const t = src === 0 ? data.trace.hidden[tensor]! : data.step!.tensors.get(tensor)!;
+    const bytes = chunkBytes(t, row, chunk, data.encoding.chunkSize);
+    const proof = (src === 0 ? data.traceTree : data.stepTree!).proof(tensor, row, chunk);
+    return { chunk: bytesToHex(bytes), proof, wrongProof: proof.map((p, i) => (i === 0 ? zeroHash : p)) };
   }
 });
 

@@ -29,7 +29,7 @@ async function deployReal() {
   await nodes.write.grantRole([await nodes.read.SLASHER_ROLE(), escrow.address]);
   await escrow.write.setTreasury([treasury!.account.address]);
   const judge = await viem.deployContract("StepJudge");
-  const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, E18, 3600n, 7200n]);
+  const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, E18, 3600n, 7200n, 10n ** 15n]);
   await escrow.write.setDisputeGame([game.address]);
   for (const w of [prover!, client!, challenger!]) {
     await token.write.mint([w.account.address, 10_000n * E18]);

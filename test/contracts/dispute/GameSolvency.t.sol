@@ -10,6 +10,7 @@ import {DisputeToken} from "../../../contracts/mocks/dispute/DisputeToken.sol";
 import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {OpCodes} from "../../../contracts/dispute/OpCodes.sol";
+import {CommitmentLeaf} from "../../../contracts/libraries/CommitmentLeaf.sol";
 
 /// @notice The cheatcodes used here (Hardhat's Solidity test runner serves them).
 interface DisputeVm {
@@ -19,8 +20,21 @@ interface DisputeVm {
 
 DisputeVm constant dvm = DisputeVm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
 
-/// @notice Random sequences of opens, step roots, time jumps, timeouts, cancellations and
-/// withdrawals by several challengers on several jobs.
+// One 4-element chunk per source (binary32 step, binary16 trace): a one-leaf tree's root is
+// its leaf (PROTOCOL §3.3), so the handler can reveal it with an empty proof.
+bytes constant CHUNK16 = hex"003c003c003c003c";
+bytes constant CHUNK32 = hex"0000803f0000803f0000803f0000803f";
+
+function stepLeafRoot() pure returns (bytes32) {
+    return CommitmentLeaf.leaf(CommitmentLeaf.STEP_DOMAIN, 1, 0, 0, keccak256(CHUNK32));
+}
+
+function traceLeafRoot() pure returns (bytes32) {
+    return CommitmentLeaf.leaf(CommitmentLeaf.TRACE_DOMAIN, 0, 0, 0, keccak256(CHUNK16));
+}
+
+/// @notice Random sequences of opens, step roots, demands and reveals (step and trace leaves),
+/// time jumps, timeouts, cancellations and withdrawals by several challengers on several jobs.
 contract GameHandler {
     StepProofGame public immutable game;
     MockJobEscrow public immutable escrow;
@@ -30,6 +44,9 @@ contract GameHandler {
     bytes32[] public ids;
     /// Ghost: bonds of disputes this handler saw opened and not yet ended.
     uint256 public ghostLive;
+    /// Ghost: demand fees escrowed and neither credited nor refunded yet.
+    uint256 public ghostFees;
+    mapping(bytes32 id => StepProofGame.Leaf[]) internal _demanded;
 
     constructor(StepProofGame game_, MockJobEscrow escrow_, DisputeToken token_) {
         game = game_;
@@ -50,14 +67,43 @@ contract GameHandler {
     function post(uint256 seed) external {
         if (ids.length == 0) return;
         dvm.prank(PROVER);
-        try game.postStepRoot(ids[seed % ids.length], keccak256(abi.encode(seed))) {} catch {}
+        bytes32 root = seed % 4 == 0 ? keccak256(abi.encode(seed)) : stepLeafRoot();
+        try game.postStepRoot(ids[seed % ids.length], root) {} catch {}
     }
 
     function demand(uint256 seed) external {
         if (ids.length == 0) return;
         bytes32 id = ids[seed % ids.length];
+        uint256 n = 1 + (seed >> 8) % 3;
+        StepProofGame.Leaf[] memory leaves = new StepProofGame.Leaf[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            leaves[i] = (seed >> (16 + i)) % 2 == 0 ? StepProofGame.Leaf(2, 1, 0, 0) : StepProofGame.Leaf(0, 0, 0, 0);
+        }
         dvm.prank(game.getDispute(id).challenger);
-        try game.demandChunk(id, 1, 0, 0) {} catch {}
+        try game.demandChunks(id, leaves) {
+            ghostFees += n * game.demandFee();
+            delete _demanded[id];
+            for (uint256 i = 0; i < n; ++i) _demanded[id].push(leaves[i]);
+        } catch {}
+    }
+
+    function reveal(uint256 seed) external {
+        if (ids.length == 0) return;
+        bytes32 id = ids[seed % ids.length];
+        StepProofGame.Leaf[] memory leaves = _demanded[id];
+        uint256 n = leaves.length;
+        bytes[] memory data = new bytes[](n);
+        bytes32[][] memory proofs = new bytes32[][](n);
+        for (uint256 i = 0; i < n; ++i) {
+            // Reveal a random subset (a split answer) unless the seed says all.
+            if (seed % 3 != 0 && (seed >> (8 + i)) % 2 == 0) continue;
+            data[i] = leaves[i].src == 2 ? CHUNK32 : CHUNK16;
+        }
+        uint128 before = game.getDispute(id).feesPending;
+        dvm.prank(PROVER);
+        try game.revealChunks(id, leaves, data, proofs) {
+            ghostFees -= before - game.getDispute(id).feesPending;
+        } catch {}
     }
 
     function warp(uint256 seed) external {
@@ -66,15 +112,21 @@ contract GameHandler {
 
     function timeout(uint256 seed) external {
         if (ids.length == 0) return;
-        try game.claimTimeout(ids[seed % ids.length]) {
+        bytes32 id = ids[seed % ids.length];
+        uint128 fees = game.getDispute(id).feesPending;
+        try game.claimTimeout(id) {
             ghostLive -= game.challengerBond();
+            ghostFees -= fees;
         } catch {}
     }
 
     function cancel(uint256 seed) external {
         if (ids.length == 0) return;
-        try game.cancelAfterSlash(ids[seed % ids.length]) {
+        bytes32 id = ids[seed % ids.length];
+        uint128 fees = game.getDispute(id).feesPending;
+        try game.cancelAfterSlash(id) {
             ghostLive -= game.challengerBond();
+            ghostFees -= fees;
         } catch {}
     }
 
@@ -95,7 +147,7 @@ contract GameSolvencyTest {
         token = new DisputeToken();
         escrow = new MockJobEscrow();
         MockModelRegistry models = new MockModelRegistry();
-        game = new StepProofGame(escrow, models, new StepJudge(), token, 1e18, 3600, 7200);
+        game = new StepProofGame(escrow, models, new StepJudge(), token, 1e18, 3600, 7200, 1e15);
         escrow.setGame(address(game));
         handler = new GameHandler(game, escrow, token);
 
@@ -112,7 +164,7 @@ contract GameSolvencyTest {
             IJobEscrow.Job memory job;
             job.prover = handler.PROVER();
             job.modelId = keccak256("m");
-            job.traceRoot = keccak256(abi.encode(j));
+            job.traceRoot = traceLeafRoot();
             job.inputTokens = 3;
             job.outputTokens = 4;
             job.challengeDeadline = uint64(block.timestamp + 100 days);
@@ -132,10 +184,16 @@ contract GameSolvencyTest {
         t[0] = address(handler);
     }
 
-    /// INVARIANT: the game holds exactly the open bonds plus what it has credited.
+    /// INVARIANT: the game holds exactly the open bonds, the escrowed demand fees and what it
+    /// has credited.
     function invariant_solvency() public view {
-        uint256 owed = game.bondsHeld() + game.totalCredits();
-        require(token.balanceOf(address(game)) == owed, "balance != bondsHeld + totalCredits");
+        uint256 owed = game.bondsHeld() + game.feesHeld() + game.totalCredits();
+        require(token.balanceOf(address(game)) == owed, "balance != bondsHeld + feesHeld + totalCredits");
+    }
+
+    /// INVARIANT: escrowed fees are exactly those of demanded, unrevealed, unresolved leaves.
+    function invariant_feesMatchPendingLeaves() public view {
+        require(game.feesHeld() == handler.ghostFees(), "feesHeld != pending demand fees");
     }
 
     /// INVARIANT: bonds held are exactly the bonds of disputes still running.
