@@ -6,6 +6,7 @@
  * this file stays free of runtime imports (the default is viem's).
  */
 import { keccak256 } from "viem";
+import { StepproofError } from "../errors.js";
 
 /** samplingParams (uint256): bits 0..31 temperature (binary32 bits), 32..63 top-k, 64..127 seed. */
 export type SamplingParams = { temperature: number; temperatureBits: number; topK: number; seed: bigint };
@@ -82,10 +83,11 @@ export function argmax(logits: ArrayLike<number>): number {
   return best;
 }
 
-export class UnverifiableSamplingError extends Error {
+/** A top-k other than 0 and 1: no one-step proof can check it, so no job may use it. */
+export class UnverifiableSamplingError extends StepproofError {
+  override name = "UnverifiableSamplingError";
   constructor(readonly topK: number) {
-    super(`top-k ${topK} cannot be judged on-chain (only 0 and 1 are; PROTOCOL §4.4)`);
-    this.name = "UnverifiableSamplingError";
+    super(`top-k ${topK} cannot be judged on-chain`, { details: "PROTOCOL §4.4: top-k must be 0 (Gumbel-max) or 1 (greedy)" });
   }
 }
 
