@@ -48,6 +48,8 @@ export async function readChainDispute(clients: StepproofClients, disputeId: Hex
     demand: { tensor: Number(d.demandTensor), row: Number(d.demandRow), chunk: Number(d.demandChunk) },
     now: block.timestamp,
     tolerances: await modelTolerances(clients, job.modelId),
+    // What the judge reads from the job: the head step's sampling rule and the id seeding its noise (PROTOCOL §4.4).
+    job: { inputTokens: Number(job.inputTokens), samplingParams: job.samplingParams, jobId: d.jobId },
     jobId: d.jobId,
     prover: d.prover,
     challenger: d.challenger,
