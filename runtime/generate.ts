@@ -50,7 +50,7 @@ export class GenerationError extends StepproofRuntimeError {
 /** A rule the judge can check, and the job id its noise needs (0n stands in for greedy jobs). */
 export function samplingJobId(sampling: SamplingParams, jobId: bigint | undefined): bigint {
   const rule = samplingRule(sampling);
-  if (rule.kind === "unverifiable") throw new GenerationError(`top-k ${rule.topK} cannot be judged on-chain`, { details: "PROTOCOL §4.4: top-k must be 0 (Gumbel-max over the whole vocabulary) or 1 (greedy)" });
+  if (rule.kind === "unverifiable") throw new GenerationError(`sampling rule cannot be judged on-chain: ${rule.reason}`, { details: "PROTOCOL §4.4: top-k 0 (Gumbel-max over the whole vocabulary, τ ≤ 2^16) or 1 (greedy)" });
   if (rule.kind === "gumbel" && jobId === undefined) throw new GenerationError("a sampled job needs its on-chain jobId (it seeds the Gumbel noise, PROTOCOL §4.4)");
   return jobId ?? 0n;
 }

@@ -127,7 +127,7 @@ export async function checkSampling(p: { sessions: ModelSessions; trace: Replaya
   const L = s.manifest.architecture.layers;
   const params = decodeSamplingParams(p.samplingParams);
   const rule = samplingRule(params);
-  if (rule.kind === "unverifiable") throw new ReexecutionError(`top-k ${rule.topK} cannot be judged (PROTOCOL §4.4)`);
+  if (rule.kind === "unverifiable") throw new ReexecutionError(`sampling rule cannot be judged: ${rule.reason} (PROTOCOL §4.4)`);
   const tau = rule.kind === "gumbel" ? rule.temperature : 0;
   const first = p.promptLength - 1;
   const n = trace.tokens.length - 1 - first;

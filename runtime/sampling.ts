@@ -1,7 +1,7 @@
 /**
  * The runtime's sampler: PROTOCOL §4.4's Gumbel-max rule (protocol/sampling/rule.ts, the spec
- * every party shares) with the runtime's wasm keccak, ~5× faster than JavaScript keccak on
- * the one hash per 4 vocabulary ids a sampled token needs.
+ * every party shares) with the runtime's wasm keccak: 1.6 µs per 128-byte message against
+ * viem's 20.5 µs on the project machine, for the one hash per 4 vocabulary ids a token needs.
  */
 import { createKeccak256 } from "./commit/keccak-wasm.js";
 import { sampleToken as sampleWith, type Keccak256, type SamplingParams } from "../protocol/sampling/rule.js";

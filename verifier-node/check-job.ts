@@ -1,24 +1,47 @@
 import type { ModelSessions } from "../runtime/session.js";
-import { reexecuteLayer, type ReplayableTrace, type ReexecuteLayerReturnType } from "../runtime/reexec.js";
+import { checkSampling, reexecuteLayer, type ReplayableTrace, type ReexecuteLayerReturnType, type SamplingCheck } from "../runtime/reexec.js";
+
+/**
+ * A dispute candidate: block `layer` at `position` beyond threshold, or (layer L + 1) the head
+ * step, whose committed token[position + 1] the job's rule does not give (`token`; maxAbs is
+ * then the score gap and relL2 0).
+ */
+export type JobCheckFailure = { position: number; layer: number; maxAbs: number; relL2: number; token?: { claimed: number; derived: number } };
 
 export type CheckJobLayersReturnType = {
   results: ReexecuteLayerReturnType[];
+  /** Present when the head check ran: every output token re-derived (PROTOCOL §4.4). */
+  sampling?: SamplingCheck[];
   /** First (layer, position) beyond threshold, the dispute candidate. */
-  failure?: { position: number; layer: number; maxAbs: number; relL2: number };
+  failure?: JobCheckFailure;
 };
+
+/** The job terms the head check needs (escrow getJob) and how far a re-derived score may drift. */
+export type HeadCheckTerms = { promptLength: number; samplingParams: bigint; jobId: bigint; logitTolerance: number };
+
+/** Default `logitTolerance`: a score gap the cross-setup drift of a logit can explain. */
+export const DEFAULT_LOGIT_TOLERANCE = 1e-2;
 
 /**
  * Re-execute each sampled layer over all positions in one prefill pass and compare with the
  * committed rows (PROTOCOL §4). This only decides whether to look closer: disputes are decided
  * per element by the evaluator, never by this threshold.
  */
-export async function checkJobLayers(p: { sessions: ModelSessions; trace: ReplayableTrace; layers: readonly number[] }): Promise<CheckJobLayersReturnType> {
+export async function checkJobLayers(p: { sessions: ModelSessions; trace: ReplayableTrace; layers: readonly number[]; head?: HeadCheckTerms }): Promise<CheckJobLayersReturnType> {
   const results: ReexecuteLayerReturnType[] = [];
   for (const layer of p.layers) results.push(await reexecuteLayer({ sessions: p.sessions, trace: p.trace, layer }));
   const bad = results.find((r) => !r.pass);
-  if (!bad || bad.firstFailure === null) return { results };
-  const pos = bad.positions[bad.firstFailure]!;
-  return { results, failure: { position: pos.t, layer: bad.layer, maxAbs: pos.maxAbs, relL2: pos.relL2 } };
+  if (bad && bad.firstFailure !== null) {
+    const pos = bad.positions[bad.firstFailure]!;
+    return { results, failure: { position: pos.t, layer: bad.layer, maxAbs: pos.maxAbs, relL2: pos.relL2 } };
+  }
+  // With h[·][L] at hand (layer L sampled), re-derive every output token, greedy or sampled jobs alike.
+  const L = p.sessions.manifest.architecture.layers;
+  if (!p.head || !p.layers.includes(L)) return { results };
+  const sampling = await checkSampling({ sessions: p.sessions, trace: p.trace, ...p.head });
+  const wrong = sampling.find((c) => !c.pass);
+  if (!wrong) return { results, sampling };
+  return { results, sampling, failure: { position: wrong.t, layer: L + 1, maxAbs: wrong.scoreGap, relL2: 0, token: { claimed: wrong.claimed, derived: wrong.derived } } };
 }
 
 /** The boundaries whose rows re-executing `layers` needs. */

@@ -4,7 +4,7 @@ import type { StepproofClients } from "../protocol/chain/client.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import { followLogs } from "../protocol/node/log-follower.js";
 import type { ModelSessions } from "../runtime/session.js";
-import { boundariesFor, checkJobLayers } from "./check-job.js";
+import { boundariesFor, checkJobLayers, DEFAULT_LOGIT_TOLERANCE } from "./check-job.js";
 import type { DisputeDriver } from "./dispute-driver.js";
 import { detectionProbability, sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
 import type { VerifierState } from "./state.js";
@@ -24,6 +24,8 @@ export type VerifierNodeDependencies = {
   maxLogRange: number;
   /** Checks of one job that may fail (prover offline) before it counts as withheld. */
   maxAttempts?: number;
+  /** Score gap a re-derived output token may show before the head step is suspect (default DEFAULT_LOGIT_TOLERANCE). */
+  logitTolerance?: number;
   log?: (line: string) => void;
 };
 
@@ -110,10 +112,14 @@ export class VerifierNode {
     try {
       const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens, inputTokens: onchain.inputTokens };
       const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, promptRoot: onchain.promptRoot, outputRoot: onchain.outputRoot, boundaries: boundariesFor(layers), shape });
-      const { failure } = await checkJobLayers({ sessions, trace, layers });
+      const head = { promptLength: onchain.inputTokens, samplingParams: onchain.samplingParams, jobId, logitTolerance: this.deps.logitTolerance ?? DEFAULT_LOGIT_TOLERANCE };
+      const { failure } = await checkJobLayers({ sessions, trace, layers, head });
       if (failure) {
-        state.update(jobId, { state: "failed", layers, failure, detail: `layer ${failure.layer} position ${failure.position}: max-abs ${failure.maxAbs.toExponential(2)}, rel-L2 ${failure.relL2.toExponential(2)}` });
-        this.deps.log?.(`job ${jobId}: layer ${failure.layer} beyond threshold at position ${failure.position}`);
+        const detail = failure.token
+          ? `head step at position ${failure.position}: token ${failure.token.claimed} committed, the rule gives ${failure.token.derived} (score gap ${failure.maxAbs.toExponential(2)})`
+          : `layer ${failure.layer} position ${failure.position}: max-abs ${failure.maxAbs.toExponential(2)}, rel-L2 ${failure.relL2.toExponential(2)}`;
+        state.update(jobId, { state: "failed", layers, failure, detail });
+        this.deps.log?.(`job ${jobId}: ${detail}`);
         return "failed";
       }
       state.update(jobId, { state: "passed", layers });

@@ -2,6 +2,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { keccak256, toHex, type Hex } from "viem";
 import { openNodeDatabase } from "../protocol/node/database.js";
 import { LOG_CURSOR_SCHEMA } from "../protocol/node/log-follower.js";
+import type { JobCheckFailure } from "./check-job.js";
 
 /** What the verifier knows about a committed job; every state is re-derivable from chain + prover. */
 export type CheckedJobState =
@@ -21,7 +22,7 @@ export type CheckedJob = {
   traceRoot: Hex;
   state: CheckedJobState;
   layers: number[];
-  failure?: { position: number; layer: number; maxAbs: number; relL2: number };
+  failure?: JobCheckFailure;
   detail?: string;
   attempts: number;
 };

@@ -48,6 +48,8 @@ export function findFraud(
   for (const claim of allClaims(m, base.layer, base.layers)) {
     const op = opOf(claim.tensor, base.layer, base.layers);
     if (options.ops && !options.ops.includes(op)) continue;
+    // A prompt token (t + 1 < inputTokens) was given, not chosen: its ARGMAX claims are invalid.
+    if (claim.tensor === T.ARGMAX && base.position + 1 < base.inputTokens) continue;
     const verdict = judgeClaim({ ...base, ...tolerances[op]! }, claim, read);
     if (verdict.fraud) {
       found.push({ claim, verdict });

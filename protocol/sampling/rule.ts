@@ -6,6 +6,7 @@
  * this file stays free of runtime imports (the default is viem's).
  */
 import { keccak256 } from "viem";
+import { StepproofError } from "../errors.js";
 
 /** samplingParams (uint256): bits 0..31 temperature (binary32 bits), 32..63 top-k, 64..127 seed. */
 export type SamplingParams = { temperature: number; temperatureBits: number; topK: number; seed: bigint };
@@ -27,16 +28,20 @@ export function encodeSamplingParams(p: { temperature: number; topK?: number; se
   return bits | (BigInt(p.topK ?? 0) << 32n) | ((p.seed ?? 0n) << 64n);
 }
 
+/** The largest temperature openJob accepts (PROTOCOL §4.4). */
+export const MAX_TEMPERATURE = 2 ** 16;
+
 /**
  * Which rule a job follows: greedy iff τ is not a positive finite binary32 or k = 1; Gumbel-max
- * iff τ is and k = 0; any other k cannot be judged (openJob rejects it).
+ * iff τ is, τ ≤ 2^16 and k = 0; anything else cannot be judged (openJob rejects it).
  */
-export type SamplingRule = { kind: "greedy" } | { kind: "gumbel"; temperature: number; seed: bigint } | { kind: "unverifiable"; topK: number };
+export type SamplingRule = { kind: "greedy" } | { kind: "gumbel"; temperature: number; seed: bigint } | { kind: "unverifiable"; reason: string };
 
 export function samplingRule(p: SamplingParams): SamplingRule {
   const positive = p.temperatureBits !== 0 && p.temperatureBits < 0x7f800000;
   if (!positive || p.topK === 1) return { kind: "greedy" };
-  if (p.topK !== 0) return { kind: "unverifiable", topK: p.topK };
+  if (p.topK !== 0) return { kind: "unverifiable", reason: `top-k ${p.topK} (only 0 and 1 can be judged)` };
+  if (p.temperature > MAX_TEMPERATURE) return { kind: "unverifiable", reason: `temperature ${p.temperature} above 2^16` };
   return { kind: "gumbel", temperature: p.temperature, seed: p.seed };
 }
 
@@ -82,10 +87,11 @@ export function argmax(logits: ArrayLike<number>): number {
   return best;
 }
 
-export class UnverifiableSamplingError extends Error {
-  constructor(readonly topK: number) {
-    super(`top-k ${topK} cannot be judged on-chain (only 0 and 1 are; PROTOCOL §4.4)`);
-    this.name = "UnverifiableSamplingError";
+/** A rule no one-step proof can check (top-k ∉ {0, 1}, τ > 2^16), so no job may use it. */
+export class UnverifiableSamplingError extends StepproofError {
+  override name = "UnverifiableSamplingError";
+  constructor(readonly reason: string) {
+    super(`sampling rule cannot be judged on-chain: ${reason}`, { details: "PROTOCOL §4.4: top-k 0 (Gumbel-max, τ ≤ 2^16) or 1 (greedy)" });
   }
 }
 
@@ -97,7 +103,7 @@ export class UnverifiableSamplingError extends Error {
 export function sampleToken(logits: ArrayLike<number>, params: SamplingParams, position: number, jobId: bigint, keccak: Keccak256 = viemKeccak256): number {
   const rule = samplingRule(params);
   if (rule.kind === "greedy") return argmax(logits);
-  if (rule.kind === "unverifiable") throw new UnverifiableSamplingError(rule.topK);
+  if (rule.kind === "unverifiable") throw new UnverifiableSamplingError(rule.reason);
   const tau = rule.temperature;
   const msg = noiseMessage(rule.seed, jobId, position, 0);
   let best = 0;

@@ -64,6 +64,7 @@ describe("generation on onnxruntime-node (PROTOCOL §4.2)", () => {
     expect(a.outputTokens).not.toEqual(greedy.outputTokens);
     await expect(generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 1, samplingParams: sp, trace: false })).rejects.toThrow(/jobId/);
     await expect(run(encodeSamplingParams({ temperature: 0.8, topK: 20, seed: 1n }))).rejects.toThrow(/top-k 20/);
+    await expect(run(encodeSamplingParams({ temperature: 70_000, seed: 1n }))).rejects.toThrow(/above 2\^16/);
     const logits = Float32Array.from([1, 3, 3, 0]);
     expect(sampleToken(logits, decodeSamplingParams(0n), 5, 0n)).toBe(1); // ties to the lowest id
     const topOne = decodeSamplingParams(encodeSamplingParams({ temperature: 5, topK: 1, seed: 9n }));
