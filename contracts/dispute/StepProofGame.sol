@@ -72,13 +72,14 @@ contract StepProofGame is ReentrancyGuard {
     uint8 public constant MAX_LEAVES_PER_DEMAND = 16;
     /// Most demand rounds per dispute: the deepest path of the §7.2 operation graph, counted in
     /// claims, each needing at most one round for the missing chunks of its opening plan:
-    /// OUT → Y_D → D_PART → A → G → G_PART → N2 → R2 → SS2_PART → X1 → Y_O → WO_PART → O → Z →
-    /// Z_PART → E → S → S_PART → K → K_PRE → K_PART → N1 → R1 → SS1_PART (24 claims; U and Q
-    /// branches are as long, V_T shorter). The head step's deepest path is ARGMAX → LOGIT →
-    /// LOGIT_PART → N1 → R1 → SS1_PART (6). A claim's own chunk arrives with its parent's round,
-    /// so the path needs 23 rounds when the challenger holds the trace and 24 when it must also
-    /// demand the last claim's trace input. So a challenger can reach any tensor of either layout.
-    uint8 public constant MAX_DEMAND_ROUNDS = 24;
+    /// OUT_ROW → OUT_ERR_PART → Y_D → D_PART → A → G → G_PART → N2 → R2 → SS2_PART → X1 → Y_O →
+    /// WO_PART → O → Z → Z_PART → E → S → S_PART → K → K_PRE → K_PART → N1 → R1 → SS1_PART (25
+    /// claims from the row bound, 24 from a per-element OUT; U and Q branches are as long, V_T
+    /// shorter). The head step's deepest path is ARGMAX → LOGIT → LOGIT_PART → N1 → R1 → SS1_PART
+    /// (6). A claim's own chunk arrives with its parent's round, so the path needs 24 rounds when
+    /// the challenger holds the trace and 25 when it must also demand the last claim's trace
+    /// input. So a challenger can reach any tensor of either layout.
+    uint8 public constant MAX_DEMAND_ROUNDS = 25;
 
     IJobEscrow public immutable escrow;
     IModelRegistry public immutable models;

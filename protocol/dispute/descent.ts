@@ -1,7 +1,8 @@
 /**
  * The challenger's descent without served step data (PROTOCOL §7.5): start at the step's
- * output claim that the challenger's own recomputation refutes (OUT for a block step, ARGMAX
- * of the committed next token for the head step), demand every missing chunk of that claim's
+ * output claim that the challenger's own recomputation refutes (OUT for a block step, or the
+ * row bound OUT_ROW when every element is within its own; ARGMAX of the committed next token
+ * for the head step), demand every missing chunk of that claim's
  * opening plan in one round, judge it with the revealed chunks, and if it holds, follow the
  * most upstream input (earliest in the §7.2 dependency order) whose revealed value deviates
  * from the challenger's own beyond its tolerance slack, then beyond half its bound, backtracking
@@ -125,7 +126,10 @@ function startClaim(c: ChainDispute, own: DisputeData, ctxFor: (tensor: number) 
     const ratio = v.bound > 0n ? Math.abs(toNumber(v.claimed - v.ref)) / toNumber(v.bound) : Infinity;
     if (!best || ratio > best.ratio) best = { claim, ratio };
   }
-  return best?.claim;
+  if (best || head) return best?.claim;
+  // Every element within its own bound, the whole row beyond the row bound (op 19): start there.
+  const row = { tensor: T.OUT_ROW, row: 0, col: 0 };
+  return judgeClaim(ctxFor(T.OUT_ROW), row, ownRead).fraud ? row : undefined;
 }
 
 /**

@@ -27,7 +27,8 @@ const honest = tinyData({ tokens: 6, seed: 3 });
 
 type Rung = { layer: number; tensor: number };
 const rungs: Rung[] = [
-  ...STEP_TENSORS.filter((t) => t !== T.M).map((tensor) => ({ layer: BLOCK, tensor })),
+  // M is free (the Z ≥ 1 rule covers it); OUT_ERR_PART feeds no output, its rung is the row-bound one below.
+  ...STEP_TENSORS.filter((t) => t !== T.M && t !== T.OUT_ERR_PART).map((tensor) => ({ layer: BLOCK, tensor })),
   ...HEAD_TENSORS.map((tensor) => ({ layer: HEAD, tensor })),
 ];
 const name = (r: Rung) => `${r.layer === HEAD ? "head" : "block"} ${Object.entries(T).find(([, v]) => v === r.tensor)![0]}`;
@@ -257,5 +258,44 @@ describe("a job slashed by another dispute", () => {
     expect(await d.game.read.credits([d.challenger.account.address])).toBe(before + BOND);
     const { balance, owed } = await solvency(d);
     expect(balance).toBe(owed);
+  });
+});
+
+describe("deep hiding behind the row bound (OUT_ERR_PART)", () => {
+  it("every output element within its own bound, the row beyond it, the error partials understated: the challenger wins", async () => {
+    const d = await deployGame();
+    // The cheater moves every element of h[t][l] by 0.7 of its LAYER_OUT bound (no per-element
+    // claim is provable) and commits zero squared-error partials so that OUT_ROW passes on its
+    // own root. Nothing is served off-chain.
+    const own = withStep(honest, POS, BLOCK);
+    const x1 = own.step!.tensors.get(T.X1)!;
+    const yd = own.step!.tensors.get(T.Y_D)!;
+    const tol = tolerances()[opOf(T.OUT, BLOCK, honest.arch.layers)]!;
+    const hidden = honest.trace.hidden.slice();
+    const h = hidden[BLOCK]!;
+    const moved = h.data.slice();
+    for (let i = 0; i < honest.arch.hidden; i++) {
+      const a = valueAt(x1, 0, i);
+      const b = valueAt(yd, 0, i);
+      const bound = Number(tol.atol) / 2 ** 32 + (Number(tol.rtol) / 2 ** 32) * (Math.abs(a) + Math.abs(b));
+      moved[POS * h.rowLength + i] = toHalfBits(a + b + (i % 2 === 0 ? 0.7 : -0.7) * bound);
+    }
+    hidden[BLOCK] = { ...h, data: moved };
+    const trace = { ...honest.trace, hidden };
+    const committed: DisputeData = { ...honest, trace, traceTree: traceTree(trace, honest.encoding.chunkSize) };
+    const understate: StepTamper = (id, t, row, col) => {
+      if (id === T.OUT_ERR_PART && row === 0) t.data[row * t.rowLength + col] = 0;
+    };
+    const step = buildStep(honest.arch, honest.weights, trace, POS, BLOCK, honest.encoding.chunkSize, understate);
+    const data: DisputeData = { ...committed, step, stepTree: stepTree(step) };
+    expect(judgeWith(data, BLOCK, { tensor: T.OUT_ROW, row: 0, col: 0 }).fraud).toBe(false);
+    expect(judgeWith(withStep(committed, POS, BLOCK), BLOCK, { tensor: T.OUT_ROW, row: 0, col: 0 }).fraud).toBe(true);
+    await setupJob(d, committed, tolerances(), { jobId: 1n });
+    await d.game.write.openDispute([1n, POS, BLOCK], { account: d.challenger.account });
+    const id = (await d.game.read.disputeIdOf([1n, POS, BLOCK, d.challenger.account.address])) as Hex;
+    const r = await play(d, id, { prover: async () => ({ data }), challenger: async () => ({ data: committed, revealed: await revealedChunks(d, id) }) });
+    expect(r.phase, r.kinds.join(", ")).toBe(Phase.ChallengerWon);
+    const proven = await d.publicClient.getContractEvents({ address: d.game.address, abi: d.game.abi, eventName: "FraudProven", args: { disputeId: id }, fromBlock: 0n });
+    expect(Number(proven[0]!.args.tensor)).toBe(T.OUT_ERR_PART);
   });
 });
