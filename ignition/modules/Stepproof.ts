@@ -31,6 +31,9 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
   challengerClock: 3600n,
   /** StepProofGame: fee per demanded leaf, paid to the prover for revealing it (its gas, PROTOCOL §7.4). */
   demandFee: 10n ** 16n,
+  /** TraceAvailability: fee per named trace leaf (the prover's gas to publish it) and the answer window (PROTOCOL §8.4). */
+  availabilityLeafFee: 10n ** 16n,
+  availabilityAnswerWindow: 3600n,
 } as const;
 
 /** The settlement suite around a given payment token (PROTOCOL §1). */
@@ -89,7 +92,16 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
     m.getParameter("demandFee", d.demandFee),
   ]);
   m.call(escrow, "setDisputeGame", [game], { id: "wireDisputeGame" });
-  return { models, nodes, escrow, judge, game };
+  // Trace availability challenges use the same hook (setAvailabilityGame, set once).
+  const availability = m.contract("TraceAvailability", [
+    escrow,
+    models,
+    token,
+    m.getParameter("availabilityLeafFee", d.availabilityLeafFee),
+    m.getParameter("availabilityAnswerWindow", d.availabilityAnswerWindow),
+  ]);
+  m.call(escrow, "setAvailabilityGame", [availability], { id: "wireAvailabilityGame" });
+  return { models, nodes, escrow, judge, game, availability };
 }
 
 /** Any ERC-20: only the standard ABI is needed to reference an existing token. */

@@ -16,6 +16,7 @@ export const deploymentSchema = z.object({
     nodeRegistry: z.string().refine(isAddress, "not an address"),
     jobEscrow: z.string().refine(isAddress, "not an address"),
     stepProofGame: z.string().refine(isAddress, "not an address"),
+    traceAvailability: z.string().refine(isAddress, "not an address"),
   }),
 });
 
@@ -29,6 +30,8 @@ export type Deployment = {
     nodeRegistry: Address;
     jobEscrow: Address;
     stepProofGame: Address;
+    /** Trace availability challenges (PROTOCOL §8.4). */
+    traceAvailability: Address;
   };
 };
 
@@ -71,6 +74,7 @@ export async function readDeployment(file: string, expectedChainId?: number): Pr
       nodeRegistry: getAddress(c.nodeRegistry),
       jobEscrow: getAddress(c.jobEscrow),
       stepProofGame: getAddress(c.stepProofGame),
+      traceAvailability: getAddress(c.traceAvailability),
     },
   };
 }

@@ -93,11 +93,11 @@ export async function deploySuite(conn: NetworkConnection, params: DeploySuitePa
       details: `Put {"Stepproof": {"paymentToken": "0x..."}} in ignition/parameters/${conn.networkName}.json.`,
     });
   }
-  let addresses: { token: string; models: string; nodes: string; escrow: string; game: string };
+  let addresses: { token: string; models: string; nodes: string; escrow: string; game: string; availability: string };
   try {
     const options = { parameters: params.parameters ?? {}, deploymentId, displayUi: false };
     const r = local ? await conn.ignition.deploy(StepproofLocalModule, options) : await conn.ignition.deploy(StepproofModule, options);
-    addresses = { token: r.token.address, models: r.models.address, nodes: r.nodes.address, escrow: r.escrow.address, game: r.game.address };
+    addresses = { token: r.token.address, models: r.models.address, nodes: r.nodes.address, escrow: r.escrow.address, game: r.game.address, availability: r.availability.address };
   } catch (cause) {
     throw new DeployError(`Deployment to chain ${chainId} failed.`, {
       details: `Ignition journals each step under ${journal}; rerun the same command to resume.`,
@@ -116,6 +116,7 @@ export async function deploySuite(conn: NetworkConnection, params: DeploySuitePa
       nodeRegistry: getAddress(addresses.nodes),
       jobEscrow: getAddress(addresses.escrow),
       stepProofGame: getAddress(addresses.game),
+      traceAvailability: getAddress(addresses.availability),
     },
   };
   await writeDeployment(file, deployment);
