@@ -22,6 +22,7 @@ import { VerifierNode } from "../verifier-node/node.js";
 import { VerifierState } from "../verifier-node/state.js";
 import { HttpTraceSource } from "../verifier-node/http-trace-source.js";
 import { StepDisputeDriver } from "../verifier-node/step-dispute-driver.js";
+import { AvailabilityDriver } from "../verifier-node/availability-driver.js";
 import { detectionProbability, type SamplingPolicy } from "../verifier-node/sampling.js";
 import { DEFAULT_DEPLOY_PARAMETERS } from "../ignition/modules/Stepproof.js";
 import { ROLES, devAccount } from "./demo/accounts.js";
@@ -93,6 +94,7 @@ const verifier = new VerifierNode({
   traceSource,
   sessions: new Map([[modelId.toLowerCase() as Hex, await ModelSessions.load(modelDir, { intraOpThreads: 1 })]]),
   disputes: new StepDisputeDriver(verifierClients, traceSource, new Map([[modelId.toLowerCase(), modelDir]]), (l) => say(`verifier: ${l}`)),
+  availability: new AvailabilityDriver(verifierClients, verifierState.db, (l) => say(`verifier: ${l}`)),
   policy: demoPolicy,
   confirmations: 0,
   maxLogRange: 100,

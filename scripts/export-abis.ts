@@ -16,6 +16,7 @@ export const EXPORTED_CONTRACTS = {
   jobEscrowAbi: "contracts/escrow/JobEscrow.sol/JobEscrow.json",
   testTokenAbi: "contracts/mocks/TestToken.sol/TestToken.json",
   stepProofGameAbi: "contracts/dispute/StepProofGame.sol/StepProofGame.json",
+  traceAvailabilityAbi: "contracts/dispute/TraceAvailability.sol/TraceAvailability.json",
 } as const;
 
 export async function renderAbiModule(): Promise<string> {

@@ -6,6 +6,7 @@ import { followLogs } from "../protocol/node/log-follower.js";
 import type { ModelSessions } from "../runtime/session.js";
 import { boundariesFor, checkJobLayers, DEFAULT_LOGIT_TOLERANCE } from "./check-job.js";
 import type { DisputeDriver } from "./dispute-driver.js";
+import type { AvailabilityDriver } from "./availability-driver.js";
 import { detectionProbability, sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
 import type { VerifierState } from "./state.js";
 import { TraceUnavailableError, type TraceSource } from "./trace-source.js";
@@ -17,6 +18,8 @@ export type VerifierNodeDependencies = {
   /** The verifier's own execution setup per registered model id (lower-case hex). */
   sessions: ReadonlyMap<Hex, ModelSessions>;
   disputes?: DisputeDriver;
+  /** Forces withheld traces on-chain (TraceAvailability, PROTOCOL §8.4); without it a withheld job is only recorded. */
+  availability?: AvailabilityDriver;
   policy: SamplingPolicy;
   /** Blocks a log must be buried under before it is acted on. */
   confirmations: number;
@@ -67,6 +70,16 @@ export class VerifierNode {
       report.checked++;
       const outcome = await this.#check(job.jobId);
       if (outcome === "failed") report.failed++;
+    }
+    if (this.deps.availability) {
+      for (const job of state.byState("withheld")) {
+        await this.deps.availability.force({ jobId: job.jobId, secret: state.secret(), boundaries: boundariesFor(job.layers) });
+        state.update(job.jobId, { state: "forced", detail: "trace withheld: availability challenge open" });
+      }
+      const r = await this.deps.availability.advance();
+      for (const jobId of r.answered) state.update(jobId, { state: "answered", detail: "the prover published the demanded leaves on-chain only" });
+      for (const jobId of r.failed) state.update(jobId, { state: "unavailable", detail: "availability challenge unanswered: job slashed" });
+      for (const jobId of r.cancelled) state.update(jobId, { state: "skipped", detail: "job slashed by another dispute" });
     }
     if (this.deps.disputes) {
       for (const job of state.byState("failed")) {

@@ -10,6 +10,7 @@ import { HttpTraceSource } from "./http-trace-source.js";
 import { VerifierNode, type TickReport } from "./node.js";
 import { VerifierState } from "./state.js";
 import { StepDisputeDriver } from "./step-dispute-driver.js";
+import { AvailabilityDriver } from "./availability-driver.js";
 
 export type RunningVerifier = {
   node: VerifierNode;
@@ -51,6 +52,7 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
     traceSource,
     sessions,
     disputes: new StepDisputeDriver(clients, traceSource, dirs, info),
+    availability: new AvailabilityDriver(clients, state.db, info),
     policy: config.sampling,
     confirmations: config.chain.confirmations,
     maxLogRange: config.chain.maxLogRange,

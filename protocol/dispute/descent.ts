@@ -13,7 +13,8 @@ import type { Hex } from "viem";
 import { judgeClaim, JudgeError, SRC_STEP, SRC_TRACE, type Claim, type JudgeContext, type Loc } from "../evaluator/judge.js";
 import { opOf, T, TOKEN_TENSOR_ID } from "../evaluator/layout.js";
 import { toNumber } from "../evaluator/fixed.js";
-import { chunkReader, resolvedPlan, tokenOpeningProof, type DisputeData, type Opening } from "./proofs.js";
+import { chunkReader, resolvedPlan, stepTree, tokenOpeningProof, type DisputeData, type Opening } from "./proofs.js";
+import { buildStep, type StepTamper } from "./step.js";
 import { locKey, openingBytes, toLeafArg, type DemandLeaf } from "./demand.js";
 import { valueAt } from "./tensors.js";
 import { DisputeDataError } from "./model.js";
@@ -47,9 +48,9 @@ type Candidate = { claim: Claim; ratio: number };
 
 export function descend(c: ChainDispute, disk: Disk, base: Omit<JudgeContext, "atol" | "rtol">): Move {
   const layers = disk.data.arch.layers;
-  const own = honestStep(disk.data, c);
-  const ownRead = chunkReader(own);
   const revealed = disk.revealed ?? new Map<string, Opening>();
+  const own = ownStep(disk.data, c, revealed);
+  const ownRead = chunkReader(own);
   const ctxFor = (tensor: number): JudgeContext => ({ ...base, ...c.tolerances[opOf(tensor, c.layer, layers)]! });
   // Leaves the challenger cannot open from its own trees: every step leaf, and trace rows it lacks.
   const onChain = (loc: Loc): boolean =>
@@ -104,6 +105,35 @@ export function descend(c: ChainDispute, disk: Disk, base: Omit<JudgeContext, "a
     return undefined;
   };
   return visit(start) ?? waitChallenger(c, roundsSpent ? "demand rounds spent" : "no claim on a deviating path is refutable");
+}
+
+/**
+ * Our own step, with the softmax shift pinned to the prover's where it has revealed it. The
+ * shift is the prover's free choice (bounded by Z ≥ 1, PROTOCOL §6.2): a different shift scales
+ * E, Z_PART, Z and O_PART of a head by exp(ours − theirs) without anything being wrong (O is
+ * invariant), so comparing against our shift would make every E of the head look deviating and
+ * send the descent down consistent branches until the demand rounds run out.
+ */
+function ownStep(data: DisputeData, c: ChainDispute, revealed: ReadonlyMap<string, Opening>): DisputeData {
+  if (c.layer < 1 || c.layer > data.arch.layers) return honestStep(data, c);
+  const shifts = new Map<number, number>();
+  const C = data.encoding.chunkSize;
+  for (let chunk = 0; chunk * C < data.arch.heads; chunk++) {
+    const o = revealed.get(locKey({ src: SRC_STEP, tensor: T.M, row: 0, chunk }));
+    if (!o) continue;
+    const bytes = openingBytes(o);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; 4 * i < bytes.length; i++) {
+      const m = view.getFloat32(4 * i, true);
+      if (Number.isFinite(m)) shifts.set(chunk * C + i, m);
+    }
+  }
+  if (shifts.size === 0) return honestStep(data, c);
+  const pin: StepTamper = (id, t, row, col) => {
+    if (id === T.M && shifts.has(col)) t.data[row * t.rowLength + col] = shifts.get(col)!;
+  };
+  const step = buildStep(data.arch, data.weights, data.trace, c.position, c.layer, C, pin);
+  return { ...data, step, stepTree: stepTree(step) };
 }
 
 /** The step-output claim our own recomputation refutes most clearly, if any. */

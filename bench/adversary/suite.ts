@@ -1,0 +1,54 @@
+/**
+ * The adversary suite (issue #8): every attack of the first adversarial review and those found
+ * since, each played against the real contracts over JSON-RPC and the real agent. Rows are
+ * never deleted: an attack that once worked stays here.
+ */
+import { cancelAfterSlash, deepHidingAttack, deepHidingTargets, layerOutSlack, softmaxShiftAttacks, stepWithheldAll } from "./attacks-step.js";
+import { inflatedTokenCounts, oovPromptPublish, promptFlood, sampledOutput, substitutedPrompt, teacherForcedOutput } from "./attacks-tokens.js";
+import { traceWithheldAll, traceWithheldSelective } from "./attacks-availability.js";
+import { HONEST_SETUPS, honestSetup, runtimeModel } from "./attacks-honest.js";
+import { createWorld, type World } from "./env.js";
+import type { AttackRow } from "./report.js";
+
+export type SuiteOptions = {
+  /** Every deep-hiding rung and every honest setup (bench); otherwise a representative subset (npm test). */
+  full: boolean;
+  log?: (line: string) => void;
+};
+
+/** Deep-hiding rungs of the smaller run: one per branch of the §7.2 graph, the row bound and the head step. */
+const SMALL_RUNGS = ["deep-hiding-SS1_PART", "deep-hiding-K_PART", "deep-hiding-S", "deep-hiding-E", "deep-hiding-O", "deep-hiding-G_PART", "deep-hiding-OUT_ERR_PART", "deep-hiding-head-LOGIT_PART"];
+
+export async function runAdversarySuite(opts: SuiteOptions): Promise<AttackRow[]> {
+  const w = await createWorld();
+  const rows: AttackRow[] = [];
+  const run = async (f: (w: World) => Promise<AttackRow | AttackRow[]>) => {
+    const r = await f(w);
+    for (const row of Array.isArray(r) ? r : [r]) {
+      rows.push(row);
+      opts.log?.(`${row.cheaterWon || row.honestLost ? "FAIL" : "ok  "} ${row.attack}: ${row.outcome}`);
+    }
+  };
+  try {
+    await run(softmaxShiftAttacks);
+    await run(substitutedPrompt);
+    await run(inflatedTokenCounts);
+    await run(teacherForcedOutput);
+    await run(sampledOutput);
+    for (const target of deepHidingTargets()) {
+      if (opts.full || SMALL_RUNGS.includes(target.name)) await run((x) => deepHidingAttack(x, target));
+    }
+    await run(traceWithheldAll);
+    await run(traceWithheldSelective);
+    await run(stepWithheldAll);
+    await run(oovPromptPublish);
+    await run(promptFlood);
+    await run(layerOutSlack);
+    await run(cancelAfterSlash);
+    const m = await runtimeModel(w);
+    for (const setup of opts.full ? HONEST_SETUPS : HONEST_SETUPS.slice(1, 2)) await run((x) => honestSetup(x, m, setup));
+  } finally {
+    await w.stop();
+  }
+  return rows;
+}
