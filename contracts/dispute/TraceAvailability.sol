@@ -7,6 +7,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {CommitmentLeaf} from "../libraries/CommitmentLeaf.sol";
+import {CreditLedger} from "../libraries/CreditLedger.sol";
 
 /// @title Trace availability challenges (docs/PROTOCOL.md §8.4)
 /// @notice A verifier that is not served a committed job's trace names up to MAX_LEAVES of its
@@ -19,7 +20,7 @@ import {CommitmentLeaf} from "../libraries/CommitmentLeaf.sol";
 /// when it answers (its gas for publishing them), so challenges cannot grief an honest prover;
 /// the fees go back to the challenger when the prover fails. Pull payments; every mutating entry
 /// point is `nonReentrant` and writes its state before any external call.
-contract TraceAvailability is ReentrancyGuard {
+contract TraceAvailability is CreditLedger, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     enum Status {
@@ -62,10 +63,7 @@ contract TraceAvailability is ReentrancyGuard {
     uint64 public immutable answerWindow;
 
     mapping(bytes32 challengeId => Challenge) private _challenges;
-    mapping(address account => uint256) public credits;
-    /// Sum of `credits`; with `feesHeld` everything this contract owes.
-    uint256 public totalCredits;
-    /// Fees of open challenges.
+    /// Fees of open challenges; with `totalCredits` everything this contract owes.
     uint256 public feesHeld;
 
     error InvalidParameters();
@@ -81,7 +79,6 @@ contract TraceAvailability is ReentrancyGuard {
     error DeadlinePassed(bytes32 challengeId, uint64 deadline);
     error DeadlineNotPassed(bytes32 challengeId, uint64 deadline);
     error JobNotSlashed(uint256 jobId);
-    error NothingToWithdraw(address account);
 
     event AvailabilityChallenged(
         bytes32 indexed challengeId, uint256 indexed jobId, address indexed challenger, Leaf[] leaves, uint128 fees, uint64 deadline
@@ -90,7 +87,6 @@ contract TraceAvailability is ReentrancyGuard {
     event AvailabilityAnswered(bytes32 indexed challengeId, uint256 indexed jobId, Leaf[] leaves, bytes[] data, bytes32[][] proofs);
     event AvailabilityFailed(bytes32 indexed challengeId, uint256 indexed jobId, address indexed challenger);
     event AvailabilityCancelled(bytes32 indexed challengeId, uint256 indexed jobId);
-    event Withdrawn(address indexed account, uint256 amount);
 
     constructor(IJobEscrow escrow_, IModelRegistry models_, IERC20 token_, uint128 leafFee_, uint64 answerWindow_) {
         if (answerWindow_ == 0) revert InvalidParameters();
@@ -185,14 +181,9 @@ contract TraceAvailability is ReentrancyGuard {
         escrow.onDisputeResolved(jobId, false, c.challenger);
     }
 
-    /// @notice Withdraw everything credited to the caller.
+    /// @notice Withdraw everything credited to the caller (fees earned or returned).
     function withdraw() external nonReentrant {
-        uint256 amount = credits[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        credits[msg.sender] = 0;
-        totalCredits -= amount;
-        emit Withdrawn(msg.sender, amount);
-        token.safeTransfer(msg.sender, amount);
+        _withdrawCredits(token);
     }
 
     // ---------------------------------------------------------------- internals
@@ -206,8 +197,7 @@ contract TraceAvailability is ReentrancyGuard {
     function _pay(Challenge storage c, address to) private {
         uint128 fees = c.fees;
         feesHeld -= fees;
-        credits[to] += fees;
-        totalCredits += fees;
+        _credit(to, fees);
     }
 
     /// @dev Only leaves an honest job's commitments hold can be demanded, so an honest prover can

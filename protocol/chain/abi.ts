@@ -6714,7 +6714,7 @@ export const traceAvailabilityAbi = [
         "type": "uint256"
       }
     ],
-    "name": "Withdrawn",
+    "name": "CreditWithdrawn",
     "type": "event"
   },
   {

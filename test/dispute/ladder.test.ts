@@ -19,6 +19,7 @@ import { toHalfBits, valueAt } from "../../protocol/dispute/tensors.js";
 import { tinyData, tolerances, withStep } from "./fixture.js";
 import { BOND, deployGame, setupJob, solvency, type Deployed } from "./chain.js";
 import { chainView, play, revealedChunks, send } from "./play.js";
+import { rowSlack } from "../../bench/adversary/cheats.js";
 
 const POS = 3;
 const BLOCK = 2;
@@ -267,27 +268,8 @@ describe("deep hiding behind the row bound (OUT_ERR_PART)", () => {
     // The cheater moves every element of h[t][l] by 0.7 of its LAYER_OUT bound (no per-element
     // claim is provable) and commits zero squared-error partials so that OUT_ROW passes on its
     // own root. Nothing is served off-chain.
-    const own = withStep(honest, POS, BLOCK);
-    const x1 = own.step!.tensors.get(T.X1)!;
-    const yd = own.step!.tensors.get(T.Y_D)!;
-    const tol = tolerances()[opOf(T.OUT, BLOCK, honest.arch.layers)]!;
-    const hidden = honest.trace.hidden.slice();
-    const h = hidden[BLOCK]!;
-    const moved = h.data.slice();
-    for (let i = 0; i < honest.arch.hidden; i++) {
-      const a = valueAt(x1, 0, i);
-      const b = valueAt(yd, 0, i);
-      const bound = Number(tol.atol) / 2 ** 32 + (Number(tol.rtol) / 2 ** 32) * (Math.abs(a) + Math.abs(b));
-      moved[POS * h.rowLength + i] = toHalfBits(a + b + (i % 2 === 0 ? 0.7 : -0.7) * bound);
-    }
-    hidden[BLOCK] = { ...h, data: moved };
-    const trace = { ...honest.trace, hidden };
-    const committed: DisputeData = { ...honest, trace, traceTree: traceTree(trace, honest.encoding.chunkSize) };
-    const understate: StepTamper = (id, t, row, col) => {
-      if (id === T.OUT_ERR_PART && row === 0) t.data[row * t.rowLength + col] = 0;
-    };
-    const step = buildStep(honest.arch, honest.weights, trace, POS, BLOCK, honest.encoding.chunkSize, understate);
-    const data: DisputeData = { ...committed, step, stepTree: stepTree(step) };
+    const cheat = rowSlack(honest, POS, BLOCK)!;
+    const { committed, prover: data } = cheat;
     expect(judgeWith(data, BLOCK, { tensor: T.OUT_ROW, row: 0, col: 0 }).fraud).toBe(false);
     expect(judgeWith(withStep(committed, POS, BLOCK), BLOCK, { tensor: T.OUT_ROW, row: 0, col: 0 }).fraud).toBe(true);
     await setupJob(d, committed, tolerances(), { jobId: 1n });

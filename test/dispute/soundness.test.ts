@@ -14,6 +14,7 @@ import { traceTree } from "../../protocol/dispute/model.js";
 import { toHalfBits, valueAt, type EncodedTensor } from "../../protocol/dispute/tensors.js";
 import { tinyData, tolerances, withStep } from "./fixture.js";
 import { deployGame, setupJob, solvency, type Deployed } from "./chain.js";
+import { rowSlack } from "../../bench/adversary/cheats.js";
 
 const POS = 4;
 const LAYER = 2;
@@ -113,22 +114,8 @@ describe("soundness attacks on the one-step judge", () => {
   });
 
   it("layer-out-slack: every element moved by 0.7 of its LAYER_OUT bound passes per element, fails the row bound", async () => {
-    const x1 = honest.step!.tensors.get(T.X1)!;
-    const yd = honest.step!.tensors.get(T.Y_D)!;
-    const tol = tolerances()[Op.LAYER_OUT]!;
-    const hidden = honest.trace.hidden.slice();
-    const h = hidden[LAYER]!;
-    const moved = h.data.slice();
-    for (let i = 0; i < honest.arch.hidden; i++) {
-      const a = valueAt(x1, 0, i);
-      const b = valueAt(yd, 0, i);
-      const bound = Number(tol.atol) / 2 ** 32 + (Number(tol.rtol) / 2 ** 32) * (Math.abs(a) + Math.abs(b));
-      // A direction the cheater picks (toward another token, say): alternating signs here.
-      moved[POS * h.rowLength + i] = toHalfBits(a + b + (i % 2 === 0 ? 0.7 : -0.7) * bound);
-    }
-    hidden[LAYER] = { ...h, data: moved };
-    const trace = { ...honest.trace, hidden };
-    const cheat = withStep({ ...honest, trace, traceTree: traceTree(trace, honest.encoding.chunkSize) }, POS, LAYER);
+    // The cheater's committed output (bench/adversary/cheats.ts rowSlack), judged on an honest step.
+    const cheat = withStep(rowSlack(honest, POS, LAYER, 0.7)!.committed, POS, LAYER);
     const base = judgeContext(cheat, POS, LAYER, { atol: 0n, rtol: 0n });
     expect(findFraud(base, cheat.step!.dims, tolerances(), chunkReader(cheat), { ops: [Op.LAYER_OUT] })).toEqual([]);
     const row = { tensor: T.OUT_ROW, row: 0, col: 0 };
