@@ -1,5 +1,5 @@
 /**
- * What forcing a withheld trace on-chain costs (`npm run bench:availability`, PROTOCOL §8.4):
+ * What forcing a withheld trace on-chain costs (`npm run bench:availability`, PROTOCOL §8.1):
  * gas and calldata of a 16-leaf TraceAvailability challenge and its answer at tiny, Llama-3-8B,
  * Llama-3-70B and Llama-3.1-405B dimensions, 2k and 128k contexts, and what a verifier's checks
  * need at those sizes: one re-executed layer over all positions (its check, §8 step 3) and one

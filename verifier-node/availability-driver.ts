@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS availability (
 export type AvailabilityReport = { answered: bigint[]; failed: bigint[]; cancelled: bigint[] };
 
 /**
- * Spot-check leaves for a job whose prover did not serve the trace (PROTOCOL §8.4): the last
+ * Spot-check leaves for a job whose prover did not serve the trace (PROTOCOL §8.1): the last
  * token and the last position's state of the highest needed boundary (they exist only if the
  * committed counts are true), then pseudo-random rows of the boundaries the sampled check
  * needs, keyed by the verifier's secret so the prover cannot predict them.

@@ -35,18 +35,20 @@ export async function checkJobLayers(p: { sessions: ModelSessions; trace: Replay
     const pos = bad.positions[bad.firstFailure]!;
     return { results, failure: { position: pos.t, layer: bad.layer, maxAbs: pos.maxAbs, relL2: pos.relL2 } };
   }
-  // With h[·][L] at hand (layer L sampled), re-derive every output token, greedy or sampled jobs alike.
+  // The head step is cheap (one norm and one LM-head pass per position over h[·][L], which the
+  // caller fetches with boundariesFor(layers, L)): every checked job re-derives every output
+  // token, greedy or sampled, so a chosen output is caught whenever the job is checked.
   const L = p.sessions.manifest.architecture.layers;
-  if (!p.head || !p.layers.includes(L)) return { results };
+  if (!p.head) return { results };
   const sampling = await checkSampling({ sessions: p.sessions, trace: p.trace, ...p.head });
   const wrong = sampling.find((c) => !c.pass);
   if (!wrong) return { results, sampling };
   return { results, sampling, failure: { position: wrong.t, layer: L + 1, maxAbs: wrong.scoreGap, relL2: 0, token: { claimed: wrong.claimed, derived: wrong.derived } } };
 }
 
-/** The boundaries whose rows re-executing `layers` needs. */
-export function boundariesFor(layers: readonly number[]): number[] {
-  const set = new Set<number>();
+/** The boundaries whose rows re-executing `layers` needs, plus `head` (L) for the head check. */
+export function boundariesFor(layers: readonly number[], head?: number): number[] {
+  const set = new Set<number>(head === undefined ? [] : [head]);
   for (const l of layers) {
     set.add(l);
     if (l > 0) set.add(l - 1);

@@ -18,7 +18,7 @@ export type VerifierNodeDependencies = {
   /** The verifier's own execution setup per registered model id (lower-case hex). */
   sessions: ReadonlyMap<Hex, ModelSessions>;
   disputes?: DisputeDriver;
-  /** Forces withheld traces on-chain (TraceAvailability, PROTOCOL §8.4); without it a withheld job is only recorded. */
+  /** Forces withheld traces on-chain (TraceAvailability, PROTOCOL §8.1); without it a withheld job is only recorded. */
   availability?: AvailabilityDriver;
   policy: SamplingPolicy;
   /** Blocks a log must be buried under before it is acted on. */
@@ -124,7 +124,7 @@ export class VerifierNode {
     state.update(jobId, { prover: onchain.prover });
     try {
       const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens, inputTokens: onchain.inputTokens };
-      const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, promptRoot: onchain.promptRoot, outputRoot: onchain.outputRoot, boundaries: boundariesFor(layers), shape });
+      const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, promptRoot: onchain.promptRoot, outputRoot: onchain.outputRoot, boundaries: boundariesFor(layers, model.arch.layers), shape });
       const head = { promptLength: onchain.inputTokens, samplingParams: onchain.samplingParams, jobId, logitTolerance: this.deps.logitTolerance ?? DEFAULT_LOGIT_TOLERANCE };
       const { failure } = await checkJobLayers({ sessions, trace, layers, head });
       if (failure) {

@@ -13,7 +13,7 @@ export type CheckedJobState =
   | "unprovable" // beyond threshold but no element violates its tolerance: nothing to win
   | "disputed" // a dispute is open
   | "withheld" // the prover did not serve the trace
-  | "forced" // a TraceAvailability challenge is open for it (PROTOCOL §8.4)
+  | "forced" // a TraceAvailability challenge is open for it (PROTOCOL §8.1)
   | "answered" // the prover published the demanded leaves on-chain (it holds its trace)
   | "unavailable" // the challenge went unanswered: the job was slashed
   | "error"; // could not check (retried on the next tick)

@@ -1,6 +1,6 @@
 /**
  * Withholding: a prover that does not serve its trace off-chain is forced on-chain by
- * TraceAvailability (PROTOCOL §8.4). It loses its job when it cannot answer, and a verifier
+ * TraceAvailability (PROTOCOL §8.1). It loses its job when it cannot answer, and a verifier
  * that forces the rows it was refused still finds and proves the wrong step.
  */
 import { bytesToHex, parseAbiItem, type Hex } from "viem";

@@ -9,7 +9,7 @@ import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {CommitmentLeaf} from "../libraries/CommitmentLeaf.sol";
 import {CreditLedger} from "../libraries/CreditLedger.sol";
 
-/// @title Trace availability challenges (docs/PROTOCOL.md §8.4)
+/// @title Trace availability challenges (docs/PROTOCOL.md §8.1)
 /// @notice A verifier that is not served a committed job's trace names up to MAX_LEAVES of its
 /// leaves; the prover must publish them on-chain (bytes and proofs in the log) against the job's
 /// commitments before `answerWindow` ends, or the job is slashed as if fraud were proven. Every

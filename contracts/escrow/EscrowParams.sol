@@ -56,7 +56,7 @@ abstract contract EscrowParams is AccessControl {
     event DisputeGameSet(address game);
     event AvailabilityGameSet(address game);
 
-    /// @dev The step-proof game and the trace-availability game (PROTOCOL §5.5, §8.4) both freeze
+    /// @dev The step-proof game and the trace-availability game (PROTOCOL §5.5, §8.1) both freeze
     /// and resolve jobs through the dispute hook.
     modifier onlyDisputeGame() {
         if (msg.sender == address(0) || (msg.sender != _disputeGame && msg.sender != _availabilityGame)) {
@@ -91,7 +91,7 @@ abstract contract EscrowParams is AccessControl {
         emit DisputeGameSet(game);
     }
 
-    /// @notice Wire the trace-availability game (PROTOCOL §8.4). Set once, like the dispute game.
+    /// @notice Wire the trace-availability game (PROTOCOL §8.1). Set once, like the dispute game.
     function setAvailabilityGame(address game) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (_availabilityGame != address(0)) revert AvailabilityGameAlreadySet(_availabilityGame);
         if (game == address(0)) revert InvalidParams("availabilityGame");

@@ -31,7 +31,7 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
   challengerClock: 3600n,
   /** StepProofGame: fee per demanded leaf, paid to the prover for revealing it (its gas, PROTOCOL §7.4). */
   demandFee: 10n ** 16n,
-  /** TraceAvailability: fee per named trace leaf (the prover's gas to publish it) and the answer window (PROTOCOL §8.4). */
+  /** TraceAvailability: fee per named trace leaf (the prover's gas to publish it) and the answer window (PROTOCOL §8.1). */
   availabilityLeafFee: 10n ** 16n,
   availabilityAnswerWindow: 3600n,
 } as const;

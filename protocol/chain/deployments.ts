@@ -30,7 +30,7 @@ export type Deployment = {
     nodeRegistry: Address;
     jobEscrow: Address;
     stepProofGame: Address;
-    /** Trace availability challenges (PROTOCOL §8.4). */
+    /** Trace availability challenges (PROTOCOL §8.1). */
     traceAvailability: Address;
   };
 };

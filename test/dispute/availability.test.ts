@@ -1,5 +1,5 @@
 /**
- * Trace availability challenges (PROTOCOL §8.4) on EDR against the mock escrow: a prover that
+ * Trace availability challenges (PROTOCOL §8.1) on EDR against the mock escrow: a prover that
  * does not publish demanded trace leaves by the deadline is slashed; one that does is paid the
  * leaf fees and its job unfreezes; only leaves an honest trace holds can be demanded; fees and
  * credits always add up to the contract's balance.

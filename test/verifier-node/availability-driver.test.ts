@@ -1,5 +1,5 @@
 /**
- * The verifier forces a withheld trace on-chain (PROTOCOL §8.4): its AvailabilityDriver names
+ * The verifier forces a withheld trace on-chain (PROTOCOL §8.1): its AvailabilityDriver names
  * spot-check leaves of the job (recorded in SQLite first), claims the challenge once its
  * deadline passed unanswered (the job is slashed), and records an answer as "served on-chain".
  */

@@ -3,7 +3,7 @@ import { testTokenAbi, traceAvailabilityAbi } from "../abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 
-/** A trace leaf of a committed job (PROTOCOL §8.4): hidden state h[row][tensor] chunk, or TOKEN_TENSOR at position row. */
+/** A trace leaf of a committed job (PROTOCOL §8.1): hidden state h[row][tensor] chunk, or TOKEN_TENSOR at position row. */
 export type TraceLeaf = { tensor: number; row: number; chunk: number };
 
 const arg = (l: TraceLeaf) => ({ tensor: BigInt(l.tensor), row: BigInt(l.row), chunk: BigInt(l.chunk) });
