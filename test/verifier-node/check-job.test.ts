@@ -1,13 +1,13 @@
 /**
  * The verifier's job check re-derives the output tokens of greedy and sampled jobs (PROTOCOL
- * §4.4) when it holds h[·][L]: an honest Gumbel-max job passes, a substituted token is reported
+ * §4.4) on every checked job: an honest Gumbel-max job passes, a substituted token is reported
  * as a head-step (layer L + 1) dispute candidate.
  */
 import { describe, expect, it } from "vitest";
 import { generate } from "../../runtime/generate.js";
 import { encodeSamplingParams } from "../../runtime/sampling.js";
 import { ModelSessions } from "../../runtime/session.js";
-import { checkJobLayers, DEFAULT_LOGIT_TOLERANCE } from "../../verifier-node/check-job.js";
+import { boundariesFor, checkJobLayers, DEFAULT_LOGIT_TOLERANCE } from "../../verifier-node/check-job.js";
 import { modelDir, tempDir } from "../runtime/helpers.js";
 import { calibrate } from "../../runtime/calibration.js";
 import { cpSync } from "node:fs";
@@ -28,8 +28,10 @@ describe("verifier job check: sampled tokens", () => {
     const honest = await checkJobLayers({ sessions, trace: job.trace!, layers: [L], head });
     expect(honest.failure).toBeUndefined();
     expect(honest.sampling).toHaveLength(8);
-    // Without layer L sampled the head check does not run (it needs h[·][L]).
-    expect((await checkJobLayers({ sessions, trace: job.trace!, layers: [1], head })).sampling).toBeUndefined();
+    // The head check runs on every checked job, whichever blocks are sampled (the node always
+    // fetches h[·][L] for it: boundariesFor(layers, L)).
+    expect((await checkJobLayers({ sessions, trace: job.trace!, layers: [1], head })).sampling).toHaveLength(8);
+    expect(boundariesFor([1], L)).toEqual([0, 1, L]);
 
     const tokens = [...job.tokens];
     const p = prompt.length + 3;
