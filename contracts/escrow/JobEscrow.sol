@@ -183,6 +183,9 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         Job storage job = _requireStatus(jobId, JobStatus.Open);
         if (msg.sender != job.client) revert NotJobClient(jobId, msg.sender);
         if (job.promptPublished) revert PromptAlreadyPublished(jobId);
+        // INVARIANT: an expired job cannot be revived by publishing late and so turned into a
+        // penalty against a prover that had stopped watching it (adversarial review, this session).
+        if (block.timestamp > job.commitDeadline) revert CommitDeadlinePassed(jobId, job.commitDeadline);
         if (prompt.length != uint256(job.inputTokens) * 4) revert InvalidPrompt(jobId, prompt.length);
         uint32 vocab = models.getModel(job.modelId).arch.vocab;
         uint256 n = prompt.length / 4;

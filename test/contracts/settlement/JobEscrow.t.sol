@@ -388,6 +388,20 @@ contract JobEscrowTest is Suite {
         assertSolvent();
     }
 
+    function test_publishPrompt_afterTheCommitDeadlineReverts() public {
+        // A client that lets a job lapse cannot publish later to restart the clock and collect the
+        // missed-commit penalty from a prover that has stopped watching the job.
+        uint256 jobId = openJob(3, MAX_OUT);
+        uint64 deadline = escrow.getJob(jobId).commitDeadline;
+        vm.warp(deadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(JobEscrow.CommitDeadlinePassed.selector, jobId, deadline));
+        vm.prank(client);
+        escrow.publishPrompt(jobId, promptBytes());
+        escrow.refundExpired(jobId);
+        assertEq(nodes.credits(client), 0, "no penalty");
+        assertSolvent();
+    }
+
     function test_publishPrompt_rejectsWrongCallerPromptOrState() public {
         uint256 jobId = openJob(3, MAX_OUT);
         bytes memory other = abi.encodePacked(uint32(1), uint32(2), uint32(3));
