@@ -10,7 +10,7 @@ import { tokenOpeningProof, type DisputeData } from "../../protocol/dispute/proo
 import { chunkBytes, type EncodedTensor } from "../../protocol/dispute/tensors.js";
 import { TOKEN_TENSOR_ID } from "../../protocol/evaluator/layout.js";
 import { tokenBytes } from "../../protocol/dispute/model.js";
-import { locate } from "./cheats.js";
+import { bumpElement, locate } from "./cheats.js";
 import { blockNumber, collectGas, gameCredits, honestData, jobStatus, openAndCommit, promptOf, withTrace, type World } from "./env.js";
 import { playDispute } from "./play.js";
 import { Ledger, type AttackRow } from "./report.js";
@@ -84,14 +84,8 @@ export async function traceWithheldSelective(w: World): Promise<AttackRow> {
   const ledger = new Ledger();
   const from = await blockNumber(w);
   const prompt = promptOf(42, P);
-  const honest = honestData(w, prompt, NEW);
-  const { toHalfBits, halfToNumber } = await import("../../protocol/dispute/tensors.js");
-  const hidden = honest.trace.hidden.slice();
-  const h = hidden[2]!;
-  const bent = h.data.slice();
-  bent[3 * h.rowLength + 5] = toHalfBits(halfToNumber(bent[3 * h.rowLength + 5]!) + 0.5);
-  hidden[2] = { ...h, data: bent };
-  const committed = withTrace(w, { ...honest.trace, hidden });
+  const committed = bumpElement(honestData(w, prompt, NEW), 3, 2, 5, 0.5);
+  const h = committed.trace.hidden[2]!;
   const jobId = await openAndCommit(w, { prover: "cheater", prompt, data: committed });
   const N = committed.trace.tokens.length;
   const nd = Math.ceil(w.model.arch.hidden / w.model.encoding.chunkSize);

@@ -15,11 +15,9 @@ import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { commitResult } from "../../protocol/chain/actions/commitResult.js";
 import { tokenRoot } from "../../protocol/commitments/token-root.js";
 import { Phase } from "../../protocol/dispute/agent.js";
-import { traceTree, weightsTree, type Weights } from "../../protocol/dispute/model.js";
 import type { DisputeData } from "../../protocol/dispute/proofs.js";
-import type { EncodedTensor } from "../../protocol/dispute/tensors.js";
 import { generateSyntheticModel } from "../../runtime/model/synthetic.js";
-import { loadModelWeights } from "../../runtime/model/weights.js";
+import { disputeDataFor, modelDisputeData } from "../../protocol/game/dispute-data.js";
 import { generate } from "../../runtime/generate.js";
 import { releaseAllSessions, type SessionConfig } from "../../runtime/session.js";
 import { provableStep } from "./cheats.js";
@@ -33,24 +31,17 @@ export const HONEST_SETUPS: { name: string; session: SessionConfig }[] = [
   { name: "honest-f32-2threads", session: { compute: "f32", intraOpThreads: 2 } },
 ];
 
-type RuntimeModel = { dir: string; modelId: Hex; base: Omit<DisputeData, "trace" | "traceTree"> };
+type RuntimeModel = { dir: string; modelId: Hex; arch: DisputeData["arch"] };
 
-/** Generate and register the runtime's tiny package once per world. */
+/** Generate and register the runtime's tiny package once per world (loaded as the nodes load it). */
 export async function runtimeModel(w: World): Promise<RuntimeModel> {
   const dir = join(mkdtempSync(join(tmpdir(), "stepproof-adversary-model-")), "tiny");
   await generateSyntheticModel({ preset: "tiny", dir, traceDtype: 1 });
-  const lw = await loadModelWeights(dir);
-  const { architecture: arch, encoding } = lw.manifest;
-  const weights: Weights = new Map();
-  for (const t of lw.manifest.weights.tensors) {
-    const c = lw.tensor(t.tensorId);
-    weights.set(t.tensorId, { rows: c.rows, rowLength: c.rowLength, dtype: 1, data: c.data } satisfies EncodedTensor);
-  }
-  const base = { arch, encoding: { traceDtype: 1 as const, weightsDtype: 1 as const, chunkSize: encoding.chunkSize }, weights, weightsTree: weightsTree(weights, encoding.chunkSize) };
-  const modelId = lw.manifest.modelId as Hex;
-  await registerModel(w.as.governance, { modelId, weightsRoot: base.weightsTree.root, manifestHash: keccak256(toHex("adversary runtime tiny")), architecture: arch, encoding: base.encoding, tolerances: TOLERANCES });
+  const m = await modelDisputeData(dir);
+  const modelId = m.manifest.modelId as Hex;
+  await registerModel(w.as.governance, { modelId, weightsRoot: m.weightsTree.root, manifestHash: keccak256(toHex("adversary runtime tiny")), architecture: m.arch, encoding: m.encoding, tolerances: TOLERANCES });
   await registerNode(w.as.honestProver, { role: "prover", stake: 0n, endpoint: "", offers: [{ modelId, inputPrice: parseEther("0.001"), outputPrice: parseEther("0.001") }] });
-  return { dir, modelId, base };
+  return { dir, modelId, arch: m.arch };
 }
 
 export async function honestSetup(w: World, m: RuntimeModel, setup: (typeof HONEST_SETUPS)[number]): Promise<AttackRow> {
@@ -62,16 +53,9 @@ export async function honestSetup(w: World, m: RuntimeModel, setup: (typeof HONE
   const opened = await openJob(w.as.client, { prover: w.as.honestProver.walletClient!.account.address, modelId: m.modelId, promptRoot: tokenRoot(prompt, 0), inputTokens: P, maxOutputTokens: 4 });
   const r = await generate({ modelDir: m.dir, promptTokens: prompt, maxNewTokens: 4, samplingParams: 0n, jobId: opened.jobId, trace: true, stopAtEos: false, session: setup.session });
   const N = r.tokens.length;
-  const { arch } = m.base;
-  const hidden: EncodedTensor[] = [];
-  for (let l = 0; l <= arch.layers; l++) {
-    const data = new Uint16Array((N - 1) * arch.hidden);
-    for (let t = 0; t < N - 1; t++) data.set(r.trace!.hiddenRow(t, l) as Uint16Array, t * arch.hidden);
-    hidden.push({ rows: N - 1, rowLength: arch.hidden, dtype: 1, data });
-  }
-  const trace = { tokens: r.tokens, hidden };
-  const data: DisputeData = { ...m.base, trace, traceTree: traceTree(trace, m.base.encoding.chunkSize) };
-  if (data.traceTree.root !== r.trace!.root) throw new Error(`${setup.name}: the dispute code does not rebuild the runtime's trace root`);
+  const { arch } = m;
+  // The prover node's own loader: it throws unless the rebuilt trace reproduces the runtime's root.
+  const data = await disputeDataFor(m.dir, { tokens: r.tokens, row: (t, l) => r.trace!.hiddenRow(t, l) }, r.trace!.root);
   await commitResult(w.as.honestProver, { jobId: opened.jobId, traceRoot: data.traceTree.root, outputRoot: tokenRoot(r.tokens.slice(P), P), outputTokens: N - P });
   const job = { inputTokens: P, samplingParams: 0n, jobId: opened.jobId };
   // The exact judge over every claim of every step the suite touches: nothing may be provable.

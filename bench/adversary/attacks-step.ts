@@ -8,8 +8,8 @@ import { Phase } from "../../protocol/dispute/agent.js";
 import { HEAD_TENSORS, STEP_TENSORS, T } from "../../protocol/evaluator/layout.js";
 import type { DisputeData, JobTerms } from "../../protocol/dispute/proofs.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
-import { commitTampered, deepHiding, locate, rowSlack, softmaxShift, type Cheat } from "./cheats.js";
-import { blockNumber, collectGas, commitFor, gameCredits, honestData, jobStatus, openAndCommit, openFor, promptOf, type World } from "./env.js";
+import { bumpElement, deepHiding, locate, rowSlack, softmaxShift, type Cheat } from "./cheats.js";
+import { blockNumber, collectGas, gameCredits, honestData, jobStatus, openAndCommit, promptOf, type World } from "./env.js";
 import { playDispute, playDisputes, type PlayOutcome } from "./play.js";
 import { Ledger, type AttackRow } from "./report.js";
 
@@ -18,34 +18,36 @@ const NEW = 6; // generated tokens: N = 8 positions
 const GREEDY = (jobId: bigint): JobTerms => ({ inputTokens: P, samplingParams: 0n, jobId });
 
 /**
- * Commit `cheat` as a job of the cheating prover, let the verifier find the step it can prove,
- * and play the dispute with the real agent on both sides (the cheater serves nothing).
+ * The verifier finds the step it can prove in what the prover committed (its view: `view`), and
+ * plays the dispute with the real agent on both sides (the prover answers from `prover`, serving
+ * nothing off-chain). The cheater wins unless the job ends slashed; the verifier loses unless its
+ * bond comes back.
  */
-export async function playCheat(w: World, attack: string, cheat: Cheat | undefined, prompt: readonly number[], expectStep?: { position: number; layer: number }): Promise<AttackRow> {
-  const ledger = new Ledger();
-  if (!cheat) throw new Error(`${attack}: the adversary found no commitment to try`);
-  const from = await blockNumber(w);
-  const jobId = await openAndCommit(w, { prover: "cheater", prompt, data: cheat.committed });
-  const job = GREEDY(jobId);
-  const step = locate(cheat.committed, job);
+export async function disputeAndScore(w: World, attack: string, ledger: Ledger, from: bigint, jobId: bigint, prover: DisputeData, view: DisputeData, job: JobTerms): Promise<AttackRow> {
+  const step = locate(view, job);
   if (!step) {
     await collectGas(w, ledger, from);
     return ledger.row(attack, { cheaterWon: true, honestLost: false, outcome: "no step of the committed trace is provable" });
   }
-  if (expectStep && (step.layer !== expectStep.layer || step.position !== expectStep.position)) {
-    // Another step is provable first: the verifier disputes that one (still a loss for the cheater).
-  }
   const before = await gameCredits(w, "verifier");
-  const r = await playDispute(w, { jobId, ...step, prover: { role: "cheater", disk: () => ({ data: cheat.prover }) }, challenger: { role: "verifier", data: cheat.committed } });
+  const r = await playDispute(w, { jobId, ...step, prover: { role: "cheater", disk: () => ({ data: prover }) }, challenger: { role: "verifier", data: view } });
   await collectGas(w, ledger, from);
   const status = await jobStatus(w, jobId);
   const won = r.phase === Phase.ChallengerWon && status === JobStatus.Slashed;
-  const bondBack = (await gameCredits(w, "verifier")) > before;
   return ledger.row(attack, {
     cheaterWon: !won,
-    honestLost: !bondBack,
+    honestLost: (await gameCredits(w, "verifier")) <= before,
     outcome: won ? `slashed: step (${step.position}, ${step.layer}) proven after ${r.moves.length} moves` : `phase ${r.phase}, job ${status}: ${r.moves.join(" ")}`,
   });
+}
+
+/** Commit `cheat` as a greedy job of the cheating prover and let the verifier dispute it. */
+export async function playCheat(w: World, attack: string, cheat: Cheat | undefined, prompt: readonly number[]): Promise<AttackRow> {
+  if (!cheat) throw new Error(`${attack}: the adversary found no commitment to try`);
+  const ledger = new Ledger();
+  const from = await blockNumber(w);
+  const jobId = await openAndCommit(w, { prover: "cheater", prompt, data: cheat.committed });
+  return disputeAndScore(w, attack, ledger, from, jobId, cheat.prover, cheat.committed, GREEDY(jobId));
 }
 
 export async function softmaxShiftAttacks(w: World): Promise<AttackRow[]> {
@@ -65,19 +67,7 @@ export async function layerOutSlack(w: World): Promise<AttackRow> {
 /** The demo's corruption (+0.5 on one element of h[t][l]) with an honest step root and nothing served. */
 export async function stepWithheldAll(w: World): Promise<AttackRow> {
   const prompt = promptOf(13, P);
-  const base = honestData(w, prompt, NEW);
-  const tamper = () => {};
-  const cheat = commitTampered(base, 3, 2, tamper);
-  if (!cheat) throw new Error("step-withheld-all: no commitment");
-  const hidden = base.trace.hidden.slice();
-  const h = hidden[2]!;
-  const data = h.data.slice();
-  const { toHalfBits, halfToNumber } = await import("../../protocol/dispute/tensors.js");
-  data[3 * h.rowLength + 5] = toHalfBits(halfToNumber(data[3 * h.rowLength + 5]!) + 0.5);
-  hidden[2] = { ...h, data };
-  const { traceTree } = await import("../../protocol/dispute/model.js");
-  const trace = { ...base.trace, hidden };
-  const committed: DisputeData = { ...base, trace, traceTree: traceTree(trace, base.encoding.chunkSize) };
+  const committed = bumpElement(honestData(w, prompt, NEW), 3, 2, 5, 0.5);
   // The cheater's step root is the honest one (X1 + Y_D is the true output): OUT is provable.
   return playCheat(w, "step-withheld-all", { committed, prover: committed }, prompt);
 }
@@ -133,4 +123,3 @@ export async function cancelAfterSlash(w: World): Promise<AttackRow> {
   });
 }
 
-export { openFor, commitFor };

@@ -9,11 +9,11 @@ import { publishPrompt } from "../../protocol/chain/actions/publishPrompt.js";
 import { TransactionError } from "../../protocol/chain/actions/send.js";
 import { generateSampled, generateTrace } from "../../protocol/dispute/forward.js";
 import { encodeSamplingParams } from "../../protocol/sampling/rule.js";
+import { TOKEN_TENSOR_ID } from "../../protocol/evaluator/layout.js";
 import type { DisputeData } from "../../protocol/dispute/proofs.js";
 import { availabilityRound } from "./attacks-availability.js";
-import { locate } from "./cheats.js";
-import { blockNumber, collectGas, commitFor, gameCredits, honestData, jobStatus, openFor, promptOf, stakeOf, withTrace, type World } from "./env.js";
-import { playDispute } from "./play.js";
+import { disputeAndScore } from "./attacks-step.js";
+import { blockNumber, collectGas, commitFor, honestData, jobStatus, openFor, promptOf, stakeOf, withTrace, type World } from "./env.js";
 import { Ledger, type AttackRow } from "./report.js";
 
 const P = 3;
@@ -24,23 +24,6 @@ const NEW = 5;
  * the proofs the prover served against its trace root (whose own token leaves nobody reads).
  */
 const viewWithTokens = (committed: DisputeData, tokens: number[]): DisputeData => ({ ...committed, trace: { ...committed.trace, tokens } });
-
-async function disputeAndScore(w: World, attack: string, ledger: Ledger, from: bigint, jobId: bigint, cheaterData: DisputeData, verifierView: DisputeData, job: { inputTokens: number; samplingParams: bigint; jobId: bigint }): Promise<AttackRow> {
-  const step = locate(verifierView, job);
-  if (!step) {
-    await collectGas(w, ledger, from);
-    return ledger.row(attack, { cheaterWon: true, honestLost: false, outcome: "nothing provable" });
-  }
-  const before = await gameCredits(w, "verifier");
-  const r = await playDispute(w, { jobId, ...step, prover: { role: "cheater", disk: () => ({ data: cheaterData }) }, challenger: { role: "verifier", data: verifierView } });
-  await collectGas(w, ledger, from);
-  const slashed = (await jobStatus(w, jobId)) === JobStatus.Slashed;
-  return ledger.row(attack, {
-    cheaterWon: !slashed,
-    honestLost: (await gameCredits(w, "verifier")) <= before,
-    outcome: slashed ? `slashed at step (${step.position}, ${step.layer})` : `not slashed: phase ${r.phase} (${r.moves.join(" ")})`,
-  });
-}
 
 /** A correct trace of another prompt of the same length, reused for the client's job. */
 export async function substitutedPrompt(w: World): Promise<AttackRow> {
@@ -67,7 +50,7 @@ export async function inflatedTokenCounts(w: World): Promise<AttackRow> {
   // The shape comes from the chain: N = P + 8, so the last token and state must exist. The
   // cheater cannot answer them (its trees do not hold those leaves).
   const N = P + claimed;
-  const r = await availabilityRound(w, { jobId, leaves: [{ tensor: 2 ** 32 - 1, row: N - 1, chunk: 0 }, { tensor: 0, row: N - 2, chunk: 0 }], answer: undefined });
+  const r = await availabilityRound(w, { jobId, leaves: [{ tensor: TOKEN_TENSOR_ID, row: N - 1, chunk: 0 }, { tensor: 0, row: N - 2, chunk: 0 }], answer: undefined });
   await collectGas(w, ledger, from);
   const slashed = (await jobStatus(w, jobId)) === JobStatus.Slashed;
   return ledger.row("inflated-token-counts", { cheaterWon: !slashed, honestLost: !r.feesBack, outcome: slashed ? "slashed: the claimed last token and state were never answered" : "not slashed" });

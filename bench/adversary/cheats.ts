@@ -11,7 +11,7 @@ import { chunkReader, judgeContext, stepTree, type DisputeData, type JobTerms } 
 import { findFraud } from "../../protocol/dispute/scan.js";
 import { traceTree } from "../../protocol/dispute/model.js";
 import { generateTrace } from "../../protocol/dispute/forward.js";
-import { toHalfBits, valueAt } from "../../protocol/dispute/tensors.js";
+import { halfToNumber, toHalfBits, valueAt } from "../../protocol/dispute/tensors.js";
 import { TOLERANCES } from "./env.js";
 
 /** The prover's view (its step for the disputed step) and what it committed on-chain. */
@@ -38,6 +38,12 @@ export function withOutputRow(data: DisputeData, t: number, l: number, row: (i: 
   hidden[l] = { ...h, data: values };
   const trace = { ...data.trace, hidden };
   return { ...data, trace, traceTree: traceTree(trace, data.encoding.chunkSize) };
+}
+
+/** The demo's corruption: element `i` of h[t][l] moved by `delta` in the committed trace. */
+export function bumpElement(base: DisputeData, t: number, l: number, i: number, delta: number): DisputeData {
+  const h = base.trace.hidden[l]!;
+  return withOutputRow(base, t, l, (j) => halfToNumber(h.data[t * h.rowLength + j]!) + (j === i ? delta : 0))!;
 }
 
 /**

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createTestClient, http, keccak256, parseEther, toHex, type Hex } from "viem";
 import type { StepproofClients } from "../../protocol/chain/client.js";
-import { jobEscrowAbi, stepProofGameAbi, traceAvailabilityAbi } from "../../protocol/chain/abi.js";
+import { jobEscrowAbi, nodeRegistryAbi, stepProofGameAbi, traceAvailabilityAbi } from "../../protocol/chain/abi.js";
 import { registerModel } from "../../protocol/chain/actions/registerModel.js";
 import { registerNode } from "../../protocol/chain/actions/registerNode.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
@@ -49,7 +49,8 @@ const PRICE = parseEther("0.001");
 
 export async function createWorld(): Promise<World> {
   const dir = await mkdtemp(path.join(tmpdir(), "stepproof-adversary-"));
-  const chain = await startEmbeddedChain(dir, 8645);
+  // Any free port: several worlds (test files run in parallel) must not race for one.
+  const chain = await startEmbeddedChain(dir, 0);
   const as = {} as Record<Role, StepproofClients>;
   for (const [role, index] of Object.entries(ROLE_INDEX)) as[role as Role] = await connectAs(chain, index);
   const weights = syntheticWeights(ARCH, ENC, 1);
@@ -140,7 +141,6 @@ export async function jobStatus(w: World, jobId: bigint): Promise<number> {
 
 /** Stake of a node (to see whether an honest one lost any). */
 export async function stakeOf(w: World, role: Role): Promise<bigint> {
-  const { nodeRegistryAbi } = await import("../../protocol/chain/abi.js");
   const c = w.as.governance;
   const node = await c.publicClient.readContract({ address: c.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [w.as[role].walletClient!.account.address] });
   return node.stake;
