@@ -59,3 +59,33 @@ export function tokenLeafProof(ids: readonly number[], firstPosition: number, po
 export function verifyTokenLeaf(root: Hex, position: number, id: number, proof: readonly Hex[]): boolean {
   return verifyProof(tokenLeaf(position, id), proof, root);
 }
+
+/**
+ * A job's two token trees (PROTOCOL §3.4): positions t < inputTokens under
+ * `promptRoot = tokenRoot(prompt, 0)`, the rest under `outputRoot = tokenRoot(output, P)`.
+ * `output` is undefined when there are no tokens after the prompt.
+ */
+export class JobTokenTrees {
+  readonly prompt: CommitmentTree;
+  readonly output: CommitmentTree | undefined;
+
+  constructor(
+    readonly tokens: readonly number[],
+    readonly inputTokens: number,
+  ) {
+    this.prompt = tokenTree(tokens.slice(0, inputTokens), 0);
+    this.output = tokens.length > inputTokens ? tokenTree(tokens.slice(inputTokens), inputTokens) : undefined;
+  }
+
+  /** The tree holding position `t` and the leaf's index in it. */
+  locate(t: number): { tree: CommitmentTree; index: number } {
+    if (!Number.isInteger(t) || t < 0 || t >= this.tokens.length) throw new RangeError(`token position ${t} outside 0..${this.tokens.length - 1}`);
+    if (t < this.inputTokens) return { tree: this.prompt, index: t };
+    return { tree: this.output!, index: t - this.inputTokens };
+  }
+
+  proof(t: number): Hex[] {
+    const { tree, index } = this.locate(t);
+    return tree.proof(index);
+  }
+}

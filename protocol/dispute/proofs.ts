@@ -3,7 +3,7 @@
  * over trace + weights + step, and the `openings` argument of `StepProofGame.proveFraud`.
  */
 import { bytesToHex, type Hex } from "viem";
-import { chunkLeaf, CommitmentTree, STEP_DOMAIN, tokenTree } from "../commitments/index.js";
+import { chunkLeaf, JobTokenTrees, STEP_DOMAIN } from "../commitments/index.js";
 import { SRC_STEP, SRC_TRACE, SRC_WEIGHTS, planOpenings, type Claim, type ChunkReader, type JudgeContext, type Loc } from "../evaluator/judge.js";
 import { T, TOKEN_TENSOR_ID, W } from "../evaluator/layout.js";
 import { chunkBytes } from "./tensors.js";
@@ -100,23 +100,20 @@ export function resolvedPlan(ctx: JudgeContext, data: DisputeData, claim: Claim)
   return plan;
 }
 
-const tokenTrees = new WeakMap<readonly number[], Map<number, { prompt: CommitmentTree; output: CommitmentTree | undefined }>>();
+const tokenTrees = new WeakMap<readonly number[], Map<number, JobTokenTrees>>();
 
 /**
  * Proof of the token at `position` against the job's prompt root (position < inputTokens) or
- * output root (PROTOCOL §3.4): the judge never opens the trace root's token leaves.
+ * output root (PROTOCOL §3.4): the judge never opens the trace root's token leaves. The trees
+ * are built once per token list and prompt length.
  */
 export function tokenOpeningProof(tokens: readonly number[], inputTokens: number, position: number): Hex[] {
   let byP = tokenTrees.get(tokens);
   if (!byP) tokenTrees.set(tokens, (byP = new Map()));
   let trees = byP.get(inputTokens);
-  if (!trees) {
-    trees = { prompt: tokenTree(tokens.slice(0, inputTokens), 0), output: tokens.length > inputTokens ? tokenTree(tokens.slice(inputTokens), inputTokens) : undefined };
-    byP.set(inputTokens, trees);
-  }
-  if (position < inputTokens) return trees.prompt.proof(position);
-  if (!trees.output) throw new DisputeDataError(`no output token at position ${position}`);
-  return trees.output.proof(position - inputTokens);
+  if (!trees) byP.set(inputTokens, (trees = new JobTokenTrees(tokens, inputTokens)));
+  if (position >= inputTokens && !trees.output) throw new DisputeDataError(`no output token at position ${position}`);
+  return trees.proof(position);
 }
 
 /** The `openings` argument of proveFraud for `claim`. */

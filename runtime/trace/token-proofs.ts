@@ -1,5 +1,5 @@
 import type { Hex } from "viem";
-import { TOKEN_TENSOR, tokenChunk, tokenLeaf, tokenTree, type CommitmentTree } from "../../protocol/commitments/index.js";
+import { JobTokenTrees, TOKEN_TENSOR, tokenChunk, tokenLeaf } from "../../protocol/commitments/index.js";
 import { toHex } from "../commit/fast-leaf.js";
 import type { ChunkProof } from "./commitment.js";
 
@@ -11,8 +11,7 @@ import type { ChunkProof } from "./commitment.js";
  * `leafIndex` is the index within the token tree the proof is for.
  */
 export class JobTokenProofs {
-  readonly #prompt: CommitmentTree;
-  readonly #output: CommitmentTree;
+  readonly #trees: JobTokenTrees;
 
   constructor(
     readonly tokens: readonly number[],
@@ -21,22 +20,20 @@ export class JobTokenProofs {
     if (!Number.isInteger(inputTokens) || inputTokens < 1 || inputTokens >= tokens.length) {
       throw new RangeError(`a job needs 1 ≤ inputTokens (${inputTokens}) < tokens (${tokens.length})`);
     }
-    this.#prompt = tokenTree(tokens.slice(0, inputTokens), 0);
-    this.#output = tokenTree(tokens.slice(inputTokens), inputTokens);
+    this.#trees = new JobTokenTrees(tokens, inputTokens);
   }
 
   get promptRoot(): Hex {
-    return this.#prompt.root;
+    return this.#trees.prompt.root;
   }
 
   get outputRoot(): Hex {
-    return this.#output.root;
+    return this.#trees.output!.root;
   }
 
   /** Token t with its proof against promptRoot (t < P) or outputRoot (t ≥ P). */
   proof(t: number): ChunkProof {
-    if (!Number.isInteger(t) || t < 0 || t >= this.tokens.length) throw new RangeError(`token position ${t} outside 0..${this.tokens.length - 1}`);
-    const [tree, index] = t < this.inputTokens ? [this.#prompt, t] : [this.#output, t - this.inputTokens];
+    const { tree, index } = this.#trees.locate(t);
     const chunk = tokenChunk(this.tokens[t]!);
     return { leafIndex: index, tensorId: TOKEN_TENSOR, row: t, chunkIndex: 0, chunk: toHex(chunk), leaf: tokenLeaf(t, this.tokens[t]!), proof: tree.proof(index) };
   }
