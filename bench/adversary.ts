@@ -6,11 +6,14 @@
  */
 import { runAdversarySuite } from "./adversary/suite.js";
 import { failures, printRows, writeRows } from "./adversary/report.js";
+import { QUICK, resultPath } from "./quick.js";
 
 const started = performance.now();
-const rows = await runAdversarySuite({ full: true, log: (l) => console.log(l) });
+// --quick: two attacks and one honest setup through the same world, agent and report (npm test).
+const rows = await runAdversarySuite({ scope: QUICK ? "smoke" : "full", log: (l) => console.log(l) });
 printRows(rows);
-writeRows(rows);
+const out = resultPath("adversary.json");
+writeRows(rows, out);
 const bad = failures(rows);
-console.log(`${rows.length} attacks in ${((performance.now() - started) / 1000).toFixed(0)} s; cheater wins: ${rows.filter((r) => r.cheaterWon).length}, honest losses: ${rows.filter((r) => r.honestLost).length}; wrote bench/results/adversary.json`);
+console.log(`${rows.length} attacks in ${((performance.now() - started) / 1000).toFixed(0)} s; cheater wins: ${rows.filter((r) => r.cheaterWon).length}, honest losses: ${rows.filter((r) => r.honestLost).length}; wrote ${out}`);
 process.exit(bad.length === 0 ? 0 : 1);

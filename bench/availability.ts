@@ -10,7 +10,8 @@
  * random siblings): gas depends only on chunk sizes and proof depths. Writes
  * bench/results/availability.json.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { QUICK, resultPath } from "./quick.js";
 import { network } from "hardhat";
 import { bytesToHex, keccak256, toHex, type Hex } from "viem";
 import { chunkLeaf, CommitmentTree, processProof, TRACE_DOMAIN } from "../protocol/commitments/index.js";
@@ -26,7 +27,7 @@ const DIMS = [
   { name: "70b", C: 256, arch: { layers: 80, hidden: 8192, heads: 64, kvHeads: 8, ffn: 28672, vocab: 128256, normEpsBits: eps, ropeTheta: 500000 } },
   { name: "405b", C: 256, arch: { layers: 126, hidden: 16384, heads: 128, kvHeads: 8, ffn: 53248, vocab: 128256, normEpsBits: eps, ropeTheta: 500000 } },
 ];
-const CONTEXTS = [2048, 131072];
+const CONTEXTS = QUICK ? [2048] : [2048, 131072];
 const PER_CHALLENGE = 16;
 const log2ceil = (n: number) => Math.max(0, Math.ceil(Math.log2(n)));
 
@@ -52,7 +53,7 @@ async function main() {
     return { gas: Number(receipt.gasUsed), calldata: (tx.input.length - 2) / 2 };
   };
 
-  for (const ds of DIMS) {
+  for (const ds of QUICK ? DIMS.slice(0, 1) : DIMS) {
     const modelId = keccak256(toHex(`bench-${ds.name}`));
     const context = Math.max(...CONTEXTS);
     const C = ds.C;
@@ -103,9 +104,9 @@ async function main() {
   for (const x of rows) {
     if ((x.answerGas as number) > 2_000_000 || (x.answerCalldata as number) > 32_768) throw new Error(`answer over budget at ${x.dims}/${x.context}`);
   }
-  mkdirSync("bench/results", { recursive: true });
-  writeFileSync("bench/results/availability.json", `${JSON.stringify({ generatedAt: new Date().toISOString(), leavesPerChallenge: PER_CHALLENGE, rows }, null, 2)}\n`);
-  console.log("wrote bench/results/availability.json");
+  const out = resultPath("availability.json");
+  writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), leavesPerChallenge: PER_CHALLENGE, rows }, null, 2)}\n`);
+  console.log(`wrote ${out}`);
 }
 
 await main();

@@ -1,5 +1,5 @@
 /**
- * npm run bench:trace -- [--models tiny,small] [--prompt N] [--new N] [--reps N]
+ * npm run bench:trace -- [--models tiny,small] [--prompt N] [--new N] [--reps N] [--quick]
  *
  * Per model: tokens/s with tracing off and on (interleaved runs in one process, medians),
  * tracingOverhead = (t_on − t_off) / t_off, trace bytes per token, leaf-hashing throughput,
@@ -7,7 +7,8 @@
  * all of them. Prints a table, writes bench/results/trace.json.
  */
 import { Command } from "commander";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { QUICK, resultPath } from "./quick.js";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { TRACE_DOMAIN } from "../protocol/commitments/index.js";
@@ -26,9 +27,12 @@ const opts = new Command()
   .option("--prompt <n>", "prompt tokens", "64")
   .option("--new <n>", "generated tokens", "64")
   .option("--reps <n>", "interleaved on/off pairs", "5")
-  .option("--out <file>", "JSON output", join("bench", "results", "trace.json"))
+  .option("--out <file>", "JSON output (default bench/results/trace.json)")
+  .option("--quick", "tiny model, 8 + 4 tokens, one pair, output to a temporary folder (npm test)")
   .parse()
-  .opts<{ models: string; prompt: string; new: string; reps: string; out: string }>();
+  .opts<{ models: string; prompt: string; new: string; reps: string; out?: string; quick?: boolean }>();
+if (QUICK) Object.assign(opts, { models: "tiny", prompt: "8", new: "4", reps: "1" });
+const out = opts.out ?? resultPath("trace.json");
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const prompt = [256, ...Array.from({ length: Number(opts.prompt) - 1 }, (_, i) => (i * 37 + 11) % 256)];
@@ -150,9 +154,8 @@ for (const preset of opts.models.split(",") as PresetName[]) {
 }
 
 console.table(rows);
-mkdirSync(join("bench", "results"), { recursive: true });
 const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version };
-writeFileSync(opts.out, `${JSON.stringify({ date: new Date().toISOString(), machine, setup: "cpu/threads=1/opt=all/f32, greedy, inline wasm-keccak hashing", models: results }, null, 2)}\n`);
-console.log(`wrote ${opts.out}`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, setup: "cpu/threads=1/opt=all/f32, greedy, inline wasm-keccak hashing", models: results }, null, 2)}\n`);
+console.log(`wrote ${out}`);
 await releaseAllSessions();
 process.exit(0);

@@ -11,8 +11,12 @@ import { createWorld, type World } from "./env.js";
 import type { AttackRow } from "./report.js";
 
 export type SuiteOptions = {
-  /** Every deep-hiding rung and every honest setup (bench); otherwise a representative subset (npm test). */
-  full: boolean;
+  /**
+   * `full`: every deep-hiding rung and every honest setup (bench); `small`: a representative
+   * subset (npm test's suite test); `smoke`: one attack, one token attack and one honest setup,
+   * to keep the benchmark's own entry point working (`bench:adversary -- --quick`).
+   */
+  scope: "full" | "small" | "smoke";
   log?: (line: string) => void;
 };
 
@@ -30,13 +34,20 @@ export async function runAdversarySuite(opts: SuiteOptions): Promise<AttackRow[]
     }
   };
   try {
+    if (opts.scope === "smoke") {
+      await run(softmaxShiftAttacks);
+      await run(substitutedPrompt);
+      const model = await runtimeModel(w);
+      await run((x) => honestSetup(x, model, HONEST_SETUPS[1]!));
+      return rows;
+    }
     await run(softmaxShiftAttacks);
     await run(substitutedPrompt);
     await run(inflatedTokenCounts);
     await run(teacherForcedOutput);
     await run(sampledOutput);
     for (const target of deepHidingTargets()) {
-      if (opts.full || SMALL_RUNGS.includes(target.name)) await run((x) => deepHidingAttack(x, target));
+      if (opts.scope === "full" || SMALL_RUNGS.includes(target.name)) await run((x) => deepHidingAttack(x, target));
     }
     await run(traceWithheldAll);
     await run(traceWithheldSelective);
@@ -46,7 +57,7 @@ export async function runAdversarySuite(opts: SuiteOptions): Promise<AttackRow[]
     await run(layerOutSlack);
     await run(cancelAfterSlash);
     const m = await runtimeModel(w);
-    for (const setup of opts.full ? HONEST_SETUPS : HONEST_SETUPS.slice(1, 2)) await run((x) => honestSetup(x, m, setup));
+    for (const setup of opts.scope === "full" ? HONEST_SETUPS : HONEST_SETUPS.slice(1, 2)) await run((x) => honestSetup(x, m, setup));
   } finally {
     await w.stop();
   }

@@ -26,7 +26,7 @@ const REQUIRED = [
 
 describe("adversary suite (smaller run)", () => {
   it("no cheater wins and no honest party loses, attack by attack", { timeout: 900_000 }, async () => {
-    const rows: AttackRow[] = await runAdversarySuite({ full: false });
+    const rows: AttackRow[] = await runAdversarySuite({ scope: "small" });
     const names = rows.map((r) => r.attack);
     for (const attack of REQUIRED) expect(names, `attack ${attack} missing`).toContain(attack);
     expect(names.some((n) => n.startsWith("deep-hiding-head-"))).toBe(true);
