@@ -7,6 +7,7 @@
 // native binding". Installing this platform's package afterwards (exact version, --no-save)
 // fixes that and keeps the rest of the tree. Where EDR already loads this does nothing.
 import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -35,13 +36,13 @@ function edrPackageName() {
 }
 
 if (!edrLoads()) {
-  let edrManifest;
-  try {
-    edrManifest = require("@nomicfoundation/edr/package.json");
-  } catch {
-    // Hardhat is not installed (e.g. `npm install --omit=dev`): nothing to repair.
+  // EDR's exports map hides package.json from require(): read the installed copy directly.
+  const manifestPath = new URL("../node_modules/@nomicfoundation/edr/package.json", import.meta.url);
+  if (!existsSync(manifestPath)) {
+    console.log("stepproof postinstall: Hardhat's EDR is not installed (npm install --omit=dev?); nothing to repair");
     process.exit(0);
   }
+  const edrManifest = JSON.parse(readFileSync(manifestPath, "utf8"));
   const name = edrPackageName();
   const version = edrManifest.optionalDependencies?.[name];
   if (!version) {
