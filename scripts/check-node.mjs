@@ -3,7 +3,9 @@
 import { createRequire } from "node:module";
 
 const major = Number(process.versions.node.split(".")[0]);
-const fix = 'Put Node 22 first on PATH, then reinstall:\n  npm install --prefix .tools node@22 && export PATH="$PWD/.tools/node_modules/.bin:$PATH"\n  rm -rf node_modules && npm install';
+// npm scripts run on the node@22 devDependency (node_modules/.bin first on PATH), and the root
+// postinstall adds EDR's native package: a reinstall repairs either.
+const fix = "Reinstall with `rm -rf node_modules && npm install` (it brings Node 22 and EDR's native package), then use npm scripts (`npm run demo`, `npm test`) or put node_modules/.bin first on PATH.";
 if (major < 22) {
   console.error(`stepproof needs Node >= 22 (this is ${process.version}).\n${fix}`);
   process.exit(1);
