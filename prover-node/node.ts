@@ -4,7 +4,7 @@ import { pino, type Logger } from "pino";
 import type { LocalAccount } from "viem";
 import { nodeRegistryAbi } from "../protocol/chain/abi.js";
 import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
-import { respondToDisputes } from "../protocol/game/prover-responder.js";
+import { respondToDisputes } from "../node-common/prover-responder.js";
 import { MANIFEST_FILE, readManifest } from "../runtime/model/manifest.js";
 import { getModelSessions } from "../runtime/session.js";
 import { TraceStore } from "../runtime/trace/store.js";

@@ -8,7 +8,7 @@ import { chunkReader, judgeContext, stepTree, type DisputeData } from "../protoc
 import { findFraud } from "../protocol/dispute/scan.js";
 import { buildStep } from "../protocol/dispute/step.js";
 import { modelTolerances, readChainDispute } from "../protocol/game/chain-dispute.js";
-import { disputeDataFor } from "../protocol/game/dispute-data.js";
+import { disputeDataFor } from "../node-common/dispute-data.js";
 import { listDisputes } from "../protocol/game/my-disputes.js";
 import { playTurn, revealedChunks } from "../protocol/game/play.js";
 import { openDispute } from "../protocol/game/send-move.js";

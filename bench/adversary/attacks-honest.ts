@@ -17,7 +17,7 @@ import { tokenRoot } from "../../protocol/commitments/token-root.js";
 import { Phase } from "../../protocol/dispute/agent.js";
 import type { DisputeData } from "../../protocol/dispute/proofs.js";
 import { generateSyntheticModel } from "../../runtime/model/synthetic.js";
-import { disputeDataFor, modelDisputeData } from "../../protocol/game/dispute-data.js";
+import { disputeDataFor, modelDisputeData } from "../../node-common/dispute-data.js";
 import { generate } from "../../runtime/generate.js";
 import { releaseAllSessions, type SessionConfig } from "../../runtime/session.js";
 import { provableStep } from "./cheats.js";

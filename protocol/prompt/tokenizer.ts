@@ -1,7 +1,14 @@
-import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { PromptEncodingError } from "./errors.js";
 
-export type TokenizerSpec = ModelManifest["tokenizer"];
+/**
+ * A model package's tokenizer entry (PROTOCOL §4.1): byte-level ids, or a Hugging Face
+ * tokenizer.json shipped in the package. Defined here, on the protocol floor, because clients
+ * and nodes both encode prompts with it; runtime/model/manifest.ts validates manifests against
+ * a schema whose type is checked to be exactly this one.
+ */
+export type TokenizerSpec =
+  | { type: "bytes"; bos: number; eos: number; pad: number }
+  | { type: "hf"; file: string; sha256: string; bos: number | null; eos: number | null };
 
 /**
  * Text ↔ token ids for a model package's tokenizer (PROTOCOL §5.6). The runtime only ever sees

@@ -4,6 +4,7 @@ import type { Hex } from "viem";
 import { z } from "zod";
 import { ModelPackageError } from "../errors.js";
 import { validateArchitecture } from "./architecture.js";
+import type { TokenizerSpec } from "../../protocol/prompt/tokenizer.js";
 
 /** File name of the manifest inside a model package directory (PROTOCOL §4.1). */
 export const MANIFEST_FILE = "manifest.json";
@@ -36,6 +37,12 @@ const tokenizer = z.discriminatedUnion("type", [
   // Hugging Face tokenizer.json copied into the package (ids only are used by the runtime).
   z.object({ type: z.literal("hf"), file: z.string(), sha256, bos: uint32.nullable(), eos: uint32.nullable() }),
 ]);
+
+/** Compile-time check that the schema's tokenizer is exactly the protocol's TokenizerSpec (both ways). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? A : never) : never;
+export type ManifestTokenizer = Same<z.infer<typeof tokenizer>, TokenizerSpec>;
+const tokenizerTypeMatches: ManifestTokenizer extends never ? false : true = true;
+void tokenizerTypeMatches;
 
 /** Layer-level re-execution thresholds (PROTOCOL §4.6), written by `npm run calibrate`. */
 export const layerThresholdsSchema = z.object({

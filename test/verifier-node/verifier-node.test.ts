@@ -12,7 +12,7 @@ import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { commitResult } from "../../protocol/chain/actions/commitResult.js";
 import { tokenRoot } from "../../protocol/commitments/index.js";
 import { promptRoot } from "../../protocol/prompt/prompt.js";
-import { respondToDisputes } from "../../protocol/game/prover-responder.js";
+import { respondToDisputes } from "../../node-common/prover-responder.js";
 import { StepDisputeDriver } from "../../verifier-node/step-dispute-driver.js";
 import { JobStatus, stepproofContracts } from "../../protocol/chain/contracts.js";
 import { generate } from "../../runtime/generate.js";

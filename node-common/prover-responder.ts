@@ -1,10 +1,10 @@
 import type { Hex } from "viem";
-import type { StepproofClients } from "../chain/client.js";
-import { Phase } from "../dispute/agent.js";
-import { readChainDispute } from "./chain-dispute.js";
+import type { StepproofClients } from "../protocol/chain/client.js";
+import { Phase } from "../protocol/dispute/agent.js";
+import { readChainDispute } from "../protocol/game/chain-dispute.js";
 import { disputeDataFor, type FullTrace } from "./dispute-data.js";
-import { listDisputes } from "./my-disputes.js";
-import { playTurn, type PlayReturnType } from "./play.js";
+import { listDisputes } from "../protocol/game/my-disputes.js";
+import { playTurn, type PlayReturnType } from "../protocol/game/play.js";
 
 export type RespondToDisputesParameters = {
   clients: StepproofClients;

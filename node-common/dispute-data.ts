@@ -1,12 +1,12 @@
 import type { Hex } from "viem";
-import { StepproofError } from "../errors.js";
-import { traceTree, weightsTree, type Trace, type Weights } from "../dispute/model.js";
-import type { DisputeData } from "../dispute/proofs.js";
-import type { EncodedTensor } from "../dispute/tensors.js";
-import { loadModelWeights } from "../../runtime/model/weights.js";
-import { weightTensors } from "../../runtime/model/layout.js";
-import { readManifest, type ModelManifest } from "../../runtime/model/manifest.js";
-import type { HiddenData } from "../../runtime/forward.js";
+import { StepproofError } from "../protocol/errors.js";
+import { traceTree, weightsTree, type Trace, type Weights } from "../protocol/dispute/model.js";
+import type { DisputeData } from "../protocol/dispute/proofs.js";
+import type { EncodedTensor } from "../protocol/dispute/tensors.js";
+import { loadModelWeights } from "../runtime/model/weights.js";
+import { weightTensors } from "../runtime/model/layout.js";
+import { readManifest, type ModelManifest } from "../runtime/model/manifest.js";
+import type { HiddenData } from "../runtime/forward.js";
 
 export class DisputeDataMismatchError extends StepproofError {
   override name = "DisputeDataMismatchError";
