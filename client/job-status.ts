@@ -1,5 +1,5 @@
 import { getAbiItem, type Address, type Hex } from "viem";
-import { jobEscrowAbi } from "../protocol/chain/abi.js";
+import { jobEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { jobStatusName, type JobStatusName } from "../protocol/chain/contracts.js";

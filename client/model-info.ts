@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { keccak256, type Hex } from "viem";
-import { modelRegistryAbi } from "../protocol/chain/abi.js";
+import { modelRegistryAbi } from "../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { MANIFEST_FILE, manifestSchema, type ModelManifest } from "../runtime/model/manifest.js";
 import { ClientError } from "./errors.js";

@@ -6,7 +6,7 @@
  */
 import { Command } from "commander";
 import { formatEther, parseEther } from "viem";
-import { nodeRegistryAbi, jobEscrowAbi } from "../protocol/chain/abi.js";
+import { nodeRegistryAbi, jobEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { declineJob } from "../protocol/chain/actions/declineJob.js";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { stakeMore } from "../protocol/chain/actions/stakeMore.js";

@@ -1,4 +1,4 @@
-import { jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/abi.js";
+import { jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { FINALIZE_BATCH } from "../protocol/chain/actions/finalizeJobs.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
 import { decodePromptTokens } from "../protocol/chain/actions/publishPrompt.js";

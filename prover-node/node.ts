@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { LocalAccount } from "viem";
-import { nodeRegistryAbi } from "../protocol/chain/abi.js";
+import { nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
 import { respondToDisputes } from "../node-common/prover-responder.js";
 import { MANIFEST_FILE, readManifest } from "../runtime/model/manifest.js";

@@ -1,5 +1,5 @@
 /**
- * Writes protocol/chain/abi.ts from the compiled artifacts so the nodes and the client get
+ * Writes protocol/chain/generated/abi.ts from the compiled artifacts so the nodes and the client get
  * typed ABIs without Hardhat at run time. `npm run build` runs it; a test fails when the
  * committed file is stale.
  */
@@ -29,6 +29,6 @@ export async function renderAbiModule(): Promise<string> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  await writeFile(path.join(root, "protocol/chain/abi.ts"), await renderAbiModule());
-  console.log("wrote protocol/chain/abi.ts");
+  await writeFile(path.join(root, "protocol/chain/generated/abi.ts"), await renderAbiModule());
+  console.log("wrote protocol/chain/generated/abi.ts");
 }

@@ -1,6 +1,6 @@
 import type { DatabaseSync } from "node:sqlite";
 import { encodeAbiParameters, keccak256, type Hex } from "viem";
-import { jobEscrowAbi, modelRegistryAbi, traceAvailabilityAbi } from "../protocol/chain/abi.js";
+import { jobEscrowAbi, modelRegistryAbi, traceAvailabilityAbi } from "../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { challengeAvailability, claimUnanswered, type TraceLeaf } from "../protocol/chain/actions/availability.js";
 import { TOKEN_TENSOR_ID } from "../protocol/evaluator/layout.js";

@@ -10,7 +10,7 @@ import { formatEther, parseEther } from "viem";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { unbond } from "../protocol/chain/actions/unbond.js";
 import { connectStepproof } from "../protocol/chain/client.js";
-import { nodeRegistryAbi } from "../protocol/chain/abi.js";
+import { nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { StepproofError } from "../protocol/errors.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import { loadVerifierConfig, VerifierConfigError, type VerifierConfig } from "./config.js";

@@ -1,5 +1,5 @@
 import type { Address } from "viem";
-import { nodeRegistryAbi } from "../protocol/chain/abi.js";
+import { nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { TOKEN_TENSOR } from "../protocol/commitments/index.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import type { ReplayableTrace } from "../runtime/reexec.js";

@@ -1,5 +1,5 @@
 import type { Hex, Log } from "viem";
-import { jobEscrowAbi, modelRegistryAbi } from "../protocol/chain/abi.js";
+import { jobEscrowAbi, modelRegistryAbi } from "../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import { followLogs } from "../protocol/node/log-follower.js";

@@ -1,5 +1,5 @@
 import type { Address, Hex } from "viem";
-import { jobEscrowAbi, stepProofGameAbi } from "../protocol/chain/abi.js";
+import { jobEscrowAbi, stepProofGameAbi } from "../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { sendContractTransaction } from "../protocol/chain/actions/send.js";
 import { withdrawCredits } from "../protocol/chain/actions/withdrawCredits.js";
@@ -12,7 +12,7 @@ import { disputeDataFor } from "../node-common/dispute-data.js";
 import { listDisputes } from "../protocol/game/my-disputes.js";
 import { playTurn, revealedChunks } from "../protocol/game/play.js";
 import { openDispute } from "../protocol/game/send-move.js";
-import { modelRegistryAbi } from "../protocol/chain/abi.js";
+import { modelRegistryAbi } from "../protocol/chain/generated/abi.js";
 import type { Assessment, DisputeDriver, SuspectStep } from "./dispute-driver.js";
 import type { TraceSource } from "./trace-source.js";
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createTestClient, http, keccak256, parseEther, toHex, type Hex } from "viem";
 import type { StepproofClients } from "../../protocol/chain/client.js";
-import { jobEscrowAbi, nodeRegistryAbi, stepProofGameAbi, traceAvailabilityAbi } from "../../protocol/chain/abi.js";
+import { jobEscrowAbi, nodeRegistryAbi, stepProofGameAbi, traceAvailabilityAbi } from "../../protocol/chain/generated/abi.js";
 import { registerModel } from "../../protocol/chain/actions/registerModel.js";
 import { registerNode } from "../../protocol/chain/actions/registerNode.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";

@@ -1,5 +1,5 @@
 import { getContract } from "viem";
-import { jobEscrowAbi, modelRegistryAbi, nodeRegistryAbi, testTokenAbi } from "./abi.js";
+import { jobEscrowAbi, modelRegistryAbi, nodeRegistryAbi, testTokenAbi } from "./generated/abi.js";
 import type { StepproofClients } from "./client.js";
 
 /** Typed contract instances for a connected deployment (reads via the public client). */

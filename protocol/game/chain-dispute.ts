@@ -1,5 +1,5 @@
 import { parseAbiItem, type Hex } from "viem";
-import { modelRegistryAbi, stepProofGameAbi, jobEscrowAbi } from "../chain/abi.js";
+import { modelRegistryAbi, stepProofGameAbi, jobEscrowAbi } from "../chain/generated/abi.js";
 import type { StepproofClients } from "../chain/client.js";
 import { Phase, type ChainDispute } from "../dispute/agent.js";
 import { fromLeafArg, type DemandLeaf } from "../dispute/demand.js";

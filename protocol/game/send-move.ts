@@ -1,5 +1,5 @@
 import { maxUint256, type Hex } from "viem";
-import { stepProofGameAbi, testTokenAbi } from "../chain/abi.js";
+import { stepProofGameAbi, testTokenAbi } from "../chain/generated/abi.js";
 import type { StepproofClients } from "../chain/client.js";
 import { sendContractTransaction } from "../chain/actions/send.js";
 import type { Move } from "../dispute/agent.js";

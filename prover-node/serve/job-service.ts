@@ -1,5 +1,5 @@
 import type { Address, Hex } from "viem";
-import { jobEscrowAbi } from "../../protocol/chain/abi.js";
+import { jobEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import { getJob, UnknownJobError, type OnChainJob } from "../../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";

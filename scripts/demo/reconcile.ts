@@ -1,5 +1,5 @@
 import { formatEther, type Address } from "viem";
-import { jobEscrowAbi, nodeRegistryAbi, stepProofGameAbi, testTokenAbi } from "../../protocol/chain/abi.js";
+import { jobEscrowAbi, nodeRegistryAbi, stepProofGameAbi, testTokenAbi } from "../../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 
 export type BalanceSheet = { label: string; address: Address; wallet: bigint; escrowCredit: bigint; registryCredit: bigint; stake: bigint }[];

@@ -9,7 +9,7 @@ import { deploySuite } from "../../scripts/lib/deploy-suite.js";
 import { registerModelPackage } from "../../scripts/lib/register-model-package.js";
 import { connectStepproof } from "../../protocol/chain/client.js";
 import { JobStatus, stepproofContracts } from "../../protocol/chain/contracts.js";
-import { stepProofGameAbi } from "../../protocol/chain/abi.js";
+import { stepProofGameAbi } from "../../protocol/chain/generated/abi.js";
 import { encryptKeystore } from "../../protocol/node/keystore.js";
 import { calibrate } from "../../runtime/calibration.js";
 import { devAccount, freePort, startAnvil, type LocalChain } from "../helpers/chains.js";

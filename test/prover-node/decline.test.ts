@@ -3,7 +3,7 @@ import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { publishPrompt } from "../../protocol/chain/actions/publishPrompt.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
-import { jobEscrowAbi } from "../../protocol/chain/abi.js";
+import { jobEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import { completionPromptTokens, promptRoot } from "../../protocol/prompt/prompt.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";

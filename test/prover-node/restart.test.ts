@@ -6,7 +6,7 @@ import { DatabaseSync } from "node:sqlite";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesToHex, getAbiItem } from "viem";
-import { jobEscrowAbi, nodeRegistryAbi } from "../../protocol/chain/abi.js";
+import { jobEscrowAbi, nodeRegistryAbi } from "../../protocol/chain/generated/abi.js";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";

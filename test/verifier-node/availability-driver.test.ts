@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { traceAvailabilityAbi } from "../../protocol/chain/abi.js";
+import { traceAvailabilityAbi } from "../../protocol/chain/generated/abi.js";
 import { answerAvailability, type TraceLeaf } from "../../protocol/chain/actions/availability.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
 import { TOKEN_TENSOR_ID } from "../../protocol/evaluator/layout.js";

@@ -3,7 +3,7 @@ import type { Log } from "viem";
 import { describe, expect, it } from "vitest";
 import { openNodeDatabase } from "../../protocol/node/database.js";
 import { followLogs, LOG_CURSOR_SCHEMA } from "../../protocol/node/log-follower.js";
-import { testTokenAbi } from "../../protocol/chain/abi.js";
+import { testTokenAbi } from "../../protocol/chain/generated/abi.js";
 
 describe("followLogs", () => {
   it("reads confirmed ranges, persists its cursor, and rewinds across a reorg", async () => {

@@ -1,5 +1,5 @@
 import { maxUint256, type Hex } from "viem";
-import { testTokenAbi, traceAvailabilityAbi } from "../abi.js";
+import { testTokenAbi, traceAvailabilityAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 

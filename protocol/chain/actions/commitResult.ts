@@ -1,5 +1,5 @@
 import type { Hex } from "viem";
-import { jobEscrowAbi } from "../abi.js";
+import { jobEscrowAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 

@@ -1,4 +1,4 @@
-import { jobEscrowAbi } from "../abi.js";
+import { jobEscrowAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 

@@ -1,6 +1,6 @@
 import { BaseError, ContractFunctionRevertedError } from "viem";
 import { StepproofError } from "../../errors.js";
-import { jobEscrowAbi } from "../abi.js";
+import { jobEscrowAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 
 export type GetJobParameters = { jobId: bigint };

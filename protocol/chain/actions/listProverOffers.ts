@@ -1,5 +1,5 @@
 import { getAbiItem, type Address, type Hex } from "viem";
-import { nodeRegistryAbi } from "../abi.js";
+import { nodeRegistryAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 
 export type ListProverOffersParameters = {

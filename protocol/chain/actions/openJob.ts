@@ -1,5 +1,5 @@
 import { maxUint256, type Address, type Hex } from "viem";
-import { jobEscrowAbi, nodeRegistryAbi, testTokenAbi } from "../abi.js";
+import { jobEscrowAbi, nodeRegistryAbi, testTokenAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 

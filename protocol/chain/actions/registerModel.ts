@@ -1,6 +1,6 @@
 import type { Hex } from "viem";
 import type { Architecture } from "../../dispute/model.js";
-import { modelRegistryAbi } from "../abi.js";
+import { modelRegistryAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 

@@ -1,5 +1,5 @@
 import { maxUint256, type Hex } from "viem";
-import { nodeRegistryAbi, testTokenAbi } from "../abi.js";
+import { nodeRegistryAbi, testTokenAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 

@@ -1,4 +1,4 @@
-import { nodeRegistryAbi } from "../abi.js";
+import { nodeRegistryAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 

@@ -1,4 +1,4 @@
-import { jobEscrowAbi, nodeRegistryAbi } from "../abi.js";
+import { jobEscrowAbi, nodeRegistryAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 
