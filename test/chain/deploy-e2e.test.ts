@@ -98,6 +98,18 @@ describe.each([
     expect(await contracts.token.read.balanceOf([first.deployment.contracts.jobEscrow])).toBe(0n);
     expect(await contracts.jobEscrow.read.totalEscrowed()).toBe(0n);
 
+    // Concurrent clients: every returned id is the caller's own job (read from the receipt, not
+    // from a simulation that raced the others: issue #15), and every id is distinct.
+    const openers = await Promise.all([3, 4, 5, 6].map((i) => as(i)));
+    const opened = await Promise.all(openers.map((c, i) => openJob(c, { prover: prover.walletClient!.account.address, modelId: MODEL_ID, promptRoot: keccak256(toHex(`concurrent ${i}`)), inputTokens: 2 + i, maxOutputTokens: 4 })));
+    expect(new Set(opened.map((o) => o.jobId)).size).toBe(openers.length);
+    for (const [i, o] of opened.entries()) {
+      const onChain = await contracts.jobEscrow.read.getJob([o.jobId]);
+      expect(onChain.client).toBe(openers[i]!.walletClient!.account.address);
+      expect(onChain.promptRoot).toBe(keccak256(toHex(`concurrent ${i}`)));
+      expect(o.escrowed).toBe(onChain.escrowed);
+    }
+
     // A second commit on a settled job is refused with a typed, named error.
     const err = await commitResult(prover, { jobId: job.jobId, traceRoot: keccak256(toHex("x")), outputRoot: keccak256(toHex("y")), outputTokens: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransactionError);

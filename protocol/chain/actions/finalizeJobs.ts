@@ -1,3 +1,4 @@
+import { parseEventLogs } from "viem";
 import { jobEscrowAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
@@ -14,14 +15,17 @@ export async function finalizeJobs(clients: StepproofClients, jobIds: readonly b
   let settled = 0;
   for (let i = 0; i < jobIds.length; i += FINALIZE_BATCH) {
     const batch = jobIds.slice(i, i + FINALIZE_BATCH);
-    const { result } = await sendContractTransaction(clients, {
+    const { receipt } = await sendContractTransaction(clients, {
       address: clients.deployment.contracts.jobEscrow,
       abi: jobEscrowAbi,
       functionName: "finalizeMany",
       args: [batch],
       what: `finalize ${batch.length} jobs`,
     });
-    settled += Number(result as bigint);
+    // Counted from the mined receipt: the simulation's return value describes the chain before
+    // any concurrent finalize landed, the receipt what this transaction actually did.
+    const escrow = clients.deployment.contracts.jobEscrow.toLowerCase();
+    settled += parseEventLogs({ abi: jobEscrowAbi, eventName: "JobFinalized", logs: receipt.logs }).filter((l) => l.address.toLowerCase() === escrow).length;
   }
   return settled;
 }

@@ -1,4 +1,5 @@
-import { maxUint256, type Address, type Hex } from "viem";
+import { maxUint256, parseEventLogs, type Address, type Hex } from "viem";
+import { StepproofError } from "../../errors.js";
 import { jobEscrowAbi, nodeRegistryAbi, testTokenAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
@@ -38,7 +39,7 @@ export async function openJob(clients: StepproofClients, p: OpenJobParameters): 
       await sendContractTransaction(clients, { address: token, abi: testTokenAbi, functionName: "approve", args: [jobEscrow, maxUint256], what: "approve the escrow" });
     }
   }
-  const { result } = await sendContractTransaction(clients, {
+  const { hash, receipt } = await sendContractTransaction(clients, {
     address: jobEscrow,
     abi: jobEscrowAbi,
     functionName: "openJob",
@@ -56,5 +57,12 @@ export async function openJob(clients: StepproofClients, p: OpenJobParameters): 
     ],
     what: `open a job with prover ${p.prover}`,
   });
-  return { jobId: result as bigint, escrowed, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice };
+  // The job id comes from the mined receipt's JobOpened event, never from the simulation: with
+  // several clients opening jobs at once, the simulated nextJobId is someone else's job by the
+  // time this transaction is mined (issue #15: 0.6–11.5 % of jobs at 4–16 concurrent clients).
+  const opened = parseEventLogs({ abi: jobEscrowAbi, eventName: "JobOpened", logs: receipt.logs }).find(
+    (l) => l.address.toLowerCase() === jobEscrow.toLowerCase() && l.args.client.toLowerCase() === owner?.toLowerCase(),
+  );
+  if (!opened) throw new StepproofError(`openJob transaction ${hash} was mined but emitted no JobOpened event for ${owner}: is ${jobEscrow} the JobEscrow of this deployment?`);
+  return { jobId: opened.args.jobId, escrowed: opened.args.escrowed, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice };
 }

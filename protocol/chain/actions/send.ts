@@ -26,13 +26,15 @@ export type SendParameters = {
 
 /**
  * Simulate, then send, then wait for the receipt. Simulating first turns a revert into a
- * typed error naming the contract's custom error, and sends nothing.
+ * typed error naming the contract's custom error, and sends nothing. The simulation's return
+ * value is deliberately not returned: it describes the chain before any concurrent transaction
+ * landed, so ids and counts must be read from the receipt's events.
  */
-export async function sendContractTransaction(clients: StepproofClients, p: SendParameters): Promise<{ hash: Hash; receipt: TransactionReceipt; result: unknown }> {
+export async function sendContractTransaction(clients: StepproofClients, p: SendParameters): Promise<{ hash: Hash; receipt: TransactionReceipt }> {
   const wallet = clients.walletClient;
   if (!wallet) throw new StepproofError(`Cannot ${p.what}: no signing account configured.`);
   try {
-    const { request, result } = await clients.publicClient.simulateContract({
+    const { request } = await clients.publicClient.simulateContract({
       account: wallet.account,
       address: p.address,
       abi: p.abi,
@@ -42,7 +44,7 @@ export async function sendContractTransaction(clients: StepproofClients, p: Send
     const hash = await wallet.writeContract(request as Parameters<typeof wallet.writeContract>[0]);
     const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success") throw new TransactionError(`${p.what}: transaction ${hash} reverted.`, {});
-    return { hash, receipt, result };
+    return { hash, receipt };
   } catch (err) {
     if (err instanceof TransactionError) throw err;
     if (err instanceof BaseError) {
