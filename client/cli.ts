@@ -2,11 +2,12 @@
 /**
  * stepproof-client run --prompt … --max-tokens N [--prover addr] [--model id] [--chat]
  * stepproof-client status <jobId>
+ * stepproof-client gateway --model <id> [--model <id>…] [--port 8080] [--max-per-request T] [--max-per-day T]
  * Chain options come from flags or STEPPROOF_RPC_URL / STEPPROOF_DEPLOYMENT / STEPPROOF_KEYSTORE;
  * the keystore password from STEPPROOF_KEYSTORE_PASSWORD or a prompt.
  */
 import { Command } from "commander";
-import { formatEther, getAddress, isAddress, isHex, type Hex } from "viem";
+import { formatEther, getAddress, isAddress, isHex, parseEther, type Hex } from "viem";
 import { connectStepproof } from "../protocol/chain/client.js";
 import { StepproofError } from "../protocol/errors.js";
 import { readManifest } from "../runtime/model/manifest.js";
@@ -15,6 +16,7 @@ import { loadKeystoreAccount } from "../protocol/node/keystore.js";
 import { ClientError } from "./errors.js";
 import { jobStatus } from "./job-status.js";
 import { runJob } from "./run-job.js";
+import { startGateway } from "./gateway/server.js";
 
 type ChainOptions = { rpc?: string; deployment?: string; keystore?: string; chainId?: string };
 
@@ -111,6 +113,37 @@ program
           `disputes: ${s.openDisputes} open; ${s.disputes.length === 0 ? "none so far" : s.disputes.map((d) => `${d.event}${d.proverAtFault === undefined ? "" : d.proverAtFault ? " (prover at fault)" : " (prover cleared)"} in block ${d.block}`).join(", ")}`,
         ].join("\n"),
       );
+  });
+
+program
+  .command("gateway")
+  .description("serve an OpenAI-compatible API on this machine that pays stepproof provers per request and checks their commitments")
+  .requiredOption("--model <id...>", "model id(s) (bytes32) to offer; requests name one as `model`")
+  .option("--port <n>", "port", "8080")
+  .option("--host <host>", "interface to listen on (keep it local: requests spend this account's tokens)", "127.0.0.1")
+  .option("--max-per-request <tokens>", "refuse (402) a request that would escrow more than this many payment tokens")
+  .option("--max-per-day <tokens>", "refuse (402) once the requests of one UTC day escrowed or spent this many payment tokens")
+  .option("--default-max-tokens <n>", "max_tokens when a request gives none", "128")
+  .action(async (o: { model: string[]; port: string; host: string; maxPerRequest?: string; maxPerDay?: string; defaultMaxTokens: string }) => {
+    for (const m of o.model) if (!isHex(m) || m.length !== 66) throw new ClientError(`--model is not a bytes32 model id: ${m}`);
+    const port = Number(o.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ClientError(`--port must be 0..65535, got ${o.port}`);
+    const tokens = (flag: string, v: string | undefined) => {
+      if (v === undefined) return undefined;
+      try {
+        return parseEther(v);
+      } catch {
+        throw new ClientError(`${flag} must be a token amount like 0.5, got ${v}`);
+      }
+    };
+    const perRequest = tokens("--max-per-request", o.maxPerRequest);
+    const perDay = tokens("--max-per-day", o.maxPerDay);
+    const clients = await connect(program.opts<ChainOptions>(), true);
+    const g = await startGateway({ clients, models: o.model as Hex[], port, host: o.host, defaultMaxTokens: Number(o.defaultMaxTokens), limits: { ...(perRequest !== undefined ? { perRequest } : {}), ...(perDay !== undefined ? { perDay } : {}) } });
+    console.log(`stepproof gateway at ${g.url}/v1 paying from ${clients.walletClient!.account.address}; point any OpenAI client's base URL at it`);
+    const stop = () => void g.close().then(() => process.exit(0));
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
   });
 
 try {

@@ -6,10 +6,10 @@ import { publishPrompt } from "../protocol/chain/actions/publishPrompt.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import { tokenRoot } from "../protocol/commitments/index.js";
-import { ClientError, CommitmentMismatchError } from "./errors.js";
+import { ClientError, CommitmentMismatchError, SpendingLimitError } from "./errors.js";
 import { resolveManifest } from "./model-info.js";
 import { chatPromptTokens, completionPromptTokens, promptRoot, type ChatMessage } from "../protocol/prompt/prompt.js";
-import { probeProver, selectProver } from "./select-prover.js";
+import { maxCost, probeProver, selectProver } from "./select-prover.js";
 import { decodeTokens } from "../protocol/prompt/tokenizer.js";
 
 /** What to send: a text prompt, token ids (sent verbatim), or a chat (canonical rendering, PROTOCOL §5.6). */
@@ -29,6 +29,10 @@ export type RunJobParameters = {
   onText?: (text: string) => void;
   /** How long to wait for the commitment after the output (ms; default 120 s). */
   commitTimeoutMs?: number;
+  /** Refuse (SpendingLimitError, nothing sent) a job that would escrow more than this. */
+  maxEscrow?: bigint;
+  /** Called once the job is open and funded, before any output arrives. */
+  onJobOpened?: (job: { jobId: bigint; prover: Address; escrowed: bigint }) => void;
 };
 
 export type RunJobReturnType = {
@@ -66,8 +70,13 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   const offer = await selectProver(clients, { modelId: p.modelId, inputTokens: estimate, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe: (o) => probeProver(o, p.modelId) });
   manifest ??= await resolveManifest(clients, { modelId: p.modelId, endpoint: offer.endpoint });
   const tokens = tokensFor(manifest);
+  const escrow = maxCost(offer, tokens.length, p.maxTokens);
+  if (p.maxEscrow !== undefined && escrow > p.maxEscrow) {
+    throw new SpendingLimitError(`the job would escrow ${escrow} (${tokens.length} prompt tokens, up to ${p.maxTokens} output tokens at prover ${offer.prover}'s prices), over the limit of ${p.maxEscrow}`, escrow, p.maxEscrow);
+  }
   const job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams: p.samplingParams ?? 0n, inputTokens: tokens.length, maxOutputTokens: p.maxTokens });
 
+  p.onJobOpened?.({ jobId: job.jobId, prover: offer.prover, escrowed: job.escrowed });
   const openai = new OpenAI({ baseURL: `${offer.endpoint.replace(/\/$/, "")}/v1`, apiKey: "stepproof", maxRetries: 2 });
   const headers = { "x-stepproof-job": job.jobId.toString() };
   let text = "";
