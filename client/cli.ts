@@ -7,6 +7,7 @@
  * the keystore password from STEPPROOF_KEYSTORE_PASSWORD or a prompt.
  */
 import { Command } from "commander";
+import { addKeysCommand } from "../protocol/node/keys-command.js";
 import { formatEther, getAddress, isAddress, isHex, parseEther, type Hex } from "viem";
 import { connectStepproof } from "../protocol/chain/client.js";
 import { StepproofError } from "../protocol/errors.js";
@@ -145,6 +146,8 @@ program
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+
+addKeysCommand(program);
 
 try {
   await program.parseAsync();

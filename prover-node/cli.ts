@@ -5,6 +5,7 @@
  * STEPPROOF_KEYSTORE_PASSWORD or a prompt. Nothing secret is printed.
  */
 import { Command } from "commander";
+import { addKeysCommand } from "../protocol/node/keys-command.js";
 import { formatEther, parseEther } from "viem";
 import { nodeRegistryAbi, jobEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { declineJob } from "../protocol/chain/actions/declineJob.js";
@@ -128,6 +129,8 @@ program
     };
     console.log(o.json ? JSON.stringify(status) : Object.entries(status).map(([k, v]) => `${k.padEnd(17)} ${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join("\n"));
   });
+
+addKeysCommand(program);
 
 try {
   await program.parseAsync();

@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import { Command } from "commander";
+import { addKeysCommand } from "../protocol/node/keys-command.js";
 import { formatEther, parseEther } from "viem";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { unbond } from "../protocol/chain/actions/unbond.js";
@@ -83,6 +84,8 @@ program
     const d = detectionProbability(config.sampling, layers);
     console.log(JSON.stringify({ verifier: me, stake: formatEther(node.stake), jobs: counts, policy: config.sampling, detectionPerCorruptedJob: d.perJob, detectionOverTenCorruptedJobs: detectionProbability(config.sampling, layers, 10).overJobs }, null, 2));
   });
+
+addKeysCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof StepproofError) {

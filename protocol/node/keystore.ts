@@ -26,7 +26,7 @@ export async function loadKeystoreAccount(file: string, source: KeystorePassword
   } catch (cause) {
     throw new KeystoreError(`cannot read keystore ${file}`, { cause });
   }
-  const password = "password" in source ? source.password : await passwordFromEnvOrPrompt();
+  const password = "password" in source ? source.password : await readKeystorePassword();
   let wallet: Awaited<ReturnType<typeof Wallet.fromEncryptedJson>>;
   try {
     wallet = await Wallet.fromEncryptedJson(json, password);
@@ -37,9 +37,19 @@ export async function loadKeystoreAccount(file: string, source: KeystorePassword
   return privateKeyToAccount(wallet.privateKey as `0x${string}`);
 }
 
-async function passwordFromEnvOrPrompt(): Promise<string> {
+/**
+ * The keystore password: from STEPPROOF_KEYSTORE_PASSWORD, else typed on a terminal (twice with
+ * `confirm`, for a new keystore, so a typo does not lock the key away).
+ */
+export async function readKeystorePassword(opts: { confirm?: boolean } = {}): Promise<string> {
   const env = process.env[KEYSTORE_PASSWORD_ENV];
   if (env !== undefined) return env;
+  const first = await promptPassword();
+  if (opts.confirm && (await promptPassword()) !== first) throw new KeystoreError("the two passwords differ");
+  return first;
+}
+
+async function promptPassword(): Promise<string> {
   if (!process.stdin.isTTY) throw new KeystoreError(`no keystore password`, { details: `set ${KEYSTORE_PASSWORD_ENV} or run on a terminal to be prompted` });
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   // Echo the prompt but not the typed characters (readline has no public option for this).
@@ -55,7 +65,7 @@ async function passwordFromEnvOrPrompt(): Promise<string> {
   }
 }
 
-/** Write a keystore for `privateKey` (tests, `stepproof-prover` setup); scryptN lowers the cost for tests. */
+/** A keystore's JSON for `privateKey` (`keys new` / `keys import`, tests); scryptN lowers the cost for tests. */
 export async function encryptKeystore(privateKey: `0x${string}`, password: string, scryptN?: number): Promise<string> {
   const wallet = new Wallet(privateKey);
   return encryptKeystoreJson({ address: wallet.address, privateKey }, password, scryptN ? { scrypt: { N: scryptN } } : {});
