@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyReply } from "fastify";
 import { isHex, type Hex } from "viem";
 import { z } from "zod";
 import type { StepproofClients } from "../../protocol/chain/client.js";
@@ -77,18 +77,18 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   app.post("/v1/chat/completions", async (req, reply) => {
     const body = parse(chatBody, req.body);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? o.defaultMaxTokens ?? 128;
-    return serve(req, reply, { kind: "chat", model: body.model, prompt: { messages: body.messages as ChatMessage[] }, maxTokens, stream: body.stream ?? false, temperature: body.temperature, seed: body.seed });
+    return serve(reply, { kind: "chat", model: body.model, prompt: { messages: body.messages as ChatMessage[] }, maxTokens, stream: body.stream ?? false, temperature: body.temperature, seed: body.seed });
   });
 
   app.post("/v1/completions", async (req, reply) => {
     const body = parse(completionBody, req.body);
     const prompt: JobPrompt = typeof body.prompt === "string" ? { text: body.prompt } : { tokenIds: body.prompt };
-    return serve(req, reply, { kind: "text", model: body.model, prompt, maxTokens: body.max_tokens ?? o.defaultMaxTokens ?? 128, stream: body.stream ?? false, temperature: body.temperature, seed: body.seed });
+    return serve(reply, { kind: "text", model: body.model, prompt, maxTokens: body.max_tokens ?? o.defaultMaxTokens ?? 128, stream: body.stream ?? false, temperature: body.temperature, seed: body.seed });
   });
 
   type ServeRequest = { kind: "chat" | "text"; model: string; prompt: JobPrompt; maxTokens: number; stream: boolean; temperature: number | undefined; seed: number | undefined };
 
-  async function serve(_req: FastifyRequest, reply: FastifyReply, r: ServeRequest) {
+  async function serve(reply: FastifyReply, r: ServeRequest) {
     const modelId = r.model.toLowerCase();
     if (!isHex(modelId) || !models.has(modelId)) throw new GatewayError(404, "invalid_request_error", `model ${r.model} is not offered by this gateway (GET /v1/models lists ${[...models].join(", ")})`);
     const samplingParams = r.temperature ? encodeSamplingParams({ temperature: r.temperature, seed: r.seed !== undefined ? BigInt(r.seed) : BigInt(`0x${randomBytes(8).toString("hex")}`) }) : 0n;
@@ -96,6 +96,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     const created = Math.floor(Date.now() / 1000);
     let settle: ((cost: bigint) => void) | undefined;
     let jobId: bigint | undefined;
+    // Checked before anything is paid; `onOpened` is set below for streams (headers go out then).
+    const allowance = ledger.allowance();
+    let onOpened: ((job: { jobId: bigint; prover: Hex }) => void) | undefined;
     const run = (onText?: (t: string) => void) =>
       runJob(o.clients, {
         modelId: modelId as Hex,
@@ -111,8 +114,6 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         },
         ...(onText ? { onText } : {}),
       });
-    const allowance = ledger.allowance();
-    let onOpened: ((job: { jobId: bigint; prover: Hex }) => void) | undefined;
 
     if (!r.stream) {
       const result = await run().catch((err: unknown) => {
