@@ -41,6 +41,8 @@ contract StepProofGame is ReentrancyGuard {
         uint8 roundsUsed;
         address prover;
         uint64 turnStartedAt;
+        /// The dispute's sequence number on its job (JobEscrow.onDisputeOpened, PROTOCOL §9.5).
+        uint32 seq;
         uint64 proverClockLeft;
         uint64 challengerClockLeft;
         uint128 bond;
@@ -85,7 +87,11 @@ contract StepProofGame is ReentrancyGuard {
     IModelRegistry public immutable models;
     IStepJudge public immutable judge;
     IERC20 public immutable token;
+    /// The bond's floor: what a dispute costs the prover in gas to answer (PROTOCOL §9.5).
     uint128 public immutable challengerBond;
+    /// The bond's share of the job's escrow, in basis points: the bond grows with what the job
+    /// is worth, so small jobs stay worth challenging and large ones are not cheap to grief.
+    uint16 public immutable bondBps;
     uint64 public immutable proverClock;
     uint64 public immutable challengerClock;
     /// Fee per demanded leaf, escrowed from the challenger at demand and credited to the prover
@@ -162,11 +168,15 @@ contract StepProofGame is ReentrancyGuard {
         IStepJudge judge_,
         IERC20 token_,
         uint128 challengerBond_,
+        uint16 bondBps_,
         uint64 proverClock_,
         uint64 challengerClock_,
         uint128 demandFee_
     ) {
-        if (challengerBond_ == 0 || proverClock_ == 0 || challengerClock_ == 0) revert InvalidParameters();
+        if (challengerBond_ == 0 || bondBps_ > 10_000 || proverClock_ == 0 || challengerClock_ == 0) {
+            revert InvalidParameters();
+        }
+        bondBps = bondBps_;
         escrow = escrow_;
         models = models_;
         judge = judge_;
@@ -188,6 +198,11 @@ contract StepProofGame is ReentrancyGuard {
         return keccak256(abi.encode(jobId, position, layer, challenger));
     }
 
+    /// @notice The bond a dispute on `jobId` takes: `challengerBond + escrowed · bondBps / 10⁴`.
+    function bondFor(uint256 jobId) public view returns (uint128) {
+        return _bondFor(escrow.getJob(jobId));
+    }
+
     function getDispute(bytes32 disputeId) external view returns (Dispute memory) {
         return _disputes[disputeId];
     }
@@ -204,7 +219,7 @@ contract StepProofGame is ReentrancyGuard {
 
     // ---------------------------------------------------------------- moves
 
-    /// @notice Challenge step (position, layer) of a committed job, posting `challengerBond`.
+    /// @notice Challenge step (position, layer) of a committed job, posting `bondFor(jobId)`.
     /// layer 0 is the embedding step; layer l ≥ 1 is block l. Starts the prover's clock.
     function openDispute(uint256 jobId, uint32 position, uint32 layer)
         external
@@ -234,13 +249,15 @@ contract StepProofGame is ReentrancyGuard {
         d.turnStartedAt = uint64(block.timestamp);
         d.proverClockLeft = proverClock;
         d.challengerClockLeft = challengerClock;
-        d.bond = challengerBond;
-        bondsHeld += challengerBond;
-        emit DisputeOpened(disputeId, jobId, msg.sender, position, layer, challengerBond);
+        uint128 bond = _bondFor(job);
+        d.bond = bond;
+        bondsHeld += bond;
+        emit DisputeOpened(disputeId, jobId, msg.sender, position, layer, bond);
 
-        // The escrow enforces the challenge deadline (t ≤ challengeDeadline) and freezes payout.
-        escrow.onDisputeOpened(jobId);
-        token.safeTransferFrom(msg.sender, address(this), challengerBond);
+        // The escrow enforces the challenge deadline (t ≤ challengeDeadline) and the auditor's
+        // priority (PROTOCOL §9.1), freezes payout, and numbers the dispute (§9.5).
+        d.seq = escrow.onDisputeOpened(jobId, msg.sender);
+        token.safeTransferFrom(msg.sender, address(this), bond);
     }
 
     /// @notice The prover commits the step's intermediates (PROTOCOL §7.2). Starts the
@@ -390,7 +407,7 @@ contract StepProofGame is ReentrancyGuard {
         _credit(d.challenger, d.bond);
         _refundFees(disputeId, d);
         emit DisputeCancelled(disputeId, jobId);
-        escrow.onDisputeResolved(jobId, false, d.challenger);
+        escrow.onDisputeResolved(jobId, d.seq, false, d.challenger);
     }
 
     /// @notice Withdraw everything credited to the caller (bonds returned or won).
@@ -430,7 +447,12 @@ contract StepProofGame is ReentrancyGuard {
         // Fees of leaves a timed-out prover never revealed go back to the challenger.
         _refundFees(disputeId, d);
         emit DisputeResolved(disputeId, d.jobId, proverAtFault, bondTo);
-        escrow.onDisputeResolved(d.jobId, proverAtFault, d.challenger);
+        escrow.onDisputeResolved(d.jobId, d.seq, proverAtFault, d.challenger);
+    }
+
+    function _bondFor(IJobEscrow.Job memory job) private view returns (uint128) {
+        // escrowed < 2^128 and bondBps ≤ 10⁴: the product fits; the sum is checked.
+        return challengerBond + uint128(uint256(job.escrowed) * bondBps / 10_000);
     }
 
     /// @dev Move a dispute's bond from `bondsHeld` to `account`'s credit.

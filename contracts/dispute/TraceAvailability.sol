@@ -48,6 +48,8 @@ contract TraceAvailability is CreditLedger, ReentrancyGuard {
         Status status;
         uint16 leafCount;
         address prover;
+        /// The challenge's sequence number among the job's disputes (PROTOCOL §9.5).
+        uint32 seq;
         uint128 fees;
         bytes32 leavesHash;
     }
@@ -130,8 +132,9 @@ contract TraceAvailability is CreditLedger, ReentrancyGuard {
         feesHeld += fees;
         emit AvailabilityChallenged(challengeId, jobId, msg.sender, leaves, fees, deadline);
 
-        // The escrow enforces the challenge deadline and freezes settlement until resolved.
-        escrow.onDisputeOpened(jobId);
+        // The escrow enforces the challenge deadline and the auditor's priority (PROTOCOL §9.1),
+        // and freezes settlement until resolved.
+        c.seq = escrow.onDisputeOpened(jobId, msg.sender);
         if (fees > 0) token.safeTransferFrom(msg.sender, address(this), fees);
     }
 
@@ -156,7 +159,7 @@ contract TraceAvailability is CreditLedger, ReentrancyGuard {
         c.status = Status.Answered;
         _pay(c, c.prover);
         emit AvailabilityAnswered(challengeId, jobId, leaves, data, proofs);
-        escrow.onDisputeResolved(jobId, false, c.challenger);
+        escrow.onDisputeResolved(jobId, c.seq, false, c.challenger);
     }
 
     /// @notice After an unanswered deadline (from the second after it): the prover is at fault.
@@ -166,7 +169,7 @@ contract TraceAvailability is CreditLedger, ReentrancyGuard {
         c.status = Status.ProverFailed;
         _pay(c, c.challenger);
         emit AvailabilityFailed(challengeId, c.jobId, c.challenger);
-        escrow.onDisputeResolved(c.jobId, true, c.challenger);
+        escrow.onDisputeResolved(c.jobId, c.seq, true, c.challenger);
     }
 
     /// @notice Once another dispute has slashed the job, anyone may close this challenge: the
@@ -178,7 +181,7 @@ contract TraceAvailability is CreditLedger, ReentrancyGuard {
         c.status = Status.Cancelled;
         _pay(c, c.challenger);
         emit AvailabilityCancelled(challengeId, jobId);
-        escrow.onDisputeResolved(jobId, false, c.challenger);
+        escrow.onDisputeResolved(jobId, c.seq, false, c.challenger);
     }
 
     /// @notice Withdraw everything credited to the caller (fees earned or returned).

@@ -31,7 +31,8 @@ abstract contract EscrowParams is AccessControl {
         uint128 minCollateral;
         /// Share of the collateral paid to the client when the prover misses the commit deadline.
         uint16 missedCommitPenaltyBps;
-        /// Share of slashed collateral credited to the winning challenger; the rest goes to the treasury.
+        /// Share of a fraud's slash credited to the challenger of the earliest-opened dispute
+        /// unresolved at the slash (PROTOCOL §9.5); the rest goes to the treasury.
         uint16 challengerRewardBps;
         /// Seconds after publishPrompt during which the prover may still decline the job without
         /// penalty (1 s – commitTimeout): it reads the prompt, then serves or declines.
@@ -45,16 +46,20 @@ abstract contract EscrowParams is AccessControl {
     address private _treasury;
     address private _disputeGame;
     address private _availabilityGame;
+    address private _auditManager;
 
     error InvalidParams(string field);
     error DisputeGameAlreadySet(address game);
     error AvailabilityGameAlreadySet(address game);
+    error AuditManagerAlreadySet(address auditManager);
+    error NotAuditManager(address caller);
     error NotDisputeGame(address caller);
 
     event ParamsUpdated(Params params);
     event TreasurySet(address treasury);
     event DisputeGameSet(address game);
     event AvailabilityGameSet(address game);
+    event AuditManagerSet(address auditManager);
 
     /// @dev The step-proof game and the trace-availability game (PROTOCOL §5.5, §8.1) both freeze
     /// and resolve jobs through the dispute hook.
@@ -62,6 +67,11 @@ abstract contract EscrowParams is AccessControl {
         if (msg.sender == address(0) || (msg.sender != _disputeGame && msg.sender != _availabilityGame)) {
             revert NotDisputeGame(msg.sender);
         }
+        _;
+    }
+
+    modifier onlyAuditManager() {
+        if (msg.sender == address(0) || msg.sender != _auditManager) revert NotAuditManager(msg.sender);
         _;
     }
 
@@ -99,6 +109,20 @@ abstract contract EscrowParams is AccessControl {
         emit AvailabilityGameSet(game);
     }
 
+    /// @notice Wire the audit manager (PROTOCOL §9). Set once: it holds the audit records and
+    /// pool membership of jobs in flight. Until it is set no job can open (nothing would deter
+    /// a cheating prover).
+    function setAuditManager(address auditManager_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_auditManager != address(0)) revert AuditManagerAlreadySet(_auditManager);
+        if (auditManager_ == address(0)) revert InvalidParams("auditManager");
+        _auditManager = auditManager_;
+        emit AuditManagerSet(auditManager_);
+    }
+
+    function auditManager() public view returns (address) {
+        return _auditManager;
+    }
+
     function availabilityGame() external view returns (address) {
         return _availabilityGame;
     }
@@ -111,7 +135,7 @@ abstract contract EscrowParams is AccessControl {
         return _treasury;
     }
 
-    function disputeGame() external view returns (address) {
+    function disputeGame() public view returns (address) {
         return _disputeGame;
     }
 

@@ -7,6 +7,7 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
+import {IAuditManager} from "../interfaces/IAuditManager.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {TokenTransfers} from "../libraries/TokenTransfers.sol";
@@ -19,8 +20,10 @@ import {TokenRoot} from "../libraries/TokenRoot.sol";
 /// job's maximum cost for a prompt fixed by its token root and length; the prover commits the
 /// trace root and the output's token root; after the challenge window anyone finalizes: the
 /// prover is paid `inputTokens·inputPrice + outputTokens·outputPrice` less the protocol fee and
-/// the client gets the rest. All payouts are credits, withdrawn by their owner.
-/// Solvency: `balance == totalEscrowed + totalCredits`.
+/// the client gets the rest. All payouts are credits, withdrawn by their owner. A share of every
+/// settled job's cost funds the audit pool that pays protocol-assigned auditors (§9.2); a job
+/// opens only while the prover's stake makes cheating on its open jobs a losing bet (§9.4).
+/// Solvency: `balance == totalEscrowed + totalCredits + auditPool`.
 contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -33,8 +36,14 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
 
     uint256 public nextJobId = 1;
     uint256 public totalEscrowed;
+    /// @notice Audit fees collected and not yet paid to auditors (PROTOCOL §9.2).
+    uint256 public auditPool;
+    /// @notice Escrow of each prover's Open and Committed jobs: what it could gain by cheating on
+    /// all of them at once (PROTOCOL §9.4).
+    mapping(address prover => uint256) public exposure;
 
     mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => SlashReward) private _rewards;
     /// @notice Open jobs of each prover whose prompt is published (at most maxPublishedPerProver).
     mapping(address prover => uint256) public publishedOpen;
 
@@ -57,7 +66,11 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     error OutputTokensOutOfRange(uint256 jobId, uint32 outputTokens, uint32 maxOutputTokens);
     error ChallengeWindowOpen(uint256 jobId, uint64 challengeDeadline);
     error ChallengeWindowClosed(uint256 jobId, uint64 challengeDeadline);
-    error DisputesOpen(uint256 jobId, uint16 openDisputes);
+    error DisputesOpen(uint256 jobId, uint32 openDisputes);
+    error NoAuditManager();
+    /// Opening would leave the prover's stake too small to deter cheating on its open jobs.
+    error InsufficientDeterrence(address prover, uint256 exposure, uint256 limit);
+    error AuditPoolShortfall(uint256 pool, uint256 amount);
     error NoOpenDispute(uint256 jobId);
     error BatchTooLarge(uint256 length, uint256 max);
     error NotJobClient(uint256 jobId, address caller);
@@ -87,13 +100,21 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         uint32 outputTokens,
         uint64 challengeDeadline
     );
-    event JobFinalized(uint256 indexed jobId, uint256 proverPaid, uint256 fee, uint256 clientRefund);
+    event JobFinalized(uint256 indexed jobId, uint256 proverPaid, uint256 fee, uint256 clientRefund, uint256 auditFee);
     event JobExpired(uint256 indexed jobId, uint256 clientRefund, uint256 penalty);
     /// @notice The prover declined the job: the client is refunded in full, nothing is slashed.
     event JobDeclined(uint256 indexed jobId, address indexed prover, uint256 clientRefund, bool promptPublished);
-    event JobDisputeOpened(uint256 indexed jobId, uint16 openDisputes);
-    event JobDisputeResolved(uint256 indexed jobId, bool proverAtFault, uint16 openDisputes);
-    event JobSlashed(uint256 indexed jobId, address indexed challenger, uint256 slashed, uint256 reward, uint256 clientRefund);
+    event JobDisputeOpened(uint256 indexed jobId, uint32 seq, address indexed challenger, uint32 openDisputes);
+    event JobDisputeResolved(uint256 indexed jobId, uint32 seq, bool proverAtFault, uint32 openDisputes);
+    /// @notice Fraud proven: the client is refunded, `slashed` taken from the prover (collateral
+    /// plus a share of its stake, PROTOCOL §9.4), `reward` held for the earliest challenger and
+    /// the rest credited to the treasury; the prover is jailed until `jailedUntil`.
+    event JobSlashed(uint256 indexed jobId, address indexed prover, uint256 slashed, uint256 reward, uint256 clientRefund, uint64 jailedUntil);
+    /// @notice The held reward of a slashed job went to the challenger of its earliest-opened
+    /// dispute still unresolved at the slash (PROTOCOL §9.5).
+    event SlashRewardPaid(uint256 indexed jobId, address indexed challenger, uint32 seq, uint256 reward);
+    event AuditPoolFunded(address indexed from, uint256 amount, uint256 pool);
+    event AuditPaid(address indexed auditor, uint256 amount, uint256 pool);
     /// @notice The prompt's token ids (uint32 big-endian each) for the prover to serve from; the
     /// prover may decline until `declineDeadline`.
     event PromptPublished(
@@ -125,6 +146,9 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         if (!verifiableSampling(p.samplingParams)) revert UnverifiableSampling(p.samplingParams);
         uint256 cost = maxCost(p);
         if (cost > type(uint128).max) revert CostOverflow();
+        IAuditManager audits = IAuditManager(auditManager());
+        if (address(audits) == address(0)) revert NoAuditManager();
+        uint16 auditFee = audits.auditFeeBps();
         Params memory params = _params;
         uint256 collateral = cost * params.collateralBps / BPS;
         if (collateral < params.minCollateral) collateral = params.minCollateral;
@@ -133,6 +157,7 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         uint64 commitDeadline = uint64(block.timestamp) + params.commitTimeout;
         _jobs[jobId] = Job({
             client: msg.sender,
+            auditFeeBps: auditFee,
             prover: p.prover,
             modelId: p.modelId,
             promptRoot: p.promptRoot,
@@ -146,7 +171,7 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
             inputTokens: p.inputTokens,
             maxOutputTokens: p.maxOutputTokens,
             outputTokens: 0,
-            openedAt: uint64(block.timestamp),
+            openedAt: uint40(block.timestamp),
             commitDeadline: commitDeadline,
             challengeDeadline: 0,
             challengeWindow: params.challengeWindow,
@@ -157,8 +182,9 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
             declineDeadline: 0
         });
         totalEscrowed += cost;
-        // Reverts unless the prover is an active prover with enough free stake.
+        // Reverts unless the prover is an active, unjailed prover with enough free stake.
         nodes.lockCollateral(p.prover, collateral);
+        _addExposure(p.prover, p.modelId, cost);
         TokenTransfers.pullExact(token, msg.sender, cost);
         emit JobOpened(jobId, msg.sender, p.prover, p.modelId, p.promptRoot, p.inputTokens, cost, collateral, commitDeadline);
     }
@@ -225,6 +251,7 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         uint256 refund = job.escrowed;
         _credit(job.client, refund);
         totalEscrowed -= refund;
+        exposure[job.prover] -= refund;
         nodes.unlockCollateral(job.prover, job.collateral);
         emit JobDeclined(jobId, job.prover, refund, published);
     }
@@ -244,7 +271,12 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         uint256 penalty = job.promptPublished ? collateral * _params.missedCommitPenaltyBps / BPS : 0;
         _credit(job.client, refund);
         totalEscrowed -= refund;
-        if (penalty > 0) nodes.slash(job.prover, penalty, job.client, penalty);
+        exposure[job.prover] -= refund;
+        if (penalty > 0) {
+            // No stake share, no jail: missing a deadline is not fraud.
+            nodes.slashStake(job.prover, penalty, 0, 0);
+            nodes.transferCredits(job.client, penalty);
+        }
         nodes.unlockCollateral(job.prover, collateral - penalty);
         emit JobExpired(jobId, refund, penalty);
     }
@@ -269,6 +301,8 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         job.status = JobStatus.Committed;
         if (job.promptPublished) --publishedOpen[job.prover];
         emit ResultCommitted(jobId, traceRoot, outputRoot, outputTokens, challengeDeadline);
+        // Seeds the audit draw with this block's hash, unknown to the prover when it sent this.
+        IAuditManager(auditManager()).onResultCommitted(jobId, job.modelId, challengeDeadline);
     }
 
     // ------------------------------------------------------------------ settlement
@@ -301,38 +335,68 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         _withdrawCredits(token);
     }
 
+    // ------------------------------------------------------------------ audit pool
+
+    /// @notice Add `amount` to the audit pool (e.g. the treasury bootstrapping audit pay before
+    /// fees have accumulated).
+    function fundAuditPool(uint256 amount) external nonReentrant {
+        auditPool += amount;
+        TokenTransfers.pullExact(token, msg.sender, amount);
+        emit AuditPoolFunded(msg.sender, amount, auditPool);
+    }
+
+    /// @notice Credit an auditor's vested pay from the pool (the audit manager decides who and
+    /// how much, PROTOCOL §9.2).
+    function payFromAuditPool(address auditor, uint256 amount) external onlyAuditManager {
+        uint256 pool = auditPool;
+        if (amount > pool) revert AuditPoolShortfall(pool, amount);
+        auditPool = pool - amount;
+        _credit(auditor, amount);
+        emit AuditPaid(auditor, amount, pool - amount);
+    }
+
     // ------------------------------------------------------------------ dispute hook
 
     /// @inheritdoc IJobEscrow
-    function onDisputeOpened(uint256 jobId) external onlyDisputeGame {
+    function onDisputeOpened(uint256 jobId, address challenger) external onlyDisputeGame returns (uint32 seq) {
         Job storage job = _requireStatus(jobId, JobStatus.Committed);
         // Disputes are accepted at t <= challengeDeadline, finalization only at t > it.
         if (block.timestamp > job.challengeDeadline) revert ChallengeWindowClosed(jobId, job.challengeDeadline);
-        uint16 open = ++job.openDisputes;
-        emit JobDisputeOpened(jobId, open);
+        // Reverts while the job's assigned auditor has priority (PROTOCOL §9.1), so a prover's
+        // sybil cannot open the earliest dispute on an audited job.
+        IAuditManager(auditManager()).onDisputeOpened(jobId, challenger, msg.sender == disputeGame());
+        uint32 open = ++job.openDisputes;
+        seq = ++_rewards[jobId].disputesOpened;
+        emit JobDisputeOpened(jobId, seq, challenger, open);
     }
 
     /// @inheritdoc IJobEscrow
-    function onDisputeResolved(uint256 jobId, bool proverAtFault, address challenger)
+    function onDisputeResolved(uint256 jobId, uint32 seq, bool proverAtFault, address challenger)
         external
         onlyDisputeGame
         nonReentrant
     {
         Job storage job = _jobs[jobId];
         if (job.openDisputes == 0) revert NoOpenDispute(jobId);
-        uint16 open = --job.openDisputes;
-        emit JobDisputeResolved(jobId, proverAtFault, open);
-        // A job already slashed by an earlier dispute pays nothing twice.
-        if (!proverAtFault || job.status != JobStatus.Committed) return;
+        uint32 open = --job.openDisputes;
+        emit JobDisputeResolved(jobId, seq, proverAtFault, open);
+        SlashReward storage r = _rewards[jobId];
+        if (job.status == JobStatus.Committed) {
+            // A dispute the prover won before any slash has no claim on a later reward.
+            if (!proverAtFault) return;
+            _slashForFraud(jobId, job, r, seq, challenger);
+        } else if (seq < r.bestSeq) {
+            // Every dispute resolving after the slash was unresolved at the slash: the earliest
+            // opened of them is owed the reward, whoever resolved first (PROTOCOL §9.5).
+            r.bestSeq = seq;
+            r.bestChallenger = challenger;
+        }
+        if (open == 0 && r.held != 0) _payReward(jobId, r);
+    }
 
-        job.status = JobStatus.Slashed;
-        uint256 refund = job.escrowed;
-        uint256 slashed = job.collateral;
-        uint256 reward = slashed * _params.challengerRewardBps / BPS;
-        _credit(job.client, refund);
-        totalEscrowed -= refund;
-        nodes.slash(job.prover, slashed, challenger, reward);
-        emit JobSlashed(jobId, challenger, slashed, reward, refund);
+    /// @notice The held reward of a slashed job and its current best candidate.
+    function slashReward(uint256 jobId) external view returns (SlashReward memory) {
+        return _rewards[jobId];
     }
 
     // ------------------------------------------------------------------ views
@@ -344,14 +408,13 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         return job;
     }
 
-    /// @notice What finalizing now would pay: (prover, fee, client refund).
-    function quote(uint256 jobId) public view returns (uint256 proverPaid, uint256 fee, uint256 clientRefund) {
-        Job storage job = _jobs[jobId];
-        uint256 cost = uint256(job.inputTokens) * job.inputPrice + uint256(job.outputTokens) * job.outputPrice;
-        // Fee rounds down: the protocol never takes more than its rate.
-        fee = cost * job.feeBps / BPS;
-        proverPaid = cost - fee;
-        clientRefund = job.escrowed - cost;
+    /// @notice What finalizing now would pay: (prover, protocol fee, client refund, audit fee).
+    function quote(uint256 jobId)
+        external
+        view
+        returns (uint256 proverPaid, uint256 fee, uint256 clientRefund, uint256 auditFee)
+    {
+        return _quote(_jobs[jobId]);
     }
 
     /// @notice What openJob escrows: `inputTokens·inputPrice + maxOutputTokens·outputPrice`.
@@ -373,17 +436,73 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev INVARIANT (PROTOCOL §9.4): p · slashShare · freeStake ≥ DETERRENCE · exposure after
+    /// every open, so a prover cheating on any of its open jobs expects to lose ten times its gain.
+    function _addExposure(address prover, bytes32 modelId, uint256 cost) private {
+        uint256 exposed = exposure[prover] + cost;
+        uint256 limit = IAuditManager(auditManager()).exposureLimit(modelId, nodes.freeStake(prover));
+        if (exposed > limit) revert InsufficientDeterrence(prover, exposed, limit);
+        exposure[prover] = exposed;
+    }
+
+    function _quote(Job storage job)
+        private
+        view
+        returns (uint256 proverPaid, uint256 fee, uint256 clientRefund, uint256 auditFee)
+    {
+        uint256 cost = uint256(job.inputTokens) * job.inputPrice + uint256(job.outputTokens) * job.outputPrice;
+        // Fees round down: the protocol never takes more than its rates (together ≤ 30 %).
+        fee = cost * job.feeBps / BPS;
+        auditFee = cost * job.auditFeeBps / BPS;
+        proverPaid = cost - fee - auditFee;
+        clientRefund = job.escrowed - cost;
+    }
+
     function _settle(uint256 jobId, Job storage job) private {
         // inputTokens is what was escrowed for and outputTokens <= maxOutputTokens (checked at
-        // commit), so cost <= escrowed and the subtraction in quote() cannot underflow.
-        (uint256 proverPaid, uint256 fee, uint256 clientRefund) = quote(jobId);
+        // commit), so cost <= escrowed and the subtractions in _quote() cannot underflow.
+        (uint256 proverPaid, uint256 fee, uint256 clientRefund, uint256 auditFee) = _quote(job);
         job.status = JobStatus.Finalized;
         totalEscrowed -= job.escrowed;
+        exposure[job.prover] -= job.escrowed;
+        auditPool += auditFee;
         _credit(job.prover, proverPaid);
         _credit(treasury(), fee);
         _credit(job.client, clientRefund);
         nodes.unlockCollateral(job.prover, job.collateral);
-        emit JobFinalized(jobId, proverPaid, fee, clientRefund);
+        emit JobFinalized(jobId, proverPaid, fee, clientRefund, auditFee);
+        // Records an unanswered audit assignment as missed (never reverts for the job's sake).
+        IAuditManager(auditManager()).onJobFinalized(jobId);
+    }
+
+    /// @dev Fraud proven (or trace unavailable): refund the client, slash the job's collateral
+    /// and a share of the prover's remaining stake, jail it, credit the treasury its part now
+    /// and hold the reward until every dispute on the job has closed (PROTOCOL §9.4–§9.5).
+    function _slashForFraud(uint256 jobId, Job storage job, SlashReward storage r, uint32 seq, address challenger)
+        private
+    {
+        job.status = JobStatus.Slashed;
+        uint256 refund = job.escrowed;
+        _credit(job.client, refund);
+        totalEscrowed -= refund;
+        exposure[job.prover] -= refund;
+        (uint16 shareBps, uint32 jailPeriod) = IAuditManager(auditManager()).fraudPenalty();
+        uint64 jailedUntil = uint64(block.timestamp) + jailPeriod;
+        uint256 slashed = nodes.slashStake(job.prover, job.collateral, shareBps, jailedUntil);
+        uint256 reward = slashed * _params.challengerRewardBps / BPS;
+        nodes.transferCredits(treasury(), slashed - reward);
+        r.bestSeq = seq;
+        r.bestChallenger = challenger;
+        // reward <= slashed < 2^128 (it was stake).
+        r.held = uint128(reward);
+        emit JobSlashed(jobId, job.prover, slashed, reward, refund, jailedUntil);
+    }
+
+    function _payReward(uint256 jobId, SlashReward storage r) private {
+        uint256 reward = r.held;
+        r.held = 0;
+        nodes.transferCredits(r.bestChallenger, reward);
+        emit SlashRewardPaid(jobId, r.bestChallenger, r.bestSeq, reward);
     }
 
     function _requireStatus(uint256 jobId, JobStatus expected) private view returns (Job storage job) {

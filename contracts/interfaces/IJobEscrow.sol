@@ -34,13 +34,15 @@ interface IJobEscrow {
     /// @dev Field order packs the struct into 10 storage slots.
     struct Job {
         address client;
-        uint64 openedAt;
+        uint40 openedAt;
         /// Terms fixed when the job opened, so governance cannot change a running job's deal.
         uint32 challengeWindow;
+        /// Share of the cost paid into the audit pool at settlement (PROTOCOL §9.2).
+        uint16 auditFeeBps;
         address prover;
         uint64 commitDeadline;
-        uint16 feeBps;
-        uint16 openDisputes;
+        /// Disputes and availability challenges not yet resolved (PROTOCOL §5.5).
+        uint32 openDisputes;
         bytes32 modelId;
         /// Token root of the prompt, positions 0..inputTokens-1 (PROTOCOL §3.4).
         bytes32 promptRoot;
@@ -64,6 +66,20 @@ interface IJobEscrow {
         bool promptPublished;
         /// Last second the prover may decline after publication (0 while unpublished).
         uint64 declineDeadline;
+        uint16 feeBps;
+    }
+
+    /// @notice Who is owed a fraud's reward (PROTOCOL §9.5): the challenger of the earliest-opened
+    /// dispute that was still unresolved when the job was slashed, paid once every dispute on the
+    /// job has closed.
+    struct SlashReward {
+        /// Dispute sequence numbers handed out so far (1-based, in opening order).
+        uint32 disputesOpened;
+        /// Sequence number and challenger of the best candidate so far.
+        uint32 bestSeq;
+        address bestChallenger;
+        /// The reward, held as the escrow's credit in the NodeRegistry until paid.
+        uint128 held;
     }
 
     /// @notice Open a job and escrow `inputTokens*inputPrice + maxOutputTokens*outputPrice`.
@@ -76,14 +92,25 @@ interface IJobEscrow {
 
     function getJob(uint256 jobId) external view returns (Job memory);
 
-    // ---- Dispute hook (docs/PROTOCOL.md §5.5): callable only by the governance-set dispute game.
+    // ---- Audit pool (docs/PROTOCOL.md §9.2).
+
+    /// @notice Audit fees collected and not yet paid to auditors.
+    function auditPool() external view returns (uint256);
+
+    /// @notice Credit an auditor's vested pay from the pool; only the audit manager.
+    function payFromAuditPool(address auditor, uint256 amount) external;
+
+    // ---- Dispute hook (docs/PROTOCOL.md §5.5): callable only by the governance-set dispute games.
 
     /// @notice Freeze settlement of `jobId` while a dispute runs. Must be called before the
-    /// challenge deadline on a Committed job.
-    function onDisputeOpened(uint256 jobId) external;
+    /// challenge deadline on a Committed job; the audit manager may refuse it while the job's
+    /// auditor has priority (PROTOCOL §9.1). Returns the dispute's sequence number on the job.
+    function onDisputeOpened(uint256 jobId, address challenger) external returns (uint32 seq);
 
     /// @notice Release the freeze. If `proverAtFault`, the job becomes Slashed: the client gets
-    /// the whole escrow back and the prover's collateral is slashed, part of it to `challenger`.
-    /// Resolving a job that is already Slashed only decrements its open dispute count.
-    function onDisputeResolved(uint256 jobId, bool proverAtFault, address challenger) external;
+    /// the whole escrow back and the prover's collateral and a share of its stake are slashed
+    /// (PROTOCOL §9.4); the reward goes to the earliest-opened dispute still unresolved at that
+    /// moment (§9.5). Resolving a job that is already Slashed only decrements its open dispute
+    /// count and competes for the reward.
+    function onDisputeResolved(uint256 jobId, uint32 seq, bool proverAtFault, address challenger) external;
 }

@@ -17,6 +17,8 @@ interface INodeRegistry {
         uint128 locked; // collateral of unsettled jobs, slashable, not withdrawable
         uint128 unbonding; // left `stake`, withdrawable at `unbondingReadyAt`
         uint64 unbondingReadyAt;
+        /// No new job may lock collateral before this time (set by a fraud slash, PROTOCOL §9.4).
+        uint64 jailedUntil;
         string endpoint;
     }
 
@@ -30,16 +32,31 @@ interface INodeRegistry {
 
     function getOffer(address prover, bytes32 modelId) external view returns (Offer memory);
 
+    /// @notice Receives slashed stake not paid to a challenger.
+    function treasury() external view returns (address);
+
     /// @notice Stake not locked by jobs, i.e. what a new job's collateral can use.
     function freeStake(address node) external view returns (uint256);
 
-    // ---- Called by the job escrow only.
+    /// @notice Move `amount` of the caller's credits to `to` (the escrow pays slash rewards and
+    /// the treasury's share this way, PROTOCOL §9.5).
+    function transferCredits(address to, uint256 amount) external;
 
+    // ---- Called by the job escrow (ESCROW_ROLE, SLASHER_ROLE) and the audit manager (AUDIT_ROLE).
+
+    /// @notice Lock a prover's collateral for a job; reverts while the prover is jailed.
     function lockCollateral(address prover, uint256 amount) external;
 
-    function unlockCollateral(address prover, uint256 amount) external;
+    /// @notice Lock a verifier's audit bond while it serves in an audit pool (PROTOCOL §9.2).
+    function lockBond(address verifier, uint256 amount) external;
 
-    /// @notice Slash `amount` of `prover`'s locked collateral; `reward` of it is credited to
-    /// `challenger`, the rest to the treasury. Only the escrow (acting for the dispute game).
-    function slash(address prover, uint256 amount, address challenger, uint256 reward) external;
+    /// @notice Release locked stake (a job's collateral, or an audit bond).
+    function unlockCollateral(address node, uint256 amount) external;
+
+    /// @notice Slash `fromLocked` of `node`'s locked stake, then `shareBps` of what remains of its
+    /// free stake and of its unbonding stake; jail it until `jailUntil` (0: no jail). The whole
+    /// amount is credited to the caller, who pays it on (PROTOCOL §9.4).
+    function slashStake(address node, uint256 fromLocked, uint16 shareBps, uint64 jailUntil)
+        external
+        returns (uint256 slashed);
 }

@@ -15,6 +15,7 @@ abstract contract CreditLedger {
     mapping(address account => uint256) public credits;
 
     error NothingToWithdraw(address account);
+    error InsufficientCredit(address account, uint256 have, uint256 need);
 
     event CreditWithdrawn(address indexed account, uint256 amount);
 
@@ -22,6 +23,14 @@ abstract contract CreditLedger {
         if (amount == 0) return;
         credits[account] += amount;
         totalCredits += amount;
+    }
+
+    /// @dev Move a credit between accounts; the total owed is unchanged.
+    function _transferCredit(address from, address to, uint256 amount) internal {
+        uint256 have = credits[from];
+        if (amount > have) revert InsufficientCredit(from, have, amount);
+        credits[from] = have - amount;
+        credits[to] += amount;
     }
 
     /// @dev Effects before the transfer; callers guard with nonReentrant.

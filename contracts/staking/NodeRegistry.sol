@@ -19,13 +19,17 @@ contract NodeRegistry is INodeRegistry, AccessControl, CreditLedger, ReentrancyG
 
     /// @notice Locks and unlocks job collateral (granted to the JobEscrow only).
     bytes32 public constant ESCROW_ROLE = keccak256("ESCROW_ROLE");
-    /// @notice Slashes locked collateral (granted to the JobEscrow only, which slashes solely on
-    /// a dispute game's verdict or a commit deadline the chain itself witnessed).
+    /// @notice Slashes stake (granted to the JobEscrow, which slashes solely on a dispute game's
+    /// verdict or a commit deadline the chain itself witnessed, and to the AuditManager, which
+    /// slashes an auditor that approved a canary, PROTOCOL §9.3).
     bytes32 public constant SLASHER_ROLE = keccak256("SLASHER_ROLE");
+    /// @notice Locks and unlocks verifiers' audit bonds (granted to the AuditManager only).
+    bytes32 public constant AUDIT_ROLE = keccak256("AUDIT_ROLE");
     /// @notice Sets stake minimums, the unbonding delay and the treasury.
     bytes32 public constant PARAMS_ROLE = keccak256("PARAMS_ROLE");
 
     uint256 public constant MAX_ENDPOINT_LENGTH = 256;
+    uint256 internal constant BPS = 10_000;
     uint64 public constant MAX_UNBONDING_DELAY = 60 days;
 
     IERC20 public immutable token;
@@ -46,6 +50,9 @@ contract NodeRegistry is INodeRegistry, AccessControl, CreditLedger, ReentrancyG
     error AlreadyRegistered(address node);
     error NotRegistered(address node);
     error NotAProver(address node);
+    error NotAVerifier(address node);
+    error Jailed(address node, uint64 until);
+    error NotLocker(address caller);
     error StakeTooLow(address node, uint256 have, uint256 need);
     error InsufficientFreeStake(address node, uint256 free, uint256 need);
     error InsufficientLocked(address node, uint256 locked, uint256 need);
@@ -54,7 +61,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, CreditLedger, ReentrancyG
     error ZeroAmount();
     error NothingUnbonding(address node);
     error UnbondingNotReady(address node, uint64 readyAt, uint64 now_);
-    error RewardExceedsSlash(uint256 amount, uint256 reward);
+    error InvalidShare(uint16 shareBps);
     error InvalidParams();
 
     event NodeRegistered(address indexed node, Role role, uint256 stake, string endpoint);
@@ -66,7 +73,12 @@ contract NodeRegistry is INodeRegistry, AccessControl, CreditLedger, ReentrancyG
     event UnbondedWithdrawn(address indexed node, uint256 amount);
     event CollateralLocked(address indexed prover, uint256 amount, uint256 locked);
     event CollateralUnlocked(address indexed prover, uint256 amount, uint256 locked);
-    event StakeSlashed(address indexed prover, uint256 amount, address indexed challenger, uint256 reward);
+    /// @notice `node` lost `fromLocked + fromFree + fromUnbonding`, credited to `to` (the slasher).
+    event StakeSlashed(
+        address indexed node, address indexed to, uint256 fromLocked, uint256 fromFree, uint256 fromUnbonding, uint64 jailedUntil
+    );
+    event BondLocked(address indexed verifier, uint256 amount, uint256 locked);
+    event CreditsTransferred(address indexed from, address indexed to, uint256 amount);
     event ParamsUpdated(uint128 minProverStake, uint128 minVerifierStake, uint64 unbondingDelay, address treasury);
 
     constructor(
@@ -176,43 +188,70 @@ contract NodeRegistry is INodeRegistry, AccessControl, CreditLedger, ReentrancyG
         _withdrawCredits(token);
     }
 
+    /// @inheritdoc INodeRegistry
+    function transferCredits(address to, uint256 amount) external {
+        _transferCredit(msg.sender, to, amount);
+        emit CreditsTransferred(msg.sender, to, amount);
+    }
+
     // ------------------------------------------------------------------ escrow hooks
 
     /// @inheritdoc INodeRegistry
     function lockCollateral(address prover, uint256 amount) external onlyRole(ESCROW_ROLE) {
         Node storage node = _nodes[prover];
         if (node.role != Role.Prover) revert NotAProver(prover);
+        // INVARIANT: a prover proven fraudulent takes no new job until its jail ends (PROTOCOL §9.4).
+        if (block.timestamp < node.jailedUntil) revert Jailed(prover, node.jailedUntil);
         if (node.stake < minProverStake) revert StakeTooLow(prover, node.stake, minProverStake);
-        uint256 free = node.stake - node.locked;
-        if (amount > free) revert InsufficientFreeStake(prover, free, amount);
-        // amount <= free <= stake < 2^128, so the cast cannot truncate.
-        node.locked += uint128(amount);
+        _lock(prover, node, amount);
         emit CollateralLocked(prover, amount, node.locked);
     }
 
     /// @inheritdoc INodeRegistry
-    function unlockCollateral(address prover, uint256 amount) external onlyRole(ESCROW_ROLE) {
-        Node storage node = _nodes[prover];
-        if (amount > node.locked) revert InsufficientLocked(prover, node.locked, amount);
-        node.locked -= uint128(amount);
-        emit CollateralUnlocked(prover, amount, node.locked);
+    function lockBond(address verifier, uint256 amount) external onlyRole(AUDIT_ROLE) {
+        Node storage node = _nodes[verifier];
+        if (node.role != Role.Verifier) revert NotAVerifier(verifier);
+        _lock(verifier, node, amount);
+        emit BondLocked(verifier, amount, node.locked);
     }
 
     /// @inheritdoc INodeRegistry
-    function slash(address prover, uint256 amount, address challenger, uint256 reward)
+    function unlockCollateral(address node_, uint256 amount) external {
+        if (!hasRole(ESCROW_ROLE, msg.sender) && !hasRole(AUDIT_ROLE, msg.sender)) revert NotLocker(msg.sender);
+        Node storage node = _nodes[node_];
+        if (amount > node.locked) revert InsufficientLocked(node_, node.locked, amount);
+        node.locked -= uint128(amount);
+        emit CollateralUnlocked(node_, amount, node.locked);
+    }
+
+    /// @inheritdoc INodeRegistry
+    /// @dev Locked stake other than `fromLocked` (other jobs' collateral) is never touched, so
+    /// `locked <= stake` holds after any slash. Unbonding stake is slashable until withdrawn: it
+    /// left `stake` less than `unbondingDelay` ago, and every job or audit it could answer for
+    /// ends sooner (PROTOCOL §5.4).
+    function slashStake(address node_, uint256 fromLocked, uint16 shareBps, uint64 jailUntil)
         external
         onlyRole(SLASHER_ROLE)
+        returns (uint256 slashed)
     {
-        if (reward > amount) revert RewardExceedsSlash(amount, reward);
-        Node storage node = _nodes[prover];
-        if (amount > node.locked) revert InsufficientLocked(prover, node.locked, amount);
-        // Slashed tokens stay in this contract and become credits: the total owed is unchanged.
-        node.locked -= uint128(amount);
-        node.stake -= uint128(amount);
-        totalStaked -= amount;
-        _credit(challenger, reward);
-        _credit(treasury, amount - reward);
-        emit StakeSlashed(prover, amount, challenger, reward);
+        if (shareBps > BPS) revert InvalidShare(shareBps);
+        Node storage node = _nodes[node_];
+        if (fromLocked > node.locked) revert InsufficientLocked(node_, node.locked, fromLocked);
+        // fromLocked <= locked <= stake < 2^128: the casts below cannot truncate.
+        node.locked -= uint128(fromLocked);
+        node.stake -= uint128(fromLocked);
+        uint256 fromFree = uint256(node.stake - node.locked) * shareBps / BPS;
+        uint256 fromUnbonding = uint256(node.unbonding) * shareBps / BPS;
+        node.stake -= uint128(fromFree);
+        node.unbonding -= uint128(fromUnbonding);
+        totalStaked -= fromLocked + fromFree;
+        totalUnbonding -= fromUnbonding;
+        if (jailUntil > node.jailedUntil) node.jailedUntil = jailUntil;
+        slashed = fromLocked + fromFree + fromUnbonding;
+        // Slashed tokens stay in this contract and become the slasher's credit: the total owed
+        // is unchanged; the slasher passes them on with transferCredits.
+        _credit(msg.sender, slashed);
+        emit StakeSlashed(node_, msg.sender, fromLocked, fromFree, fromUnbonding, node.jailedUntil);
     }
 
     // ------------------------------------------------------------------ governance
@@ -253,6 +292,15 @@ contract NodeRegistry is INodeRegistry, AccessControl, CreditLedger, ReentrancyG
         unbondingDelay = delay;
         treasury = treasury_;
         emit ParamsUpdated(minProver, minVerifier, delay, treasury_);
+    }
+
+    /// @dev INVARIANT: locked <= stake, so stake that unsettled jobs or audits answer for can
+    /// never be unbonded.
+    function _lock(address account, Node storage node, uint256 amount) private {
+        uint256 free = node.stake - node.locked;
+        if (amount > free) revert InsufficientFreeStake(account, free, amount);
+        // amount <= free <= stake < 2^128, so the cast cannot truncate.
+        node.locked += uint128(amount);
     }
 
     function _requireNode(address account) private view returns (Node storage node) {

@@ -11,6 +11,7 @@ contract MockJobEscrow is IJobEscrow {
     uint256 public faultResolutions;
     uint256 public cleanResolutions;
     address public lastChallenger;
+    mapping(uint256 => uint32) public disputesOpened;
 
     error OnlyGame(address caller);
     error NotCommitted(uint256 jobId);
@@ -37,15 +38,24 @@ contract MockJobEscrow is IJobEscrow {
         return _jobs[jobId];
     }
 
-    function onDisputeOpened(uint256 jobId) external {
+    function auditPool() external pure returns (uint256) {
+        return 0;
+    }
+
+    function payFromAuditPool(address, uint256) external pure {
+        revert("mock");
+    }
+
+    function onDisputeOpened(uint256 jobId, address) external returns (uint32 seq) {
         if (msg.sender != game) revert OnlyGame(msg.sender);
         Job storage j = _jobs[jobId];
         if (j.status != JobStatus.Committed) revert NotCommitted(jobId);
         if (block.timestamp > j.challengeDeadline) revert WindowClosed(jobId);
         j.openDisputes += 1;
+        seq = ++disputesOpened[jobId];
     }
 
-    function onDisputeResolved(uint256 jobId, bool proverAtFault, address challenger) external {
+    function onDisputeResolved(uint256 jobId, uint32, bool proverAtFault, address challenger) external {
         if (msg.sender != game) revert OnlyGame(msg.sender);
         Job storage j = _jobs[jobId];
         if (j.openDisputes == 0) revert NoOpenDispute(jobId);

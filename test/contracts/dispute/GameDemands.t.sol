@@ -27,7 +27,7 @@ contract GameDemandsTest {
         token = new DisputeToken();
         escrow = new MockJobEscrow();
         MockModelRegistry models = new MockModelRegistry();
-        game = new StepProofGame(escrow, models, new StepJudge(), token, BOND, 3600, 7200, FEE);
+        game = new StepProofGame(escrow, models, new StepJudge(), token, BOND, 0, 3600, 7200, FEE);
         escrow.setGame(address(game));
         IModelRegistry.OpTolerance[] memory tol = new IModelRegistry.OpTolerance[](OpCodes.COUNT);
         // L = 2, d = 32, 4 / 2 heads, ffn 48, vocab 40, C = 4: 8 chunks per hidden row.

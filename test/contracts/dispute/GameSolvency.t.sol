@@ -147,7 +147,7 @@ contract GameSolvencyTest {
         token = new DisputeToken();
         escrow = new MockJobEscrow();
         MockModelRegistry models = new MockModelRegistry();
-        game = new StepProofGame(escrow, models, new StepJudge(), token, 1e18, 3600, 7200, 1e15);
+        game = new StepProofGame(escrow, models, new StepJudge(), token, 1e18, 0, 3600, 7200, 1e15);
         escrow.setGame(address(game));
         handler = new GameHandler(game, escrow, token);
 

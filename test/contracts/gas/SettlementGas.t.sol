@@ -127,16 +127,19 @@ contract SettlementGasSnapshot is Suite {
         uint256 jobId = _open();
         vm.prank(prover);
         escrow.commitResult(jobId, keccak256("t"), keccak256("o"), 40);
-        escrow.onDisputeOpened(jobId);
+        nextBlockWithHash(bytes32(0));
+        uint32 seq = escrow.onDisputeOpened(jobId, challenger);
         vm.snapshotGasLastCall("JobEscrow", "onDisputeOpened");
-        escrow.onDisputeResolved(jobId, true, challenger);
+        escrow.onDisputeResolved(jobId, seq, true, challenger);
         vm.snapshotGasLastCall("JobEscrow", "onDisputeResolved(fault)");
 
+        vm.warp(block.timestamp + 7 days); // out of jail
         uint256 other = _open();
         vm.prank(prover);
         escrow.commitResult(other, keccak256("t"), keccak256("o"), 40);
-        escrow.onDisputeOpened(other);
-        escrow.onDisputeResolved(other, false, challenger);
+        nextBlockWithHash(bytes32(0));
+        seq = escrow.onDisputeOpened(other, challenger);
+        escrow.onDisputeResolved(other, seq, false, challenger);
         vm.snapshotGasLastCall("JobEscrow", "onDisputeResolved(no fault)");
     }
 

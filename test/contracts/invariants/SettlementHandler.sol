@@ -26,6 +26,9 @@ contract SettlementHandler {
     address[] public clients;
     uint256[] public jobIds;
     mapping(uint256 jobId => bytes) public prompts;
+    /// Unresolved disputes of each job: sequence number and challenger.
+    mapping(uint256 jobId => uint32[]) internal _openSeqs;
+    mapping(uint256 jobId => address[]) internal _openChallengers;
 
     /// Ghosts.
     mapping(uint256 jobId => uint256) public timesSettled;
@@ -84,6 +87,8 @@ contract SettlementHandler {
         IJobEscrow.Job memory job = escrow.getJob(id);
         vm.prank(job.prover);
         try escrow.commitResult(id, keccak256(abi.encode(id)), keccak256("out"), uint32(outTok % (job.maxOutputTokens + 1))) {} catch {}
+        // Disputes can open from the next block on (the audit draw must be known first).
+        vm.roll(block.number + 1);
     }
 
     /// @notice The prover declines (before publication, or within the decline window after it).
@@ -142,21 +147,32 @@ contract SettlementHandler {
         } catch {}
     }
 
-    function openDispute(uint256 jobSeed) external {
+    function openDispute(uint256 jobSeed, uint256 challengerSeed) external {
         ++calls;
         uint256 id = _job(jobSeed);
         if (id == 0) return;
-        try escrow.onDisputeOpened(id) {} catch {}
+        address challenger = _pick(clients, challengerSeed);
+        try escrow.onDisputeOpened(id, challenger) returns (uint32 seq) {
+            _openSeqs[id].push(seq);
+            _openChallengers[id].push(challenger);
+        } catch {}
     }
 
-    function resolveDispute(uint256 jobSeed, bool fault, uint256 challengerSeed) external {
+    function resolveDispute(uint256 jobSeed, bool fault, uint256 which) external {
         ++calls;
         uint256 id = _job(jobSeed);
-        if (id == 0) return;
+        uint256 n = _openSeqs[id].length;
+        if (id == 0 || n == 0) return;
+        uint256 i = which % n;
+        uint32 seq = _openSeqs[id][i];
+        address challenger = _openChallengers[id][i];
         IJobEscrow.Job memory before = escrow.getJob(id);
-        try escrow.onDisputeResolved(id, fault, _pick(clients, challengerSeed)) {
-            if (before.status == IJobEscrow.JobStatus.Committed && fault) ++timesSettled[id];
-        } catch {}
+        escrow.onDisputeResolved(id, seq, fault, challenger);
+        if (before.status == IJobEscrow.JobStatus.Committed && fault) ++timesSettled[id];
+        _openSeqs[id][i] = _openSeqs[id][n - 1];
+        _openSeqs[id].pop();
+        _openChallengers[id][i] = _openChallengers[id][n - 1];
+        _openChallengers[id].pop();
     }
 
     function withdraw(uint256 actorSeed, bool prover) external {

@@ -42,6 +42,11 @@ contract BlocklistTokenTest is Suite {
         nodes.register(INodeRegistry.Role.Prover, 200e18, "http://p");
         nodes.setOffer(MODEL, IN_PRICE, OUT_PRICE);
         vm.stopPrank();
+        _fund(auditor, AUDIT_BOND);
+        vm.startPrank(auditor);
+        nodes.register(INodeRegistry.Role.Verifier, AUDIT_BOND, "http://v");
+        audits.joinPool(MODEL);
+        vm.stopPrank();
     }
 
     function _fund(address who, uint256 amount) private {

@@ -262,10 +262,13 @@ contract JobEscrowTest is Suite {
 
         uint256 cost = IN_TOK * uint256(IN_PRICE) + 20 * uint256(OUT_PRICE);
         uint256 fee = cost * 250 / 10_000;
-        assertEq(escrow.credits(prover), cost - fee, "prover paid");
+        uint256 auditFee = cost * 500 / 10_000;
+        assertEq(escrow.credits(prover), cost - fee - auditFee, "prover paid");
         assertEq(escrow.credits(treasury), fee, "fee");
+        assertEq(escrow.auditPool(), auditFee, "audit fee pooled");
         assertEq(escrow.credits(client), COST - cost, "refund");
         assertEq(nodes.getNode(prover).locked, 0, "unlocked");
+        assertEq(escrow.exposure(prover), 0, "exposure released");
         assertSolvent();
 
         vm.prank(prover);
@@ -274,8 +277,8 @@ contract JobEscrowTest is Suite {
         escrow.withdraw();
         vm.prank(treasury);
         escrow.withdraw();
-        assertEq(token.balanceOf(prover), cost - fee, "withdrawn");
-        assertEq(token.balanceOf(address(escrow)), 0, "escrow empty");
+        assertEq(token.balanceOf(prover), cost - fee - auditFee, "withdrawn");
+        assertEq(token.balanceOf(address(escrow)), auditFee, "only the audit pool left");
         assertSolvent();
     }
 
@@ -561,11 +564,12 @@ contract JobEscrowTest is Suite {
     function test_dispute_freezesSettlementUntilResolved() public {
         uint256 jobId = openJob(IN_TOK, MAX_OUT);
         commit(jobId, 20);
-        escrow.onDisputeOpened(jobId);
+        uint32 seq = escrow.onDisputeOpened(jobId, challenger);
+        assertEq(seq, 1, "first dispute on the job");
         vm.warp(escrow.getJob(jobId).challengeDeadline + 1);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.DisputesOpen.selector, jobId, 1));
         escrow.finalize(jobId);
-        escrow.onDisputeResolved(jobId, false, challenger);
+        escrow.onDisputeResolved(jobId, seq, false, challenger);
         escrow.finalize(jobId);
         assertSolvent();
     }
@@ -575,40 +579,99 @@ contract JobEscrowTest is Suite {
         commit(jobId, 20);
         uint64 deadline = escrow.getJob(jobId).challengeDeadline;
         vm.warp(deadline);
-        escrow.onDisputeOpened(jobId);
+        escrow.onDisputeOpened(jobId, challenger);
         vm.warp(deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.ChallengeWindowClosed.selector, jobId, deadline));
-        escrow.onDisputeOpened(jobId);
+        escrow.onDisputeOpened(jobId, challenger);
     }
 
-    function test_dispute_faultSlashesProverRefundsClientRewardsChallenger() public {
+    /// Fraud costs the job's collateral plus half of the prover's remaining free and unbonding
+    /// stake, jails it, refunds the client; half the slash is the challenger's reward.
+    function test_dispute_faultSlashesStakeShareJailsRefundsAndRewards() public {
         uint256 jobId = openJob(IN_TOK, MAX_OUT);
         commit(jobId, 20);
-        escrow.onDisputeOpened(jobId);
-        escrow.onDisputeResolved(jobId, true, challenger);
+        uint32 seq = escrow.onDisputeOpened(jobId, challenger);
+        escrow.onDisputeResolved(jobId, seq, true, challenger);
 
+        // collateral 1e18, then 50% of the 999e18 left: 500.5e18 slashed, half of it rewarded.
         assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Slashed), "slashed");
         assertEq(escrow.credits(client), COST, "client refunded in full");
         assertEq(escrow.credits(prover), 0, "prover unpaid");
-        assertEq(nodes.credits(challenger), 0.5e18, "challenger reward");
-        assertEq(nodes.credits(treasury), 0.5e18, "treasury remainder");
-        assertEq(nodes.getNode(prover).stake, 1_000e18 - 1e18, "collateral slashed");
+        assertEq(nodes.credits(challenger), 250.25e18, "challenger reward");
+        assertEq(nodes.credits(treasury), 250.25e18, "treasury remainder");
+        assertEq(nodes.getNode(prover).stake, 499.5e18, "collateral and half the rest slashed");
         assertEq(nodes.getNode(prover).locked, 0, "lock released by the slash");
+        assertEq(nodes.getNode(prover).jailedUntil, block.timestamp + 7 days, "jailed");
+        assertEq(escrow.exposure(prover), 0, "no exposure left");
+        assertSolvent();
+
+        fund(client, COST);
+        vm.prank(client);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.Jailed.selector, prover, uint64(block.timestamp + 7 days)));
+        escrow.openJob(jobParams(prover, IN_TOK, MAX_OUT));
+        vm.warp(block.timestamp + 7 days);
+        vm.prank(client);
+        escrow.openJob(jobParams(prover, IN_TOK, MAX_OUT));
+    }
+
+    /// Unbonding stake does not escape: it is slashed by the same share.
+    function test_dispute_faultSlashesUnbondingStakeToo() public {
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
+        vm.prank(prover);
+        nodes.requestUnbond(599e18);
+        uint32 seq = escrow.onDisputeOpened(jobId, challenger);
+        escrow.onDisputeResolved(jobId, seq, true, challenger);
+        // 1e18 collateral + 50% of 400e18 free + 50% of 599e18 unbonding.
+        assertEq(nodes.getNode(prover).stake, 200e18, "free stake halved");
+        assertEq(nodes.getNode(prover).unbonding, 299.5e18, "unbonding halved");
+        assertEq(nodes.credits(challenger), (1e18 + 200e18 + 299.5e18) / 2, "reward");
         assertSolvent();
     }
 
-    function test_dispute_concurrentDisputesSlashOnce() public {
+    function test_dispute_concurrentDisputesSlashOnce_rewardToTheEarliest() public {
         uint256 jobId = openJob(IN_TOK, MAX_OUT);
         commit(jobId, 20);
-        escrow.onDisputeOpened(jobId);
-        escrow.onDisputeOpened(jobId);
-        escrow.onDisputeResolved(jobId, true, challenger);
-        escrow.onDisputeResolved(jobId, true, address(0xBEEF));
+        uint32 first = escrow.onDisputeOpened(jobId, challenger);
+        uint32 second = escrow.onDisputeOpened(jobId, address(0xBEEF));
+        escrow.onDisputeResolved(jobId, first, true, challenger);
+        assertEq(nodes.credits(challenger), 0, "held while another dispute is open");
+        escrow.onDisputeResolved(jobId, second, true, address(0xBEEF));
         assertEq(nodes.credits(address(0xBEEF)), 0, "second winner gets nothing from the prover twice");
-        assertEq(nodes.getNode(prover).stake, 1_000e18 - 1e18, "slashed once");
+        assertEq(nodes.credits(challenger), 250.25e18, "the earliest-opened dispute is rewarded");
+        assertEq(nodes.getNode(prover).stake, 499.5e18, "slashed once");
         vm.expectRevert(abi.encodeWithSelector(JobEscrow.NoOpenDispute.selector, jobId));
-        escrow.onDisputeResolved(jobId, true, challenger);
+        escrow.onDisputeResolved(jobId, first, true, challenger);
         assertSolvent();
+    }
+
+    /// The prover's sybil cannot capture the reward by resolving first: whoever opened earliest
+    /// (and was still unresolved at the slash) is paid, once every dispute has closed.
+    function test_dispute_rewardGoesToEarliestOpenedNotFirstResolved() public {
+        address sybil = address(0x5B11);
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
+        uint32 honest = escrow.onDisputeOpened(jobId, challenger);
+        uint32 late = escrow.onDisputeOpened(jobId, sybil);
+        escrow.onDisputeResolved(jobId, late, true, sybil); // the sybil's malformed root proven at once
+        assertEq(escrow.slashReward(jobId).held, 250.25e18, "reward held");
+        escrow.onDisputeResolved(jobId, honest, false, challenger); // cancelled after the slash
+        assertEq(nodes.credits(sybil), 0, "sybil gets nothing");
+        assertEq(nodes.credits(challenger), 250.25e18, "earliest dispute paid");
+        assertEq(escrow.slashReward(jobId).held, 0, "paid once");
+        assertSolvent();
+    }
+
+    /// A dispute the prover won before the slash has no claim on the reward.
+    function test_dispute_lostBeforeSlashHasNoClaim() public {
+        uint256 jobId = openJob(IN_TOK, MAX_OUT);
+        commit(jobId, 20);
+        uint32 early = escrow.onDisputeOpened(jobId, address(0xBEEF));
+        escrow.onDisputeResolved(jobId, early, false, address(0xBEEF));
+        uint32 later = escrow.onDisputeOpened(jobId, challenger);
+        escrow.onDisputeResolved(jobId, later, true, challenger);
+        assertEq(nodes.credits(challenger), 250.25e18, "winner paid");
+        assertEq(nodes.credits(address(0xBEEF)), 0, "loser paid nothing");
     }
 
     function test_dispute_hookOnlyForDisputeGame() public {
@@ -616,10 +679,10 @@ contract JobEscrowTest is Suite {
         commit(jobId, 20);
         vm.expectRevert(abi.encodeWithSelector(EscrowParams.NotDisputeGame.selector, challenger));
         vm.prank(challenger);
-        escrow.onDisputeOpened(jobId);
+        escrow.onDisputeOpened(jobId, challenger);
         vm.expectRevert(abi.encodeWithSelector(EscrowParams.NotDisputeGame.selector, challenger));
         vm.prank(challenger);
-        escrow.onDisputeResolved(jobId, true, challenger);
+        escrow.onDisputeResolved(jobId, 1, true, challenger);
     }
 
     function test_dispute_revertsOnOpenJob() public {
@@ -627,7 +690,7 @@ contract JobEscrowTest is Suite {
         vm.expectRevert(
             abi.encodeWithSelector(JobEscrow.WrongStatus.selector, jobId, IJobEscrow.JobStatus.Open, IJobEscrow.JobStatus.Committed)
         );
-        escrow.onDisputeOpened(jobId);
+        escrow.onDisputeOpened(jobId, challenger);
     }
 
     function test_setDisputeGame_onlyOnce() public {
@@ -641,7 +704,7 @@ contract JobEscrowTest is Suite {
         commit(jobId, 4);
         vm.prank(av);
         vm.expectRevert(abi.encodeWithSelector(EscrowParams.NotDisputeGame.selector, av));
-        escrow.onDisputeOpened(jobId);
+        escrow.onDisputeOpened(jobId, challenger);
         vm.expectRevert(abi.encodeWithSelector(EscrowParams.InvalidParams.selector, "availabilityGame"));
         escrow.setAvailabilityGame(address(0));
         escrow.setAvailabilityGame(av);
@@ -649,10 +712,10 @@ contract JobEscrowTest is Suite {
         vm.expectRevert(abi.encodeWithSelector(EscrowParams.AvailabilityGameAlreadySet.selector, av));
         escrow.setAvailabilityGame(address(0x1234));
         vm.prank(av);
-        escrow.onDisputeOpened(jobId);
+        uint32 seq = escrow.onDisputeOpened(jobId, challenger);
         assertEq(escrow.getJob(jobId).openDisputes, 1, "frozen");
         vm.prank(av);
-        escrow.onDisputeResolved(jobId, true, challenger);
+        escrow.onDisputeResolved(jobId, seq, true, challenger);
         assertEq(uint8(escrow.getJob(jobId).status), uint8(IJobEscrow.JobStatus.Slashed), "slashed");
     }
 
@@ -727,8 +790,9 @@ contract JobEscrowTest is Suite {
         escrow.finalize(jobId);
 
         uint256 earned = uint256(inTok) * inPrice + uint256(outTok) * outPrice;
-        assertEq(escrow.credits(prover) + escrow.credits(treasury) + escrow.credits(client), cost, "sum");
+        assertEq(escrow.credits(prover) + escrow.credits(treasury) + escrow.credits(client) + escrow.auditPool(), cost, "sum");
         assertLe(escrow.credits(treasury), earned * p.feeBps / 10_000, "fee rate");
+        assertLe(escrow.auditPool(), earned * 500 / 10_000, "audit fee rate");
         assertEq(escrow.credits(client), cost - earned, "refund");
         assertSolvent();
     }

@@ -19,7 +19,7 @@ contract NodeRegistryTest is Suite {
         INodeRegistry.Node memory n = nodes.getNode(prover);
         assertEq(uint8(n.role), uint8(INodeRegistry.Role.Prover), "role");
         assertEq(n.stake, 150e18, "stake");
-        assertEq(token.balanceOf(address(nodes)), 150e18, "held");
+        assertEq(token.balanceOf(address(nodes)), 150e18 + AUDIT_BOND, "held (with the pool auditor's bond)");
         assertEq(nodes.getOffer(prover, MODEL).outputPrice, OUT_PRICE, "offer");
         assertSolvent();
     }
@@ -120,33 +120,91 @@ contract NodeRegistryTest is Suite {
         vm.startPrank(client);
         vm.expectRevert();
         nodes.lockCollateral(prover, 1);
-        vm.expectRevert();
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.NotLocker.selector, client));
         nodes.unlockCollateral(prover, 1);
         vm.expectRevert();
-        nodes.slash(prover, 1, client, 1);
+        nodes.slashStake(prover, 1, 0, 0);
+        vm.expectRevert();
+        nodes.lockBond(prover, 1);
         vm.stopPrank();
     }
 
-    function test_slash_boundedByLockAndReward() public {
+    function test_slashStake_boundedByLockAndShare_creditsTheSlasher() public {
         registerProver(prover, 100e18);
         nodes.grantRole(nodes.ESCROW_ROLE(), address(this));
         nodes.grantRole(nodes.SLASHER_ROLE(), address(this));
         nodes.lockCollateral(prover, 10e18);
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.InsufficientLocked.selector, prover, 10e18, 11e18));
-        nodes.slash(prover, 11e18, challenger, 0);
-        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.RewardExceedsSlash.selector, 10e18, 11e18));
-        nodes.slash(prover, 10e18, challenger, 11e18);
+        nodes.slashStake(prover, 11e18, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.InvalidShare.selector, 10_001));
+        nodes.slashStake(prover, 10e18, 10_001, 0);
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.InsufficientLocked.selector, prover, 10e18, 11e18));
         nodes.unlockCollateral(prover, 11e18);
-        nodes.slash(prover, 10e18, challenger, 3e18);
-        assertEq(nodes.credits(challenger), 3e18, "reward");
-        assertEq(nodes.credits(treasury), 7e18, "treasury");
+        // 4e18 of the lock, then 25% of the 90e18 free.
+        uint256 slashed = nodes.slashStake(prover, 4e18, 2_500, uint64(block.timestamp + 1 days));
+        assertEq(slashed, 4e18 + 22.5e18, "slashed");
+        assertEq(nodes.credits(address(this)), slashed, "credited to the slasher");
+        INodeRegistry.Node memory n = nodes.getNode(prover);
+        assertEq(n.stake, 100e18 - slashed, "stake");
+        assertEq(n.locked, 6e18, "other locks untouched");
+        assertEq(n.jailedUntil, block.timestamp + 1 days, "jailed");
+        nodes.transferCredits(challenger, 3e18);
+        assertEq(nodes.credits(challenger), 3e18, "transferred");
+        vm.expectRevert(
+            abi.encodeWithSelector(CreditLedger.InsufficientCredit.selector, address(this), slashed - 3e18, slashed)
+        );
+        nodes.transferCredits(challenger, slashed);
         vm.prank(challenger);
         nodes.withdrawCredits();
         assertEq(token.balanceOf(challenger), 3e18, "paid");
         vm.expectRevert(abi.encodeWithSelector(CreditLedger.NothingToWithdraw.selector, challenger));
         vm.prank(challenger);
         nodes.withdrawCredits();
+        assertSolvent();
+    }
+
+    function test_jail_blocksNewCollateralUntilItEnds() public {
+        registerProver(prover, 100e18);
+        nodes.grantRole(nodes.ESCROW_ROLE(), address(this));
+        nodes.grantRole(nodes.SLASHER_ROLE(), address(this));
+        uint64 until = uint64(block.timestamp + 3 days);
+        nodes.slashStake(prover, 0, 0, until);
+        vm.expectRevert(abi.encodeWithSelector(NodeRegistry.Jailed.selector, prover, until));
+        nodes.lockCollateral(prover, 1e18);
+        // A later, shorter jail never shortens the current one.
+        nodes.slashStake(prover, 0, 0, uint64(block.timestamp + 1 days));
+        assertEq(nodes.getNode(prover).jailedUntil, until, "kept the longer jail");
+        vm.warp(until);
+        nodes.lockCollateral(prover, 1e18);
+    }
+
+    /// @notice Any slash keeps locked <= stake, takes exactly fromLocked + share of the free and
+    /// unbonding stake, and conserves the registry's books.
+    function testFuzz_slashStake_conservesBooks(uint128 stake, uint128 lockAmt, uint128 unbondAmt, uint128 fromLocked, uint16 share)
+        public
+    {
+        stake = uint128(bound(stake, MIN_PROVER_STAKE, 1e30));
+        registerProver(prover, stake);
+        nodes.grantRole(nodes.ESCROW_ROLE(), address(this));
+        nodes.grantRole(nodes.SLASHER_ROLE(), address(this));
+        unbondAmt = uint128(bound(unbondAmt, 0, stake - MIN_PROVER_STAKE));
+        if (unbondAmt > 0) {
+            vm.prank(prover);
+            nodes.requestUnbond(unbondAmt);
+        }
+        lockAmt = uint128(bound(lockAmt, 0, stake - unbondAmt));
+        nodes.lockCollateral(prover, lockAmt);
+        fromLocked = uint128(bound(fromLocked, 0, lockAmt));
+        share = uint16(bound(share, 0, 10_000));
+        INodeRegistry.Node memory b = nodes.getNode(prover);
+        uint256 slashed = nodes.slashStake(prover, fromLocked, share, 0);
+        INodeRegistry.Node memory a = nodes.getNode(prover);
+        uint256 expected = uint256(fromLocked) + (uint256(b.stake - b.locked)) * share / 10_000
+            + uint256(b.unbonding) * share / 10_000;
+        assertEq(slashed, expected, "amount");
+        assertEq(uint256(b.stake) + b.unbonding - a.stake - a.unbonding, slashed, "taken from stake and unbonding");
+        assertEq(a.locked, b.locked - fromLocked, "only this lock released");
+        assertLe(a.locked, a.stake, "locked <= stake");
         assertSolvent();
     }
 

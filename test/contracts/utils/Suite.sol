@@ -7,6 +7,8 @@ import {NodeRegistry} from "../../../contracts/staking/NodeRegistry.sol";
 import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
 import {EscrowParams} from "../../../contracts/escrow/EscrowParams.sol";
 import {TestToken} from "../../../contracts/mocks/TestToken.sol";
+import {AuditManager} from "../../../contracts/audit/AuditManager.sol";
+import {AuditParams} from "../../../contracts/audit/AuditParams.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
 import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
@@ -15,7 +17,8 @@ import {vm} from "./Vm.sol";
 import {Assertions} from "./Assertions.sol";
 
 /// @notice Deploys the settlement suite wired as in production, with this contract acting as
-/// governance and as the dispute game (so tests can drive the dispute hook directly).
+/// governance and as the dispute game (so tests can drive the dispute hook directly), and one
+/// verifier (`auditor`) in the model's audit pool (no job opens with an empty pool, §9.4).
 abstract contract Suite is Assertions {
     /// @dev OpCodes.COUNT, as production registers.
     uint8 internal constant OP_COUNT = 20;
@@ -30,11 +33,14 @@ abstract contract Suite is Assertions {
     ModelRegistry internal models;
     NodeRegistry internal nodes;
     JobEscrow internal escrow;
+    AuditManager internal audits;
 
     address internal treasury = address(0x7EA5);
     address internal prover = address(0xB0B);
     address internal client = address(0xC11E);
     address internal challenger = address(0xC4A1);
+    address internal auditor = address(0xA0D1);
+    uint128 internal constant AUDIT_BOND = 10e18;
 
     function defaultParams() internal pure returns (EscrowParams.Params memory) {
         return EscrowParams.Params({
@@ -47,6 +53,22 @@ abstract contract Suite is Assertions {
             challengerRewardBps: 5_000,
             declineWindow: 120,
             maxPublishedPerProver: 4
+        });
+    }
+
+    function defaultAuditParams() internal pure returns (AuditParams.Params memory) {
+        return AuditParams.Params({
+            auditRateBps: 1_000,
+            boundaries: 2,
+            slashShareBps: 5_000,
+            jailPeriod: 7 days,
+            auditFeeBps: 500,
+            auditPeriod: 1_800,
+            vestDelay: 1 days,
+            lazySlashBps: 10_000,
+            maxMisses: 3,
+            minBond: AUDIT_BOND,
+            leaveDelay: 2 days
         });
     }
 
@@ -67,11 +89,33 @@ abstract contract Suite is Assertions {
             address(this), payToken, models, MIN_PROVER_STAKE, MIN_VERIFIER_STAKE, UNBONDING_DELAY, treasury
         );
         escrow = new JobEscrow(address(this), payToken, nodes, models, defaultParams());
+        audits = new AuditManager(address(this), escrow, nodes, models, defaultAuditParams());
         nodes.grantRole(nodes.ESCROW_ROLE(), address(escrow));
         nodes.grantRole(nodes.SLASHER_ROLE(), address(escrow));
+        nodes.grantRole(nodes.SLASHER_ROLE(), address(audits));
+        nodes.grantRole(nodes.AUDIT_ROLE(), address(audits));
+        escrow.setAuditManager(address(audits));
         escrow.setTreasury(treasury);
         if (game != address(0)) escrow.setDisputeGame(game);
         registerModel(MODEL);
+        if (address(customToken) == address(0)) joinAuditPool(auditor);
+    }
+
+    /// @notice Register `who` as a verifier and put it in MODEL's audit pool.
+    function joinAuditPool(address who) internal {
+        fund(who, AUDIT_BOND);
+        vm.prank(who);
+        nodes.register(INodeRegistry.Role.Verifier, AUDIT_BOND, "http://127.0.0.1:8700");
+        vm.prank(who);
+        audits.joinPool(MODEL);
+    }
+
+    /// @notice Mine the block after the current one with a chosen hash for the current block, so
+    /// a draw seeded by it is fixed: a hash of 0 makes every draw of this block lapse (no audit).
+    function nextBlockWithHash(bytes32 hash) internal {
+        uint256 seedBlock = block.number;
+        vm.roll(seedBlock + 1);
+        vm.setBlockhash(seedBlock, hash);
     }
 
     function arch() internal pure returns (IModelRegistry.Architecture memory) {
@@ -148,15 +192,21 @@ abstract contract Suite is Assertions {
         jobId = escrow.openJob(jobParams(prover, inputTokens, maxOut));
     }
 
+    /// @notice Commit, then move to the next block with the commit block's hash zeroed: the
+    /// job's audit draw lapses (unaudited), so the test's dispute hook calls are not subject to
+    /// an auditor's priority. Audit tests set their own hashes.
     function commit(uint256 jobId, uint32 outTok) internal {
         vm.prank(prover);
         escrow.commitResult(jobId, keccak256("trace"), keccak256("output"), outTok);
+        nextBlockWithHash(bytes32(0));
     }
 
     /// @notice Every token the two custodial contracts hold is owed to someone.
     function assertSolvent() internal view {
         IERC20 t = escrow.token();
-        assertEq(t.balanceOf(address(escrow)), escrow.totalEscrowed() + escrow.totalCredits(), "escrow solvency");
+        assertEq(
+            t.balanceOf(address(escrow)), escrow.totalEscrowed() + escrow.totalCredits() + escrow.auditPool(), "escrow solvency"
+        );
         assertEq(
             t.balanceOf(address(nodes)),
             nodes.totalStaked() + nodes.totalUnbonding() + nodes.totalCredits(),
