@@ -106,7 +106,7 @@ async function main() {
   const judge = await viem.deployContract("StepJudge");
   const BOND = 10n ** 18n;
   const DEMAND_FEE = 10n ** 15n;
-  const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, BOND, 3600n, 7200n, DEMAND_FEE]);
+  const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, BOND, 0, 3600n, 7200n, DEMAND_FEE]);
   await escrow.write.setGame([game.address]);
   await token.write.mint([challenger!.account.address, 10n ** 30n]);
   await token.write.approve([game.address, 2n ** 255n], { account: challenger!.account });

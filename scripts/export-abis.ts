@@ -17,6 +17,7 @@ export const EXPORTED_CONTRACTS = {
   testTokenAbi: "contracts/mocks/TestToken.sol/TestToken.json",
   stepProofGameAbi: "contracts/dispute/StepProofGame.sol/StepProofGame.json",
   traceAvailabilityAbi: "contracts/dispute/TraceAvailability.sol/TraceAvailability.json",
+  auditManagerAbi: "contracts/audit/AuditManager.sol/AuditManager.json",
 } as const;
 
 export async function renderAbiModule(): Promise<string> {

@@ -25,8 +25,9 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
   declineWindow: 120,
   /** Most open jobs with a published prompt per prover (bounds forced work, PROTOCOL §5.3). */
   maxPublishedPerProver: 4,
-  /** StepProofGame: the challenger's bond, and each side's chess clock (PROTOCOL §7.4). */
-  challengerBond: 10n * 10n ** 18n,
+  /** StepProofGame: the bond's floor and its share of the job's escrow (bps), and each side's chess clock (PROTOCOL §7.4, §9.5). */
+  challengerBond: 10n ** 17n,
+  bondBps: 5_000,
   proverClock: 3600n,
   challengerClock: 3600n,
   /** StepProofGame: fee per demanded leaf, paid to the prover for revealing it (its gas, PROTOCOL §7.4). */
@@ -34,6 +35,20 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
   /** TraceAvailability: fee per named trace leaf (the prover's gas to publish it) and the answer window (PROTOCOL §8.1). */
   availabilityLeafFee: 10n ** 16n,
   availabilityAnswerWindow: 3600n,
+  /** AuditManager (PROTOCOL §9.6): protocol-assigned audits, audit pay, canaries, the fraud penalty. */
+  audit: {
+    auditRateBps: 1_000,
+    boundaries: 2,
+    slashShareBps: 5_000,
+    jailPeriod: 7 * 24 * 3600,
+    auditFeeBps: 500,
+    auditPeriod: 1_800,
+    vestDelay: 24 * 3600,
+    lazySlashBps: 10_000,
+    maxMisses: 3,
+    minBond: 10n * 10n ** 18n,
+    leaveDelay: 2 * 24 * 3600,
+  },
 } as const;
 
 /** The settlement suite around a given payment token (PROTOCOL §1). */
@@ -87,6 +102,7 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
     judge,
     token,
     m.getParameter("challengerBond", d.challengerBond),
+    m.getParameter("bondBps", d.bondBps),
     m.getParameter("proverClock", d.proverClock),
     m.getParameter("challengerClock", d.challengerClock),
     m.getParameter("demandFee", d.demandFee),
@@ -101,7 +117,32 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
     m.getParameter("availabilityAnswerWindow", d.availabilityAnswerWindow),
   ]);
   m.call(escrow, "setAvailabilityGame", [availability], { id: "wireAvailabilityGame" });
-  return { models, nodes, escrow, judge, game, availability };
+  // Protocol-assigned audits (PROTOCOL §9): it locks verifiers' bonds and slashes lazy auditors.
+  const a = d.audit;
+  const audits = m.contract("AuditManager", [
+    admin,
+    escrow,
+    nodes,
+    models,
+    {
+      auditRateBps: m.getParameter("auditRateBps", a.auditRateBps),
+      boundaries: m.getParameter("auditBoundaries", a.boundaries),
+      slashShareBps: m.getParameter("slashShareBps", a.slashShareBps),
+      jailPeriod: m.getParameter("jailPeriod", a.jailPeriod),
+      auditFeeBps: m.getParameter("auditFeeBps", a.auditFeeBps),
+      auditPeriod: m.getParameter("auditPeriod", a.auditPeriod),
+      vestDelay: m.getParameter("vestDelay", a.vestDelay),
+      lazySlashBps: m.getParameter("lazySlashBps", a.lazySlashBps),
+      maxMisses: m.getParameter("maxMisses", a.maxMisses),
+      minBond: m.getParameter("minAuditBond", a.minBond),
+      leaveDelay: m.getParameter("leaveDelay", a.leaveDelay),
+    },
+  ]);
+  const auditRole = m.staticCall(nodes, "AUDIT_ROLE", [], 0, { id: "auditRole" });
+  m.call(nodes, "grantRole", [auditRole, audits], { id: "grantAuditRole" });
+  m.call(nodes, "grantRole", [slasherRole, audits], { id: "grantAuditSlasherRole" });
+  m.call(escrow, "setAuditManager", [audits], { id: "wireAuditManager" });
+  return { models, nodes, escrow, judge, game, availability, audits };
 }
 
 /** Any ERC-20: only the standard ABI is needed to reference an existing token. */

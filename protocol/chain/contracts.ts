@@ -1,5 +1,5 @@
 import { getContract } from "viem";
-import { jobEscrowAbi, modelRegistryAbi, nodeRegistryAbi, testTokenAbi } from "./generated/abi.js";
+import { auditManagerAbi, jobEscrowAbi, modelRegistryAbi, nodeRegistryAbi, testTokenAbi } from "./generated/abi.js";
 import type { StepproofClients } from "./client.js";
 
 /** Typed contract instances for a connected deployment (reads via the public client). */
@@ -11,6 +11,7 @@ export function stepproofContracts(clients: StepproofClients) {
     modelRegistry: getContract({ address: c.modelRegistry, abi: modelRegistryAbi, client }),
     nodeRegistry: getContract({ address: c.nodeRegistry, abi: nodeRegistryAbi, client }),
     jobEscrow: getContract({ address: c.jobEscrow, abi: jobEscrowAbi, client }),
+    auditManager: getContract({ address: c.auditManager, abi: auditManagerAbi, client }),
   };
 }
 

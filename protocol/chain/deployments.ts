@@ -17,6 +17,7 @@ export const deploymentSchema = z.object({
     jobEscrow: z.string().refine(isAddress, "not an address"),
     stepProofGame: z.string().refine(isAddress, "not an address"),
     traceAvailability: z.string().refine(isAddress, "not an address"),
+    auditManager: z.string().refine(isAddress, "not an address"),
   }),
 });
 
@@ -32,6 +33,8 @@ export type Deployment = {
     stepProofGame: Address;
     /** Trace availability challenges (PROTOCOL §8.1). */
     traceAvailability: Address;
+    /** Protocol-assigned audits, audit pay, canaries (PROTOCOL §9). */
+    auditManager: Address;
   };
 };
 
@@ -75,6 +78,7 @@ export async function readDeployment(file: string, expectedChainId?: number): Pr
       jobEscrow: getAddress(c.jobEscrow),
       stepProofGame: getAddress(c.stepProofGame),
       traceAvailability: getAddress(c.traceAvailability),
+      auditManager: getAddress(c.auditManager),
     },
   };
 }

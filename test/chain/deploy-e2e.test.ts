@@ -128,7 +128,7 @@ describe("connecting to the wrong chain or a missing deployment", () => {
       const dir = await mkdtemp(path.join(tmpdir(), "stepproof-wrong-"));
       const file = path.join(dir, "31337.json");
       const nowhere = "0x000000000000000000000000000000000000dEaD";
-      await writeDeployment(file, { chainId: 31337, startBlock: 0, deployedAt: new Date().toISOString(), contracts: { token: nowhere, modelRegistry: nowhere, nodeRegistry: nowhere, jobEscrow: nowhere, stepProofGame: nowhere, traceAvailability: nowhere } });
+      await writeDeployment(file, { chainId: 31337, startBlock: 0, deployedAt: new Date().toISOString(), contracts: { token: nowhere, modelRegistry: nowhere, nodeRegistry: nowhere, jobEscrow: nowhere, stepProofGame: nowhere, traceAvailability: nowhere, auditManager: nowhere } });
       await expect(connectStepproof({ rpcUrl: chain.url, deploymentFile: file })).rejects.toThrow(/No JobEscrow contract at 0x000000000000000000000000000000000000dEaD on chain 31337/);
       await writeFile(file, "{ not json");
       await expect(connectStepproof({ rpcUrl: chain.url, deploymentFile: file })).rejects.toThrow(/is malformed/);

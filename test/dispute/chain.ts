@@ -28,6 +28,7 @@ export async function deployGame(opts: { reentrantToken?: boolean } = {}) {
     judge.address,
     token.address,
     BOND,
+    0, // bond share of the escrow: these tests use the floor
     PROVER_CLOCK,
     CHALLENGER_CLOCK,
     DEMAND_FEE,

@@ -1,7 +1,7 @@
 /**
  * The game wired to the real settlement contracts (ModelRegistry, NodeRegistry, JobEscrow) as
  * governance would deploy them: a prover with a wrong trace is slashed through the escrow hook
- * (client refunded in full, challenger rewarded from the collateral, bond returned); an honest
+ * (client refunded in full, challenger rewarded from the slash, bond returned); an honest
  * prover's job is frozen during the dispute, then finalizes and pays once the challenger times out.
  */
 import { describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import { OP_COUNT, T } from "../../protocol/evaluator/layout.js";
 import { buildOpenings, judgeContext, type DisputeData } from "../../protocol/dispute/proofs.js";
 import { tinyData, tolerances, withStep } from "./fixture.js";
 import { perturb, q48, verdictOf } from "./perturb.js";
+import { DEFAULT_DEPLOY_PARAMETERS } from "../../ignition/modules/Stepproof.js";
 
 const POS = 2;
 const LAYER = 1;
@@ -29,14 +30,21 @@ async function deployReal() {
   await nodes.write.grantRole([await nodes.read.SLASHER_ROLE(), escrow.address]);
   await escrow.write.setTreasury([treasury!.account.address]);
   const judge = await viem.deployContract("StepJudge");
-  const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, E18, 3600n, 7200n, 10n ** 15n]);
+  const game = await viem.deployContract("StepProofGame", [escrow.address, models.address, judge.address, token.address, E18, 0, 3600n, 7200n, 10n ** 15n]);
   await escrow.write.setDisputeGame([game.address]);
+  const audits = await viem.deployContract("AuditManager", [admin!.account.address, escrow.address, nodes.address, models.address, { ...DEFAULT_DEPLOY_PARAMETERS.audit }]);
+  await nodes.write.grantRole([await nodes.read.AUDIT_ROLE(), audits.address]);
+  await nodes.write.grantRole([await nodes.read.SLASHER_ROLE(), audits.address]);
+  await escrow.write.setAuditManager([audits.address]);
   for (const w of [prover!, client!, challenger!]) {
     await token.write.mint([w.account.address, 10_000n * E18]);
     for (const spender of [nodes.address, escrow.address, game.address]) await token.write.approve([spender, 2n ** 255n], { account: w.account });
   }
   await nodes.write.register([1, 1000n * E18, "http://127.0.0.1:8600"], { account: prover!.account });
-  return { viem, networkHelpers, token, models, nodes, escrow, judge, game, prover: prover!, client: client!, challenger: challenger!, treasury: treasury! };
+  // The challenger is the model's only pool member, so it is the auditor of any audited job and
+  // never waits on another auditor's priority (PROTOCOL §9.1).
+  await nodes.write.register([2, 100n * E18, "http://127.0.0.1:8700"], { account: challenger!.account });
+  return { viem, networkHelpers, token, models, nodes, escrow, judge, game, audits, prover: prover!, client: client!, challenger: challenger!, treasury: treasury! };
 }
 
 async function committedJob(d: Awaited<ReturnType<typeof deployReal>>, data: DisputeData, modelId: Hex) {
@@ -44,6 +52,7 @@ async function committedJob(d: Awaited<ReturnType<typeof deployReal>>, data: Dis
   const arch = { ...data.arch, context: Math.min(data.arch.context, data.encoding.chunkSize ** 2) };
   await d.models.write.registerModel([modelId, data.weightsTree.root, keccak256(toHex("manifest")), arch, data.encoding, tolerances()]);
   await d.nodes.write.setOffer([modelId, 10n ** 15n, 10n ** 15n], { account: d.prover.account });
+  await d.audits.write.joinPool([modelId], { account: d.challenger.account });
   const n = data.trace.tokens.length;
   const jobId = await d.escrow.read.nextJobId();
   await d.escrow.write.openJob(
@@ -75,7 +84,10 @@ describe("StepProofGame with the real escrow, registries and staking", () => {
     expect(job.status).toBe(5); // Slashed
     expect(job.openDisputes).toBe(0);
     expect(await d.escrow.read.credits([d.client.account.address])).toBe(escrowed);
-    expect(await d.nodes.read.credits([d.challenger.account.address])).toBe(collateral / 2n);
+    // Collateral plus half the prover's remaining free stake (1,000 staked), half of it rewarded (§9.4–§9.5).
+    const slashed = collateral + (1000n * E18 - collateral) / 2n;
+    expect(await d.nodes.read.credits([d.challenger.account.address])).toBe(slashed / 2n);
+    expect((await d.nodes.read.getNode([d.prover.account.address])).jailedUntil).toBeGreaterThan(0n);
     const before = await d.token.read.balanceOf([d.challenger.account.address]);
     await d.game.write.withdraw({ account: d.challenger.account });
     expect(await d.token.read.balanceOf([d.challenger.account.address])).toBe(before + E18);

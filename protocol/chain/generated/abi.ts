@@ -759,6 +759,27 @@ export const nodeRegistryAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "have",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "need",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientCredit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "node",
         "type": "address"
       },
@@ -821,6 +842,33 @@ export const nodeRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint16",
+        "name": "shareBps",
+        "type": "uint16"
+      }
+    ],
+    "name": "InvalidShare",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "node",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "until",
+        "type": "uint64"
+      }
+    ],
+    "name": "Jailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "modelId",
         "type": "bytes32"
@@ -838,6 +886,28 @@ export const nodeRegistryAbi = [
       }
     ],
     "name": "NotAProver",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "node",
+        "type": "address"
+      }
+    ],
+    "name": "NotAVerifier",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotLocker",
     "type": "error"
   },
   {
@@ -876,22 +946,6 @@ export const nodeRegistryAbi = [
   {
     "inputs": [],
     "name": "ReentrancyGuardReentrantCall",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "reward",
-        "type": "uint256"
-      }
-    ],
-    "name": "RewardExceedsSlash",
     "type": "error"
   },
   {
@@ -979,6 +1033,31 @@ export const nodeRegistryAbi = [
       {
         "indexed": true,
         "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "locked",
+        "type": "uint256"
+      }
+    ],
+    "name": "BondLocked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
         "name": "prover",
         "type": "address"
       },
@@ -1040,6 +1119,31 @@ export const nodeRegistryAbi = [
       }
     ],
     "name": "CreditWithdrawn",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "from",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "CreditsTransferred",
     "type": "event"
   },
   {
@@ -1279,26 +1383,38 @@ export const nodeRegistryAbi = [
       {
         "indexed": true,
         "internalType": "address",
-        "name": "prover",
+        "name": "node",
         "type": "address"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
       },
       {
         "indexed": true,
         "internalType": "address",
-        "name": "challenger",
+        "name": "to",
         "type": "address"
       },
       {
         "indexed": false,
         "internalType": "uint256",
-        "name": "reward",
+        "name": "fromLocked",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fromFree",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fromUnbonding",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "jailedUntil",
+        "type": "uint64"
       }
     ],
     "name": "StakeSlashed",
@@ -1353,6 +1469,19 @@ export const nodeRegistryAbi = [
     ],
     "name": "UnbondingRequested",
     "type": "event"
+  },
+  {
+    "inputs": [],
+    "name": "AUDIT_ROLE",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
   },
   {
     "inputs": [],
@@ -1508,6 +1637,11 @@ export const nodeRegistryAbi = [
             "type": "uint64"
           },
           {
+            "internalType": "uint64",
+            "name": "jailedUntil",
+            "type": "uint64"
+          },
+          {
             "internalType": "string",
             "name": "endpoint",
             "type": "string"
@@ -1621,6 +1755,24 @@ export const nodeRegistryAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "lockBond",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -1820,27 +1972,33 @@ export const nodeRegistryAbi = [
     "inputs": [
       {
         "internalType": "address",
-        "name": "prover",
+        "name": "node_",
         "type": "address"
       },
       {
         "internalType": "uint256",
-        "name": "amount",
+        "name": "fromLocked",
         "type": "uint256"
       },
       {
-        "internalType": "address",
-        "name": "challenger",
-        "type": "address"
+        "internalType": "uint16",
+        "name": "shareBps",
+        "type": "uint16"
       },
       {
+        "internalType": "uint64",
+        "name": "jailUntil",
+        "type": "uint64"
+      }
+    ],
+    "name": "slashStake",
+    "outputs": [
+      {
         "internalType": "uint256",
-        "name": "reward",
+        "name": "slashed",
         "type": "uint256"
       }
     ],
-    "name": "slash",
-    "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -1929,6 +2087,24 @@ export const nodeRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "transferCredits",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "treasury",
     "outputs": [
@@ -1958,7 +2134,7 @@ export const nodeRegistryAbi = [
     "inputs": [
       {
         "internalType": "address",
-        "name": "prover",
+        "name": "node_",
         "type": "address"
       },
       {
@@ -2105,6 +2281,33 @@ export const jobEscrowAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "auditManager",
+        "type": "address"
+      }
+    ],
+    "name": "AuditManagerAlreadySet",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "pool",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "AuditPoolShortfall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "game",
         "type": "address"
       }
@@ -2232,12 +2435,54 @@ export const jobEscrowAbi = [
         "type": "uint256"
       },
       {
-        "internalType": "uint16",
+        "internalType": "uint32",
         "name": "openDisputes",
-        "type": "uint16"
+        "type": "uint32"
       }
     ],
     "name": "DisputesOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "have",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "need",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientCredit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "exposure",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "limit",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientDeterrence",
     "type": "error"
   },
   {
@@ -2348,6 +2593,11 @@ export const jobEscrowAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "NoAuditManager",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -2356,6 +2606,17 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "NoOpenDispute",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotAuditManager",
     "type": "error"
   },
   {
@@ -2593,6 +2854,69 @@ export const jobEscrowAbi = [
       {
         "indexed": false,
         "internalType": "address",
+        "name": "auditManager",
+        "type": "address"
+      }
+    ],
+    "name": "AuditManagerSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "pool",
+        "type": "uint256"
+      }
+    ],
+    "name": "AuditPaid",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "from",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "pool",
+        "type": "uint256"
+      }
+    ],
+    "name": "AuditPoolFunded",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "address",
         "name": "game",
         "type": "address"
       }
@@ -2674,9 +2998,21 @@ export const jobEscrowAbi = [
       },
       {
         "indexed": false,
-        "internalType": "uint16",
+        "internalType": "uint32",
+        "name": "seq",
+        "type": "uint32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "challenger",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
         "name": "openDisputes",
-        "type": "uint16"
+        "type": "uint32"
       }
     ],
     "name": "JobDisputeOpened",
@@ -2693,15 +3029,21 @@ export const jobEscrowAbi = [
       },
       {
         "indexed": false,
+        "internalType": "uint32",
+        "name": "seq",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
         "internalType": "bool",
         "name": "proverAtFault",
         "type": "bool"
       },
       {
         "indexed": false,
-        "internalType": "uint16",
+        "internalType": "uint32",
         "name": "openDisputes",
-        "type": "uint16"
+        "type": "uint32"
       }
     ],
     "name": "JobDisputeResolved",
@@ -2757,6 +3099,12 @@ export const jobEscrowAbi = [
         "indexed": false,
         "internalType": "uint256",
         "name": "clientRefund",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "auditFee",
         "type": "uint256"
       }
     ],
@@ -2836,7 +3184,7 @@ export const jobEscrowAbi = [
       {
         "indexed": true,
         "internalType": "address",
-        "name": "challenger",
+        "name": "prover",
         "type": "address"
       },
       {
@@ -2856,6 +3204,12 @@ export const jobEscrowAbi = [
         "internalType": "uint256",
         "name": "clientRefund",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "jailedUntil",
+        "type": "uint64"
       }
     ],
     "name": "JobSlashed",
@@ -3074,6 +3428,37 @@ export const jobEscrowAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "challenger",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "seq",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "reward",
+        "type": "uint256"
+      }
+    ],
+    "name": "SlashRewardPaid",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": false,
         "internalType": "address",
         "name": "treasury",
@@ -3189,6 +3574,32 @@ export const jobEscrowAbi = [
   },
   {
     "inputs": [],
+    "name": "auditManager",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "auditPool",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "availabilityGame",
     "outputs": [
       {
@@ -3276,6 +3687,25 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      }
+    ],
+    "name": "exposure",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "jobId",
         "type": "uint256"
@@ -3309,6 +3739,19 @@ export const jobEscrowAbi = [
     "inputs": [
       {
         "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "fundAuditPool",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
         "name": "jobId",
         "type": "uint256"
       }
@@ -3323,14 +3766,19 @@ export const jobEscrowAbi = [
             "type": "address"
           },
           {
-            "internalType": "uint64",
+            "internalType": "uint40",
             "name": "openedAt",
-            "type": "uint64"
+            "type": "uint40"
           },
           {
             "internalType": "uint32",
             "name": "challengeWindow",
             "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "auditFeeBps",
+            "type": "uint16"
           },
           {
             "internalType": "address",
@@ -3343,14 +3791,9 @@ export const jobEscrowAbi = [
             "type": "uint64"
           },
           {
-            "internalType": "uint16",
-            "name": "feeBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint16",
+            "internalType": "uint32",
             "name": "openDisputes",
-            "type": "uint16"
+            "type": "uint32"
           },
           {
             "internalType": "bytes32",
@@ -3431,6 +3874,11 @@ export const jobEscrowAbi = [
             "internalType": "uint64",
             "name": "declineDeadline",
             "type": "uint64"
+          },
+          {
+            "internalType": "uint16",
+            "name": "feeBps",
+            "type": "uint16"
           }
         ],
         "internalType": "struct IJobEscrow.Job",
@@ -3608,10 +4056,21 @@ export const jobEscrowAbi = [
         "internalType": "uint256",
         "name": "jobId",
         "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "challenger",
+        "type": "address"
       }
     ],
     "name": "onDisputeOpened",
-    "outputs": [],
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "seq",
+        "type": "uint32"
+      }
+    ],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -3621,6 +4080,11 @@ export const jobEscrowAbi = [
         "internalType": "uint256",
         "name": "jobId",
         "type": "uint256"
+      },
+      {
+        "internalType": "uint32",
+        "name": "seq",
+        "type": "uint32"
       },
       {
         "internalType": "bool",
@@ -3843,6 +4307,24 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "payFromAuditPool",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "jobId",
         "type": "uint256"
@@ -3901,6 +4383,11 @@ export const jobEscrowAbi = [
         "internalType": "uint256",
         "name": "clientRefund",
         "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "auditFee",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -3951,6 +4438,19 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "auditManager_",
+        "type": "address"
+      }
+    ],
+    "name": "setAuditManager",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -4052,6 +4552,47 @@ export const jobEscrowAbi = [
     "name": "setTreasury",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "slashReward",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint32",
+            "name": "disputesOpened",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "bestSeq",
+            "type": "uint32"
+          },
+          {
+            "internalType": "address",
+            "name": "bestChallenger",
+            "type": "address"
+          },
+          {
+            "internalType": "uint128",
+            "name": "held",
+            "type": "uint128"
+          }
+        ],
+        "internalType": "struct IJobEscrow.SlashReward",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -4804,6 +5345,11 @@ export const stepProofGameAbi = [
         "internalType": "uint128",
         "name": "challengerBond_",
         "type": "uint128"
+      },
+      {
+        "internalType": "uint16",
+        "name": "bondBps_",
+        "type": "uint16"
       },
       {
         "internalType": "uint64",
@@ -5725,6 +6271,38 @@ export const stepProofGameAbi = [
   },
   {
     "inputs": [],
+    "name": "bondBps",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "bondFor",
+    "outputs": [
+      {
+        "internalType": "uint128",
+        "name": "",
+        "type": "uint128"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "bondsHeld",
     "outputs": [
       {
@@ -5990,6 +6568,11 @@ export const stepProofGameAbi = [
             "internalType": "uint64",
             "name": "turnStartedAt",
             "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "seq",
+            "type": "uint32"
           },
           {
             "internalType": "uint64",
@@ -6357,6 +6940,27 @@ export const traceAvailabilityAbi = [
       }
     ],
     "name": "DeadlinePassed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "have",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "need",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientCredit",
     "type": "error"
   },
   {
@@ -6989,6 +7593,11 @@ export const traceAvailabilityAbi = [
             "type": "address"
           },
           {
+            "internalType": "uint32",
+            "name": "seq",
+            "type": "uint32"
+          },
+          {
             "internalType": "uint128",
             "name": "fees",
             "type": "uint128"
@@ -7064,6 +7673,1966 @@ export const traceAvailabilityAbi = [
     "name": "withdraw",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  }
+] as const;
+
+export const auditManagerAbi = [
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "admin",
+        "type": "address"
+      },
+      {
+        "internalType": "contract IJobEscrow",
+        "name": "escrow_",
+        "type": "address"
+      },
+      {
+        "internalType": "contract INodeRegistry",
+        "name": "nodes_",
+        "type": "address"
+      },
+      {
+        "internalType": "contract IModelRegistry",
+        "name": "models_",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "auditRateBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "boundaries",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint16",
+            "name": "slashShareBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "jailPeriod",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "auditFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "auditPeriod",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "vestDelay",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "lazySlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "maxMisses",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint128",
+            "name": "minBond",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint32",
+            "name": "leaveDelay",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct AuditParams.Params",
+        "name": "params_",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "constructor"
+  },
+  {
+    "inputs": [],
+    "name": "AccessControlBadConfirmation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "neededRole",
+        "type": "bytes32"
+      }
+    ],
+    "name": "AccessControlUnauthorizedAccount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      }
+    ],
+    "name": "AlreadyInPool",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "AuditDeadlineNotPassed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "AuditDeadlinePassed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "AuditorPriority",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "internalType": "uint40",
+        "name": "releaseAfter",
+        "type": "uint40"
+      }
+    ],
+    "name": "BondLocked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "commitment",
+        "type": "bytes32"
+      }
+    ],
+    "name": "CanaryAlreadyCommitted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "CanaryAlreadyExposed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "seedBlock",
+        "type": "uint256"
+      }
+    ],
+    "name": "DrawNotReady",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      }
+    ],
+    "name": "Ejected",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "domain",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "tensorId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "row",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "chunkIndex",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidChunkProof",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "field",
+        "type": "string"
+      }
+    ],
+    "name": "InvalidParams",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobNotCommitted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelUnknown",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NoAuditors",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotACanary",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotAuditor",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotEscrow",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      }
+    ],
+    "name": "NotInPool",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotPrunable",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint40",
+        "name": "vestsAt",
+        "type": "uint40"
+      }
+    ],
+    "name": "NotVested",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      }
+    ],
+    "name": "NothingToRelease",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoolFull",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "TooManyPools",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "enum AuditManager.AuditState",
+        "name": "state",
+        "type": "uint8"
+      }
+    ],
+    "name": "WrongAuditState",
+    "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      }
+    ],
+    "name": "AuditDisputed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "enum AuditManager.AuditState",
+        "name": "state",
+        "type": "uint8"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "AuditDrawn",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "misses",
+        "type": "uint8"
+      }
+    ],
+    "name": "AuditMissed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "AuditPayClaimed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "pay",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint40",
+        "name": "vestsAt",
+        "type": "uint40"
+      }
+    ],
+    "name": "AuditReported",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "forfeited",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "slashed",
+        "type": "bool"
+      }
+    ],
+    "name": "AuditorEjected",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "BondReleased",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "commitment",
+        "type": "bytes32"
+      }
+    ],
+    "name": "CanaryCommitted",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "auditorSlashed",
+        "type": "bool"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "slashed",
+        "type": "uint256"
+      }
+    ],
+    "name": "CanaryExposed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "rateBps",
+        "type": "uint16"
+      }
+    ],
+    "name": "ModelAuditRateSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "auditRateBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "boundaries",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint16",
+            "name": "slashShareBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "jailPeriod",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "auditFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "auditPeriod",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "vestDelay",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "lazySlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "maxMisses",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint128",
+            "name": "minBond",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint32",
+            "name": "leaveDelay",
+            "type": "uint32"
+          }
+        ],
+        "indexed": false,
+        "internalType": "struct AuditParams.Params",
+        "name": "params",
+        "type": "tuple"
+      }
+    ],
+    "name": "ParamsUpdated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "activeMembers",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoolJoined",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "activeMembers",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoolLeft",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      }
+    ],
+    "name": "PoolPruned",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "previousAdminRole",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "newAdminRole",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RoleAdminChanged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
+    ],
+    "name": "RoleGranted",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
+    ],
+    "name": "RoleRevoked",
+    "type": "event"
+  },
+  {
+    "inputs": [],
+    "name": "CANARY_ROLE",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "DEFAULT_ADMIN_ROLE",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "DETERRENCE",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_AUDIT_FEE_BPS",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_JAIL_PERIOD",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_PERIOD",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_POOL",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_POOLS_PER_VERIFIER",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MIN_AUDIT_PERIOD",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MIN_SLASH_SHARE_BPS",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "PARAMS_ROLE",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "activeMembers",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "assignment",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "enum AuditManager.AuditState",
+            "name": "state",
+            "type": "uint8"
+          },
+          {
+            "internalType": "address",
+            "name": "auditor",
+            "type": "address"
+          },
+          {
+            "internalType": "uint64",
+            "name": "deadline",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32[]",
+            "name": "boundaries",
+            "type": "uint32[]"
+          },
+          {
+            "internalType": "bool",
+            "name": "head",
+            "type": "bool"
+          },
+          {
+            "internalType": "uint32",
+            "name": "probeBoundary",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "probeRow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "probeChunk",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct AuditManager.Assignment",
+        "name": "s",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "auditFeeBps",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "auditRateOf",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "commitment",
+        "type": "bytes32"
+      }
+    ],
+    "name": "canaryCommittedAt",
+    "outputs": [
+      {
+        "internalType": "uint48",
+        "name": "",
+        "type": "uint48"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256[]",
+        "name": "jobIds",
+        "type": "uint256[]"
+      }
+    ],
+    "name": "claimAuditPay",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "commitment",
+        "type": "bytes32"
+      }
+    ],
+    "name": "commitCanary",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "detectionProbability",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "num",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "den",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "escrow",
+    "outputs": [
+      {
+        "internalType": "contract IJobEscrow",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "salt",
+        "type": "bytes32"
+      }
+    ],
+    "name": "exposeCanary",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "freeStake",
+        "type": "uint256"
+      }
+    ],
+    "name": "exposureLimit",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "fixDraw",
+    "outputs": [
+      {
+        "internalType": "enum AuditManager.AuditState",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "fraudPenalty",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "slashShareBps",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint32",
+        "name": "jailPeriod",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "getAudit",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint48",
+            "name": "seedBlock",
+            "type": "uint48"
+          },
+          {
+            "internalType": "uint40",
+            "name": "deadline",
+            "type": "uint40"
+          },
+          {
+            "internalType": "uint16",
+            "name": "rateBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "enum AuditManager.AuditState",
+            "name": "state",
+            "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "canary",
+            "type": "bool"
+          },
+          {
+            "internalType": "address",
+            "name": "auditor",
+            "type": "address"
+          },
+          {
+            "internalType": "uint40",
+            "name": "vestsAt",
+            "type": "uint40"
+          },
+          {
+            "internalType": "uint128",
+            "name": "pay",
+            "type": "uint128"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "seed",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct AuditManager.Audit",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      }
+    ],
+    "name": "getAuditor",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint128",
+            "name": "bond",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint40",
+            "name": "releaseAfter",
+            "type": "uint40"
+          },
+          {
+            "internalType": "uint8",
+            "name": "misses",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint48",
+            "name": "ejectedBlock",
+            "type": "uint48"
+          },
+          {
+            "internalType": "uint128",
+            "name": "unclaimed",
+            "type": "uint128"
+          }
+        ],
+        "internalType": "struct AuditManager.Auditor",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      }
+    ],
+    "name": "getRoleAdmin",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "grantRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "hasRole",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "joinPool",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "leavePool",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "models",
+    "outputs": [
+      {
+        "internalType": "contract IModelRegistry",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      }
+    ],
+    "name": "modelsOf",
+    "outputs": [
+      {
+        "internalType": "bytes32[]",
+        "name": "",
+        "type": "bytes32[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "nodes",
+    "outputs": [
+      {
+        "internalType": "contract INodeRegistry",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "challenger",
+        "type": "address"
+      },
+      {
+        "internalType": "bool",
+        "name": "stepDispute",
+        "type": "bool"
+      }
+    ],
+    "name": "onDisputeOpened",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "onJobFinalized",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "challengeDeadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "onResultCommitted",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "params",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "auditRateBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "boundaries",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint16",
+            "name": "slashShareBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "jailPeriod",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "auditFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "auditPeriod",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "vestDelay",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "lazySlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "maxMisses",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint128",
+            "name": "minBond",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint32",
+            "name": "leaveDelay",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct AuditParams.Params",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "poolOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "verifier",
+            "type": "address"
+          },
+          {
+            "internalType": "uint48",
+            "name": "joinedBlock",
+            "type": "uint48"
+          },
+          {
+            "internalType": "uint48",
+            "name": "leftBlock",
+            "type": "uint48"
+          }
+        ],
+        "internalType": "struct AuditPools.Member[]",
+        "name": "",
+        "type": "tuple[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      }
+    ],
+    "name": "prune",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "recordMiss",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "releaseBond",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "callerConfirmation",
+        "type": "address"
+      }
+    ],
+    "name": "renounceRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes",
+        "name": "chunk",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes32[]",
+        "name": "proof",
+        "type": "bytes32[]"
+      }
+    ],
+    "name": "reportAudit",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "reserved",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint16",
+        "name": "rateBps",
+        "type": "uint16"
+      }
+    ],
+    "name": "setModelAuditRate",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "auditRateBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "boundaries",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint16",
+            "name": "slashShareBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "jailPeriod",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "auditFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "auditPeriod",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "vestDelay",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint16",
+            "name": "lazySlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "maxMisses",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint128",
+            "name": "minBond",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint32",
+            "name": "leaveDelay",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct AuditParams.Params",
+        "name": "params_",
+        "type": "tuple"
+      }
+    ],
+    "name": "setParams",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes4",
+        "name": "interfaceId",
+        "type": "bytes4"
+      }
+    ],
+    "name": "supportsInterface",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   }
 ] as const;
