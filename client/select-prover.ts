@@ -1,4 +1,5 @@
 import { getAddress, type Address, type Hex } from "viem";
+import { auditManagerAbi, jobEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { listProverOffers, type ProverOffer } from "../protocol/chain/actions/listProverOffers.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { ClientError } from "./errors.js";
@@ -19,23 +20,57 @@ export const maxCost = (o: Pick<ProverOffer, "inputPrice" | "outputPrice">, inpu
 
 /**
  * Pick a prover for a model: the cheapest for this job's maximum token counts, ties broken by
- * the larger stake (more to lose). Provers with no free stake cannot lock collateral and are
- * skipped (openJob would revert).
+ * the larger stake (more to lose). Provers openJob would refuse are skipped: no free stake for the
+ * collateral, jailed after a fraud, or a stake too small to deter cheating on one more job of
+ * this size (PROTOCOL §9.4). A prover named explicitly gets the reason instead.
  */
 export async function selectProver(clients: StepproofClients, p: SelectProverParameters): Promise<ProverOffer> {
-  const offers = (await listProverOffers(clients, { modelId: p.modelId })).filter((o) => o.freeStake > 0n);
+  const offers = await listProverOffers(clients, { modelId: p.modelId });
+  const refusal = await refusalCheck(clients, p);
   if (p.prover) {
     const wanted = getAddress(p.prover);
     const offer = offers.find((o) => o.prover === wanted);
     if (!offer) throw new ClientError(`prover ${wanted} has no active offer for model ${p.modelId}`);
+    const why = await refusal(offer);
+    if (why) throw new ClientError(`prover ${wanted} cannot take this job: ${why}`);
     if (p.probe && !(await p.probe(offer))) throw new ClientError(`prover ${wanted} is not serving model ${p.modelId} at ${offer.endpoint}`);
     return offer;
   }
-  const cost = (o: ProverOffer) => maxCost(o, p.inputTokens, p.maxOutputTokens);
-  offers.sort((a, b) => (cost(a) < cost(b) ? -1 : cost(a) > cost(b) ? 1 : a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : 0));
   if (offers.length === 0) throw new ClientError(`no registered prover offers model ${p.modelId}`);
-  for (const offer of offers) if (!p.probe || (await p.probe(offer))) return offer;
-  throw new ClientError(`none of the ${offers.length} provers offering model ${p.modelId} is reachable`);
+  const eligible: ProverOffer[] = [];
+  const reasons: string[] = [];
+  for (const o of offers) {
+    const why = await refusal(o);
+    if (why) reasons.push(`${o.prover}: ${why}`);
+    else eligible.push(o);
+  }
+  if (eligible.length === 0) throw new ClientError(`no prover of model ${p.modelId} can take this job`, { details: reasons.join("; ") });
+  const cost = (o: ProverOffer) => maxCost(o, p.inputTokens, p.maxOutputTokens);
+  eligible.sort((a, b) => (cost(a) < cost(b) ? -1 : cost(a) > cost(b) ? 1 : a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : 0));
+  for (const offer of eligible) if (!p.probe || (await p.probe(offer))) return offer;
+  throw new ClientError(`none of the ${eligible.length} provers offering model ${p.modelId} is reachable`);
+}
+
+/** Why openJob would refuse a job of these counts with `offer`'s prover, or undefined. */
+async function refusalCheck(clients: StepproofClients, p: SelectProverParameters): Promise<(offer: ProverOffer) => Promise<string | undefined>> {
+  const { jobEscrow, auditManager } = clients.deployment.contracts;
+  const now = (await clients.publicClient.getBlock()).timestamp;
+  const params = await clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "params" });
+  return async (o) => {
+    if (now < o.jailedUntil) return `jailed until ${new Date(Number(o.jailedUntil) * 1000).toISOString()} after a proven fraud`;
+    const cost = maxCost(o, p.inputTokens, p.maxOutputTokens);
+    let collateral = (cost * BigInt(params.collateralBps)) / 10_000n;
+    if (collateral < params.minCollateral) collateral = params.minCollateral;
+    if (o.freeStake < collateral) return `free stake ${o.freeStake} cannot cover the collateral ${collateral}`;
+    let limit: bigint;
+    try {
+      limit = await clients.publicClient.readContract({ address: auditManager, abi: auditManagerAbi, functionName: "exposureLimit", args: [p.modelId, o.freeStake - collateral] });
+    } catch {
+      return `model ${p.modelId} has no verifier in its audit pool, so no job can open (PROTOCOL §9.4)`;
+    }
+    if (o.exposure + cost > limit) return `its open jobs (${o.exposure}) plus this one (${cost}) would exceed what its stake deters (${limit}, PROTOCOL §9.4)`;
+    return undefined;
+  };
 }
 
 /**

@@ -7,7 +7,8 @@
 import { Command } from "commander";
 import { addKeysCommand } from "../protocol/node/keys-command.js";
 import { formatEther, parseEther } from "viem";
-import { nodeRegistryAbi, jobEscrowAbi } from "../protocol/chain/generated/abi.js";
+import { auditManagerAbi, nodeRegistryAbi, jobEscrowAbi } from "../protocol/chain/generated/abi.js";
+import { readDetectionProbability } from "../protocol/chain/actions/audits.js";
 import { declineJob } from "../protocol/chain/actions/declineJob.js";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { stakeMore } from "../protocol/chain/actions/stakeMore.js";
@@ -97,7 +98,7 @@ program
 
 program
   .command("status")
-  .description("stake, offer, credits and the node's jobs")
+  .description("stake, offer, credits, exposure and its limit, the protocol's detection probability and the node's jobs")
   .requiredOption("--config <file>", "prover config (JSON)")
   .option("--json", "machine-readable output")
   .action(async (o: { config: string; json?: boolean }) => {
@@ -109,6 +110,12 @@ program
     const node = await clients.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [me] });
     const offer = await clients.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [me, manifest.modelId] });
     const escrowCredits = await clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "credits", args: [me] });
+    const exposure = await clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "exposure", args: [me] });
+    const free = node.stake - node.locked;
+    // PROTOCOL §9.4: the escrow of open jobs this stake deters cheating on (reverts with no auditors).
+    const exposureLimit = await clients.publicClient
+      .readContract({ address: clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "exposureLimit", args: [manifest.modelId, free] })
+      .catch(() => null);
     const db = new ProverDb(config.dataDir);
     const jobs = db.countByState();
     const lastTickBlock = db.getCursor("lastTickBlock") ?? null;
@@ -121,6 +128,11 @@ program
       locked: formatEther(node.locked),
       unbonding: formatEther(node.unbonding),
       unbondingReadyAt: node.unbondingReadyAt ? new Date(Number(node.unbondingReadyAt) * 1000).toISOString() : null,
+      jailedUntil: node.jailedUntil ? new Date(Number(node.jailedUntil) * 1000).toISOString() : null,
+      exposure: formatEther(exposure),
+      exposureLimit: exposureLimit === null ? "no auditors in the model's pool: no job can open" : formatEther(exposureLimit),
+      // PROTOCOL §9.1: the protocol's probability of catching one corrupted step of a job.
+      detectionProbability: await readDetectionProbability(clients, manifest.modelId),
       model: manifest.modelId,
       offer: offer.active ? { inputPrice: offer.inputPrice.toString(), outputPrice: offer.outputPrice.toString() } : null,
       credits: formatEther(escrowCredits),

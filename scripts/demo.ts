@@ -3,8 +3,10 @@
  *
  * The whole system on an embedded local chain: deploy, register the tiny model, start an honest
  * prover, a prover that corrupts one element of one layer at one position on some jobs, and a
- * verifier; run client jobs; let the verifier catch and slash the cheater; advance time past
- * the challenge windows; settle; print who got what and reconcile every balance.
+ * verifier in the model's audit pool; run client jobs; the protocol assigns their audits to the
+ * verifier, which catches and slashes the cheater (collateral, half its stake, jail) and reports
+ * the honest jobs; advance time past the challenge windows and the audit pay's vesting; settle;
+ * print who got what and reconcile every balance.
  */
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
@@ -25,6 +27,10 @@ import { StepDisputeDriver } from "../verifier-node/step-dispute-driver.js";
 import { AvailabilityDriver } from "../verifier-node/availability-driver.js";
 import { detectionProbability, type SamplingPolicy } from "../verifier-node/sampling.js";
 import { DEFAULT_DEPLOY_PARAMETERS } from "../ignition/modules/Stepproof.js";
+import { AuditDriver } from "../verifier-node/audit-driver.js";
+import { auditStateName, readDetectionProbability } from "../protocol/chain/actions/audits.js";
+import { sendContractTransaction } from "../protocol/chain/actions/send.js";
+import { auditManagerAbi, jobEscrowAbi, testTokenAbi } from "../protocol/chain/generated/abi.js";
 import { ROLES, devAccount } from "./demo/accounts.js";
 import { connectAs, modelDirOf, prepareModel, startEmbeddedChain } from "./demo/setup.js";
 import { balanceSheet, fmt, solvency } from "./demo/reconcile.js";
@@ -41,6 +47,7 @@ const phase = (title: string) => console.log(`\n── ${title} ${"─".repeat(M
 /** Where the cheater corrupts: one element of h[t][l], on every 2nd job it serves. */
 const CORRUPTION = { layer: 2, position: 3, element: 5, delta: 0.5, everyNthJob: 2 };
 const PRICES = { input: parseEther("0.0001"), output: parseEther("0.0004") };
+const AUDIT_POOL_SEED = parseEther("0.01");
 const PROMPTS = ["The quick brown fox", "Decentralized inference", "Hello, stepproof!", "Merkle roots of traces", "Per-token payment", "Optimistic checking", "Step proofs settle fraud", "Nobody has to trust"];
 
 const started = performance.now();
@@ -59,6 +66,13 @@ const manifest = await prepareModel(dataDir, gov, say);
 const modelId = manifest.modelId as Hex;
 const modelDir = modelDirOf(dataDir);
 say(`registered ${manifest.name}: ${manifest.architecture.layers} layers, d ${manifest.architecture.hidden}, model ${modelId.slice(0, 10)}…, weights root ${manifest.weightsRoot.slice(0, 10)}…`);
+// Governance audits every job of this model (the default is 10 %, PROTOCOL §9.6) so the demo's
+// outcome is certain, and seeds the audit pool so the first audits are paid before fees accrue.
+const { auditManager, jobEscrow } = gov.deployment.contracts;
+await sendContractTransaction(gov, { address: auditManager, abi: auditManagerAbi, functionName: "setModelAuditRate", args: [modelId, 10_000], what: "audit every job of the demo model" });
+await sendContractTransaction(gov, { address: gov.deployment.contracts.token, abi: testTokenAbi, functionName: "approve", args: [jobEscrow, AUDIT_POOL_SEED], what: "approve the audit pool seed" });
+await sendContractTransaction(gov, { address: jobEscrow, abi: jobEscrowAbi, functionName: "fundAuditPool", args: [AUDIT_POOL_SEED], what: "seed the audit pool" });
+say(`audit rate for this model: 100 %; audit pool seeded with ${fmt(AUDIT_POOL_SEED)}; protocol detection probability per corrupted step p = ${(await readDetectionProbability(gov, modelId)).toFixed(3)}`);
 
 phase("nodes");
 const provers: { label: string; node: ProverNode; corrupt: boolean }[] = [];
@@ -82,7 +96,7 @@ for (const [label, index, corrupt] of [["honest prover", ROLES.honestProver, fal
   say(`${label} ${node.address} serving at ${node.url}${corrupt ? `  (corrupts h[${CORRUPTION.position}][${CORRUPTION.layer}][${CORRUPTION.element}] by ${CORRUPTION.delta} on every ${CORRUPTION.everyNthJob}nd job)` : ""}`);
 }
 const verifierClients = await connectAs(chain, ROLES.verifier);
-await registerNode(verifierClients, { role: "verifier", stake: parseEther("50"), endpoint: "http://127.0.0.1/verifier" });
+await registerNode(verifierClients, { role: "verifier", stake: parseEther("50"), endpoint: "http://127.0.0.1/verifier", auditPools: [modelId] });
 // The demo checks every job and layer so the outcome is certain; a production default samples.
 const demoPolicy: SamplingPolicy = { jobFraction: 1, layersPerJob: manifest.architecture.layers + 1 };
 const defaultPolicy: SamplingPolicy = { jobFraction: 0.25, layersPerJob: 2 };
@@ -95,12 +109,13 @@ const verifier = new VerifierNode({
   sessions: new Map([[modelId.toLowerCase() as Hex, await ModelSessions.load(modelDir, { intraOpThreads: 1 })]]),
   disputes: new StepDisputeDriver(verifierClients, traceSource, new Map([[modelId.toLowerCase(), modelDir]]), (l) => say(`verifier: ${l}`)),
   availability: new AvailabilityDriver(verifierClients, verifierState.db, (l) => say(`verifier: ${l}`)),
+  audits: new AuditDriver(verifierClients, verifierState.db, traceSource, "honest", (l) => say(`verifier: ${l}`)),
   policy: demoPolicy,
   confirmations: 0,
   maxLogRange: 100,
   log: (l) => say(`verifier: ${l}`),
 });
-say(`verifier ${verifierClients.walletClient!.account.address}: checks ${demoPolicy.jobFraction * 100}% of jobs, ${demoPolicy.layersPerJob} of ${manifest.architecture.layers + 1} boundaries`);
+say(`verifier ${verifierClients.walletClient!.account.address}: in the model's audit pool; besides its audits it checks ${demoPolicy.jobFraction * 100}% of jobs, ${demoPolicy.layersPerJob} of ${manifest.architecture.layers + 1} boundaries`);
 
 phase("client jobs");
 const client = await connectAs(chain, ROLES.client);
@@ -132,7 +147,12 @@ const finalized = await finalizeJobs(client, jobs.map((j) => j.jobId));
 for (const p of provers) await p.node.loop.kick(); // provers withdraw what they earned
 for (const who of [client, verifierClients, gov]) await withdrawCredits(who);
 await verifier.deps.disputes!.advance(); // the challenger collects bond and reward
-say(`advanced ${DEFAULT_DEPLOY_PARAMETERS.challengeWindow + 1} s past the challenge windows; finalized ${finalized} jobs; everyone withdrew`);
+// Audit pay vests a day after each report (the window in which a canary can expose a lazy auditor).
+await test.increaseTime({ seconds: DEFAULT_DEPLOY_PARAMETERS.audit.vestDelay + 1 });
+await test.mine({ blocks: 1 });
+const auditPay = await verifier.deps.audits!.claimVested();
+await withdrawCredits(verifierClients);
+say(`advanced past the challenge windows and the audit pay's vesting; finalized ${finalized} jobs; the verifier claimed ${fmt(auditPay)} of audit pay; everyone withdrew`);
 
 phase("summary");
 const rows = [];
@@ -145,6 +165,7 @@ for (const j of jobs) {
     "tokens in/out": `${j.inputTokens}/${j.outputTokens}`,
     "paid per token": onchain.status === JobStatus.Finalized ? fmt(j.cost / BigInt(j.inputTokens + j.outputTokens)) : "0 (refunded)",
     verification: checked?.state === "disputed" ? `fraud at h[${checked.failure!.position}][${checked.failure!.layer}]` : (checked?.state ?? "not seen"),
+    audit: auditStateName((await contracts.auditManager.read.getAudit([j.jobId])).state),
     outcome: jobStatusName(onchain.status),
   });
 }
@@ -153,7 +174,7 @@ console.table(rows);
 const parties = [
   { label: "honest prover", address: provers[0]!.node.address },
   { label: "cheating prover", address: provers[1]!.node.address },
-  { label: "verifier (challenger)", address: verifierClients.walletClient!.account.address },
+  { label: "verifier (auditor)", address: verifierClients.walletClient!.account.address },
   { label: "client", address: client.walletClient!.account.address },
   { label: "treasury (governance)", address: gov.walletClient!.account.address },
 ];
@@ -168,10 +189,16 @@ const slashed = rows.filter((r) => r.outcome === "Slashed");
 // Every token minted to these parties is in a wallet or held by a contract: none created or lost.
 const total = sheet.reduce((s, x) => s + x.wallet, 0n) + checks.reduce((s, c) => s + c.holds, 0n);
 const conserved = total === initial * BigInt(parties.length);
-const ok = honestJobs.every((r) => r.outcome === "Finalized") && slashed.length > 0 && slashed.every((r) => r.prover === "cheating prover") && checks.every((c) => c.ok) && conserved;
+const cheater = await contracts.nodeRegistry.read.getNode([provers[1]!.node.address]);
+const jailed = cheater.jailedUntil > 0n;
+const agreed = rows.filter((r) => r.audit === "Paid" || r.audit === "Agreed").length;
+const ok = honestJobs.every((r) => r.outcome === "Finalized") && slashed.length > 0 && slashed.every((r) => r.prover === "cheating prover") && jailed && agreed > 0 && checks.every((c) => c.ok) && conserved;
+const a = DEFAULT_DEPLOY_PARAMETERS.audit;
+const L1 = manifest.architecture.layers + 1;
+const protocolP = (a.auditRateBps / 10_000) * (Math.min(a.boundaries, L1) / L1);
 const d = detectionProbability(defaultPolicy, manifest.architecture.layers, 1);
-say(`\nhonest prover paid for ${honestJobs.length} jobs; ${slashed.length} cheating job(s) caught and slashed; tokens conserved: ${conserved}; contracts reconciled: ${checks.every((c) => c.ok)}`);
-say(`detection: this demo checks everything (p = 1 per corrupted job); the default policy (${defaultPolicy.jobFraction * 100}% of jobs, ${defaultPolicy.layersPerJob} boundaries) catches one corrupted job with p = ${d.perJob.toFixed(3)}, ten with p = ${detectionProbability(defaultPolicy, manifest.architecture.layers, 10).overJobs.toFixed(3)}`);
+say(`\nhonest prover paid for ${honestJobs.length} jobs; ${slashed.length} cheating job(s) caught and slashed (the cheater lost its collateral and half its free stake, and is jailed until ${new Date(Number(cheater.jailedUntil) * 1000).toISOString()}); ${agreed} audits reported and paid ${fmt(auditPay)}; tokens conserved: ${conserved}; contracts reconciled: ${checks.every((c) => c.ok)}`);
+say(`detection: this demo audits every job and checks every boundary (p = 1); at the protocol's default audit rate (${a.auditRateBps / 100} %, ${a.boundaries} boundaries + the head) one corrupted step is caught with p = ${protocolP.toFixed(3)} (PROTOCOL §9.1), and a verifier's default voluntary policy (${defaultPolicy.jobFraction * 100}% of jobs, ${defaultPolicy.layersPerJob} boundaries) adds p = ${d.perJob.toFixed(3)}`);
 say(`${ok ? "DEMO OK" : "DEMO FAILED"} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
 if (opts.keepRunning) {

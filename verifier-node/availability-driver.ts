@@ -3,6 +3,7 @@ import { encodeAbiParameters, keccak256, type Hex } from "viem";
 import { jobEscrowAbi, modelRegistryAbi, traceAvailabilityAbi } from "../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { challengeAvailability, claimUnanswered, type TraceLeaf } from "../protocol/chain/actions/availability.js";
+import { TransactionError } from "../protocol/chain/actions/send.js";
 import { TOKEN_TENSOR_ID } from "../protocol/evaluator/layout.js";
 
 /** TraceAvailability.Status. */
@@ -25,11 +26,18 @@ export type AvailabilityReport = { answered: bigint[]; failed: bigint[]; cancell
  * committed counts are true), then pseudo-random rows of the boundaries the sampled check
  * needs, keyed by the verifier's secret so the prover cannot predict them.
  */
-export function spotCheckLeaves(secret: Hex, jobId: bigint, p: { tokens: number; hidden: number; chunkSize: number; boundaries: readonly number[] }, count = 16): TraceLeaf[] {
+export function spotCheckLeaves(
+  secret: Hex,
+  jobId: bigint,
+  p: { tokens: number; hidden: number; chunkSize: number; boundaries: readonly number[]; include?: readonly TraceLeaf[] },
+  count = 16,
+): TraceLeaf[] {
   const nd = Math.ceil(p.hidden / p.chunkSize);
   const top = Math.max(0, ...p.boundaries);
   const leaves: TraceLeaf[] = [{ tensor: TOKEN_TENSOR_ID, row: p.tokens - 1, chunk: 0 }];
   if (p.tokens >= 2) leaves.push({ tensor: top, row: p.tokens - 2, chunk: 0 });
+  // Leaves the caller must have (an auditor's probe, PROTOCOL §9.1) come before the random ones.
+  for (const l of p.include ?? []) if (!leaves.some((x) => x.tensor === l.tensor && x.row === l.row && x.chunk === l.chunk)) leaves.push(l);
   const key = (l: TraceLeaf) => `${l.tensor}:${l.row}:${l.chunk}`;
   const seen = new Set(leaves.map(key));
   const space = Math.max(0, p.tokens - 1) * nd * Math.max(1, p.boundaries.length);
@@ -58,16 +66,26 @@ export class AvailabilityDriver {
     this.#db.exec(SCHEMA);
   }
 
-  /** Challenge spot-check leaves of a withheld job (once per job); returns the challenge id. */
-  async force(p: { jobId: bigint; secret: Hex; boundaries: readonly number[] }): Promise<Hex> {
+  /**
+   * Challenge spot-check leaves of a withheld job (once per job); returns the challenge id, or
+   * undefined while the job's audit draw is not known yet (no challenge may open in the commit
+   * block itself, PROTOCOL §9.1: try again on the next tick).
+   */
+  async force(p: { jobId: bigint; secret: Hex; boundaries: readonly number[]; include?: readonly TraceLeaf[] }): Promise<Hex | undefined> {
     const row = this.#db.prepare("SELECT challenge_id FROM availability WHERE job_id = ?").get(p.jobId.toString()) as { challenge_id: Hex } | undefined;
     if (row) return row.challenge_id;
     const { jobEscrow, modelRegistry } = this.clients.deployment.contracts;
     const read = this.clients.publicClient.readContract.bind(this.clients.publicClient);
     const job = await read({ address: jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [p.jobId] });
     const model = await read({ address: modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [job.modelId] });
-    const leaves = spotCheckLeaves(p.secret, p.jobId, { tokens: job.inputTokens + job.outputTokens, hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, boundaries: p.boundaries });
-    const { challengeId } = await challengeAvailability(this.clients, { jobId: p.jobId, leaves });
+    const leaves = spotCheckLeaves(p.secret, p.jobId, { tokens: job.inputTokens + job.outputTokens, hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, boundaries: p.boundaries, ...(p.include ? { include: p.include } : {}) });
+    let challengeId: Hex;
+    try {
+      ({ challengeId } = await challengeAvailability(this.clients, { jobId: p.jobId, leaves }));
+    } catch (err) {
+      if (err instanceof TransactionError && err.revertName === "DrawNotReady") return undefined;
+      throw err;
+    }
     this.#db.prepare("INSERT OR IGNORE INTO availability (job_id, challenge_id, leaves, created_at) VALUES (?, ?, ?, ?)").run(p.jobId.toString(), challengeId, JSON.stringify(leaves), Date.now());
     this.log?.(`job ${p.jobId}: trace withheld, ${leaves.length} leaves demanded on-chain (challenge ${challengeId.slice(0, 10)}…)`);
     return challengeId;

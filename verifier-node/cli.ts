@@ -11,7 +11,8 @@ import { formatEther, parseEther } from "viem";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { unbond } from "../protocol/chain/actions/unbond.js";
 import { connectStepproof } from "../protocol/chain/client.js";
-import { nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
+import { auditManagerAbi, nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
+import { readDetectionProbability } from "../protocol/chain/actions/audits.js";
 import { StepproofError } from "../protocol/errors.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import { loadVerifierConfig, VerifierConfigError, type VerifierConfig } from "./config.js";
@@ -48,8 +49,9 @@ program
     const config = await loadVerifierConfig(o.config);
     if (config.stake === undefined) throw new VerifierConfigError("set `stake` (base units) in the config to register");
     const clients = await connect(config);
-    await registerNode(clients, { role: "verifier", stake: config.stake, endpoint: config.endpoint });
-    console.log(`registered verifier ${clients.walletClient!.account.address}`);
+    const models = await Promise.all(config.models.map(async (m) => (await readManifest(m.dir)).modelId as `0x${string}`));
+    await registerNode(clients, { role: "verifier", stake: config.stake, endpoint: config.endpoint, auditPools: models });
+    console.log(`registered verifier ${clients.walletClient!.account.address}; in the audit pools of ${models.join(", ")}`);
   });
 
 program
@@ -69,7 +71,7 @@ program
 
 program
   .command("status")
-  .description("stake, checked jobs by state, and the detection probability of the sampling policy")
+  .description("stake, checked jobs and audits by state, the protocol's detection probability and the sampling policy's")
   .requiredOption("--config <file>", "verifier config (JSON)")
   .action(async (o: { config: string }) => {
     const config = await loadVerifierConfig(o.config);
@@ -79,10 +81,37 @@ program
     const state = new VerifierState(path.join(config.dataDir, "verifier.sqlite"));
     const counts: Record<string, number> = {};
     for (const j of state.all()) counts[j.state] = (counts[j.state] ?? 0) + 1;
+    const audits: Record<string, number> = {};
+    try {
+      for (const a of state.db.prepare("SELECT state, COUNT(*) AS n FROM audits GROUP BY state").all() as { state: string; n: number }[]) audits[a.state] = a.n;
+    } catch {
+      // No audits table yet: the node never started.
+    }
     state.close();
-    const layers = (await readManifest(config.models[0]!.dir)).architecture.layers;
+    const manifest = await readManifest(config.models[0]!.dir);
+    const layers = manifest.architecture.layers;
     const d = detectionProbability(config.sampling, layers);
-    console.log(JSON.stringify({ verifier: me, stake: formatEther(node.stake), jobs: counts, policy: config.sampling, detectionPerCorruptedJob: d.perJob, detectionOverTenCorruptedJobs: detectionProbability(config.sampling, layers, 10).overJobs }, null, 2));
+    const protocolDetection = await readDetectionProbability(clients, manifest.modelId as `0x${string}`);
+    const auditor = await clients.publicClient.readContract({ address: clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "getAuditor", args: [me] });
+    console.log(
+      JSON.stringify(
+        {
+          verifier: me,
+          stake: formatEther(node.stake),
+          auditBond: formatEther(auditor.bond),
+          ejected: auditor.ejectedBlock !== 0,
+          jobs: counts,
+          audits,
+          // PROTOCOL §9.1: the protocol's probability of catching one corrupted step of a job.
+          protocolDetectionPerCorruptedJob: protocolDetection,
+          policy: config.sampling,
+          policyDetectionPerCorruptedJob: d.perJob,
+          policyDetectionOverTenCorruptedJobs: detectionProbability(config.sampling, layers, 10).overJobs,
+        },
+        null,
+        2,
+      ),
+    );
   });
 
 addKeysCommand(program);

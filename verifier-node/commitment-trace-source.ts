@@ -1,8 +1,8 @@
 import type { ReplayableTrace } from "../runtime/reexec.js";
 import type { TraceCommitment } from "../runtime/trace/commitment.js";
 import { JobTokenProofs } from "../runtime/trace/token-proofs.js";
-import { TraceUnavailableError, type TraceRequest, type TraceSource } from "./trace-source.js";
-import { assembleVerifiedTrace } from "./verified-trace.js";
+import { TraceUnavailableError, type LeafRequest, type TraceRequest, type TraceSource, type VerifiedLeaf } from "./trace-source.js";
+import { assembleVerifiedTrace, verifiedLeaf } from "./verified-trace.js";
 
 /**
  * A trace source over TraceCommitment objects held in the same process (tests). Tokens are
@@ -26,5 +26,11 @@ export class CommitmentTraceSource implements TraceSource {
       (t) => tokens.proof(t),
       (l, t, c) => trace.hiddenProof(t, l, c),
     );
+  }
+
+  async fetchLeaf(request: LeafRequest): Promise<VerifiedLeaf> {
+    const trace = this.#traces.get(request.jobId.toString());
+    if (!trace) throw new TraceUnavailableError(`prover ${request.prover} serves no trace for job ${request.jobId}`);
+    return verifiedLeaf(request, trace.hiddenProof(request.row, request.layer, request.chunk));
   }
 }

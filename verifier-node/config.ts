@@ -35,6 +35,12 @@ export const verifierConfigSchema = z
         layersPerJob: z.number().int().positive().default(2),
       })
       .default({ jobFraction: 0.25, layersPerJob: 2 }),
+    /**
+     * Audits the protocol assigns (PROTOCOL §9): `register` joins the audit pool of every model
+     * above (locking the audit bond) and `start` answers each assignment. `lazy` reports without
+     * re-executing — for tests and simulations only: a canary takes the whole stake.
+     */
+    audit: z.object({ mode: z.enum(["honest", "lazy"]).default("honest") }).default({ mode: "honest" }),
     /** Stake for `register` (base units). */
     stake: uintString.optional(),
     /** URL published on-chain (verifiers expose status only). */

@@ -1,11 +1,11 @@
-import type { Address } from "viem";
+import type { Address, Hex } from "viem";
 import { nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { TOKEN_TENSOR } from "../protocol/commitments/index.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import type { ReplayableTrace } from "../runtime/reexec.js";
 import type { ChunkProof } from "../runtime/trace/commitment.js";
-import { TraceUnavailableError, type TraceRequest, type TraceSource } from "./trace-source.js";
-import { assembleVerifiedTrace } from "./verified-trace.js";
+import { TraceUnavailableError, type LeafRequest, type TraceRequest, type TraceSource, type VerifiedLeaf } from "./trace-source.js";
+import { assembleVerifiedTrace, verifiedLeaf } from "./verified-trace.js";
 
 /** The prover API serves at most this many positions per request (PROTOCOL §5.6). */
 const POSITIONS_PER_REQUEST = 64;
@@ -24,23 +24,13 @@ export class HttpTraceSource implements TraceSource {
   ) {}
 
   async fetch(request: TraceRequest): Promise<ReplayableTrace> {
-    const node = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [request.prover as Address] });
-    const base = node.endpoint.replace(/\/+$/, "");
+    const base = await this.#endpoint(request.prover);
     const n = request.shape.tokens;
     const byKey = new Map<string, ChunkProof>();
     const get = async (layer: number | "tokens", first: number, last: number) => {
       for (let a = first; a <= last; a += POSITIONS_PER_REQUEST) {
         const b = Math.min(last, a + POSITIONS_PER_REQUEST - 1);
-        const url = `${base}/v1/jobs/${request.jobId}/trace?layer=${layer}&positions=${a}-${b}`;
-        let res: Response;
-        try {
-          res = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) });
-        } catch (cause) {
-          throw new TraceUnavailableError(`prover ${request.prover} at ${base} did not answer for job ${request.jobId}`, { cause });
-        }
-        if (!res.ok) throw new TraceUnavailableError(`prover ${request.prover} refused trace of job ${request.jobId}: HTTP ${res.status}`, { details: (await res.text()).slice(0, 500) });
-        const body = (await res.json()) as TraceResponse;
-        for (const c of body.chunks ?? []) byKey.set(`${c.tensorId}:${c.row}:${c.chunkIndex}`, c);
+        for (const c of await this.#get(base, request, layer, `${a}-${b}`)) byKey.set(`${c.tensorId}:${c.row}:${c.chunkIndex}`, c);
       }
     };
     await get("tokens", 0, n - 1);
@@ -51,5 +41,27 @@ export class HttpTraceSource implements TraceSource {
       (t) => byKey.get(`${TOKEN_TENSOR}:${t}:0`),
       (l, t, c) => byKey.get(`${l}:${t}:${c}`),
     );
+  }
+
+  async fetchLeaf(request: LeafRequest): Promise<VerifiedLeaf> {
+    const chunks = await this.#get(await this.#endpoint(request.prover), request, request.layer, String(request.row));
+    return verifiedLeaf(request, chunks.find((c) => c.tensorId === request.layer && c.row === request.row && c.chunkIndex === request.chunk));
+  }
+
+  async #endpoint(prover: Hex): Promise<string> {
+    const node = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [prover as Address] });
+    return node.endpoint.replace(/\/+$/, "");
+  }
+
+  async #get(base: string, request: { jobId: bigint; prover: Hex }, layer: number | "tokens", positions: string): Promise<ChunkProof[]> {
+    const url = `${base}/v1/jobs/${request.jobId}/trace?layer=${layer}&positions=${positions}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) });
+    } catch (cause) {
+      throw new TraceUnavailableError(`prover ${request.prover} at ${base} did not answer for job ${request.jobId}`, { cause });
+    }
+    if (!res.ok) throw new TraceUnavailableError(`prover ${request.prover} refused trace of job ${request.jobId}: HTTP ${res.status}`, { details: (await res.text()).slice(0, 500) });
+    return ((await res.json()) as TraceResponse).chunks ?? [];
   }
 }

@@ -7,6 +7,9 @@ import type { ModelSessions } from "../runtime/session.js";
 import { boundariesFor, checkJobLayers, DEFAULT_LOGIT_TOLERANCE } from "./check-job.js";
 import type { DisputeDriver } from "./dispute-driver.js";
 import type { AvailabilityDriver } from "./availability-driver.js";
+import type { AuditDriver } from "./audit-driver.js";
+import type { AuditAssignment } from "../protocol/chain/actions/audits.js";
+import { TransactionError } from "../protocol/chain/actions/send.js";
 import { detectionProbability, sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
 import type { VerifierState } from "./state.js";
 import { TraceUnavailableError, type TraceSource } from "./trace-source.js";
@@ -20,6 +23,8 @@ export type VerifierNodeDependencies = {
   disputes?: DisputeDriver;
   /** Forces withheld traces on-chain (TraceAvailability, PROTOCOL §8.1); without it a withheld job is only recorded. */
   availability?: AvailabilityDriver;
+  /** Answers the audits the protocol assigns to this verifier (PROTOCOL §9); without it only the voluntary policy runs. */
+  audits?: AuditDriver;
   policy: SamplingPolicy;
   /** Blocks a log must be buried under before it is acted on. */
   confirmations: number;
@@ -32,7 +37,7 @@ export type VerifierNodeDependencies = {
   log?: (line: string) => void;
 };
 
-export type TickReport = { logsRead: number; checked: number; failed: number; disputesOpened: number; moves: number };
+export type TickReport = { logsRead: number; checked: number; failed: number; disputesOpened: number; moves: number; auditsReported: number };
 
 /**
  * One verifier: follows commitments, samples, re-executes, disputes. `tick` decides every
@@ -42,7 +47,7 @@ export class VerifierNode {
   constructor(readonly deps: VerifierNodeDependencies) {}
 
   async tick(): Promise<TickReport> {
-    const report: TickReport = { logsRead: 0, checked: 0, failed: 0, disputesOpened: 0, moves: 0 };
+    const report: TickReport = { logsRead: 0, checked: 0, failed: 0, disputesOpened: 0, moves: 0, auditsReported: 0 };
     const { clients, state } = this.deps;
     for (;;) {
       const r = await followLogs({
@@ -67,14 +72,19 @@ export class VerifierNode {
     }
 
     for (const job of state.byState("new", "error")) {
-      report.checked++;
       const outcome = await this.#check(job.jobId);
+      if (outcome === "waiting") continue;
+      report.checked++;
       if (outcome === "failed") report.failed++;
+      if (outcome === "reported") report.auditsReported++;
     }
     if (this.deps.availability) {
       for (const job of state.byState("withheld")) {
-        await this.deps.availability.force({ jobId: job.jobId, secret: state.secret(), boundaries: boundariesFor(job.layers) });
-        state.update(job.jobId, { state: "forced", detail: "trace withheld: availability challenge open" });
+        // An auditor names its probe leaf too: once published on-chain, the prover has served it.
+        const audit = this.deps.audits?.isMine(job.jobId) ? await this.deps.audits.assignment(job.jobId) : undefined;
+        const include = audit ? [{ tensor: audit.probe.boundary, row: audit.probe.row, chunk: audit.probe.chunk }] : [];
+        const challenge = await this.deps.availability.force({ jobId: job.jobId, secret: state.secret(), boundaries: boundariesFor(job.layers), include });
+        if (challenge) state.update(job.jobId, { state: "forced", detail: "trace withheld: availability challenge open" });
       }
       const r = await this.deps.availability.advance();
       for (const jobId of r.answered) state.update(jobId, { state: "answered", detail: "the prover published the demanded leaves on-chain only" });
@@ -87,20 +97,36 @@ export class VerifierNode {
         const step = { jobId: job.jobId, prover: job.prover!, traceRoot: job.traceRoot, position: f.position, layer: f.layer };
         const assessment = await this.deps.disputes.assess(step);
         if (!assessment.provable) {
+          // Within every tolerance: as the job's auditor, that is agreement (PROTOCOL §9.1).
+          if (this.deps.audits?.isMine(job.jobId)) {
+            await this.deps.audits.report(step, await this.deps.audits.assignment(job.jobId), `beyond the layer threshold but ${assessment.detail}`);
+            report.auditsReported++;
+          }
           state.update(job.jobId, { state: "unprovable", detail: assessment.detail });
           continue;
         }
-        await this.deps.disputes.open(step);
+        try {
+          await this.deps.disputes.open(step);
+        } catch (err) {
+          // Another verifier audits this job and has priority until its deadline (PROTOCOL
+          // §9.1): keep the candidate and try again on a later tick.
+          if (err instanceof TransactionError && err.revertName === "AuditorPriority") {
+            state.update(job.jobId, { detail: `${assessment.detail}; waiting for the auditor's priority to end (${err.revertArgs?.[2]})` });
+            continue;
+          }
+          throw err;
+        }
         state.update(job.jobId, { state: "disputed", detail: assessment.detail });
         report.disputesOpened++;
         this.deps.log?.(`job ${job.jobId}: dispute opened at position ${f.position}, layer ${f.layer} (${assessment.detail})`);
       }
       report.moves = await this.deps.disputes.advance();
     }
+    await this.deps.audits?.claimVested();
     return report;
   }
 
-  async #check(jobId: bigint): Promise<"skipped" | "passed" | "failed" | "withheld" | "error"> {
+  async #check(jobId: bigint): Promise<"waiting" | "skipped" | "passed" | "reported" | "failed" | "withheld" | "error"> {
     const { clients, state, policy } = this.deps;
     const onchain = await clients.publicClient.readContract({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [jobId] });
     const seen = state.get(jobId)!;
@@ -109,19 +135,36 @@ export class VerifierNode {
       state.update(jobId, { state: "skipped", detail: `on-chain status ${onchain.status}` });
       return "skipped";
     }
+    const sessions = this.deps.sessions.get(onchain.modelId.toLowerCase() as Hex);
+    // Audits the protocol assigned to this verifier come first: their boundaries, not the
+    // policy's, and they are checked whatever the voluntary sampling says (PROTOCOL §9.1).
+    let audit: AuditAssignment | undefined;
+    if (this.deps.audits && sessions) {
+      const found = await this.deps.audits.lookup(jobId);
+      if (found.kind === "wait") return "waiting";
+      if (found.kind === "mine") audit = found.assignment;
+    }
     const secret = state.secret();
-    if (!shouldCheckJob(secret, jobId, policy)) {
+    const sampled = shouldCheckJob(secret, jobId, policy);
+    if (!audit && !sampled) {
       state.update(jobId, { state: "skipped", detail: "not sampled" });
       return "skipped";
     }
-    const sessions = this.deps.sessions.get(onchain.modelId.toLowerCase() as Hex);
     if (!sessions) {
       state.update(jobId, { state: "skipped", detail: `model ${onchain.modelId} not served by this verifier` });
       return "skipped";
     }
-    const model = await clients.publicClient.readContract({ address: clients.deployment.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [onchain.modelId] });
-    const layers = sampleLayers(secret, jobId, model.arch.layers, policy);
     state.update(jobId, { prover: onchain.prover });
+    const job = { jobId, prover: onchain.prover, traceRoot: onchain.traceRoot };
+    if (audit && this.deps.audits!.mode === "lazy") {
+      await this.deps.audits!.report(job, audit, "lazy: nothing re-executed");
+      state.update(jobId, { state: "passed", detail: "audit reported without re-execution (lazy mode)" });
+      return "reported";
+    }
+    const model = await clients.publicClient.readContract({ address: clients.deployment.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "getModel", args: [onchain.modelId] });
+    // An audit's boundaries, plus whatever the voluntary policy samples on top.
+    const own = sampled ? sampleLayers(secret, jobId, model.arch.layers, policy) : [];
+    const layers = [...new Set([...(audit?.boundaries ?? []), ...own])].sort((a, b) => a - b);
     try {
       const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens, inputTokens: onchain.inputTokens };
       const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, promptRoot: onchain.promptRoot, outputRoot: onchain.outputRoot, boundaries: boundariesFor(layers, model.arch.layers), shape });
@@ -135,6 +178,11 @@ export class VerifierNode {
         this.deps.log?.(`job ${jobId}: ${detail}`);
         return "failed";
       }
+      if (audit) {
+        await this.deps.audits!.report(job, audit, `boundaries ${layers.join(", ")} and the head step within thresholds`);
+        state.update(jobId, { state: "passed", layers, detail: "audit reported" });
+        return "reported";
+      }
       state.update(jobId, { state: "passed", layers });
       return "passed";
     } catch (err) {
@@ -146,10 +194,12 @@ export class VerifierNode {
     }
   }
 
-  /** Counts by state and the detection probability the policy achieves (issue #5). */
-  status(layers: number): { jobs: Record<string, number>; detection: ReturnType<typeof detectionProbability> } {
+  /** Counts by state, audits by state, and the detection probability the voluntary policy adds (issue #5). */
+  status(layers: number): { jobs: Record<string, number>; audits: Record<string, number>; detection: ReturnType<typeof detectionProbability> } {
     const jobs: Record<string, number> = {};
     for (const j of this.deps.state.all()) jobs[j.state] = (jobs[j.state] ?? 0) + 1;
-    return { jobs, detection: detectionProbability(this.deps.policy, layers) };
+    const audits: Record<string, number> = {};
+    for (const a of this.deps.audits?.all() ?? []) audits[a.state] = (audits[a.state] ?? 0) + 1;
+    return { jobs, audits, detection: detectionProbability(this.deps.policy, layers) };
   }
 }

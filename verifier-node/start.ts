@@ -11,6 +11,8 @@ import { VerifierNode, type TickReport } from "./node.js";
 import { VerifierState } from "./state.js";
 import { StepDisputeDriver } from "./step-dispute-driver.js";
 import { AvailabilityDriver } from "./availability-driver.js";
+import { AuditDriver } from "./audit-driver.js";
+import { auditManagerAbi } from "../protocol/chain/generated/abi.js";
 
 export type RunningVerifier = {
   node: VerifierNode;
@@ -53,6 +55,7 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
     sessions,
     disputes: new StepDisputeDriver(clients, traceSource, dirs, info),
     availability: new AvailabilityDriver(clients, state.db, info),
+    audits: new AuditDriver(clients, state.db, traceSource, config.audit.mode, info),
     policy: config.sampling,
     confirmations: config.chain.confirmations,
     maxLogRange: config.chain.maxLogRange,
@@ -88,7 +91,13 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
     }, ms);
   };
   if (options.runLoop ?? true) schedule(0);
-  log.info({ verifier: account.address, models: [...dirs.keys()], policy: config.sampling }, "verifier started");
+  const pools: Hex[] = [];
+  for (const id of dirs.keys() as Iterable<Hex>) {
+    const member = await clients.publicClient.readContract({ address: clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "isActiveMember", args: [id, account.address] });
+    if (member) pools.push(id);
+    else log.warn({ model: id }, "not in this model's audit pool: no audits will be assigned (run `register` to join)");
+  }
+  log.info({ verifier: account.address, models: [...dirs.keys()], auditPools: pools, auditMode: config.audit.mode, policy: config.sampling }, "verifier started");
   return {
     node,
     clients,

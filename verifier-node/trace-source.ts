@@ -17,6 +17,12 @@ export type TraceRequest = {
   shape: { hidden: number; chunkSize: number; dtype: 1 | 2; tokens: number; inputTokens: number };
 };
 
+/** One hidden-state leaf h[row][layer], chunk `chunk`, of a committed trace (an audit's probe, PROTOCOL §9.1). */
+export type LeafRequest = { jobId: bigint; prover: Hex; traceRoot: Hex; layer: number; row: number; chunk: number };
+
+/** A trace leaf's bytes and Merkle proof, verified against the on-chain trace root. */
+export type VerifiedLeaf = { chunk: Hex; proof: Hex[] };
+
 /** The prover did not serve the data, or served data that does not match its root. */
 export class TraceUnavailableError extends StepproofError {
   override name = "TraceUnavailableError";
@@ -30,4 +36,6 @@ export class TraceUnavailableError extends StepproofError {
  */
 export interface TraceSource {
   fetch(request: TraceRequest): Promise<ReplayableTrace>;
+  /** One leaf with its proof, verified against `traceRoot` before it is returned. */
+  fetchLeaf(request: LeafRequest): Promise<VerifiedLeaf>;
 }

@@ -3,7 +3,7 @@ import { chunkLeaf, TOKEN_TENSOR, TRACE_DOMAIN, verifyProof } from "../protocol/
 import type { HiddenData } from "../runtime/forward.js";
 import type { ReplayableTrace } from "../runtime/reexec.js";
 import type { ChunkProof } from "../runtime/trace/commitment.js";
-import { TraceUnavailableError, type TraceRequest } from "./trace-source.js";
+import { TraceUnavailableError, type LeafRequest, type TraceRequest, type VerifiedLeaf } from "./trace-source.js";
 
 export type TraceShape = TraceRequest["shape"];
 
@@ -20,6 +20,17 @@ export function verifiedChunk(request: TraceRequest, p: Pick<ChunkProof, "tensor
     throw new TraceUnavailableError(`chunk (${tensorId}, ${row}, ${chunkIndex}) of job ${request.jobId} does not match the committed root`);
   }
   return bytes;
+}
+
+/** A served hidden-state leaf checked against the trace root, returned with its proof. */
+export function verifiedLeaf(request: LeafRequest, served: Pick<ChunkProof, "tensorId" | "row" | "chunkIndex" | "chunk" | "proof"> | undefined): VerifiedLeaf {
+  if (!served) throw new TraceUnavailableError(`prover ${request.prover} did not serve h[${request.row}][${request.layer}] chunk ${request.chunk} of job ${request.jobId}`);
+  const bytes = hexToBytes(served.chunk);
+  const leaf = chunkLeaf({ domain: TRACE_DOMAIN, tensorId: request.layer, row: request.row, chunkIndex: request.chunk }, bytes);
+  if (served.tensorId !== request.layer || served.row !== request.row || served.chunkIndex !== request.chunk || !verifyProof(leaf, served.proof, request.traceRoot)) {
+    throw new TraceUnavailableError(`leaf (${request.layer}, ${request.row}, ${request.chunk}) of job ${request.jobId} does not match the committed root`);
+  }
+  return { chunk: served.chunk, proof: [...served.proof] };
 }
 
 /**

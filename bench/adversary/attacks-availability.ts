@@ -11,7 +11,7 @@ import { chunkBytes, type EncodedTensor } from "../../protocol/dispute/tensors.j
 import { TOKEN_TENSOR_ID } from "../../protocol/evaluator/layout.js";
 import { tokenBytes } from "../../protocol/dispute/model.js";
 import { bumpElement, locate } from "./cheats.js";
-import { blockNumber, collectGas, gameCredits, honestData, jobStatus, openAndCommit, promptOf, withTrace, type World } from "./env.js";
+import { afterAuditPriority, blockNumber, collectGas, gameCredits, honestData, jobStatus, openAndCommit, promptOf, withTrace, type World } from "./env.js";
 import { playDispute } from "./play.js";
 import { Ledger, type AttackRow } from "./report.js";
 
@@ -41,6 +41,7 @@ export function answerFrom(data: DisputeData, inputTokens: number, leaves: reado
  */
 export async function availabilityRound(w: World, p: { jobId: bigint; leaves: TraceLeaf[]; answer: { data: DisputeData; inputTokens: number } | undefined }): Promise<{ answered: boolean; feesBack: boolean }> {
   const before = await gameCredits(w, "verifier");
+  await afterAuditPriority(w, p.jobId, "verifier");
   const { challengeId } = await challengeAvailability(w.as.verifier, { jobId: p.jobId, leaves: p.leaves });
   if (p.answer) {
     const a = answerFrom(p.answer.data, p.answer.inputTokens, p.leaves);

@@ -41,6 +41,7 @@ export async function runtimeModel(w: World): Promise<RuntimeModel> {
   const modelId = m.manifest.modelId as Hex;
   await registerModel(w.as.governance, { modelId, weightsRoot: m.weightsTree.root, manifestHash: keccak256(toHex("adversary runtime tiny")), architecture: m.arch, encoding: m.encoding, tolerances: TOLERANCES });
   await registerNode(w.as.honestProver, { role: "prover", stake: 0n, endpoint: "", offers: [{ modelId, inputPrice: parseEther("0.001"), outputPrice: parseEther("0.001") }] });
+  await registerNode(w.as.verifier, { role: "verifier", stake: 0n, endpoint: "", auditPools: [modelId] });
   return { dir, modelId, arch: m.arch };
 }
 

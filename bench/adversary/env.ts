@@ -12,6 +12,10 @@ import type { StepproofClients } from "../../protocol/chain/client.js";
 import { jobEscrowAbi, nodeRegistryAbi, stepProofGameAbi, traceAvailabilityAbi } from "../../protocol/chain/generated/abi.js";
 import { registerModel } from "../../protocol/chain/actions/registerModel.js";
 import { registerNode } from "../../protocol/chain/actions/registerNode.js";
+import { stakeMore } from "../../protocol/chain/actions/stakeMore.js";
+import { AuditState, readAssignment } from "../../protocol/chain/actions/audits.js";
+import { sendContractTransaction } from "../../protocol/chain/actions/send.js";
+import { auditManagerAbi } from "../../protocol/chain/generated/abi.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { commitResult } from "../../protocol/chain/actions/commitResult.js";
 import { tokenRoot } from "../../protocol/commitments/token-root.js";
@@ -46,6 +50,7 @@ export type World = {
 };
 
 const PRICE = parseEther("0.001");
+const PROVER_STAKE = parseEther("1000");
 
 export async function createWorld(): Promise<World> {
   const dir = await mkdtemp(path.join(tmpdir(), "stepproof-adversary-"));
@@ -58,9 +63,14 @@ export async function createWorld(): Promise<World> {
   const modelId = keccak256(toHex("stepproof-adversary-tiny"));
   await registerModel(as.governance, { modelId, weightsRoot: model.weightsTree.root, manifestHash: keccak256(toHex("adversary manifest")), architecture: ARCH, encoding: ENC, tolerances: TOLERANCES });
   for (const role of ["honestProver", "cheater"] as const) {
-    await registerNode(as[role], { role: "prover", stake: parseEther("1000"), endpoint: `http://127.0.0.1/${role}`, offers: [{ modelId, inputPrice: PRICE, outputPrice: PRICE }] });
+    await registerNode(as[role], { role: "prover", stake: PROVER_STAKE, endpoint: `http://127.0.0.1/${role}`, offers: [{ modelId, inputPrice: PRICE, outputPrice: PRICE }] });
   }
-  for (const role of ["verifier", "verifier2", "sybil"] as const) await registerNode(as[role], { role: "verifier", stake: parseEther("100"), endpoint: `http://127.0.0.1/${role}` });
+  // "verifier" is the model's only audit pool member and every job is audited (PROTOCOL §9.1):
+  // it audits every job, and every other challenger acts as a volunteer after its priority.
+  for (const role of ["verifier", "verifier2", "sybil"] as const) {
+    await registerNode(as[role], { role: "verifier", stake: parseEther("100"), endpoint: `http://127.0.0.1/${role}`, ...(role === "verifier" ? { auditPools: [modelId] } : {}) });
+  }
+  await sendContractTransaction(as.governance, { address: as.governance.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "setModelAuditRate", args: [modelId, 10_000], what: "audit every job" });
   const test = createTestClient({ mode: "hardhat", transport: http(chain.url) });
   const now = async () => (await as.governance.publicClient.getBlock()).timestamp;
   return {
@@ -93,6 +103,7 @@ export type ProverRole = "honestProver" | "cheater";
 
 /** The client opens a job for `prompt` with `prover` (promptRoot, exact length, sampling rule). */
 export async function openFor(w: World, p: { prover: ProverRole; prompt: readonly number[]; maxOutputTokens: number; samplingParams?: bigint }): Promise<bigint> {
+  if (p.prover === "cheater") await paroleCheater(w);
   const opened = await openJob(w.as.client, {
     prover: w.as[p.prover].walletClient!.account.address,
     modelId: w.modelId,
@@ -121,6 +132,35 @@ export async function openAndCommit(w: World, p: { prover: ProverRole; prompt: r
   const jobId = await openFor(w, { prover: p.prover, prompt: p.prompt, maxOutputTokens });
   await commitFor(w, { prover: p.prover, jobId, inputTokens: p.prompt.length, data: p.data });
   return jobId;
+}
+
+/**
+ * A challenger that is not the job's auditor waits out the auditor's exclusive window (PROTOCOL
+ * §9.1), as any volunteer must; the job's own auditor goes at once.
+ */
+export async function afterAuditPriority(w: World, jobId: bigint, role: Role): Promise<void> {
+  let a = await readAssignment(w.as.governance, jobId);
+  // Nobody may challenge in the commit block itself: the draw is not known yet.
+  if (a.state === AuditState.Pending) {
+    await w.warp(1n);
+    a = await readAssignment(w.as.governance, jobId);
+  }
+  if (a.state !== AuditState.Assigned || a.auditor === w.as[role].walletClient!.account.address) return;
+  const now = await w.now();
+  if (now <= a.deadline) await w.warp(a.deadline - now + 1n);
+}
+
+/**
+ * A proven fraud jails the cheater and takes half its free stake (PROTOCOL §9.4). Each cheating
+ * job is played by a fresh cheater: before the cheater's next job, time moves past the jail and
+ * the stake is topped back up to what it registered with (`openFor` does this).
+ */
+export async function paroleCheater(w: World): Promise<void> {
+  const c = w.as.cheater;
+  const node = await c.publicClient.readContract({ address: c.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [c.walletClient!.account.address] });
+  const now = await w.now();
+  if (node.jailedUntil > now) await w.warp(node.jailedUntil - now + 1n);
+  if (node.stake < PROVER_STAKE) await stakeMore(c, { amount: PROVER_STAKE - node.stake });
 }
 
 /** Adds every transaction mined after block `from` (both sides of the attack) to the ledger. */

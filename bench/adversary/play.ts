@@ -10,7 +10,7 @@ import { readChainDispute } from "../../protocol/game/chain-dispute.js";
 import { openDispute, sendMove } from "../../protocol/game/send-move.js";
 import { revealedChunks } from "../../protocol/game/play.js";
 import type { DisputeData } from "../../protocol/dispute/proofs.js";
-import type { Role, World } from "./env.js";
+import { afterAuditPriority, type Role, type World } from "./env.js";
 
 export type PlayOutcome = { disputeId: Hex; phase: number; moves: string[] };
 
@@ -33,7 +33,10 @@ export async function playDispute(w: World, p: DisputeSpec, opts: { maxLoops?: n
  */
 export async function playDisputes(w: World, specs: DisputeSpec[], opts: { maxLoops?: number } = {}): Promise<PlayOutcome[]> {
   const ids: Hex[] = [];
-  for (const p of specs) ids.push(await openDispute(w.as[p.challenger.role], { jobId: p.jobId, position: p.position, layer: p.layer }));
+  for (const p of specs) {
+    await afterAuditPriority(w, p.jobId, p.challenger.role);
+    ids.push(await openDispute(w.as[p.challenger.role], { jobId: p.jobId, position: p.position, layer: p.layer }));
+  }
   const moves: string[][] = specs.map(() => []);
   const done: (number | undefined)[] = specs.map(() => undefined);
   for (let i = 0; i < (opts.maxLoops ?? 400); i++) {

@@ -50,6 +50,9 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         AuditState state;
         /// A canary exposed by the canary role (set once).
         bool canary;
+        /// The auditor opened an availability challenge: the prover did not serve it the trace,
+        /// so an unanswered assignment is not held against the auditor.
+        bool challenged;
         address auditor;
         uint40 vestsAt;
         uint128 pay;
@@ -188,11 +191,14 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         AuditState state = _fix(jobId, a, escrow.getJob(jobId));
         if (state != AuditState.Assigned) return;
         if (challenger == a.auditor) {
-            // An availability challenge keeps the assignment open (the auditor still reports).
+            // An availability challenge keeps the assignment open (the auditor still reports,
+            // from the leaves the prover must now publish) and excuses a miss.
             if (stepDispute) {
                 a.state = AuditState.Disputed;
                 _auditors[challenger].misses = 0;
                 emit AuditDisputed(jobId, challenger);
+            } else {
+                a.challenged = true;
             }
         } else if (block.timestamp <= a.deadline) {
             revert AuditorPriority(jobId, a.auditor, a.deadline);
@@ -463,6 +469,11 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     function _miss(uint256 jobId, Audit storage a) private {
         a.state = AuditState.Missed;
         address auditor = a.auditor;
+        // A prover that did not serve its auditor is the one at fault (§8.1 forces it on-chain).
+        if (a.challenged) {
+            emit AuditMissed(jobId, auditor, _auditors[auditor].misses);
+            return;
+        }
         Auditor storage au = _auditors[auditor];
         uint8 misses = au.misses + 1;
         au.misses = misses;

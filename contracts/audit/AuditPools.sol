@@ -61,6 +61,12 @@ abstract contract AuditPools {
         return _pools[modelId];
     }
 
+    /// @notice Whether `verifier` is an active member of `modelId`'s pool.
+    function isActiveMember(bytes32 modelId, address verifier) external view returns (bool) {
+        uint256 slot = _slotOf[modelId][verifier];
+        return slot != 0 && _pools[modelId][slot - 1].leftBlock == 0;
+    }
+
     function modelsOf(address verifier) external view returns (bytes32[] memory) {
         return _modelsOf[verifier];
     }

@@ -21,7 +21,8 @@ export async function sendMove(clients: StepproofClients, move: Move): Promise<H
 export async function openDispute(clients: StepproofClients, p: { jobId: bigint; position: number; layer: number }): Promise<Hex> {
   const { stepProofGame: game, token } = clients.deployment.contracts;
   const me = clients.walletClient!.account.address;
-  const bond = await clients.publicClient.readContract({ address: game, abi: stepProofGameAbi, functionName: "challengerBond" });
+  // The bond scales with the job's escrow (PROTOCOL §9.5).
+  const bond = await clients.publicClient.readContract({ address: game, abi: stepProofGameAbi, functionName: "bondFor", args: [p.jobId] });
   const allowance = await clients.publicClient.readContract({ address: token, abi: testTokenAbi, functionName: "allowance", args: [me, game] });
   if (allowance < bond) await sendContractTransaction(clients, { address: token, abi: testTokenAbi, functionName: "approve", args: [game, maxUint256], what: "approve the dispute bond" });
   const id = await clients.publicClient.readContract({ address: game, abi: stepProofGameAbi, functionName: "disputeIdOf", args: [p.jobId, p.position, p.layer, me] });

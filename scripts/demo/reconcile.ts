@@ -23,15 +23,16 @@ export async function balanceSheet(clients: StepproofClients, parties: readonly 
 
 export type SolvencyReport = { contract: string; holds: bigint; owes: bigint; ok: boolean }[];
 
-/** PROTOCOL §5.1 and §7.4: what each custodial contract holds equals what it owes. */
+/** PROTOCOL §5.1, §7.4 and §9.2: what each custodial contract holds equals what it owes. */
 export async function solvency(clients: StepproofClients): Promise<SolvencyReport> {
   const c = clients.deployment.contracts;
   const read = clients.publicClient.readContract.bind(clients.publicClient);
   const bal = (a: Address) => read({ address: c.token, abi: testTokenAbi, functionName: "balanceOf", args: [a] });
-  const [escrowHolds, escrowed, escrowCredits, registryHolds, staked, unbonding, registryCredits, gameHolds] = await Promise.all([
+  const [escrowHolds, escrowed, escrowCredits, auditPool, registryHolds, staked, unbonding, registryCredits, gameHolds] = await Promise.all([
     bal(c.jobEscrow),
     read({ address: c.jobEscrow, abi: jobEscrowAbi, functionName: "totalEscrowed" }),
     read({ address: c.jobEscrow, abi: jobEscrowAbi, functionName: "totalCredits" }),
+    read({ address: c.jobEscrow, abi: jobEscrowAbi, functionName: "auditPool" }),
     bal(c.nodeRegistry),
     read({ address: c.nodeRegistry, abi: nodeRegistryAbi, functionName: "totalStaked" }),
     read({ address: c.nodeRegistry, abi: nodeRegistryAbi, functionName: "totalUnbonding" }),
@@ -40,7 +41,8 @@ export async function solvency(clients: StepproofClients): Promise<SolvencyRepor
   ]);
   const gameOwes = await gameLiabilities(clients);
   return [
-    { contract: "JobEscrow", holds: escrowHolds, owes: escrowed + escrowCredits, ok: escrowHolds === escrowed + escrowCredits },
+    // The audit pool is owed to future auditors (PROTOCOL §9.2).
+    { contract: "JobEscrow", holds: escrowHolds, owes: escrowed + escrowCredits + auditPool, ok: escrowHolds === escrowed + escrowCredits + auditPool },
     { contract: "NodeRegistry", holds: registryHolds, owes: staked + unbonding + registryCredits, ok: registryHolds === staked + unbonding + registryCredits },
     { contract: "StepProofGame", holds: gameHolds, owes: gameOwes, ok: gameHolds === gameOwes },
   ];

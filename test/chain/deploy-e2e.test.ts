@@ -69,6 +69,9 @@ describe.each([
       tolerances: Array.from({ length: DEFAULT_DEPLOY_PARAMETERS.opCount }, () => ({ atol: 1n << 20n, rtol: 1n << 22n })),
     });
     await registerNode(prover, { role: "prover", stake: parseEther("500"), endpoint: "http://127.0.0.1:8600", offers: [{ modelId: MODEL_ID, inputPrice: IN_PRICE, outputPrice: OUT_PRICE }] });
+    // No job opens while the model's audit pool is empty (PROTOCOL §9.4).
+    await expect(openJob(client, { prover: prover.walletClient!.account.address, modelId: MODEL_ID, promptRoot: keccak256(toHex("hello")), inputTokens: 12, maxOutputTokens: 30 })).rejects.toThrow(/NoAuditors/);
+    await registerNode(await as(7), { role: "verifier", stake: parseEther("100"), endpoint: "http://127.0.0.1:8700", auditPools: [MODEL_ID] });
 
     const balance = (who: `0x${string}`) => contracts.token.read.balanceOf([who]);
     const clientBefore = await balance(client.walletClient!.account.address);
@@ -92,10 +95,13 @@ describe.each([
     for (const party of [prover, client, gov]) await withdrawCredits(party);
     const cost = 12n * IN_PRICE + 25n * OUT_PRICE;
     const fee = (cost * BigInt(DEFAULT_DEPLOY_PARAMETERS.feeBps)) / 10_000n;
-    expect(await balance(prover.walletClient!.account.address)).toBe(proverBefore + cost - fee);
+    const auditFee = (cost * BigInt(DEFAULT_DEPLOY_PARAMETERS.audit.auditFeeBps)) / 10_000n;
+    expect(await balance(prover.walletClient!.account.address)).toBe(proverBefore + cost - fee - auditFee);
     expect(await balance(client.walletClient!.account.address)).toBe(clientBefore - cost);
     expect(await balance(gov.walletClient!.account.address)).toBe(treasuryBefore + fee);
-    expect(await contracts.token.read.balanceOf([first.deployment.contracts.jobEscrow])).toBe(0n);
+    // What stays in the escrow is the audit fee, pooled for auditors (PROTOCOL §9.2).
+    expect(await contracts.token.read.balanceOf([first.deployment.contracts.jobEscrow])).toBe(auditFee);
+    expect(await contracts.jobEscrow.read.auditPool()).toBe(auditFee);
     expect(await contracts.jobEscrow.read.totalEscrowed()).toBe(0n);
 
     // Concurrent clients: every returned id is the caller's own job (read from the receipt, not

@@ -36,7 +36,7 @@ describe("stepproof client end to end", () => {
   let cheatedJob: bigint;
 
   beforeAll(async () => {
-    net = await startTestNetwork();
+    net = await startTestNetwork({ auditor: 4 }); // account 4 challenges below; account 3 is a prover here
     honest = await startProverNode(parseProverConfig(await proverConfigFor(net, "honest")), { account: devAccount(1), runLoop: false });
     const cheatConfig = await proverConfigFor(net, "cheater", { prices: { input: CHEAP.input.toString(), output: CHEAP.output.toString() }, corrupt: { layer: 2, position: 1, element: 3, delta: 0.5, everyNthJob: 1 } });
     cheater = await startProverNode(parseProverConfig(cheatConfig), { account: devAccount(3), runLoop: false });

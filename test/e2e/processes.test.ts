@@ -161,7 +161,12 @@ describe("end to end: separate processes on anvil", () => {
         return (await contracts.jobEscrow.read.getJob([j.id])).status === JobStatus.Finalized ? true : undefined;
       });
     }
-    expect((await contracts.nodeRegistry.read.getNode([cheater])).stake).toBe(parseEther("500") - parseEther("1"));
+    // Fraud costs the job's collateral and half of the rest of the free stake, and jails (PROTOCOL §9.4).
+    const [slash] = await contracts.jobEscrow.getEvents.JobSlashed({ jobId: corrupted }, { fromBlock: 0n });
+    const slashed = slash!.args.slashed!;
+    expect(slashed).toBeGreaterThanOrEqual(parseEther("1") + (parseEther("500") - parseEther("3")) / 2n);
+    expect((await contracts.nodeRegistry.read.getNode([cheater])).stake).toBe(parseEther("500") - slashed);
+    expect((await contracts.nodeRegistry.read.getNode([cheater])).jailedUntil).toBeGreaterThan(0n);
     expect((await contracts.nodeRegistry.read.getNode([honest])).stake).toBe(parseEther("500"));
     expect(await contracts.nodeRegistry.read.credits([devAccount(3).address]) + (await contracts.token.read.balanceOf([devAccount(3).address]))).toBeGreaterThan(parseEther("1000000") - parseEther("50"));
   }, 400_000);

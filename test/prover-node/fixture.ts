@@ -29,10 +29,10 @@ export type TestNetwork = {
 };
 
 /**
- * A Hardhat JSON-RPC chain (anvil with STEPPROOF_TEST_CHAIN=anvil) with the suite deployed (Ignition, as test/chain/deploy-e2e does)
- * and the tiny model registered with its real weights root and manifest hash.
+ * A Hardhat JSON-RPC chain (anvil with STEPPROOF_TEST_CHAIN=anvil) with the suite deployed (Ignition, as test/chain/deploy-e2e does),
+ * the tiny model registered with its real weights root and manifest hash, and one dev account (`auditor`, default 3) in its audit pool.
  */
-export async function startTestNetwork(): Promise<TestNetwork> {
+export async function startTestNetwork(options: { auditor?: number } = {}): Promise<TestNetwork> {
   const chain = process.env["STEPPROOF_TEST_CHAIN"] === "anvil" ? await startAnvil() : await startHardhatRpc();
   const dir = await mkdtemp(path.join(tmpdir(), "stepproof-prover-"));
   const deploymentId = `test-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -50,6 +50,10 @@ export async function startTestNetwork(): Promise<TestNetwork> {
     encoding: manifest.encoding,
     tolerances: Array.from({ length: DEFAULT_DEPLOY_PARAMETERS.opCount }, () => ({ atol: 1n << 20n, rtol: 1n << 22n })),
   });
+  // One dev account (3 unless the test's challenger is another) is the model's only audit pool
+  // member: no job opens with an empty pool (PROTOCOL §9.4), and as the only possible auditor
+  // the test's challenger never waits on another auditor's priority (§9.1).
+  await registerNode(await as(options.auditor ?? 3), { role: "verifier", stake: parseEther("100"), endpoint: "http://127.0.0.1:8700", auditPools: [manifest.modelId as Hex] });
   const testClient = createTestClient({ mode: chain.kind, transport: http(chain.url) });
   return {
     chain,

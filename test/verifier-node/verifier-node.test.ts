@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
-import { parseEther, type Hex } from "viem";
+import { createTestClient, http, parseEther, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploySuite } from "../../scripts/lib/deploy-suite.js";
 import { registerModelPackage } from "../../scripts/lib/register-model-package.js";
@@ -25,6 +25,10 @@ import { CommitmentTraceSource } from "../../verifier-node/commitment-trace-sour
 import { devAccount, startHardhatRpc, type LocalChain } from "../helpers/chains.js";
 import { corruptTrace } from "../helpers/corrupt-trace.js";
 import { modelDir } from "../runtime/helpers.js";
+import { AuditDriver } from "../../verifier-node/audit-driver.js";
+import { auditStateName } from "../../protocol/chain/actions/audits.js";
+import { sendContractTransaction } from "../../protocol/chain/actions/send.js";
+import { auditManagerAbi } from "../../protocol/chain/generated/abi.js";
 
 describe("verifier node: follow, sample, fetch, re-execute", () => {
   let chain: LocalChain;
@@ -54,6 +58,10 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     const manifest = await registerModelPackage(gov, model);
     const modelId = manifest.modelId as Hex;
     await registerNode(prover, { role: "prover", stake: parseEther("500"), endpoint: "http://prover.invalid", offers: [{ modelId, inputPrice: 1n, outputPrice: 2n }] });
+    // The verifier is the model's only audit pool member and every job is audited: each one is
+    // its assignment (PROTOCOL §9.1), answered by a report or a dispute.
+    await registerNode(verifier, { role: "verifier", stake: parseEther("50"), endpoint: "http://verifier.invalid", auditPools: [modelId] });
+    await sendContractTransaction(gov, { address: gov.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "setModelAuditRate", args: [modelId, 10_000], what: "audit every job" });
 
     const source = new CommitmentTraceSource();
     const committed = new Map<bigint, TraceCommitment>();
@@ -70,17 +78,24 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     const honest = await serve("honest");
     const corrupt = await serve("corrupt");
     const withheld = await serve("withhold");
+    // The last commit's draw is seeded by its own block's hash: known from the next block on.
+    await createTestClient({ mode: "hardhat", transport: http(chain.url) }).mine({ blocks: 1 });
 
     const sessions = new Map([[modelId.toLowerCase() as Hex, await ModelSessions.load(model, { intraOpThreads: 1 })]]);
     const dbFile = path.join(dir, "verifier.sqlite");
     const makeNode = (state: VerifierState) =>
-      new VerifierNode({ clients: verifier, state, traceSource: source, sessions, policy: { jobFraction: 1, layersPerJob: manifest.architecture.layers + 1 }, confirmations: 0, maxLogRange: 5, maxAttempts: 2 });
+      new VerifierNode({ clients: verifier, state, traceSource: source, sessions, audits: new AuditDriver(verifier, state.db, source), policy: { jobFraction: 1, layersPerJob: manifest.architecture.layers + 1 }, confirmations: 0, maxLogRange: 5, maxAttempts: 2 });
 
     let state = new VerifierState(dbFile);
     const node = makeNode(state);
     const first = await node.tick();
     expect(first.logsRead).toBe(3);
     expect(state.get(honest)?.state).toBe("passed");
+    // The honest job's audit is reported with the probe leaf; the others are not agreed to.
+    const contracts = stepproofContracts(gov);
+    expect(first.auditsReported).toBe(1);
+    expect(auditStateName((await contracts.auditManager.read.getAudit([honest])).state)).toBe("Agreed");
+    expect(auditStateName((await contracts.auditManager.read.getAudit([corrupt])).state)).toBe("Assigned");
     expect(state.get(corrupt)?.state).toBe("failed");
     expect(state.get(corrupt)?.failure).toMatchObject({ position: 3, layer: 2 });
     expect(state.get(withheld)?.state).toBe("error");
@@ -111,7 +126,7 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     expect(opened.disputesOpened).toBe(1);
     expect(state.get(corrupt)?.state).toBe("disputed");
     expect(state.get(honest)?.state).toBe("passed"); // never challenged
-    const contracts = stepproofContracts(gov);
+    expect(auditStateName((await contracts.auditManager.read.getAudit([corrupt])).state)).toBe("Disputed");
     const stakeBefore = (await contracts.nodeRegistry.read.getNode([prover.walletClient!.account.address])).stake;
     const responses = await respondToDisputes({ clients: prover, jobIds: [honest, corrupt, withheld], modelDir: model, traceFor: (id) => committed.get(id) });
     expect(responses.map((r) => r.move?.kind)).toEqual(["postStepRoot"]);

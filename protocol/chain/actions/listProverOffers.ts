@@ -1,5 +1,5 @@
 import { getAbiItem, type Address, type Hex } from "viem";
-import { nodeRegistryAbi } from "../generated/abi.js";
+import { jobEscrowAbi, nodeRegistryAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 
 export type ListProverOffersParameters = {
@@ -15,6 +15,10 @@ export type ProverOffer = {
   outputPrice: bigint;
   stake: bigint;
   freeStake: bigint;
+  /** No new job before this time (a fraud slash jails, PROTOCOL §9.4); 0 if never jailed. */
+  jailedUntil: bigint;
+  /** Escrow of the prover's open and committed jobs (JobEscrow.exposure, PROTOCOL §9.4). */
+  exposure: bigint;
 };
 
 /**
@@ -40,7 +44,8 @@ export async function listProverOffers(clients: StepproofClients, p: ListProverO
     const node = await clients.publicClient.readContract({ address, abi: nodeRegistryAbi, functionName: "getNode", args: [prover] });
     if (node.role !== 1) continue; // Prover
     const freeStake = await clients.publicClient.readContract({ address, abi: nodeRegistryAbi, functionName: "freeStake", args: [prover] });
-    offers.push({ prover, endpoint: node.endpoint, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice, stake: node.stake, freeStake });
+    const exposure = await clients.publicClient.readContract({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "exposure", args: [prover] });
+    offers.push({ prover, endpoint: node.endpoint, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice, stake: node.stake, freeStake, jailedUntil: node.jailedUntil, exposure });
   }
   return offers;
 }

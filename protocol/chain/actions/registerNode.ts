@@ -2,6 +2,7 @@ import { maxUint256, type Hex } from "viem";
 import { nodeRegistryAbi, testTokenAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
+import { joinAuditPools } from "./audits.js";
 
 export type RegisterNodeParameters = {
   role: "prover" | "verifier";
@@ -9,11 +10,14 @@ export type RegisterNodeParameters = {
   endpoint: string;
   /** Provers: the models served and their prices per input and output token. */
   offers?: readonly { modelId: Hex; inputPrice: bigint; outputPrice: bigint }[];
+  /** Verifiers: the models whose audit pools to join (PROTOCOL §9.1; the first locks the audit bond). */
+  auditPools?: readonly Hex[];
 };
 
 /**
- * Register the signer as a node (approve, register, publish offers). Idempotent: an already
- * registered node only (re)publishes its offers, so rerunning after a crash is safe.
+ * Register the signer as a node (approve, register, publish offers, join audit pools).
+ * Idempotent: an already registered node only (re)publishes its offers and joins the pools it is
+ * not in yet, so rerunning after a crash is safe.
  */
 export async function registerNode(clients: StepproofClients, p: RegisterNodeParameters): Promise<void> {
   const { nodeRegistry, token } = clients.deployment.contracts;
@@ -42,4 +46,5 @@ export async function registerNode(clients: StepproofClients, p: RegisterNodePar
       what: `set the offer for model ${offer.modelId}`,
     });
   }
+  if (p.auditPools?.length) await joinAuditPools(clients, p.auditPools);
 }

@@ -1,6 +1,34 @@
 import { BaseError, ContractFunctionRevertedError, type Abi, type Hash, type TransactionReceipt } from "viem";
 import { StepproofError } from "../../errors.js";
 import type { StepproofClients } from "../client.js";
+import * as generated from "../generated/abi.js";
+
+/**
+ * Every custom error of the suite. A call into one contract can revert with another's error
+ * (openJob with NodeRegistry's `Jailed` or AuditManager's `NoAuditors`, openDispute with
+ * `AuditorPriority`): decoding against all of them names the real reason.
+ */
+const SUITE_ERRORS: Abi = (() => {
+  const seen = new Set<string>();
+  const out: Abi[number][] = [];
+  for (const abi of Object.values(generated) as Abi[]) {
+    for (const item of abi) {
+      if (item.type !== "error") continue;
+      const key = `${item.name}(${item.inputs.map((i) => i.type).join(",")})`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push(item);
+      }
+    }
+  }
+  return out;
+})();
+
+/** The ABI plus every suite error it does not declare itself. */
+function withSuiteErrors(abi: Abi): Abi {
+  const own = new Set(abi.filter((i) => i.type === "error").map((i) => (i as { name: string }).name));
+  return [...abi, ...SUITE_ERRORS.filter((e) => !own.has((e as { name: string }).name))];
+}
 
 export class TransactionError extends StepproofError {
   override name = "TransactionError";
@@ -37,7 +65,7 @@ export async function sendContractTransaction(clients: StepproofClients, p: Send
     const { request } = await clients.publicClient.simulateContract({
       account: wallet.account,
       address: p.address,
-      abi: p.abi,
+      abi: withSuiteErrors(p.abi),
       functionName: p.functionName,
       args: p.args,
     } as Parameters<typeof clients.publicClient.simulateContract>[0]);

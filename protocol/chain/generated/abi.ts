@@ -9047,6 +9047,11 @@ export const auditManagerAbi = [
             "type": "bool"
           },
           {
+            "internalType": "bool",
+            "name": "challenged",
+            "type": "bool"
+          },
+          {
             "internalType": "address",
             "name": "auditor",
             "type": "address"
@@ -9172,6 +9177,30 @@ export const auditManagerAbi = [
       }
     ],
     "name": "hasRole",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      }
+    ],
+    "name": "isActiveMember",
     "outputs": [
       {
         "internalType": "bool",
