@@ -31,8 +31,8 @@ export type RunJobParameters = {
   commitTimeoutMs?: number;
   /** Refuse (SpendingLimitError, nothing sent) a job that would escrow more than this. */
   maxEscrow?: bigint;
-  /** Called once the job is open and funded, before any output arrives. */
-  onJobOpened?: (job: { jobId: bigint; prover: Address; escrowed: bigint }) => void;
+  /** Called (and awaited) once the job is open and funded, before the prompt is sent. */
+  onJobOpened?: (job: { jobId: bigint; prover: Address; escrowed: bigint }) => void | Promise<void>;
 };
 
 export type RunJobReturnType = {
@@ -76,7 +76,7 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   }
   const job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams: p.samplingParams ?? 0n, inputTokens: tokens.length, maxOutputTokens: p.maxTokens });
 
-  p.onJobOpened?.({ jobId: job.jobId, prover: offer.prover, escrowed: job.escrowed });
+  await p.onJobOpened?.({ jobId: job.jobId, prover: offer.prover, escrowed: job.escrowed });
   const openai = new OpenAI({ baseURL: `${offer.endpoint.replace(/\/$/, "")}/v1`, apiKey: "stepproof", maxRetries: 2 });
   const headers = { "x-stepproof-job": job.jobId.toString() };
   let text = "";

@@ -7,7 +7,8 @@ const uintString = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegat
 
 /** The cheating prover of the demo (PROTOCOL §5.6): see prover-node/generation/loop.ts. */
 export const corruptSchema = z.object({
-  layer: z.number().int().nonnegative(),
+  /** The boundary whose step is botched, or "all": every boundary 0..L (a canary, PROTOCOL §9.3). */
+  layer: z.union([z.number().int().nonnegative(), z.literal("all")]),
   position: z.number().int().nonnegative(),
   element: z.number().int().nonnegative(),
   delta: z.number().finite(),

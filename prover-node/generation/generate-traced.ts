@@ -4,8 +4,12 @@ import { getModelSessions, type ExecutionProvider } from "../../runtime/session.
 import type { TraceSink } from "../../runtime/trace/builder.js";
 import type { TraceCommitment } from "../../runtime/trace/commitment.js";
 
-/** One element of h[position][layer] moved by `delta` (the demo's cheating prover). */
-export type Corruption = { layer: number; position: number; element: number; delta: number };
+/**
+ * One element of h[position][layer] moved by `delta` (the demo's cheating prover), or with
+ * `layer: "all"` one element at every boundary, element + l at boundary l (a canary's trace,
+ * PROTOCOL §9.3: whichever boundary an auditor re-executes, its step is wrong there).
+ */
+export type Corruption = { layer: number | "all"; position: number; element: number; delta: number };
 
 export type GenerateTracedParameters = {
   modelDir: string;
@@ -38,7 +42,9 @@ export async function generateTraced(p: GenerateTracedParameters): Promise<Gener
   const c = p.corrupt;
   if (c) {
     const { architecture: arch } = (await getModelSessions(p.modelDir, p.executionProvider ? { executionProvider: p.executionProvider } : {})).manifest;
-    if (c.layer > arch.layers || c.element >= arch.hidden) throw new GenerationError(`corruption of h[${c.position}][${c.layer}][${c.element}] is outside the model`);
+    const top = c.layer === "all" ? arch.layers : c.layer;
+    const lastElement = c.element + (c.layer === "all" ? arch.layers : 0);
+    if (top > arch.layers || lastElement >= arch.hidden) throw new GenerationError(`corruption of h[${c.position}][${c.layer}][${c.element}] is outside the model`);
   }
   let corrupted = false;
   const out = await generate({
@@ -52,8 +58,10 @@ export async function generateTraced(p: GenerateTracedParameters): Promise<Gener
     ...(p.traceSink ? { traceSink: p.traceSink } : {}),
     ...(p.onToken ? { onToken: p.onToken } : {}),
     onHidden: (layer, start, h, rows) => {
-      if (!c || c.layer !== layer || c.position < start || c.position >= start + rows) return;
-      const i = (c.position - start) * h.length / rows + c.element;
+      if (!c || (c.layer !== "all" && c.layer !== layer) || c.position < start || c.position >= start + rows) return;
+      // Distinct elements per boundary: the same element at every layer would mostly pass from
+      // one boundary to the next through the residual stream, hiding all but the first.
+      const i = (c.position - start) * h.length / rows + c.element + (c.layer === "all" ? layer : 0);
       if (h instanceof Uint16Array) h[i] = floatToHalfBits(halfBitsToFloat(h[i]!) + c.delta);
       else h[i] = h[i]! + c.delta;
       corrupted = true;
