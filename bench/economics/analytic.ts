@@ -58,7 +58,10 @@ export function analyseDepth(w: World) {
   const feePerJob = toTokens(meanQuote.fee);
   const x = feePerJob / costPerCanary;
   const affordableShare = x / (1 + x);
-  const honestPerAudit = (c: number) => (1 - c) * (pay - agreeGas) + c * (canaryReward - gasTokens(g.fixDraw + g.dispute)) - auditCompute;
+  // The same program if the finder of a canary were paid only the job's audit pay (a contract change).
+  const costPerCappedCanary = caughtShare * pay + (1 - caughtShare) * toTokens(meanQuote.auditFee) + gasTokens(g.openJob + g.commitResult + g.finalizeShare + g.canaryCommitAndExpose);
+  const c = a.canaryShare;
+  const honestPerAudit = (c: number, reward = canaryReward) => (1 - c) * (pay - agreeGas) + c * (reward - gasTokens(g.fixDraw + g.dispute)) - auditCompute;
   const lazyPerAudit = (c: number) => (1 - c) * (pay - agreeGas) - c * (lazyLoss + gasTokens(g.fixDraw + g.reportAudit)) - gasTokens(g.registerAndJoin) * c;
 
   // Collusion: a coalition holding share f of the pool is caught with p·(1−f) per cheating job.
@@ -102,6 +105,10 @@ export function analyseDepth(w: World) {
       honestPerAuditAtAffordableShare: honestPerAudit(affordableShare),
       /** An honest auditor in a network with neither cheaters nor canaries: audit pay alone. */
       honestPerAuditWithoutCanaries: honestPerAudit(0),
+      /** With the canary reward capped at the audit pay: the program's cost per real job at c, and honest − lazy per audit. */
+      cappedRewardCostPerJob: (c / (1 - c)) * costPerCappedCanary,
+      cappedRewardHonestMinusLazy: honestPerAudit(c, pay) - lazyPerAudit(c),
+      feePerJob,
       lazyPerAuditAtAffordableShare: lazyPerAudit(affordableShare),
     },
     collusion: {

@@ -128,7 +128,10 @@ function headlineChecks(depth: DepthName, rows: readonly EconomicsRow[], analysi
     property: `a lazy verifier loses its stake within ${n} canary`,
     holds: Number(lazy.slashed) > 0 && Number(lazy.canariesPerLife) <= n && lazy.profitPerJob < honestVerifier.profitPerJob,
     basis: "expected",
-    detail: `every lazy identity lost ${fmt(analysis.canary.lazyStakeShareLost * 100)}% of its stake at its first canary (max canaries per life ${lazy.canariesPerLife}); ${fmt(Number(lazy.auditsPerLife))} audits per life on average (1/c = ${fmt(analysis.canary.expectedAuditsBeforeCaught)}); ${lazy.ejections} identities lost ${fmt(Number(lazy.slashed))} tokens`,
+    detail:
+      Number(lazy.ejections) === 0
+        ? `no canary reached a lazy auditor in this run (${lazy.jobs} lazy audits; 1/c = ${fmt(analysis.canary.expectedAuditsBeforeCaught)})`
+        : `each exposed lazy identity lost ${fmt(analysis.canary.lazyStakeShareLost * 100)}% of its stake at the canary that exposed it (which of its approved canaries that was, at most: ${lazy.canariesPerLife}); ${fmt(Number(lazy.auditsPerLife))} audits per life on average (1/c = ${fmt(analysis.canary.expectedAuditsBeforeCaught)}); ${lazy.ejections} identities lost ${fmt(Number(lazy.slashed))} tokens`,
   });
   return checks;
 }
