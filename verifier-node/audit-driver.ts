@@ -3,7 +3,7 @@ import type { Hex } from "viem";
 import { auditManagerAbi } from "../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { AuditState, claimAuditPay, fixDraw, readAssignment, reportAudit, type AuditAssignment } from "../protocol/chain/actions/audits.js";
-import { TransactionError } from "../protocol/chain/actions/send.js";
+import { sendContractTransaction, TransactionError } from "../protocol/chain/actions/send.js";
 import type { TraceSource } from "./trace-source.js";
 
 /**
@@ -23,6 +23,11 @@ CREATE TABLE IF NOT EXISTS audits (
   pay TEXT,
   detail TEXT,
   updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS others_audits (
+  job_id TEXT PRIMARY KEY,
+  auditor TEXT NOT NULL,
+  deadline INTEGER NOT NULL
 );`;
 
 /** This verifier's side of a committed job's audit draw (PROTOCOL §9.1). */
@@ -60,7 +65,15 @@ export class AuditDriver {
   async lookup(jobId: bigint): Promise<AuditLookup> {
     const assignment = await readAssignment(this.clients, jobId);
     if (assignment.state === AuditState.Pending) return { kind: "wait" };
-    if (assignment.auditor.toLowerCase() !== this.#me || assignment.state !== AuditState.Assigned) return { kind: "other", assignment };
+    if (assignment.auditor.toLowerCase() !== this.#me || assignment.state !== AuditState.Assigned) {
+      // Another auditor's open assignment: watched, so an absent auditor's miss is recorded at
+      // its deadline rather than at settlement (the sooner it is ejected, the fewer jobs go
+      // unaudited, PROTOCOL §9.2).
+      if (assignment.state === AuditState.Assigned) {
+        this.#db.prepare("INSERT OR IGNORE INTO others_audits (job_id, auditor, deadline) VALUES (?, ?, ?)").run(jobId.toString(), assignment.auditor, Number(assignment.deadline));
+      }
+      return { kind: "other", assignment };
+    }
     const stored = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "getAudit", args: [jobId] });
     // The view computed the draw from the seed block's hash: fix it on-chain before the hash
     // leaves the 256-block window, so the assignment (and this verifier's priority) stands.
@@ -91,6 +104,32 @@ export class AuditDriver {
   /** The assignment of one of this verifier's recorded audits (to report after an assessment). */
   async assignment(jobId: bigint): Promise<AuditAssignment> {
     return readAssignment(this.clients, jobId);
+  }
+
+  /**
+   * Record the misses of other auditors whose watched assignments passed their deadline
+   * unanswered (AuditManager.recordMiss); returns how many were recorded.
+   */
+  async recordOverdueMisses(): Promise<number> {
+    const now = Number((await this.clients.publicClient.getBlock()).timestamp);
+    const due = this.#db.prepare("SELECT job_id, auditor FROM others_audits WHERE deadline < ? ORDER BY deadline LIMIT 20").all(now) as { job_id: string; auditor: Hex }[];
+    let recorded = 0;
+    for (const r of due) {
+      const jobId = BigInt(r.job_id);
+      const audit = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "getAudit", args: [jobId] });
+      if (audit.state === AuditState.Assigned) {
+        try {
+          await sendContractTransaction(this.clients, { address: this.clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "recordMiss", args: [jobId], what: `record auditor ${r.auditor}'s miss on job ${jobId}` });
+          recorded++;
+          this.log?.(`job ${jobId}: auditor ${r.auditor} left its assignment unanswered; miss recorded`);
+        } catch (err) {
+          // Someone else recorded it, or the job settled first: nothing left to do.
+          if (!(err instanceof TransactionError)) throw err;
+        }
+      }
+      this.#db.prepare("DELETE FROM others_audits WHERE job_id = ?").run(r.job_id);
+    }
+    return recorded;
   }
 
   /** Claim every reported audit whose pay has vested; returns the amount claimed. */

@@ -122,6 +122,7 @@ export class VerifierNode {
       }
       report.moves = await this.deps.disputes.advance();
     }
+    await this.deps.audits?.recordOverdueMisses();
     await this.deps.audits?.claimVested();
     return report;
   }

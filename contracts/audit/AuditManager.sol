@@ -200,7 +200,8 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
             } else {
                 a.challenged = true;
             }
-        } else if (block.timestamp <= a.deadline) {
+        } else if (block.timestamp <= a.deadline && _auditors[a.auditor].ejectedBlock == 0) {
+            // An ejected auditor's assignments no longer hold anyone back.
             revert AuditorPriority(jobId, a.auditor, a.deadline);
         }
     }
@@ -235,6 +236,9 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         if (state != AuditState.Assigned) revert WrongAuditState(jobId, state);
         if (msg.sender != a.auditor) revert NotAuditor(jobId, msg.sender);
         if (block.timestamp > a.deadline) revert AuditDeadlinePassed(jobId, a.deadline);
+        // An ejected auditor's reports would reserve pay it can never claim (found by the
+        // economics simulation): its remaining assignments are void.
+        if (_auditors[msg.sender].ejectedBlock != 0) revert Ejected(msg.sender);
         // Agreement with a trace already proven wrong is worth nothing.
         if (job.status != IJobEscrow.JobStatus.Committed) revert JobNotCommitted(jobId);
         _verifyProbe(a.seed, job, chunk, proof);

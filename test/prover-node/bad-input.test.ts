@@ -24,7 +24,7 @@ describe("prover node refuses bad input without changing state", () => {
   let otherJob: bigint;
 
   beforeAll(async () => {
-    net = await startTestNetwork();
+    net = await startTestNetwork({ auditor: 6 }); // account 3 is a second prover here
     node = await startProverNode(parseProverConfig(await proverConfigFor(net, "p", { endpoint: { port: 0, bodyLimit: 4096 } })), { account: devAccount(1), runLoop: false });
     await registerProverOnChain(net, 1, node.url);
     await registerProverOnChain(net, 3, "http://127.0.0.1:9"); // another prover, no node

@@ -48,7 +48,6 @@ describe("verifier availability driver", () => {
   it("an unanswered challenge is claimed after its deadline and the job is slashed; forcing twice opens one challenge", { timeout: 120_000 }, async () => {
     const prompt = promptOf(51, 2);
     const jobId = await openAndCommit(w, { prover: "cheater", prompt, data: honestData(w, prompt, 4) });
-    await w.warp(1n); // the audit draw is known from the block after the commit (PROTOCOL §9.1)
     const id = (await driver.force({ jobId, secret: state.secret(), boundaries: [1] }))!;
     expect(await driver.force({ jobId, secret: state.secret(), boundaries: [1] })).toBe(id);
     expect(await driver.advance()).toEqual({ answered: [], failed: [], cancelled: [] });
@@ -63,11 +62,10 @@ describe("verifier availability driver", () => {
     const data = honestData(w, prompt, 4);
     // The cheater was jailed by the slash above (PROTOCOL §9.4): the honest prover answers.
     const jobId = await openAndCommit(w, { prover: "honestProver", prompt, data });
-    // In the commit block the audit draw is unknown and nothing may challenge the job yet: the
-    // driver opens nothing and tries again on its next tick.
-    expect(await driver.force({ jobId, secret: state.secret(), boundaries: [0, 1] })).toBeUndefined();
-    await w.warp(1n);
+    // Simulated in the pending block, the challenge is judged as the block after the commit will
+    // judge it (PROTOCOL §9.1: none may open in the commit block itself), so it opens at once.
     const challengeId = (await driver.force({ jobId, secret: state.secret(), boundaries: [0, 1] }))!;
+    expect(challengeId).toBeDefined();
     const c = w.as.verifier;
     const logs = await c.publicClient.getContractEvents({ address: c.deployment.contracts.traceAvailability, abi: traceAvailabilityAbi, eventName: "AvailabilityChallenged", args: { challengeId } , fromBlock: 0n });
     const leaves: TraceLeaf[] = logs[0]!.args.leaves!.map((l) => ({ tensor: Number(l.tensor), row: Number(l.row), chunk: Number(l.chunk) }));

@@ -36,7 +36,9 @@ const manager = (clients: StepproofClients) => clients.deployment.contracts.audi
 
 /** The job's assignment as it stands, or as its draw will be fixed (a view: no transaction). */
 export async function readAssignment(clients: StepproofClients, jobId: bigint): Promise<AuditAssignment> {
-  const a = await clients.publicClient.readContract({ address: manager(clients), abi: auditManagerAbi, functionName: "assignment", args: [jobId] });
+  // In the pending block the commit block's hash is known: the draw can be read as soon as the
+  // commit is mined, without waiting for another block.
+  const a = await clients.publicClient.readContract({ address: manager(clients), abi: auditManagerAbi, functionName: "assignment", args: [jobId], blockTag: "pending" });
   return {
     state: a.state,
     auditor: a.auditor,

@@ -68,6 +68,9 @@ export async function sendContractTransaction(clients: StepproofClients, p: Send
       abi: withSuiteErrors(p.abi),
       functionName: p.functionName,
       args: p.args,
+      // The block the transaction will be mined in, not the last one: a rule keyed to the block
+      // number (no challenge in a job's commit block, PROTOCOL §9.1) is judged as it will be.
+      blockTag: "pending",
     } as Parameters<typeof clients.publicClient.simulateContract>[0]);
     const hash = await wallet.writeContract(request as Parameters<typeof wallet.writeContract>[0]);
     const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
