@@ -464,7 +464,10 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         a.state = AuditState.Missed;
         address auditor = a.auditor;
         Auditor storage au = _auditors[auditor];
-        uint8 misses = au.misses + 1;
+        uint8 misses = au.misses;
+        // Saturating: an ejected auditor keeps missing the draws seeded before its ejection
+        // (on a busy model, hundreds), and settlement must never revert for the job's sake.
+        if (misses < type(uint8).max) ++misses;
         au.misses = misses;
         emit AuditMissed(jobId, auditor, misses);
         if (misses >= _params.maxMisses && au.ejectedBlock == 0) _eject(auditor, au, false);
