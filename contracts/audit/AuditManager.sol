@@ -452,6 +452,9 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         pay = cost * job.auditFeeBps / a.rateBps;
         uint256 pool = escrow.auditPool();
         uint256 available = pool > reserved ? pool - reserved : 0;
+        // An ejected auditor may still answer assignments drawn before its ejection but can never
+        // claim (claimAuditPay reverts Ejected): pay reserved for it would never be released.
+        if (_auditors[a.auditor].ejectedBlock != 0) available = 0;
         if (pay > available) pay = available;
         a.state = AuditState.Agreed;
         // pay <= pool, and the pool holds tokens: it fits in uint128.
