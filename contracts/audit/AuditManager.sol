@@ -91,6 +91,9 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     mapping(bytes32 commitment => uint48) public canaryCommittedAt;
     /// @notice Pay promised to auditors and not yet claimed or forfeited (≤ the escrow's pool).
     uint256 public reserved;
+    /// Jobs on which the assigned auditor opened an availability challenge (§9.1). If the job
+    /// ends Slashed the auditor can neither report nor open a step dispute any more.
+    mapping(uint256 jobId => bool) internal _auditorChallenged;
 
     error NotEscrow(address caller);
     error ModelUnknown(bytes32 modelId);
@@ -193,6 +196,8 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
                 a.state = AuditState.Disputed;
                 _auditors[challenger].misses = 0;
                 emit AuditDisputed(jobId, challenger);
+            } else {
+                _auditorChallenged[jobId] = true;
             }
         } else if (block.timestamp <= a.deadline) {
             revert AuditorPriority(jobId, a.auditor, a.deadline);
@@ -264,6 +269,15 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         if (a.state == AuditState.Pending && block.number > a.seedBlock) _fix(jobId, a, escrow.getJob(jobId));
         if (a.state != AuditState.Assigned) revert WrongAuditState(jobId, a.state);
         if (block.timestamp <= a.deadline) revert AuditDeadlineNotPassed(jobId, a.deadline);
+        if (_auditorChallenged[jobId] && escrow.getJob(jobId).status == IJobEscrow.JobStatus.Slashed) {
+            // The auditor challenged the trace's availability and the job was slashed (normally on
+            // that challenge: until the deadline nobody else may open one). It answered with a
+            // dispute and can no longer report or open a step dispute: not a miss.
+            a.state = AuditState.Disputed;
+            _auditors[a.auditor].misses = 0;
+            emit AuditDisputed(jobId, a.auditor);
+            return;
+        }
         _miss(jobId, a);
     }
 
