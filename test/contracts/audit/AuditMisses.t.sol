@@ -145,4 +145,96 @@ contract AuditMissesTest is AuditFixture {
         escrow.onDisputeOpened(disputed, auditor);
         assertEq(audits.getAuditor(auditor).misses, 0, "reset by the dispute");
     }
+
+    /// Bug (fixed): the miss counter is a uint8 and kept counting after ejection, so the 256th
+    /// miss of one auditor overflowed and made `finalize` (which records misses and must never
+    /// revert for the job's sake) revert for ever. An auditor gets that many assignments when it
+    /// goes silent on a busy model: every draw seeded before its ejection is still its.
+    function test_misses_beyond255NeverBlockSettlement() public {
+        audits.setModelAuditRate(MODEL, 10_000);
+        uint256 n = 257;
+        uint256[] memory jobs = new uint256[](n);
+        for (uint256 i; i < n; ++i) jobs[i] = openAs(prover, 1, 1);
+        for (uint256 i; i < n; ++i) {
+            vm.prank(prover);
+            escrow.commitResult(jobs[i], keccak256(abi.encode("trace", i)), keccak256("output"), 1);
+        }
+        revealSeed(block.number, keccak256("busy"));
+        vm.warp(escrow.getJob(jobs[n - 1]).challengeDeadline + 1);
+        for (uint256 i; i < n; ++i) {
+            assertEq(audits.getAudit(jobs[i]).auditor, address(0), "unfixed");
+            escrow.finalize(jobs[i]); // fixes the draw (auditor: the only member) and records a miss
+            assertState(jobs[i], AuditManager.AuditState.Missed, "missed");
+        }
+        assertEq(audits.getAuditor(auditor).misses, 255, "saturated");
+        assertTrue(audits.getAuditor(auditor).ejectedBlock != 0, "ejected long ago");
+        assertSolvent();
+    }
+
+    /// Bug (fixed): an auditor whose availability challenge went unanswered (the job is slashed,
+    /// PROTOCOL §8.1) can no longer report or open a step dispute, and its assignment was then
+    /// recorded as a miss — the honest finder counted as absent and, after two earlier misses,
+    /// ejected with its unclaimed pay. The assignment now ends Disputed.
+    function test_misses_availabilityChallengeThatSlashedIsNotAMiss() public {
+        address availabilityGame = address(0xA7A1);
+        escrow.setAvailabilityGame(availabilityGame);
+        uint256[] memory earlier = new uint256[](2);
+        for (uint256 i; i < 2; ++i) earlier[i] = openAuditedJob();
+        uint256 jobId = openAuditedJob();
+        pastDeadline(earlier[1]);
+        audits.recordMiss(earlier[0]);
+        audits.recordMiss(earlier[1]);
+
+        vm.warp(audits.getAudit(jobId).deadline - 10);
+        vm.prank(availabilityGame);
+        uint32 seq = escrow.onDisputeOpened(jobId, auditor);
+        vm.prank(availabilityGame);
+        escrow.onDisputeResolved(jobId, seq, true, auditor); // unanswered: the prover is slashed
+        assertEq(uint256(escrow.getJob(jobId).status), uint256(IJobEscrow.JobStatus.Slashed), "slashed");
+
+        pastDeadline(jobId);
+        vm.expectEmit(true, true, false, true);
+        emit AuditManager.AuditDisputed(jobId, auditor);
+        audits.recordMiss(jobId);
+        assertState(jobId, AuditManager.AuditState.Disputed, "answered by its challenge");
+        assertEq(audits.getAuditor(auditor).misses, 0, "a proven fraud resets the count");
+        assertEq(audits.getAuditor(auditor).ejectedBlock, 0, "not ejected");
+    }
+
+    /// An availability challenge the prover answered is no answer to the assignment: without a
+    /// report or step dispute it is still a miss.
+    function test_misses_answeredAvailabilityChallengeStillMisses() public {
+        address availabilityGame = address(0xA7A1);
+        escrow.setAvailabilityGame(availabilityGame);
+        uint256 jobId = openAuditedJob();
+        vm.prank(availabilityGame);
+        uint32 seq = escrow.onDisputeOpened(jobId, auditor);
+        vm.prank(availabilityGame);
+        escrow.onDisputeResolved(jobId, seq, false, auditor); // the prover answered
+        pastDeadline(jobId);
+        audits.recordMiss(jobId);
+        assertState(jobId, AuditManager.AuditState.Missed, "missed");
+        assertEq(audits.getAuditor(auditor).misses, 1, "counted");
+    }
+
+    /// Bug (fixed): an ejected auditor can still report on assignments drawn before its ejection,
+    /// but can never claim (claimAuditPay reverts Ejected). Its report reserved pay anyway, and
+    /// nothing ever released the reservation: that part of the audit pool was locked for good.
+    /// Every reserved token must be claimable by some auditor that can still claim.
+    function test_ejectedAuditorsReportReservesNoPay() public {
+        fundPool(10e18);
+        uint256[] memory missed = new uint256[](3);
+        for (uint256 i; i < 3; ++i) missed[i] = openAuditedJob();
+        vm.warp(block.timestamp + 1_000);
+        uint256 later = openAuditedJob(); // drawn before the ejection, deadline after it
+        pastDeadline(missed[2]);
+        for (uint256 i; i < 3; ++i) audits.recordMiss(missed[i]);
+        assertTrue(audits.getAuditor(auditor).ejectedBlock != 0, "ejected");
+
+        report(auditor, later); // still its assignment, still before its deadline
+        assertState(later, AuditManager.AuditState.Agreed, "the report is recorded");
+        assertEq(audits.getAudit(later).pay, 0, "but earns nothing");
+        assertEq(audits.reserved(), 0, "nothing reserved that nobody can claim");
+        assertEq(audits.getAuditor(auditor).unclaimed, 0, "nothing unclaimed");
+    }
 }
