@@ -74,6 +74,26 @@ contract AuditDrawTest is AuditFixture {
         assertEq(uint256(audits.fixDraw(jobId)), uint256(expected ? AuditManager.AuditState.Assigned : AuditManager.AuditState.Unaudited), "draw");
     }
 
+    /// The boundary: with r = seed mod 10⁴, a rate of r does not audit and a rate of r + 1 does.
+    function test_draw_rateBoundaryIsStrict() public {
+        bytes32 h = keccak256("boundary");
+        uint256 first = escrow.nextJobId();
+        uint256 r1 = uint256(seedOf(h, first)) % BPS;
+        uint256 r2 = uint256(seedOf(h, first + 1)) % BPS;
+        assertTrue(r1 > 0 && r2 < BPS - 1, "pick another hash");
+        audits.setModelAuditRate(MODEL, uint16(r1));
+        uint256 atRate = openStandard();
+        vm.prank(prover);
+        escrow.commitResult(atRate, keccak256("t"), keccak256("o"), OUT_TOK);
+        audits.setModelAuditRate(MODEL, uint16(r2 + 1));
+        uint256 aboveRate = openStandard();
+        vm.prank(prover);
+        escrow.commitResult(aboveRate, keccak256("t"), keccak256("o"), OUT_TOK);
+        revealSeed(block.number, h);
+        assertEq(uint256(audits.fixDraw(atRate)), uint256(AuditManager.AuditState.Unaudited), "seed mod 1e4 == rate: not audited");
+        assertEq(uint256(audits.fixDraw(aboveRate)), uint256(AuditManager.AuditState.Assigned), "seed mod 1e4 == rate - 1: audited");
+    }
+
     /// The rate is the one in force at the commit; a change before the draw is fixed is ignored.
     function test_draw_usesTheRateSnapshottedAtCommit() public {
         audits.setModelAuditRate(MODEL, 10_000);
