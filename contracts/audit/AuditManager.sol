@@ -50,9 +50,6 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         AuditState state;
         /// A canary exposed by the canary role (set once).
         bool canary;
-        /// The auditor opened an availability challenge: the prover did not serve it the trace,
-        /// so an unanswered assignment is not held against the auditor.
-        bool challenged;
         address auditor;
         uint40 vestsAt;
         uint128 pay;
@@ -94,6 +91,9 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     mapping(bytes32 commitment => uint48) public canaryCommittedAt;
     /// @notice Pay promised to auditors and not yet claimed or forfeited (≤ the escrow's pool).
     uint256 public reserved;
+    /// Jobs on which the assigned auditor opened an availability challenge (§9.1). If the job
+    /// ends Slashed the auditor can neither report nor open a step dispute any more.
+    mapping(uint256 jobId => bool) internal _auditorChallenged;
 
     error NotEscrow(address caller);
     error ModelUnknown(bytes32 modelId);
@@ -198,7 +198,7 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
                 _auditors[challenger].misses = 0;
                 emit AuditDisputed(jobId, challenger);
             } else {
-                a.challenged = true;
+                _auditorChallenged[jobId] = true;
             }
         } else if (block.timestamp <= a.deadline && _auditors[a.auditor].ejectedBlock == 0) {
             // An ejected auditor's assignments no longer hold anyone back.
@@ -274,6 +274,15 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         if (a.state == AuditState.Pending && block.number > a.seedBlock) _fix(jobId, a, escrow.getJob(jobId));
         if (a.state != AuditState.Assigned) revert WrongAuditState(jobId, a.state);
         if (block.timestamp <= a.deadline) revert AuditDeadlineNotPassed(jobId, a.deadline);
+        if (_auditorChallenged[jobId] && escrow.getJob(jobId).status == IJobEscrow.JobStatus.Slashed) {
+            // The auditor challenged the trace's availability and the job was slashed (normally on
+            // that challenge: until the deadline nobody else may open one). It answered with a
+            // dispute and can no longer report or open a step dispute: not a miss.
+            a.state = AuditState.Disputed;
+            _auditors[a.auditor].misses = 0;
+            emit AuditDisputed(jobId, a.auditor);
+            return;
+        }
         _miss(jobId, a);
     }
 
@@ -473,13 +482,11 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     function _miss(uint256 jobId, Audit storage a) private {
         a.state = AuditState.Missed;
         address auditor = a.auditor;
-        // A prover that did not serve its auditor is the one at fault (§8.1 forces it on-chain).
-        if (a.challenged) {
-            emit AuditMissed(jobId, auditor, _auditors[auditor].misses);
-            return;
-        }
         Auditor storage au = _auditors[auditor];
-        uint8 misses = au.misses + 1;
+        uint8 misses = au.misses;
+        // Saturating: an ejected auditor keeps missing the draws seeded before its ejection
+        // (on a busy model, hundreds), and settlement must never revert for the job's sake.
+        if (misses < type(uint8).max) ++misses;
         au.misses = misses;
         emit AuditMissed(jobId, auditor, misses);
         if (misses >= _params.maxMisses && au.ejectedBlock == 0) _eject(auditor, au, false);

@@ -10,6 +10,8 @@ import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
 import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {TokenRoot} from "../../../contracts/libraries/TokenRoot.sol";
+import {AuditManager} from "../../../contracts/audit/AuditManager.sol";
+import {TraceTree} from "../utils/TraceTree.sol";
 
 /// @notice Records the gas of every external state-changing function of the settlement
 /// contracts in snapshots/*.json (`npm run gas:snapshot` rewrites them; `npm test` fails when
@@ -168,5 +170,106 @@ contract SettlementGasSnapshot is Suite {
         JobEscrow fresh = new JobEscrow(address(this), token, nodes, models, defaultParams());
         fresh.setDisputeGame(address(0x6A3E));
         vm.snapshotGasLastCall("JobEscrow", "setDisputeGame");
+    }
+
+    // ------------------------------------------------------------------ incentives (§9)
+
+    function _shape(uint256 tokens) private pure returns (TraceTree.Shape memory s) {
+        s.tokens = tokens;
+        s.layers = 4;
+        s.chunks = 1;
+    }
+
+    /// Open and commit a job with a real trace root, then mine the next block with a hash.
+    function _committed(bytes32 blockHash) private returns (uint256 jobId) {
+        jobId = _open();
+        bytes32 root = TraceTree.root(TraceTree.leaves(bytes32(jobId), _shape(IN + 40)));
+        vm.prank(prover);
+        escrow.commitResult(jobId, root, keccak256("o"), 40);
+        nextBlockWithHash(blockHash);
+    }
+
+    function _report(uint256 jobId) private returns (address who) {
+        AuditManager.Assignment memory s = audits.assignment(jobId);
+        TraceTree.Shape memory shape = _shape(IN + 40);
+        bytes memory chunk = TraceTree.chunkBytes(bytes32(jobId), s.probeBoundary, s.probeRow, s.probeChunk);
+        bytes32[] memory proof = TraceTree.proof(
+            TraceTree.leaves(bytes32(jobId), shape), TraceTree.hiddenIndex(shape, s.probeBoundary, s.probeRow, s.probeChunk)
+        );
+        who = s.auditor;
+        vm.prank(who);
+        audits.reportAudit(jobId, chunk, proof);
+    }
+
+    /// Pools of eight, every job audited (rate 100%) so each call takes its full path.
+    function test_gas_auditManager() public {
+        bytes32 model2 = keccak256("gas-second-model");
+        registerModel(model2);
+        address v = address(0x7E42);
+        fund(v, 30e18);
+        vm.prank(v);
+        nodes.register(INodeRegistry.Role.Verifier, 30e18, "http://verifier.example:8700");
+        vm.prank(v);
+        audits.joinPool(MODEL);
+        vm.snapshotGasLastCall("AuditManager", "joinPool(first pool, locks the bond)");
+        vm.prank(v);
+        audits.joinPool(model2);
+        vm.snapshotGasLastCall("AuditManager", "joinPool(another pool)");
+        for (uint256 i; i < 6; ++i) joinAuditPool(address(uint160(0x9000 + i)));
+        vm.prank(v);
+        audits.leavePool(model2);
+        vm.snapshotGasLastCall("AuditManager", "leavePool");
+        vm.roll(block.number + 1);
+
+        audits.setModelAuditRate(MODEL, 10_000);
+        fund(address(this), 10e18);
+        escrow.fundAuditPool(10e18);
+        vm.snapshotGasLastCall("JobEscrow", "fundAuditPool");
+
+        // A prover with open exposure: the deterrence check reads the pool and the model.
+        _open();
+        _open();
+        vm.snapshotGasLastCall("JobEscrow", "openJob(exposure already open)");
+
+        uint256 paid = _committed(keccak256("paid"));
+        audits.fixDraw(paid);
+        vm.snapshotGasLastCall("AuditManager", "fixDraw(8 members)");
+        address paidAuditor = _report(paid);
+        vm.snapshotGasLastCall("AuditManager", "reportAudit");
+        vm.warp(block.timestamp + 1 days);
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = paid;
+        vm.prank(paidAuditor);
+        audits.claimAuditPay(ids);
+        vm.snapshotGasLastCall("AuditManager", "claimAuditPay(1 job)");
+
+        uint256 missed = _committed(keccak256("missed"));
+        audits.fixDraw(missed);
+        vm.warp(block.timestamp + 1_801);
+        audits.recordMiss(missed);
+        vm.snapshotGasLastCall("AuditManager", "recordMiss");
+
+        audits.grantRole(audits.CANARY_ROLE(), address(this));
+        uint256 canary = _open();
+        audits.commitCanary(keccak256(abi.encode(canary, bytes32("salt"))));
+        vm.snapshotGasLastCall("AuditManager", "commitCanary");
+        vm.roll(block.number + 1);
+        bytes32 root = TraceTree.root(TraceTree.leaves(bytes32(canary), _shape(IN + 40)));
+        vm.prank(prover);
+        escrow.commitResult(canary, root, keccak256("o"), 40);
+        vm.snapshotGasLastCall("JobEscrow", "commitResult(seeds the draw)");
+        nextBlockWithHash(keccak256("canary"));
+        _report(canary); // fixes the draw on the way
+        vm.snapshotGasLastCall("AuditManager", "reportAudit(fixes the draw)");
+        audits.exposeCanary(canary, bytes32("salt"));
+        vm.snapshotGasLastCall("AuditManager", "exposeCanary(slashes and ejects)");
+
+        vm.warp(block.timestamp + 2 days);
+        vm.prank(v);
+        audits.leavePool(MODEL);
+        vm.warp(block.timestamp + 2 days);
+        vm.prank(v);
+        audits.releaseBond();
+        vm.snapshotGasLastCall("AuditManager", "releaseBond");
     }
 }

@@ -4,6 +4,12 @@ pragma solidity ^0.8.28;
 /// @notice The cheatcodes these tests use, declared here because forge-std's npm copy is
 /// outdated; Hardhat 3's Solidity test runner serves them at the canonical address.
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
@@ -18,6 +24,8 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function label(address account, string calldata name) external;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
     function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
 }
 
