@@ -16,9 +16,9 @@ import {AuditPools} from "./AuditPools.sol";
 /// auditor from the model's verifier pool and a set of boundaries to re-execute (plus the head
 /// step). Until its deadline only the auditor may challenge the job; it either opens a dispute
 /// or reports agreement with a probe leaf of the trace (which shows it obtained the trace) and
-/// is paid from the audit pool after a vesting delay. A canary — a job the canary role committed
-/// to corrupting before the result was committed — exposes an auditor that approved it: its bond
-/// and stake are slashed and it is ejected. Auditors that leave assignments unanswered are
+/// is paid from the audit pool after a vesting delay. A canary — a job of a prover the canary
+/// role committed to before the result was committed, corrupted on purpose — exposes an auditor
+/// that approved it: its bond and stake are slashed and it is ejected. Auditors that leave assignments unanswered are
 /// ejected after `maxMisses` in a row and forfeit their unclaimed pay.
 /// @dev This contract holds no tokens: audit pay lives in the escrow's audit pool, bonds in the
 /// NodeRegistry. Slashed auditor stake is passed on to the treasury in the same transaction.
@@ -43,8 +43,12 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
 
     struct Audit {
         uint48 seedBlock;
-        /// Last second to report or dispute: min(commit + auditPeriod, challengeDeadline).
+        /// Last second to report or dispute: min(commit + auditPeriod, challengeDeadline), later
+        /// extended by the auditor's answered availability challenges (onAvailabilityAnswered).
         uint40 deadline;
+        /// The deadline as first set: only challenges opened by then can extend it, which bounds
+        /// the extension to one answer window plus one audit period.
+        uint40 firstDeadline;
         /// The audit rate of the job's model when it was committed.
         uint16 rateBps;
         AuditState state;
@@ -87,13 +91,16 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
 
     mapping(uint256 jobId => Audit) internal _audits;
     mapping(address verifier => Auditor) internal _auditors;
-    /// @notice Block at which the canary role committed to `keccak256(abi.encode(jobId, salt))`.
+    /// @notice Block at which the canary role committed to `keccak256(abi.encode(prover, salt))`.
     mapping(bytes32 commitment => uint48) public canaryCommittedAt;
     /// @notice Pay promised to auditors and not yet claimed or forfeited (≤ the escrow's pool).
     uint256 public reserved;
     /// Jobs on which the assigned auditor opened an availability challenge (§9.1). If the job
     /// ends Slashed the auditor can neither report nor open a step dispute any more.
     mapping(uint256 jobId => bool) internal _auditorChallenged;
+    /// The assigned auditor's availability challenges opened by the first deadline, by job and
+    /// dispute sequence number: answering one extends the auditor's deadline.
+    mapping(uint256 jobId => mapping(uint32 seq => bool)) internal _earlyChallenge;
 
     error NotEscrow(address caller);
     error ModelUnknown(bytes32 modelId);
@@ -101,6 +108,7 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     error Ejected(address verifier);
     error BondLocked(address verifier, uint40 releaseAfter);
     error NothingToRelease(address verifier);
+    error BondTooSmall(uint256 bond, uint256 minBond);
     error DrawNotReady(uint256 jobId, uint256 seedBlock);
     error AuditorPriority(uint256 jobId, address auditor, uint64 deadline);
     error WrongAuditState(uint256 jobId, AuditState state);
@@ -120,7 +128,9 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     event AuditPayClaimed(address indexed auditor, uint256 amount);
     event AuditorEjected(address indexed verifier, uint256 forfeited, bool slashed);
     event BondReleased(address indexed verifier, uint256 amount);
+    event BondIncreased(address indexed verifier, uint256 amount, uint256 bond);
     event CanaryCommitted(bytes32 indexed commitment);
+    event AuditDeadlineExtended(uint256 indexed jobId, address indexed auditor, uint64 deadline);
     event CanaryExposed(uint256 indexed jobId, address indexed auditor, bool auditorSlashed, uint256 slashed);
 
     modifier onlyEscrow() {
@@ -139,23 +149,35 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     // ---------------------------------------------------------------- pools
 
     /// @notice Join `modelId`'s verifier pool. The first join locks `minBond` of the caller's
-    /// verifier stake as its audit bond.
+    /// verifier stake as its audit bond (raise it with `increaseBond`: a full pool admits a
+    /// verifier whose bond beats its smallest member's).
     function joinPool(bytes32 modelId) external nonReentrant {
         if (!models.isRegistered(modelId)) revert ModelUnknown(modelId);
         Auditor storage a = _auditors[msg.sender];
         if (a.ejectedBlock != 0) revert Ejected(msg.sender);
-        _join(modelId, msg.sender);
         if (a.bond == 0) {
             uint128 bond = _params.minBond;
             a.bond = bond;
             // Reverts unless the caller is a registered verifier with that much free stake.
             nodes.lockBond(msg.sender, bond);
         }
+        _join(modelId, msg.sender);
+    }
+
+    /// @notice Lock `amount` more of the caller's free stake into its audit bond (a first bond
+    /// must be at least `minBond`), e.g. to join a full pool.
+    function increaseBond(uint128 amount) external nonReentrant {
+        Auditor storage a = _auditors[msg.sender];
+        if (a.ejectedBlock != 0) revert Ejected(msg.sender);
+        if (a.bond + amount < _params.minBond) revert BondTooSmall(a.bond + amount, _params.minBond);
+        a.bond += amount;
+        nodes.lockBond(msg.sender, amount);
+        emit BondIncreased(msg.sender, amount, a.bond);
     }
 
     /// @notice Leave `modelId`'s pool. After the last pool the bond unlocks `leaveDelay` later.
     function leavePool(bytes32 modelId) external {
-        if (_leave(modelId, msg.sender) == 0) _auditors[msg.sender].releaseAfter = uint40(block.timestamp + _params.leaveDelay);
+        if (_leave(modelId, msg.sender) == 0) _afterLeftAll(msg.sender);
     }
 
     /// @notice Unlock the audit bond once out of every pool for `leaveDelay`.
@@ -178,12 +200,13 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         Audit storage a = _audits[jobId];
         a.seedBlock = uint48(block.number);
         a.deadline = uint40(deadline);
+        a.firstDeadline = uint40(deadline);
         a.rateBps = auditRateOf(modelId);
         a.state = AuditState.Pending;
     }
 
     /// @inheritdoc IAuditManager
-    function onDisputeOpened(uint256 jobId, address challenger, bool stepDispute) external onlyEscrow {
+    function onDisputeOpened(uint256 jobId, address challenger, bool stepDispute, uint32 seq) external onlyEscrow {
         Audit storage a = _audits[jobId];
         // Nobody may challenge before the draw is known: otherwise a prover's sybil could open the
         // earliest dispute in the commit block itself.
@@ -199,11 +222,30 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
                 emit AuditDisputed(jobId, challenger);
             } else {
                 _auditorChallenged[jobId] = true;
+                if (block.timestamp <= a.firstDeadline) _earlyChallenge[jobId][seq] = true;
             }
         } else if (block.timestamp <= a.deadline && _auditors[a.auditor].ejectedBlock == 0) {
             // An ejected auditor's assignments no longer hold anyone back.
             revert AuditorPriority(jobId, a.auditor, a.deadline);
         }
+    }
+
+    /// @inheritdoc IAuditManager
+    /// @dev Without this a prover that withholds from its auditor answers the forced rows at the
+    /// last second, after the auditor's priority or the challenge window has ended, and either
+    /// nobody can dispute what they show or its sybil disputes first (adversary suite,
+    /// withhold-from-auditor and withhold-then-sybil-first).
+    function onAvailabilityAnswered(uint256 jobId, uint32 seq) external onlyEscrow returns (uint64) {
+        if (!_earlyChallenge[jobId][seq]) return 0;
+        delete _earlyChallenge[jobId][seq];
+        Audit storage a = _audits[jobId];
+        if (a.state != AuditState.Assigned) return 0;
+        uint256 until = block.timestamp + _params.auditPeriod;
+        if (until > a.deadline) {
+            a.deadline = uint40(until);
+            emit AuditDeadlineExtended(jobId, a.auditor, uint64(until));
+        }
+        return a.deadline;
     }
 
     /// @inheritdoc IAuditManager
@@ -274,34 +316,30 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         if (a.state == AuditState.Pending && block.number > a.seedBlock) _fix(jobId, a, escrow.getJob(jobId));
         if (a.state != AuditState.Assigned) revert WrongAuditState(jobId, a.state);
         if (block.timestamp <= a.deadline) revert AuditDeadlineNotPassed(jobId, a.deadline);
-        if (_auditorChallenged[jobId] && escrow.getJob(jobId).status == IJobEscrow.JobStatus.Slashed) {
-            // The auditor challenged the trace's availability and the job was slashed (normally on
-            // that challenge: until the deadline nobody else may open one). It answered with a
-            // dispute and can no longer report or open a step dispute: not a miss.
-            a.state = AuditState.Disputed;
-            _auditors[a.auditor].misses = 0;
-            emit AuditDisputed(jobId, a.auditor);
-            return;
-        }
         _miss(jobId, a);
     }
 
     // ---------------------------------------------------------------- canaries
 
-    /// @notice Commit to a canary job before its result is committed:
-    /// `commitment = keccak256(abi.encode(jobId, salt))`.
+    /// @notice Commit to a canary prover before its canary jobs are committed:
+    /// `commitment = keccak256(abi.encode(prover, salt))`. Bound to a prover, not a job, so it
+    /// can be made long in advance (its timing says nothing about which jobs are canaries).
     function commitCanary(bytes32 commitment) external onlyRole(CANARY_ROLE) {
         if (canaryCommittedAt[commitment] != 0) revert CanaryAlreadyCommitted(commitment);
         canaryCommittedAt[commitment] = uint48(block.number);
         emit CanaryCommitted(commitment);
     }
 
-    /// @notice Reveal a canary (anyone holding the salt). If its auditor reported agreement and
-    /// the pay has not vested, the auditor approved a trace it cannot have checked: its bond and
-    /// `lazySlashBps` of its remaining stake go to the treasury and it is ejected.
+    /// @notice The canary prover reveals one of its jobs as a canary. If its auditor reported
+    /// agreement and the pay has not vested, the auditor approved a trace it cannot have checked:
+    /// its bond and `lazySlashBps` of its remaining stake go to the treasury and it is ejected.
+    /// @dev Only the job's own prover may expose it, with the salt of a commitment to that prover
+    /// made before the job's result: the canary role alone cannot turn a normal prover's job into
+    /// a canary (and so cannot trap the honest auditors of other provers' honest jobs).
     function exposeCanary(uint256 jobId, bytes32 salt) external nonReentrant {
         Audit storage a = _audits[jobId];
-        uint48 committedAt = canaryCommittedAt[keccak256(abi.encode(jobId, salt))];
+        if (msg.sender != escrow.getJob(jobId).prover) revert NotACanary(jobId);
+        uint48 committedAt = canaryCommittedAt[keccak256(abi.encode(msg.sender, salt))];
         // INVARIANT: a canary was committed before the result, so it cannot be chosen after
         // seeing who audits it or what they reported.
         if (committedAt == 0 || a.state == AuditState.None || committedAt >= a.seedBlock) revert NotACanary(jobId);
@@ -384,6 +422,14 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     }
 
     // ---------------------------------------------------------------- internals
+
+    function _bondOf(address verifier) internal view override returns (uint256) {
+        return _auditors[verifier].bond;
+    }
+
+    function _afterLeftAll(address verifier) internal override {
+        _auditors[verifier].releaseAfter = uint40(block.timestamp + _params.leaveDelay);
+    }
 
     function _seedOf(bytes32 blockHash, uint256 jobId) private pure returns (bytes32) {
         return keccak256(abi.encode(blockHash, jobId));
@@ -479,10 +525,25 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         reserved += pay;
     }
 
+    /// @dev An assignment left unanswered. If the auditor forced the trace on-chain, the prover
+    /// did not serve it: when that slashed the job the assignment ended in a dispute (the auditor
+    /// can neither report nor dispute a slashed job), otherwise it is excused — no pay, no strike
+    /// — or a prover that withholds from its auditors could eject honest ones (§9.2).
     function _miss(uint256 jobId, Audit storage a) private {
-        a.state = AuditState.Missed;
         address auditor = a.auditor;
         Auditor storage au = _auditors[auditor];
+        if (_auditorChallenged[jobId]) {
+            if (escrow.getJob(jobId).status == IJobEscrow.JobStatus.Slashed) {
+                a.state = AuditState.Disputed;
+                au.misses = 0;
+                emit AuditDisputed(jobId, auditor);
+            } else {
+                a.state = AuditState.Missed;
+                emit AuditMissed(jobId, auditor, au.misses);
+            }
+            return;
+        }
+        a.state = AuditState.Missed;
         uint8 misses = au.misses;
         // Saturating: an ejected auditor keeps missing the draws seeded before its ejection
         // (on a busy model, hundreds), and settlement must never revert for the job's sake.

@@ -4,15 +4,19 @@ pragma solidity ^0.8.28;
 /// @title Per-model verifier pools and the auditor draw (docs/PROTOCOL.md §9.1)
 /// @notice A verifier joins the pool of each model it can re-execute. The auditor of a job is
 /// the pool member with the smallest `keccak256(seed, member)` among those eligible at the
-/// job's seed block: joined strictly before it and not left at or before it.
+/// job's seed block: joined strictly before it and not left at or before it. A full pool admits
+/// a verifier whose bond is larger than its smallest member's, which it evicts: filling a pool
+/// with one's own auditors costs outbidding every honest one (adversary suite, pool-flood).
 /// @dev Why this shape: the seed is public from the block after the commit, so nobody may be able
 /// to change the outcome after seeing it. The minimum over a set does not depend on the order
 /// of the array, eligibility is judged at the seed block, and a member that left stays in the
 /// array (so in the draw of every seed older than its leaving) until it is pruned, which is
 /// only allowed once the seed of every draw it could belong to has expired (256 blocks).
 abstract contract AuditPools {
-    /// Most members (active or awaiting pruning) of one model's pool: bounds the draw's gas.
+    /// Most active members of one model's pool.
     uint256 public constant MAX_POOL = 64;
+    /// Most entries (active, or left and awaiting pruning) of one model's pool: bounds the draw's gas.
+    uint256 public constant MAX_ENTRIES = 128;
     /// Most pools one verifier may be in: bounds the cost of ejecting it.
     uint256 public constant MAX_POOLS_PER_VERIFIER = 16;
     /// Blocks for which `blockhash` is available: the life of an unfixed draw.
@@ -35,12 +39,15 @@ abstract contract AuditPools {
     error AlreadyInPool(bytes32 modelId, address verifier);
     error NotInPool(bytes32 modelId, address verifier);
     error PoolFull(bytes32 modelId, uint256 max);
+    /// The pool has MAX_POOL active members and none has a smaller bond than the joiner's.
+    error OutbidToJoin(bytes32 modelId, uint256 bond, uint256 smallestBond);
     error TooManyPools(address verifier, uint256 max);
     error NotPrunable(bytes32 modelId, uint256 index);
 
     event PoolJoined(bytes32 indexed modelId, address indexed verifier, uint256 activeMembers);
     event PoolLeft(bytes32 indexed modelId, address indexed verifier, uint256 activeMembers);
     event PoolPruned(bytes32 indexed modelId, address indexed verifier);
+    event PoolEvicted(bytes32 indexed modelId, address indexed evicted, address indexed by, uint256 bond);
 
     /// @notice Remove a member that left more than SEED_HORIZON blocks ago (anyone; frees a place).
     function prune(bytes32 modelId, uint256 index) external {
@@ -71,10 +78,17 @@ abstract contract AuditPools {
         return _modelsOf[verifier];
     }
 
+    /// @dev The bond a verifier stands to lose (the eviction order).
+    function _bondOf(address verifier) internal view virtual returns (uint256);
+
+    /// @dev Called when a verifier leaves its last pool (by leaving or by eviction).
+    function _afterLeftAll(address verifier) internal virtual;
+
     function _join(bytes32 modelId, address verifier) internal {
         if (_slotOf[modelId][verifier] != 0) revert AlreadyInPool(modelId, verifier);
         Member[] storage pool = _pools[modelId];
-        if (pool.length >= MAX_POOL) revert PoolFull(modelId, MAX_POOL);
+        if (pool.length >= MAX_ENTRIES) revert PoolFull(modelId, MAX_ENTRIES);
+        if (activeMembers[modelId] >= MAX_POOL) _evictSmallestBond(modelId, verifier);
         bytes32[] storage mine = _modelsOf[verifier];
         if (mine.length >= MAX_POOLS_PER_VERIFIER) revert TooManyPools(verifier, MAX_POOLS_PER_VERIFIER);
         pool.push(Member({verifier: verifier, joinedBlock: uint48(block.number), leftBlock: 0}));
@@ -101,6 +115,26 @@ abstract contract AuditPools {
             }
         }
         emit PoolLeft(modelId, verifier, active);
+    }
+
+    /// @dev Make room for `joiner` by evicting the active member with the smallest bond, if the
+    /// joiner's is larger. The evicted entry stays drawable for older seeds, like any leaver's.
+    function _evictSmallestBond(bytes32 modelId, address joiner) private {
+        Member[] storage pool = _pools[modelId];
+        address weakest;
+        uint256 smallest = type(uint256).max;
+        for (uint256 i; i < pool.length; ++i) {
+            if (pool[i].leftBlock != 0) continue;
+            uint256 b = _bondOf(pool[i].verifier);
+            if (b < smallest) {
+                smallest = b;
+                weakest = pool[i].verifier;
+            }
+        }
+        uint256 bond = _bondOf(joiner);
+        if (bond <= smallest) revert OutbidToJoin(modelId, bond, smallest);
+        if (_leave(modelId, weakest) == 0) _afterLeftAll(weakest);
+        emit PoolEvicted(modelId, weakest, joiner, smallest);
     }
 
     /// @dev Leave every pool (ejection).

@@ -123,7 +123,7 @@ abstract contract EscrowParams is AccessControl {
         return _auditManager;
     }
 
-    function availabilityGame() external view returns (address) {
+    function availabilityGame() public view returns (address) {
         return _availabilityGame;
     }
 

@@ -114,6 +114,8 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     /// dispute still unresolved at the slash (PROTOCOL §9.5).
     event SlashRewardPaid(uint256 indexed jobId, address indexed challenger, uint32 seq, uint256 reward);
     event AuditPoolFunded(address indexed from, uint256 amount, uint256 pool);
+    /// @notice An answered availability challenge of the job's auditor kept the job open to disputes.
+    event ChallengeWindowExtended(uint256 indexed jobId, uint64 challengeDeadline);
     event AuditPaid(address indexed auditor, uint256 amount, uint256 pool);
     /// @notice The prompt's token ids (uint32 big-endian each) for the prover to serve from; the
     /// prover may decline until `declineDeadline`.
@@ -362,11 +364,11 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         Job storage job = _requireStatus(jobId, JobStatus.Committed);
         // Disputes are accepted at t <= challengeDeadline, finalization only at t > it.
         if (block.timestamp > job.challengeDeadline) revert ChallengeWindowClosed(jobId, job.challengeDeadline);
-        // Reverts while the job's assigned auditor has priority (PROTOCOL §9.1), so a prover's
-        // sybil cannot open the earliest dispute on an audited job.
-        IAuditManager(auditManager()).onDisputeOpened(jobId, challenger, msg.sender == disputeGame());
         uint32 open = ++job.openDisputes;
         seq = ++_rewards[jobId].disputesOpened;
+        // Reverts while the job's assigned auditor has priority (PROTOCOL §9.1), so a prover's
+        // sybil cannot open the earliest dispute on an audited job.
+        IAuditManager(auditManager()).onDisputeOpened(jobId, challenger, msg.sender == disputeGame(), seq);
         emit JobDisputeOpened(jobId, seq, challenger, open);
     }
 
@@ -383,7 +385,19 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         SlashReward storage r = _rewards[jobId];
         if (job.status == JobStatus.Committed) {
             // A dispute the prover won before any slash has no claim on a later reward.
-            if (!proverAtFault) return;
+            if (!proverAtFault) {
+                // An availability challenge answered, possibly at the last second: the auditor
+                // that forced the rows gets time to use them (PROTOCOL §9.1), and the job stays
+                // open to disputes that long, or withholding until the window closes would win.
+                if (msg.sender == availabilityGame()) {
+                    uint64 until = IAuditManager(auditManager()).onAvailabilityAnswered(jobId, seq);
+                    if (until > job.challengeDeadline) {
+                        job.challengeDeadline = until;
+                        emit ChallengeWindowExtended(jobId, until);
+                    }
+                }
+                return;
+            }
             _slashForFraud(jobId, job, r, seq, challenger);
         } else if (seq < r.bestSeq) {
             // Every dispute resolving after the slash was unresolved at the slash: the earliest

@@ -10,9 +10,16 @@ interface IAuditManager {
     /// block's hash, which the prover could not know when it sent the commitment.
     function onResultCommitted(uint256 jobId, bytes32 modelId, uint64 challengeDeadline) external;
 
-    /// @notice A dispute (`stepDispute`) or an availability challenge is opening on `jobId`.
-    /// Reverts while the job's assigned auditor has the exclusive right to challenge it.
-    function onDisputeOpened(uint256 jobId, address challenger, bool stepDispute) external;
+    /// @notice A dispute (`stepDispute`) or an availability challenge, number `seq` on the job,
+    /// is opening on `jobId`. Reverts while the job's assigned auditor has the exclusive right
+    /// to challenge it.
+    function onDisputeOpened(uint256 jobId, address challenger, bool stepDispute, uint32 seq) external;
+
+    /// @notice Availability challenge `seq` on `jobId` was answered. If it was the assigned
+    /// auditor's, opened within its first deadline, the auditor gets `auditPeriod` from now to
+    /// use what was published (its priority and deadline extended). Returns the last second the
+    /// job must stay open to disputes for that (0: no extension).
+    function onAvailabilityAnswered(uint256 jobId, uint32 seq) external returns (uint64 disputableUntil);
 
     /// @notice The job settled: an assignment left unanswered past its deadline counts as missed.
     /// Never reverts for the job's sake.

@@ -10,9 +10,9 @@
  * canary prover, which the canary operator waits out and re-stakes, as a real one would).
  */
 import path from "node:path";
-import { encodeAbiParameters, keccak256, parseEther, toHex, type Address, type Hex } from "viem";
+import { keccak256, parseEther, toHex, type Address, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditState, commitCanary, exposeCanary, readAssignment } from "../../protocol/chain/actions/audits.js";
+import { AuditState, canaryCommitment, commitCanary, exposeCanary, readAssignment } from "../../protocol/chain/actions/audits.js";
 import { registerNode } from "../../protocol/chain/actions/registerNode.js";
 import { sendContractTransaction } from "../../protocol/chain/actions/send.js";
 import { stakeMore } from "../../protocol/chain/actions/stakeMore.js";
@@ -156,18 +156,12 @@ describe("protocol audits: three verifiers, one lazy (issue #9)", () => {
     const lazy = verifiers.find((v) => v.mode === "lazy")!;
     const registry = stepproofContracts(gov).nodeRegistry;
     const lazyBefore = await registry.read.getNode([lazy.address]);
+    // The canary role commits to its canary prover once, before any of its jobs: the commitment
+    // names no job, so its timing tells auditors nothing.
+    const salt = keccak256(toHex("canary salt"));
+    await commitCanary(gov, canaryCommitment(canaryProver, salt));
     for (let i = 0; i < 25; i++) {
-      const salt = keccak256(toHex(`canary salt ${i}`));
-      const job = await runJob(gov, {
-        modelId: net.manifest.modelId as Hex,
-        prompt: { text: `canary ${i}` },
-        maxTokens: 6,
-        prover: canaryProver,
-        // Committed before the prover commits its (corrupted) result, so before the draw.
-        onJobOpened: async ({ jobId }) => {
-          await commitCanary(gov, keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "bytes32" }], [jobId, salt])));
-        },
-      });
+      const job = await runJob(gov, { modelId: net.manifest.modelId as Hex, prompt: { text: `canary ${i}` }, maxTokens: 6, prover: canaryProver });
       const auditor = await auditorOf(job.jobId);
       const { audit, status } = await play(job.jobId);
       if (auditor.mode === "honest") {
@@ -180,7 +174,9 @@ describe("protocol audits: three verifiers, one lazy (issue #9)", () => {
         continue;
       }
       expect(audit.state).toBe(AuditState.Agreed);
-      await exposeCanary(gov, { jobId: job.jobId, salt });
+      // Only the job's own prover may reveal it (the role alone cannot make others' jobs canaries).
+      await expect(exposeCanary(gov, { jobId: job.jobId, salt })).rejects.toThrow(/NotACanary/);
+      await exposeCanary(await net.as(ACCOUNTS.canaryProver), { jobId: job.jobId, salt });
       const after = await registry.read.getNode([lazy.address]);
       expect(after.stake).toBe(0n); // bond and 100 % of the rest (lazySlashBps = 10,000)
       expect(after.locked).toBe(0n);

@@ -1,4 +1,4 @@
-import type { Address, Hex } from "viem";
+import { encodeAbiParameters, keccak256, type Address, type Hex } from "viem";
 import { auditManagerAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
@@ -87,12 +87,17 @@ export async function claimAuditPay(clients: StepproofClients, jobIds: readonly 
   return sendContractTransaction(clients, { address: manager(clients), abi: auditManagerAbi, functionName: "claimAuditPay", args: [jobIds], what: `claim the pay of ${jobIds.length} audits` });
 }
 
-/** The canary role commits to a canary job before its result is committed (PROTOCOL §9.3). */
+/** The commitment to a canary prover: keccak256(abi.encode(prover, salt)) (PROTOCOL §9.3). */
+export function canaryCommitment(prover: Address, salt: Hex): Hex {
+  return keccak256(encodeAbiParameters([{ type: "address" }, { type: "bytes32" }], [prover, salt]));
+}
+
+/** The canary role commits to a canary prover before its canary jobs' results (PROTOCOL §9.3). */
 export async function commitCanary(clients: StepproofClients, commitment: Hex) {
   return sendContractTransaction(clients, { address: manager(clients), abi: auditManagerAbi, functionName: "commitCanary", args: [commitment], what: "commit to a canary" });
 }
 
-/** Reveal a canary: an auditor that approved it is slashed and ejected. */
+/** The canary prover reveals one of its jobs: an auditor that approved it is slashed and ejected. */
 export async function exposeCanary(clients: StepproofClients, p: { jobId: bigint; salt: Hex }) {
   return sendContractTransaction(clients, { address: manager(clients), abi: auditManagerAbi, functionName: "exposeCanary", args: [p.jobId, p.salt], what: `expose canary job ${p.jobId}` });
 }

@@ -2929,6 +2929,25 @@ export const jobEscrowAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "challengeDeadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "ChallengeWindowExtended",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "account",
         "type": "address"
@@ -7875,6 +7894,22 @@ export const auditManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "minBond",
+        "type": "uint256"
+      }
+    ],
+    "name": "BondTooSmall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "commitment",
         "type": "bytes32"
@@ -8097,6 +8132,27 @@ export const auditManagerAbi = [
       },
       {
         "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "smallestBond",
+        "type": "uint256"
+      }
+    ],
+    "name": "OutbidToJoin",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
         "name": "max",
         "type": "uint256"
       }
@@ -8140,6 +8196,31 @@ export const auditManagerAbi = [
     ],
     "name": "WrongAuditState",
     "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "auditor",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "AuditDeadlineExtended",
+    "type": "event"
   },
   {
     "anonymous": false,
@@ -8305,6 +8386,31 @@ export const auditManagerAbi = [
         "internalType": "uint256",
         "name": "amount",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      }
+    ],
+    "name": "BondIncreased",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "verifier",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
       }
     ],
     "name": "BondReleased",
@@ -8441,6 +8547,37 @@ export const auditManagerAbi = [
       }
     ],
     "name": "ParamsUpdated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "evicted",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "by",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      }
+    ],
+    "name": "PoolEvicted",
     "type": "event"
   },
   {
@@ -8634,6 +8771,19 @@ export const auditManagerAbi = [
         "internalType": "uint16",
         "name": "",
         "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_ENTRIES",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -9032,6 +9182,11 @@ export const auditManagerAbi = [
             "type": "uint40"
           },
           {
+            "internalType": "uint40",
+            "name": "firstDeadline",
+            "type": "uint40"
+          },
+          {
             "internalType": "uint16",
             "name": "rateBps",
             "type": "uint16"
@@ -9044,11 +9199,6 @@ export const auditManagerAbi = [
           {
             "internalType": "bool",
             "name": "canary",
-            "type": "bool"
-          },
-          {
-            "internalType": "bool",
-            "name": "challenged",
             "type": "bool"
           },
           {
@@ -9190,6 +9340,19 @@ export const auditManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint128",
+        "name": "amount",
+        "type": "uint128"
+      }
+    ],
+    "name": "increaseBond",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "modelId",
         "type": "bytes32"
@@ -9290,6 +9453,30 @@ export const auditManagerAbi = [
         "type": "uint256"
       },
       {
+        "internalType": "uint32",
+        "name": "seq",
+        "type": "uint32"
+      }
+    ],
+    "name": "onAvailabilityAnswered",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
         "internalType": "address",
         "name": "challenger",
         "type": "address"
@@ -9298,6 +9485,11 @@ export const auditManagerAbi = [
         "internalType": "bool",
         "name": "stepDispute",
         "type": "bool"
+      },
+      {
+        "internalType": "uint32",
+        "name": "seq",
+        "type": "uint32"
       }
     ],
     "name": "onDisputeOpened",

@@ -7,9 +7,10 @@ import {vm} from "../utils/Vm.sol";
 import {AuditManager} from "../../../contracts/audit/AuditManager.sol";
 import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
 
-/// @notice Canaries (PROTOCOL §9.3): the canary role commits to a corrupted job before its result
-/// is committed; revealing it before the pay of an Agreed report vests slashes the auditor's bond
-/// and `lazySlashBps` of its remaining stake to the treasury and ejects it for good.
+/// @notice Canaries (PROTOCOL §9.3): the canary role commits to a canary prover before its job's
+/// result is committed; the prover revealing the job before the pay of an Agreed report vests
+/// slashes the auditor's bond and `lazySlashBps` of its remaining stake to the treasury and ejects
+/// it for good. Here the fixture's `prover` plays the canary prover.
 contract AuditCanaryTest is AuditFixture {
     bytes32 constant MODEL2 = keccak256("second-model");
     address canary = address(0xCA7);
@@ -30,16 +31,24 @@ contract AuditCanaryTest is AuditFixture {
         vm.roll(block.number + 1);
     }
 
-    function commitment(uint256 jobId, bytes32 salt) internal pure returns (bytes32) {
-        return keccak256(abi.encode(jobId, salt));
+    function commitment(address canaryProver, bytes32 salt) internal pure returns (bytes32) {
+        return keccak256(abi.encode(canaryProver, salt));
     }
 
-    /// Open a job, commit to it as a canary a block before its result, and have the auditor
-    /// agree with it (the lazy path).
+    /// The canary prover reveals its job.
+    function expose(uint256 jobId, bytes32 salt) internal {
+        vm.prank(prover);
+        audits.exposeCanary(jobId, salt);
+    }
+
+    /// Open a job, commit to its prover as a canary (once) a block before its result, and have the
+    /// auditor agree with it (the lazy path).
     function agreedCanary() internal returns (uint256 jobId) {
         jobId = openStandard();
-        vm.prank(canary);
-        audits.commitCanary(commitment(jobId, SALT));
+        if (audits.canaryCommittedAt(commitment(prover, SALT)) == 0) {
+            vm.prank(canary);
+            audits.commitCanary(commitment(prover, SALT));
+        }
         vm.roll(block.number + 1);
         uint256 seedBlock = commitTraced(jobId, OUT_TOK);
         revealSeed(seedBlock, hashAuditing(jobId, 1_000, "canary"));
@@ -47,7 +56,7 @@ contract AuditCanaryTest is AuditFixture {
     }
 
     function test_commitCanary_onlyTheCanaryRole_oncePerCommitment() public {
-        bytes32 c = commitment(1, SALT);
+        bytes32 c = commitment(prover, SALT);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, challenger, audits.CANARY_ROLE())
         );
@@ -87,8 +96,12 @@ contract AuditCanaryTest is AuditFixture {
         emit AuditManager.AuditorEjected(auditor, forfeited, true);
         vm.expectEmit(true, true, false, true);
         emit AuditManager.CanaryExposed(jobId, auditor, true, slashed);
-        vm.prank(challenger); // anyone holding the salt
+        // Only the job's own prover may reveal it, even with the salt: the canary role cannot
+        // turn other provers' jobs into canaries.
+        vm.expectRevert(abi.encodeWithSelector(AuditManager.NotACanary.selector, jobId));
+        vm.prank(challenger);
         audits.exposeCanary(jobId, SALT);
+        expose(jobId, SALT);
 
         INodeRegistry.Node memory n = nodes.getNode(auditor);
         assertEq(n.stake, 7e18, "bond and half the free stake gone");
@@ -124,7 +137,7 @@ contract AuditCanaryTest is AuditFixture {
     /// stake, unbonding included.
     function test_exposeCanary_defaultsTakeTheWholeStake() public {
         uint256 jobId = agreedCanary();
-        audits.exposeCanary(jobId, SALT);
+        expose(jobId, SALT);
         INodeRegistry.Node memory n = nodes.getNode(auditor);
         assertEq(n.stake + n.unbonding, 0, "nothing left");
         assertEq(nodes.credits(treasury), 30e18, "all of it to the treasury");
@@ -136,7 +149,7 @@ contract AuditCanaryTest is AuditFixture {
         uint256 atSeed = openStandard();
         uint256 afterSeed = openStandard();
         vm.prank(canary);
-        audits.commitCanary(commitment(atSeed, SALT)); // same block as the commit below
+        audits.commitCanary(commitment(prover, SALT)); // same block as the commit below
         uint256 seedBlock = commitTraced(atSeed, OUT_TOK);
         commitTraced(afterSeed, OUT_TOK);
         bytes32 h;
@@ -145,37 +158,33 @@ contract AuditCanaryTest is AuditFixture {
             if (auditedBy(seedOf(h, atSeed), 1_000) && auditedBy(seedOf(h, afterSeed), 1_000)) break;
         }
         revealSeed(seedBlock, h);
-        vm.prank(canary);
-        audits.commitCanary(commitment(afterSeed, SALT));
         report(auditor, atSeed);
         report(auditor, afterSeed);
 
         vm.expectRevert(abi.encodeWithSelector(AuditManager.NotACanary.selector, atSeed));
-        audits.exposeCanary(atSeed, SALT);
+        expose(atSeed, SALT);
         vm.expectRevert(abi.encodeWithSelector(AuditManager.NotACanary.selector, afterSeed));
-        audits.exposeCanary(afterSeed, SALT);
+        expose(afterSeed, SALT);
         assertEq(nodes.getNode(auditor).stake, 24e18, "untouched");
     }
 
     function test_exposeCanary_wrongSaltOrUncommittedJobIsNotACanary() public {
         uint256 jobId = agreedCanary();
         vm.expectRevert(abi.encodeWithSelector(AuditManager.NotACanary.selector, jobId));
-        audits.exposeCanary(jobId, keccak256("other salt"));
+        expose(jobId, keccak256("other salt"));
 
         // Committed to in advance, but the job has no result yet: nothing to expose.
         uint256 open = openStandard();
-        vm.prank(canary);
-        audits.commitCanary(commitment(open, SALT));
         vm.roll(block.number + 1);
         vm.expectRevert(abi.encodeWithSelector(AuditManager.NotACanary.selector, open));
-        audits.exposeCanary(open, SALT);
+        expose(open, SALT);
     }
 
     function test_exposeCanary_onlyOnce() public {
         uint256 jobId = agreedCanary();
-        audits.exposeCanary(jobId, SALT);
+        expose(jobId, SALT);
         vm.expectRevert(abi.encodeWithSelector(AuditManager.CanaryAlreadyExposed.selector, jobId));
-        audits.exposeCanary(jobId, SALT);
+        expose(jobId, SALT);
     }
 
     /// From the second the pay vests the report is final: exposing then changes nothing for the
@@ -186,7 +195,7 @@ contract AuditCanaryTest is AuditFixture {
         vm.warp(audits.getAudit(jobId).vestsAt);
         vm.expectEmit(true, true, false, true);
         emit AuditManager.CanaryExposed(jobId, auditor, false, 0);
-        audits.exposeCanary(jobId, SALT);
+        expose(jobId, SALT);
         assertEq(nodes.getNode(auditor).stake, 24e18, "stake intact");
         assertEq(audits.getAuditor(auditor).ejectedBlock, 0, "not ejected");
         uint256[] memory ids = new uint256[](1);
@@ -199,7 +208,7 @@ contract AuditCanaryTest is AuditFixture {
     function test_exposeCanary_aSecondBeforeVestingSlashes() public {
         uint256 jobId = agreedCanary();
         vm.warp(audits.getAudit(jobId).vestsAt - 1);
-        audits.exposeCanary(jobId, SALT);
+        expose(jobId, SALT);
         assertTrue(audits.getAuditor(auditor).ejectedBlock != 0, "ejected");
     }
 
@@ -207,7 +216,7 @@ contract AuditCanaryTest is AuditFixture {
     function test_exposeCanary_honestlyDisputedCanaryDoesNothing() public {
         uint256 jobId = openStandard();
         vm.prank(canary);
-        audits.commitCanary(commitment(jobId, SALT));
+        audits.commitCanary(commitment(prover, SALT));
         vm.roll(block.number + 1);
         uint256 seedBlock = commitTraced(jobId, OUT_TOK);
         revealSeed(seedBlock, hashAuditing(jobId, 1_000, "honest"));
@@ -215,7 +224,7 @@ contract AuditCanaryTest is AuditFixture {
         assertState(jobId, AuditManager.AuditState.Disputed, "disputed");
         vm.expectEmit(true, true, false, true);
         emit AuditManager.CanaryExposed(jobId, auditor, false, 0);
-        audits.exposeCanary(jobId, SALT);
+        expose(jobId, SALT);
         assertEq(nodes.getNode(auditor).stake, 24e18, "stake intact");
         assertEq(audits.getAuditor(auditor).ejectedBlock, 0, "still in the pools");
         assertEq(audits.modelsOf(auditor).length, 2, "both pools");

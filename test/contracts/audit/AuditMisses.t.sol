@@ -201,26 +201,56 @@ contract AuditMissesTest is AuditFixture {
         assertEq(audits.getAuditor(auditor).ejectedBlock, 0, "not ejected");
     }
 
-    /// An availability challenge the prover answered is no answer to the assignment: without a
-    /// report or step dispute it is still a miss.
-    function test_misses_answeredAvailabilityChallengeStillMisses() public {
+    /// The auditor forced the trace on-chain and the prover answered, at the last second: the
+    /// auditor gets a full audit period from the answer to use the rows, keeping its priority,
+    /// and the job stays open to disputes that long (adversary suite, withhold-from-auditor and
+    /// withhold-then-sybil-first). Left unanswered after that, the assignment is excused — the
+    /// prover did not serve it — with no pay and no strike (§9.2).
+    function test_answeredAuditorChallenge_extendsTheDeadlineAndWindow_thenExcusesTheMiss() public {
         address availabilityGame = address(0xA7A1);
         escrow.setAvailabilityGame(availabilityGame);
         uint256 jobId = openAuditedJob();
+        uint40 first = audits.getAudit(jobId).deadline;
         vm.prank(availabilityGame);
         uint32 seq = escrow.onDisputeOpened(jobId, auditor);
+        uint64 window = escrow.getJob(jobId).challengeDeadline;
+        vm.warp(window); // the prover answers at the last second of the challenge window
         vm.prank(availabilityGame);
-        escrow.onDisputeResolved(jobId, seq, false, auditor); // the prover answered
-        pastDeadline(jobId);
+        escrow.onDisputeResolved(jobId, seq, false, auditor);
+        uint40 extended = audits.getAudit(jobId).deadline;
+        assertEq(extended, block.timestamp + audits.params().auditPeriod, "a full audit period from the answer");
+        assertTrue(extended > first, "extended");
+        assertEq(escrow.getJob(jobId).challengeDeadline, extended, "the job stays open to disputes");
+        // Still the auditor's alone: a sybil cannot dispute first.
+        vm.expectRevert(abi.encodeWithSelector(AuditManager.AuditorPriority.selector, jobId, auditor, uint64(extended)));
+        escrow.onDisputeOpened(jobId, challenger);
+        vm.warp(extended + 1);
         audits.recordMiss(jobId);
         assertState(jobId, AuditManager.AuditState.Missed, "missed");
-        assertEq(audits.getAuditor(auditor).misses, 1, "counted");
+        assertEq(audits.getAuditor(auditor).misses, 0, "excused: the prover did not serve it");
     }
 
-    /// Bug (fixed): an ejected auditor can still report on assignments drawn before its ejection,
-    /// but can never claim (claimAuditPay reverts Ejected). Its report reserved pay anyway, and
-    /// nothing ever released the reservation: that part of the audit pool was locked for good.
-    /// Every reserved token must be claimable by some auditor that can still claim.
+    /// Only the auditor's challenges opened by its first deadline extend it: the extension is
+    /// bounded by one answer window plus one audit period.
+    function test_lateOrForeignChallengesDoNotExtend() public {
+        address availabilityGame = address(0xA7A1);
+        escrow.setAvailabilityGame(availabilityGame);
+        uint256 jobId = openAuditedJob();
+        uint40 first = audits.getAudit(jobId).deadline;
+        vm.warp(first + 1);
+        vm.prank(availabilityGame);
+        uint32 late = escrow.onDisputeOpened(jobId, auditor);
+        vm.prank(availabilityGame);
+        uint32 foreign = escrow.onDisputeOpened(jobId, challenger);
+        vm.prank(availabilityGame);
+        escrow.onDisputeResolved(jobId, late, false, auditor);
+        vm.prank(availabilityGame);
+        escrow.onDisputeResolved(jobId, foreign, false, challenger);
+        assertEq(audits.getAudit(jobId).deadline, first, "not extended");
+    }
+
+    /// Bug (fixed): an ejected auditor could still report on assignments drawn before its
+    /// ejection and reserve pay it can never claim, locking that part of the pool for good.
     /// An ejected auditor's remaining assignments are void: it cannot report (so it reserves no
     /// pay it could never claim) and holds nobody back (§9.2).
     function test_ejectedAuditorsAssignmentsAreVoid() public {

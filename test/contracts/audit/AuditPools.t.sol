@@ -82,19 +82,48 @@ contract AuditPoolsTest is AuditFixture {
     }
 
     /// MAX_POOL entries, active or awaiting pruning.
-    function test_joinPool_capsAPoolAt64Entries() public {
+    /// 64 active members at most; a full pool admits only a verifier whose bond beats its
+    /// smallest member's, evicting that one (so flooding a pool costs outbidding every honest
+    /// member, adversary suite pool-flood); left entries stay until pruned, 128 entries at most.
+    function test_joinPool_aFullPoolAdmitsOnlyALargerBond() public {
         assertEq(audits.MAX_POOL(), 64, "cap");
         for (uint256 i = 1; i < 64; ++i) joinAuditPool(address(uint160(0x10000 + i)));
         assertEq(audits.activeMembers(MODEL), 64, "full");
-        vm.expectRevert(abi.encodeWithSelector(AuditPools.PoolFull.selector, MODEL, 64));
+        vm.expectRevert(abi.encodeWithSelector(AuditPools.OutbidToJoin.selector, MODEL, AUDIT_BOND, AUDIT_BOND));
         join(v, MODEL);
+        // A larger bond evicts the smallest (the first found among equals: the fixture's auditor).
+        vm.expectRevert(abi.encodeWithSelector(AuditManager.BondTooSmall.selector, 1e18, AUDIT_BOND));
+        vm.prank(v);
+        audits.increaseBond(1e18);
+        vm.prank(v);
+        audits.increaseBond(AUDIT_BOND + 1e18);
+        vm.expectEmit(true, true, true, true);
+        emit AuditPools.PoolEvicted(MODEL, auditor, v, AUDIT_BOND);
+        join(v, MODEL);
+        assertEq(audits.activeMembers(MODEL), 64, "still full");
+        assertTrue(!audits.isActiveMember(MODEL, auditor), "evicted");
+        assertTrue(audits.isActiveMember(MODEL, v), "in");
+        assertEq(audits.poolOf(MODEL).length, 65, "the evicted entry stays for older seeds");
+        // A member that leaves frees an active place at once.
         leave(address(0x10001), MODEL);
-        vm.expectRevert(abi.encodeWithSelector(AuditPools.PoolFull.selector, MODEL, 64));
+        joinAuditPool(address(0x20000));
+        assertEq(audits.activeMembers(MODEL), 64, "full again");
+    }
+
+    function test_joinPool_atMostMaxEntriesUntilPruned() public {
+        assertEq(audits.MAX_ENTRIES(), 128, "cap");
+        for (uint256 i = 1; i < 128; ++i) {
+            address w = address(uint160(0x10000 + i));
+            joinAuditPool(w);
+            if (i < 100) leave(w, MODEL);
+        }
+        assertEq(audits.poolOf(MODEL).length, 128, "entries");
+        vm.expectRevert(abi.encodeWithSelector(AuditPools.PoolFull.selector, MODEL, 128));
         join(v, MODEL);
         vm.roll(block.number + 257);
         audits.prune(MODEL, 1);
         join(v, MODEL);
-        assertEq(audits.poolOf(MODEL).length, 64, "the leaver's place");
+        assertEq(audits.poolOf(MODEL).length, 128, "the pruned place");
     }
 
     function test_joinPool_capsAVerifierAt16Pools() public {
@@ -193,7 +222,7 @@ contract AuditPoolsTest is AuditFixture {
         audits.grantRole(audits.CANARY_ROLE(), canary);
         uint256 jobId = openStandard();
         vm.prank(canary);
-        audits.commitCanary(keccak256(abi.encode(jobId, bytes32("salt"))));
+        audits.commitCanary(keccak256(abi.encode(prover, bytes32("salt"))));
         vm.roll(block.number + 1);
         uint256 seedBlock = commitTraced(jobId, OUT_TOK);
         revealSeed(seedBlock, hashAuditing(jobId, 1_000, "leave"));
@@ -207,6 +236,7 @@ contract AuditPoolsTest is AuditFixture {
         vm.expectRevert(abi.encodeWithSelector(AuditManager.BondLocked.selector, auditor, releaseAfter));
         vm.prank(auditor);
         audits.releaseBond();
+        vm.prank(prover);
         audits.exposeCanary(jobId, bytes32("salt"));
         assertEq(nodes.credits(treasury), AUDIT_BOND, "the bond was still there to slash");
     }

@@ -251,7 +251,7 @@ contract SettlementGasSnapshot is Suite {
 
         audits.grantRole(audits.CANARY_ROLE(), address(this));
         uint256 canary = _open();
-        audits.commitCanary(keccak256(abi.encode(canary, bytes32("salt"))));
+        audits.commitCanary(keccak256(abi.encode(prover, bytes32("salt"))));
         vm.snapshotGasLastCall("AuditManager", "commitCanary");
         vm.roll(block.number + 1);
         bytes32 root = TraceTree.root(TraceTree.leaves(bytes32(canary), _shape(IN + 40)));
@@ -261,6 +261,7 @@ contract SettlementGasSnapshot is Suite {
         nextBlockWithHash(keccak256("canary"));
         _report(canary); // fixes the draw on the way
         vm.snapshotGasLastCall("AuditManager", "reportAudit(fixes the draw)");
+        vm.prank(prover);
         audits.exposeCanary(canary, bytes32("salt"));
         vm.snapshotGasLastCall("AuditManager", "exposeCanary(slashes and ejects)");
 

@@ -140,7 +140,7 @@ contract IncentivesHandler {
             if (escrow.exposure(prover) > audits.exposureLimit(model, nodes.freeStake(prover))) ++deterrenceBreaches;
             if (commitSeed % 2 == 0) {
                 bytes32 salt = keccak256(abi.encode("canary", id));
-                audits.commitCanary(keccak256(abi.encode(id, salt)));
+                audits.commitCanary(keccak256(abi.encode(prover, salt)));
                 canarySalt[id] = salt;
                 vm.roll(block.number + 1); // the commitment must predate the seed block
             }
@@ -235,6 +235,7 @@ contract IncentivesHandler {
         uint256 id = _pickInState(_agreed, jobSeed, AuditManager.AuditState.Agreed);
         if (id == 0 || canarySalt[id] == bytes32(0)) return;
         vm.recordLogs();
+        vm.prank(escrow.getJob(id).prover); // only the canary prover may reveal its job
         try audits.exposeCanary(id, canarySalt[id]) {
             Vm.Log[] memory logs = vm.getRecordedLogs();
             for (uint256 i; i < logs.length; ++i) {
