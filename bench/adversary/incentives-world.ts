@@ -27,10 +27,9 @@ const read = (w: World) => w.as.governance.publicClient.readContract.bind(w.as.g
  * The revert's custom error and its arguments, or no name when the call went through: attacks
  * expect a named rule to stop them, and anything else (a success, another error) is reported.
  */
-export async function revertWith(send: () => Promise<unknown>): Promise<{ name?: string; args: readonly unknown[] }> {
+export async function revertWith<T>(send: () => Promise<T>): Promise<{ name?: string; args: readonly unknown[]; value?: T }> {
   try {
-    await send();
-    return { args: [] };
+    return { args: [], value: await send() };
   } catch (err) {
     if (err instanceof TransactionError) return { name: err.revertName ?? "reverted", args: err.revertArgs ?? [] };
     throw err;
