@@ -56,12 +56,44 @@ export async function availabilityRound(w: World, p: { jobId: bigint; leaves: Tr
 const answered = parseAbiItem("event AvailabilityAnswered(bytes32 indexed challengeId, uint256 indexed jobId, (uint256 tensor, uint256 row, uint256 chunk)[] leaves, bytes[] data, bytes32[][] proofs)");
 
 /** Hidden-state chunks answered on-chain for a job (already verified by the contract), by "l:row:chunk". */
-async function answeredChunks(w: World, jobId: bigint): Promise<Map<string, Uint8Array>> {
+export async function answeredChunks(w: World, jobId: bigint): Promise<Map<string, Uint8Array>> {
   const c = w.as.verifier;
   const logs = await c.publicClient.getLogs({ address: c.deployment.contracts.traceAvailability, event: answered, args: { jobId }, fromBlock: BigInt(c.deployment.startBlock), toBlock: "latest" });
   const out = new Map<string, Uint8Array>();
   for (const log of logs) log.args.leaves!.forEach((l, i) => out.set(`${l.tensor}:${l.row}:${l.chunk}`, Buffer.from(log.args.data![i]!.slice(2), "hex")));
   return out;
+}
+
+/** Every leaf of boundary `l` over the positions a trace holds (0..N−2): what a layer check of `l` reads. */
+export function boundaryLeaves(w: World, l: number, positions: number): TraceLeaf[] {
+  const nd = Math.ceil(w.model.arch.hidden / w.model.encoding.chunkSize);
+  const out: TraceLeaf[] = [];
+  for (let row = 0; row < positions; row++) for (let chunk = 0; chunk < nd; chunk++) out.push({ tensor: l, row, chunk });
+  return out;
+}
+
+/**
+ * The verifier's view of a trace it was served except boundary `l`: that boundary rebuilt from
+ * the chunks answered on-chain only (it throws if one was never answered).
+ */
+export async function viewWithForcedBoundary(w: World, committed: DisputeData, jobId: bigint, l: number): Promise<DisputeData> {
+  const h = committed.trace.hidden[l]!;
+  const got = await answeredChunks(w, jobId);
+  const C = w.model.encoding.chunkSize;
+  const nd = Math.ceil(w.model.arch.hidden / C);
+  const rebuilt = new Uint16Array(h.data.length);
+  for (let row = 0; row <= committed.trace.tokens.length - 2; row++) {
+    for (let chunk = 0; chunk < nd; chunk++) {
+      const bytes = got.get(`${l}:${row}:${chunk}`);
+      if (!bytes) throw new Error(`leaf ${l}:${row}:${chunk} was never answered`);
+      rebuilt.set(new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)), row * h.rowLength + chunk * C);
+    }
+  }
+  const viewHidden = committed.trace.hidden.slice();
+  viewHidden[l] = { ...h, data: rebuilt } as EncodedTensor;
+  const view = withTrace(w, { ...committed.trace, hidden: viewHidden });
+  if (view.traceTree.root !== committed.traceTree.root) throw new Error("the rebuilt view does not match the trace root");
+  return view;
 }
 
 /** The prover lost (or never computed) its trace: it answers nothing. */
@@ -86,28 +118,10 @@ export async function traceWithheldSelective(w: World): Promise<AttackRow> {
   const from = await blockNumber(w);
   const prompt = promptOf(42, P);
   const committed = bumpElement(honestData(w, prompt, NEW), 3, 2, 5, 0.5);
-  const h = committed.trace.hidden[2]!;
   const jobId = await openAndCommit(w, { prover: "cheater", prompt, data: committed });
-  const N = committed.trace.tokens.length;
-  const nd = Math.ceil(w.model.arch.hidden / w.model.encoding.chunkSize);
-  const needed: TraceLeaf[] = [];
-  for (let row = 0; row <= N - 2; row++) for (let chunk = 0; chunk < nd; chunk++) needed.push({ tensor: 2, row, chunk });
+  const needed = boundaryLeaves(w, 2, committed.trace.tokens.length - 1);
   for (let i = 0; i < needed.length; i += 16) await availabilityRound(w, { jobId, leaves: needed.slice(i, i + 16), answer: { data: committed, inputTokens: P } });
-  // The verifier's view: the served rows, plus boundary 2 rebuilt from the answered chunks only.
-  const got = await answeredChunks(w, jobId);
-  const C = w.model.encoding.chunkSize;
-  const rebuilt = new Uint16Array(h.data.length);
-  for (let row = 0; row <= N - 2; row++) {
-    for (let chunk = 0; chunk < nd; chunk++) {
-      const bytes = got.get(`2:${row}:${chunk}`);
-      if (!bytes) throw new Error(`leaf 2:${row}:${chunk} was never answered`);
-      rebuilt.set(new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)), row * h.rowLength + chunk * C);
-    }
-  }
-  const viewHidden = committed.trace.hidden.slice();
-  viewHidden[2] = { ...h, data: rebuilt } as EncodedTensor;
-  const view = withTrace(w, { ...committed.trace, hidden: viewHidden });
-  if (view.traceTree.root !== committed.traceTree.root) throw new Error("the rebuilt view does not match the trace root");
+  const view = await viewWithForcedBoundary(w, committed, jobId, 2);
   const step = locate(view, { inputTokens: P, samplingParams: 0n, jobId });
   if (!step) throw new Error("trace-withheld-selective: nothing provable in the forced rows");
   const r = await playDispute(w, { jobId, ...step, prover: { role: "cheater", disk: () => ({ data: committed }) }, challenger: { role: "verifier", data: view } });

@@ -33,8 +33,12 @@ export const ARCH: Architecture = { layers: 2, hidden: 32, heads: 4, kvHeads: 2,
 export const ENC: Encoding = { traceDtype: 1, weightsDtype: 1, chunkSize: 4 };
 export const TOLERANCES = recommendedTolerances(FP16_LAYER_OUT);
 
-/** Dev-account index of each role. */
-const ROLE_INDEX = { governance: 0, honestProver: 1, cheater: 2, verifier: 3, client: 4, verifier2: 5, sybil: 6 } as const;
+/**
+ * Dev-account index of each role. `smallProver` (a prover with the minimum stake) and
+ * `lazyAuditor` (a verifier that approves without checking) are registered by the incentive
+ * attacks that need them (attacks-deterrence.ts, attacks-auditors.ts).
+ */
+const ROLE_INDEX = { governance: 0, honestProver: 1, cheater: 2, verifier: 3, client: 4, verifier2: 5, sybil: 6, smallProver: 7, lazyAuditor: 8 } as const;
 export type Role = keyof typeof ROLE_INDEX;
 
 export type World = {
@@ -99,14 +103,17 @@ export function withTrace(w: World, trace: Trace): DisputeData {
 
 export const promptOf = (seed: number, n: number): number[] => syntheticTokens(n, ARCH.vocab, seed);
 
-export type ProverRole = "honestProver" | "cheater";
+export type ProverRole = "honestProver" | "cheater" | "smallProver";
 
-/** The client opens a job for `prompt` with `prover` (promptRoot, exact length, sampling rule). */
-export async function openFor(w: World, p: { prover: ProverRole; prompt: readonly number[]; maxOutputTokens: number; samplingParams?: bigint }): Promise<bigint> {
+/**
+ * `client` (the client role unless given) opens a job for `prompt` with `prover` (promptRoot,
+ * exact length, sampling rule) on the world's model unless `modelId` names another.
+ */
+export async function openFor(w: World, p: { prover: ProverRole; prompt: readonly number[]; maxOutputTokens: number; samplingParams?: bigint; modelId?: Hex; client?: Role }): Promise<bigint> {
   if (p.prover === "cheater") await paroleCheater(w);
-  const opened = await openJob(w.as.client, {
+  const opened = await openJob(w.as[p.client ?? "client"], {
     prover: w.as[p.prover].walletClient!.account.address,
-    modelId: w.modelId,
+    modelId: p.modelId ?? w.modelId,
     promptRoot: tokenRoot(p.prompt, 0),
     inputTokens: p.prompt.length,
     maxOutputTokens: p.maxOutputTokens,
@@ -127,9 +134,9 @@ export async function commitFor(w: World, p: { prover: ProverRole; jobId: bigint
 }
 
 /** Open and commit in one go (greedy jobs, whose trace does not depend on the job id). */
-export async function openAndCommit(w: World, p: { prover: ProverRole; prompt: readonly number[]; data: DisputeData; maxOutputTokens?: number }): Promise<bigint> {
+export async function openAndCommit(w: World, p: { prover: ProverRole; prompt: readonly number[]; data: DisputeData; maxOutputTokens?: number; modelId?: Hex; client?: Role }): Promise<bigint> {
   const maxOutputTokens = p.maxOutputTokens ?? p.data.trace.tokens.length - p.prompt.length;
-  const jobId = await openFor(w, { prover: p.prover, prompt: p.prompt, maxOutputTokens });
+  const jobId = await openFor(w, { prover: p.prover, prompt: p.prompt, maxOutputTokens, ...(p.modelId ? { modelId: p.modelId } : {}), ...(p.client ? { client: p.client } : {}) });
   await commitFor(w, { prover: p.prover, jobId, inputTokens: p.prompt.length, data: p.data });
   return jobId;
 }

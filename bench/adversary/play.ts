@@ -21,7 +21,8 @@ export type Sides = {
   challenger: { role: Role; data: DisputeData; traceMissing?: Disk["traceMissing"] };
 };
 
-export type DisputeSpec = { jobId: bigint; position: number; layer: number } & Sides;
+/** `opened`: a dispute the challenger already opened (it is played from where it stands). */
+export type DisputeSpec = { jobId: bigint; position: number; layer: number; opened?: Hex } & Sides;
 
 export async function playDispute(w: World, p: DisputeSpec, opts: { maxLoops?: number } = {}): Promise<PlayOutcome> {
   return (await playDisputes(w, [p], opts))[0]!;
@@ -34,6 +35,10 @@ export async function playDispute(w: World, p: DisputeSpec, opts: { maxLoops?: n
 export async function playDisputes(w: World, specs: DisputeSpec[], opts: { maxLoops?: number } = {}): Promise<PlayOutcome[]> {
   const ids: Hex[] = [];
   for (const p of specs) {
+    if (p.opened) {
+      ids.push(p.opened);
+      continue;
+    }
     await afterAuditPriority(w, p.jobId, p.challenger.role);
     ids.push(await openDispute(w.as[p.challenger.role], { jobId: p.jobId, position: p.position, layer: p.layer }));
   }

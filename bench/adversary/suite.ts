@@ -7,6 +7,10 @@ import { cancelAfterSlash, deepHidingAttack, deepHidingTargets, layerOutSlack, s
 import { inflatedTokenCounts, oovPromptPublish, promptFlood, sampledOutput, substitutedPrompt, teacherForcedOutput } from "./attacks-tokens.js";
 import { traceWithheldAll, traceWithheldSelective } from "./attacks-availability.js";
 import { HONEST_SETUPS, honestSetup, runtimeModel } from "./attacks-honest.js";
+import { disputeInCommitBlock, fixOrLapseTheDraw, placeholderDispute, sybilFirstOnAuditedJob, sybilRewardCapture } from "./attacks-incentives.js";
+import { exposureAttacks, jailedProverTakesJob } from "./attacks-deterrence.js";
+import { auditPayDoubleClaim, canaryAttacks, poolFlood, steerTheDraw } from "./attacks-auditors.js";
+import { ejectAuditorByWithholding, silentAuditorExcused, withholdFromAuditor, withholdThenSybilFirst } from "./attacks-withholding-audits.js";
 import { createWorld, type World } from "./env.js";
 import type { AttackRow } from "./report.js";
 
@@ -56,6 +60,22 @@ export async function runAdversarySuite(opts: SuiteOptions): Promise<AttackRow[]
     await run(promptFlood);
     await run(layerOutSlack);
     await run(cancelAfterSlash);
+    // Incentives (PROTOCOL §9): who is rewarded, the fraud penalty, auditors and their pools.
+    await run(sybilRewardCapture);
+    await run(sybilFirstOnAuditedJob);
+    await run(disputeInCommitBlock);
+    await run(fixOrLapseTheDraw);
+    await run(placeholderDispute);
+    await run(jailedProverTakesJob);
+    await run(exposureAttacks);
+    await run(canaryAttacks);
+    await run(steerTheDraw);
+    await run(auditPayDoubleClaim);
+    await run(ejectAuditorByWithholding);
+    await run(silentAuditorExcused);
+    await run(withholdFromAuditor);
+    await run(withholdThenSybilFirst);
+    await run(poolFlood);
     const m = await runtimeModel(w);
     for (const setup of opts.scope === "full" ? HONEST_SETUPS : HONEST_SETUPS.slice(1, 2)) await run((x) => honestSetup(x, m, setup));
   } finally {

@@ -22,6 +22,23 @@ const REQUIRED = [
   "prompt-flood",
   "layer-out-slack",
   "cancel-after-slash",
+  "sybil-reward-capture",
+  "sybil-first-on-audited-job",
+  "dispute-in-commit-block",
+  "fix-or-lapse-the-draw",
+  "placeholder-dispute",
+  "jailed-prover-takes-job",
+  "exposure-over-limit",
+  "unbond-after-open",
+  "canary-after-commit",
+  "lazy-auditor-canary",
+  "steer-the-draw",
+  "audit-pay-double-claim",
+  "eject-auditor-by-withholding",
+  "silent-auditor-excused",
+  "withhold-from-auditor",
+  "withhold-then-sybil-first",
+  "pool-flood",
 ];
 
 describe("adversary suite (smaller run)", () => {
