@@ -7,7 +7,7 @@
  */
 import { bytesToHex, encodeAbiParameters, keccak256, maxUint256, parseEther, toHex, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { AuditState, claimAuditPay, commitCanary, exposeCanary, fixDraw, joinAuditPools, readAssignment, reportAudit, type AuditAssignment } from "../../protocol/chain/actions/audits.js";
+import { AuditState, canaryCommitment, claimAuditPay, commitCanary, exposeCanary, fixDraw, joinAuditPools, readAssignment, reportAudit, type AuditAssignment } from "../../protocol/chain/actions/audits.js";
 import { registerNode } from "../../protocol/chain/actions/registerNode.js";
 import { unbond } from "../../protocol/chain/actions/unbond.js";
 import { sendContractTransaction } from "../../protocol/chain/actions/send.js";
@@ -33,18 +33,18 @@ async function fundAuditPool(w: World, amount: bigint): Promise<void> {
   await sendContractTransaction(w.as.governance, { address: jobEscrow, abi: jobEscrowAbi, functionName: "fundAuditPool", args: [amount], what: "fund the audit pool" });
 }
 
-const canaryCommitment = (jobId: bigint, salt: Hex): Hex => keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "bytes32" }], [jobId, salt]));
-
 /**
  * canary-after-commit, then lazy-auditor-canary. A second model whose only pool member is the
  * lazy auditor; governance holds CANARY_ROLE and opens jobs as the canary client with the
  * cheater, which commits a corrupted trace; the lazy auditor reports agreement with the probe
- * leaf alone. First the role commits to its canary only after the result (so it could pick it
- * after seeing the report): NotACanary, the auditor keeps its stake. Then a real canary,
+ * leaf alone. First the role commits to its canary prover only after the result (so it could
+ * pick it after seeing the report): NotACanary, the auditor keeps its stake. Then a real canary,
  * committed before the result: the auditor tries to leave with its stake (leave the pool,
- * release the bond, unbond the rest) and is exposed. Rules: a canary commitment must be older
- * than the seed block (AuditManager.exposeCanary) — without it the role could slash any auditor
- * after the fact; the bond stays locked `leaveDelay ≥ auditPeriod + vestDelay` after leaving, and
+ * release the bond, unbond the rest) and is exposed by the canary prover — the role itself may
+ * not expose (it cannot make other provers' jobs canaries). Rules: a canary commitment must be
+ * older than the seed block and exposure must come from the committed prover
+ * (AuditManager.exposeCanary) — without them the role could slash any auditor after the fact;
+ * the bond stays locked `leaveDelay ≥ auditPeriod + vestDelay` after leaving, and
  * the lazy slash takes the bond and `lazySlashBps` of free and unbonding stake — without them a
  * lazy auditor would keep its stake and pay.
  */
@@ -62,11 +62,11 @@ export async function canaryAttacks(w: World): Promise<AttackRow[]> {
   const late = new Ledger();
   const a = await commitCorrupted(w, { seed: 81, modelId, client: "governance" });
   const lateSalt = keccak256(toHex("salt after the commit"));
-  await commitCanary(c, canaryCommitment(a.jobId, lateSalt));
+  await commitCanary(c, canaryCommitment(addressOf(w, "cheater"), lateSalt));
   const aAssignment = await readAssignment(c, a.jobId);
   await reportAudit(w.as.lazyAuditor, { jobId: a.jobId, ...probeLeaf(a.committed, aAssignment) });
   const stakeBefore = (await nodeOf(w, lazy)).stake;
-  const notACanary = await revertOf(() => exposeCanary(c, { jobId: a.jobId, salt: lateSalt }));
+  const notACanary = await revertOf(() => exposeCanary(w.as.cheater, { jobId: a.jobId, salt: lateSalt }));
   const keptStake = (await nodeOf(w, lazy)).stake === stakeBefore && (await auditorOf(w, lazy)).ejectedBlock === 0;
   await collectGas(w, late, setupFrom);
   const lateRow = late.row("canary-after-commit", {
@@ -81,8 +81,8 @@ export async function canaryAttacks(w: World): Promise<AttackRow[]> {
   const prompt = promptOf(82, P);
   const salt = keccak256(toHex("canary salt"));
   const committed = bumpElement(honestData(w, prompt, NEW), 3, 2, 5, 0.5);
+  await commitCanary(c, canaryCommitment(addressOf(w, "cheater"), salt));
   const jobId = await openFor(w, { prover: "cheater", prompt, maxOutputTokens: NEW, modelId, client: "governance" });
-  await commitCanary(c, canaryCommitment(jobId, salt));
   await commitFor(w, { prover: "cheater", jobId, inputTokens: P, data: committed });
   await mineBlock(w);
   const assignment = await readAssignment(c, jobId);
@@ -94,7 +94,8 @@ export async function canaryAttacks(w: World): Promise<AttackRow[]> {
   const node = await nodeOf(w, lazy);
   await unbond(w.as.lazyAuditor, { action: "request", amount: node.stake - node.locked });
   const at = await nodeOf(w, lazy);
-  await exposeCanary(c, { jobId, salt });
+  const byTheRole = await revertOf(() => exposeCanary(c, { jobId, salt }));
+  await exposeCanary(w.as.cheater, { jobId, salt });
   const after = await nodeOf(w, lazy);
   const auditor = await auditorOf(w, lazy);
   await w.warp(BigInt(24 * 3600 + 1));
@@ -104,9 +105,9 @@ export async function canaryAttacks(w: World): Promise<AttackRow[]> {
   return [
     lateRow,
     ledger.row("lazy-auditor-canary", {
-      cheaterWon: kept > 0n || auditor.ejectedBlock === 0 || auditor.unclaimed !== 0n || claim !== "Ejected" || release !== "BondLocked",
+      cheaterWon: kept > 0n || auditor.ejectedBlock === 0 || auditor.unclaimed !== 0n || claim !== "Ejected" || release !== "BondLocked" || byTheRole !== "NotACanary",
       honestLost: false,
-      outcome: `lazy auditor agreed (pay ${fmt(unclaimed)} unclaimed), left the pool (releaseBond: ${release ?? "released"}), unbonded ${fmt(at.unbonding)}; exposed: stake ${fmt(at.stake)} + unbonding ${fmt(at.unbonding)} → ${fmt(kept)}, ejected, pay forfeited, claim: ${claim ?? "paid"}`,
+      outcome: `lazy auditor agreed (pay ${fmt(unclaimed)} unclaimed), left the pool (releaseBond: ${release ?? "released"}), unbonded ${fmt(at.unbonding)}; exposure by the role itself: ${byTheRole ?? "accepted"}; exposed by the canary prover: stake ${fmt(at.stake)} + unbonding ${fmt(at.unbonding)} → ${fmt(kept)}, ejected, pay forfeited, claim: ${claim ?? "paid"}`,
     }),
   ];
 }
@@ -199,35 +200,38 @@ export async function auditPayDoubleClaim(w: World): Promise<AttackRow> {
 }
 
 /**
- * pool-flood — a REAL weakness (reported): the cheater fills a new model's audit pool with
- * `MAX_POOL` sybil verifiers (each locks only `minBond`, refundable after `leaveDelay`); an
- * honest verifier that wants to audit the model is then refused (PoolFull) and every audit of
- * the cheater's jobs goes to its own sybils, whose agreement no canary catches on the cheater's
- * jobs (§9.7: detection p·(1 − f) with f = 1). Rule it shows missing: a pool capped by count
- * lets the first entrants keep honest auditors out.
+ * pool-flood: the cheater fills a new model's audit pool with `MAX_POOL` sybil verifiers (each
+ * locks only `minBond`), so that every audit of its jobs goes to its own sybils (§9.7: detection
+ * p·(1 − f) with f = 1) and honest verifiers are kept out. Rule: a full pool admits a verifier
+ * whose bond beats its smallest member's, evicting that one (AuditPools._evictSmallestBond) —
+ * without it the first entrants keep honest auditors out for good; with it, keeping them out
+ * costs outbidding every honest bond.
  */
 export async function poolFlood(w: World): Promise<AttackRow> {
   const ledger = new Ledger();
   const from = await blockNumber(w);
   const modelId = await registerModelCopy(w, { name: "flood", pool: [], provers: ["cheater"], auditRateBps: 10_000 });
   const c = w.as.governance;
-  const max = await c.publicClient.readContract({ address: c.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "MAX_POOL" });
-  const { minBond } = await c.publicClient.readContract({ address: c.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "params" });
+  const manager = c.deployment.contracts.auditManager;
+  const max = await c.publicClient.readContract({ address: manager, abi: auditManagerAbi, functionName: "MAX_POOL" });
+  const { minBond } = await c.publicClient.readContract({ address: manager, abi: auditManagerAbi, functionName: "params" });
   const sybils = new Set<string>();
   for (let i = 0n; i < max; i++) {
     const sybil = await freshAccount(w, keccak256(toHex(`pool-flood sybil ${i}`)));
     await registerNode(sybil, { role: "verifier", stake: minBond, endpoint: `http://127.0.0.1/flood${i}`, auditPools: [modelId] });
     sybils.add(sybil.walletClient!.account.address.toLowerCase());
   }
-  const honest = await revertOf(() => joinAuditPools(w.as.verifier2, [modelId]));
-  const prompt = promptOf(85, P);
-  const jobId = await openAndCommit(w, { prover: "cheater", prompt, data: honestData(w, prompt, NEW), modelId });
-  await mineBlock(w);
-  const auditor = (await readAssignment(c, jobId)).auditor;
+  const atMinimum = await revertOf(() => joinAuditPools(w.as.verifier2, [modelId]));
+  // The honest verifier raises its bond by one unit above the sybils' and joins.
+  const auditor = await auditorOf(w, addressOf(w, "verifier2"));
+  const raise = auditor.bond === 0n ? minBond + 1n : minBond + 1n - auditor.bond;
+  if (raise > 0n) await sendContractTransaction(w.as.verifier2, { address: manager, abi: auditManagerAbi, functionName: "increaseBond", args: [raise], what: "raise the audit bond" });
+  const outbid = await revertOf(() => joinAuditPools(w.as.verifier2, [modelId]));
+  const admitted = await c.publicClient.readContract({ address: manager, abi: auditManagerAbi, functionName: "isActiveMember", args: [modelId, addressOf(w, "verifier2")] });
   await collectGas(w, ledger, from);
   return ledger.row("pool-flood", {
-    cheaterWon: honest === "PoolFull" && sybils.has(auditor.toLowerCase()),
+    cheaterWon: !admitted,
     honestLost: false,
-    outcome: `${max} sybils locked ${fmt(minBond * max)} (refundable); an honest verifier's join: ${honest ?? "accepted"}; the cheater's job is audited by ${sybils.has(auditor.toLowerCase()) ? "one of its sybils" : roleOf(w, auditor)}`,
+    outcome: `${max} sybils locked ${fmt(minBond * max)}; an honest verifier at the minimum bond: ${atMinimum ?? "admitted"}; with a bond of ${fmt(minBond + 1n)}: ${outbid ?? "admitted, evicting the smallest-bonded sybil"}`,
   });
 }

@@ -120,15 +120,15 @@ const auditorSpec = (job: CorruptedJob, a: { view: DisputeData; step: { position
 });
 
 /**
- * withhold-from-auditor — a REAL HOLE (reported, not fixed here): the cheater corrupts h[3][2]
+ * withhold-from-auditor — found open by this row, now closed: the cheater corrupts h[3][2]
  * and serves its auditor nothing of boundary 2 (the head step alone needs it). The auditor
  * forces all its rows on-chain within its priority, as §8.1 says works at this size; the cheater
  * answers as late as its answer windows allow — with the defaults (answer window = challenge
  * window) after the job's challenge deadline. The auditor then holds the rows and locates the
- * fraud, but no dispute can open any more (ChallengeWindowClosed); the job settles and the
- * cheater is paid. Rule it shows missing: answers must leave their challenger time to dispute
- * what they reveal (e.g. challengeWindow ≥ auditPeriod + answerWindow, or a step-dispute window
- * extended by the prover's answer delay). Under such a rule the auditor proves the fraud here.
+ * fraud, but (before the fix) no dispute could open any more (ChallengeWindowClosed); the job
+ * settled and the cheater was paid. Rule: an answer to the auditor's early challenge extends its
+ * deadline and the job's challenge window by an audit period (AuditManager.onAvailabilityResolved,
+ * JobEscrow.onDisputeResolved); under it the auditor proves the fraud here.
  */
 export async function withholdFromAuditor(w: World): Promise<AttackRow> {
   const ledger = new Ledger();
@@ -160,14 +160,14 @@ export async function withholdFromAuditor(w: World): Promise<AttackRow> {
 }
 
 /**
- * withhold-then-sybil-first — a REAL HOLE (reward capture, reported): as above, but the cheater
+ * withhold-then-sybil-first — found open by this row (reward capture), now closed: as above, but the cheater
  * answers just after the auditor's priority ends (or at its answer deadline if that comes
  * first), and its sybil disputes the corrupted step at that moment. The answers resolve the
  * auditor's challenges (so they have no claim), the auditor disputes as soon as it holds the
  * rows, and the cheater lets the sybil prove first: the sybil's is then the earliest dispute
- * unresolved at the slash and takes the reward. Rule it shows missing: the auditor's priority
- * must outlast the answers to its challenges (§9.5 says the auditor's dispute is always the
- * earliest on an audited job).
+ * unresolved at the slash and took the reward. Rule: the auditor's priority holds while its
+ * early challenges are unanswered and for an audit period after (AuditManager.onDisputeOpened,
+ * onAvailabilityResolved), so the sybil's dispute reverts AuditorPriority.
  */
 export async function withholdThenSybilFirst(w: World): Promise<AttackRow> {
   const ledger = new Ledger();
@@ -199,12 +199,14 @@ export async function withholdThenSybilFirst(w: World): Promise<AttackRow> {
 }
 
 /**
- * silent-auditor-excused — a REAL HOLE (reported): an auditor that wants its pool seat without
- * work or canary risk (the cheater's sybil, alone in a model's pool) answers each assignment
- * with a one-leaf availability challenge, which the prover answers at once, and then stays
- * silent: no report, no dispute. After `maxMisses` such assignments it is neither ejected nor
- * exposed (canaries only catch approvals). Rule it shows missing: a challenge answered before
- * the audit deadline should not excuse the miss (AuditManager._miss, `challenged`).
+ * silent-auditor-excused — a known residual (§9.7), kept as a row: an auditor that wants its
+ * pool seat without work or canary risk (the cheater's sybil, alone in a model's pool) answers
+ * each assignment with a one-leaf availability challenge, which the prover answers at once, and
+ * then stays silent. A forced assignment is excused rather than counted as a miss — otherwise a
+ * prover that withholds from honest auditors could eject them (eject-auditor-by-withholding) —
+ * so the sybil is not ejected. What the rules still guarantee, and this row checks: it earns
+ * nothing, and it holds volunteers off only until its extended deadline (one audit period after
+ * the answer). A colluding auditor is counted in §9.4 as p·(1 − f); this is one more way to be it.
  */
 export async function silentAuditorExcused(w: World): Promise<AttackRow> {
   const ledger = new Ledger();
@@ -212,6 +214,8 @@ export async function silentAuditorExcused(w: World): Promise<AttackRow> {
   const modelId = await registerModelCopy(w, { name: "silent", pool: ["sybil"], provers: ["cheater"], auditRateBps: 10_000 });
   const sybil = addressOf(w, "sybil");
   const before = await auditorOf(w, sybil);
+  let volunteerAfter: string | undefined;
+  let heldOffBeyond = false;
   for (let i = 0; i < 3; i++) {
     const prompt = promptOf(97 + i, P);
     const data = honestData(w, prompt, NEW);
@@ -221,14 +225,21 @@ export async function silentAuditorExcused(w: World): Promise<AttackRow> {
     const leaves = [{ tensor: a.probe.boundary, row: a.probe.row, chunk: a.probe.chunk }];
     const { challengeId } = await challengeAvailability(w.as.sybil, { jobId, leaves });
     await answerAvailability(w.as.cheater, { challengeId, leaves, ...answerFrom(data, P, leaves) });
-    await warpPast(w, a.deadline + 1n);
+    const extended = (await readAssignment(w.as.governance, jobId)).deadline;
+    heldOffBeyond ||= extended > (await w.now()) + 1_800n + 5n;
+    await warpPast(w, extended + 1n);
     await sendContractTransaction(w.as.verifier, { address: w.as.verifier.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "recordMiss", args: [jobId], what: "record a miss" });
+    // A volunteer may challenge from here on (the prover answers; the job is honest).
+    const spot = [{ tensor: 0, row: 0, chunk: 0 }];
+    const opened = await revertWith(() => challengeAvailability(w.as.verifier2, { jobId, leaves: spot }));
+    volunteerAfter = opened.name;
+    if (opened.value) await answerAvailability(w.as.cheater, { challengeId: opened.value.challengeId, leaves: spot, ...answerFrom(data, P, spot) });
   }
   const after = await auditorOf(w, sybil);
   await collectGas(w, ledger, from);
   return ledger.row("silent-auditor-excused", {
-    cheaterWon: after.ejectedBlock === 0,
+    cheaterWon: after.unclaimed > 0n || volunteerAfter === "AuditorPriority" || heldOffBeyond,
     honestLost: false,
-    outcome: `3 assignments answered only by a one-leaf challenge the prover answered at once, then silence: misses ${before.misses} → ${after.misses}, ${after.ejectedBlock === 0 ? "not ejected" : "ejected"}`,
+    outcome: `known residual: 3 assignments answered only by a one-leaf challenge the prover answered at once, then silence: misses ${before.misses} → ${after.misses} (excused: forced on-chain), ${after.ejectedBlock === 0 ? "not ejected" : "ejected"}; pay earned ${fmt(after.unclaimed)}; a volunteer after the extended deadline: ${volunteerAfter ?? "may open"}`,
   });
 }

@@ -44,11 +44,14 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     struct Audit {
         uint48 seedBlock;
         /// Last second to report or dispute: min(commit + auditPeriod, challengeDeadline), later
-        /// extended by the auditor's answered availability challenges (onAvailabilityAnswered).
+        /// extended by the auditor's answered availability challenges (onAvailabilityResolved).
         uint40 deadline;
         /// The deadline as first set: only challenges opened by then can extend it, which bounds
         /// the extension to one answer window plus one audit period.
         uint40 firstDeadline;
+        /// The auditor's availability challenges opened by the first deadline and not answered
+        /// yet: while any is pending its priority holds and nothing counts as missed.
+        uint16 pendingChallenges;
         /// The audit rate of the job's model when it was committed.
         uint16 rateBps;
         AuditState state;
@@ -222,9 +225,14 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
                 emit AuditDisputed(jobId, challenger);
             } else {
                 _auditorChallenged[jobId] = true;
-                if (block.timestamp <= a.firstDeadline) _earlyChallenge[jobId][seq] = true;
+                if (block.timestamp <= a.firstDeadline) {
+                    _earlyChallenge[jobId][seq] = true;
+                    ++a.pendingChallenges;
+                }
             }
-        } else if (block.timestamp <= a.deadline && _auditors[a.auditor].ejectedBlock == 0) {
+        } else if ((block.timestamp <= a.deadline || a.pendingChallenges != 0) && _auditors[a.auditor].ejectedBlock == 0) {
+            // Until its deadline, and while the prover has not answered the rows it forced: a
+            // prover that answers after the deadline must not let its sybil dispute first.
             // An ejected auditor's assignments no longer hold anyone back.
             revert AuditorPriority(jobId, a.auditor, a.deadline);
         }
@@ -235,11 +243,12 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
     /// last second, after the auditor's priority or the challenge window has ended, and either
     /// nobody can dispute what they show or its sybil disputes first (adversary suite,
     /// withhold-from-auditor and withhold-then-sybil-first).
-    function onAvailabilityAnswered(uint256 jobId, uint32 seq) external onlyEscrow returns (uint64) {
+    function onAvailabilityResolved(uint256 jobId, uint32 seq, bool answered) external onlyEscrow returns (uint64) {
         if (!_earlyChallenge[jobId][seq]) return 0;
         delete _earlyChallenge[jobId][seq];
         Audit storage a = _audits[jobId];
-        if (a.state != AuditState.Assigned) return 0;
+        --a.pendingChallenges;
+        if (!answered || a.state != AuditState.Assigned) return 0;
         uint256 until = block.timestamp + _params.auditPeriod;
         if (until > a.deadline) {
             a.deadline = uint40(until);
@@ -315,7 +324,7 @@ contract AuditManager is IAuditManager, AuditParams, AuditPools, ReentrancyGuard
         Audit storage a = _audits[jobId];
         if (a.state == AuditState.Pending && block.number > a.seedBlock) _fix(jobId, a, escrow.getJob(jobId));
         if (a.state != AuditState.Assigned) revert WrongAuditState(jobId, a.state);
-        if (block.timestamp <= a.deadline) revert AuditDeadlineNotPassed(jobId, a.deadline);
+        if (block.timestamp <= a.deadline || a.pendingChallenges != 0) revert AuditDeadlineNotPassed(jobId, a.deadline);
         _miss(jobId, a);
     }
 

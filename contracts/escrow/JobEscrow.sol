@@ -382,22 +382,21 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         if (job.openDisputes == 0) revert NoOpenDispute(jobId);
         uint32 open = --job.openDisputes;
         emit JobDisputeResolved(jobId, seq, proverAtFault, open);
+        if (msg.sender == availabilityGame()) {
+            // An availability challenge answered, possibly at the last second: the auditor that
+            // forced the rows gets time to use them (PROTOCOL §9.1), and the job stays open to
+            // disputes that long, or withholding until the window closes would win.
+            bool answered = !proverAtFault && job.status == JobStatus.Committed;
+            uint64 until = IAuditManager(auditManager()).onAvailabilityResolved(jobId, seq, answered);
+            if (until > job.challengeDeadline) {
+                job.challengeDeadline = until;
+                emit ChallengeWindowExtended(jobId, until);
+            }
+        }
         SlashReward storage r = _rewards[jobId];
         if (job.status == JobStatus.Committed) {
             // A dispute the prover won before any slash has no claim on a later reward.
-            if (!proverAtFault) {
-                // An availability challenge answered, possibly at the last second: the auditor
-                // that forced the rows gets time to use them (PROTOCOL §9.1), and the job stays
-                // open to disputes that long, or withholding until the window closes would win.
-                if (msg.sender == availabilityGame()) {
-                    uint64 until = IAuditManager(auditManager()).onAvailabilityAnswered(jobId, seq);
-                    if (until > job.challengeDeadline) {
-                        job.challengeDeadline = until;
-                        emit ChallengeWindowExtended(jobId, until);
-                    }
-                }
-                return;
-            }
+            if (!proverAtFault) return;
             _slashForFraud(jobId, job, r, seq, challenger);
         } else if (seq < r.bestSeq) {
             // Every dispute resolving after the slash was unresolved at the slash: the earliest

@@ -15,11 +15,12 @@ interface IAuditManager {
     /// to challenge it.
     function onDisputeOpened(uint256 jobId, address challenger, bool stepDispute, uint32 seq) external;
 
-    /// @notice Availability challenge `seq` on `jobId` was answered. If it was the assigned
-    /// auditor's, opened within its first deadline, the auditor gets `auditPeriod` from now to
-    /// use what was published (its priority and deadline extended). Returns the last second the
-    /// job must stay open to disputes for that (0: no extension).
-    function onAvailabilityAnswered(uint256 jobId, uint32 seq) external returns (uint64 disputableUntil);
+    /// @notice Availability challenge `seq` on `jobId` was resolved (`answered`, or not: the job is
+    /// or was slashed). If it was the assigned auditor's, opened within its first deadline, and
+    /// answered, the auditor gets `auditPeriod` from now to use what was published (its priority
+    /// and deadline extended). Returns the last second the job must stay open to disputes for
+    /// that (0: no extension).
+    function onAvailabilityResolved(uint256 jobId, uint32 seq, bool answered) external returns (uint64 disputableUntil);
 
     /// @notice The job settled: an assignment left unanswered past its deadline counts as missed.
     /// Never reverts for the job's sake.

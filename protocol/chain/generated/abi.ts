@@ -9188,6 +9188,11 @@ export const auditManagerAbi = [
           },
           {
             "internalType": "uint16",
+            "name": "pendingChallenges",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
             "name": "rateBps",
             "type": "uint16"
           },
@@ -9456,9 +9461,14 @@ export const auditManagerAbi = [
         "internalType": "uint32",
         "name": "seq",
         "type": "uint32"
+      },
+      {
+        "internalType": "bool",
+        "name": "answered",
+        "type": "bool"
       }
     ],
-    "name": "onAvailabilityAnswered",
+    "name": "onAvailabilityResolved",
     "outputs": [
       {
         "internalType": "uint64",

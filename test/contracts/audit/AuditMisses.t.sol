@@ -230,6 +230,26 @@ contract AuditMissesTest is AuditFixture {
         assertEq(audits.getAuditor(auditor).misses, 0, "excused: the prover did not serve it");
     }
 
+    /// While the prover has not answered the rows the auditor forced, the auditor keeps its
+    /// priority past its deadline and nothing counts as missed: answering after the deadline
+    /// must not let the prover's sybil dispute first (withhold-then-sybil-first).
+    function test_pendingAuditorChallenge_holdsPriorityPastTheDeadline() public {
+        address availabilityGame = address(0xA7A1);
+        escrow.setAvailabilityGame(availabilityGame);
+        uint256 jobId = openAuditedJob();
+        uint40 first = audits.getAudit(jobId).deadline;
+        vm.prank(availabilityGame);
+        uint32 seq = escrow.onDisputeOpened(jobId, auditor);
+        vm.warp(first + 1);
+        vm.expectRevert(abi.encodeWithSelector(AuditManager.AuditorPriority.selector, jobId, auditor, uint64(first)));
+        escrow.onDisputeOpened(jobId, challenger);
+        vm.expectRevert(abi.encodeWithSelector(AuditManager.AuditDeadlineNotPassed.selector, jobId, uint64(first)));
+        audits.recordMiss(jobId);
+        vm.prank(availabilityGame);
+        escrow.onDisputeResolved(jobId, seq, false, auditor); // answered: a full period from now
+        assertEq(audits.getAudit(jobId).deadline, block.timestamp + audits.params().auditPeriod, "extended");
+    }
+
     /// Only the auditor's challenges opened by its first deadline extend it: the extension is
     /// bounded by one answer window plus one audit period.
     function test_lateOrForeignChallengesDoNotExtend() public {
