@@ -1,19 +1,17 @@
-import { createHash } from "node:crypto";
-import { copyFile, readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { f32BitsToHalfBits } from "../../protocol/encoding/index.js";
-import { ModelPackageError } from "../errors.js";
+import { ModelPackageError, UnsupportedCheckpointError } from "../errors.js";
+import { toBinary16 } from "./binary16.js";
 import { f32Bits, type Architecture } from "./architecture.js";
 import { BlockKind, GlobalKind, type TensorSpec } from "./layout.js";
 import type { ModelManifest } from "./manifest.js";
+import { readHfTokenizer, writeTokenizerFiles } from "./hf-tokenizer-import.js";
 import { writeModelPackage } from "./package-writer.js";
 import { readSafetensorsHeader, readTensorBytes, type SafetensorsEntry } from "./safetensors.js";
 
-/** A Hugging Face checkpoint this importer cannot represent faithfully (PROTOCOL §4.7). */
-export class UnsupportedCheckpointError extends ModelPackageError {
-  override name = "UnsupportedCheckpointError";
-}
+/** Re-exported: where importers have always found it. */
+export { UnsupportedCheckpointError };
 
 type HfConfig = {
   model_type?: string;
@@ -81,26 +79,6 @@ export function hfTensorName(spec: TensorSpec, tied: boolean): string {
   return p + names[spec.kind]!;
 }
 
-/** Convert safetensors data to binary16 bits (round to nearest even); overflow is an error. */
-export function toBinary16(name: string, dtype: string, bytes: Uint8Array): Uint16Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = dtype === "F32" ? bytes.byteLength / 4 : bytes.byteLength / 2;
-  const out = new Uint16Array(n);
-  if (dtype === "F16") {
-    for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, true);
-    return out;
-  }
-  if (dtype !== "BF16" && dtype !== "F32") throw new UnsupportedCheckpointError(`${name}: dtype ${dtype} is not F16, BF16 or F32`);
-  for (let i = 0; i < n; i++) {
-    // bfloat16 is the top half of a binary32.
-    const bits = dtype === "BF16" ? view.getUint16(2 * i, true) << 16 : view.getUint32(4 * i, true);
-    const h = f32BitsToHalfBits(bits >>> 0);
-    if ((h & 0x7c00) === 0x7c00 && ((bits >>> 23) & 0xff) !== 0xff) throw new UnsupportedCheckpointError(`${name}: element ${i} overflows binary16`, { details: "the committed weights dtype is binary16 (PROTOCOL §3.5)" });
-    out[i] = h;
-  }
-  return out;
-}
-
 export type ImportHfParameters = {
   source: string;
   dir: string;
@@ -126,13 +104,7 @@ export async function importHfCheckpoint(p: ImportHfParameters): Promise<ModelMa
   if ([...entries.keys()].some((k) => k.endsWith(".bias"))) throw new UnsupportedCheckpointError("checkpoint has bias tensors (e.g. Qwen-2 q/k/v biases)", { details: "biases are not in the committed architecture (PROTOCOL §2.1)" });
   const tied = config.tie_word_embeddings === true || !entries.has("lm_head.weight");
   const first = (v: number | number[] | null | undefined) => (Array.isArray(v) ? (v[0] ?? null) : (v ?? null));
-  let tokenizer: ModelManifest["tokenizer"];
-  try {
-    const tok = await readFile(join(p.source, "tokenizer.json"));
-    tokenizer = { type: "hf", file: "tokenizer.json", sha256: createHash("sha256").update(tok).digest("hex"), bos: first(config.bos_token_id), eos: first(config.eos_token_id) };
-  } catch (cause) {
-    throw new ModelPackageError(`no tokenizer.json in ${p.source}`, { cause });
-  }
+  const tokenizer = await readHfTokenizer(p.source, { bos: first(config.bos_token_id), eos: first(config.eos_token_id) });
   const handles = new Map<string, FileHandle>();
   try {
     const manifest = await writeModelPackage({
@@ -140,7 +112,7 @@ export async function importHfCheckpoint(p: ImportHfParameters): Promise<ModelMa
       name: p.name ?? basename(p.source),
       arch,
       encoding: { traceDtype: p.traceDtype ?? 1, weightsDtype: 1, chunkSize: p.chunkSize ?? 256 },
-      tokenizer,
+      tokenizer: tokenizer.spec,
       source: { kind: "hf", path: p.source, modelType: config.model_type ?? "llama" },
       tensorData: async (spec) => {
         const name = hfTensorName(spec, tied);
@@ -150,9 +122,9 @@ export async function importHfCheckpoint(p: ImportHfParameters): Promise<ModelMa
         if (e.shape.join("x") !== expected.join("x")) throw new ModelPackageError(`${name} has shape ${e.shape.join("x")}, expected ${expected.join("x")}`);
         return toBinary16(name, e.dtype, await readTensorBytes(e, handles));
       },
+      beforeManifest: () => writeTokenizerFiles(p.dir, tokenizer.spec, tokenizer.files),
       ...(p.onTensor ? { onTensor: p.onTensor } : {}),
     });
-    await copyFile(join(p.source, "tokenizer.json"), join(p.dir, "tokenizer.json"));
     return manifest;
   } finally {
     await Promise.all([...handles.values()].map((h) => h.close()));

@@ -30,6 +30,8 @@ export type WritePackageParameters = {
   /** binary16 bits of a committed tensor in output-row layout, rows × rowLength. */
   tensorData: (spec: TensorSpec) => Uint16Array | Promise<Uint16Array>;
   onTensor?: (spec: TensorSpec, index: number, total: number) => void;
+  /** Writes the package's other files (tokenizer) before the manifest marks it complete. */
+  beforeManifest?: () => Promise<void>;
 };
 
 /** modelId = keccak256(abi.encode(string format, string name, bytes32 weightsRoot)), PROTOCOL §4.1. */
@@ -125,6 +127,7 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
     modelId: computeModelId(p.name, weightsRoot),
     source: p.source,
   } satisfies ModelManifest);
+  await p.beforeManifest?.();
   // Manifest last and atomically-enough: its presence marks a complete package.
   await writeFile(join(p.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

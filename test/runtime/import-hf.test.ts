@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { f32BitsToHalfBits, halfBitsToFloat } from "../../protocol/encoding/index.js";
@@ -9,6 +10,10 @@ import { Xoshiro128 } from "../../runtime/model/prng.js";
 import { encodeSafetensors } from "../../runtime/model/safetensors.js";
 import { loadModelWeights } from "../../runtime/model/weights.js";
 import { tempDir } from "./helpers.js";
+import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
+import { TokenizerFileError } from "../../protocol/prompt/errors.js";
+import { readTokenizerFiles } from "../../runtime/model/tokenizer-files.js";
+import { tinyTokenizerJson } from "../helpers/llama2c-files.js";
 import { referenceBlock } from "./reference.js";
 
 const config = {
@@ -70,7 +75,7 @@ function writeCheckpoint(dir: string, extra: Record<string, unknown> = {}, bias 
   writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, ...extra }));
   writeFileSync(join(dir, "model-00001-of-00002.safetensors"), encodeSafetensors(shard1));
   writeFileSync(join(dir, "model-00002-of-00002.safetensors"), encodeSafetensors(shard2));
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify({ version: "1.0", model: { type: "BPE", vocab: {} } }));
+  writeFileSync(join(dir, "tokenizer.json"), tinyTokenizerJson(300));
   return { ...shard1, ...shard2 };
 }
 
@@ -103,6 +108,33 @@ describe("Hugging Face importer (PROTOCOL §4.7)", () => {
     got.forEach((v, i) => expect(Math.abs(v - ref[3]![i]!)).toBeLessThan(4e-3 * Math.max(1, Math.abs(ref[3]![i]!))));
   });
 
+  it("pins tokenizer.json and the chat template in the manifest, from either place Hugging Face keeps it", async () => {
+    // A Llama-2-chat style template (system folded into the first user turn).
+    const template = "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}[INST] {{ m.content }} [/INST]{% elif m.role == 'assistant' %} {{ m.content }} {{ eos_token }}{% endif %}{% endfor %}";
+    const fromConfig = join(tempDir(), "chat-config");
+    writeCheckpoint(fromConfig);
+    writeFileSync(join(fromConfig, "tokenizer_config.json"), JSON.stringify({ chat_template: [{ name: "tool_use", template: "nope" }, { name: "default", template }] }));
+    const fromFile = join(tempDir(), "chat-file");
+    writeCheckpoint(fromFile);
+    writeFileSync(join(fromFile, "chat_template.jinja"), template);
+    for (const src of [fromConfig, fromFile]) {
+      const dir = join(tempDir(), "pkg");
+      const m = await importHfCheckpoint({ source: src, dir });
+      expect(m.tokenizer).toMatchObject({ type: "hf", file: "tokenizer.json", chatTemplate: { file: "chat_template.jinja", sha256: createHash("sha256").update(template).digest("hex") } });
+      expect(readFileSync(join(dir, "chat_template.jinja"), "utf8")).toBe(template);
+      const tokenizer = loadTokenizer(m.tokenizer, await readTokenizerFiles(dir, m.tokenizer));
+      const ids = tokenizer.encodeChat([{ role: "user", content: "the hat" }]);
+      // BOS from the template only (no second one from the tokenizer), then the rendered text.
+      expect(ids.filter((id) => id === 1)).toHaveLength(1);
+      expect(tokenizer.decode(ids)).toBe("[INST] the hat [/INST]");
+    }
+    // Without a template a chat is refused with its own error (the prover answers 400).
+    const plain = join(tempDir(), "plain");
+    writeCheckpoint(plain);
+    const m = await importHfCheckpoint({ source: plain, dir: join(tempDir(), "pkg") });
+    expect(m.tokenizer).not.toHaveProperty("chatTemplate");
+  });
+
   it("refuses checkpoints the committed architecture cannot represent", async () => {
     const scaled = join(tempDir(), "scaled");
     writeCheckpoint(scaled, { rope_scaling: { rope_type: "llama3", factor: 8 } });
@@ -110,6 +142,10 @@ describe("Hugging Face importer (PROTOCOL §4.7)", () => {
     const biased = join(tempDir(), "biased");
     writeCheckpoint(biased, {}, true);
     await expect(importHfCheckpoint({ source: biased, dir: join(tempDir(), "o2") })).rejects.toThrow(/bias/);
+    const badTokenizer = join(tempDir(), "bad-tokenizer");
+    writeCheckpoint(badTokenizer);
+    writeFileSync(join(badTokenizer, "tokenizer.json"), JSON.stringify({ version: "1.0", model: { type: "BPE", vocab: {} } }));
+    await expect(importHfCheckpoint({ source: badTokenizer, dir: join(tempDir(), "o4") })).rejects.toThrow(TokenizerFileError);
     const qwen = join(tempDir(), "qwen");
     writeCheckpoint(qwen, { model_type: "gpt2" });
     await expect(importHfCheckpoint({ source: qwen, dir: join(tempDir(), "o3") })).rejects.toBeInstanceOf(UnsupportedCheckpointError);
