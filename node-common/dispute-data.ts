@@ -1,9 +1,9 @@
 import type { Hex } from "viem";
 import { StepproofError } from "../protocol/errors.js";
-import { traceTree, weightsTree, type Trace, type Weights } from "../protocol/dispute/model.js";
+import { traceTree, type ChunkTree, type Trace, type Weights } from "../protocol/dispute/model.js";
 import type { DisputeData } from "../protocol/dispute/proofs.js";
 import type { EncodedTensor } from "../protocol/dispute/tensors.js";
-import { loadModelWeights } from "../runtime/model/weights.js";
+import { loadModelWeights, weightsLeafIndex, weightsTree } from "../runtime/model/weights.js";
 import { weightTensors } from "../runtime/model/layout.js";
 import { readManifest, type ModelManifest } from "../runtime/model/manifest.js";
 import type { HiddenData } from "../runtime/forward.js";
@@ -32,7 +32,9 @@ export function modelDisputeData(modelDir: string): Promise<ModelPart> {
         weights.set(spec.tensorId, { rows: t.rows, rowLength: t.rowLength, dtype, data: t.data } satisfies EncodedTensor);
       }
       const encoding = { traceDtype: manifest.encoding.traceDtype as 1 | 2, weightsDtype: dtype, chunkSize: manifest.encoding.chunkSize };
-      const tree = weightsTree(weights, encoding.chunkSize);
+      // The runtime's wasm-keccak tree: a real model's 10^5+ weight leaves in about a second.
+      const packed = weightsTree(loaded);
+      const tree: ChunkTree = { root: packed.root, proof: (tensor, row, chunk) => packed.proof(weightsLeafIndex(loaded, tensor, row, chunk)) };
       if (tree.root.toLowerCase() !== manifest.weightsRoot.toLowerCase()) {
         throw new DisputeDataMismatchError(`weights of ${modelDir} hash to ${tree.root}, manifest says ${manifest.weightsRoot}`);
       }

@@ -72,8 +72,9 @@ function buildHeadStep(arch: Architecture, weights: Weights, trace: Trace, posit
   const n = new Float64Array(d);
   for (let i = 0; i < d; i++) n[i] = set(T.N1, position, i, x[i]! * gain[i]! * r);
   const head = weight(weights, W.LM_HEAD);
+  const w = new Float64Array(d);
   for (let v = 0; v < arch.vocab; v++) {
-    const w = rowValues(head, v);
+    rowValues(head, v, w);
     let total = 0;
     for (let c = 0; c < ceilDiv(d, C); c++) {
       let acc = 0;
