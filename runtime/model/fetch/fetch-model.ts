@@ -5,6 +5,9 @@ import { join, resolve } from "node:path";
 import type { TensorSpec } from "../layout.js";
 import { importLlama2cCheckpoint, sha256File } from "../llama2c-import.js";
 import { MANIFEST_FILE, readManifest, type ModelManifest } from "../manifest.js";
+import { loadPackageTokenizer } from "../tokenizer-files.js";
+import { calibrate, CALIBRATION_TEXT } from "../../calibration.js";
+import { releaseSessions } from "../../session.js";
 import { CATALOG, type CatalogModel, type CatalogPart } from "./catalog.js";
 import { ChecksumMismatchError, ModelFetchError, UnknownModelError } from "./errors.js";
 import { npmPack } from "./npm-pack.js";
@@ -14,6 +17,7 @@ export type FetchProgress =
   | { stage: "download"; spec: string }
   | { stage: "extract"; bytes: number; total: number }
   | { stage: "convert"; tensor: TensorSpec; index: number; total: number }
+  | { stage: "calibrate" }
   | { stage: "done"; dir: string; cached: boolean };
 
 export type FetchModelParameters = {
@@ -24,18 +28,32 @@ export type FetchModelParameters = {
   /** Where verified source files are kept between runs (default `<modelsDir>/.cache`). */
   cacheDir?: string;
   onProgress?: (p: FetchProgress) => void;
+  /**
+   * Measure the layer thresholds (PROTOCOL §4.6) before the package is moved into place
+   * (default true), so a fetched package is complete and never rewritten while nodes use it.
+   */
+  calibrate?: boolean;
 };
 
 export type FetchModelReturnType = { dir: string; manifest: ModelManifest; cached: boolean; source: { checkpoint: string; tokenizer: string } };
 
 export const DEFAULT_MODELS_DIR = "models";
 
-/** A package directory that is complete (manifest written last) and converted from these sources. */
-async function convertedFrom(dir: string, model: CatalogModel): Promise<ModelManifest | undefined> {
+/** A package directory that is complete (manifest written last), converted from these sources, and calibrated if asked. */
+async function convertedFrom(dir: string, model: CatalogModel, calibrated: boolean): Promise<ModelManifest | undefined> {
   if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
   const m = await readManifest(dir).catch(() => undefined);
   const s = m?.source;
-  return s?.kind === "llama2c" && s.checkpointSha256 === model.checkpoint.sha256 && s.tokenizerSha256 === model.tokenizer.sha256 ? m : undefined;
+  const same = s?.kind === "llama2c" && s.checkpointSha256 === model.checkpoint.sha256 && s.tokenizerSha256 === model.tokenizer.sha256;
+  return same && (!calibrated || m?.thresholds) ? m : undefined;
+}
+
+/** Layer thresholds on this machine's setups (PROTOCOL §4.6), prose through the package's own tokenizer. */
+async function calibratePackage(dir: string): Promise<ModelManifest> {
+  const tokenizer = await loadPackageTokenizer(dir);
+  await calibrate({ modelDir: dir, promptTokens: tokenizer.encode(CALIBRATION_TEXT), maxNewTokens: 16, write: true });
+  await releaseSessions(dir); // generate() cached them under this scratch path
+  return readManifest(dir);
 }
 
 async function hasPart(file: string, part: CatalogPart): Promise<boolean> {
@@ -96,11 +114,12 @@ async function fetchSources(model: CatalogModel, cache: string, onProgress?: (p:
 }
 
 /**
- * `npm run model:fetch -- <name>`: a catalog model as a ready package under `<modelsDir>/<name>`.
- * Idempotent and cached: an existing package converted from the pinned sources is returned as
- * is; verified sources in the cache are converted without downloading again. Work happens in
- * scratch directories renamed into place, so an interrupted run leaves nothing half-written
- * and concurrent runs (parallel test files) cannot see each other's partial files.
+ * `npm run model:fetch -- <name>`: a catalog model as a ready package under `<modelsDir>/<name>`,
+ * calibrated (PROTOCOL §4.6) unless asked not to. Idempotent and cached: an existing package
+ * converted from the pinned sources is returned as is; verified sources in the cache are
+ * converted without downloading again. Work happens in scratch directories renamed into place,
+ * so an interrupted run leaves nothing half-written, concurrent runs (parallel test files)
+ * cannot see each other's partial files, and no package is rewritten while a node reads it.
  */
 export async function fetchModel(p: FetchModelParameters): Promise<FetchModelReturnType> {
   const model = typeof p.model === "string" ? CATALOG[p.model] : p.model;
@@ -114,7 +133,8 @@ export async function fetchModel(p: FetchModelParameters): Promise<FetchModelRet
     return { dir, manifest, cached, source };
   };
 
-  const existing = await convertedFrom(dir, model);
+  const calibrated = p.calibrate ?? true;
+  const existing = await convertedFrom(dir, model, calibrated);
   if (existing && (await hasPart(source.checkpoint, model.checkpoint))) return done(existing, true);
   await mkdir(cache, { recursive: true });
   if (!(await hasPart(source.checkpoint, model.checkpoint)) || !(await hasPart(source.tokenizer, model.tokenizer))) await fetchSources(model, cache, p.onProgress);
@@ -122,7 +142,7 @@ export async function fetchModel(p: FetchModelParameters): Promise<FetchModelRet
 
   const work = scratch(dir);
   try {
-    const manifest = await importLlama2cCheckpoint({
+    let manifest = await importLlama2cCheckpoint({
       checkpoint: source.checkpoint,
       tokenizer: source.tokenizer,
       dir: work,
@@ -131,15 +151,22 @@ export async function fetchModel(p: FetchModelParameters): Promise<FetchModelRet
       traceDtype: model.traceDtype,
       onTensor: (tensor, index, total) => p.onProgress?.({ stage: "convert", tensor, index, total }),
     });
-    // A package left without a manifest by an interrupted run is incomplete: replace it.
-    if (existsSync(dir) && !existsSync(join(dir, MANIFEST_FILE))) await rm(dir, { recursive: true, force: true });
+    if (calibrated) {
+      p.onProgress?.({ stage: "calibrate" });
+      manifest = await calibratePackage(work);
+    }
+    // A package that is incomplete (an interrupted run) or older (not calibrated) is replaced.
+    const stale = existsSync(dir) ? scratch(`${dir}.old`) : undefined;
+    if (stale && !(await convertedFrom(dir, model, calibrated))) await rename(dir, stale).catch(() => undefined);
     try {
       await rename(work, dir);
     } catch (err) {
-      // Another process finished the same conversion first: its package is identical.
-      const theirs = await convertedFrom(dir, model);
+      // Another process finished the same conversion first: its package is as good.
+      const theirs = await convertedFrom(dir, model, calibrated);
       if (!theirs) throw new ModelFetchError(`cannot move the converted package into ${dir}`, { cause: err });
       return done(theirs, true);
+    } finally {
+      if (stale) await rm(stale, { recursive: true, force: true });
     }
     return done(manifest, false);
   } finally {
