@@ -29,7 +29,8 @@ export function modelDisputeData(modelDir: string): Promise<ModelPart> {
       const weights: Weights = new Map();
       for (const spec of weightTensors(manifest.architecture)) {
         const t = loaded.tensor(spec.tensorId);
-        weights.set(spec.tensorId, { rows: t.rows, rowLength: t.rowLength, dtype, data: t.data } satisfies EncodedTensor);
+        // Committed RoPE frequencies are binary32 whatever the weights dtype (PROTOCOL §3.5).
+        weights.set(spec.tensorId, { rows: t.rows, rowLength: t.rowLength, dtype: t.dtype === 2 ? 2 : dtype, data: t.data } satisfies EncodedTensor);
       }
       const encoding = { traceDtype: manifest.encoding.traceDtype as 1 | 2, weightsDtype: dtype, chunkSize: manifest.encoding.chunkSize };
       // The runtime's wasm-keccak tree: a real model's 10^5+ weight leaves in about a second.

@@ -2,8 +2,8 @@
  * npm run model:import -- <source> [--tokenizer FILE] [--out DIR] [--name NAME] [--chunk-size C] [--trace-dtype 1|2]
  *
  * Converts a checkpoint on disk into a stepproof model package (PROTOCOL §4.7):
- * - a Hugging Face Llama-architecture directory (config.json, *.safetensors, tokenizer.json,
- *   optionally a chat template);
+ * - a Hugging Face Llama, Mistral or Qwen2 directory (config.json, *.safetensors,
+ *   tokenizer.json, optionally a chat template), Llama-3.1/3.2 scaled RoPE included;
  * - a llama2.c checkpoint file (model.bin, legacy export) with its tokenizer.bin (--tokenizer,
  *   default tokenizer.bin beside the checkpoint).
  */
@@ -21,11 +21,11 @@ const program = new Command()
   .option("--tokenizer <file>", "llama2.c tokenizer.bin (default: tokenizer.bin beside the checkpoint)")
   .option("--out <dir>", "package directory (default models/<name>)")
   .option("--name <name>", "model name (default: the directory or file name)")
-  .option("--chunk-size <n>", "elements per committed chunk", "256")
+  .option("--chunk-size <n>", "elements per committed chunk (default 256, or √context when larger: the registry needs C² ≥ context)")
   .option("--trace-dtype <n>", "1 = binary16, 2 = binary32", "1")
   .parse();
 const source = program.args[0]!;
-const opts = program.opts<{ tokenizer?: string; out?: string; name?: string; chunkSize: string; traceDtype: string }>();
+const opts = program.opts<{ tokenizer?: string; out?: string; name?: string; chunkSize?: string; traceDtype: string }>();
 const isFile = statSync(source, { throwIfNoEntry: false })?.isFile() ?? false;
 const name = opts.name ?? basename(source).replace(/\.bin$/, "");
 const bar = new SingleBar({ format: "importing {bar} {value}/{total} tensors | {tensor}", hideCursor: true }, Presets.shades_classic);
@@ -37,7 +37,7 @@ const onTensor = (spec: TensorSpec, i: number, total: number) => {
   }
   bar.update(i + 1, { tensor: spec.name });
 };
-const common = { dir: opts.out ?? join("models", name), name, chunkSize: Number(opts.chunkSize), traceDtype: opts.traceDtype === "2" ? (2 as const) : (1 as const), onTensor };
+const common = { dir: opts.out ?? join("models", name), name, ...(opts.chunkSize ? { chunkSize: Number(opts.chunkSize) } : {}), traceDtype: opts.traceDtype === "2" ? (2 as const) : (1 as const), onTensor };
 const t0 = performance.now();
 try {
   const manifest = isFile

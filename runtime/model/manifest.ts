@@ -68,7 +68,7 @@ export const manifestSchema = z.object({
   tokenizer,
   weights: fileRef.extend({
     /** Byte offset of each committed tensor (PROTOCOL §3.5 order) inside the weights file. */
-    tensors: z.array(z.object({ tensorId: uint32, name: z.string(), rows: uint32, rowLength: uint32, offset: z.number().int().nonnegative() })),
+    tensors: z.array(z.object({ tensorId: uint32, name: z.string(), rows: uint32, rowLength: uint32, offset: z.number().int().nonnegative(), /** 2: binary32 (RoPE frequencies); absent: the weights dtype */ dtype: z.literal(2).optional() })),
   }),
   graphs: z.object({ f32: graphSet, f16: graphSet }),
   weightsRoot: hex32,

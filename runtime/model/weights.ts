@@ -14,7 +14,9 @@ import { readManifest, type ModelManifest } from "./manifest.js";
 export interface CommittedTensor {
   rows: number;
   rowLength: number;
-  data: Uint16Array;
+  /** 1: binary16 bits (Uint16Array); 2: binary32 (Float32Array, the committed RoPE frequencies). */
+  dtype: 1 | 2;
+  data: Uint16Array | Float32Array;
 }
 
 export interface ModelWeights {
@@ -46,8 +48,11 @@ export async function loadModelWeights(dir: string, options: LoadModelWeightsOpt
   bytes.set(file);
   const byId = new Map<number, CommittedTensor>();
   for (const t of manifest.weights.tensors) {
-    if (t.offset % 2 !== 0 || t.offset + t.rows * t.rowLength * 2 > bytes.byteLength) throw new ModelPackageError(`tensor ${t.name} lies outside ${manifest.weights.file}`);
-    byId.set(t.tensorId, { rows: t.rows, rowLength: t.rowLength, data: new Uint16Array(bytes.buffer, t.offset, t.rows * t.rowLength) });
+    const dtype = t.dtype ?? 1;
+    const size = dtype === 2 ? 4 : 2;
+    if (t.offset % size !== 0 || t.offset + t.rows * t.rowLength * size > bytes.byteLength) throw new ModelPackageError(`tensor ${t.name} lies outside ${manifest.weights.file}`);
+    const n = t.rows * t.rowLength;
+    byId.set(t.tensorId, { rows: t.rows, rowLength: t.rowLength, dtype, data: dtype === 2 ? new Float32Array(bytes.buffer, t.offset, n) : new Uint16Array(bytes.buffer, t.offset, n) });
   }
   const weights: ModelWeights = {
     manifest,
@@ -89,9 +94,10 @@ export function weightsLeaves(weights: ModelWeights): Uint8Array {
   for (const t of tensors) {
     const { data } = weights.tensor(t.tensorId);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const rowBytes = t.rowLength * 2;
+    const size = data.BYTES_PER_ELEMENT;
+    const rowBytes = t.rowLength * size;
     for (let r = 0; r < t.rows; r++) {
-      for (const [c, chunk] of chunkRowBytes(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), 2, C).entries()) {
+      for (const [c, chunk] of chunkRowBytes(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), size, C).entries()) {
         out.set(hasher.leaf(t.tensorId, r, c, chunk), at);
         at += 32;
       }
