@@ -39,9 +39,11 @@ try {
       else if (p.stage === "extract") {
         extract ??= bars.create(p.total, 0, { stage: "extract ", detail: "" });
         extract.update(p.bytes, { stage: "extract ", detail: `${(p.bytes / 2 ** 20).toFixed(1)} MiB, checking sha256` });
+        if (p.bytes === p.total) bars.update();
       } else if (p.stage === "convert") {
         convert ??= bars.create(p.total, 0, { stage: "convert ", detail: "" });
         convert.update(p.index + 1, { stage: "convert ", detail: p.tensor.name });
+        if (p.index + 1 === p.total) bars.update(); // draw the last value now, not at the next tick
       } else if (p.stage === "calibrate") bars.log("calibrating layer thresholds on fp32/fp16 graphs, 1/2 threads …\n");
     },
   });
