@@ -3,12 +3,14 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
+import { stepproofContracts } from "../../protocol/chain/contracts.js";
 import { completionPromptTokens, promptRoot } from "../../protocol/prompt/prompt.js";
 import { outputText } from "../../protocol/prompt/output-text.js";
 import type { TextTokenizer } from "../../protocol/prompt/tokenizer.js";
 import { resolveTokenizer } from "../../client/model-info.js";
 import { runJob } from "../../client/run-job.js";
 import { ClientError } from "../../client/errors.js";
+import { startGateway } from "../../client/gateway/server.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { loadPackageTokenizer } from "../../runtime/model/tokenizer-files.js";
@@ -113,5 +115,22 @@ describe("text prompts on stories15M", async () => {
     const { port } = fake.address() as { port: number };
     await expect(resolveTokenizer({ manifest: net.manifest, endpoint: `http://127.0.0.1:${port}` })).rejects.toThrow(ClientError);
     fake.close();
+  });
+
+  it.skipIf(!model)("through the client gateway: stop strings pass through, a chat is refused with 400 before anything is paid", async () => {
+    const gateway = await startGateway({ clients: await net.as(3), models: [net.manifest.modelId], port: 0, host: "127.0.0.1" });
+    try {
+      const viaGateway = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const r = await viaGateway.completions.create({ model: net.manifest.modelId, prompt: PROMPT, max_tokens: 24, stop: "Lily" });
+      expect(r.choices[0]!.text).toBe(", there was a little girl named ");
+      expect(r.choices[0]!.finish_reason).toBe("stop");
+      const jobsBefore = await stepproofContracts(client).jobEscrow.read.nextJobId();
+      const err = await viaGateway.chat.completions.create({ model: net.manifest.modelId, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+      expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+      expect(String((err as Error).message)).toMatch(/chat template/);
+      expect(await stepproofContracts(client).jobEscrow.read.nextJobId()).toBe(jobsBefore); // no job opened
+    } finally {
+      await gateway.close();
+    }
   });
 });
