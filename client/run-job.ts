@@ -7,10 +7,11 @@ import type { StepproofClients } from "../protocol/chain/client.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import { tokenRoot } from "../protocol/commitments/index.js";
 import { ClientError, CommitmentMismatchError, SpendingLimitError } from "./errors.js";
-import { resolveManifest } from "./model-info.js";
+import { resolveManifest, resolveTokenizer } from "./model-info.js";
 import { chatPromptTokens, completionPromptTokens, promptRoot, type ChatMessage } from "../protocol/prompt/prompt.js";
 import { maxCost, probeProver, selectProver } from "./select-prover.js";
-import { decodeTokens } from "../protocol/prompt/tokenizer.js";
+import { outputText, validateStop } from "../protocol/prompt/output-text.js";
+import type { TextTokenizer } from "../protocol/prompt/tokenizer.js";
 
 /** What to send: a text prompt, token ids (sent verbatim), or a chat (canonical rendering, PROTOCOL §5.6). */
 export type JobPrompt = { text: string } | { tokenIds: readonly number[] } | { messages: readonly ChatMessage[] };
@@ -25,6 +26,8 @@ export type RunJobParameters = {
   modelDir?: string;
   /** PROTOCOL §4.4; default 0n (greedy). */
   samplingParams?: bigint;
+  /** Up to four strings; the output text ends before the first (PROTOCOL §5.6). */
+  stop?: readonly string[];
   /** Streamed text as it arrives. */
   onText?: (text: string) => void;
   /** How long to wait for the commitment after the output (ms; default 120 s). */
@@ -62,14 +65,21 @@ type StepproofFields = { job_id: string; trace_root: Hex; output_root: Hex; outp
  */
 export async function runJob(clients: StepproofClients, p: RunJobParameters): Promise<RunJobReturnType> {
   if (!Number.isInteger(p.maxTokens) || p.maxTokens < 1) throw new ClientError(`maxTokens must be a positive integer, got ${p.maxTokens}`);
+  const stop = validateStop(p.stop);
   // The token count is needed to pick the cheapest prover; the tokenizer needs an endpoint or a package.
-  let manifest = p.modelDir ? await resolveManifest(clients, { modelId: p.modelId, modelDir: p.modelDir }) : undefined;
-  const tokensFor = (m: NonNullable<typeof manifest>) =>
-    "text" in p.prompt ? completionPromptTokens(m.tokenizer, p.prompt.text) : "tokenIds" in p.prompt ? [...p.prompt.tokenIds] : chatPromptTokens(m.tokenizer, p.prompt.messages);
-  const estimate = manifest ? tokensFor(manifest).length : "tokenIds" in p.prompt ? p.prompt.tokenIds.length : 1;
+  let tokenizer: TextTokenizer | undefined;
+  if (p.modelDir) {
+    const manifest = await resolveManifest(clients, { modelId: p.modelId, modelDir: p.modelDir });
+    tokenizer = await resolveTokenizer({ manifest, modelDir: p.modelDir });
+  }
+  const tokensFor = (t: TextTokenizer) => ("text" in p.prompt ? completionPromptTokens(t, p.prompt.text) : "tokenIds" in p.prompt ? [...p.prompt.tokenIds] : chatPromptTokens(t, p.prompt.messages));
+  const estimate = tokenizer ? tokensFor(tokenizer).length : "tokenIds" in p.prompt ? p.prompt.tokenIds.length : 1;
   const offer = await selectProver(clients, { modelId: p.modelId, inputTokens: estimate, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe: (o) => probeProver(o, p.modelId) });
-  manifest ??= await resolveManifest(clients, { modelId: p.modelId, endpoint: offer.endpoint });
-  const tokens = tokensFor(manifest);
+  if (!tokenizer) {
+    const manifest = await resolveManifest(clients, { modelId: p.modelId, endpoint: offer.endpoint });
+    tokenizer = await resolveTokenizer({ manifest, endpoint: offer.endpoint });
+  }
+  const tokens = tokensFor(tokenizer);
   const escrow = maxCost(offer, tokens.length, p.maxTokens);
   if (p.maxEscrow !== undefined && escrow > p.maxEscrow) {
     throw new SpendingLimitError(`the job would escrow ${escrow} (${tokens.length} prompt tokens, up to ${p.maxTokens} output tokens at prover ${offer.prover}'s prices), over the limit of ${p.maxEscrow}`, escrow, p.maxEscrow);
@@ -90,11 +100,11 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   };
   try {
     if ("messages" in p.prompt) {
-      const stream = await openai.chat.completions.create({ model: p.modelId, messages: p.prompt.messages as OpenAI.ChatCompletionMessageParam[], max_tokens: p.maxTokens, stream: true }, { headers });
+      const stream = await openai.chat.completions.create({ model: p.modelId, messages: p.prompt.messages as OpenAI.ChatCompletionMessageParam[], max_tokens: p.maxTokens, stream: true, ...(stop.length ? { stop } : {}) }, { headers });
       for await (const chunk of stream) take(chunk, chunk.choices[0]?.delta?.content);
     } else {
       const prompt = "text" in p.prompt ? p.prompt.text : [...p.prompt.tokenIds];
-      const stream = await openai.completions.create({ model: p.modelId, prompt, max_tokens: p.maxTokens, stream: true }, { headers });
+      const stream = await openai.completions.create({ model: p.modelId, prompt, max_tokens: p.maxTokens, stream: true, ...(stop.length ? { stop } : {}) }, { headers });
       for await (const chunk of stream) take(chunk, chunk.choices[0]?.text);
     }
   } catch (cause) {
@@ -108,7 +118,8 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   }
   const served = sp as StepproofFields | undefined;
   if (!served || served.job_id !== job.jobId.toString()) throw new CommitmentMismatchError(`prover ${offer.prover} did not return the stepproof fields of job ${job.jobId}`);
-  if (decodeTokens(manifest.tokenizer, served.output_token_ids) !== text) throw new CommitmentMismatchError("the streamed text does not decode from the returned token ids");
+  // The text must be what the ids say, decoded after the prompt and cut at a stop string (PROTOCOL §5.6).
+  if (outputText(tokenizer, tokens, served.output_token_ids, stop) !== text) throw new CommitmentMismatchError("the streamed text does not decode from the returned token ids");
 
   const committed = await waitForCommit(clients, job.jobId, served.commit_tx ?? undefined, p.commitTimeoutMs ?? 120_000);
   // An empty output has no root (commitResult needs outputTokens ≥ 1): then nothing matches.

@@ -1,9 +1,9 @@
 import type { Hex } from "viem";
 import { StepproofError } from "../protocol/errors.js";
-import { traceTree, weightsTree, type Trace, type Weights } from "../protocol/dispute/model.js";
+import { traceTree, type ChunkTree, type Trace, type Weights } from "../protocol/dispute/model.js";
 import type { DisputeData } from "../protocol/dispute/proofs.js";
 import type { EncodedTensor } from "../protocol/dispute/tensors.js";
-import { loadModelWeights } from "../runtime/model/weights.js";
+import { loadModelWeights, weightsLeafIndex, weightsTree } from "../runtime/model/weights.js";
 import { weightTensors } from "../runtime/model/layout.js";
 import { readManifest, type ModelManifest } from "../runtime/model/manifest.js";
 import type { HiddenData } from "../runtime/forward.js";
@@ -29,10 +29,13 @@ export function modelDisputeData(modelDir: string): Promise<ModelPart> {
       const weights: Weights = new Map();
       for (const spec of weightTensors(manifest.architecture)) {
         const t = loaded.tensor(spec.tensorId);
-        weights.set(spec.tensorId, { rows: t.rows, rowLength: t.rowLength, dtype, data: t.data } satisfies EncodedTensor);
+        // Committed RoPE frequencies are binary32 whatever the weights dtype (PROTOCOL §3.5).
+        weights.set(spec.tensorId, { rows: t.rows, rowLength: t.rowLength, dtype: t.dtype === 2 ? 2 : dtype, data: t.data } satisfies EncodedTensor);
       }
       const encoding = { traceDtype: manifest.encoding.traceDtype as 1 | 2, weightsDtype: dtype, chunkSize: manifest.encoding.chunkSize };
-      const tree = weightsTree(weights, encoding.chunkSize);
+      // The runtime's wasm-keccak tree: a real model's 10^5+ weight leaves in about a second.
+      const packed = weightsTree(loaded);
+      const tree: ChunkTree = { root: packed.root, proof: (tensor, row, chunk) => packed.proof(weightsLeafIndex(loaded, tensor, row, chunk)) };
       if (tree.root.toLowerCase() !== manifest.weightsRoot.toLowerCase()) {
         throw new DisputeDataMismatchError(`weights of ${modelDir} hash to ${tree.root}, manifest says ${manifest.weightsRoot}`);
       }

@@ -6,6 +6,8 @@ import { nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
 import { respondToDisputes } from "../node-common/prover-responder.js";
 import { MANIFEST_FILE, readManifest } from "../runtime/model/manifest.js";
+import { readTokenizerFiles } from "../runtime/model/tokenizer-files.js";
+import { loadTokenizer } from "../protocol/prompt/load-tokenizer.js";
 import { getModelSessions } from "../runtime/session.js";
 import { TraceStore } from "../runtime/trace/store.js";
 import type { ProverConfig } from "./config.js";
@@ -65,6 +67,9 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   // Load the ONNX sessions now, so the first paid request does not spend its commit margin on it.
   await getModelSessions(config.model.dir, { executionProvider: config.model.executionProvider });
   const manifestBytes = readFileSync(path.join(config.model.dir, MANIFEST_FILE));
+  // Text in and out (PROTOCOL §5.6): the package's tokenizer files, checked against the manifest's hashes.
+  const tokenizerFiles = await readTokenizerFiles(config.model.dir, manifest.tokenizer);
+  const tokenizer = loadTokenizer(manifest.tokenizer, tokenizerFiles);
   const db = new ProverDb(config.dataDir);
   const store = TraceStore.open({ dir: config.traceStore.dir, maxBytes: config.traceStore.maxBytes, retentionMs: config.traceStore.retentionMs });
   const metrics = createProverMetrics();
@@ -99,7 +104,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     metrics,
     health: async () => ({ prover: account.address, model: manifest.modelId, chainId: clients.chain.id, chainHead: (await clients.publicClient.getBlockNumber()).toString(), lastTickBlock: db.getCursor("lastTickBlock") ?? null, jobs: db.countByState() }),
   });
-  registerOpenAiRoutes(app, { jobs, manifest, manifestBytes, prover: account.address, prices: config.prices });
+  registerOpenAiRoutes(app, { jobs, manifest, manifestBytes, tokenizer, tokenizerFiles, prover: account.address, prices: config.prices });
   registerTraceRoutes(app, { db, store });
   await app.listen({ host: config.endpoint.host, port: config.endpoint.port });
   const addr = app.server.address();

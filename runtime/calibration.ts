@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generate } from "./generate.js";
 import { MANIFEST_FILE, manifestSchema, type LayerThresholds, type ModelManifest } from "./model/manifest.js";
@@ -20,6 +20,9 @@ export const ALTERNATIVE_SETUPS: SessionConfig[] = [
   { ...REFERENCE_SETUP, compute: "f16" },
   { ...REFERENCE_SETUP, compute: "f16", intraOpThreads: 2 },
 ];
+
+/** Default calibration prompt of models with a real tokenizer: ordinary prose, about 40 tokens. */
+export const CALIBRATION_TEXT = "Once upon a time, in a small town by the sea, a boy named Tom found an old map in his grandmother's attic. He asked his best friend Mia to help him";
 
 /** Default safety factor over the worst honest deviation measured. */
 export const DEFAULT_MARGIN = 4;
@@ -86,6 +89,9 @@ export async function calibrate(p: CalibrateParameters): Promise<CalibrationRetu
 export async function writeThresholds(modelDir: string, thresholds: LayerThresholds): Promise<ModelManifest> {
   const file = join(modelDir, MANIFEST_FILE);
   const manifest = manifestSchema.parse({ ...JSON.parse(await readFile(file, "utf8")), thresholds });
-  await writeFile(file, `${JSON.stringify(manifest, null, 2)}\n`);
+  // Write and rename: a node reading the manifest meanwhile sees the old one or the new one, whole.
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
+  await rename(tmp, file);
   return manifest;
 }

@@ -9,3 +9,8 @@ export class StepproofRuntimeError extends StepproofError {
 export class ModelPackageError extends StepproofRuntimeError {
   override name = "ModelPackageError";
 }
+
+/** A checkpoint an importer cannot represent faithfully (PROTOCOL §4.7). */
+export class UnsupportedCheckpointError extends ModelPackageError {
+  override name = "UnsupportedCheckpointError";
+}

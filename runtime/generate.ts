@@ -24,8 +24,11 @@ export type GenerateParameters = {
   traceSink?: TraceSink;
   /** Hash trace leaves inline (default: best on few shared cores) or on a worker thread. */
   traceHashing?: "worker" | "inline";
-  /** Called with each sampled token as soon as it exists (a server streams it). */
-  onToken?: (token: number, index: number) => void | Promise<void>;
+  /**
+   * Called with each sampled token as soon as it exists (a server streams it); returning true
+   * ends generation after this token (a stop string appeared in the text).
+   */
+  onToken?: (token: number, index: number) => TokenCallbackResult;
   /**
    * Sees each boundary's rows h[start..start+rows)[layer] before they are captured and fed to
    * the next block; it may change them in place (the demo's cheating prover does).
@@ -42,6 +45,9 @@ export type GenerateReturnType = {
   /** traceMs: time spent capturing and committing the trace, included in totalMs. */
   timings: { prefillMs: number; decodeMs: number; totalMs: number; traceMs: number };
 };
+
+/** `true` stops generation after the token just sampled. */
+export type TokenCallbackResult = void | boolean | Promise<void | boolean>;
 
 export class GenerationError extends StepproofRuntimeError {
   override name = "GenerationError";
@@ -107,8 +113,8 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
     const next = sampleToken(logits, sampling, tokens.length, jobId);
     tokens.push(next);
     outputTokens.push(next);
-    await p.onToken?.(next, outputTokens.length - 1);
-    if (outputTokens.length >= p.maxNewTokens || (stopAtEos && next === eos)) break;
+    const stop = (await p.onToken?.(next, outputTokens.length - 1)) === true;
+    if (stop || outputTokens.length >= p.maxNewTokens || (stopAtEos && next === eos)) break;
     logits = await headLogits(s, await step([next], tokens.length - 1), 1);
   }
   const finishStart = performance.now();

@@ -135,3 +135,10 @@ export async function releaseAllSessions(): Promise<void> {
   cache.clear();
   await Promise.all(all.map(async (p) => (await p).release().catch(() => undefined)));
 }
+
+/** Release the cached sessions of one package (every setup), e.g. before the directory moves. */
+export async function releaseSessions(dir: string): Promise<void> {
+  const mine = [...cache.entries()].filter(([key]) => key.startsWith(`${dir}|`));
+  for (const [key] of mine) cache.delete(key);
+  await Promise.all(mine.map(async ([, p]) => (await p).release().catch(() => undefined)));
+}

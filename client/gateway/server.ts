@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { StepproofError } from "../../protocol/errors.js";
 import type { ChatMessage } from "../../protocol/prompt/prompt.js";
+import { PromptEncodingError } from "../../protocol/prompt/errors.js";
 import { encodeSamplingParams, MAX_TEMPERATURE } from "../../protocol/sampling/rule.js";
 import { ClientError, CommitmentMismatchError, SpendingLimitError } from "../errors.js";
 import { runJob, type JobPrompt, type RunJobReturnType } from "../run-job.js";
@@ -35,6 +36,8 @@ const common = {
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(MAX_TEMPERATURE).optional(),
   seed: z.number().int().nonnegative().optional(),
+  /** OpenAI's stop: the text ends before the first one (PROTOCOL §5.6); passed to the prover. */
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).optional(),
 };
 const chatBody = z.object({ ...common, messages: z.array(message).min(1), max_completion_tokens: z.number().int().positive().optional() });
 const completionBody = z.object({ ...common, prompt: z.union([z.string(), z.array(z.number().int().nonnegative()).min(1)]) });
@@ -77,16 +80,16 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   app.post("/v1/chat/completions", async (req, reply) => {
     const body = parse(chatBody, req.body);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? o.defaultMaxTokens ?? 128;
-    return serve(reply, { kind: "chat", model: body.model, prompt: { messages: body.messages as ChatMessage[] }, maxTokens, stream: body.stream ?? false, temperature: body.temperature, seed: body.seed });
+    return serve(reply, { kind: "chat", model: body.model, prompt: { messages: body.messages as ChatMessage[] }, maxTokens, stream: body.stream ?? false, temperature: body.temperature, seed: body.seed, stop: body.stop });
   });
 
   app.post("/v1/completions", async (req, reply) => {
     const body = parse(completionBody, req.body);
     const prompt: JobPrompt = typeof body.prompt === "string" ? { text: body.prompt } : { tokenIds: body.prompt };
-    return serve(reply, { kind: "text", model: body.model, prompt, maxTokens: body.max_tokens ?? o.defaultMaxTokens ?? 128, stream: body.stream ?? false, temperature: body.temperature, seed: body.seed });
+    return serve(reply, { kind: "text", model: body.model, prompt, maxTokens: body.max_tokens ?? o.defaultMaxTokens ?? 128, stream: body.stream ?? false, temperature: body.temperature, seed: body.seed, stop: body.stop });
   });
 
-  type ServeRequest = { kind: "chat" | "text"; model: string; prompt: JobPrompt; maxTokens: number; stream: boolean; temperature: number | undefined; seed: number | undefined };
+  type ServeRequest = { kind: "chat" | "text"; model: string; prompt: JobPrompt; maxTokens: number; stream: boolean; temperature: number | undefined; seed: number | undefined; stop?: string | string[] | undefined };
 
   async function serve(reply: FastifyReply, r: ServeRequest) {
     const modelId = r.model.toLowerCase();
@@ -104,6 +107,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         modelId: modelId as Hex,
         prompt: r.prompt,
         maxTokens: r.maxTokens,
+        ...(r.stop !== undefined ? { stop: typeof r.stop === "string" ? [r.stop] : r.stop } : {}),
         samplingParams,
         ...(o.commitTimeoutMs ? { commitTimeoutMs: o.commitTimeoutMs } : {}),
         ...(allowance !== undefined ? { maxEscrow: allowance } : {}),
@@ -174,6 +178,8 @@ function toGatewayError(err: unknown, jobId?: bigint): GatewayError {
   if (err instanceof GatewayError) return err;
   const job = jobId !== undefined ? ` (job ${jobId})` : "";
   if (err instanceof SpendingLimitError) return new GatewayError(402, "insufficient_quota", err.message, { cause: err });
+  // A prompt the model's tokenizer cannot take (a chat without a chat template, bad stop strings): nothing was paid.
+  if (err instanceof PromptEncodingError) return new GatewayError(400, "invalid_request_error", err.shortMessage, { cause: err });
   if (err instanceof CommitmentMismatchError) return new GatewayError(502, "stepproof_commitment_mismatch", `${err.message}${job}`, { cause: err });
   if (err instanceof ClientError || err instanceof StepproofError) return new GatewayError(502, "stepproof_error", `${err.message}${job}`, { cause: err });
   const fastify = err as { statusCode?: number; message?: string };

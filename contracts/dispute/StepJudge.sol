@@ -121,7 +121,8 @@ contract StepJudge is IStepJudge {
         ) {
             n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C);
         } else if (tensor == StepLayout.Q_PRE || tensor == StepLayout.K_PRE || tensor == StepLayout.V_T) {
-            n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C);
+            // + the projection's bias element when the model has q/k/v biases.
+            n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C) + (_qkvBias(w) ? 1 : 0);
         } else if (tensor == StepLayout.Y_O) {
             n = 1 + StepLayout.ceilDiv(StepLayout.ceilDiv(m.heads * m.hd, m.C), m.C);
         } else if (tensor == StepLayout.Y_D) {
@@ -138,6 +139,9 @@ contract StepJudge is IStepJudge {
             n = 4;
         } else if (tensor == StepLayout.OUT_ROW) {
             n = 2 * StepLayout.ceilDiv(StepLayout.ceilDiv(m.d, m.C), m.C);
+        } else if ((tensor == StepLayout.Q || tensor == StepLayout.K) && _ropeBase(w) == 0) {
+            // RoPE with committed frequencies: element, its pair, the pair's frequency.
+            n = 4;
         } else {
             // Partials with two inputs, RoPE (element and its pair), exp (s, m), residual,
             // SwiGLU, layer output, embedding (token, row): claimed + 2.
@@ -201,14 +205,12 @@ contract StepJudge is IStepJudge {
         return _dot(w, lw, o[1], lx, o[2], 0);
     }
 
-    /// @dev A projection output equals the sum of its committed partials row.
+    /// @dev A projection output equals the sum of its committed partials row (+ its bias).
     function _matmulSum(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
         uint256 tensor = q.tensor;
         StepLayout.Dims memory m = w.m;
         uint256 nd = StepLayout.ceilDiv(m.d, m.C);
-        if (tensor == StepLayout.Q_PRE) return _sumOf(w, StepLayout.Q_PART, q.row * m.hd + q.col, nd, o);
-        if (tensor == StepLayout.K_PRE) return _sumOf(w, StepLayout.K_PART, q.row * m.hd + q.col, nd, o);
-        if (tensor == StepLayout.V_T) return _sumOf(w, StepLayout.V_PART, q.col * m.kv + q.row, nd, o);
+        if (tensor == StepLayout.Q_PRE || tensor == StepLayout.K_PRE || tensor == StepLayout.V_T) return _projection(w, q, nd, o);
         if (tensor == StepLayout.Y_O) {
             return _sumOf(w, StepLayout.WO_PART, q.col, StepLayout.ceilDiv(m.heads * m.hd, m.C), o);
         }
@@ -216,6 +218,37 @@ contract StepJudge is IStepJudge {
         if (tensor == StepLayout.LOGIT) return _sumOf(w, StepLayout.LOGIT_PART, q.col, nd, o);
         if (tensor == StepLayout.U) return _sumOf(w, StepLayout.U_PART, q.col, nd, o);
         return _sumOf(w, StepLayout.D_PART, q.col, StepLayout.ceilDiv(m.f, m.C), o);
+    }
+
+    /// @dev Q_PRE / K_PRE / V_T: Σ partials, plus the bias element (opened last) of models with
+    /// q/k/v biases; |b| joins the magnitude (PROTOCOL §6.2).
+    function _projection(W memory w, Claim calldata q, uint256 nd, Opening[] calldata o)
+        private
+        pure
+        returns (int256 ref, uint256 mag)
+    {
+        StepLayout.Dims memory m = w.m;
+        if (q.tensor == StepLayout.Q_PRE) (ref, mag) = _sumOf(w, StepLayout.Q_PART, q.row * m.hd + q.col, nd, o);
+        else if (q.tensor == StepLayout.K_PRE) (ref, mag) = _sumOf(w, StepLayout.K_PART, q.row * m.hd + q.col, nd, o);
+        else (ref, mag) = _sumOf(w, StepLayout.V_PART, q.col * m.kv + q.row, nd, o);
+        if (_qkvBias(w)) {
+            int256 b = _bias(w, q, o[o.length - 1]);
+            ref += b;
+            mag += FixedMath.abs(b);
+        }
+    }
+
+    /// @dev The bias element of a projection output: bq[h·hd + i], bk[g·hd + i], bv[j].
+    function _bias(W memory w, Claim calldata q, Opening calldata ob) private pure returns (int256) {
+        StepLayout.Dims memory m = w.m;
+        Loc memory lb = _loc(SRC_WEIGHTS, (w.l << 8) | StepLayout.W_V_BIAS, 0, 0, m.kv);
+        uint256 col = q.row; // V_T row j
+        if (q.tensor == StepLayout.Q_PRE) {
+            (lb.tensor, lb.rowLen, col) = ((w.l << 8) | StepLayout.W_Q_BIAS, m.heads * m.hd, q.row * m.hd + q.col);
+        } else if (q.tensor == StepLayout.K_PRE) {
+            (lb.tensor, col) = ((w.l << 8) | StepLayout.W_K_BIAS, (q.row % m.kvHeads) * m.hd + q.col);
+        }
+        return _one(w, lb, col, ob);
     }
 
     /// @dev Scores, softmax and the V-weighted sum.
@@ -406,9 +439,27 @@ contract StepJudge is IStepJudge {
     /// @dev RoPE, Llama "rotate half" convention: pairs (i, i + hd/2) share frequency k = i mod hd/2.
     /// Q rows rotate at position t, K row p·G + g at position p.
     function _rope(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256, uint256) {
+        int256 invFreq = _ropeInvFreqQ64(w, q.col, o);
         (int256 x, int256 y) = _ropeInputs(w, q, o);
         uint256 pos = q.tensor == StepLayout.Q ? w.t : q.row / w.m.kvHeads;
-        return StepOps.rope(x, y, pos, q.col, w.m.hd, w.ropeTheta);
+        return StepOps.ropeWithInvFreq(x, y, pos, q.col, w.m.hd, invFreq);
+    }
+
+    /// @dev Inverse frequency of element `col`'s pair in Q64: θ^(−2k/hd), or the committed one
+    /// (RoPE base 0; binary32 → Q48 → Q64), opened last.
+    function _ropeInvFreqQ64(W memory w, uint256 col, Opening[] calldata o) private pure returns (int256) {
+        uint256 half = w.m.hd / 2;
+        uint256 base = _ropeBase(w);
+        if (base != 0) return FixedMath.ropeInvFreqQ64(base, col % half, w.m.hd);
+        return _one(w, _loc(SRC_WEIGHTS, StepLayout.W_ROPE_FREQ, 0, 0, half), col % half, o[3]) << 16;
+    }
+
+    function _ropeBase(W memory w) private pure returns (uint256) {
+        return w.ropeTheta & (StepLayout.QKV_BIAS_FLAG - 1);
+    }
+
+    function _qkvBias(W memory w) private pure returns (bool) {
+        return w.ropeTheta & StepLayout.QKV_BIAS_FLAG != 0;
     }
 
     function _ropeInputs(W memory w, Claim calldata q, Opening[] calldata o) private pure returns (int256 x, int256 y) {
@@ -504,6 +555,7 @@ contract StepJudge is IStepJudge {
         CommitmentLeaf.verifyChunk(root, domain, lc.tensor, lc.row, lc.chunk, op.chunk, op.proof);
         uint256 start = lc.chunk * w.m.C;
         n = lc.rowLen - start < w.m.C ? lc.rowLen - start : w.m.C;
+        if (lc.src == SRC_WEIGHTS && lc.tensor == StepLayout.W_ROPE_FREQ) dtype = 2; // always binary32
         uint256 width = lc.tensor == CommitmentLeaf.TOKEN_TENSOR && lc.src == SRC_TRACE ? 4 : (dtype == 1 ? 2 : 4);
         if (op.chunk.length != n * width) _malformed(lc);
     }
@@ -525,7 +577,8 @@ contract StepJudge is IStepJudge {
 
     function _elem(W memory w, Loc memory lc, bytes calldata data, uint256 i) private pure returns (int256 v) {
         bool ok;
-        (v, ok) = FixedMath.elementAt(data, _dtype(w, lc.src), i);
+        uint8 dtype = lc.src == SRC_WEIGHTS && lc.tensor == StepLayout.W_ROPE_FREQ ? 2 : _dtype(w, lc.src);
+        (v, ok) = FixedMath.elementAt(data, dtype, i);
         if (!ok) _malformed(lc);
     }
 

@@ -67,6 +67,17 @@ library StepLayout {
     uint256 internal constant W_GATE = 7;
     uint256 internal constant W_UP = 8;
     uint256 internal constant W_DOWN = 9;
+    /// Layer 0: RoPE inverse frequencies, 1 × hd/2, always binary32; committed iff the RoPE base is 0.
+    uint256 internal constant W_ROPE_FREQ = 4;
+    /// Layer l: q/k/v projection biases, committed iff QKV_BIAS_FLAG is set.
+    uint256 internal constant W_Q_BIAS = 10;
+    uint256 internal constant W_K_BIAS = 11;
+    uint256 internal constant W_V_BIAS = 12;
+
+    /// @notice The registered `ropeTheta` packs the variant (PROTOCOL §2.1): bits 0–30 the RoPE
+    /// base θ (0: inverse frequencies committed in W_ROPE_FREQ, e.g. Llama-3.1's scaled RoPE),
+    /// bit 31 set: q/k/v projections carry committed biases (Qwen2).
+    uint256 internal constant QKV_BIAS_FLAG = 1 << 31;
 
     /// Element dtype of every step value (binary32).
     uint8 internal constant STEP_DTYPE = 2;

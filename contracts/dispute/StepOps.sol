@@ -74,7 +74,17 @@ library StepOps {
         returns (int256 ref, uint256 mag)
     {
         uint256 half = hd / 2;
-        int256 angle = int256(pos) * FixedMath.ropeInvFreqQ64(theta, i < half ? i : i - half, hd);
+        return ropeWithInvFreq(x, y, pos, i, hd, FixedMath.ropeInvFreqQ64(theta, i < half ? i : i - half, hd));
+    }
+
+    /// @notice ROPE with the pair's inverse frequency given in Q64 (a committed one, PROTOCOL §6.4).
+    function ropeWithInvFreq(int256 x, int256 y, uint256 pos, uint256 i, uint256 hd, int256 invFreqQ64)
+        internal
+        pure
+        returns (int256 ref, uint256 mag)
+    {
+        uint256 half = hd / 2;
+        int256 angle = int256(pos) * invFreqQ64;
         (int256 c, int256 s) = FixedMath.cosSinQ64(angle);
         ref = i < half ? (x * c - y * s) >> 64 : (x * c + y * s) >> 64;
         mag = FixedMath.abs(x) + FixedMath.abs(y);

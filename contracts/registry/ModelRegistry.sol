@@ -99,7 +99,8 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         if (arch.ffn == 0) revert InvalidArchitecture("ffn");
         if (arch.vocab == 0) revert InvalidArchitecture("vocab");
         if (arch.context == 0) revert InvalidArchitecture("context");
-        if (arch.ropeTheta == 0) revert InvalidArchitecture("ropeTheta");
+        // ropeTheta packs the RoPE base (bits 0–30; 0 = inverse frequencies committed in the
+        // weights) and the q/k/v-bias flag (bit 31): every value is a valid variant (PROTOCOL §2.1).
         // epsilon must be a finite binary32 in [2^-48, inf): sign clear, exponent not all ones,
         // and (positive floats order like their bits) at least MIN_NORM_EPS_BITS.
         uint32 eps = arch.normEpsBits;

@@ -5,7 +5,7 @@
  * honest traces whose step recomputation (float64, chunked partials) differs by real rounding.
  */
 import { rowValues, encodeTensor, type EncodedTensor } from "./tensors.js";
-import { W } from "../evaluator/layout.js";
+import { hasQkvBias, ropeBase, W } from "../evaluator/layout.js";
 import type { Architecture, Encoding, Trace, Weights } from "./model.js";
 import { argmax, decodeSamplingParams, sampleToken } from "../sampling/rule.js";
 
@@ -64,6 +64,19 @@ export function generateGreedy(arch: Architecture, enc: Encoding, weights: Weigh
   return generateSampled(arch, enc, weights, prompt, newTokens, 0n, 0n);
 }
 
+/** RoPE inverse frequencies in binary32: committed ones (ropeBase 0, PROTOCOL §2.1) or θ^(−2k/hd). */
+export function ropeFrequencies(arch: Architecture, weights: Weights): Float32Array {
+  const hd = arch.hidden / arch.heads;
+  const base = ropeBase(arch.ropeTheta);
+  if (base === 0) return Float32Array.from(rowValues(weights.get(W.ROPE_FREQ)!, 0));
+  return Float32Array.from({ length: hd / 2 }, (_, k) => fr(1 / fr(Math.pow(base, fr((2 * k) / hd)))));
+}
+
+function addBias(v: Float32Array, bias: EncodedTensor): Float32Array {
+  const b = rowValues(bias, 0);
+  return Float32Array.from(v, (x, i) => fr(x + b[i]!));
+}
+
 /** Generate h[t][l] for every position and layer from the tokens, in binary32. */
 export function generateTrace(arch: Architecture, enc: Encoding, weights: Weights, tokens: number[]): Trace {
   const N = tokens.length - 1;
@@ -80,7 +93,7 @@ export function generateTrace(arch: Architecture, enc: Encoding, weights: Weight
   // The next layer consumes what the trace stores, as a real runtime does between layers.
   const stored = (t: EncodedTensor): Float32Array[] => Array.from({ length: N }, (_, p) => Float32Array.from(rowValues(t, p)));
   h = stored(hidden[0]!);
-  const invFreq = Array.from({ length: half }, (_, k) => fr(1 / fr(Math.pow(arch.ropeTheta, fr((2 * k) / hd)))));
+  const invFreq = ropeFrequencies(arch, weights);
   const rope = (v: Float32Array, heads: number, pos: number): Float32Array => {
     const out = new Float32Array(v.length);
     for (let hh = 0; hh < heads; hh++) {
@@ -105,9 +118,11 @@ export function generateTrace(arch: Architecture, enc: Encoding, weights: Weight
     const qs: Float32Array[] = [];
     for (let p = 0; p < N; p++) {
       const n1 = rmsnormF32(h[p]!, gA, eps);
-      qs.push(rope(matvecF32(weights.get(l8 | W.Q)!, n1, cache), H, p));
-      ks.push(rope(matvecF32(weights.get(l8 | W.K)!, n1, cache), G, p));
-      vs.push(matvecF32(weights.get(l8 | W.V)!, n1, cache));
+      // Projection biases (Qwen2) are added before RoPE, as in the runtime's graphs.
+      const biased = (v: Float32Array, kind: number) => (hasQkvBias(arch.ropeTheta) ? addBias(v, weights.get(l8 | kind)!) : v);
+      qs.push(rope(biased(matvecF32(weights.get(l8 | W.Q)!, n1, cache), W.Q_BIAS), H, p));
+      ks.push(rope(biased(matvecF32(weights.get(l8 | W.K)!, n1, cache), W.K_BIAS), G, p));
+      vs.push(biased(matvecF32(weights.get(l8 | W.V)!, n1, cache), W.V_BIAS));
     }
     const next: Float32Array[] = [];
     const scale = fr(1 / Math.sqrt(hd));

@@ -37,8 +37,14 @@ export class DisputeDataError extends StepproofError {
 
 const key = (tensor: number, row: number, chunk: number): string => `${tensor}:${row}:${chunk}`;
 
+/** What a dispute needs of a committed tree: its root and the proof of a (tensor, row, chunk) leaf. */
+export interface ChunkTree {
+  readonly root: Hex;
+  proof(tensor: number, row: number, chunk: number): Hex[];
+}
+
 /** A commitment tree that remembers where each (tensor, row, chunk) leaf is. */
-export class IndexedTree {
+export class IndexedTree implements ChunkTree {
   readonly tree: CommitmentTree;
   readonly #index = new Map<string, number>();
 

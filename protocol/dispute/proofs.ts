@@ -7,7 +7,7 @@ import { chunkLeaf, JobTokenTrees, STEP_DOMAIN } from "../commitments/index.js";
 import { SRC_STEP, SRC_TRACE, SRC_WEIGHTS, planOpenings, type Claim, type ChunkReader, type JudgeContext, type Loc } from "../evaluator/judge.js";
 import { T, TOKEN_TENSOR_ID, W } from "../evaluator/layout.js";
 import { chunkBytes } from "./tensors.js";
-import { DisputeDataError, IndexedTree, tokenBytes, type Architecture, type Encoding, type Trace, type Weights } from "./model.js";
+import { DisputeDataError, IndexedTree, tokenBytes, type ChunkTree, type Architecture, type Encoding, type Trace, type Weights } from "./model.js";
 import type { StepData } from "./step.js";
 
 /** Step tree: leaves by (tensor, row, chunk) ascending over every step tensor. */
@@ -31,7 +31,8 @@ export type DisputeData = {
   arch: Architecture;
   encoding: Encoding;
   weights: Weights;
-  weightsTree: IndexedTree;
+  /** Any tree with the weights root: a node builds it with a fast hash (node-common/dispute-data.ts). */
+  weightsTree: ChunkTree;
   trace: Trace;
   traceTree: IndexedTree;
   step?: StepData;

@@ -5,7 +5,7 @@
  * sees only its own op's rounding, never an upstream one; only LAYER_OUT compares with the
  * originally generated trace. Softmax uses the row maximum as its shift.
  */
-import { ceilDiv, dimsOf, HEAD_TENSORS, shape, STEP_TENSORS, T, W, type Dims } from "../evaluator/layout.js";
+import { ceilDiv, dimsOf, hasQkvBias, HEAD_TENSORS, ropeBase, shape, STEP_TENSORS, T, W, type Dims } from "../evaluator/layout.js";
 import { halfToNumber, rowValues, type EncodedTensor } from "./tensors.js";
 import { DisputeDataError, type Architecture, type Trace, type Weights } from "./model.js";
 
@@ -72,8 +72,9 @@ function buildHeadStep(arch: Architecture, weights: Weights, trace: Trace, posit
   const n = new Float64Array(d);
   for (let i = 0; i < d; i++) n[i] = set(T.N1, position, i, x[i]! * gain[i]! * r);
   const head = weight(weights, W.LM_HEAD);
+  const w = new Float64Array(d);
   for (let v = 0; v < arch.vocab; v++) {
-    const w = rowValues(head, v);
+    rowValues(head, v, w);
     let total = 0;
     for (let c = 0; c < ceilDiv(d, C); c++) {
       let acc = 0;
@@ -128,17 +129,22 @@ export function buildStep(arch: Architecture, weights: Weights, trace: Trace, po
     if (!rows) cache.set(w, (rows = []));
     return (rows[r] ??= wrow(w, r));
   };
-  const invFreq = Array.from({ length: half }, (_, k) => Math.pow(arch.ropeTheta, (-2 * k) / hd));
+  // θ^(−2k/hd), or the committed frequencies (ropeBase 0, PROTOCOL §2.1), exact in a double.
+  const base = ropeBase(arch.ropeTheta);
+  const invFreq = base === 0 ? Array.from(rowValues(weight(weights, W.ROPE_FREQ), 0)) : Array.from({ length: half }, (_, k) => Math.pow(base, (-2 * k) / hd));
+  // q/k/v biases enter the projection's sum (MATMUL_SUM, PROTOCOL §6.2); zero without them.
+  const bias = (kind: number, n: number): Float64Array => (hasQkvBias(arch.ropeTheta) ? rowValues(weight(weights, l8 | kind), 0) : new Float64Array(n));
+  const [bq, bk, bv] = [bias(W.Q_BIAS, H * hd), bias(W.K_BIAS, kv), bias(W.V_BIAS, kv)];
 
-  /** Partials of W[r] · x per chunk, then their sum; returns the committed sum. */
-  const matvec = (partId: number, partRow: number, w: Float64Array, x: ArrayLike<number>, n: number, sumId: number, sumRow: number, sumCol: number): number => {
+  /** Partials of W[r] · x per chunk, then their sum (+ a bias); returns the committed sum. */
+  const matvec = (partId: number, partRow: number, w: Float64Array, x: ArrayLike<number>, n: number, sumId: number, sumRow: number, sumCol: number, b = 0): number => {
     let total = 0;
     for (let c = 0; c < ceilDiv(n, C); c++) {
       let acc = 0;
       for (let i = c * C; i < Math.min(n, (c + 1) * C); i++) acc += w[i]! * x[i]!;
       total += set(partId, partRow, c, acc);
     }
-    return set(sumId, sumRow, sumCol, total);
+    return set(sumId, sumRow, sumCol, total + b);
   };
   const rope = (pre: number, out: number, r: number, pos: number): void => {
     for (let i = 0; i < hd; i++) {
@@ -166,12 +172,12 @@ export function buildStep(arch: Architecture, weights: Weights, trace: Trace, po
     const n1 = new Float64Array(d);
     for (let i = 0; i < d; i++) n1[i] = set(T.N1, p, i, x[i]! * gAttn[i]! * r);
     for (let j = 0; j < kv; j++) {
-      matvec(T.K_PART, p * kv + j, row(Wk, j), n1, d, T.K_PRE, p * G + Math.floor(j / hd), j % hd);
-      matvec(T.V_PART, p * kv + j, row(Wv, j), n1, d, T.V_T, j, p);
+      matvec(T.K_PART, p * kv + j, row(Wk, j), n1, d, T.K_PRE, p * G + Math.floor(j / hd), j % hd, bk[j]);
+      matvec(T.V_PART, p * kv + j, row(Wv, j), n1, d, T.V_T, j, p, bv[j]);
     }
     for (let g = 0; g < G; g++) rope(T.K_PRE, T.K, p * G + g, p);
     if (p === position) {
-      for (let j = 0; j < H * hd; j++) matvec(T.Q_PART, j, row(Wq, j), n1, d, T.Q_PRE, Math.floor(j / hd), j % hd);
+      for (let j = 0; j < H * hd; j++) matvec(T.Q_PART, j, row(Wq, j), n1, d, T.Q_PRE, Math.floor(j / hd), j % hd, bq[j]);
       for (let h = 0; h < H; h++) rope(T.Q_PRE, T.Q, h, p);
     }
   }

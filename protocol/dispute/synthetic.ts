@@ -2,7 +2,7 @@
  * Seeded synthetic Llama-family models (random weights of the real shapes, PROTOCOL §3.5) for
  * tests and the benchmark, where no real checkpoint is needed.
  */
-import { W } from "../evaluator/layout.js";
+import { hasQkvBias, ropeBase, W } from "../evaluator/layout.js";
 import { encodeTensor, type EncodedTensor } from "./tensors.js";
 import type { Architecture, Encoding, Weights } from "./model.js";
 
@@ -40,6 +40,9 @@ export function syntheticWeights(arch: Architecture, enc: Encoding, seed: number
   w.set(W.EMBED, mat(vocab, d, 1));
   w.set(W.FINAL_NORM, gain());
   w.set(W.LM_HEAD, mat(vocab, d, 1 / Math.sqrt(d)));
+  // Committed RoPE frequencies (binary32): 10,000^(−2k/hd), the low ones slowed down as a
+  // scaled RoPE (Llama-3.1) does.
+  if (ropeBase(arch.ropeTheta) === 0) w.set(W.ROPE_FREQ, encodeTensor(1, hd / 2, 2, Array.from({ length: hd / 2 }, (_, k) => 10000 ** ((-2 * k) / hd) / (k < hd / 4 ? 1 : 8))));
   for (let l = 1; l <= arch.layers; l++) {
     const l8 = l << 8;
     w.set(l8 | W.ATTN_NORM, gain());
@@ -51,6 +54,11 @@ export function syntheticWeights(arch: Architecture, enc: Encoding, seed: number
     w.set(l8 | W.GATE, mat(f, d, 1 / Math.sqrt(d)));
     w.set(l8 | W.UP, mat(f, d, 1 / Math.sqrt(d)));
     w.set(l8 | W.DOWN, mat(d, f, 1 / Math.sqrt(f)));
+    if (hasQkvBias(arch.ropeTheta)) {
+      w.set(l8 | W.Q_BIAS, mat(1, H * hd, 0.5));
+      w.set(l8 | W.K_BIAS, mat(1, G * hd, 0.5));
+      w.set(l8 | W.V_BIAS, mat(1, G * hd, 0.5));
+    }
   }
   return w;
 }

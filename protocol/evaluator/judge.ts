@@ -6,7 +6,7 @@
  */
 import * as fx from "./fixed.js";
 import * as ops from "./ops.js";
-import { T, W, TOKEN_TENSOR_ID, ceilDiv, dimsOf, opOf, shape, type Dims, type OpCode } from "./layout.js";
+import { T, W, TOKEN_TENSOR_ID, ceilDiv, dimsOf, hasQkvBias, isBinary32Weights, opOf, ropeBase, shape, type Dims, type OpCode } from "./layout.js";
 
 export const SRC_TRACE = 0;
 export const SRC_WEIGHTS = 1;
@@ -37,6 +37,7 @@ export type JudgeContext = {
   ffn: number;
   vocab: number;
   normEpsBits: number;
+  /** RoPE base and variant bits (PROTOCOL §2.1: layout.ts ropeBase, hasQkvBias) */
   ropeTheta: number;
   /** tolerance of the claim's op, Q32.32 */
   atol: bigint;
@@ -96,6 +97,7 @@ export function planOpenings(ctx: JudgeContext, q: Claim): Loc[] {
     throw new JudgeError(`invalid head-step claim ${JSON.stringify(q)}`);
   }
   const at = (src: Src, tensor: number, row: number, col: number, rowLen: number) => L(src, tensor, row, Math.floor(col / C), rowLen);
+  const biasLoc = (tensor: number, col: number, rowLen: number): Loc[] => (hasQkvBias(ctx.ropeTheta) ? [at(SRC_WEIGHTS, tensor, 0, col, rowLen)] : []);
   // LAYER_OUT_ROW opens two whole partials rows and has no separate claimed chunk.
   if (q.tensor === T.OUT_ROW) return [...rowLocs(m, T.OUT_ERR_PART, 0, ceilDiv(m.d, C)), ...rowLocs(m, T.OUT_ERR_PART, 1, ceilDiv(m.d, C))];
   const claimed =
@@ -128,9 +130,10 @@ export function planOpenings(ctx: JudgeContext, q: Claim): Loc[] {
       inputs = [L(SRC_WEIGHTS, l8 | (q.tensor === T.G_PART ? W.GATE : W.UP), q.row, q.col, m.d), L(SRC_STEP, T.N2, 0, q.col, m.d)];
       break;
     case T.D_PART: inputs = [L(SRC_WEIGHTS, l8 | W.DOWN, q.row, q.col, m.f), L(SRC_STEP, T.A, 0, q.col, m.f)]; break;
-    case T.Q_PRE: inputs = rowLocs(m, T.Q_PART, q.row * m.hd + q.col, nd); break;
-    case T.K_PRE: inputs = rowLocs(m, T.K_PART, q.row * m.hd + q.col, nd); break;
-    case T.V_T: inputs = rowLocs(m, T.V_PART, q.col * m.kv + q.row, nd); break;
+    // With q/k/v biases the projection's bias element is opened last (PROTOCOL §6.2).
+    case T.Q_PRE: inputs = [...rowLocs(m, T.Q_PART, q.row * m.hd + q.col, nd), ...biasLoc(l8 | W.Q_BIAS, q.row * m.hd + q.col, m.heads * m.hd)]; break;
+    case T.K_PRE: inputs = [...rowLocs(m, T.K_PART, q.row * m.hd + q.col, nd), ...biasLoc(l8 | W.K_BIAS, (q.row % m.kvHeads) * m.hd + q.col, m.kv)]; break;
+    case T.V_T: inputs = [...rowLocs(m, T.V_PART, q.col * m.kv + q.row, nd), ...biasLoc(l8 | W.V_BIAS, q.row, m.kv)]; break;
     case T.Y_O: inputs = rowLocs(m, T.WO_PART, q.col, ceilDiv(m.heads * m.hd, C)); break;
     case T.G: inputs = rowLocs(m, T.G_PART, q.col, nd); break;
     case T.U: inputs = rowLocs(m, T.U_PART, q.col, nd); break;
@@ -139,6 +142,8 @@ export function planOpenings(ctx: JudgeContext, q: Claim): Loc[] {
       const pre = q.tensor === T.Q ? T.Q_PRE : T.K_PRE;
       const pair = q.col < half ? q.col + half : q.col - half;
       inputs = [at(SRC_STEP, pre, q.row, q.col, m.hd), at(SRC_STEP, pre, q.row, pair, m.hd)];
+      // Committed inverse frequencies (ropeBase 0): the pair's frequency is opened last.
+      if (ropeBase(ctx.ropeTheta) === 0) inputs.push(at(SRC_WEIGHTS, W.ROPE_FREQ, 0, q.col % half, half));
       break;
     }
     case T.S_PART: {
@@ -183,10 +188,12 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
   const m = dims(ctx);
   const { C } = m;
   const dtypeOf = (src: Src): 1 | 2 => (src === SRC_TRACE ? ctx.traceDtype : src === SRC_WEIGHTS ? ctx.weightsDtype : STEP_DTYPE);
+  // Committed RoPE frequencies are binary32 whatever the weights dtype (PROTOCOL §3.5).
+  const dtypeAt = (loc: Loc): 1 | 2 => (loc.src === SRC_WEIGHTS && isBinary32Weights(loc.tensor) ? 2 : dtypeOf(loc.src));
   const open = (loc: Loc): { bytes: Uint8Array; n: number } => {
     const bytes = read(loc);
     const n = Math.min(C, loc.rowLen - loc.chunk * C);
-    const width = loc.tensor === TOKEN_TENSOR_ID && loc.src === SRC_TRACE ? 4 : dtypeOf(loc.src) === 1 ? 2 : 4;
+    const width = loc.tensor === TOKEN_TENSOR_ID && loc.src === SRC_TRACE ? 4 : dtypeAt(loc) === 1 ? 2 : 4;
     if (bytes.length !== n * width) malformed(loc);
     return { bytes, n };
   };
@@ -194,7 +201,7 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
     if (loc.src === SRC_WEIGHTS) throw new JudgeError(`weights chunk malformed: ${JSON.stringify(loc)}`);
     throw new ProverMalformedError(loc);
   };
-  const elem = (loc: Loc, bytes: Uint8Array, i: number): bigint => fx.elementAt(bytes, dtypeOf(loc.src), i) ?? malformed(loc);
+  const elem = (loc: Loc, bytes: Uint8Array, i: number): bigint => fx.elementAt(bytes, dtypeAt(loc), i) ?? malformed(loc);
   const one = (loc: Loc, col: number): bigint => elem(loc, open(loc).bytes, col % C);
   const dot = (la: Loc, lb: Loc | undefined, mode: 0 | 1 | 2): [bigint, bigint] => {
     const a = open(la);
@@ -258,6 +265,12 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       return { fraud, op, claimed: stok, ref: sj, bound };
     } else if ([T.Q_PART, T.K_PART, T.V_PART, T.WO_PART, T.G_PART, T.U_PART, T.D_PART, T.S_PART, T.O_PART, T.LOGIT_PART].includes(t as never)) {
       [ref, mag] = dot(inputs[0]!, inputs[1]!, 0);
+    } else if ((t === T.Q_PRE || t === T.K_PRE || t === T.V_T) && hasQkvBias(ctx.ropeTheta)) {
+      // Σ partials + the projection's bias element, |b| added to the magnitude.
+      const biasLoc = inputs[inputs.length - 1]!;
+      const [acc, accAbs] = sum(inputs.slice(0, -1));
+      const b = one(biasLoc, t === T.Q_PRE ? q.row * m.hd + q.col : t === T.K_PRE ? (q.row % m.kvHeads) * m.hd + q.col : q.row);
+      [ref, mag] = [acc + b, accAbs + fx.abs(b)];
     } else if ([T.Q_PRE, T.K_PRE, T.V_T, T.Y_O, T.G, T.U, T.Y_D, T.Z, T.LOGIT].includes(t as never)) {
       [ref, mag] = sum(inputs);
     } else if (t === T.Q || t === T.K) {
@@ -266,7 +279,9 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       const x = one(inputs[0]!, q.col);
       const y = one(inputs[1]!, low ? q.col + half : q.col - half);
       const pos = t === T.Q ? ctx.position : Math.floor(q.row / m.kvHeads);
-      [ref, mag] = pair(ops.rope(x, y, BigInt(pos), BigInt(q.col), BigInt(m.hd), BigInt(ctx.ropeTheta)));
+      const base = ropeBase(ctx.ropeTheta);
+      // A committed frequency decodes to Q48; the angle is computed in Q64.
+      [ref, mag] = pair(base === 0 ? ops.ropeWithInvFreq(x, y, BigInt(pos), BigInt(q.col), BigInt(m.hd), one(inputs[2]!, q.col % half) << 16n) : ops.rope(x, y, BigInt(pos), BigInt(q.col), BigInt(m.hd), BigInt(base)));
     } else if (t === T.S) {
       const [s, sm] = sum(inputs);
       [ref, mag] = pair(ops.scoreSum(s, sm, BigInt(m.hd)));

@@ -90,7 +90,25 @@ export const W = {
   GATE: 7,
   UP: 8,
   DOWN: 9,
+  /** Layer 0: RoPE inverse frequencies, 1 × hd/2, always binary32; committed iff ropeBase = 0. */
+  ROPE_FREQ: 4,
+  /** Layer l: q/k/v projection biases, 1 × rows of Wq / Wk / Wv; committed iff hasQkvBias. */
+  Q_BIAS: 10,
+  K_BIAS: 11,
+  V_BIAS: 12,
 } as const;
+
+/**
+ * The registered `ropeTheta` (uint32) carries the model's RoPE and projection variant
+ * (PROTOCOL §2.1): bits 0–30 the RoPE base θ, where 0 means the per-dimension inverse
+ * frequencies are committed in the weights (W.ROPE_FREQ: any scaled RoPE, e.g. Llama-3.1's);
+ * bit 31 set means q/k/v projections have committed biases (W.Q_BIAS.., Qwen2).
+ */
+export const QKV_BIAS_FLAG = 0x80000000;
+export const ropeBase = (ropeTheta: number): number => ropeTheta % QKV_BIAS_FLAG;
+export const hasQkvBias = (ropeTheta: number): boolean => ropeTheta >= QKV_BIAS_FLAG;
+/** The weights tensor whose elements are always binary32, whatever the registered weights dtype. */
+export const isBinary32Weights = (tensorId: number): boolean => tensorId === W.ROPE_FREQ;
 
 export const TOKEN_TENSOR_ID = 2 ** 32 - 1;
 

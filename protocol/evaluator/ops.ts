@@ -62,7 +62,13 @@ export function normScale(x: bigint, g: bigint, r: bigint): RefMag {
 
 export function rope(x: bigint, y: bigint, pos: bigint, i: bigint, hd: bigint, theta: bigint): RefMag {
   const half = hd / 2n;
-  const angle = pos * fx.ropeInvFreqQ64(theta, i < half ? i : i - half, hd);
+  return ropeWithInvFreq(x, y, pos, i, hd, fx.ropeInvFreqQ64(theta, i < half ? i : i - half, hd));
+}
+
+/** ROPE with the pair's inverse frequency given in Q64 (a committed one, PROTOCOL §6.4). */
+export function ropeWithInvFreq(x: bigint, y: bigint, pos: bigint, i: bigint, hd: bigint, invFreqQ64: bigint): RefMag {
+  const half = hd / 2n;
+  const angle = pos * invFreqQ64;
   const { c, s } = fx.cosSinQ64(angle);
   const ref = i < half ? (x * c - y * s) >> 64n : (x * c + y * s) >> 64n;
   return { ref, mag: fx.abs(x) + fx.abs(y) };

@@ -1,10 +1,11 @@
 import type { Hex } from "viem";
 import { tokenRoot } from "../commitments/token-root.js";
+import type { ChatMessage } from "./chat.js";
 import { PromptEncodingError } from "./errors.js";
-import { encodeText, type TokenizerSpec } from "./tokenizer.js";
+import type { TextTokenizer } from "./tokenizer.js";
 
-export type ChatRole = "system" | "developer" | "user" | "assistant";
-export type ChatMessage = { role: ChatRole; content: string | readonly { type: "text"; text: string }[] };
+export type { ChatMessage, ChatRole } from "./chat.js";
+export { renderChat } from "./chat.js";
 
 /**
  * promptRoot of a job (PROTOCOL §5.6): the token root (§3.4) of the prompt's ids at positions
@@ -20,27 +21,15 @@ export function promptRoot(tokens: readonly number[]): Hex {
   }
 }
 
-/**
- * Canonical chat rendering (PROTOCOL §5.6): each message as "<|role|>\n" + content + "\n",
- * then "<|assistant|>\n" to cue the reply. Content parts are concatenated without separators.
- */
-export function renderChat(messages: readonly ChatMessage[]): string {
-  if (messages.length === 0) throw new PromptEncodingError("a chat needs at least one message");
-  let out = "";
-  for (const m of messages) {
-    const content = typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("");
-    out += `<|${m.role}|>\n${content}\n`;
-  }
-  return `${out}<|assistant|>\n`;
-}
-
 /** A completion prompt as OpenAI's API accepts it: text, or token ids (sent verbatim). */
 export type CompletionPrompt = string | readonly number[];
 
-export function completionPromptTokens(spec: TokenizerSpec, prompt: CompletionPrompt): number[] {
-  return typeof prompt === "string" ? encodeText(spec, prompt) : [...prompt];
+export function completionPromptTokens(tokenizer: TextTokenizer, prompt: CompletionPrompt): number[] {
+  const ids = typeof prompt === "string" ? tokenizer.encode(prompt) : [...prompt];
+  if (ids.length === 0) throw new PromptEncodingError("the prompt encodes to no tokens");
+  return ids;
 }
 
-export function chatPromptTokens(spec: TokenizerSpec, messages: readonly ChatMessage[]): number[] {
-  return encodeText(spec, renderChat(messages));
+export function chatPromptTokens(tokenizer: TextTokenizer, messages: readonly ChatMessage[]): number[] {
+  return tokenizer.encodeChat(messages);
 }

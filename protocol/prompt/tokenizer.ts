@@ -1,48 +1,43 @@
-import { PromptEncodingError } from "./errors.js";
+import type { ChatMessage } from "./chat.js";
+import type { StreamingDecoder } from "./streaming-decoder.js";
 
 /**
  * A model package's tokenizer entry (PROTOCOL §4.1): byte-level ids, or a Hugging Face
- * tokenizer.json shipped in the package. Defined here, on the protocol floor, because clients
- * and nodes both encode prompts with it; runtime/model/manifest.ts validates manifests against
- * a schema whose type is checked to be exactly this one.
+ * tokenizer.json shipped in the package (and optionally a Jinja chat template), each pinned by
+ * its sha256. Defined here, on the protocol floor, because clients and nodes both encode
+ * prompts with it; runtime/model/manifest.ts validates manifests against a schema whose type is
+ * checked to be exactly this one.
+ *
+ * The chain of trust: the registry stores keccak256 of the manifest (manifestHash, §2.2), the
+ * manifest pins the tokenizer files by sha256, and loadTokenizer refuses files that do not
+ * match — so a client and a prover that load the same registered model derive the same ids
+ * from the same text (PROTOCOL §5.6).
  */
 export type TokenizerSpec =
   | { type: "bytes"; bos: number; eos: number; pad: number }
-  | { type: "hf"; file: string; sha256: string; bos: number | null; eos: number | null };
+  | {
+      type: "hf";
+      file: string;
+      sha256: string;
+      bos: number | null;
+      /** The id after which generation stops. */
+      eos: number | null;
+      /** Jinja chat template (Hugging Face's `chat_template`); without one, chat requests are refused. */
+      chatTemplate?: { file: string; sha256: string } | undefined;
+    };
 
-/**
- * Text ↔ token ids for a model package's tokenizer (PROTOCOL §5.6). The runtime only ever sees
- * ids; text handling lives here, at the edge, shared by the client and the prover's API so both
- * sides derive the same ids (and so the same promptRoot) from the same text.
- *
- * Byte-level ("bytes"): a text prompt is [bos] followed by its UTF-8 bytes. Hugging Face
- * tokenizers ("hf") are not implemented here: send token ids instead of text.
- */
-export function encodeText(spec: TokenizerSpec, text: string): number[] {
-  if (spec.type !== "bytes") {
-    throw new PromptEncodingError(`text prompts are not supported for "${spec.type}" tokenizers`, { details: "send the prompt as an array of token ids" });
-  }
-  return [spec.bos, ...new TextEncoder().encode(text)];
+/** Text ↔ ids for one model, identical on every node that loads the same pinned files. */
+export interface TextTokenizer {
+  readonly spec: TokenizerSpec;
+  /** Ids of a completion prompt, with whatever the tokenizer adds (Llama: BOS). */
+  encode(text: string): number[];
+  /** Ids of a chat, rendered (chat template, or the canonical rendering for "bytes"). */
+  encodeChat(messages: readonly ChatMessage[]): number[];
+  /** Text of ids, special tokens dropped. */
+  decode(ids: readonly number[]): string;
+  /** Incremental decoding of ids that follow `context` (the prompt's ids), PROTOCOL §5.6. */
+  streamDecoder(context: readonly number[]): StreamingDecoder;
 }
 
-/** Incremental decoder: bytes split across tokens (multi-byte UTF-8) come out once complete. */
-export class StreamingDecoder {
-  readonly #decoder = new TextDecoder("utf-8", { fatal: false });
-  constructor(readonly spec: TokenizerSpec) {}
-
-  /** Text completed by `ids`; special tokens (bos, eos, pad) produce no text. */
-  push(ids: readonly number[]): string {
-    if (this.spec.type !== "bytes") return ""; // ids only: callers read token_ids instead
-    return this.#decoder.decode(Uint8Array.from(ids.filter((id) => id < 256)), { stream: true });
-  }
-
-  /** Whatever an unfinished multi-byte sequence leaves at the end (as U+FFFD). */
-  flush(): string {
-    return this.#decoder.decode();
-  }
-}
-
-export function decodeTokens(spec: TokenizerSpec, ids: readonly number[]): string {
-  const d = new StreamingDecoder(spec);
-  return d.push(ids) + d.flush();
-}
+/** The bytes of the files a "hf" spec names. */
+export type TokenizerFiles = { tokenizer: Uint8Array; chatTemplate?: Uint8Array | undefined };

@@ -1,5 +1,5 @@
 import { floatToHalfBits, halfBitsToFloat } from "../../protocol/encoding/index.js";
-import { generate, GenerationError } from "../../runtime/generate.js";
+import { generate, GenerationError, type TokenCallbackResult } from "../../runtime/generate.js";
 import { getModelSessions, type ExecutionProvider } from "../../runtime/session.js";
 import type { TraceSink } from "../../runtime/trace/builder.js";
 import type { TraceCommitment } from "../../runtime/trace/commitment.js";
@@ -20,8 +20,8 @@ export type GenerateTracedParameters = {
   jobId?: bigint;
   executionProvider?: ExecutionProvider;
   traceSink?: TraceSink;
-  /** Called with each sampled token as soon as it exists (SSE streaming). */
-  onToken?: (token: number, index: number) => void | Promise<void>;
+  /** Called with each sampled token as soon as it exists (SSE streaming); true ends generation. */
+  onToken?: (token: number, index: number) => TokenCallbackResult;
   corrupt?: Corruption;
 };
 

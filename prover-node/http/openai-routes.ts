@@ -1,14 +1,31 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodType } from "zod";
 import { chatPromptTokens, completionPromptTokens } from "../../protocol/prompt/prompt.js";
-import { StreamingDecoder } from "../../protocol/prompt/tokenizer.js";
-import { PromptEncodingError } from "../../protocol/prompt/errors.js";
+import { ChatTemplateMissingError, PromptEncodingError } from "../../protocol/prompt/errors.js";
+import { OutputText, validateStop } from "../../protocol/prompt/output-text.js";
+import type { TextTokenizer, TokenizerFiles } from "../../protocol/prompt/tokenizer.js";
 import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { ApiError } from "../errors.js";
 import type { JobService, ServedJob } from "../serve/job-service.js";
 import { chatRequestSchema, completionRequestSchema, JOB_HEADER, jobIdHeaderSchema } from "./schemas.js";
 
-export type OpenAiRoutesOptions = { jobs: JobService; manifest: ModelManifest; prover: string; prices: { input: bigint; output: bigint }; manifestBytes: Buffer };
+export type OpenAiRoutesOptions = {
+  jobs: JobService;
+  manifest: ModelManifest;
+  /** The package's tokenizer (its files checked against the manifest) and those files' bytes. */
+  tokenizer: TextTokenizer;
+  tokenizerFiles: TokenizerFiles | undefined;
+  prover: string;
+  prices: { input: bigint; output: bigint };
+  manifestBytes: Buffer;
+};
+
+/** A prompt that cannot become ids is the request's fault: 400, with its own code for a missing chat template. */
+function promptError(err: unknown): unknown {
+  if (err instanceof ChatTemplateMissingError) return new ApiError(400, "chat_template_missing", `${err.shortMessage}: chat requests need a model with a chat template; use /v1/completions`, { cause: err });
+  if (err instanceof PromptEncodingError) return new ApiError(400, "invalid_prompt", err.shortMessage, { cause: err });
+  return err;
+}
 
 type Kind = "completion" | "chat";
 
@@ -69,16 +86,28 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
     return reply.type("application/json").send(o.manifestBytes);
   });
 
+  // The tokenizer files the manifest pins by sha256: a client that checked the manifest can take
+  // them from the prover it is about to pay (a tampered file fails the hash, PROTOCOL §5.6).
+  const tokenizerFile = (pick: (f: TokenizerFiles) => Uint8Array | undefined, type: string) => async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!servesModel((req.params as { id: string }).id)) throw new ApiError(404, "model_not_found", "this node does not serve that model");
+    const bytes = o.tokenizerFiles && pick(o.tokenizerFiles);
+    if (!bytes) throw new ApiError(404, "not_found", "this model's tokenizer has no such file");
+    return reply.type(type).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  };
+  app.get("/v1/models/:id/tokenizer", tokenizerFile((f) => f.tokenizer, "application/json"));
+  app.get("/v1/models/:id/chat-template", tokenizerFile((f) => f.chatTemplate, "text/plain; charset=utf-8"));
+
   const handle = (kind: Kind) => async (req: FastifyRequest, reply: FastifyReply) => {
     const body = kind === "completion" ? parseBody(completionRequestSchema, req.body) : parseBody(chatRequestSchema, req.body);
     if (!servesModel(body.model)) throw new ApiError(404, "model_not_found", `this node serves ${manifest.modelId} (${manifest.name}), not ${body.model}`);
     const jobId = resolveJobId(req.headers[JOB_HEADER], body.stepproof_job_id);
     let promptTokens: number[];
+    let stop: string[];
     try {
-      promptTokens = "prompt" in body ? completionPromptTokens(manifest.tokenizer, body.prompt as string | number[]) : chatPromptTokens(manifest.tokenizer, body.messages);
+      promptTokens = "prompt" in body ? completionPromptTokens(o.tokenizer, body.prompt as string | number[]) : chatPromptTokens(o.tokenizer, body.messages);
+      stop = validateStop(body.stop);
     } catch (err) {
-      if (err instanceof PromptEncodingError) throw new ApiError(400, "invalid_prompt", err.shortMessage, { cause: err });
-      throw err;
+      throw promptError(err);
     }
     const maxTokens = body.max_tokens ?? ("messages" in body ? (body as { max_completion_tokens?: number | null }).max_completion_tokens : undefined) ?? undefined;
     const admitted = await o.jobs.admit(jobId, promptTokens, maxTokens);
@@ -86,14 +115,22 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
     const created = Math.floor(Date.now() / 1000);
     const usage = (s: ServedJob) => ({ prompt_tokens: s.inputTokens, completion_tokens: s.outputTokenIds.length, total_tokens: s.inputTokens + s.outputTokenIds.length });
 
+    // The output text (PROTOCOL §5.6): decoded after the prompt, cut at the first stop string;
+    // generation ends with the token that completed a stop string.
+    const text = new OutputText(o.tokenizer, promptTokens, stop);
+    const finishReason = (s: ServedJob) => (text.stopped ? "stop" : s.finishReason);
+
     if (!body.stream) {
-      const s = await o.jobs.run(admitted);
-      const text = new StreamingDecoder(manifest.tokenizer);
-      const content = text.push(s.outputTokenIds) + text.flush();
+      let content = "";
+      const s = await o.jobs.run(admitted, (token) => {
+        content += text.push(token);
+        return text.stopped;
+      });
+      content += text.finish();
       const choice =
         kind === "chat"
-          ? { index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: s.finishReason }
-          : { index: 0, text: content, logprobs: null, finish_reason: s.finishReason };
+          ? { index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: finishReason(s) }
+          : { index: 0, text: content, logprobs: null, finish_reason: finishReason(s) };
       return reply.send({ id, object: kind === "chat" ? "chat.completion" : "text_completion", created, model: body.model, choices: [choice], usage: usage(s), stepproof: stepproofFields(s) });
     }
 
@@ -109,17 +146,17 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
       kind === "chat"
         ? { index: 0, delta: first ? { role: "assistant", content: text } : finish ? {} : { content: text }, logprobs: null, finish_reason: finish }
         : { index: 0, text, logprobs: null, finish_reason: finish };
-    const decoder = new StreamingDecoder(manifest.tokenizer);
     let first = true;
     try {
       // A client that disconnects does not stop the job: it is paid per token and committed anyway.
       const s = await o.jobs.run(admitted, (token) => {
-        send({ id, object, created, model: body.model, choices: [chunk(decoder.push([token]), null, first)] });
+        send({ id, object, created, model: body.model, choices: [chunk(text.push(token), null, first)] });
         first = false;
+        return text.stopped;
       });
-      const tail = decoder.flush();
+      const tail = text.finish();
       if (tail) send({ id, object, created, model: body.model, choices: [chunk(tail, null)] });
-      send({ id, object, created, model: body.model, choices: [chunk("", s.finishReason)], usage: usage(s), stepproof: stepproofFields(s) });
+      send({ id, object, created, model: body.model, choices: [chunk("", finishReason(s))], usage: usage(s), stepproof: stepproofFields(s) });
       res.write("data: [DONE]\n\n");
     } catch (err) {
       req.log.error({ err }, "generation failed mid-stream");

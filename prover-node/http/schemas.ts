@@ -13,6 +13,8 @@ const common = {
   stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullish(),
   n: z.literal(1).nullish(),
   stepproof_job_id: jobId.optional(),
+  /** Up to four strings: the output text ends before the first one (PROTOCOL §5.6). */
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
 };
 
 export const completionRequestSchema = z

@@ -4,6 +4,7 @@ import { getJob, UnknownJobError, type OnChainJob } from "../../protocol/chain/a
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
 import { tokenRoot } from "../../protocol/commitments/index.js";
+import type { TokenCallbackResult } from "../../runtime/generate.js";
 import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { TraceStoreFullError, type TraceStore } from "../../runtime/trace/store.js";
 import { promptRoot } from "../../protocol/prompt/prompt.js";
@@ -118,14 +119,17 @@ export class JobService {
     return (await this.o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
   }
 
-  /** Generate (serialized), persist, commit. `onToken` streams tokens as they are sampled. */
-  run(a: AdmittedJob, onToken?: (token: number) => void | Promise<void>): Promise<ServedJob> {
+  /**
+   * Generate (serialized), persist, commit. `onToken` streams tokens as they are sampled; it
+   * returns true to end generation after that token (a stop string was completed).
+   */
+  run(a: AdmittedJob, onToken?: (token: number) => TokenCallbackResult): Promise<ServedJob> {
     const run = this.#generation.then(() => this.#run(a, onToken));
     this.#generation = run.catch(() => {});
     return run;
   }
 
-  async #run(a: AdmittedJob, onToken?: (token: number) => void | Promise<void>): Promise<ServedJob> {
+  async #run(a: AdmittedJob, onToken?: (token: number) => TokenCallbackResult): Promise<ServedJob> {
     const { o } = this;
     const id = a.jobId.toString();
     try {
@@ -147,8 +151,9 @@ export class JobService {
           executionProvider: o.executionProvider,
           traceSink: writer,
           onToken: async (t: number, i: number) => {
-            await onToken?.(t);
+            const stop = await onToken?.(t);
             if (i === 0) await faultPoint("mid-generation", (m) => o.log.warn({ jobId: id }, m));
+            return stop;
           },
           ...(corrupt ? { corrupt } : {}),
         });

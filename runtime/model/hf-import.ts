@@ -1,19 +1,19 @@
-import { createHash } from "node:crypto";
-import { copyFile, readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { f32BitsToHalfBits } from "../../protocol/encoding/index.js";
-import { ModelPackageError } from "../errors.js";
+import { ModelPackageError, UnsupportedCheckpointError } from "../errors.js";
+import { toBinary16 } from "./binary16.js";
 import { f32Bits, type Architecture } from "./architecture.js";
 import { BlockKind, GlobalKind, type TensorSpec } from "./layout.js";
 import type { ModelManifest } from "./manifest.js";
+import { readHfTokenizer, writeTokenizerFiles } from "./hf-tokenizer-import.js";
 import { writeModelPackage } from "./package-writer.js";
 import { readSafetensorsHeader, readTensorBytes, type SafetensorsEntry } from "./safetensors.js";
+import { scaledRopeInvFreq, type RopeScaling } from "./rope-scaling.js";
+import { hasQkvBias, QKV_BIAS_FLAG } from "../../protocol/evaluator/layout.js";
 
-/** A Hugging Face checkpoint this importer cannot represent faithfully (PROTOCOL §4.7). */
-export class UnsupportedCheckpointError extends ModelPackageError {
-  override name = "UnsupportedCheckpointError";
-}
+/** Re-exported: where importers have always found it. */
+export { UnsupportedCheckpointError };
 
 type HfConfig = {
   model_type?: string;
@@ -26,7 +26,8 @@ type HfConfig = {
   max_position_embeddings?: number;
   rms_norm_eps?: number;
   rope_theta?: number;
-  rope_scaling?: unknown;
+  rope_scaling?: RopeScaling | null;
+  use_sliding_window?: boolean;
   head_dim?: number;
   tie_word_embeddings?: boolean;
   hidden_act?: string;
@@ -36,16 +37,32 @@ type HfConfig = {
   eos_token_id?: number | number[] | null;
 };
 
-const SUPPORTED_TYPES = new Set(["llama", "mistral"]);
+const SUPPORTED_TYPES = new Set(["llama", "mistral", "qwen2"]);
+/** Model types whose q, k and v projections (only those) have biases: Qwen2 / Qwen2.5. */
+const QKV_BIASED_TYPES = new Set(["qwen2"]);
 
+/** The config's rope_scaling when it changes the frequencies (null, absent and "default" do not). */
+function ropeScaling(c: HfConfig): RopeScaling | undefined {
+  const s = c.rope_scaling;
+  return s && (s.rope_type ?? s.type ?? "default") !== "default" ? s : undefined;
+}
+
+/**
+ * The committed architecture (PROTOCOL §2.1) of a Llama, Mistral or Qwen2 config. Variants go
+ * into ropeTheta: base 0 when rope_scaling changes the frequencies (they are then committed,
+ * ropeInvFreqFromHfConfig), QKV_BIAS_FLAG for Qwen2's q/k/v biases.
+ */
 export function architectureFromHfConfig(c: HfConfig): Architecture {
   if (c.model_type && !SUPPORTED_TYPES.has(c.model_type)) throw new UnsupportedCheckpointError(`model_type "${c.model_type}" is not Llama-architecture`, { details: `supported: ${[...SUPPORTED_TYPES].join(", ")}` });
-  if (c.rope_scaling) throw new UnsupportedCheckpointError("rope_scaling is not supported", { details: "the block graphs implement plain RoPE (Llama-2/3, TinyLlama); Llama-3.1 style scaled RoPE needs a graph change" });
   if (c.hidden_act && c.hidden_act !== "silu") throw new UnsupportedCheckpointError(`hidden_act "${c.hidden_act}" is not SiLU`);
-  if (c.attention_bias || c.mlp_bias) throw new UnsupportedCheckpointError("linear biases are not part of the committed architecture");
+  // Llama's attention_bias also biases o_proj, which the committed architecture has no place for.
+  if (c.attention_bias || c.mlp_bias) throw new UnsupportedCheckpointError("attention_bias / mlp_bias: biases outside q/k/v are not part of the committed architecture");
+  if (c.use_sliding_window) throw new UnsupportedCheckpointError("sliding-window attention is not part of the committed architecture");
   if (c.head_dim !== undefined && c.head_dim * c.num_attention_heads !== c.hidden_size) throw new UnsupportedCheckpointError(`head_dim ${c.head_dim} ≠ hidden / heads`);
   const theta = c.rope_theta ?? 10000;
-  if (!Number.isInteger(theta)) throw new UnsupportedCheckpointError(`rope_theta ${theta} is not an integer (IModelRegistry.Architecture.ropeTheta is uint32)`);
+  const scaled = ropeScaling(c) !== undefined;
+  if (scaled) ropeInvFreqFromHfConfig(c); // refuses unsupported scalings now, not at the first tensor
+  else if (!Number.isInteger(theta) || theta < 1 || theta >= QKV_BIAS_FLAG) throw new UnsupportedCheckpointError(`rope_theta ${theta} is not an integer in [1, 2^31) (PROTOCOL §2.1)`);
   return {
     layers: c.num_hidden_layers,
     hidden: c.hidden_size,
@@ -55,8 +72,19 @@ export function architectureFromHfConfig(c: HfConfig): Architecture {
     vocab: c.vocab_size,
     context: c.max_position_embeddings ?? 2048,
     normEpsBits: f32Bits(c.rms_norm_eps ?? 1e-6),
-    ropeTheta: theta,
+    ropeTheta: (scaled ? 0 : theta) + (QKV_BIASED_TYPES.has(c.model_type ?? "") ? QKV_BIAS_FLAG : 0),
   };
+}
+
+/** Frequencies to commit for a scaled RoPE (PROTOCOL §2.1, θ = 0), or undefined for plain RoPE. */
+export function ropeInvFreqFromHfConfig(c: HfConfig): Float32Array | undefined {
+  const scaling = ropeScaling(c);
+  return scaling ? scaledRopeInvFreq(c.rope_theta ?? 10000, c.hidden_size / c.num_attention_heads, scaling) : undefined;
+}
+
+/** Default chunk size: 256, or √context when that is larger (the registry needs C² ≥ context). */
+export function defaultChunkSize(context: number): number {
+  return Math.max(256, Math.ceil(Math.sqrt(context)));
 }
 
 /** Hugging Face tensor name of each committed tensor (PROTOCOL §3.5 ↔ transformers Llama). */
@@ -77,28 +105,11 @@ export function hfTensorName(spec: TensorSpec, tied: boolean): string {
     [BlockKind.wgate]: "mlp.gate_proj.weight",
     [BlockKind.wup]: "mlp.up_proj.weight",
     [BlockKind.wdown]: "mlp.down_proj.weight",
+    [BlockKind.bq]: "self_attn.q_proj.bias",
+    [BlockKind.bk]: "self_attn.k_proj.bias",
+    [BlockKind.bv]: "self_attn.v_proj.bias",
   };
   return p + names[spec.kind]!;
-}
-
-/** Convert safetensors data to binary16 bits (round to nearest even); overflow is an error. */
-export function toBinary16(name: string, dtype: string, bytes: Uint8Array): Uint16Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = dtype === "F32" ? bytes.byteLength / 4 : bytes.byteLength / 2;
-  const out = new Uint16Array(n);
-  if (dtype === "F16") {
-    for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, true);
-    return out;
-  }
-  if (dtype !== "BF16" && dtype !== "F32") throw new UnsupportedCheckpointError(`${name}: dtype ${dtype} is not F16, BF16 or F32`);
-  for (let i = 0; i < n; i++) {
-    // bfloat16 is the top half of a binary32.
-    const bits = dtype === "BF16" ? view.getUint16(2 * i, true) << 16 : view.getUint32(4 * i, true);
-    const h = f32BitsToHalfBits(bits >>> 0);
-    if ((h & 0x7c00) === 0x7c00 && ((bits >>> 23) & 0xff) !== 0xff) throw new UnsupportedCheckpointError(`${name}: element ${i} overflows binary16`, { details: "the committed weights dtype is binary16 (PROTOCOL §3.5)" });
-    out[i] = h;
-  }
-  return out;
 }
 
 export type ImportHfParameters = {
@@ -123,26 +134,25 @@ export async function importHfCheckpoint(p: ImportHfParameters): Promise<ModelMa
   if (files.length === 0) throw new ModelPackageError(`no *.safetensors in ${p.source}`, { details: "convert .bin/.pth checkpoints to safetensors first" });
   const entries = new Map<string, SafetensorsEntry>();
   for (const f of files) for (const [k, v] of await readSafetensorsHeader(join(p.source, f))) entries.set(k, v);
-  if ([...entries.keys()].some((k) => k.endsWith(".bias"))) throw new UnsupportedCheckpointError("checkpoint has bias tensors (e.g. Qwen-2 q/k/v biases)", { details: "biases are not in the committed architecture (PROTOCOL §2.1)" });
+  const qkvBias = hasQkvBias(arch.ropeTheta);
+  const stray = [...entries.keys()].find((k) => k.endsWith(".bias") && !(qkvBias && /self_attn\.[qkv]_proj\.bias$/.test(k)));
+  if (stray) throw new UnsupportedCheckpointError(`checkpoint has a bias the committed architecture has no place for: ${stray}`, { details: "only Qwen2's q/k/v projection biases are committed (PROTOCOL §2.1)" });
+  const invFreq = ropeInvFreqFromHfConfig(config);
   const tied = config.tie_word_embeddings === true || !entries.has("lm_head.weight");
   const first = (v: number | number[] | null | undefined) => (Array.isArray(v) ? (v[0] ?? null) : (v ?? null));
-  let tokenizer: ModelManifest["tokenizer"];
-  try {
-    const tok = await readFile(join(p.source, "tokenizer.json"));
-    tokenizer = { type: "hf", file: "tokenizer.json", sha256: createHash("sha256").update(tok).digest("hex"), bos: first(config.bos_token_id), eos: first(config.eos_token_id) };
-  } catch (cause) {
-    throw new ModelPackageError(`no tokenizer.json in ${p.source}`, { cause });
-  }
+  const tokenizer = await readHfTokenizer(p.source, { bos: first(config.bos_token_id), eos: first(config.eos_token_id) });
   const handles = new Map<string, FileHandle>();
   try {
     const manifest = await writeModelPackage({
       dir: p.dir,
       name: p.name ?? basename(p.source),
       arch,
-      encoding: { traceDtype: p.traceDtype ?? 1, weightsDtype: 1, chunkSize: p.chunkSize ?? 256 },
-      tokenizer,
+      encoding: { traceDtype: p.traceDtype ?? 1, weightsDtype: 1, chunkSize: p.chunkSize ?? defaultChunkSize(arch.context) },
+      tokenizer: tokenizer.spec,
       source: { kind: "hf", path: p.source, modelType: config.model_type ?? "llama" },
       tensorData: async (spec) => {
+        // Scaled RoPE: the frequencies are computed from the config and committed (binary32).
+        if (spec.layer === 0 && spec.kind === GlobalKind.ropeInvFreq) return invFreq!;
         const name = hfTensorName(spec, tied);
         const e = entries.get(name);
         if (!e) throw new ModelPackageError(`checkpoint lacks ${name}`);
@@ -150,9 +160,9 @@ export async function importHfCheckpoint(p: ImportHfParameters): Promise<ModelMa
         if (e.shape.join("x") !== expected.join("x")) throw new ModelPackageError(`${name} has shape ${e.shape.join("x")}, expected ${expected.join("x")}`);
         return toBinary16(name, e.dtype, await readTensorBytes(e, handles));
       },
+      beforeManifest: () => writeTokenizerFiles(p.dir, tokenizer.spec, tokenizer.files),
       ...(p.onTensor ? { onTensor: p.onTensor } : {}),
     });
-    await copyFile(join(p.source, "tokenizer.json"), join(p.dir, "tokenizer.json"));
     return manifest;
   } finally {
     await Promise.all([...handles.values()].map((h) => h.close()));

@@ -34,8 +34,9 @@ const graphSet = z.object({ embed: fileRef, blocks: z.array(fileRef).min(1), hea
 const tokenizer = z.discriminatedUnion("type", [
   // Byte-level: token b < 256 is byte b; specials follow.
   z.object({ type: z.literal("bytes"), bos: uint32, eos: uint32, pad: uint32 }),
-  // Hugging Face tokenizer.json copied into the package (ids only are used by the runtime).
-  z.object({ type: z.literal("hf"), file: z.string(), sha256, bos: uint32.nullable(), eos: uint32.nullable() }),
+  // Hugging Face tokenizer.json in the package, and its Jinja chat template if it has one; text is
+  // handled at the edge (protocol/prompt/), the runtime only sees ids.
+  z.object({ type: z.literal("hf"), file: z.string(), sha256, bos: uint32.nullable(), eos: uint32.nullable(), chatTemplate: fileRef.optional() }),
 ]);
 
 /** Compile-time check that the schema's tokenizer is exactly the protocol's TokenizerSpec (both ways). */
@@ -67,7 +68,7 @@ export const manifestSchema = z.object({
   tokenizer,
   weights: fileRef.extend({
     /** Byte offset of each committed tensor (PROTOCOL §3.5 order) inside the weights file. */
-    tensors: z.array(z.object({ tensorId: uint32, name: z.string(), rows: uint32, rowLength: uint32, offset: z.number().int().nonnegative() })),
+    tensors: z.array(z.object({ tensorId: uint32, name: z.string(), rows: uint32, rowLength: uint32, offset: z.number().int().nonnegative(), /** 2: binary32 (RoPE frequencies); absent: the weights dtype */ dtype: z.literal(2).optional() })),
   }),
   graphs: z.object({ f32: graphSet, f16: graphSet }),
   weightsRoot: hex32,
@@ -76,6 +77,8 @@ export const manifestSchema = z.object({
   source: z.discriminatedUnion("kind", [
     z.object({ kind: z.literal("generated"), seed: uint32, preset: z.string() }),
     z.object({ kind: z.literal("hf"), path: z.string(), modelType: z.string() }),
+    // A llama2.c checkpoint, named by content (not path) so the same conversion is the same manifest.
+    z.object({ kind: z.literal("llama2c"), checkpointSha256: sha256, tokenizerSha256: sha256 }),
   ]),
 });
 

@@ -14,6 +14,7 @@ import { weightTensors, type TensorSpec } from "./layout.js";
 import { MANIFEST_FILE, MANIFEST_FORMAT, manifestSchema, type ModelManifest } from "./manifest.js";
 
 export const WEIGHTS_FILE = "weights.bin";
+export type TensorData = Uint16Array | Float32Array;
 /** Tensors start on 4 KiB boundaries so onnxruntime can map external data directly. */
 const ALIGN = 4096;
 /** Rows per hashing job: ~1 MiB, enough to amortize a worker message. */
@@ -27,9 +28,14 @@ export type WritePackageParameters = {
   encoding: ModelManifest["encoding"];
   tokenizer: ModelManifest["tokenizer"];
   source: ModelManifest["source"];
-  /** binary16 bits of a committed tensor in output-row layout, rows × rowLength. */
-  tensorData: (spec: TensorSpec) => Uint16Array | Promise<Uint16Array>;
+  /**
+   * A committed tensor in output-row layout, rows × rowLength: binary16 bits (Uint16Array), or
+   * binary32 values (Float32Array) for the tensors whose spec says dtype 2 (RoPE frequencies).
+   */
+  tensorData: (spec: TensorSpec) => TensorData | Promise<TensorData>;
   onTensor?: (spec: TensorSpec, index: number, total: number) => void;
+  /** Writes the package's other files (tokenizer) before the manifest marks it complete. */
+  beforeManifest?: () => Promise<void>;
 };
 
 /** modelId = keccak256(abi.encode(string format, string name, bytes32 weightsRoot)), PROTOCOL §4.1. */
@@ -59,6 +65,8 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
     for (const [i, spec] of specs.entries()) {
       const data = await p.tensorData(spec);
       if (data.length !== spec.rows * spec.rowLength) throw new RangeError(`${spec.name}: expected ${spec.rows * spec.rowLength} elements, got ${data.length}`);
+      if ((data instanceof Float32Array ? 2 : 1) !== spec.dtype) throw new RangeError(`${spec.name}: expected ${spec.dtype === 2 ? "binary32" : "binary16"} data`);
+      const size = data.BYTES_PER_ELEMENT;
       const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
       if (pad > 0) {
         const zeros = new Uint8Array(pad);
@@ -69,14 +77,15 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       await fh.write(bytes);
       fileHash.update(bytes);
-      tensors.push({ tensorId: spec.tensorId, name: spec.name, rows: spec.rows, rowLength: spec.rowLength, offset });
+      // The manifest names the dtype only where it is not the weights dtype (binary16).
+      tensors.push({ tensorId: spec.tensorId, name: spec.name, rows: spec.rows, rowLength: spec.rowLength, offset, ...(spec.dtype === 2 ? { dtype: 2 as const } : {}) });
       offset += bytes.byteLength;
-      const rowBytes = spec.rowLength * 2;
+      const rowBytes = spec.rowLength * size;
       const block = Math.max(1, Math.floor(ROWS_PER_JOB_BYTES / rowBytes));
       for (let r = 0; r < spec.rows; r += block) {
         const rows = Math.min(block, spec.rows - r);
         queuedBytes += rows * rowBytes;
-        leafBlocks.push(pool.leaves({ domain: WEIGHTS_DOMAIN, tensorId: spec.tensorId, firstRow: r, rows, rowBytes, chunkBytes: p.encoding.chunkSize * 2, data: bytes.subarray(r * rowBytes, (r + rows) * rowBytes) }));
+        leafBlocks.push(pool.leaves({ domain: WEIGHTS_DOMAIN, tensorId: spec.tensorId, firstRow: r, rows, rowBytes, chunkBytes: p.encoding.chunkSize * size, data: bytes.subarray(r * rowBytes, (r + rows) * rowBytes) }));
       }
       if (queuedBytes > MAX_QUEUED_BYTES) {
         await Promise.all(leafBlocks);
@@ -100,7 +109,7 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
   const weightRef = (id: number) => {
     const t = byId.get(id);
     if (!t) throw new RangeError(`no tensor ${id}`);
-    return { location: WEIGHTS_FILE, offset: t.offset, length: t.rows * t.rowLength * 2 };
+    return { location: WEIGHTS_FILE, offset: t.offset, length: t.rows * t.rowLength * (t.dtype === 2 ? 4 : 2) };
   };
   const graphs = {} as ModelManifest["graphs"];
   for (const compute of ["f32", "f16"] as ComputeDtype[]) {
@@ -125,6 +134,7 @@ export async function writeModelPackage(p: WritePackageParameters): Promise<Mode
     modelId: computeModelId(p.name, weightsRoot),
     source: p.source,
   } satisfies ModelManifest);
+  await p.beforeManifest?.();
   // Manifest last and atomically-enough: its presence marks a complete package.
   await writeFile(join(p.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Hex } from "viem";
-import { CommitmentTree, WEIGHTS_DOMAIN } from "../../protocol/commitments/index.js";
+import { WEIGHTS_DOMAIN } from "../../protocol/commitments/index.js";
 import { chunkCount, chunkRowBytes } from "../../protocol/encoding/index.js";
-import { LeafHasher, toHex } from "../commit/fast-leaf.js";
+import { LeafHasher } from "../commit/fast-leaf.js";
+import { PackedMerkleTree } from "../commit/packed-tree.js";
 import { ModelPackageError } from "../errors.js";
 import { readManifest, type ModelManifest } from "./manifest.js";
 
@@ -14,7 +14,9 @@ import { readManifest, type ModelManifest } from "./manifest.js";
 export interface CommittedTensor {
   rows: number;
   rowLength: number;
-  data: Uint16Array;
+  /** 1: binary16 bits (Uint16Array); 2: binary32 (Float32Array, the committed RoPE frequencies). */
+  dtype: 1 | 2;
+  data: Uint16Array | Float32Array;
 }
 
 export interface ModelWeights {
@@ -46,8 +48,11 @@ export async function loadModelWeights(dir: string, options: LoadModelWeightsOpt
   bytes.set(file);
   const byId = new Map<number, CommittedTensor>();
   for (const t of manifest.weights.tensors) {
-    if (t.offset % 2 !== 0 || t.offset + t.rows * t.rowLength * 2 > bytes.byteLength) throw new ModelPackageError(`tensor ${t.name} lies outside ${manifest.weights.file}`);
-    byId.set(t.tensorId, { rows: t.rows, rowLength: t.rowLength, data: new Uint16Array(bytes.buffer, t.offset, t.rows * t.rowLength) });
+    const dtype = t.dtype ?? 1;
+    const size = dtype === 2 ? 4 : 2;
+    if (t.offset % size !== 0 || t.offset + t.rows * t.rowLength * size > bytes.byteLength) throw new ModelPackageError(`tensor ${t.name} lies outside ${manifest.weights.file}`);
+    const n = t.rows * t.rowLength;
+    byId.set(t.tensorId, { rows: t.rows, rowLength: t.rowLength, dtype, data: dtype === 2 ? new Float32Array(bytes.buffer, t.offset, n) : new Uint16Array(bytes.buffer, t.offset, n) });
   }
   const weights: ModelWeights = {
     manifest,
@@ -79,18 +84,29 @@ export function weightsLeafIndex(weights: ModelWeights, tensorId: number, row: n
   throw new RangeError(`no tensor ${tensorId}`);
 }
 
-/** Weights tree (for proofs of single weight chunks; CommitmentTree.proof(weightsLeafIndex(...))). */
-export function weightsTree(weights: ModelWeights): CommitmentTree {
+/** The weights' leaves (PROTOCOL §3.5 order) packed as 32-byte words, hashed with the wasm keccak. */
+export function weightsLeaves(weights: ModelWeights): Uint8Array {
   const C = weights.manifest.encoding.chunkSize;
   const hasher = new LeafHasher(WEIGHTS_DOMAIN);
-  const leaves: Hex[] = [];
-  for (const t of [...weights.manifest.weights.tensors].sort((a, b) => a.tensorId - b.tensorId)) {
+  const tensors = [...weights.manifest.weights.tensors].sort((a, b) => a.tensorId - b.tensorId);
+  const out = new Uint8Array(32 * tensors.reduce((n, t) => n + t.rows * chunkCount(t.rowLength, C), 0));
+  let at = 0;
+  for (const t of tensors) {
     const { data } = weights.tensor(t.tensorId);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const rowBytes = t.rowLength * 2;
+    const size = data.BYTES_PER_ELEMENT;
+    const rowBytes = t.rowLength * size;
     for (let r = 0; r < t.rows; r++) {
-      chunkRowBytes(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), 2, C).forEach((chunk, c) => leaves.push(toHex(hasher.leaf(t.tensorId, r, c, chunk))));
+      for (const [c, chunk] of chunkRowBytes(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), size, C).entries()) {
+        out.set(hasher.leaf(t.tensorId, r, c, chunk), at);
+        at += 32;
+      }
     }
   }
-  return new CommitmentTree(leaves);
+  return out;
+}
+
+/** Weights tree (for proofs of single weight chunks: `proof(weightsLeafIndex(...))`). */
+export function weightsTree(weights: ModelWeights): PackedMerkleTree {
+  return new PackedMerkleTree(weightsLeaves(weights));
 }

@@ -1,6 +1,7 @@
 import type { Architecture } from "../model/architecture.js";
 import { headDim, normEps } from "../model/architecture.js";
 import { BlockKind, GlobalKind, tensorId } from "../model/layout.js";
+import { hasQkvBias, ropeBase } from "../../protocol/evaluator/layout.js";
 import { GraphBuilder, OnnxType, type ExternalRef, type OnnxTypeCode } from "./builder.js";
 
 /**
@@ -36,10 +37,11 @@ function weight(g: GraphBuilder, p: GraphParams, id: number, dims: number[], nam
   return castTo(g, w, OnnxType.FLOAT16, ctype(p.compute));
 }
 
-/** y = x · Wᵀ for W committed by output row [out, in] (PROTOCOL §3.5). */
-function linear(g: GraphBuilder, p: GraphParams, x: string, id: number, out: number, inp: number, name: string): string {
+/** y = x · Wᵀ (+ b) for W committed by output row [out, in] (PROTOCOL §3.5), b a committed [out] bias. */
+function linear(g: GraphBuilder, p: GraphParams, x: string, id: number, out: number, inp: number, name: string, biasId?: number): string {
   const w = weight(g, p, id, [out, inp], name);
-  return g.node("MatMul", [x, g.node("Transpose", [w], { perm: [1, 0] })]);
+  const y = g.node("MatMul", [x, g.node("Transpose", [w], { perm: [1, 0] })]);
+  return biasId === undefined ? y : g.node("Add", [y, weight(g, p, biasId, [out], `${name}_bias`)]);
 }
 
 /** RMSNorm in fp32 whatever the compute dtype: x · rsqrt(mean(x²) + ε) · g. */
@@ -72,10 +74,12 @@ export function buildHeadGraph(p: GraphParams): Uint8Array {
   return g.encode();
 }
 
-/** Inverse RoPE frequencies θ^(-2i/hd), i < hd/2, rounded to binary32 (PROTOCOL §4.2). */
+/** Inverse RoPE frequencies θ^(-2i/hd), i < hd/2, rounded to binary32 (PROTOCOL §4.2); base 0 has committed ones. */
 export function ropeInvFreq(arch: Architecture): Float32Array {
   const hd = headDim(arch);
-  return Float32Array.from({ length: hd / 2 }, (_, i) => 1 / arch.ropeTheta ** ((2 * i) / hd));
+  const base = ropeBase(arch.ropeTheta);
+  if (base === 0) throw new RangeError("this model's RoPE frequencies are committed in its weights (PROTOCOL §2.1)");
+  return Float32Array.from({ length: hd / 2 }, (_, i) => 1 / base ** ((2 * i) / hd));
 }
 
 /**
@@ -100,13 +104,17 @@ export function buildBlockGraph(p: GraphParams, layer: number): Uint8Array {
   const n1 = rmsNorm(g, p, x, id(BlockKind.attnNorm), "attn_norm");
   const heads = (y: string, n: number): string =>
     g.node("Transpose", [g.node("Reshape", [y, g.constInt64([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
-  const q = heads(linear(g, p, n1, id(BlockKind.wq), arch.heads * hd, arch.hidden, "wq"), arch.heads);
-  const k = heads(linear(g, p, n1, id(BlockKind.wk), arch.kvHeads * hd, arch.hidden, "wk"), arch.kvHeads);
-  const v = heads(linear(g, p, n1, id(BlockKind.wv), arch.kvHeads * hd, arch.hidden, "wv"), arch.kvHeads);
+  // q/k/v biases (Qwen2) are added to the projections, before RoPE (PROTOCOL §2.1).
+  const bias = (kind: number) => (hasQkvBias(arch.ropeTheta) ? id(kind) : undefined);
+  const q = heads(linear(g, p, n1, id(BlockKind.wq), arch.heads * hd, arch.hidden, "wq", bias(BlockKind.bq)), arch.heads);
+  const k = heads(linear(g, p, n1, id(BlockKind.wk), arch.kvHeads * hd, arch.hidden, "wk", bias(BlockKind.bk)), arch.kvHeads);
+  const v = heads(linear(g, p, n1, id(BlockKind.wv), arch.kvHeads * hd, arch.hidden, "wv", bias(BlockKind.bv)), arch.kvHeads);
 
-  // RoPE (rotate-half form, as in Hugging Face Llama): angles in fp32 from absolute positions.
+  // RoPE (rotate-half form, as in Hugging Face Llama): angles in fp32 from absolute positions,
+  // with θ^(-2i/hd) or the frequencies committed in the weights (scaled RoPE), read from there.
   const posF = g.node("Unsqueeze", [g.node("Cast", [positions], { to: OnnxType.FLOAT }), g.constInt64([1])]);
-  const freqs = g.node("Mul", [posF, g.constFloat(ropeInvFreq(arch), [1, hd / 2])]);
+  const invFreq = ropeBase(arch.ropeTheta) === 0 ? g.external("rope_inv_freq", OnnxType.FLOAT, [1, hd / 2], p.weightRef(tensorId(0, GlobalKind.ropeInvFreq))) : g.constFloat(ropeInvFreq(arch), [1, hd / 2]);
+  const freqs = g.node("Mul", [posF, invFreq]);
   const angles = g.node("Concat", [freqs, freqs], { axis: 1 });
   const cos = castTo(g, g.node("Cos", [angles]), OnnxType.FLOAT, c);
   const sin = castTo(g, g.node("Sin", [angles]), OnnxType.FLOAT, c);

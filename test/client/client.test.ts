@@ -14,7 +14,7 @@ import { tokenRoot } from "../../protocol/commitments/index.js";
 import { jobStatus } from "../../client/job-status.js";
 import { runJob } from "../../client/run-job.js";
 import { probeProver, selectProver } from "../../client/select-prover.js";
-import { decodeTokens } from "../../protocol/prompt/tokenizer.js";
+import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { encryptKeystore, KEYSTORE_PASSWORD_ENV } from "../../protocol/node/keystore.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
@@ -66,7 +66,7 @@ describe("stepproof client end to end", () => {
     const r = await runJob(client, { modelId: net.manifest.modelId, prompt, maxTokens: 10, onText: (t) => streamed.push(t) });
     expect(r.prover).toBe(devAccount(3).address);
     expect(streamed.join("")).toBe(r.text);
-    expect(r.text).toBe(decodeTokens(net.manifest.tokenizer, r.outputTokenIds));
+    expect(r.text).toBe(loadTokenizer(net.manifest.tokenizer).decode(r.outputTokenIds));
     const job = await getJob(client, { jobId: r.jobId });
     expect(job.status).toBe(JobStatus.Committed);
     expect(job.outputRoot).toBe(tokenRoot(r.outputTokenIds, r.inputTokens));

@@ -189,6 +189,22 @@ describe("TypeScript evaluator vs EVM, bit-identical", () => {
     });
   });
 
+  it(`ROPE with committed inverse frequencies (scaled RoPE): ${CASES} cases up to position 128k`, async () => {
+    await inBatches(CASES, 250, async (from, to) => {
+      const cases = Array.from({ length: to - from }, () => {
+        const hd = [64, 128][int(0, 1)]!;
+        // A binary32 frequency as committed (1 down to ~1e-8, Llama-3.1's scaled low end), in Q64.
+        const f = (fx.decodeF32(f32Bits(2 ** (-27 * r()) * (1 + r()))) ?? 0n) << 16n;
+        return { x: real(4), y: real(4), pos: BigInt(int(0, 131072)), i: BigInt(int(0, hd - 1)), hd: BigInt(hd), f };
+      });
+      const [ref, mag] = await h.read.ropeWithInvFreqBatch([cases.map((c) => c.x), cases.map((c) => c.y), cases.map((c) => c.pos | (c.i << 64n) | (c.hd << 128n)), cases.map((c) => c.f)]);
+      cases.forEach((c, i) => {
+        const ts = ops.ropeWithInvFreq(c.x, c.y, c.pos, c.i, c.hd, c.f);
+        expect([ref[i], mag[i]]).toEqual([ts.ref, ts.mag]);
+      });
+    });
+  });
+
   it(`HEAD_ARGMAX (greedy scores): ${CASES} cases`, async () => {
     await inBatches(CASES, 2000, async (from, to) => {
       const cases = Array.from({ length: to - from }, () => {

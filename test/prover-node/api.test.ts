@@ -6,7 +6,7 @@ import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
 import { chunkLeaf, tokenLeaf, tokenRoot, TRACE_DOMAIN, verifyProof } from "../../protocol/commitments/index.js";
 import { chatPromptTokens, completionPromptTokens, promptRoot, type ChatMessage } from "../../protocol/prompt/prompt.js";
-import { decodeTokens } from "../../protocol/prompt/tokenizer.js";
+import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
@@ -66,12 +66,12 @@ describe("prover node serves paid jobs to the openai client", () => {
 
   it("completions, not streamed, job named by header; the trace endpoint proves chunks against the on-chain root", async () => {
     const prompt = "The quick brown fox";
-    const tokens = completionPromptTokens(net.manifest.tokenizer, prompt);
+    const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), prompt);
     const jobId = await open(tokens, 12);
     const res = await openai.completions.create({ model: net.manifest.modelId, prompt, max_tokens: 12 }, { headers: { "x-stepproof-job": jobId.toString() } });
     const sp = (res as unknown as { stepproof: Stepproof }).stepproof;
     expect(res.usage).toEqual({ prompt_tokens: tokens.length, completion_tokens: sp.output_token_ids.length, total_tokens: tokens.length + sp.output_token_ids.length });
-    expect(res.choices[0]!.text).toBe(decodeTokens(net.manifest.tokenizer, sp.output_token_ids));
+    expect(res.choices[0]!.text).toBe(loadTokenizer(net.manifest.tokenizer).decode(sp.output_token_ids));
     await expectCommitted(jobId, tokens.length, sp);
 
     const root = (await getJob(client, { jobId })).traceRoot;
@@ -104,7 +104,7 @@ describe("prover node serves paid jobs to the openai client", () => {
 
   it("completions, streamed, job named by a body field", async () => {
     const prompt = "Once upon a time";
-    const tokens = completionPromptTokens(net.manifest.tokenizer, prompt);
+    const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), prompt);
     const jobId = await open(tokens, 10);
     const stream = await openai.completions.create({ model: net.manifest.modelId, prompt, max_tokens: 10, stream: true, stepproof_job_id: jobId.toString() } as OpenAI.CompletionCreateParamsStreaming);
     let text = "";
@@ -117,7 +117,7 @@ describe("prover node serves paid jobs to the openai client", () => {
     }
     expect(sp).toBeDefined();
     expect(chunks).toBeGreaterThan(sp!.output_token_ids.length); // one per token, then the final one
-    expect(text).toBe(decodeTokens(net.manifest.tokenizer, sp!.output_token_ids));
+    expect(text).toBe(loadTokenizer(net.manifest.tokenizer).decode(sp!.output_token_ids));
     await expectCommitted(jobId, tokens.length, sp!);
   });
 
@@ -126,13 +126,13 @@ describe("prover node serves paid jobs to the openai client", () => {
       { role: "system", content: "You are terse." },
       { role: "user", content: "Say hi" },
     ];
-    const tokens = chatPromptTokens(net.manifest.tokenizer, messages);
+    const tokens = chatPromptTokens(loadTokenizer(net.manifest.tokenizer), messages);
     const jobA = await open(tokens, 8);
     const res = await openai.chat.completions.create({ model: net.manifest.name, messages: messages as OpenAI.ChatCompletionMessageParam[], max_tokens: 8 }, { headers: { "x-stepproof-job": jobA.toString() } });
     const spA = (res as unknown as { stepproof: Stepproof }).stepproof;
     expect(res.object).toBe("chat.completion");
     expect(res.choices[0]!.message.role).toBe("assistant");
-    expect(res.choices[0]!.message.content).toBe(decodeTokens(net.manifest.tokenizer, spA.output_token_ids));
+    expect(res.choices[0]!.message.content).toBe(loadTokenizer(net.manifest.tokenizer).decode(spA.output_token_ids));
     await expectCommitted(jobA, tokens.length, spA);
 
     const jobB = await open(tokens, 8);
@@ -143,7 +143,7 @@ describe("prover node serves paid jobs to the openai client", () => {
       content += chunk.choices[0]?.delta?.content ?? "";
       sp ??= (chunk as unknown as { stepproof?: Stepproof }).stepproof;
     }
-    expect(content).toBe(decodeTokens(net.manifest.tokenizer, sp!.output_token_ids));
+    expect(content).toBe(loadTokenizer(net.manifest.tokenizer).decode(sp!.output_token_ids));
     // Same prompt and greedy sampling: the same output and trace on the second job.
     expect(sp!.output_token_ids).toEqual(spA.output_token_ids);
     expect(sp!.trace_root).toBe(spA.trace_root);
@@ -152,7 +152,7 @@ describe("prover node serves paid jobs to the openai client", () => {
 
   it("a client that disconnects mid-stream does not stop the job: it is generated and committed", async () => {
     const prompt = "Hang up on me";
-    const tokens = completionPromptTokens(net.manifest.tokenizer, prompt);
+    const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), prompt);
     const jobId = await open(tokens, 40);
     const abort = new AbortController();
     const res = await fetch(`${node.url}/v1/completions`, { method: "POST", signal: abort.signal, headers: { "content-type": "application/json", "x-stepproof-job": jobId.toString() }, body: JSON.stringify({ model: net.manifest.modelId, prompt, max_tokens: 40, stream: true }) });

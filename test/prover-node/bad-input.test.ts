@@ -4,6 +4,7 @@ import { openJob } from "../../protocol/chain/actions/openJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
 import { completionPromptTokens, promptRoot } from "../../protocol/prompt/prompt.js";
+import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
@@ -29,7 +30,7 @@ describe("prover node refuses bad input without changing state", () => {
     await registerProverOnChain(net, 1, node.url);
     await registerProverOnChain(net, 3, "http://127.0.0.1:9"); // another prover, no node
     client = await net.as(2);
-    tokens = completionPromptTokens(net.manifest.tokenizer, prompt);
+    tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), prompt);
     const open = async (prover: `0x${string}`) => (await openJob(client, { prover, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 6 })).jobId;
     jobId = await open(devAccount(1).address);
     otherJob = await open(devAccount(3).address);

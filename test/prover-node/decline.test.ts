@@ -5,6 +5,7 @@ import { publishPrompt } from "../../protocol/chain/actions/publishPrompt.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
 import { jobEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import { completionPromptTokens, promptRoot } from "../../protocol/prompt/prompt.js";
+import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
@@ -54,7 +55,7 @@ describe("the prover node declines jobs it cannot serve", () => {
 
   it("a request with someone else's prompt for the job declines nothing", async () => {
     const client = await net.as(2);
-    const tokens = completionPromptTokens(net.manifest.tokenizer, "the real prompt");
+    const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), "the real prompt");
     const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
     const junk = [...tokens.slice(0, -1), net.manifest.architecture.vocab + 5];
     const res = await fetch(`${node.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "x-stepproof-job": jobId.toString() }, body: JSON.stringify({ model: net.manifest.modelId, prompt: junk, max_tokens: 4 }) });
@@ -65,7 +66,7 @@ describe("the prover node declines jobs it cannot serve", () => {
   it("published prompts beyond what the node can take in time are declined within the window, the rest served", async () => {
     const client = await net.as(2);
     const open = async (text: string) => {
-      const tokens = completionPromptTokens(net.manifest.tokenizer, text);
+      const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), text);
       const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
       await publishPrompt(client, { jobId, promptTokens: tokens });
       return jobId;

@@ -30,16 +30,17 @@ export type TestNetwork = {
 
 /**
  * A Hardhat JSON-RPC chain (anvil with STEPPROOF_TEST_CHAIN=anvil) with the suite deployed (Ignition, as test/chain/deploy-e2e does),
- * the tiny model registered with its real weights root and manifest hash, and one dev account (`auditor`, default 3) in its audit pool.
+ * a model registered with its real weights root and manifest hash (the tiny model, or the package
+ * at `modelDir`), and one dev account (`auditor`, default 3) in its audit pool.
  */
-export async function startTestNetwork(options: { auditor?: number } = {}): Promise<TestNetwork> {
+export async function startTestNetwork(options: { auditor?: number; modelDir?: string } = {}): Promise<TestNetwork> {
   const chain = process.env["STEPPROOF_TEST_CHAIN"] === "anvil" ? await startAnvil() : await startHardhatRpc();
   const dir = await mkdtemp(path.join(tmpdir(), "stepproof-prover-"));
   const deploymentId = `test-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const conn = await network.create({ network: "localhost", override: { url: chain.url } });
   const { file } = await deploySuite(conn, { deploymentsDir: dir, deploymentId });
   await conn.close();
-  const modelDir = await tinyModelDir("tiny");
+  const modelDir = options.modelDir ?? (await tinyModelDir("tiny"));
   const manifest = await readManifest(modelDir);
   const as = (i: number) => connectStepproof({ rpcUrl: chain.url, deploymentFile: file, account: devAccount(i), expectedChainId: 31337 });
   await registerModel(await as(0), {

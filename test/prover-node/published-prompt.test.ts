@@ -4,6 +4,7 @@ import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { publishPrompt } from "../../protocol/chain/actions/publishPrompt.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
 import { completionPromptTokens, promptRoot } from "../../protocol/prompt/prompt.js";
+import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
@@ -29,7 +30,7 @@ describe("a prompt published on-chain", () => {
 
   it("is served and committed by the prover's loop without any HTTP request", async () => {
     const client = await net.as(2);
-    const tokens = completionPromptTokens(net.manifest.tokenizer, "served from the chain");
+    const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), "served from the chain");
     const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 6 });
     await node.loop.kick();
     expect((await getJob(client, { jobId })).status).toBe(JobStatus.Open); // nothing to serve yet

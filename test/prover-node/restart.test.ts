@@ -11,6 +11,7 @@ import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
 import { JobStatus } from "../../protocol/chain/contracts.js";
 import { completionPromptTokens, promptRoot } from "../../protocol/prompt/prompt.js";
+import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { encryptKeystore, KEYSTORE_PASSWORD_ENV } from "../../protocol/node/keystore.js";
 import { FAULT_ENV } from "../../prover-node/state/tx-sender.js";
 import { devAccount } from "../helpers/chains.js";
@@ -114,7 +115,7 @@ describe("a prover node killed and restarted", () => {
     const client = await net.as(2);
     const prover = devAccount(1).address;
     const prompt = "Restart me";
-    const tokens = completionPromptTokens(net.manifest.tokenizer, prompt);
+    const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), prompt);
     const { jobId } = await openJob(client, { prover, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 8 });
     const request = (url: string) =>
       fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "x-stepproof-job": jobId.toString() }, body: JSON.stringify({ model: net.manifest.modelId, prompt, max_tokens: 8 }) });

@@ -45,7 +45,7 @@ describe("model package (PROTOCOL §3.5, §4.1)", () => {
     const leaf = chunkLeaf({ domain: WEIGHTS_DOMAIN, tensorId: id, row: 5, chunkIndex: 1 }, bytes);
     expect(toHex(new LeafHasher(WEIGHTS_DOMAIN).leaf(id, 5, 1, bytes))).toBe(leaf);
     const index = weightsLeafIndex(w, id, 5, 1);
-    expect(tree.indexOf(leaf)).toBe(index);
+    expect(tree.leaf(index)).toBe(leaf);
     expect(verifyProof(leaf, tree.proof(index), w.manifest.weightsRoot)).toBe(true);
     expect(verifyProof(leaf, tree.proof(index + 1), w.manifest.weightsRoot)).toBe(false);
   });

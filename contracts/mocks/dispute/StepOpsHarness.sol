@@ -93,6 +93,20 @@ contract StepOpsHarness {
         }
     }
 
+    /// @notice p packs pos | i << 64 | hd << 128; f is the inverse frequency in Q64.
+    function ropeWithInvFreqBatch(int256[] calldata x, int256[] calldata y, uint256[] calldata p, int256[] calldata f)
+        external
+        pure
+        returns (int256[] memory ref, uint256[] memory mag)
+    {
+        ref = new int256[](x.length);
+        mag = new uint256[](x.length);
+        for (uint256 i = 0; i < x.length; ++i) {
+            uint256 q = p[i];
+            (ref[i], mag[i]) = StepOps.ropeWithInvFreq(x[i], y[i], uint64(q), uint64(q >> 64), uint64(q >> 128), f[i]);
+        }
+    }
+
     /// @notice StepOps.argmax over (z j, z tok, score j, score tok, atol, rtol).
     function argmaxBatch(
         int256[] calldata zj,

@@ -50,6 +50,17 @@ contract ModelRegistryTest is Suite {
         models.registerModel(keccak256("x"), 0, 0, arch(), _enc(1, 64), tolerances());
     }
 
+    /// ropeTheta packs the variant (PROTOCOL §2.1): base 0 = committed inverse frequencies
+    /// (Llama-3.1 scaled RoPE), bit 31 = q/k/v biases (Qwen2); both register.
+    function test_register_acceptsRopeAndBiasVariants() public {
+        IModelRegistry.Architecture memory a = arch();
+        a.ropeTheta = 0;
+        models.registerModel(keccak256("llama-3.1-style"), bytes32(uint256(1)), 0, a, _enc(1, 64), tolerances());
+        a.ropeTheta = uint32(1 << 31) | 1_000_000;
+        models.registerModel(keccak256("qwen2-style"), bytes32(uint256(1)), 0, a, _enc(1, 64), tolerances());
+        assertEq(models.getModel(keccak256("qwen2-style")).arch.ropeTheta, uint32(1 << 31) | 1_000_000, "packed theta");
+    }
+
     function test_register_validatesEncodingAndTolerances() public {
         vm.expectRevert(abi.encodeWithSelector(IModelRegistry.InvalidEncoding.selector, 3, 1, 64));
         models.registerModel(keccak256("x"), bytes32(uint256(1)), 0, arch(), _enc(3, 64), tolerances());

