@@ -1,5 +1,6 @@
 import OpenAI from "openai";
 import type { Address, Hex } from "viem";
+import type { ProverOffer } from "../protocol/chain/actions/listProverOffers.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
 import { openJob } from "../protocol/chain/actions/openJob.js";
 import { publishPrompt } from "../protocol/chain/actions/publishPrompt.js";
@@ -73,13 +74,17 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
     tokenizer = await resolveTokenizer({ manifest, modelDir: p.modelDir });
   }
   const tokensFor = (t: TextTokenizer) => ("text" in p.prompt ? completionPromptTokens(t, p.prompt.text) : "tokenIds" in p.prompt ? [...p.prompt.tokenIds] : chatPromptTokens(t, p.prompt.messages));
-  const estimate = tokenizer ? tokensFor(tokenizer).length : "tokenIds" in p.prompt ? p.prompt.tokenIds.length : 1;
-  const offer = await selectProver(clients, { modelId: p.modelId, inputTokens: estimate, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe: (o) => probeProver(o, p.modelId) });
+  const probe = (o: ProverOffer) => probeProver(o, p.modelId);
   if (!tokenizer) {
-    const manifest = await resolveManifest(clients, { modelId: p.modelId, endpoint: offer.endpoint });
-    tokenizer = await resolveTokenizer({ manifest, endpoint: offer.endpoint });
+    // Any prover of the model serves the same tokenizer (pinned by the registered manifest): take
+    // it from the first reachable one, before judging who can take a job of this size.
+    const source = await selectProver(clients, { modelId: p.modelId, inputTokens: 1, maxOutputTokens: 1, ...(p.prover ? { prover: p.prover } : {}), probe, checkCapacity: false });
+    const manifest = await resolveManifest(clients, { modelId: p.modelId, endpoint: source.endpoint });
+    tokenizer = await resolveTokenizer({ manifest, endpoint: source.endpoint });
   }
+  // A prompt the tokenizer refuses (a chat without a template) fails here, before anything is paid.
   const tokens = tokensFor(tokenizer);
+  const offer = await selectProver(clients, { modelId: p.modelId, inputTokens: tokens.length, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe });
   const escrow = maxCost(offer, tokens.length, p.maxTokens);
   if (p.maxEscrow !== undefined && escrow > p.maxEscrow) {
     throw new SpendingLimitError(`the job would escrow ${escrow} (${tokens.length} prompt tokens, up to ${p.maxTokens} output tokens at prover ${offer.prover}'s prices), over the limit of ${p.maxEscrow}`, escrow, p.maxEscrow);

@@ -13,6 +13,8 @@ export type SelectProverParameters = {
   prover?: Address;
   /** Skip candidates that fail this check (e.g. an unreachable endpoint), in ranking order. */
   probe?: (offer: ProverOffer) => Promise<boolean>;
+  /** Check that openJob would accept a job of these counts (jail, collateral, deterrence); default true. */
+  checkCapacity?: boolean;
 };
 
 /** The job's maximum cost at an offer's prices (what openJob escrows). */
@@ -26,7 +28,7 @@ export const maxCost = (o: Pick<ProverOffer, "inputPrice" | "outputPrice">, inpu
  */
 export async function selectProver(clients: StepproofClients, p: SelectProverParameters): Promise<ProverOffer> {
   const offers = await listProverOffers(clients, { modelId: p.modelId });
-  const refusal = await refusalCheck(clients, p);
+  const refusal = p.checkCapacity === false ? async () => undefined : await refusalCheck(clients, p);
   if (p.prover) {
     const wanted = getAddress(p.prover);
     const offer = offers.find((o) => o.prover === wanted);
