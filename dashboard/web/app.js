@@ -9,6 +9,7 @@ let lastVersion = -1;
 function show(snapshot) {
   if (snapshot.version === lastVersion && !snapshot.error) return;
   lastVersion = snapshot.version;
+  $("main").hidden = false;
   $("totals").innerHTML = renderTotals(snapshot);
   $("chart").innerHTML = renderChart(snapshot);
   $("models").innerHTML = renderModels(snapshot);

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -110,6 +111,25 @@ describe("network dashboard", () => {
     }
   });
 
+  it("runs as a command (npm run dashboard, bin stepproof-dashboard): prints its URL, serves until SIGTERM", async () => {
+    const child = spawn(process.execPath, ["--no-warnings", "--import", "tsx", "dashboard/cli.ts", "--rpc", net.chain.url, "--deployment", net.deploymentFile, "--port", "0", "--db", path.join(net.dir, "cli.sqlite"), "--no-probe-nodes"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b) => (out += b));
+    child.stderr.on("data", (b) => (out += b));
+    try {
+      const url = await until("the URL", () => /stepproof dashboard: (http:\/\/\S+)/.exec(out)?.[1]);
+      const health = await until("a healthy dashboard", async () => {
+        const h = (await (await fetch(`${url}/healthz`)).json()) as { ok: boolean; caughtUp: boolean };
+        return h.ok && h.caughtUp ? h : undefined;
+      });
+      expect(health.ok).toBe(true);
+      expect(out).toMatch(/dashboard: connected: chain 31337/);
+    } finally {
+      child.kill("SIGTERM");
+      expect(await new Promise((r) => child.once("exit", (code) => r(code)))).toBe(0);
+    }
+  });
+
   describe.skipIf(!CHROMIUM)("in Chromium", () => {
     let browser: Browser;
     beforeAll(async () => {
@@ -155,6 +175,9 @@ describe("network dashboard", () => {
         const problem = page.locator("#problem");
         await problem.getByText(/Cannot reach a JSON-RPC chain/).waitFor({ timeout: 20_000 });
         expect(await page.locator("#status").getAttribute("data-state")).toBe("down");
+        const file = path.join(await mkdtemp(path.join(tmpdir(), "stepproof-dashboard-")), "rpc-down.png");
+        await page.screenshot({ path: file });
+        console.log(`dashboard screenshot (RPC down): ${file}`);
         await page.close();
       } finally {
         await d.close();
