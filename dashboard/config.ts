@@ -1,4 +1,6 @@
+import path from "node:path";
 import { z } from "zod";
+import { readJsonConfig, validateConfig } from "../protocol/node/config-file.js";
 import { DashboardError } from "./errors.js";
 
 /**
@@ -46,4 +48,34 @@ export function parseDashboardConfig(input: DashboardConfigInput): DashboardConf
     throw new DashboardError(`Invalid dashboard options: ${issues}`, { cause: r.error });
   }
   return r.data;
+}
+
+/** The `chain` section that prover and verifier configs share (the rest of a node config is not the dashboard's business). */
+const nodeChainSchema = z.object({
+  chain: z.object({
+    rpcUrl: z.string().url(),
+    deploymentFile: z.string().min(1),
+    expectedChainId: z.number().int().positive().optional(),
+    confirmations: z.number().int().nonnegative().optional(),
+    maxLogRange: z.number().int().positive().optional(),
+  }),
+});
+
+export type NodeChainSettings = Pick<DashboardConfigInput, "rpcUrl" | "deploymentFile" | "expectedChainId" | "confirmations" | "maxLogRange">;
+
+/**
+ * The chain settings of a prover's or verifier's config file (`--node-config`), so the dashboard
+ * watches exactly what a node on this machine uses; the deployment file resolves against the
+ * config's folder, as the nodes resolve it.
+ */
+export async function readNodeChainSettings(file: string): Promise<NodeChainSettings> {
+  const error = (m: string, o: { details?: string; cause?: unknown }) => new DashboardError(m, o);
+  const c = validateConfig(nodeChainSchema, await readJsonConfig(file, error), `chain section of ${file}`, error).chain;
+  return {
+    rpcUrl: c.rpcUrl,
+    deploymentFile: path.resolve(path.dirname(path.resolve(file)), c.deploymentFile),
+    ...(c.expectedChainId !== undefined ? { expectedChainId: c.expectedChainId } : {}),
+    ...(c.confirmations !== undefined ? { confirmations: c.confirmations } : {}),
+    ...(c.maxLogRange !== undefined ? { maxLogRange: c.maxLogRange } : {}),
+  };
 }

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser } from "playwright-core";
@@ -111,8 +111,11 @@ describe("network dashboard", () => {
     }
   });
 
-  it("runs as a command (npm run dashboard, bin stepproof-dashboard): prints its URL, serves until SIGTERM", async () => {
-    const child = spawn(process.execPath, ["--no-warnings", "--import", "tsx", "dashboard/cli.ts", "--rpc", net.chain.url, "--deployment", net.deploymentFile, "--port", "0", "--db", path.join(net.dir, "cli.sqlite"), "--no-probe-nodes"], { stdio: ["ignore", "pipe", "pipe"] });
+  it("runs as a command (npm run dashboard, bin stepproof-dashboard) on a node's chain settings: prints its URL, serves until SIGTERM", async () => {
+    // The prover's config file, as an operator has it: the dashboard takes its chain section.
+    const nodeConfig = path.join(net.dir, "prover.json");
+    await writeFile(nodeConfig, JSON.stringify(await proverConfigFor(net, "for-dashboard")));
+    const child = spawn(process.execPath, ["--no-warnings", "--import", "tsx", "dashboard/cli.ts", "--node-config", nodeConfig, "--port", "0", "--db", path.join(net.dir, "cli.sqlite"), "--no-probe-nodes"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (b) => (out += b));
     child.stderr.on("data", (b) => (out += b));
