@@ -45,12 +45,30 @@ export type CalibrateParameters = {
   margin?: number;
   /** Write the thresholds into the package manifest (default false). */
   write?: boolean;
+  /** The long steps as they go (a CLI draws bars from it). */
+  onProgress?: (progress: CalibrationProgress) => void;
 };
+
+/**
+ * `trace`: the reference run, token by token (each token's rows are captured and hashed into
+ * the trace as it goes); `reexecute`: one alternative setup re-executing the trace, boundary by
+ * boundary (`done` of `total` = layers + 1).
+ */
+export type CalibrationProgress = { stage: "trace"; done: number; total: number } | { stage: "reexecute"; setup: string; done: number; total: number };
 
 export async function calibrate(p: CalibrateParameters): Promise<CalibrationReturnType> {
   const margin = p.margin ?? DEFAULT_MARGIN;
   const setups = p.setups ?? ALTERNATIVE_SETUPS;
-  const honest = await generate({ modelDir: p.modelDir, promptTokens: p.promptTokens, maxNewTokens: p.maxNewTokens, samplingParams: 0n, trace: true, stopAtEos: false, session: REFERENCE_SETUP });
+  const honest = await generate({
+    modelDir: p.modelDir,
+    promptTokens: p.promptTokens,
+    maxNewTokens: p.maxNewTokens,
+    samplingParams: 0n,
+    trace: true,
+    stopAtEos: false,
+    session: REFERENCE_SETUP,
+    ...(p.onProgress ? { onToken: (_token: number, index: number) => p.onProgress!({ stage: "trace", done: index + 1, total: p.maxNewTokens }) } : {}),
+  });
   const trace = honest.trace!;
   const perSetup: SetupDeviation[] = [];
   let layers = 0;
@@ -67,6 +85,7 @@ export async function calibrate(p: CalibrateParameters): Promise<CalibrationRetu
       dev.maxAbs = Math.max(dev.maxAbs, r.maxAbs);
       dev.maxRelL2 = Math.max(dev.maxRelL2, r.maxRelL2);
       dev.ms += r.ms;
+      p.onProgress?.({ stage: "reexecute", setup: dev.setup, done: l + 1, total: layers + 1 });
     }
     perSetup.push(dev);
     await s.release();

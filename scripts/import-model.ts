@@ -7,7 +7,6 @@
  * - a llama2.c checkpoint file (model.bin, legacy export) with its tokenizer.bin (--tokenizer,
  *   default tokenizer.bin beside the checkpoint).
  */
-import { SingleBar, Presets } from "cli-progress";
 import { Command } from "commander";
 import { statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -15,6 +14,7 @@ import { importHfCheckpoint } from "../runtime/model/hf-import.js";
 import { importLlama2cCheckpoint } from "../runtime/model/llama2c-import.js";
 import type { TensorSpec } from "../runtime/model/layout.js";
 import { StepproofError } from "../protocol/errors.js";
+import { createProgress, type ProgressBar } from "./lib/progress.js";
 
 const program = new Command()
   .argument("<source>", "Hugging Face checkpoint directory, or llama2.c checkpoint file")
@@ -28,14 +28,13 @@ const source = program.args[0]!;
 const opts = program.opts<{ tokenizer?: string; out?: string; name?: string; chunkSize?: string; traceDtype: string }>();
 const isFile = statSync(source, { throwIfNoEntry: false })?.isFile() ?? false;
 const name = opts.name ?? basename(source).replace(/\.bin$/, "");
-const bar = new SingleBar({ format: "importing {bar} {value}/{total} tensors | {tensor}", hideCursor: true }, Presets.shades_classic);
-let started = false;
+// A bar on a terminal only; in a pipe or CI one plain line.
+const progress = createProgress();
+let bar: ProgressBar | undefined;
 const onTensor = (spec: TensorSpec, i: number, total: number) => {
-  if (!started) {
-    bar.start(total, 0, { tensor: spec.name });
-    started = true;
-  }
-  bar.update(i + 1, { tensor: spec.name });
+  if (!bar) progress.log(`importing ${total} tensors …`);
+  bar ??= progress.bar("importing", total);
+  bar.update(i + 1, `${i + 1}/${total} ${spec.name}`);
 };
 const common = { dir: opts.out ?? join("models", name), name, ...(opts.chunkSize ? { chunkSize: Number(opts.chunkSize) } : {}), traceDtype: opts.traceDtype === "2" ? (2 as const) : (1 as const), onTensor };
 const t0 = performance.now();
@@ -43,11 +42,11 @@ try {
   const manifest = isFile
     ? await importLlama2cCheckpoint({ checkpoint: source, tokenizer: opts.tokenizer ?? join(dirname(source), "tokenizer.bin"), ...common })
     : await importHfCheckpoint({ source, ...common });
-  bar.stop();
+  progress.stop();
   console.log(`${manifest.name}: ${manifest.architecture.layers} layers, d=${manifest.architecture.hidden}, vocab ${manifest.architecture.vocab} (${isFile ? "llama2.c" : "Hugging Face"} checkpoint) → ${common.dir}`);
   console.log(`weightsRoot ${manifest.weightsRoot}\nmodelId ${manifest.modelId} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 } catch (err) {
-  bar.stop();
+  progress.stop();
   console.error(`model:import failed: ${err instanceof StepproofError ? err.message : String(err)}`);
   process.exit(1);
 }
