@@ -62,7 +62,7 @@ export function addKeysCommand(program: Command): void {
     .option("--force", "replace an existing file")
     .action(async (o: { out: string; force?: boolean }) => {
       const address = await writeKeystoreFile(o.out, `0x${randomBytes(32).toString("hex")}`, await readKeystorePassword({ confirm: true }), { force: o.force ?? false });
-      console.log(`${address}\nwrote ${o.out}; fund this address, then register`);
+      console.log(`${address}\nwrote ${o.out}; fund this address (a node then registers)`);
     });
   keys
     .command("import")
