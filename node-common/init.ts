@@ -83,7 +83,7 @@ export function relativeToConfig(configFile: string, p: string): string {
 export function modelNotes(check: ModelCheck, dir: string): string[] {
   const notes: string[] = [];
   if (!check.calibrated) notes.push(`model ${dir} is not calibrated: run \`npm run calibrate -- --model ${dir}\` before registering it (calibration rewrites the manifest)`);
-  if (check.registration === "unregistered") notes.push(`model ${check.manifest.modelId} is not registered on this chain yet: \`npm run model:register -- ${dir} --keystore <registrar keystore>\``);
+  if (check.registration === "unregistered") notes.push(`model ${check.manifest.modelId} is not registered on this chain yet: \`npm run model:register -- ${dir} --keystore <registrar keystore>\` (on a dev chain \`--dev\` signs as the deployer)`);
   if (check.registration === "mismatch") notes.push(`model ${check.manifest.modelId} is registered with another manifest (calibrated after registering?): clients will refuse this package; use the registered one or register a new model id`);
   if (check.synthetic) notes.push(`model ${check.manifest.name} is synthetic (random weights): its text is noise that every verifier re-derives, not language`);
   return notes;

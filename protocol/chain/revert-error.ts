@@ -45,8 +45,8 @@ const time = (v: unknown) => (typeof v === "bigint" && v > 0n ? new Date(Number(
  */
 const EXPLAIN: Record<string, (f: Record<string, unknown>) => string> = {
   InvalidTokenLimits: (f) => `a job needs at least one prompt and one output token, and inputTokens + maxOutputTokens (${f["inputTokens"]} + ${f["maxOutputTokens"]}) at most the model's context of ${f["context"]} tokens`,
-  ModelUnknown: (f) => `model ${f["modelId"]} is not registered in the ModelRegistry: a holder of REGISTRAR_ROLE registers it first (\`npm run model:register\`)`,
-  NoAuditors: (f) => `no verifier is in the audit pool of model ${f["modelId"]}, so no job can open: a verifier joins it with \`stepproof-verifier register\``,
+  ModelUnknown: (f) => `model ${f["modelId"]} is not registered in the ModelRegistry: a holder of REGISTRAR_ROLE registers it first, after calibrating it (\`npm run model:register -- <model dir> --keystore <registrar keystore>\`; on a dev chain \`--dev\`)`,
+  NoAuditors: (f) => `no verifier is in the audit pool of model ${f["modelId"]}, so no job can open: a verifier joins it with \`npm run verifier -- register\``,
   InsufficientDeterrence: (f) => `the prover's open escrow would be ${tokens(f["exposure"])}, over the ${tokens(f["limit"])} its free stake deters cheating on (PROTOCOL §9.4): it must stake more or settle jobs first`,
   Jailed: (f) => `node ${f["node"]} is jailed for proven fraud until ${time(f["until"])}`,
   StakeTooLow: (f) => `node ${f["node"]} stakes ${tokens(f["have"])}; at least ${tokens(f["need"])} is needed`,

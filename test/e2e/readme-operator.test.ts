@@ -174,6 +174,27 @@ describe("README operator section", () => {
     expect(await balance(prover)).toBe(funded - parseEther("500") + f.proverPaid!);
     expect(await balance(client)).toBe(funded - f.proverPaid! - f.fee! - f.auditFee!);
     const all = outputs.join("\n");
+    const sh = (line: string, extra: Record<string, string | undefined> = {}) =>
+      new Promise<string>((resolve, reject) => {
+        const childEnv = Object.fromEntries(Object.entries({ ...env, ...extra }).filter((e): e is [string, string] => e[1] !== undefined));
+        const child = spawn("bash", ["-c", line], { cwd: dir, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+        let text = "";
+        child.stdout!.on("data", (b: Buffer) => (text += b));
+        child.stderr!.on("data", (b: Buffer) => (text += b));
+        child.once("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`${line} exited ${code}:\n${text}`))));
+      });
+    const readmeLine = (part: string) => steps.find((s): s is Extract<Step, { kind: "command" }> => s.kind === "command" && s.line.includes(part))!.line;
+    // model:register is idempotent: the README's command again is a no-op that prints the id.
+    const again = await sh(readmeLine("model:register"));
+    expect(again).toMatch(/already registered/);
+    expect(again).toMatch(/^0x[0-9a-f]{64}$/m);
+    // Status needs no password: only the keystore's address field is read (stdin is closed, no prompt can answer).
+    expect(await sh(readmeLine("prover -- status"), { STEPPROOF_KEYSTORE_PASSWORD: undefined })).toMatch(/withdrawn\s+0\.0*[1-9]/);
+    // Settlement at the default log level, with amounts; the verifier says what it samples.
+    const logs = daemonText();
+    expect(logs).toMatch(/committed job 1: \d+ prompt \+ \d+ output tokens; earns [0-9.]+/);
+    expect(logs).toMatch(/finalized job 1: [0-9.]+ credited to this prover/);
+    expect(logs).toMatch(/checks 25 % of all committed jobs/);
     expect(all).toMatch(/synthetic model/);
     expect(all).toMatch(/earned\s+[1-9]|earned\s+0\.0*[1-9]/);
     // The client's refund of unused escrow: none when the job used every token it paid for.
