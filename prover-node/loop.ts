@@ -1,4 +1,5 @@
 import { formatEther, parseEventLogs } from "viem";
+import type { PlayReturnType } from "../protocol/game/play.js";
 import { jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { FINALIZE_BATCH } from "../protocol/chain/actions/finalizeJobs.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
@@ -22,7 +23,7 @@ export type DisputeResponder = (p: {
   jobIds: readonly bigint[];
   modelDir: string;
   traceFor: (jobId: bigint) => { tokens: readonly number[]; row(t: number, layer: number): HiddenData } | undefined;
-}) => Promise<unknown>;
+}) => Promise<readonly PlayReturnType[] | void>;
 
 export type LoopOptions = {
   clients: StepproofClients;
@@ -143,7 +144,7 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
         }),
       );
       // A dispute is the one thing that can cost the stake: every move the node makes is worth a line.
-      for (const m of Array.isArray(moves) ? (moves as { disputeId?: string; move?: { kind: string }; tx?: string }[]) : []) {
+      for (const m of moves ?? []) {
         if (m.move && m.move.kind !== "wait") o.log.info({ dispute: m.disputeId, move: m.move.kind, tx: m.tx }, `dispute ${m.disputeId}: played ${m.move.kind}`);
       }
     });
