@@ -199,5 +199,5 @@ describe("README operator section", () => {
     expect(all).toMatch(/earned\s+[1-9]|earned\s+0\.0*[1-9]/);
     // The client's refund of unused escrow: none when the job used every token it paid for.
     expect(all).toMatch(/withdrew [0-9.]+ to 0x|nothing to withdraw for 0x/);
-  }, 240_000);
+  }, 300_000); // 60–130 s on this shared machine; the margin is for a loaded one (npm test runs files in parallel)
 });
