@@ -44,7 +44,8 @@ export default defineConfig({
     // In-process EDR chain used by tests and the demo.
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     // A JSON-RPC node on this machine: `npm run devnet` (Hardhat) or anvil.
-    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    // Its URL follows STEPPROOF_RPC_URL when set, like every stepproof command and the devnet.
+    localhost: { type: "http", chainType: "l1", url: process.env["STEPPROOF_RPC_URL"] ?? "http://127.0.0.1:8545" },
     // Any JSON-RPC chain; URL and key come from the keystore or environment, never a file.
     sepolia: {
       type: "http",

@@ -2,15 +2,19 @@
 /**
  * stepproof-client run --prompt … --max-tokens N [--prover addr] [--model id] [--chat]
  * stepproof-client status <jobId>
+ * stepproof-client withdraw
  * stepproof-client gateway --model <id> [--model <id>…] [--port 8080] [--max-per-request T] [--max-per-day T]
- * Chain options come from flags or STEPPROOF_RPC_URL / STEPPROOF_DEPLOYMENT / STEPPROOF_KEYSTORE;
+ * Chain options come from flags or STEPPROOF_RPC_URL / STEPPROOF_DEPLOYMENT / STEPPROOF_KEYSTORE
+ * (defaults: the dev chain at 127.0.0.1:8545, deployments/<chainId>.json);
  * the keystore password from STEPPROOF_KEYSTORE_PASSWORD or a prompt.
  */
 import { Command } from "commander";
 import { addKeysCommand } from "../protocol/node/keys-command.js";
 import { formatEther, getAddress, isAddress, isHex, parseEther, type Hex } from "viem";
 import { connectStepproof } from "../protocol/chain/client.js";
-import { StepproofError } from "../protocol/errors.js";
+import { withdrawCredits } from "../protocol/chain/actions/withdrawCredits.js";
+import { defaultRpcUrl } from "../protocol/node/chain-defaults.js";
+import { runCli } from "../protocol/node/cli-errors.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import { encodeSamplingParams } from "../protocol/sampling/rule.js";
 import { loadKeystoreAccount } from "../protocol/node/keystore.js";
@@ -24,20 +28,23 @@ type ChainOptions = { rpc?: string; deployment?: string; keystore?: string; chai
 const program = new Command()
   .name("stepproof-client")
   .description("pay a stepproof prover per token and check what it commits")
-  .option("--rpc <url>", "JSON-RPC URL (env STEPPROOF_RPC_URL)")
-  .option("--deployment <file>", "deployments/<chainId>.json (env STEPPROOF_DEPLOYMENT)")
+  .option("--rpc <url>", "JSON-RPC URL (default STEPPROOF_RPC_URL, else http://127.0.0.1:8545)")
+  .option("--deployment <file>", "deployment file (default STEPPROOF_DEPLOYMENT, else deployments/<chainId>.json)")
   .option("--keystore <file>", "encrypted JSON keystore of the paying account (env STEPPROOF_KEYSTORE)")
   .option("--chain-id <id>", "refuse any other chain");
 
 async function connect(o: ChainOptions, signer: boolean) {
-  const rpcUrl = o.rpc ?? process.env["STEPPROOF_RPC_URL"];
+  const rpcUrl = defaultRpcUrl(o.rpc);
+  // Default: deployments/<chainId>.json, where `npm run deploy` writes it.
   const deploymentFile = o.deployment ?? process.env["STEPPROOF_DEPLOYMENT"];
   const keystore = o.keystore ?? process.env["STEPPROOF_KEYSTORE"];
-  if (!rpcUrl || !deploymentFile) throw new ClientError("give --rpc and --deployment (or STEPPROOF_RPC_URL and STEPPROOF_DEPLOYMENT)");
   if (signer && !keystore) throw new ClientError("give --keystore (or STEPPROOF_KEYSTORE): the job is paid from that account");
   const account = signer ? await loadKeystoreAccount(keystore!) : undefined;
-  return connectStepproof({ rpcUrl, deploymentFile, ...(account ? { account } : {}), ...(o.chainId ? { expectedChainId: Number(o.chainId) } : {}) });
+  return connectStepproof({ rpcUrl, ...(deploymentFile ? { deploymentFile } : {}), ...(account ? { account } : {}), ...(o.chainId ? { expectedChainId: Number(o.chainId) } : {}) });
 }
+
+/** Text for a terminal: control characters (a synthetic model emits any byte) shown as escapes, newlines and tabs kept. */
+const printable = (t: string) => t.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 
 program
   .command("run")
@@ -65,7 +72,11 @@ program
       samplingParams: encodeSamplingParams({ temperature: Number(o.temperature), seed: BigInt(o.seed) }),
       ...(o.prover ? { prover: getAddress(o.prover) } : {}),
       ...(o.modelDir ? { modelDir: o.modelDir } : {}),
-      ...(o.json ? {} : { onText: (t: string) => process.stdout.write(t) }),
+      ...(o.json ? {} : { onText: (t: string) => process.stdout.write(printable(t)) }),
+      onModel: (m) => {
+        // A seeded synthetic model's output is random bytes: say so before any of it is printed.
+        if (m.synthetic && !o.json) console.error(`(${m.name} is a synthetic model with random weights: its text is noise that every verifier re-derives, not language; the token ids below are what the prover committed)`);
+      },
     });
     const total = r.inputTokens + r.outputTokens;
     const summary = {
@@ -88,7 +99,7 @@ program
       console.log(
         `\n\njob ${summary.jobId} · prover ${r.prover}\n` +
           `tokens: ${r.inputTokens} in + ${r.outputTokens} out; ids ${JSON.stringify(r.outputTokenIds)}\n` +
-          `cost: ${summary.cost} (${summary.inputPrice}/input token, ${summary.outputPrice}/output token; ${summary.costPerToken} per token overall); escrowed ${summary.escrowed}, the rest is refunded at finalization\n` +
+          `cost: ${summary.cost} (${summary.inputPrice}/input token, ${summary.outputPrice}/output token; ${summary.costPerToken} per token overall); escrowed ${summary.escrowed}, the rest is refunded when the job is finalized after its challenge window (then \`withdraw\` moves it to the wallet)\n` +
           `committed: trace root ${r.traceRoot}, outputRoot matches the tokens received`,
       );
   });
@@ -114,6 +125,16 @@ program
           `disputes: ${s.openDisputes} open; ${s.disputes.length === 0 ? "none so far" : s.disputes.map((d) => `${d.event}${d.proverAtFault === undefined ? "" : d.proverAtFault ? " (prover at fault)" : " (prover cleared)"} in block ${d.block}`).join(", ")}`,
         ].join("\n"),
       );
+  });
+
+program
+  .command("withdraw")
+  .description("move what the escrow and the registry owe this account (refunds of unused escrow, penalties paid to it) to its wallet")
+  .action(async () => {
+    const clients = await connect(program.opts<ChainOptions>(), true);
+    const r = await withdrawCredits(clients);
+    const total = r.fromEscrow + r.fromRegistry;
+    console.log(total === 0n ? `nothing to withdraw for ${clients.walletClient!.account.address} (refunds are credited when a job is finalized)` : `withdrew ${formatEther(total)} to ${clients.walletClient!.account.address} (${formatEther(r.fromEscrow)} from the escrow, ${formatEther(r.fromRegistry)} from the registry)`);
   });
 
 program
@@ -149,9 +170,4 @@ program
 
 addKeysCommand(program);
 
-try {
-  await program.parseAsync();
-} catch (err) {
-  console.error(err instanceof StepproofError ? `error: ${err.message}` : err);
-  process.exit(1);
-}
+await runCli(() => program.parseAsync());

@@ -7,7 +7,8 @@ import { publishPrompt } from "../protocol/chain/actions/publishPrompt.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import { tokenRoot } from "../protocol/commitments/index.js";
-import { ClientError, CommitmentMismatchError, SpendingLimitError } from "./errors.js";
+import type { ModelManifest } from "../runtime/model/manifest.js";
+import { ClientError, CommitmentMismatchError, ContextLengthError, SpendingLimitError } from "./errors.js";
 import { resolveManifest, resolveTokenizer } from "./model-info.js";
 import { chatPromptTokens, completionPromptTokens, promptRoot, type ChatMessage } from "../protocol/prompt/prompt.js";
 import { maxCost, probeProver, selectProver } from "./select-prover.js";
@@ -35,6 +36,8 @@ export type RunJobParameters = {
   commitTimeoutMs?: number;
   /** Refuse (SpendingLimitError, nothing sent) a job that would escrow more than this. */
   maxEscrow?: bigint;
+  /** Called once the model is known and the prompt fits it, before anything is paid. */
+  onModel?: (model: { name: string; synthetic: boolean; context: number; promptTokens: number }) => void | Promise<void>;
   /** Called (and awaited) once the job is open and funded, before the prompt is sent. */
   onJobOpened?: (job: { jobId: bigint; prover: Address; escrowed: bigint }) => void | Promise<void>;
 };
@@ -69,8 +72,9 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   const stop = validateStop(p.stop);
   // The token count is needed to pick the cheapest prover; the tokenizer needs an endpoint or a package.
   let tokenizer: TextTokenizer | undefined;
+  let manifest: ModelManifest | undefined;
   if (p.modelDir) {
-    const manifest = await resolveManifest(clients, { modelId: p.modelId, modelDir: p.modelDir });
+    manifest = await resolveManifest(clients, { modelId: p.modelId, modelDir: p.modelDir });
     tokenizer = await resolveTokenizer({ manifest, modelDir: p.modelDir });
   }
   const tokensFor = (t: TextTokenizer) => ("text" in p.prompt ? completionPromptTokens(t, p.prompt.text) : "tokenIds" in p.prompt ? [...p.prompt.tokenIds] : chatPromptTokens(t, p.prompt.messages));
@@ -79,11 +83,15 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
     // Any prover of the model serves the same tokenizer (pinned by the registered manifest): take
     // it from the first reachable one, before judging who can take a job of this size.
     const source = await selectProver(clients, { modelId: p.modelId, inputTokens: 1, maxOutputTokens: 1, ...(p.prover ? { prover: p.prover } : {}), probe, checkCapacity: false });
-    const manifest = await resolveManifest(clients, { modelId: p.modelId, endpoint: source.endpoint });
+    manifest = await resolveManifest(clients, { modelId: p.modelId, endpoint: source.endpoint });
     tokenizer = await resolveTokenizer({ manifest, endpoint: source.endpoint });
   }
   // A prompt the tokenizer refuses (a chat without a template) fails here, before anything is paid.
   const tokens = tokensFor(tokenizer);
+  // So does one the model's context cannot hold (the manifest's context is the registered one: its hash is checked).
+  const context = manifest!.architecture.context;
+  if (tokens.length + p.maxTokens > context) throw new ContextLengthError(tokens.length, p.maxTokens, context);
+  await p.onModel?.({ name: manifest!.name, synthetic: manifest!.source.kind === "generated", context, promptTokens: tokens.length });
   const offer = await selectProver(clients, { modelId: p.modelId, inputTokens: tokens.length, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe });
   const escrow = maxCost(offer, tokens.length, p.maxTokens);
   if (p.maxEscrow !== undefined && escrow > p.maxEscrow) {

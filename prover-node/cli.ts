@@ -1,25 +1,28 @@
 #!/usr/bin/env -S npx tsx
 /**
- * stepproof-prover start|register|stake|unbond|decline|status --config <file>
+ * stepproof-prover init|start|register|stake|unbond|decline|status --config <file>
  * The key comes from the config's encrypted JSON keystore; the password from
- * STEPPROOF_KEYSTORE_PASSWORD or a prompt. Nothing secret is printed.
+ * STEPPROOF_KEYSTORE_PASSWORD or a prompt (`status` needs none). Nothing secret is printed.
  */
 import { Command } from "commander";
-import { addKeysCommand } from "../protocol/node/keys-command.js";
-import { formatEther, parseEther } from "viem";
-import { auditManagerAbi, nodeRegistryAbi, jobEscrowAbi } from "../protocol/chain/generated/abi.js";
-import { readDetectionProbability } from "../protocol/chain/actions/audits.js";
+import { addKeysCommand, readOnlyAddress } from "../protocol/node/keys-command.js";
+import path from "node:path";
+import { formatEther, parseEther, type Hex } from "viem";
+import { auditManagerAbi, modelRegistryAbi, nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { declineJob } from "../protocol/chain/actions/declineJob.js";
 import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { stakeMore } from "../protocol/chain/actions/stakeMore.js";
 import { unbond } from "../protocol/chain/actions/unbond.js";
 import { connectStepproof } from "../protocol/chain/client.js";
-import { StepproofError } from "../protocol/errors.js";
+import { defaultRpcUrl } from "../protocol/node/chain-defaults.js";
+import { ask } from "../protocol/node/ask.js";
+import { runCli } from "../protocol/node/cli-errors.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import { loadProverConfig, type ProverConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { initProver } from "./init.js";
 import { proverAccount, startProverNode } from "./node.js";
-import { ProverDb } from "./state/db.js";
+import { formatProverStatus, readProverStatus } from "./status.js";
 
 const program = new Command().name("stepproof-prover").description("stepproof prover node");
 
@@ -57,9 +60,16 @@ program
     if (config.stake === undefined) throw new ConfigError("set `stake` (base units) in the config to register");
     const manifest = await readManifest(config.model.dir);
     const clients = await connect(config);
+    const modelId = manifest.modelId as Hex;
+    // Checked before anything is sent: staking and then failing on the offer leaves a half-registered node.
+    const known = await clients.publicClient.readContract({ address: clients.deployment.contracts.modelRegistry, abi: modelRegistryAbi, functionName: "isRegistered", args: [modelId] });
+    if (!known) throw new ConfigError(`model ${modelId} (${config.model.dir}) is not registered on chain ${clients.chain.id}`, { details: `a holder of REGISTRAR_ROLE registers it first: npm run model:register -- ${path.relative(process.cwd(), config.model.dir) || "."} --keystore <registrar keystore>` });
     const endpoint = config.endpoint.publicUrl ?? `http://${config.endpoint.host}:${config.endpoint.port}`;
-    await registerNode(clients, { role: "prover", stake: config.stake, endpoint, offers: [{ modelId: manifest.modelId, inputPrice: config.prices.input, outputPrice: config.prices.output }] });
-    console.log(`registered ${clients.walletClient!.account.address} at ${endpoint} for model ${manifest.modelId}`);
+    await registerNode(clients, { role: "prover", stake: config.stake, endpoint, offers: [{ modelId, inputPrice: config.prices.input, outputPrice: config.prices.output }] });
+    const node = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [clients.walletClient!.account.address] });
+    console.log(`registered prover ${clients.walletClient!.account.address} at ${endpoint}: stake ${formatEther(node.stake)}, model ${modelId} at ${formatEther(config.prices.input)} per prompt token and ${formatEther(config.prices.output)} per generated token`);
+    const pool = await clients.publicClient.readContract({ address: clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "poolOf", args: [modelId] });
+    if (!pool.some((m) => m.leftBlock === 0)) console.log("note: no verifier is in this model's audit pool yet: clients cannot open jobs until one joins (`npm run verifier -- register`)");
   });
 
 program
@@ -98,56 +108,60 @@ program
 
 program
   .command("status")
-  .description("stake, offer, credits, exposure and its limit, the protocol's detection probability and the node's jobs")
+  .description("stake, offer, exposure and its limit, jail, the protocol's detection probability, earnings (earned, pending, credits, withdrawn, slashed) and the node's jobs; needs no password")
   .requiredOption("--config <file>", "prover config (JSON)")
+  .option("--address <address>", "the prover to report on (default: the address field of the config's keystore)")
   .option("--json", "machine-readable output")
-  .action(async (o: { config: string; json?: boolean }) => {
+  .action(async (o: { config: string; address?: string; json?: boolean }) => {
     const config = await loadProverConfig(o.config);
-    const clients = await connect(config);
-    const me = clients.walletClient!.account.address;
-    const { nodeRegistry, jobEscrow } = clients.deployment.contracts;
-    const manifest = await readManifest(config.model.dir);
-    const node = await clients.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [me] });
-    const offer = await clients.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [me, manifest.modelId] });
-    const escrowCredits = await clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "credits", args: [me] });
-    const exposure = await clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "exposure", args: [me] });
-    const free = node.stake - node.locked;
-    // PROTOCOL §9.4: the escrow of open jobs this stake deters cheating on (reverts with no auditors).
-    const exposureLimit = await clients.publicClient
-      .readContract({ address: clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "exposureLimit", args: [manifest.modelId, free] })
-      .catch(() => null);
-    const db = new ProverDb(config.dataDir);
-    const jobs = db.countByState();
-    const lastTickBlock = db.getCursor("lastTickBlock") ?? null;
-    db.close();
-    const status = {
-      address: me,
-      registered: node.role === 1,
-      endpoint: node.endpoint,
-      stake: formatEther(node.stake),
-      locked: formatEther(node.locked),
-      unbonding: formatEther(node.unbonding),
-      unbondingReadyAt: node.unbondingReadyAt ? new Date(Number(node.unbondingReadyAt) * 1000).toISOString() : null,
-      jailedUntil: node.jailedUntil ? new Date(Number(node.jailedUntil) * 1000).toISOString() : null,
-      exposure: formatEther(exposure),
-      exposureLimit: exposureLimit === null ? "no auditors in the model's pool: no job can open" : formatEther(exposureLimit),
-      // PROTOCOL §9.1: the protocol's probability of catching one corrupted step of a job.
-      detectionProbability: await readDetectionProbability(clients, manifest.modelId),
-      model: manifest.modelId,
-      offer: offer.active ? { inputPrice: offer.inputPrice.toString(), outputPrice: offer.outputPrice.toString() } : null,
-      credits: formatEther(escrowCredits),
-      jobs,
-      lastTickBlock,
-    };
-    console.log(o.json ? JSON.stringify(status) : Object.entries(status).map(([k, v]) => `${k.padEnd(17)} ${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join("\n"));
+    const address = await readOnlyAddress(o.address, config.keystore, (m) => new ConfigError(m));
+    const status = await readProverStatus(config, address);
+    console.log(o.json ? JSON.stringify(status) : formatProverStatus(status));
+  });
+
+program
+  .command("init")
+  .description("create a prover config and (if absent) a new encrypted keystore, after checking the RPC, the deployment and the model package; prints the next commands")
+  .option("--model <dir>", "model package directory (asked on a terminal; default models/generated/tiny)")
+  .option("--config <file>", "config file to write", "prover.json")
+  .option("--keystore <file>", "keystore to use, created with a new key if absent (password from STEPPROOF_KEYSTORE_PASSWORD or a prompt)", "keys/prover.json")
+  .option("--rpc <url>", "JSON-RPC URL (default STEPPROOF_RPC_URL, else http://127.0.0.1:8545)")
+  .option("--deployment <file>", "deployment file (default deployments/<chainId>.json)")
+  .option("--host <host>", "interface the API listens on", "127.0.0.1")
+  .option("--port <n>", "API port", "8600")
+  .option("--public-url <url>", "URL published on-chain for clients (default http://host:port)")
+  .option("--stake <tokens>", "stake to register with", "500")
+  .option("--input-price <tokens>", "price per prompt token", "0.001")
+  .option("--output-price <tokens>", "price per generated token", "0.004")
+  .option("--data-dir <dir>", "node database and traces", "data/prover")
+  .option("--trace-gb <n>", "disk budget for traces (GB)", "10")
+  .option("--force", "replace an existing config")
+  .action(async (o: { model?: string; config: string; keystore: string; rpc?: string; deployment?: string; host: string; port: string; publicUrl?: string; stake: string; inputPrice: string; outputPrice: string; dataDir: string; traceGb: string; force?: boolean }) => {
+    const port = Number(o.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be 0..65535, got ${o.port}`);
+    const traceGb = Number(o.traceGb);
+    if (!(traceGb > 0)) throw new ConfigError(`--trace-gb must be positive, got ${o.traceGb}`);
+    const r = await initProver({
+      config: o.config,
+      keystore: o.keystore,
+      model: o.model ?? (await ask("model package directory", "models/generated/tiny")),
+      rpcUrl: defaultRpcUrl(o.rpc),
+      ...(o.deployment ? { deploymentFile: o.deployment } : {}),
+      host: o.host,
+      port,
+      ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+      stake: o.stake,
+      inputPrice: o.inputPrice,
+      outputPrice: o.outputPrice,
+      dataDir: o.dataDir,
+      traceBytes: Math.round(traceGb * 1e9),
+      force: o.force ?? false,
+    });
+    console.log(`prover ${r.address} (${r.keystoreCreated ? `new key in ${o.keystore}` : `key from ${o.keystore}`}) on chain ${r.chainId}: wrote ${o.config}`);
+    for (const n of r.notes) console.log(`note: ${n}`);
+    console.log(`next:\n${r.next.map((c) => `  ${c}`).join("\n")}`);
   });
 
 addKeysCommand(program);
 
-try {
-  await program.parseAsync();
-} catch (err) {
-  // Typed errors print their short message and details; nothing secret is in either.
-  console.error(err instanceof StepproofError ? `error: ${err.message}` : err);
-  process.exit(1);
-}
+await runCli(() => program.parseAsync());

@@ -1,3 +1,5 @@
+import { formatEther, parseEventLogs } from "viem";
+import type { PlayReturnType } from "../protocol/game/play.js";
 import { jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { FINALIZE_BATCH } from "../protocol/chain/actions/finalizeJobs.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
@@ -21,7 +23,7 @@ export type DisputeResponder = (p: {
   jobIds: readonly bigint[];
   modelDir: string;
   traceFor: (jobId: bigint) => { tokens: readonly number[]; row(t: number, layer: number): HiddenData } | undefined;
-}) => Promise<unknown>;
+}) => Promise<readonly PlayReturnType[] | void>;
 
 export type LoopOptions = {
   clients: StepproofClients;
@@ -127,7 +129,7 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     await step("disputes", async () => {
       const jobIds = o.db.jobsIn("committed").map((r) => r.jobId);
       if (jobIds.length === 0) return;
-      await o.sender.exclusive(() =>
+      const moves = await o.sender.exclusive(() =>
         responder({
           clients: o.clients,
           jobIds,
@@ -141,6 +143,10 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
           },
         }),
       );
+      // A dispute is the one thing that can cost the stake: every move the node makes is worth a line.
+      for (const m of moves ?? []) {
+        if (m.move && m.move.kind !== "wait") o.log.info({ dispute: m.disputeId, move: m.move.kind, tx: m.tx }, `dispute ${m.disputeId}: played ${m.move.kind}`);
+      }
     });
   }
 
@@ -154,7 +160,14 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     }
     for (let i = 0; i < ready.length; i += FINALIZE_BATCH) {
       const batch = ready.slice(i, i + FINALIZE_BATCH);
-      await o.sender.send({ kind: "finalize", key: batch.join(","), address: o.clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "finalizeMany", args: [batch], what: `finalize ${batch.length} jobs` });
+      const { hash, receipt } = await o.sender.send({ kind: "finalize", key: batch.join(","), address: o.clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "finalizeMany", args: [batch], what: `finalize ${batch.length} jobs` });
+      for (const e of parseEventLogs({ abi: jobEscrowAbi, logs: receipt.logs, eventName: "JobFinalized" })) {
+        const a = e.args;
+        o.log.info(
+          { jobId: a.jobId.toString(), proverPaid: formatEther(a.proverPaid), fee: formatEther(a.fee), auditFee: formatEther(a.auditFee), clientRefund: formatEther(a.clientRefund), tx: hash },
+          `finalized job ${a.jobId}: ${formatEther(a.proverPaid)} credited to this prover (protocol fee ${formatEther(a.fee)}, audit fee ${formatEther(a.auditFee)}, ${formatEther(a.clientRefund)} refunded to the client)`,
+        );
+      }
       for (const jobId of batch) {
         const job = await getJob(o.clients, { jobId });
         if (job.status === JobStatus.Finalized) report.finalized++;
@@ -168,13 +181,15 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     const { jobEscrow, nodeRegistry } = o.clients.deployment.contracts;
     const fromEscrow = await o.clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "credits", args: [me] });
     if (fromEscrow > 0n && fromEscrow >= o.withdrawThreshold) {
-      await o.sender.send({ kind: "withdraw-escrow", key: String(Date.now()), address: jobEscrow, abi: jobEscrowAbi, functionName: "withdraw", args: [], what: "withdraw escrow credits" });
+      const { hash } = await o.sender.send({ kind: "withdraw-escrow", key: String(Date.now()), address: jobEscrow, abi: jobEscrowAbi, functionName: "withdraw", args: [], what: "withdraw escrow credits" });
       report.withdrawn += fromEscrow;
+      o.log.info({ amount: formatEther(fromEscrow), from: "escrow", tx: hash }, `withdrew ${formatEther(fromEscrow)} of escrow credits to the wallet`);
     }
     const fromRegistry = await o.clients.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "credits", args: [me] });
     if (fromRegistry > 0n && fromRegistry >= o.withdrawThreshold) {
-      await o.sender.send({ kind: "withdraw-registry", key: String(Date.now()), address: nodeRegistry, abi: nodeRegistryAbi, functionName: "withdrawCredits", args: [], what: "withdraw registry credits" });
+      const { hash } = await o.sender.send({ kind: "withdraw-registry", key: String(Date.now()), address: nodeRegistry, abi: nodeRegistryAbi, functionName: "withdrawCredits", args: [], what: "withdraw registry credits" });
       report.withdrawn += fromRegistry;
+      o.log.info({ amount: formatEther(fromRegistry), from: "registry", tx: hash }, `withdrew ${formatEther(fromRegistry)} of registry credits to the wallet`);
     }
   });
 
@@ -195,7 +210,8 @@ function settle(o: LoopOptions, jobId: bigint, status: number, report: TickRepor
   } catch {
     // trace already pruned
   }
-  if (status === JobStatus.Slashed) o.log.warn({ jobId: jobId.toString() }, "job was slashed");
+  if (status === JobStatus.Slashed) o.log.warn({ jobId: jobId.toString() }, `job ${jobId} was slashed: its collateral and a share of the free stake are lost, and the prover is jailed (\`status\` shows how much and until when)`);
+  else if (status === JobStatus.Finalized) o.log.info({ jobId: jobId.toString() }, `job ${jobId} settled (finalized by someone else)`);
 }
 
 /** Runs runTick every `intervalMs`, one at a time; `kick()` runs one now (after a commit, in tests). */

@@ -106,7 +106,16 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   });
   registerOpenAiRoutes(app, { jobs, manifest, manifestBytes, tokenizer, tokenizerFiles, prover: account.address, prices: config.prices });
   registerTraceRoutes(app, { db, store });
-  await app.listen({ host: config.endpoint.host, port: config.endpoint.port });
+  try {
+    await app.listen({ host: config.endpoint.host, port: config.endpoint.port });
+  } catch (cause) {
+    // Nothing was served or sent yet: release what start opened and say which setting to change.
+    await app.close().catch(() => {});
+    db.close();
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === "EADDRINUSE" ? "the address is already in use (another prover on that port?)" : code === "EACCES" ? "permission denied (ports below 1024 need privileges)" : (cause as Error).message;
+    throw new ConfigError(`cannot listen on ${config.endpoint.host}:${config.endpoint.port}: ${why}`, { details: "stop the other process or set endpoint.port in the config", cause });
+  }
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.endpoint.port;
   const url = `http://${config.endpoint.host.includes(":") ? `[${config.endpoint.host}]` : config.endpoint.host}:${port}`;

@@ -43,8 +43,15 @@ export const verifierConfigSchema = z
     audit: z.object({ mode: z.enum(["honest", "lazy"]).default("honest") }).default({ mode: "honest" }),
     /** Stake for `register` (base units). */
     stake: uintString.optional(),
-    /** URL published on-chain (verifiers expose status only). */
-    endpoint: z.string().url().default("http://127.0.0.1:8700"),
+    /**
+     * URL published on-chain, where the operator can be reached (a verifier serves no API).
+     * Written like the prover's, `{ "publicUrl": "https://…" }`; a bare URL string, the older
+     * form, is accepted too.
+     */
+    endpoint: z
+      .union([z.string().url(), z.object({ publicUrl: z.string().url() }).strict()])
+      .default({ publicUrl: "http://127.0.0.1:8700" })
+      .transform((e) => (typeof e === "string" ? e : e.publicUrl)),
     /** Directory of the SQLite state (cursor, checked jobs, sampling secret). */
     dataDir: z.string().min(1),
     /** Loop period (ms); default 15 s. */

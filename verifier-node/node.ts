@@ -8,7 +8,7 @@ import { boundariesFor, checkJobLayers, DEFAULT_LOGIT_TOLERANCE } from "./check-
 import type { DisputeDriver } from "./dispute-driver.js";
 import type { AvailabilityDriver } from "./availability-driver.js";
 import type { AuditDriver } from "./audit-driver.js";
-import type { AuditAssignment } from "../protocol/chain/actions/audits.js";
+import { AuditState, auditStateName, type AuditAssignment } from "../protocol/chain/actions/audits.js";
 import { TransactionError } from "../protocol/chain/actions/send.js";
 import { detectionProbability, sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
 import type { VerifierState } from "./state.js";
@@ -140,15 +140,21 @@ export class VerifierNode {
     // Audits the protocol assigned to this verifier come first: their boundaries, not the
     // policy's, and they are checked whatever the voluntary sampling says (PROTOCOL §9.1).
     let audit: AuditAssignment | undefined;
+    let auditWhy = "this verifier answers no audits";
     if (this.deps.audits && sessions) {
       const found = await this.deps.audits.lookup(jobId);
       if (found.kind === "wait") return "waiting";
       if (found.kind === "mine") audit = found.assignment;
+      auditWhy = describeDraw(found.assignment);
     }
     const secret = state.secret();
     const sampled = shouldCheckJob(secret, jobId, policy);
+    // Say what was decided and why, for every job: an operator's first jobs are usually skipped
+    // (a 25 % policy, a 10 % audit rate), which is not the same as the node doing nothing.
+    const policyWhy = `${sampled ? "among" : "not among"} the ${percent(policy.jobFraction)} of jobs this verifier's policy checks`;
     if (!audit && !sampled) {
-      state.update(jobId, { state: "skipped", detail: "not sampled" });
+      state.update(jobId, { state: "skipped", detail: `not sampled (${policyWhy}); ${auditWhy}` });
+      this.deps.log?.(`job ${jobId}: not checked: ${policyWhy}, and ${auditWhy}`);
       return "skipped";
     }
     if (!sessions) {
@@ -166,6 +172,7 @@ export class VerifierNode {
     // An audit's boundaries, plus whatever the voluntary policy samples on top.
     const own = sampled ? sampleLayers(secret, jobId, model.arch.layers, policy) : [];
     const layers = [...new Set([...(audit?.boundaries ?? []), ...own])].sort((a, b) => a - b);
+    this.deps.log?.(`job ${jobId}: re-executing boundaries ${layers.join(", ")} and the head step (of 0..${model.arch.layers}): ${audit ? `the protocol assigned its audit to this verifier${sampled ? ", and it is " + policyWhy : ""}` : policyWhy}`);
     try {
       const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens, inputTokens: onchain.inputTokens };
       const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, promptRoot: onchain.promptRoot, outputRoot: onchain.outputRoot, boundaries: boundariesFor(layers, model.arch.layers), shape });
@@ -182,9 +189,11 @@ export class VerifierNode {
       if (audit) {
         await this.deps.audits!.report(job, audit, `boundaries ${layers.join(", ")} and the head step within thresholds`);
         state.update(jobId, { state: "passed", layers, detail: "audit reported" });
+        this.deps.log?.(`job ${jobId}: boundaries ${layers.join(", ")} and the head step within the registered thresholds; audit reported with its probe leaf (pay vests a day later)`);
         return "reported";
       }
       state.update(jobId, { state: "passed", layers });
+      this.deps.log?.(`job ${jobId}: boundaries ${layers.join(", ")} and the head step within the registered thresholds`);
       return "passed";
     } catch (err) {
       const unavailable = err instanceof TraceUnavailableError;
@@ -202,5 +211,23 @@ export class VerifierNode {
     const audits: Record<string, number> = {};
     for (const a of this.deps.audits?.all() ?? []) audits[a.state] = (audits[a.state] ?? 0) + 1;
     return { jobs, audits, detection: detectionProbability(this.deps.policy, layers) };
+  }
+}
+
+const percent = (f: number) => `${+(f * 100).toFixed(2)} %`;
+
+/** Why the protocol's draw does or does not make this job this verifier's audit (PROTOCOL §9.1). */
+function describeDraw(a: AuditAssignment): string {
+  switch (a.state) {
+    case AuditState.Unaudited:
+      return "the protocol's draw left it unaudited";
+    case AuditState.NoAuditor:
+      return "the protocol drew it for audit but no other verifier was in the pool";
+    case AuditState.Lapsed:
+      return "its audit draw lapsed (nobody fixed it within 256 blocks)";
+    case AuditState.Assigned:
+      return `the protocol assigned its audit to ${a.auditor}`;
+    default:
+      return `its audit is ${auditStateName(a.state)} (auditor ${a.auditor})`;
   }
 }

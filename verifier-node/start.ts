@@ -97,7 +97,11 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
     if (member) pools.push(id);
     else log.warn({ model: id }, "not in this model's audit pool: no audits will be assigned (run `register` to join)");
   }
-  log.info({ verifier: account.address, models: [...dirs.keys()], auditPools: pools, auditMode: config.audit.mode, policy: config.sampling }, "verifier started");
+  const p = config.sampling;
+  log.info(
+    { verifier: account.address, models: [...dirs.keys()], auditPools: pools, auditMode: config.audit.mode, policy: p },
+    `verifier started: answers the audits the protocol assigns it in ${pools.length} audit pool(s), and checks ${+(p.jobFraction * 100).toFixed(2)} % of all committed jobs on top (${p.layersPerJob} boundaries and the head step each)`,
+  );
   return {
     node,
     clients,

@@ -7,7 +7,7 @@ import { StepproofError } from "../../protocol/errors.js";
 import type { ChatMessage } from "../../protocol/prompt/prompt.js";
 import { PromptEncodingError } from "../../protocol/prompt/errors.js";
 import { encodeSamplingParams, MAX_TEMPERATURE } from "../../protocol/sampling/rule.js";
-import { ClientError, CommitmentMismatchError, SpendingLimitError } from "../errors.js";
+import { ClientError, CommitmentMismatchError, ContextLengthError, SpendingLimitError } from "../errors.js";
 import { runJob, type JobPrompt, type RunJobReturnType } from "../run-job.js";
 import { SpendingLedger, type SpendingLimits } from "./spending.js";
 
@@ -178,6 +178,8 @@ function toGatewayError(err: unknown, jobId?: bigint): GatewayError {
   if (err instanceof GatewayError) return err;
   const job = jobId !== undefined ? ` (job ${jobId})` : "";
   if (err instanceof SpendingLimitError) return new GatewayError(402, "insufficient_quota", err.message, { cause: err });
+  // Prompt plus max_tokens over the model's context: refused before anything is paid, as OpenAI does.
+  if (err instanceof ContextLengthError) return new GatewayError(400, "invalid_request_error", `${err.shortMessage}; ${err.details}`, { cause: err });
   // A prompt the model's tokenizer cannot take (a chat without a chat template, bad stop strings): nothing was paid.
   if (err instanceof PromptEncodingError) return new GatewayError(400, "invalid_request_error", err.shortMessage, { cause: err });
   if (err instanceof CommitmentMismatchError) return new GatewayError(502, "stepproof_commitment_mismatch", `${err.message}${job}`, { cause: err });

@@ -10,7 +10,7 @@ import {
   type WalletClient,
 } from "viem";
 import { StepproofError } from "../errors.js";
-import { readDeployment, type Deployment } from "./deployments.js";
+import { deploymentPath, readDeployment, type Deployment } from "./deployments.js";
 
 export class ChainConnectionError extends StepproofError {
   override name = "ChainConnectionError";
@@ -25,7 +25,8 @@ export type StepproofClients = {
 
 export type ConnectParameters = {
   rpcUrl: string;
-  deploymentFile: string;
+  /** Default: deployments/<chainId>.json under the working directory, where `npm run deploy` writes it. */
+  deploymentFile?: string;
   /** Signs transactions; omit for read-only use. */
   account?: Account;
   /** Refuse to run unless the RPC serves this chain (protects against a wrong URL). */
@@ -47,7 +48,7 @@ export async function connectStepproof(params: ConnectParameters): Promise<Stepp
   if (params.expectedChainId !== undefined && chainId !== params.expectedChainId) {
     throw new ChainConnectionError(`Wrong chain: ${params.rpcUrl} serves chain ${chainId}, expected ${params.expectedChainId}.`);
   }
-  const deployment = await readDeployment(params.deploymentFile, chainId);
+  const deployment = await readDeployment(params.deploymentFile ?? deploymentPath(chainId), chainId);
   const chain = defineChain({
     id: chainId,
     name: `chain-${chainId}`,

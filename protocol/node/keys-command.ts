@@ -39,6 +39,19 @@ export async function keystoreAddress(file: string): Promise<Address> {
   return getAddress(address.startsWith("0x") ? address : `0x${address}`);
 }
 
+/**
+ * The account a read-only command reports on: `--address` when given, else the keystore's
+ * `address` field (no password: status needs no secret).
+ */
+export async function readOnlyAddress(flag: string | undefined, keystore: string | undefined, makeError: (message: string) => Error): Promise<Address> {
+  if (flag !== undefined) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(flag)) throw makeError(`--address is not an address: ${flag}`);
+    return getAddress(flag);
+  }
+  if (!keystore) throw makeError("give --address, or set `keystore` in the config (only its address field is read)");
+  return keystoreAddress(keystore);
+}
+
 /** `keys new | import | address`, the same on every stepproof CLI (prover, verifier, client). */
 export function addKeysCommand(program: Command): void {
   const keys = program.command("keys").description("create, import or inspect the encrypted JSON keystore a node or client signs with");
@@ -49,7 +62,7 @@ export function addKeysCommand(program: Command): void {
     .option("--force", "replace an existing file")
     .action(async (o: { out: string; force?: boolean }) => {
       const address = await writeKeystoreFile(o.out, `0x${randomBytes(32).toString("hex")}`, await readKeystorePassword({ confirm: true }), { force: o.force ?? false });
-      console.log(`${address}\nwrote ${o.out}; fund this address, then register`);
+      console.log(`${address}\nwrote ${o.out}; fund this address (a node then registers)`);
     });
   keys
     .command("import")

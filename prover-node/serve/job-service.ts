@@ -1,4 +1,5 @@
-import type { Address, Hex } from "viem";
+import { formatEther, type Address, type Hex } from "viem";
+import { quote } from "../../protocol/incentives/settlement.js";
 import { jobEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import { getJob, UnknownJobError, type OnChainJob } from "../../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
@@ -218,6 +219,11 @@ export class JobService {
     });
     o.db.setState(jobId, "committed", { commitTx: hash });
     o.metrics.commits.inc();
+    const earns = quote({ ...job, outputTokens: row.outputTokenIds.length, feeBps: BigInt(job.feeBps), auditFeeBps: BigInt(job.auditFeeBps) }).proverPaid;
+    o.log.info(
+      { jobId: jobId.toString(), tx: hash, inputTokens: job.inputTokens, outputTokens: row.outputTokenIds.length, earns: formatEther(earns) },
+      `committed job ${jobId}: ${job.inputTokens} prompt + ${row.outputTokenIds.length} output tokens; earns ${formatEther(earns)} when finalized after its challenge window (${job.challengeWindow} s)`,
+    );
     return hash;
   }
 

@@ -1,5 +1,5 @@
-import { BaseError, ContractFunctionRevertedError, encodeFunctionData, keccak256, type Abi, type Hex, type TransactionReceipt } from "viem";
-import { TransactionError } from "../../protocol/chain/actions/send.js";
+import { encodeFunctionData, keccak256, type Abi, type Hex, type TransactionReceipt } from "viem";
+import { toTransactionError, TransactionError, withSuiteErrors } from "../../protocol/chain/actions/send.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { ProverNodeError } from "../errors.js";
 import type { ProverDb, TxRow } from "./db.js";
@@ -59,7 +59,8 @@ export class PersistedTxSender {
       if (!wallet) throw new ProverNodeError(`cannot ${p.what}: no signing account`);
       const { publicClient } = this.clients;
       try {
-        await publicClient.simulateContract({ account: wallet.account, address: p.address, abi: p.abi, functionName: p.functionName, args: p.args } as Parameters<typeof publicClient.simulateContract>[0]);
+        // With every suite error: a call into one contract can revert with another's (NodeRegistry's `Jailed` from the escrow).
+        await publicClient.simulateContract({ account: wallet.account, address: p.address, abi: withSuiteErrors(p.abi), functionName: p.functionName, args: p.args } as Parameters<typeof publicClient.simulateContract>[0]);
       } catch (err) {
         throw toTransactionError(p.what, err);
       }
@@ -116,14 +117,4 @@ export class PersistedTxSender {
       return done;
     });
   }
-}
-
-function toTransactionError(what: string, err: unknown): TransactionError {
-  if (err instanceof BaseError) {
-    const revert = err.walk((e) => e instanceof ContractFunctionRevertedError);
-    if (revert instanceof ContractFunctionRevertedError && revert.data) {
-      return new TransactionError(`Cannot ${what}: ${revert.data.errorName}.`, { cause: err, revertName: revert.data.errorName, revertArgs: revert.data.args });
-    }
-  }
-  return new TransactionError(`Cannot ${what}.`, { cause: err });
 }

@@ -20,6 +20,12 @@ export type DeploySuiteParameters = {
   deploymentsDir?: string;
   /** Ignition parameters for the module (e.g. { Stepproof: { paymentToken } }). */
   parameters?: DeploymentParameters;
+  /**
+   * Ignition's folder (the config's `paths.ignition`), where Ignition journals under
+   * deployments/<deploymentId>; default `ignition` under the working directory. It must be the
+   * folder Ignition uses, or a restarted dev chain goes unnoticed and nothing is deployed.
+   */
+  ignitionDir?: string;
   /** Ignition deployment id (its journal folder); default `chain-<chainId>`. */
   deploymentId?: string;
   log?: (line: string) => void;
@@ -67,7 +73,7 @@ export async function deploySuite(conn: NetworkConnection, params: DeploySuitePa
   const deploymentsDir = params.deploymentsDir ?? "deployments";
   const file = deploymentPath(chainId, deploymentsDir);
   const deploymentId = params.deploymentId ?? `chain-${chainId}`;
-  const journal = path.join("ignition", "deployments", deploymentId);
+  const journal = path.join(params.ignitionDir ?? "ignition", "deployments", deploymentId);
   const journaled = await journaledAddresses(journal);
   let alreadyDeployed = false;
   if (journaled.length > 0) {

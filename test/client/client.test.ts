@@ -13,6 +13,7 @@ import { JobStatus } from "../../protocol/chain/contracts.js";
 import { tokenRoot } from "../../protocol/commitments/index.js";
 import { jobStatus } from "../../client/job-status.js";
 import { runJob } from "../../client/run-job.js";
+import { ContextLengthError } from "../../client/errors.js";
 import { probeProver, selectProver } from "../../client/select-prover.js";
 import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
@@ -57,6 +58,18 @@ describe("stepproof client end to end", () => {
     const offer = await selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) });
     expect(offer.prover).toBe(devAccount(3).address);
     await expect(selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, prover: devAccount(5).address, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) })).rejects.toThrow(/is not serving/);
+    expect(await client.publicClient.getTransactionCount({ address: devAccount(2).address })).toBe(nonce);
+  });
+
+  it("refuses a prompt over the model's context before anything is paid, naming the limit (issue #14 item 7)", async () => {
+    const context = net.manifest.architecture.context;
+    const nonce = await client.publicClient.getTransactionCount({ address: devAccount(2).address });
+    const err = await runJob(client, { modelId: net.manifest.modelId, prompt: { text: "x".repeat(context) }, maxTokens: 4 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ContextLengthError);
+    expect((err as ContextLengthError).message).toContain(`context of ${context} tokens`);
+    // Prompt fits, prompt plus max tokens does not: the details say how many output tokens fit.
+    const err2 = await runJob(client, { modelId: net.manifest.modelId, prompt: { text: "hi" }, maxTokens: context }).catch((e: unknown) => e);
+    expect((err2 as ContextLengthError).details).toMatch(/ask for at most \d+ output tokens/);
     expect(await client.publicClient.getTransactionCount({ address: devAccount(2).address })).toBe(nonce);
   });
 

@@ -80,7 +80,7 @@ describe("a prover node killed and restarted", () => {
     await writeFile(configFile, JSON.stringify({ ...config, keystore: "keystore.json" }));
     // Registration through the CLI, as an operator would do it.
     const cli = (...args: string[]) => run(process.execPath, ["--no-warnings", "--import", "tsx", "prover-node/cli.ts", ...args, "--config", configFile], { env: { ...process.env, [KEYSTORE_PASSWORD_ENV]: PASSWORD } });
-    expect((await cli("register")).stdout).toMatch(new RegExp(`registered ${devAccount(1).address}`));
+    expect((await cli("register")).stdout).toMatch(new RegExp(`registered prover ${devAccount(1).address}`));
     const gov = await net.as(0);
     const { nodeRegistry } = gov.deployment.contracts;
     const node = await gov.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [devAccount(1).address] });

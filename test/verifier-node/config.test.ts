@@ -27,6 +27,13 @@ describe("verifier config", () => {
     }
   });
 
+  it("takes the endpoint in the prover's shape, { publicUrl }, or as the older bare URL (issue #14 item 4)", () => {
+    expect(parseVerifierConfig({ ...valid, endpoint: { publicUrl: "https://verifier.example" } }).endpoint).toBe("https://verifier.example");
+    expect(parseVerifierConfig({ ...valid, endpoint: "https://verifier.example" }).endpoint).toBe("https://verifier.example");
+    expect(parseVerifierConfig(valid).endpoint).toBe("http://127.0.0.1:8700");
+    expect(() => parseVerifierConfig({ ...valid, endpoint: { publicUrl: "nope" } })).toThrow(/endpoint/);
+  });
+
   it("reports a missing or malformed file", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "stepproof-vcfg-"));
     await expect(loadVerifierConfig(path.join(dir, "nope.json"))).rejects.toThrow(/cannot read config/);

@@ -1,7 +1,8 @@
-import { BaseError, ContractFunctionRevertedError, type Abi, type Hash, type TransactionReceipt } from "viem";
+import type { Abi, Hash, TransactionReceipt } from "viem";
 import { StepproofError } from "../../errors.js";
 import type { StepproofClients } from "../client.js";
 import * as generated from "../generated/abi.js";
+import { decodeRevert, explainRevert, formatRevert } from "../revert-error.js";
 
 /**
  * Every custom error of the suite. A call into one contract can revert with another's error
@@ -25,7 +26,7 @@ const SUITE_ERRORS: Abi = (() => {
 })();
 
 /** The ABI plus every suite error it does not declare itself. */
-function withSuiteErrors(abi: Abi): Abi {
+export function withSuiteErrors(abi: Abi): Abi {
   const own = new Set(abi.filter((i) => i.type === "error").map((i) => (i as { name: string }).name));
   return [...abi, ...SUITE_ERRORS.filter((e) => !own.has((e as { name: string }).name))];
 }
@@ -36,11 +37,26 @@ export class TransactionError extends StepproofError {
   readonly revertName: string | undefined;
   readonly revertArgs: readonly unknown[] | undefined;
 
-  constructor(shortMessage: string, options: { cause?: unknown; revertName?: string; revertArgs?: readonly unknown[] }) {
-    super(shortMessage, { cause: options.cause, details: options.revertName ? `reverted with ${options.revertName}(${(options.revertArgs ?? []).join(", ")})` : undefined });
+  constructor(shortMessage: string, options: { cause?: unknown; revertName?: string; revertArgs?: readonly unknown[]; details?: string }) {
+    super(shortMessage, { cause: options.cause, details: options.details ?? (options.revertName ? `reverted with ${options.revertName}(${(options.revertArgs ?? []).join(", ")})` : undefined) });
     this.revertName = options.revertName;
     this.revertArgs = options.revertArgs;
   }
+}
+
+/**
+ * `Cannot <what>: InvalidTokenLimits(inputTokens=601, maxOutputTokens=8, context=512).` — the
+ * contract's custom error with every field named from the ABI, and what it means where
+ * explainRevert knows; any other failure keeps its cause.
+ */
+export function toTransactionError(what: string, err: unknown): TransactionError {
+  if (err instanceof TransactionError) return err;
+  const revert = decodeRevert(err);
+  if (revert) {
+    const explained = explainRevert(revert);
+    return new TransactionError(`Cannot ${what}: ${formatRevert(revert)}.`, { cause: err, revertName: revert.name, revertArgs: revert.args, ...(explained ? { details: explained } : {}) });
+  }
+  return new TransactionError(`Cannot ${what}.`, { cause: err });
 }
 
 export type SendParameters = {
@@ -77,17 +93,6 @@ export async function sendContractTransaction(clients: StepproofClients, p: Send
     if (receipt.status !== "success") throw new TransactionError(`${p.what}: transaction ${hash} reverted.`, {});
     return { hash, receipt };
   } catch (err) {
-    if (err instanceof TransactionError) throw err;
-    if (err instanceof BaseError) {
-      const revert = err.walk((e) => e instanceof ContractFunctionRevertedError);
-      if (revert instanceof ContractFunctionRevertedError && revert.data) {
-        throw new TransactionError(`Cannot ${p.what}: ${revert.data.errorName}.`, {
-          cause: err,
-          revertName: revert.data.errorName,
-          revertArgs: revert.data.args,
-        });
-      }
-    }
-    throw new TransactionError(`Cannot ${p.what}.`, { cause: err });
+    throw toTransactionError(p.what, err);
   }
 }
