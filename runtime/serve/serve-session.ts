@@ -14,8 +14,10 @@ export type ServeSessionConfig = {
   threads?: number;
   /**
    * Whether idle pool threads busy-wait for the next operator (onnxruntime's default). Default
-   * true: one session owns the pool, so its spinning threads wait only for its own next
-   * operator; false frees the cores between operators for other work at some latency.
+   * false: the pool's threads block between operators, so they give their cores back to the
+   * main thread (trace hashing, HTTP, the chain client) and to other processes; spinning
+   * threads on cores shared with other work made 2 threads slower than 1 (measured 45 vs 78
+   * tok/s on stories15M, 2 shared cores).
    */
   spinning?: boolean;
   /** Default "all". */
@@ -28,7 +30,7 @@ export function resolveServeSessionConfig(c: ServeSessionConfig = {}): Required<
   return {
     executionProvider: c.executionProvider ?? "cpu",
     threads: c.threads ?? defaultThreads(),
-    spinning: c.spinning ?? true,
+    spinning: c.spinning ?? false,
     graphOptimizationLevel: c.graphOptimizationLevel ?? "all",
     compute: c.compute ?? "f32",
   };
