@@ -88,11 +88,15 @@ export class ContinuousBatcher {
       if (!this.capacityFor(seq.reach).ever) throw new KvBudgetError(`a sequence of ${seq.reach} positions needs ${seq.reach * this.kv.bytesPerPosition} bytes of KV cache; the budget is ${this.kv.budgetBytes}`);
       if (this.#waiting.length >= this.maxQueued) throw new BatcherFullError(this.#active.length, this.#waiting.length);
       this.#waiting.push(seq);
-      this.#loop ??= this.#run().finally(() => {
-        this.#loop = undefined;
-        // A request submitted while the loop was winding down starts a new one.
-        if (this.#waiting.length > 0) this.#loop = this.#run();
-      });
+      this.#start();
+    });
+  }
+
+  /** Start the loop unless it runs; a request submitted while it winds down starts the next one. */
+  #start(): void {
+    this.#loop ??= this.#run().finally(() => {
+      this.#loop = undefined;
+      if (this.#waiting.length > 0) this.#start();
     });
   }
 

@@ -103,6 +103,18 @@ describe("continuous batching (PROTOCOL §4.2 Serving)", () => {
     await Promise.all([one.release(), two.release()]);
   });
 
+  it("starts again after the batch emptied, any number of times", async () => {
+    const dir = await modelDir();
+    const session = await ServeSession.load(dir, { threads: 1 });
+    const batcher = new ContinuousBatcher(session);
+    const req = { ...REQUESTS[2]!, stopAtEos: false };
+    const first = await batcher.submit(req);
+    // Each submit comes right after the previous result: the loop that served it is winding down.
+    for (let i = 0; i < 4; i++) expect((await batcher.submit({ ...req, trace: i % 2 === 0 })).outputTokens).toEqual(first.outputTokens);
+    await batcher.idle();
+    await session.release();
+  });
+
   it("refuses past its queue, and a request that can never fit the KV budget", async () => {
     const dir = await modelDir();
     const session = await ServeSession.load(dir, { threads: 1 });
