@@ -52,7 +52,8 @@ const JOBS_PER_CLIENT = QUICK ? 1 : Number(opts.jobsPerClient);
 const OUTPUT_TOKENS = QUICK ? 8 : 128;
 /** Mixed prompt lengths (tokens), cycled over the jobs. */
 const PROMPT_LENGTHS = QUICK ? [3, 9] : [8, 32, 3, 64, 16, 48];
-const PRICES = { input: parseEther("0.0001"), output: parseEther("0.0004") };
+/** Low prices: committed jobs stay exposure until finalized, and the prover's stake caps it (InsufficientDeterrence). */
+const PRICES = { input: parseEther("0.000001"), output: parseEther("0.000004") };
 
 export type ServeRow = {
   model: string;
