@@ -88,7 +88,9 @@ async function drive(clients: number, perClient: number, job: (i: number) => Pro
     Array.from({ length: clients }, async (_, c) => {
       for (let k = 0; k < perClient; k++) {
         const s = performance.now();
-        tokens += await job(c * perClient + k);
+        // Not `tokens += await …`: that reads `tokens` before the await and loses the other clients' additions.
+        const n = await job(c * perClient + k);
+        tokens += n;
         latencies.push(performance.now() - s);
       }
     }),
