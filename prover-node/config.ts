@@ -59,8 +59,24 @@ export const proverConfigSchema = z
     loopIntervalMs: z.number().int().positive().default(15_000),
     /** Refuse jobs whose commit deadline is closer than this (s): generation plus commit must fit; default 60 s. */
     commitMarginSeconds: z.number().int().nonnegative().default(60),
-    /** Jobs admitted but not yet generated, at most (one generates at a time); more get 503 busy. Default 4. */
-    maxQueuedJobs: z.number().int().positive().default(4),
+    /**
+     * Jobs admitted and not yet generated, at most: `serving.maxBatch` of them generate together,
+     * the rest wait for a slot; past this a request gets 503 server_busy (a job queued longer
+     * could miss its commit deadline). Default 16.
+     */
+    maxQueuedJobs: z.number().int().positive().default(16),
+    /** The continuous batcher (PROTOCOL §4.2 "Serving"). */
+    serving: z
+      .object({
+        /** Jobs decoded together in one forward pass (KV slots); default 8. */
+        maxBatch: z.number().int().positive().default(8),
+        /** Intra-op threads of the one serving session; default every core this process may use. */
+        threads: z.number().int().positive().optional(),
+        /** Bytes the KV cache may take; default 1 GiB. */
+        kvCacheBytes: z.number().int().positive().default(2 ** 30),
+      })
+      .strict()
+      .default({}),
     /** Withdraw credits once they reach this (base units); default 0 = whenever non-zero. */
     withdrawThreshold: uintString.default("0"),
     corrupt: corruptSchema.optional(),

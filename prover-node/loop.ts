@@ -45,7 +45,7 @@ const PROMPT_LOOKBACK_BLOCKS = 50_000n;
  * Admission refusals that mean this node cannot finish a published prompt in time: such a job
  * is declined on-chain within the decline window (no penalty) instead of left to expire.
  */
-const CANNOT_SERVE_IN_TIME = new Set(["deadline_too_close", "busy", "trace_store_full"]);
+const CANNOT_SERVE_IN_TIME = new Set(["deadline_too_close", "server_busy", "trace_store_full"]);
 
 export type TickReport = { resumed: number; committed: number; finalized: number; settled: number; withdrawn: bigint };
 

@@ -8,6 +8,8 @@ import { respondToDisputes } from "../node-common/prover-responder.js";
 import { MANIFEST_FILE, readManifest } from "../runtime/model/manifest.js";
 import { readTokenizerFiles } from "../runtime/model/tokenizer-files.js";
 import { loadTokenizer } from "../protocol/prompt/load-tokenizer.js";
+import { ContinuousBatcher } from "../runtime/serve/batcher.js";
+import { ServeSession } from "../runtime/serve/serve-session.js";
 import { getModelSessions } from "../runtime/session.js";
 import { TraceStore } from "../runtime/trace/store.js";
 import type { ProverConfig } from "./config.js";
@@ -64,8 +66,11 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   const account = await proverAccount(config, options);
   const clients = await connectStepproof({ rpcUrl: config.chain.rpcUrl, deploymentFile: config.chain.deploymentFile, account, ...(config.chain.expectedChainId ? { expectedChainId: config.chain.expectedChainId } : {}) });
   const manifest = await readManifest(config.model.dir);
-  // Load the ONNX sessions now, so the first paid request does not spend its commit margin on it.
-  await getModelSessions(config.model.dir, { executionProvider: config.model.executionProvider });
+  // Load the serving session now, so the first paid request does not spend its commit margin on it.
+  const serving = await ServeSession.load(config.model.dir, { executionProvider: config.model.executionProvider, ...(config.serving.threads ? { threads: config.serving.threads } : {}) });
+  const batcher = new ContinuousBatcher(serving, { maxBatch: config.serving.maxBatch, maxQueued: config.maxQueuedJobs, kvCacheBytes: config.serving.kvCacheBytes });
+  // The demo cheater generates on the split graphs (its corruption feeds the next block, §5.6).
+  if (config.corrupt) await getModelSessions(config.model.dir, { executionProvider: config.model.executionProvider });
   const manifestBytes = readFileSync(path.join(config.model.dir, MANIFEST_FILE));
   // Text in and out (PROTOCOL §5.6): the package's tokenizer files, checked against the manifest's hashes.
   const tokenizerFiles = await readTokenizerFiles(config.model.dir, manifest.tokenizer);
@@ -87,6 +92,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     metrics,
     commitMarginSeconds: config.commitMarginSeconds,
     maxQueuedJobs: config.maxQueuedJobs,
+    batcher,
     corrupt: config.corrupt,
     log,
   });
@@ -135,6 +141,8 @@ export async function startProverNode(config: ProverConfig, options: StartProver
       closed = true;
       await app.close();
       await loop.stop();
+      await batcher.idle();
+      await serving.release();
       db.close();
     },
   };

@@ -7,6 +7,7 @@
  *
  * Memory: state lanes at [0, 200), round constants at [200, 392), input from 512.
  */
+import { leavesBody, noiseBody, uleb } from "./keccak-batch-code.js";
 
 const RC = [
   0x0000000000000001n, 0x0000000000008082n, 0x800000000000808an, 0x8000000080008000n, 0x000000000000808bn, 0x0000000080000001n,
@@ -25,22 +26,14 @@ const ROT = [
 const RATE = 136;
 const INPUT = 512;
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
 function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
 
-/** The module's bytes: exports `memory` and `absorb(ptr: i32, blocks: i32)`. */
+/**
+ * The module's bytes: exports `memory`, `absorb(ptr: i32, blocks: i32)` and the batch functions
+ * `noise` and `leaves` (runtime/commit/keccak-batch-code.ts).
+ */
 export function keccakWasmBytes(): Uint8Array {
   // Locals: 0 ptr, 1 blocks (params), 2 round (i32), a 3..27, b 28..52, c 53..57, d 58..62 (i64).
   const A = (i: number) => 3 + i;
@@ -78,15 +71,24 @@ export function keccakWasmBytes(): Uint8Array {
   for (let i = 0; i < 25; i++) e([0x41, 0x00], get(A(i)), store(8 * i));
   code.push(0x0b);
   const body = [0x02, 0x01, 0x7f, 0x3c, 0x7e, ...code]; // locals: 1 × i32, 60 × i64
+  const noise = noiseBody();
+  const leaves = leavesBody();
   const rc = new Uint8Array(RC.length * 8);
   RC.forEach((v, i) => new DataView(rc.buffer).setBigUint64(8 * i, v, true));
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [0x01, 0x60, 0x02, 0x7f, 0x7f, 0x00]), // type: (i32, i32) -> ()
-    ...section(3, [0x01, 0x00]), // one function of type 0
+    // types: 0 (i32, i32) -> (), 1 (4 × i32) -> (), 2 (8 × i32) -> ()
+    ...section(1, [0x03, 0x60, 0x02, 0x7f, 0x7f, 0x00, 0x60, 0x04, ...Array(4).fill(0x7f), 0x00, 0x60, 0x08, ...Array(8).fill(0x7f), 0x00]),
+    ...section(3, [0x03, 0x00, 0x01, 0x02]), // absorb, noise, leaves
     ...section(5, [0x01, 0x00, 0x01]), // memory: min 1 page
-    ...section(7, [0x02, 0x06, ...Buffer.from("memory"), 0x02, 0x00, 0x06, ...Buffer.from("absorb"), 0x00, 0x00]),
-    ...section(10, [0x01, ...uleb(body.length), ...body]),
+    ...section(7, [
+      0x04,
+      0x06, ...Buffer.from("memory"), 0x02, 0x00,
+      0x06, ...Buffer.from("absorb"), 0x00, 0x00,
+      0x05, ...Buffer.from("noise"), 0x00, 0x01,
+      0x06, ...Buffer.from("leaves"), 0x00, 0x02,
+    ]),
+    ...section(10, [0x03, ...[body, noise, leaves].flatMap((b) => [...uleb(b.length), ...b])]),
     ...section(11, [0x01, 0x00, 0x41, ...uleb(200), 0x0b, ...uleb(rc.length), ...rc]),
   ];
   return Uint8Array.from(bytes);
@@ -96,6 +98,9 @@ export function keccakWasmBytes(): Uint8Array {
 type WasmMemory = { buffer: ArrayBuffer; grow(pages: number): number };
 const Wasm = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object) => { exports: Record<string, unknown> } } }).WebAssembly;
 
+type NoiseFn = (msg: number, out: number, first: number, count: number) => void;
+type LeavesFn = (src: number, rowBytes: number, chunkBytes: number, rows: number, firstRow: number, pre: number, scratch: number, out: number) => void;
+
 /**
  * One module instance (not re-entrant; one per thread). `hashInPlace` hashes `len` bytes
  * already at `ptr` (with room for padding after them) and leaves the digest in state bytes
@@ -104,13 +109,59 @@ const Wasm = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint
 export class KeccakWasm {
   readonly #memory: WasmMemory;
   readonly #absorb: (ptr: number, blocks: number) => void;
+  readonly #noise: NoiseFn;
+  readonly #leaves: LeavesFn;
   mem: Uint8Array;
 
   constructor() {
     const instance = new Wasm.Instance(new Wasm.Module(keccakWasmBytes()));
     this.#memory = instance.exports.memory as WasmMemory;
     this.#absorb = instance.exports.absorb as (ptr: number, blocks: number) => void;
+    this.#noise = instance.exports.noise as NoiseFn;
+    this.#leaves = instance.exports.leaves as LeavesFn;
     this.mem = new Uint8Array(this.#memory.buffer);
+  }
+
+  /**
+   * Digests of the 128-byte message `message` with its last 4 bytes replaced by each group
+   * first..first+count−1 (big-endian): PROTOCOL §4.4's noise. Returns a view into wasm memory
+   * (count × 32 bytes), valid until the next call.
+   */
+  noiseDigests(message: Uint8Array, first: number, count: number): Uint8Array {
+    if (message.byteLength !== 128) throw new RangeError("a noise message is 128 bytes");
+    const out = INPUT + 512;
+    const mem = this.ensure(out + 32 * count);
+    mem.set(message, INPUT);
+    mem.fill(0, INPUT + 128, INPUT + RATE);
+    mem[INPUT + 128] = 0x01;
+    mem[INPUT + RATE - 1] = 0x80;
+    this.#noise(INPUT, out, first, count);
+    return this.mem.subarray(out, out + 32 * count);
+  }
+
+  /**
+   * PROTOCOL §3.2 leaves of `rows` rows of `rowBytes` bytes (in `data`), each chunked at
+   * `chunkBytes`, for tensor `tensorId` from row `firstRow` on; `domain` is the 32-byte leaf
+   * domain. Returns a view into wasm memory (32 bytes per chunk, (row, chunk) order), valid
+   * until the next call. Rows and chunk indices must be < 2^32, tensorId < 2^53.
+   */
+  leaves(domain: Uint8Array, tensorId: number, firstRow: number, data: Uint8Array, rows: number, rowBytes: number, chunkBytes: number): Uint8Array {
+    if (data.byteLength !== rows * rowBytes) throw new RangeError(`expected ${rows} rows of ${rowBytes} bytes, got ${data.byteLength}`);
+    if (firstRow + rows > 2 ** 32 || chunkBytes < 1) throw new RangeError("rows must be below 2^32 and chunks non-empty");
+    const pre = INPUT;
+    const scratch = INPUT + 512;
+    const src = scratch + align8(chunkBytes + 2 * RATE);
+    const out = src + align8(data.byteLength);
+    const count = rows * Math.ceil(rowBytes / chunkBytes);
+    const mem = this.ensure(out + 32 * count);
+    mem.fill(0, pre, pre + 2 * RATE);
+    mem.set(domain, pre);
+    putUint(mem, pre + 32, tensorId);
+    mem[pre + 160] = 0x01;
+    mem[pre + 2 * RATE - 1] = 0x80;
+    mem.set(data, src);
+    this.#leaves(src, rowBytes, chunkBytes, rows, firstRow, pre, scratch, out);
+    return this.mem.subarray(out, out + 32 * count);
   }
 
   /** Make memory at least `bytes` long; returns the (possibly new) view. */
@@ -132,6 +183,19 @@ export class KeccakWasm {
     mem.fill(0, 0, 200);
     this.#absorb(ptr, padded / RATE);
   }
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
+/** The low 8 bytes of a big-endian uint256 word at `offset` (the rest must be zero). */
+function putUint(mem: Uint8Array, offset: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${value} is not a safe uint`);
+  let hi = Math.floor(value / 2 ** 32);
+  let lo = value >>> 0;
+  for (let i = 31; i >= 28; i--, lo >>>= 8) mem[offset + i] = lo & 0xff;
+  for (let i = 27; i >= 24; i--, hi >>>= 8) mem[offset + i] = hi & 0xff;
 }
 
 /** Offset from which callers may place their own data (above state and constants). */

@@ -25,9 +25,9 @@ export type GraphParams = {
   weightRef: (tensorId: number) => ExternalRef;
 };
 
-const ctype = (c: ComputeDtype): OnnxTypeCode => (c === "f32" ? OnnxType.FLOAT : OnnxType.FLOAT16);
+export const ctype = (c: ComputeDtype): OnnxTypeCode => (c === "f32" ? OnnxType.FLOAT : OnnxType.FLOAT16);
 
-function castTo(g: GraphBuilder, value: string, from: OnnxTypeCode, to: OnnxTypeCode): string {
+export function castTo(g: GraphBuilder, value: string, from: OnnxTypeCode, to: OnnxTypeCode): string {
   return from === to ? value : g.node("Cast", [value], { to });
 }
 
@@ -38,14 +38,14 @@ function weight(g: GraphBuilder, p: GraphParams, id: number, dims: number[], nam
 }
 
 /** y = x · Wᵀ (+ b) for W committed by output row [out, in] (PROTOCOL §3.5), b a committed [out] bias. */
-function linear(g: GraphBuilder, p: GraphParams, x: string, id: number, out: number, inp: number, name: string, biasId?: number): string {
+export function linear(g: GraphBuilder, p: GraphParams, x: string, id: number, out: number, inp: number, name: string, biasId?: number): string {
   const w = weight(g, p, id, [out, inp], name);
   const y = g.node("MatMul", [x, g.node("Transpose", [w], { perm: [1, 0] })]);
   return biasId === undefined ? y : g.node("Add", [y, weight(g, p, biasId, [out], `${name}_bias`)]);
 }
 
 /** RMSNorm in fp32 whatever the compute dtype: x · rsqrt(mean(x²) + ε) · g. */
-function rmsNorm(g: GraphBuilder, p: GraphParams, x: string, id: number, name: string): string {
+export function rmsNorm(g: GraphBuilder, p: GraphParams, x: string, id: number, name: string): string {
   const c = ctype(p.compute);
   const xf = castTo(g, x, c, OnnxType.FLOAT);
   const ms = g.node("ReduceMean", [g.node("Mul", [xf, xf])], { axes: [-1], keepdims: 1 });

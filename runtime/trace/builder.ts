@@ -72,11 +72,11 @@ export class TraceBuilder implements HiddenRowSource {
         }),
       );
     } else {
-      const rowBytes = hidden * size;
+      const leaves = this.#hasher.leaves(layer, firstPosition, bytes, rows, hidden * size, chunkSize * size);
       for (let r = 0; r < rows; r++) {
-        const row = bytes.subarray(r * rowBytes, (r + 1) * rowBytes);
         for (let c = 0; c < chunksPerRow; c++) {
-          put(firstPosition + r, c, this.#hasher.leaf(layer, firstPosition + r, c, row.subarray(c * chunkSize * size, Math.min((c + 1) * chunkSize * size, rowBytes))));
+          const i = r * chunksPerRow + c;
+          put(firstPosition + r, c, leaves.subarray(32 * i, 32 * i + 32));
         }
       }
     }

@@ -105,7 +105,7 @@ describe("prover node refuses bad input without changing state", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("past the queue cap a second concurrent job is refused with 503 busy and stays servable", async () => {
+  it("past the queue cap a second concurrent job is refused with 503 server_busy and stays servable", async () => {
     const capped = await startProverNode(parseProverConfig(await proverConfigFor(net, "capped", { maxQueuedJobs: 1 })), { account: devAccount(1), runLoop: false, disputeResponder: false });
     try {
       const open = async () => (await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 6 })).jobId;

@@ -5,7 +5,7 @@ import { merkleRoot } from "../../runtime/commit/fast-tree.js";
 import { toHex } from "../../runtime/commit/fast-leaf.js";
 import { HashPool } from "../../runtime/commit/hash-pool.js";
 import { LeafHasher } from "../../runtime/commit/fast-leaf.js";
-import { createKeccak256 } from "../../runtime/commit/keccak-wasm.js";
+import { createKeccak256, KeccakWasm } from "../../runtime/commit/keccak-wasm.js";
 import { chunkLeaf, TRACE_DOMAIN } from "../../protocol/commitments/index.js";
 
 describe("wasm keccak256 and fast commitments", () => {
@@ -39,6 +39,34 @@ describe("wasm keccak256 and fast commitments", () => {
         expect(toHex(leaves.subarray((2 * r + c) * 32, (2 * r + c + 1) * 32))).toBe(expected);
         expect(toHex(hasher.leaf(4, 10 + r, c, chunk))).toBe(expected);
       }
+    }
+  });
+
+  it("hashes whole rows of leaves inside wasm exactly as chunkLeaf does (chunks across block boundaries, partial last chunks, rows past 2^31)", () => {
+    const hasher = new LeafHasher(TRACE_DOMAIN);
+    for (const [rowBytes, chunkBytes, rows, firstRow, tensorId] of [[576, 192, 3, 0, 0], [576, 512, 2, 7, 3], [130, 136, 2, 2 ** 31 + 5, 9], [272, 136, 2, 1, 1], [1000, 300, 3, 100, 6], [7, 1, 2, 0, 2]] as const) {
+      const data = new Uint8Array(rows * rowBytes).map((_, i) => (i * 131 + rowBytes) & 255);
+      const leaves = hasher.leaves(tensorId, firstRow, data, rows, rowBytes, chunkBytes).slice();
+      const per = Math.ceil(rowBytes / chunkBytes);
+      expect(leaves.byteLength).toBe(rows * per * 32);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < per; c++) {
+          const chunk = data.subarray(r * rowBytes + c * chunkBytes, r * rowBytes + Math.min((c + 1) * chunkBytes, rowBytes));
+          const i = r * per + c;
+          expect(toHex(leaves.subarray(32 * i, 32 * i + 32)), `${rowBytes}/${chunkBytes} row ${r} chunk ${c}`).toBe(chunkLeaf({ domain: TRACE_DOMAIN, tensorId, row: firstRow + r, chunkIndex: c }, chunk));
+        }
+      }
+    }
+  });
+
+  it("hashes a run of noise messages inside wasm as keccak256 of each (PROTOCOL §4.4 groups)", () => {
+    const k = new KeccakWasm();
+    const message = new Uint8Array(128).map((_, i) => i * 3);
+    const digests = k.noiseDigests(message, 5, 10).slice();
+    for (let g = 0; g < 10; g++) {
+      const m = message.slice();
+      new DataView(m.buffer).setUint32(124, 5 + g);
+      expect(toHex(digests.subarray(32 * g, 32 * g + 32))).toBe(keccak256(m));
     }
   });
 });
