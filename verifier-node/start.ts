@@ -53,7 +53,8 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
     state,
     traceSource,
     sessions,
-    disputes: new StepDisputeDriver(clients, traceSource, dirs, info),
+    // Its own disputes are followed without confirmations: the game's clocks do not wait.
+    disputes: new StepDisputeDriver(clients, traceSource, dirs, info, state.db, { confirmations: 0, maxRange: config.chain.maxLogRange }),
     availability: new AvailabilityDriver(clients, state.db, info),
     audits: new AuditDriver(clients, state.db, traceSource, config.audit.mode, info),
     policy: config.sampling,

@@ -59,6 +59,11 @@ export class JobService {
 
   constructor(readonly o: JobServiceOptions) {}
 
+  /** Jobs admitted and not yet done (what `maxQueuedJobs` bounds): /healthz says busy at the cap. */
+  get queued(): number {
+    return this.#inFlight.size;
+  }
+
   async admit(jobId: bigint, promptTokens: number[], maxTokens: number | undefined): Promise<AdmittedJob> {
     const { o } = this;
     let job: OnChainJob;
@@ -66,7 +71,7 @@ export class JobService {
       job = await getJob(o.clients, { jobId });
     } catch (err) {
       if (err instanceof UnknownJobError) throw new ApiError(404, "job_not_found", `job ${jobId} does not exist on-chain`, { cause: err });
-      throw new ApiError(503, "chain_unavailable", "cannot read the job from the chain; retry later", { cause: err });
+      throw new ApiError(503, "chain_unavailable", "cannot read the job from the chain; retry later", { cause: err, retryAfterSeconds: 2 });
     }
     if (job.prover.toLowerCase() !== o.prover.toLowerCase()) throw new ApiError(403, "wrong_prover", `job ${jobId} is for prover ${job.prover}, not this node (${o.prover})`);
     if (job.modelId.toLowerCase() !== o.manifest.modelId) throw new ApiError(400, "wrong_model", `job ${jobId} is for model ${job.modelId}; this node serves ${o.manifest.modelId}`);
@@ -102,7 +107,7 @@ export class JobService {
     if (o.store.usedBytes + need > o.store.options.maxBytes) throw new ApiError(507, "trace_store_full", `no room for job ${jobId}'s trace (${need} bytes needed)`);
     // Jobs wait for one generator: past the cap a queued job could miss its commit deadline
     // (and cost the prover its collateral penalty), so refuse now, while nothing has changed.
-    if (this.#inFlight.size >= o.maxQueuedJobs) throw new ApiError(503, "busy", `${this.#inFlight.size} jobs are already queued on this node; retry later`);
+    if (this.#inFlight.size >= o.maxQueuedJobs) throw new ApiError(503, "busy", `${this.#inFlight.size} jobs are already queued on this node; retry later`, { retryAfterSeconds: 1 });
     // The claim is the first write: until here nothing changed anywhere.
     if (!o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) || this.#inFlight.has(jobId)) {
       throw new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
-import { createTestClient, http, parseEther, type Hex } from "viem";
+import { createTestClient, getAbiItem, http, parseEther, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploySuite } from "../../scripts/lib/deploy-suite.js";
 import { registerModelPackage } from "../../scripts/lib/register-model-package.js";
@@ -28,7 +28,7 @@ import { modelDir } from "../runtime/helpers.js";
 import { AuditDriver } from "../../verifier-node/audit-driver.js";
 import { auditStateName } from "../../protocol/chain/actions/audits.js";
 import { sendContractTransaction } from "../../protocol/chain/actions/send.js";
-import { auditManagerAbi } from "../../protocol/chain/generated/abi.js";
+import { auditManagerAbi, stepProofGameAbi } from "../../protocol/chain/generated/abi.js";
 
 describe("verifier node: follow, sample, fetch, re-execute", () => {
   let chain: LocalChain;
@@ -128,14 +128,19 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     expect(state.get(honest)?.state).toBe("passed"); // never challenged
     expect(auditStateName((await contracts.auditManager.read.getAudit([corrupt])).state)).toBe("Disputed");
     const stakeBefore = (await contracts.nodeRegistry.read.getNode([prover.walletClient!.account.address])).stake;
-    const responses = await respondToDisputes({ clients: prover, jobIds: [honest, corrupt, withheld], modelDir: model, traceFor: (id) => committed.get(id) });
+    // The prover's loop follows DisputeOpened with a cursor (prover-node/loop.ts); here, the logs directly.
+    const disputeEvent = getAbiItem({ abi: stepProofGameAbi, name: "DisputeOpened" });
+    const openedDisputes = async () => (await prover.publicClient.getLogs({ address: prover.deployment.contracts.stepProofGame, event: disputeEvent, fromBlock: 0n })).map((l) => ({ id: l.args.disputeId!, jobId: l.args.jobId!, openedBlock: l.blockNumber }));
+    const responses = await respondToDisputes({ clients: prover, disputes: await openedDisputes(), modelDir: model, traceFor: (id) => committed.get(id) });
     expect(responses.map((r) => r.move?.kind)).toEqual(["postStepRoot"]);
     await disputing.tick();
     expect((await contracts.jobEscrow.read.getJob([corrupt])).status).toBe(JobStatus.Slashed);
     const stakeAfter = (await contracts.nodeRegistry.read.getNode([prover.walletClient!.account.address])).stake;
     expect(stakeAfter).toBeLessThan(stakeBefore);
     // Nothing left to do for either side.
-    expect(await respondToDisputes({ clients: prover, jobIds: [corrupt], modelDir: model, traceFor: (id) => committed.get(id) })).toEqual([]);
+    const over: unknown[] = [];
+    expect(await respondToDisputes({ clients: prover, disputes: await openedDisputes(), modelDir: model, traceFor: (id) => committed.get(id), onOver: (d) => over.push(d.jobId) })).toEqual([]);
+    expect(over).toEqual([corrupt]);
     state.close();
   });
 });
