@@ -81,6 +81,14 @@ program
     const state = new VerifierState(path.join(config.dataDir, "verifier.sqlite"));
     const counts: Record<string, number> = {};
     for (const j of state.all()) counts[j.state] = (counts[j.state] ?? 0) + 1;
+    // Whether it keeps up (issue #15): measured check time, backlog, sampled jobs settled unchecked.
+    const checkMs = state.stat("checkMs");
+    const throughput = {
+      checkMs: checkMs === undefined ? null : Math.round(checkMs),
+      sustainableJobsPerMinute: checkMs === undefined ? null : Math.round((60_000 / checkMs / config.sampling.jobFraction) * 10) / 10,
+      backlog: (counts["new"] ?? 0) + (counts["error"] ?? 0),
+      settledUnchecked: state.settledUnchecked(),
+    };
     const audits: Record<string, number> = {};
     try {
       for (const a of state.db.prepare("SELECT state, COUNT(*) AS n FROM audits GROUP BY state").all() as { state: string; n: number }[]) audits[a.state] = a.n;
@@ -101,6 +109,7 @@ program
           auditBond: formatEther(auditor.bond),
           ejected: auditor.ejectedBlock !== 0,
           jobs: counts,
+          throughput,
           audits,
           // PROTOCOL §9.1: the protocol's probability of catching one corrupted step of a job.
           protocolDetectionPerCorruptedJob: protocolDetection,

@@ -82,7 +82,7 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
       try {
         const r = await tick();
         failures = 0;
-        if (r.checked || r.disputesOpened || r.moves) log.info(r, "verifier tick");
+        if (r.checked || r.disputesOpened || r.moves || r.backlog) log.info(r, "verifier tick");
       } catch (err) {
         failures++;
         log.warn({ err: (err as Error).message, failures }, "verifier tick failed; retrying");
@@ -99,6 +99,14 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
     else log.warn({ model: id }, "not in this model's audit pool: no audits will be assigned (run `register` to join)");
   }
   log.info({ verifier: account.address, models: [...dirs.keys()], auditPools: pools, auditMode: config.audit.mode, policy: config.sampling }, "verifier started");
+  // What it can keep up with, from the check times measured before this start (issue #15).
+  const t = node.throughput();
+  log.info(
+    t,
+    t.jobsPerMinute === undefined
+      ? "sustainable rate unknown until the first checks (logged with each tick's backlog)"
+      : `sustainable rate ≈ ${t.jobsPerMinute} committed jobs/min at this sampling (a check takes ${t.checkMs} ms); backlog ${t.backlog}, ${t.settledUnchecked} sampled jobs settled unchecked so far`,
+  );
   return {
     node,
     clients,
