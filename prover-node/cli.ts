@@ -19,6 +19,7 @@ import { readManifest } from "../runtime/model/manifest.js";
 import { loadProverConfig, type ProverConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { proverAccount, startProverNode } from "./node.js";
+import { readProverCapacity } from "../protocol/chain/actions/readProverCapacity.js";
 import { ProverDb } from "./state/db.js";
 
 const program = new Command().name("stepproof-prover").description("stepproof prover node");
@@ -116,6 +117,8 @@ program
     const exposureLimit = await clients.publicClient
       .readContract({ address: clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "exposureLimit", args: [manifest.modelId, free] })
       .catch(() => null);
+    // What caps new jobs now (PROTOCOL §5.7): free stake for collateral, and the escrow it deters.
+    const capacity = await readProverCapacity(clients, { prover: me, modelId: manifest.modelId as `0x${string}` });
     const db = new ProverDb(config.dataDir);
     const jobs = db.countByState();
     const lastTickBlock = db.getCursor("lastTickBlock") ?? null;
@@ -126,6 +129,8 @@ program
       endpoint: node.endpoint,
       stake: formatEther(node.stake),
       locked: formatEther(node.locked),
+      freeStake: formatEther(free),
+      maxJobEscrow: capacity.maxJobEscrow === 0n ? "0: no job fits until open jobs settle or more is staked (PROTOCOL §5.7)" : formatEther(capacity.maxJobEscrow),
       unbonding: formatEther(node.unbonding),
       unbondingReadyAt: node.unbondingReadyAt ? new Date(Number(node.unbondingReadyAt) * 1000).toISOString() : null,
       jailedUntil: node.jailedUntil ? new Date(Number(node.jailedUntil) * 1000).toISOString() : null,

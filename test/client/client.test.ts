@@ -1,4 +1,8 @@
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { jobEscrowAbi, nodeRegistryAbi } from "../../protocol/chain/generated/abi.js";
+import { sendContractTransaction } from "../../protocol/chain/actions/send.js";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -147,5 +151,39 @@ describe("stepproof client end to end", () => {
     expect((await readChainDispute(challenger, disputeId)).phase).toBe(Phase.ProverWon);
     expect(report.finalized).toBe(1);
     expect((await getJob(client, { jobId: cheatedJob })).status).toBe(JobStatus.Finalized);
+  });
+
+  it("a busy prover (503 after the job is open) is asked again with backoff: no second paid job, no published prompt", async () => {
+    // A proxy in front of the honest node that answers the first two job requests 503 busy.
+    let posts = 0;
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      if (req.method === "POST" && ++posts <= 2) {
+        res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+        res.end(JSON.stringify({ error: { message: "1 jobs are already queued on this node; retry later", type: "server_error", code: "busy" } }));
+        return;
+      }
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "content-length") as [string, string][]);
+      const upstream = await fetch(`${honest.url}${req.url}`, { method: req.method!, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+      res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
+      if (upstream.body) for await (const c of upstream.body) res.write(c);
+      res.end();
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const provers = await net.as(1);
+      await sendContractTransaction(provers, { address: provers.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "updateEndpoint", args: [proxyUrl], what: "point the offer at the proxy" });
+      const opened: bigint[] = [];
+      const r = await runJob(client, { modelId: net.manifest.modelId, prover: devAccount(1).address, prompt: { text: "Patience" }, maxTokens: 4, onJobOpened: (j) => void opened.push(j.jobId) });
+      expect(posts).toBe(3);
+      expect(opened).toEqual([r.jobId]);
+      expect((await getJob(client, { jobId: r.jobId })).status).toBe(JobStatus.Committed);
+      const published = await client.publicClient.getContractEvents({ address: client.deployment.contracts.jobEscrow, abi: jobEscrowAbi, eventName: "PromptPublished", args: { jobId: r.jobId }, fromBlock: 0n });
+      expect(published).toEqual([]);
+    } finally {
+      proxy.close();
+    }
   });
 });
