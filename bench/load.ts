@@ -43,7 +43,18 @@ const PROVER = 1;
 const VERIFIER = 3;
 const FIRST_CLIENT = 4;
 
-type LevelResult = { concurrency: number; jobsCompleted: number; jobsFailed: number; wrongJobErrors: number; jobsPerMinute: number; p50Ms: number; p95Ms: number; errors: Record<string, number> };
+type LevelResult = {
+  concurrency: number;
+  jobsCompleted: number;
+  jobsFailed: number;
+  wrongJobErrors: number;
+  jobsPerMinute: number;
+  p50Ms: number;
+  p95Ms: number;
+  /** How long after the level's last job the verifier had checked them all (null: not within the grace). */
+  verifierCatchUpMs: number | null;
+  errors: Record<string, number>;
+};
 
 const log = (line: string) => console.log(`[load] ${line}`);
 const quantile = (xs: number[], q: number) => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!);
@@ -160,10 +171,17 @@ async function main() {
     const rss = (when: "start" | "end") => ({ [`chainAndClients_${when}`]: rssMb(benchPid), [`prover_${when}`]: rssMb(prover.pid), [`verifier_${when}`]: rssMb(verifier.pid) });
     const rssStart = rss("start");
     const passes: number[] = [];
+    let slowest: Record<string, number> = {};
     const readPass = async () => {
       const text = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } }).then((r) => r.text()).catch(() => "");
       const m = /^stepproof_prover_loop_last_pass_seconds (\S+)$/m.exec(text);
-      if (m && Number(m[1]) > 0) passes.push(Number(m[1]) * 1000);
+      if (!m || !(Number(m[1]) > 0)) return;
+      const ms = Number(m[1]) * 1000;
+      // The slowest pass seen, and which steps it spent its time in.
+      if (passes.length === 0 || ms > Math.max(...passes)) {
+        slowest = Object.fromEntries([...text.matchAll(/^stepproof_prover_loop_step_seconds\{step="([^"]+)"\} (\S+)$/gm)].map((x) => [x[1]!, Math.round(Number(x[2]) * 1000)]));
+      }
+      passes.push(ms);
     };
     const sampler = setInterval(() => void readPass(), 2_000);
 
@@ -201,18 +219,28 @@ async function main() {
       };
       await Promise.all(clients.slice(0, concurrency).map((c, k) => worker(c, k)));
       const minutes = (performance.now() - started) / 60_000;
-      const r: LevelResult = { concurrency, jobsCompleted: latencies.length, jobsFailed: failed, wrongJobErrors: wrong, jobsPerMinute: Math.round((latencies.length / minutes) * 10) / 10, p50Ms: Math.round(quantile(latencies, 0.5)), p95Ms: Math.round(quantile(latencies, 0.95)), errors };
-      results.push(r);
-      allJobs.push(...jobs);
-      log(`concurrency ${concurrency}: ${r.jobsCompleted} done, ${r.jobsFailed} failed, ${r.jobsPerMinute} jobs/min, p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms${failed ? ` ${JSON.stringify(errors)}` : ""}`);
-
       // Let the verifier catch up (bounded), then jump the window and let the prover settle.
       const vdb = new DatabaseSync(path.join(dir, "verifier", "verifier.sqlite"), { readOnly: true });
       // Checked (or decided) by the verifier: recorded from its log and out of new/error.
       const done = vdb.prepare("SELECT COUNT(*) AS n FROM jobs WHERE job_id = ? AND state NOT IN ('new', 'error')");
       const unchecked = () => jobs.filter((id) => (done.get(id.toString()) as { n: number }).n === 0).length;
-      await until("the verifier to check the level's jobs", async () => (unchecked() === 0 ? true : undefined), VERIFIER_GRACE_MS);
+      const catchUpStarted = performance.now();
+      const caughtUp = await until("the verifier to check the level's jobs", async () => (unchecked() === 0 ? true : undefined), VERIFIER_GRACE_MS);
       vdb.close();
+      const r: LevelResult = {
+        concurrency,
+        jobsCompleted: latencies.length,
+        jobsFailed: failed,
+        wrongJobErrors: wrong,
+        jobsPerMinute: Math.round((latencies.length / minutes) * 10) / 10,
+        p50Ms: Math.round(quantile(latencies, 0.5)),
+        p95Ms: Math.round(quantile(latencies, 0.95)),
+        verifierCatchUpMs: caughtUp ? Math.round(performance.now() - catchUpStarted) : null,
+        errors,
+      };
+      results.push(r);
+      allJobs.push(...jobs);
+      log(`concurrency ${concurrency}: ${r.jobsCompleted} done, ${r.jobsFailed} failed, ${r.jobsPerMinute} jobs/min, p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms, verifier caught up ${r.verifierCatchUpMs ?? "not"} ms after${failed ? ` ${JSON.stringify(errors)}` : ""}`);
       await test.increaseTime({ seconds: 3601 });
       await test.mine({ blocks: 1 });
       await until("the prover to settle the level's jobs", async () => {
@@ -250,6 +278,7 @@ async function main() {
       proverPassMsFirst: passes.length ? Math.round(passes[0]!) : null,
       proverPassMsLast: passes.length ? Math.round(passes.at(-1)!) : null,
       proverPassMsMax: passes.length ? Math.round(Math.max(...passes)) : null,
+      proverSlowestPassStepsMs: slowest,
       rssMbStart: rssStart,
       rssMbEnd: rssEnd,
     };

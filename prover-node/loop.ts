@@ -51,7 +51,7 @@ export type LoopOptions = {
  */
 const CANNOT_SERVE_IN_TIME = new Set(["deadline_too_close", "busy", "trace_store_full"]);
 
-export type TickReport = { resumed: number; committed: number; finalized: number; settled: number; withdrawn: bigint; ms: number; rpcRequests: number };
+export type TickReport = { resumed: number; committed: number; finalized: number; settled: number; withdrawn: bigint; ms: number; rpcRequests: number; stepsMs: Record<string, number> };
 
 /**
  * One pass of the node's duties, decided from chain state and the database alone (a restarted
@@ -74,14 +74,19 @@ export type TickReport = { resumed: number; committed: number; finalized: number
 export async function runTick(o: LoopOptions): Promise<TickReport> {
   const started = performance.now();
   const rpcBefore = o.rpc?.requests ?? 0;
-  const report: TickReport = { resumed: 0, committed: 0, finalized: 0, settled: 0, withdrawn: 0n, ms: 0, rpcRequests: 0 };
+  const report: TickReport = { resumed: 0, committed: 0, finalized: 0, settled: 0, withdrawn: 0n, ms: 0, rpcRequests: 0, stepsMs: {} };
   const step = async (name: string, fn: () => Promise<void>) => {
+    const t0 = performance.now();
     try {
       await fn();
     } catch (err) {
       o.metrics.loopErrors.inc({ step: name });
       o.log.warn({ step: name, err: String(err) }, "loop step failed; retrying next tick");
     }
+    // Which step a slow pass spent its time in (issue #15: a pass must not grow with history).
+    const ms = performance.now() - t0;
+    report.stepsMs[name] = Math.round(ms);
+    o.metrics.loopStepSeconds.set({ step: name }, ms / 1000);
   };
   const wallet = o.clients.walletClient!;
   const me = wallet.account.address;

@@ -24,6 +24,7 @@ export function createProverMetrics() {
     queuedJobs: new Gauge({ name: "stepproof_prover_queued_jobs", help: "Jobs admitted and not yet generated", registers: [registry] }),
     loopPassSeconds: new Histogram({ name: "stepproof_prover_loop_pass_seconds", help: "Wall time of one background loop pass", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] }),
     loopLastPassSeconds: new Gauge({ name: "stepproof_prover_loop_last_pass_seconds", help: "Wall time of the latest background loop pass", registers: [registry] }),
+    loopStepSeconds: new Gauge({ name: "stepproof_prover_loop_step_seconds", help: "Wall time of each step of the latest background loop pass", labelNames: ["step"] as const, registers: [registry] }),
     loopRpcCalls: new Gauge({ name: "stepproof_prover_loop_last_pass_rpc_calls", help: "JSON-RPC requests the latest loop pass made", registers: [registry] }),
     refusedRequests: new Counter({ name: "stepproof_prover_refused_requests_total", help: "Requests refused before any work: rate limits, signatures, entitlement, capacity", labelNames: ["code"] as const, registers: [registry] }),
     generationSeconds: new Histogram({ name: "stepproof_prover_generation_seconds", help: "Wall time of traced generation per job", buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [registry] }),
