@@ -210,9 +210,11 @@ async function main() {
           } catch (err) {
             failed++;
             if (opened !== undefined) jobs.push(opened);
-            const msg = (err as Error).message.split("\n")[0]!;
+            // The first line and the details (a ClientError's reasons, e.g. each prover's refusal).
+            const e = err as Error & { details?: string };
+            const msg = `${e.message.split("\n")[0]!}${e.details ? ` — ${e.details}` : ""}`;
             if (/wrong job|another job|job id/i.test(msg)) wrong++;
-            const key = msg.replace(/0x[0-9a-fA-F]+/g, "0x…").replace(/\d+/g, "N").slice(0, 120);
+            const key = msg.replace(/0x[0-9a-fA-F]+/g, "0x…").replace(/\d+/g, "N").slice(0, 300);
             errors[key] = (errors[key] ?? 0) + 1;
           }
         }

@@ -96,7 +96,8 @@ export async function probeProver(offer: ProverOffer, modelId: Hex, options: { t
     const res = await fetch(`${offer.endpoint.replace(/\/$/, "")}/healthz${sized}`, { signal: AbortSignal.timeout(options.timeoutMs ?? 5_000) });
     const body = (await res.json().catch(() => ({}))) as { prover?: string; model?: string; error?: { message?: string; code?: string } };
     if (!res.ok) {
-      const retry = Number(res.headers.get("retry-after"));
+      // A node that cannot read the chain now (503 unhealthy) may in a moment: worth asking again.
+      const retry = Number(res.headers.get("retry-after")) || (res.status === 503 && body.error?.code === "unhealthy" ? TRANSIENT_RETRY_SECONDS : 0);
       return { ok: false, reason: `${res.status} ${body.error?.code ?? ""}: ${body.error?.message ?? "unhealthy"}`.replace(" :", ":"), ...(retry > 0 ? { retryAfterSeconds: retry } : {}) };
     }
     if (body.prover?.toLowerCase() !== offer.prover.toLowerCase() || body.model?.toLowerCase() !== modelId.toLowerCase()) {
@@ -104,6 +105,11 @@ export async function probeProver(offer: ProverOffer, modelId: Hex, options: { t
     }
     return { ok: true };
   } catch (err) {
-    return { ok: false, reason: `not serving at ${offer.endpoint} (${(err as Error).message})` };
+    // Too slow to answer (an overloaded node) is worth asking again; refused or unresolvable is not.
+    const slow = (err as Error).name === "TimeoutError";
+    return { ok: false, reason: `${slow ? "no answer in time" : "not serving"} at ${offer.endpoint} (${(err as Error).message})`, ...(slow ? { retryAfterSeconds: TRANSIENT_RETRY_SECONDS } : {}) };
   }
 }
+
+/** Wait before probing again a node that timed out or could not read the chain (s). */
+const TRANSIENT_RETRY_SECONDS = 2;
