@@ -1,3 +1,4 @@
+import { getLogsInRanges } from "../protocol/chain/logs-in-ranges.js";
 import { getAbiItem, type Address, type Hex } from "viem";
 import { jobEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
@@ -34,9 +35,10 @@ export async function jobStatus(clients: StepproofClients, jobId: bigint): Promi
   const now = (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
   const address = clients.deployment.contracts.jobEscrow;
   const fromBlock = BigInt(clients.deployment.startBlock);
+  // In ranges of at most 10k blocks: providers refuse longer eth_getLogs ranges (issue #15).
   const [opened, resolved] = await Promise.all([
-    clients.publicClient.getLogs({ address, event: getAbiItem({ abi: jobEscrowAbi, name: "JobDisputeOpened" }), args: { jobId }, fromBlock }),
-    clients.publicClient.getLogs({ address, event: getAbiItem({ abi: jobEscrowAbi, name: "JobDisputeResolved" }), args: { jobId }, fromBlock }),
+    getLogsInRanges(clients.publicClient, { address, event: getAbiItem({ abi: jobEscrowAbi, name: "JobDisputeOpened" }), args: { jobId }, fromBlock, maxRange: 10_000n }),
+    getLogsInRanges(clients.publicClient, { address, event: getAbiItem({ abi: jobEscrowAbi, name: "JobDisputeResolved" }), args: { jobId }, fromBlock, maxRange: 10_000n }),
   ]);
   const disputes = [
     ...opened.map((l) => ({ event: "opened" as const, block: l.blockNumber, tx: l.transactionHash, index: l.logIndex })),

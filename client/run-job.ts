@@ -11,7 +11,9 @@ import type { ModelManifest } from "../runtime/model/manifest.js";
 import { ClientError, CommitmentMismatchError, ContextLengthError, SpendingLimitError } from "./errors.js";
 import { resolveManifest, resolveTokenizer } from "./model-info.js";
 import { chatPromptTokens, completionPromptTokens, promptRoot, type ChatMessage } from "../protocol/prompt/prompt.js";
-import { maxCost, probeProver, selectProver } from "./select-prover.js";
+import { maxCost, probeProver, ProverUnavailableError, selectProver } from "./select-prover.js";
+import { TransactionError } from "../protocol/chain/actions/send.js";
+import { backoffDelay, isRetryableRefusal, sleep } from "./retry.js";
 import { outputText, validateStop } from "../protocol/prompt/output-text.js";
 import type { TextTokenizer } from "../protocol/prompt/tokenizer.js";
 
@@ -38,6 +40,11 @@ export type RunJobParameters = {
   maxEscrow?: bigint;
   /** Called once the model is known and the prompt fits it, before anything is paid. */
   onModel?: (model: { name: string; synthetic: boolean; context: number; promptTokens: number }) => void | Promise<void>;
+  /**
+   * How long to keep asking a busy prover (503, 429) before opening a job, in ms (default 120 s):
+   * nothing is paid while waiting; past it the job is not opened (ProverUnavailableError).
+   */
+  busyWaitMs?: number;
   /** Called (and awaited) once the job is open and funded, before the prompt is sent. */
   onJobOpened?: (job: { jobId: bigint; prover: Address; escrowed: bigint }) => void | Promise<void>;
 };
@@ -79,6 +86,7 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   }
   const tokensFor = (t: TextTokenizer) => ("text" in p.prompt ? completionPromptTokens(t, p.prompt.text) : "tokenIds" in p.prompt ? [...p.prompt.tokenIds] : chatPromptTokens(t, p.prompt.messages));
   const probe = (o: ProverOffer) => probeProver(o, p.modelId);
+  const sizedProbe = (inputTokens: number) => (o: ProverOffer) => probeProver(o, p.modelId, { inputTokens, maxTokens: p.maxTokens });
   if (!tokenizer) {
     // Any prover of the model serves the same tokenizer (pinned by the registered manifest): take
     // it from the first reachable one, before judging who can take a job of this size.
@@ -92,15 +100,44 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   const context = manifest!.architecture.context;
   if (tokens.length + p.maxTokens > context) throw new ContextLengthError(tokens.length, p.maxTokens, context);
   await p.onModel?.({ name: manifest!.name, synthetic: manifest!.source.kind === "generated", context, promptTokens: tokens.length });
-  const offer = await selectProver(clients, { modelId: p.modelId, inputTokens: tokens.length, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe });
+  // A prover that is busy now (its queue full) says so before anything is paid: wait and ask
+  // again rather than open a job it would refuse (PROTOCOL §5.6).
+  const waitUntil = Date.now() + (p.busyWaitMs ?? 120_000);
+  let offer: ProverOffer;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      offer = await selectProver(clients, { modelId: p.modelId, inputTokens: tokens.length, maxOutputTokens: p.maxTokens, ...(p.prover ? { prover: p.prover } : {}), probe: sizedProbe(tokens.length) });
+      break;
+    } catch (err) {
+      if (!(err instanceof ProverUnavailableError) || err.retryAfterSeconds === undefined) throw err;
+      const delay = backoffDelay(attempt, err.retryAfterSeconds);
+      if (Date.now() + delay > waitUntil) throw err;
+      await sleep(delay);
+    }
+  }
   const escrow = maxCost(offer, tokens.length, p.maxTokens);
   if (p.maxEscrow !== undefined && escrow > p.maxEscrow) {
     throw new SpendingLimitError(`the job would escrow ${escrow} (${tokens.length} prompt tokens, up to ${p.maxTokens} output tokens at prover ${offer.prover}'s prices), over the limit of ${p.maxEscrow}`, escrow, p.maxEscrow);
   }
-  const job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams: p.samplingParams ?? 0n, inputTokens: tokens.length, maxOutputTokens: p.maxTokens });
+  let job: Awaited<ReturnType<typeof openJob>>;
+  try {
+    job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams: p.samplingParams ?? 0n, inputTokens: tokens.length, maxOutputTokens: p.maxTokens });
+  } catch (err) {
+    // Other clients' jobs can use up the prover's stake between the check and the open: the
+    // simulation then reverts (nothing paid) and the contract's error names the real reason.
+    if (err instanceof TransactionError && err.revertName && STAKE_REFUSALS[err.revertName]) {
+      throw new ClientError(`prover ${offer.prover} cannot take this job now: ${STAKE_REFUSALS[err.revertName]} (${err.revertName}(${(err.revertArgs ?? []).join(", ")}))`, { cause: err, details: "nothing was paid; choose another prover or retry once its open jobs settle" });
+    }
+    throw err;
+  }
+  const chainNow = (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+  // Retry a refusal-for-now only while the prover could still serve before its commit deadline
+  // (it refuses jobs closer than its margin; a minute is the default margin).
+  const retryUntil = Date.now() + Math.max(0, Number(job.commitDeadline - chainNow) - 60) * 1000;
 
   await p.onJobOpened?.({ jobId: job.jobId, prover: offer.prover, escrowed: job.escrowed });
-  const openai = new OpenAI({ baseURL: `${offer.endpoint.replace(/\/$/, "")}/v1`, apiKey: "stepproof", maxRetries: 2 });
+  // Retries are ours (below): the SDK's would give up on a busy prover after two.
+  const openai = new OpenAI({ baseURL: `${offer.endpoint.replace(/\/$/, "")}/v1`, apiKey: "stepproof", maxRetries: 0 });
   const headers = { "x-stepproof-job": job.jobId.toString() };
   let text = "";
   let sp: StepproofFields | undefined;
@@ -112,15 +149,32 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
     sp ??= (chunk as { stepproof?: StepproofFields }).stepproof;
   };
   try {
-    if ("messages" in p.prompt) {
-      const stream = await openai.chat.completions.create({ model: p.modelId, messages: p.prompt.messages as OpenAI.ChatCompletionMessageParam[], max_tokens: p.maxTokens, stream: true, ...(stop.length ? { stop } : {}) }, { headers });
-      for await (const chunk of stream) take(chunk, chunk.choices[0]?.delta?.content);
-    } else {
-      const prompt = "text" in p.prompt ? p.prompt.text : [...p.prompt.tokenIds];
-      const stream = await openai.completions.create({ model: p.modelId, prompt, max_tokens: p.maxTokens, stream: true, ...(stop.length ? { stop } : {}) }, { headers });
-      for await (const chunk of stream) take(chunk, chunk.choices[0]?.text);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if ("messages" in p.prompt) {
+          const stream = await openai.chat.completions.create({ model: p.modelId, messages: p.prompt.messages as OpenAI.ChatCompletionMessageParam[], max_tokens: p.maxTokens, stream: true, ...(stop.length ? { stop } : {}) }, { headers });
+          for await (const chunk of stream) take(chunk, chunk.choices[0]?.delta?.content);
+        } else {
+          const prompt = "text" in p.prompt ? p.prompt.text : [...p.prompt.tokenIds];
+          const stream = await openai.completions.create({ model: p.modelId, prompt, max_tokens: p.maxTokens, stream: true, ...(stop.length ? { stop } : {}) }, { headers });
+          for await (const chunk of stream) take(chunk, chunk.choices[0]?.text);
+        }
+        break;
+      } catch (err) {
+        // Refused for now (busy, rate-limited, chain unreadable) before anything streamed: the
+        // job stays open and the prover can still serve it, so ask again; never publish the
+        // prompt for this (it would force on-chain work on a prover that only asked us to wait).
+        const refusal = isRetryableRefusal(err);
+        if (!refusal || text !== "") throw err;
+        const delay = backoffDelay(attempt, refusal.retryAfterSeconds);
+        if (Date.now() + delay > retryUntil) {
+          throw new ClientError(`prover ${offer.prover} kept refusing job ${job.jobId} for now (HTTP ${refusal.status})`, { cause: err, details: "the prompt was not published: the job stays open until its commit deadline and is then refunded in full (refundExpired), or sooner if the prover declines it" });
+        }
+        await sleep(delay);
+      }
     }
   } catch (cause) {
+    if (cause instanceof ClientError) throw cause;
     // Make the prompt undeniable: published on-chain, the prover must serve it from the chain
     // within a fresh commit timeout or pay the missed-commit penalty (PROTOCOL §5.3).
     const published = await publishPrompt(clients, { jobId: job.jobId, promptTokens: tokens }).then(
@@ -161,6 +215,15 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
     commitTx: served.commit_tx ?? undefined,
   };
 }
+
+/** openJob reverts that mean the prover's stake cannot take the job now (PROTOCOL §9.4), in words. */
+const STAKE_REFUSALS: Record<string, string> = {
+  InsufficientDeterrence: "its open jobs' escrow would exceed what its free stake deters",
+  InsufficientFreeStake: "its free stake cannot cover the job's collateral (unsettled jobs lock the rest)",
+  StakeTooLow: "its stake is below the minimum prover stake",
+  Jailed: "it is jailed after a proven fraud",
+  NoAuditors: "the model's audit pool is empty, so no job can open",
+};
 
 /** The committed job: after the prover's commit transaction, else by watching blocks until it leaves Open. */
 async function waitForCommit(clients: StepproofClients, jobId: bigint, commitTx: Hex | undefined, timeoutMs: number) {

@@ -1,6 +1,6 @@
 import { getAddress, type Address, type Hex } from "viem";
-import { auditManagerAbi, jobEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { listProverOffers, type ProverOffer } from "../protocol/chain/actions/listProverOffers.js";
+import { jobRefusal, readProverCapacity } from "../protocol/chain/actions/readProverCapacity.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { ClientError } from "./errors.js";
 
@@ -12,7 +12,7 @@ export type SelectProverParameters = {
   /** Use this prover (it must have an active offer for the model). */
   prover?: Address;
   /** Skip candidates that fail this check (e.g. an unreachable endpoint), in ranking order. */
-  probe?: (offer: ProverOffer) => Promise<boolean>;
+  probe?: (offer: ProverOffer) => Promise<ProbeResult>;
   /** Check that openJob would accept a job of these counts (jail, collateral, deterrence); default true. */
   checkCapacity?: boolean;
 };
@@ -35,7 +35,8 @@ export async function selectProver(clients: StepproofClients, p: SelectProverPar
     if (!offer) throw new ClientError(`prover ${wanted} has no active offer for model ${p.modelId}`);
     const why = await refusal(offer);
     if (why) throw new ClientError(`prover ${wanted} cannot take this job: ${why}`);
-    if (p.probe && !(await p.probe(offer))) throw new ClientError(`prover ${wanted} is not serving model ${p.modelId} at ${offer.endpoint}`);
+    const probed = p.probe ? await p.probe(offer) : { ok: true as const };
+    if (!probed.ok) throw new ProverUnavailableError(`prover ${wanted} cannot take the job now: ${probed.reason}`, probed);
     return offer;
   }
   if (offers.length === 0) throw new ClientError(`no registered prover offers model ${p.modelId}`);
@@ -49,43 +50,66 @@ export async function selectProver(clients: StepproofClients, p: SelectProverPar
   if (eligible.length === 0) throw new ClientError(`no prover of model ${p.modelId} can take this job`, { details: reasons.join("; ") });
   const cost = (o: ProverOffer) => maxCost(o, p.inputTokens, p.maxOutputTokens);
   eligible.sort((a, b) => (cost(a) < cost(b) ? -1 : cost(a) > cost(b) ? 1 : a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : 0));
-  for (const offer of eligible) if (!p.probe || (await p.probe(offer))) return offer;
-  throw new ClientError(`none of the ${eligible.length} provers offering model ${p.modelId} is reachable`);
+  const refused: ProbeResult[] = [];
+  for (const offer of eligible) {
+    const probed = p.probe ? await p.probe(offer) : { ok: true as const };
+    if (probed.ok) return offer;
+    refused.push(probed);
+    reasons.push(`${offer.prover}: ${probed.reason}`);
+  }
+  // Every candidate refused for now (busy, chain unreadable): the caller may wait and try again.
+  const retryAfterSeconds = Math.min(...refused.map((r) => (!r.ok && r.retryAfterSeconds !== undefined ? r.retryAfterSeconds : Infinity)));
+  throw new ProverUnavailableError(`none of the ${eligible.length} provers of model ${p.modelId} that could take this job is available now`, { ok: false, reason: reasons.join("; "), ...(Number.isFinite(retryAfterSeconds) ? { retryAfterSeconds } : {}) });
 }
 
-/** Why openJob would refuse a job of these counts with `offer`'s prover, or undefined. */
+/** Why openJob would refuse a job of these counts with `offer`'s prover (read fresh from the chain), or undefined. */
 async function refusalCheck(clients: StepproofClients, p: SelectProverParameters): Promise<(offer: ProverOffer) => Promise<string | undefined>> {
-  const { jobEscrow, auditManager } = clients.deployment.contracts;
-  const now = (await clients.publicClient.getBlock()).timestamp;
-  const params = await clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "params" });
   return async (o) => {
-    if (now < o.jailedUntil) return `jailed until ${new Date(Number(o.jailedUntil) * 1000).toISOString()} after a proven fraud`;
-    const cost = maxCost(o, p.inputTokens, p.maxOutputTokens);
-    let collateral = (cost * BigInt(params.collateralBps)) / 10_000n;
-    if (collateral < params.minCollateral) collateral = params.minCollateral;
-    if (o.freeStake < collateral) return `free stake ${o.freeStake} cannot cover the collateral ${collateral}`;
-    let limit: bigint;
-    try {
-      limit = await clients.publicClient.readContract({ address: auditManager, abi: auditManagerAbi, functionName: "exposureLimit", args: [p.modelId, o.freeStake - collateral] });
-    } catch {
-      return `model ${p.modelId} has no verifier in its audit pool, so no job can open (PROTOCOL §9.4)`;
-    }
-    if (o.exposure + cost > limit) return `its open jobs (${o.exposure}) plus this one (${cost}) would exceed what its stake deters (${limit}, PROTOCOL §9.4)`;
-    return undefined;
+    const capacity = await readProverCapacity(clients, { prover: o.prover, modelId: p.modelId });
+    return (await jobRefusal(clients, capacity, maxCost(o, p.inputTokens, p.maxOutputTokens)))?.message;
   };
 }
 
-/**
- * Before any money moves: the endpoint answers /healthz as this prover, for this model. A dead
- * or misregistered endpoint would otherwise lock the escrow until the commit deadline.
- */
-export async function probeProver(offer: ProverOffer, modelId: Hex, timeoutMs = 5_000): Promise<boolean> {
-  try {
-    const res = await fetch(`${offer.endpoint.replace(/\/$/, "")}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return false;
-    const h = (await res.json()) as { prover?: string; model?: string };
-    return h.prover?.toLowerCase() === offer.prover.toLowerCase() && h.model?.toLowerCase() === modelId.toLowerCase();
-  } catch {
-    return false;
+/** A probe's answer: the prover takes a job of this size now, or why not (and when to ask again). */
+export type ProbeResult = { ok: true } | { ok: false; reason: string; retryAfterSeconds?: number };
+
+/** Every candidate refused for now, or the named prover did: `retryAfterSeconds` when worth asking again. */
+export class ProverUnavailableError extends ClientError {
+  override name = "ProverUnavailableError";
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, probed: ProbeResult) {
+    super(message, { details: probed.ok ? undefined : probed.reason });
+    this.retryAfterSeconds = probed.ok ? undefined : probed.retryAfterSeconds;
   }
 }
+
+/**
+ * Before any money moves: the endpoint answers /healthz as this prover, for this model, and
+ * (given the job's counts) says it can take a job of that size now — its stake collateralises it
+ * and its queue has room (PROTOCOL §5.6). A dead or misregistered endpoint would otherwise lock
+ * the escrow until the commit deadline; a busy one would make the client pay for a job it
+ * cannot serve yet.
+ */
+export async function probeProver(offer: ProverOffer, modelId: Hex, options: { timeoutMs?: number; inputTokens?: number; maxTokens?: number } = {}): Promise<ProbeResult> {
+  const sized = options.inputTokens !== undefined && options.maxTokens !== undefined ? `?input_tokens=${options.inputTokens}&max_tokens=${options.maxTokens}` : "";
+  try {
+    const res = await fetch(`${offer.endpoint.replace(/\/$/, "")}/healthz${sized}`, { signal: AbortSignal.timeout(options.timeoutMs ?? 5_000) });
+    const body = (await res.json().catch(() => ({}))) as { prover?: string; model?: string; error?: { message?: string; code?: string } };
+    if (!res.ok) {
+      // A node that cannot read the chain now (503 unhealthy) may in a moment: worth asking again.
+      const retry = Number(res.headers.get("retry-after")) || (res.status === 503 && body.error?.code === "unhealthy" ? TRANSIENT_RETRY_SECONDS : 0);
+      return { ok: false, reason: `${res.status} ${body.error?.code ?? ""}: ${body.error?.message ?? "unhealthy"}`.replace(" :", ":"), ...(retry > 0 ? { retryAfterSeconds: retry } : {}) };
+    }
+    if (body.prover?.toLowerCase() !== offer.prover.toLowerCase() || body.model?.toLowerCase() !== modelId.toLowerCase()) {
+      return { ok: false, reason: `the endpoint ${offer.endpoint} serves prover ${body.prover} and model ${body.model}, not this offer` };
+    }
+    return { ok: true };
+  } catch (err) {
+    // Too slow to answer (an overloaded node) is worth asking again; refused or unresolvable is not.
+    const slow = (err as Error).name === "TimeoutError";
+    return { ok: false, reason: `${slow ? "no answer in time" : "not serving"} at ${offer.endpoint} (${(err as Error).message})`, ...(slow ? { retryAfterSeconds: TRANSIENT_RETRY_SECONDS } : {}) };
+  }
+}
+
+/** Wait before probing again a node that timed out or could not read the chain (s). */
+const TRANSIENT_RETRY_SECONDS = 2;

@@ -23,6 +23,14 @@ export const proverConfigSchema = z
       deploymentFile: z.string().min(1),
       /** Refuse to start against any other chain (guards a mistyped RPC URL). */
       expectedChainId: z.number().int().positive().optional(),
+      /** Blocks per eth_getLogs request of the loop's log cursors; default 1,000 (most providers allow 10k). */
+      maxLogRange: z.number().int().positive().default(1000),
+      /**
+       * Blocks a published prompt or dispute must be buried under before the loop acts on it;
+       * default 0 (a published prompt has a deadline; a reorg rewinds the cursor and admission
+       * re-reads the job anyway).
+       */
+      confirmations: z.number().int().nonnegative().default(0),
     }),
     /** Encrypted JSON keystore (Web3 secret storage); the password never goes in this file. */
     keystore: z.string().min(1).optional(),
@@ -45,6 +53,26 @@ export const proverConfigSchema = z
       publicUrl: z.string().url().optional(),
       /** Largest request body accepted (bytes); default 1 MiB, plenty for a context of text. */
       bodyLimit: z.number().int().positive().default(1 << 20),
+      /** Open connections at most; more are dropped at accept (slow or idle clients cannot exhaust the node). Default 512. */
+      maxConnections: z.number().int().positive().default(512),
+      /**
+       * Per-requester rate limits (429 with Retry-After past them): every request counts against
+       * its IP address, a signed request also against its signer (PROTOCOL §5.7). Defaults: 50/s
+       * per signer with bursts of 200 (a verifier reads a job in a handful of requests), 500/s
+       * per IP with bursts of 1,000 (a gateway or NAT carries many clients).
+       */
+      rateLimit: z
+        .object({
+          perSigner: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 50, burst: 200 }),
+          perIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 500, burst: 1000 }),
+        })
+        .default({}),
+      /**
+       * Addresses besides this prover's own that may read /metrics with a signed request
+       * (PROTOCOL §5.7). A scraper that cannot sign sends `Authorization: Bearer <token>` with the
+       * token from STEPPROOF_METRICS_TOKEN (a secret: never in this file).
+       */
+      metricsReaders: z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/)).default([]),
     }),
     traceStore: z.object({
       dir: z.string().min(1),

@@ -19,8 +19,12 @@ export class ApiError extends ProverNodeError {
     readonly status: number,
     readonly code: string,
     message: string,
-    options: { details?: string; cause?: unknown } = {},
+    options: { details?: string; cause?: unknown; retryAfterSeconds?: number } = {},
   ) {
     super(message, options);
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
+
+  /** Sent as `Retry-After` (429, 503): when the refusal is worth retrying. */
+  readonly retryAfterSeconds: number | undefined;
 }

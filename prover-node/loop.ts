@@ -1,28 +1,29 @@
 import { formatEther, parseEventLogs } from "viem";
 import type { PlayReturnType } from "../protocol/game/play.js";
 import { jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
-import { FINALIZE_BATCH } from "../protocol/chain/actions/finalizeJobs.js";
-import { getJob } from "../protocol/chain/actions/getJob.js";
-import { decodePromptTokens } from "../protocol/chain/actions/publishPrompt.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
-import type { HiddenData } from "../runtime/forward.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
+import { endDispute, followDisputes, liveDisputes, type FollowedDispute } from "../protocol/game/my-disputes.js";
+import type { HiddenData } from "../runtime/forward.js";
 import type { TraceStore } from "../runtime/trace/store.js";
 import type { ProverMetrics } from "./metrics.js";
 import { ApiError } from "./errors.js";
 import type { AdmittedJob, JobService } from "./serve/job-service.js";
 import type { ProverDb } from "./state/db.js";
+import { PublishedPrompts } from "./state/published-prompts.js";
 import type { PersistedTxSender } from "./state/tx-sender.js";
+import { settleDue } from "./settle-due.js";
 
 /**
- * The prover's side of disputes on its committed jobs (PROTOCOL §7.4), e.g. protocol/game's
- * respondToDisputes: stateless, called every tick with the jobs that can be disputed.
+ * The prover's side of disputes on its committed jobs (PROTOCOL §7.4), e.g. node-common's
+ * respondToDisputes: stateless, called every tick with the live disputes on its jobs.
  */
 export type DisputeResponder = (p: {
   clients: StepproofClients;
-  jobIds: readonly bigint[];
+  disputes: readonly FollowedDispute[];
   modelDir: string;
   traceFor: (jobId: bigint) => { tokens: readonly number[]; row(t: number, layer: number): HiddenData } | undefined;
+  onOver?: (dispute: Pick<FollowedDispute, "id" | "jobId">) => void;
 }) => Promise<readonly PlayReturnType[] | void>;
 
 export type LoopOptions = {
@@ -36,10 +37,15 @@ export type LoopOptions = {
   modelDir: string;
   disputeResponder?: DisputeResponder;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+  /** Refreshed once a pass, so /metrics shows free stake and exposure as they move (PROTOCOL §9.4). */
+  capacity?: { refresh(): Promise<unknown> };
+  /** The node's JSON-RPC request counter: the pass reports what it cost. */
+  rpc?: { requests: number };
+  /** Blocks per eth_getLogs request of the log cursors (default 1,000). */
+  maxLogRange?: number;
+  /** Blocks a log must be buried under before the loop acts on it (default 0: a published prompt is served at once; the cursor still rewinds on a reorg). */
+  confirmations?: number;
 };
-
-/** How far back the loop looks for PromptPublished events (blocks). */
-const PROMPT_LOOKBACK_BLOCKS = 50_000n;
 
 /**
  * Admission refusals that mean this node cannot finish a published prompt in time: such a job
@@ -47,35 +53,46 @@ const PROMPT_LOOKBACK_BLOCKS = 50_000n;
  */
 const CANNOT_SERVE_IN_TIME = new Set(["deadline_too_close", "server_busy", "trace_store_full"]);
 
-export type TickReport = { resumed: number; committed: number; finalized: number; settled: number; withdrawn: bigint };
+export type TickReport = { resumed: number; committed: number; finalized: number; settled: number; withdrawn: bigint; ms: number; rpcRequests: number; stepsMs: Record<string, number> };
 
 /**
  * One pass of the node's duties, decided from chain state and the database alone (a restarted
- * node runs the same pass and picks up where the dead one stopped):
+ * node runs the same pass and picks up where the dead one stopped). Nothing in it reads the
+ * node's whole history (issue #15): logs are followed with persisted cursors in bounded ranges,
+ * and job state is read in batches for the jobs that are due only.
  *   1. settle transactions persisted but not known mined (rebroadcast the same signed bytes);
  *   2. serve jobs whose client published the prompt on-chain (it never reached us over HTTP,
  *      and a missed deadline on such a job is penalized): admit every new one first, declining
  *      on-chain (within the decline window) those this node cannot finish in time, then
  *      generate the admitted ones; then commit every generated-but-uncommitted job whose
  *      deadline has not passed;
- *   3. play the prover's side of disputes on committed jobs (when a responder is plugged in);
+ *   3. play the prover's side of live disputes on its jobs (when a responder is plugged in);
  *   4. finalize committed jobs past their challenge window with no open dispute, in batches;
  *      mark jobs the chain has settled (Finalized, Slashed) and release their traces;
- *   5. withdraw credits from the escrow and the registry.
+ *   5. withdraw credits from the escrow and the registry;
+ *   6. prune traces, refresh the gauges (jobs, stake, exposure).
  * Each step fails alone (logged, counted, retried next tick).
  */
 export async function runTick(o: LoopOptions): Promise<TickReport> {
-  const report: TickReport = { resumed: 0, committed: 0, finalized: 0, settled: 0, withdrawn: 0n };
+  const started = performance.now();
+  const rpcBefore = o.rpc?.requests ?? 0;
+  const report: TickReport = { resumed: 0, committed: 0, finalized: 0, settled: 0, withdrawn: 0n, ms: 0, rpcRequests: 0, stepsMs: {} };
   const step = async (name: string, fn: () => Promise<void>) => {
+    const t0 = performance.now();
     try {
       await fn();
     } catch (err) {
       o.metrics.loopErrors.inc({ step: name });
       o.log.warn({ step: name, err: String(err) }, "loop step failed; retrying next tick");
     }
+    // Which step a slow pass spent its time in (issue #15: a pass must not grow with history).
+    const ms = performance.now() - t0;
+    report.stepsMs[name] = Math.round(ms);
+    o.metrics.loopStepSeconds.set({ step: name }, ms / 1000);
   };
   const wallet = o.clients.walletClient!;
   const me = wallet.account.address;
+  const logs = { confirmations: o.confirmations ?? 0, maxRange: o.maxLogRange ?? 1000 };
 
   await step("resume", async () => {
     for (const tx of await o.sender.resume()) {
@@ -85,23 +102,23 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
   });
 
   await step("published prompts", async () => {
-    // Only recent publications matter: a publication gives one commit timeout (<= 30 days of
-    // blocks on any chain is far more than this window's worth of jobs still open).
-    const head = await o.clients.publicClient.getBlockNumber({ cacheTime: 0 });
-    const start = BigInt(o.clients.deployment.startBlock);
-    const fromBlock = head > start + PROMPT_LOOKBACK_BLOCKS ? head - PROMPT_LOOKBACK_BLOCKS : start;
-    const logs = await o.clients.publicClient.getContractEvents({ address: o.clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, eventName: "PromptPublished", args: { prover: me }, fromBlock, toBlock: "latest" });
+    const published = new PublishedPrompts(o.db.db);
+    await published.follow(o.clients, me, logs);
     // Admit (or decline) all of them before generating any: the decline window is short, and
     // generating one job first could use it up for the next.
     const admitted: AdmittedJob[] = [];
-    for (const log of logs) {
-      const jobId = log.args.jobId!;
-      if (o.db.job(jobId)) continue; // served (or being served) already
+    for (const { jobId, promptTokens } of published.pending()) {
+      if (o.db.job(jobId)) {
+        published.handled(jobId); // served (or being served) already
+        continue;
+      }
       try {
-        admitted.push(await o.jobs.admit(jobId, decodePromptTokens(log.args.prompt!), undefined));
+        admitted.push(await o.jobs.admit(jobId, promptTokens, undefined));
       } catch (err) {
         if (err instanceof ApiError && CANNOT_SERVE_IN_TIME.has(err.code)) await o.jobs.decline(jobId, err.code);
         o.log.warn({ jobId: jobId.toString(), err: String(err) }, "cannot serve the published prompt");
+        // The chain could not be read: try again next pass; any other refusal is final.
+        if (!(err instanceof ApiError && err.code === "chain_unavailable")) published.handled(jobId);
       }
     }
     for (const a of admitted) {
@@ -113,6 +130,7 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
         await o.jobs.decline(a.jobId, "generation failed");
         o.log.warn({ jobId: a.jobId.toString(), err: String(err) }, "cannot serve the published prompt");
       }
+      published.handled(a.jobId);
     }
   });
 
@@ -127,12 +145,14 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
   if (o.disputeResponder) {
     const responder = o.disputeResponder;
     await step("disputes", async () => {
-      const jobIds = o.db.jobsIn("committed").map((r) => r.jobId);
-      if (jobIds.length === 0) return;
+      // DisputeOpened does not name the prover: every dispute is read once, kept if it is ours.
+      await followDisputes({ db: o.db.db, clients: o.clients, filter: { isMine: (jobId) => o.db.job(jobId) !== undefined }, ...logs });
+      const disputes = liveDisputes(o.db.db);
+      if (disputes.length === 0) return;
       const moves = await o.sender.exclusive(() =>
         responder({
           clients: o.clients,
-          jobIds,
+          disputes,
           modelDir: o.modelDir,
           traceFor: (jobId) => {
             try {
@@ -141,6 +161,7 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
               return undefined; // no complete trace on disk: the dispute clock decides
             }
           },
+          onOver: (d) => endDispute(o.db.db, d.id),
         }),
       );
       // A dispute is the one thing that can cost the stake: every move the node makes is worth a line.
@@ -151,30 +172,24 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
   }
 
   await step("finalize", async () => {
-    const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
-    const ready: bigint[] = [];
-    for (const row of o.db.jobsIn("committed")) {
-      const job = await getJob(o.clients, { jobId: row.jobId });
-      if (job.status === JobStatus.Committed && job.openDisputes === 0 && now > job.challengeDeadline) ready.push(row.jobId);
-      else if (job.status !== JobStatus.Committed) settle(o, row.jobId, job.status, report);
-    }
-    for (let i = 0; i < ready.length; i += FINALIZE_BATCH) {
-      const batch = ready.slice(i, i + FINALIZE_BATCH);
-      const { hash, receipt } = await o.sender.send({ kind: "finalize", key: batch.join(","), address: o.clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "finalizeMany", args: [batch], what: `finalize ${batch.length} jobs` });
-      for (const e of parseEventLogs({ abi: jobEscrowAbi, logs: receipt.logs, eventName: "JobFinalized" })) {
-        const a = e.args;
-        o.log.info(
-          { jobId: a.jobId.toString(), proverPaid: formatEther(a.proverPaid), fee: formatEther(a.fee), auditFee: formatEther(a.auditFee), clientRefund: formatEther(a.clientRefund), tx: hash },
-          `finalized job ${a.jobId}: ${formatEther(a.proverPaid)} credited to this prover (protocol fee ${formatEther(a.fee)}, audit fee ${formatEther(a.auditFee)}, ${formatEther(a.clientRefund)} refunded to the client)`,
-        );
-      }
-      for (const jobId of batch) {
-        const job = await getJob(o.clients, { jobId });
-        if (job.status === JobStatus.Finalized) report.finalized++;
-        if (job.status !== JobStatus.Committed) settle(o, jobId, job.status, report);
-      }
-    }
-    o.metrics.finalized.inc(report.finalized);
+    const r = await settleDue({
+      clients: o.clients,
+      db: o.db,
+      sender: o.sender,
+      onSettled: (jobId, status) => settled(o, jobId, status),
+      onFinalizeReceipt: ({ hash, receipt }) => {
+        for (const e of parseEventLogs({ abi: jobEscrowAbi, logs: [...receipt.logs], eventName: "JobFinalized" })) {
+          const a = e.args;
+          o.log.info(
+            { jobId: a.jobId.toString(), proverPaid: formatEther(a.proverPaid), fee: formatEther(a.fee), auditFee: formatEther(a.auditFee), clientRefund: formatEther(a.clientRefund), tx: hash },
+            `finalized job ${a.jobId}: ${formatEther(a.proverPaid)} credited to this prover (protocol fee ${formatEther(a.fee)}, audit fee ${formatEther(a.auditFee)}, ${formatEther(a.clientRefund)} refunded to the client)`,
+          );
+        }
+      },
+    });
+    report.finalized += r.finalized;
+    report.settled += r.settled;
+    o.metrics.finalized.inc(r.finalized);
   });
 
   await step("withdraw", async () => {
@@ -197,14 +212,19 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     // The loop's cursor: the chain head this pass reconciled against (liveness for status/healthz).
     o.db.setCursor("lastTickBlock", (await o.clients.publicClient.getBlockNumber()).toString());
     o.store.prune();
-    for (const [state, n] of Object.entries(o.db.countByState())) o.metrics.jobsByState.set({ state }, n);
+    for (const state of ["generating", "generated", "committed"]) o.metrics.jobsByState.set({ state }, o.db.countLive()[state] ?? 0);
+    o.metrics.queuedJobs.set(o.jobs.queued);
+    await o.capacity?.refresh();
   });
+  report.ms = performance.now() - started;
+  report.rpcRequests = (o.rpc?.requests ?? 0) - rpcBefore;
+  o.metrics.loopPassSeconds.observe(report.ms / 1000);
+  o.metrics.loopLastPassSeconds.set(report.ms / 1000);
+  o.metrics.loopRpcCalls.set(report.rpcRequests);
   return report;
 }
 
-function settle(o: LoopOptions, jobId: bigint, status: number, report: TickReport): void {
-  o.db.setState(jobId, "settled");
-  report.settled++;
+function settled(o: LoopOptions, jobId: bigint, status: number): void {
   try {
     o.store.markSettled(jobId.toString());
   } catch {

@@ -23,6 +23,12 @@ import { createProverMetrics } from "./metrics.js";
 import { JobService } from "./serve/job-service.js";
 import { ProverDb } from "./state/db.js";
 import { PersistedTxSender } from "./state/tx-sender.js";
+import { RequestNonces } from "./state/request-nonces.js";
+import { RateLimiter } from "./http/rate-limit.js";
+import { createRequestAuth, registeredVerifiers } from "./http/request-auth.js";
+import { CapacityView, capacityJson } from "./capacity.js";
+import { ApiError } from "./errors.js";
+import type { FastifyRequest } from "fastify";
 
 export type StartProverNodeOptions = {
   /** Signer; default: the config's keystore, password from STEPPROOF_KEYSTORE_PASSWORD or a prompt. */
@@ -64,7 +70,9 @@ export async function proverAccount(config: ProverConfig, options: Pick<StartPro
 export async function startProverNode(config: ProverConfig, options: StartProverNodeOptions = {}): Promise<ProverNode> {
   const logger = options.logger ?? pino({ level: config.logLevel, redact: ["password", "privateKey", "*.password", "*.privateKey"] });
   const account = await proverAccount(config, options);
-  const clients = await connectStepproof({ rpcUrl: config.chain.rpcUrl, deploymentFile: config.chain.deploymentFile, account, ...(config.chain.expectedChainId ? { expectedChainId: config.chain.expectedChainId } : {}) });
+  // Every JSON-RPC request is counted, so a loop pass can report what it cost (issue #15).
+  const rpc = { requests: 0 };
+  const clients = await connectStepproof({ rpcUrl: config.chain.rpcUrl, deploymentFile: config.chain.deploymentFile, account, ...(config.chain.expectedChainId ? { expectedChainId: config.chain.expectedChainId } : {}), onRpcRequest: () => void rpc.requests++ });
   const manifest = await readManifest(config.model.dir);
   // Load the serving session now, so the first paid request does not spend its commit margin on it.
   const serving = await ServeSession.load(config.model.dir, { executionProvider: config.model.executionProvider, ...(config.serving.threads ? { threads: config.serving.threads } : {}) });
@@ -97,21 +105,49 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     log,
   });
   const disputeResponder = options.disputeResponder === false ? undefined : (options.disputeResponder ?? (clients.deployment.contracts.stepProofGame ? respondToDisputes : undefined));
-  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log }, config.loopIntervalMs);
+  const capacity = new CapacityView(clients, account.address, manifest.modelId as `0x${string}`, config.prices, metrics, log);
+  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log, capacity, rpc, maxLogRange: config.chain.maxLogRange, confirmations: config.chain.confirmations }, config.loopIntervalMs);
 
   // Not fatal: `stepproof-prover register` may run after start; but say so loudly.
   const offer = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [account.address, manifest.modelId] });
   if (!offer.active) log.warn({ modelId: manifest.modelId }, "no active offer on-chain for this model: run `stepproof-prover register`");
   if (config.corrupt) log.warn({ corrupt: config.corrupt }, "CORRUPTING traces (demo cheater)");
 
+  const nonces = new RequestNonces(config.dataDir);
+  const auth = createRequestAuth({ chainId: clients.chain.id, prover: account.address, nonces, isVerifier: registeredVerifiers(clients), limiter: new RateLimiter(config.endpoint.rateLimit.perSigner) });
+  const metricsToken = process.env["STEPPROOF_METRICS_TOKEN"];
+  const metricsReaders = new Set([account.address, ...config.endpoint.metricsReaders].map((a) => a.toLowerCase()));
+  const authorizeMetrics = async (req: FastifyRequest) => {
+    // A scraper's bearer token (compared in constant time), else a signed request of a reader.
+    if (metricsToken && req.headers.authorization?.startsWith("Bearer ")) {
+      const given = Buffer.from(req.headers.authorization.slice(7));
+      const want = Buffer.from(metricsToken);
+      if (given.length === want.length && (await import("node:crypto")).timingSafeEqual(given, want)) return;
+      throw new ApiError(401, "signature_invalid", "wrong metrics token");
+    }
+    const signer = await auth.authenticate(req);
+    if (!metricsReaders.has(signer.toLowerCase())) throw new ApiError(403, "not_entitled", `${signer} may not read this node's metrics (endpoint.metricsReaders)`);
+  };
   const app = createHttpServer({
     bodyLimit: config.endpoint.bodyLimit,
     logger: log,
     metrics,
-    health: async () => ({ prover: account.address, model: manifest.modelId, chainId: clients.chain.id, chainHead: (await clients.publicClient.getBlockNumber()).toString(), lastTickBlock: db.getCursor("lastTickBlock") ?? null, jobs: db.countByState() }),
+    ipLimiter: new RateLimiter(config.endpoint.rateLimit.perIp),
+    authorizeMetrics,
+    maxConnections: config.endpoint.maxConnections,
+    health: async (q) => {
+      const c = await capacity.current();
+      // Asked about a job's size: say now, before the client pays, whether this node can take it.
+      if (q.inputTokens !== undefined && q.maxTokens !== undefined) {
+        await capacity.refuseUnlessTakes(q.inputTokens, q.maxTokens);
+        if (jobs.queued >= config.maxQueuedJobs) throw new ApiError(503, "server_busy", `${jobs.queued} jobs are queued on this node; retry shortly`, { retryAfterSeconds: 1 });
+      }
+      metrics.queuedJobs.set(jobs.queued);
+      return { prover: account.address, model: manifest.modelId, chainId: clients.chain.id, chainHead: (await clients.publicClient.getBlockNumber()).toString(), lastTickBlock: db.getCursor("lastTickBlock") ?? null, jobs: db.countByState(), queued: jobs.queued, capacity: capacityJson(c) };
+    },
   });
   registerOpenAiRoutes(app, { jobs, manifest, manifestBytes, tokenizer, tokenizerFiles, prover: account.address, prices: config.prices });
-  registerTraceRoutes(app, { db, store });
+  registerTraceRoutes(app, { db, store, auth, clients });
   try {
     await app.listen({ host: config.endpoint.host, port: config.endpoint.port });
   } catch (cause) {
@@ -144,6 +180,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
       await batcher.idle();
       await serving.release();
       db.close();
+      nonces.close();
     },
   };
 }

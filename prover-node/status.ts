@@ -3,6 +3,7 @@ import path from "node:path";
 import { formatEther, type Address, type Hex } from "viem";
 import { auditManagerAbi, jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { readDetectionProbability } from "../protocol/chain/actions/audits.js";
+import { readProverCapacity } from "../protocol/chain/actions/readProverCapacity.js";
 import { readProverEarnings, type ProverEarnings } from "../protocol/chain/actions/readProverEarnings.js";
 import { connectStepproof } from "../protocol/chain/client.js";
 import { readManifest } from "../runtime/model/manifest.js";
@@ -29,6 +30,8 @@ export async function readProverStatus(config: ProverConfig, address: Address) {
   const free = node.stake - node.locked;
   // PROTOCOL §9.4: the escrow of open jobs this stake deters cheating on (reverts with no auditors).
   const exposureLimit = await read({ address: auditManager, abi: auditManagerAbi, functionName: "exposureLimit", args: [modelId, free] }).catch(() => null);
+  // What caps new jobs now (PROTOCOL §5.7): free stake for collateral, and the escrow it deters.
+  const capacity = await readProverCapacity(clients, { prover: address, modelId });
   const money: ProverEarnings = await readProverEarnings(clients, { prover: address });
   // The local database only if the node ever ran here: a status command creates nothing.
   let local: { jobs: Record<string, number>; lastTickBlock: string | null } | null = null;
@@ -45,6 +48,8 @@ export async function readProverStatus(config: ProverConfig, address: Address) {
     offer: offer.active ? { inputPrice: formatEther(offer.inputPrice), outputPrice: formatEther(offer.outputPrice) } : null,
     stake: formatEther(node.stake),
     locked: formatEther(node.locked),
+    freeStake: formatEther(free),
+    maxJobEscrow: capacity.maxJobEscrow === 0n ? "0: no job fits until open jobs settle or more is staked (PROTOCOL §5.7)" : formatEther(capacity.maxJobEscrow),
     unbonding: formatEther(node.unbonding),
     unbondingReadyAt: iso(node.unbondingReadyAt),
     jailedUntil: iso(node.jailedUntil),

@@ -4,6 +4,7 @@ import { TOKEN_TENSOR } from "../protocol/commitments/index.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import type { ReplayableTrace } from "../runtime/reexec.js";
 import type { ChunkProof } from "../runtime/trace/commitment.js";
+import { signedGet } from "../protocol/auth/signed-fetch.js";
 import { TraceUnavailableError, type LeafRequest, type TraceRequest, type TraceSource, type VerifiedLeaf } from "./trace-source.js";
 import { assembleVerifiedTrace, verifiedLeaf } from "./verified-trace.js";
 
@@ -12,10 +13,15 @@ const POSITIONS_PER_REQUEST = 64;
 
 type TraceResponse = { chunks: ChunkProof[] };
 
+/** Tries of one request refused for now (429 rate-limited, 503 busy) before the prover counts as not serving. */
+const RETRIES = 4;
+
 /**
  * Fetches trace slices from the prover's endpoint as registered in the NodeRegistry
- * (`GET /v1/jobs/:id/trace`), in bounded requests with a timeout, and verifies every chunk
- * against the on-chain root before anything uses it.
+ * (`GET /v1/jobs/:id/trace`), in bounded requests with a timeout, each signed by this
+ * verifier's registered key (PROTOCOL §5.7: provers serve trace data to registered verifiers
+ * and the job's client only), and verifies every chunk against the on-chain root before
+ * anything uses it. A refusal for now (429, 503) is retried after the prover's Retry-After.
  */
 export class HttpTraceSource implements TraceSource {
   constructor(
@@ -55,11 +61,19 @@ export class HttpTraceSource implements TraceSource {
 
   async #get(base: string, request: { jobId: bigint; prover: Hex }, layer: number | "tokens", positions: string): Promise<ChunkProof[]> {
     const url = `${base}/v1/jobs/${request.jobId}/trace?layer=${layer}&positions=${positions}`;
+    const account = this.clients.walletClient?.account;
+    if (!account) throw new TraceUnavailableError("reading a prover's trace needs this verifier's signing key (PROTOCOL §5.7)");
     let res: Response;
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) });
-    } catch (cause) {
-      throw new TraceUnavailableError(`prover ${request.prover} at ${base} did not answer for job ${request.jobId}`, { cause });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await signedGet({ account, chainId: this.clients.chain.id, prover: request.prover as Address, url, timeoutMs: this.options.timeoutMs ?? 15_000 });
+      } catch (cause) {
+        throw new TraceUnavailableError(`prover ${request.prover} at ${base} did not answer for job ${request.jobId}`, { cause });
+      }
+      if ((res.status !== 429 && res.status !== 503) || attempt >= RETRIES) break;
+      const wait = Math.min(10, Math.max(Number(res.headers.get("retry-after")) || 0, 0.25 * 2 ** attempt));
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, wait * 1000));
     }
     if (!res.ok) throw new TraceUnavailableError(`prover ${request.prover} refused trace of job ${request.jobId}: HTTP ${res.status}`, { details: (await res.text()).slice(0, 500) });
     return ((await res.json()) as TraceResponse).chunks ?? [];

@@ -11,7 +11,9 @@ import type { AuditDriver } from "./audit-driver.js";
 import { AuditState, auditStateName, type AuditAssignment } from "../protocol/chain/actions/audits.js";
 import { TransactionError } from "../protocol/chain/actions/send.js";
 import { detectionProbability, sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
-import type { VerifierState } from "./state.js";
+import { SETTLED_UNCHECKED, type VerifierState } from "./state.js";
+import { getJobs } from "../protocol/chain/actions/getJobs.js";
+import type { OnChainJob } from "../protocol/chain/actions/getJob.js";
 import { TraceUnavailableError, type TraceSource } from "./trace-source.js";
 
 export type VerifierNodeDependencies = {
@@ -37,7 +39,26 @@ export type VerifierNodeDependencies = {
   log?: (line: string) => void;
 };
 
-export type TickReport = { logsRead: number; checked: number; failed: number; disputesOpened: number; moves: number; auditsReported: number };
+export type TickReport = {
+  logsRead: number;
+  checked: number;
+  failed: number;
+  disputesOpened: number;
+  moves: number;
+  auditsReported: number;
+  /** Committed jobs not checked yet when the tick started (new, or retried after an error). */
+  backlog: number;
+  /** Mean wall time of one check this tick (ms; 0 when none ran). */
+  checkMs: number;
+  /** Sampled jobs that settled before this verifier checked them, since it started keeping state. */
+  settledUnchecked: number;
+};
+
+/** What the verifier can sustain at its sampling, from its measured check time (issue #15). */
+export type Throughput = { checkMs: number | undefined; jobsPerMinute: number | undefined; backlog: number; settledUnchecked: number };
+
+/** Weight of the newest check in the running mean of check times. */
+const CHECK_MS_WEIGHT = 0.1;
 
 /**
  * One verifier: follows commitments, samples, re-executes, disputes. `tick` decides every
@@ -47,7 +68,7 @@ export class VerifierNode {
   constructor(readonly deps: VerifierNodeDependencies) {}
 
   async tick(): Promise<TickReport> {
-    const report: TickReport = { logsRead: 0, checked: 0, failed: 0, disputesOpened: 0, moves: 0, auditsReported: 0 };
+    const report: TickReport = { logsRead: 0, checked: 0, failed: 0, disputesOpened: 0, moves: 0, auditsReported: 0, backlog: 0, checkMs: 0, settledUnchecked: 0 };
     const { clients, state } = this.deps;
     for (;;) {
       const r = await followLogs({
@@ -71,13 +92,35 @@ export class VerifierNode {
       report.logsRead += r.logs;
     }
 
-    for (const job of state.byState("new", "error")) {
-      const outcome = await this.#check(job.jobId);
+    // The backlog, most urgent first: read in one batched call, checked in order of challenge
+    // deadline (a job past its deadline can no longer be disputed: it goes last), so a verifier
+    // that falls behind loses the jobs with the most time left, not the oldest ones.
+    const backlog = state.byState("new", "error");
+    report.backlog = backlog.length;
+    const onchain = backlog.length > 0 ? await getJobs(clients, { jobIds: backlog.map((j) => j.jobId) }) : new Map<bigint, OnChainJob>();
+    const now = backlog.length > 0 ? (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp : 0n;
+    const deadline = (id: bigint) => onchain.get(id)?.challengeDeadline ?? 0n;
+    const rank = (id: bigint) => (deadline(id) < now ? 1 : 0);
+    backlog.sort((a, b) => rank(a.jobId) - rank(b.jobId) || (deadline(a.jobId) < deadline(b.jobId) ? -1 : deadline(a.jobId) > deadline(b.jobId) ? 1 : 0));
+    if (backlog.length > 0) this.#reportBacklog(backlog.length, onchain.size > 0 ? deadline(backlog[0]!.jobId) - now : undefined);
+    let checkMs = 0;
+    for (const job of backlog) {
+      const started = performance.now();
+      const outcome = await this.#check(job.jobId, onchain.get(job.jobId));
       if (outcome === "waiting") continue;
+      if (outcome !== "skipped") {
+        const ms = performance.now() - started;
+        checkMs += ms;
+        const mean = state.stat("checkMs");
+        state.setStat("checkMs", mean === undefined ? ms : mean + CHECK_MS_WEIGHT * (ms - mean));
+      }
       report.checked++;
       if (outcome === "failed") report.failed++;
       if (outcome === "reported") report.auditsReported++;
     }
+    const ran = report.checked;
+    report.checkMs = ran > 0 ? Math.round(checkMs / ran) : 0;
+    report.settledUnchecked = state.settledUnchecked();
     if (this.deps.availability) {
       for (const job of state.byState("withheld")) {
         // An auditor names its probe leaf too: once published on-chain, the prover has served it.
@@ -127,13 +170,44 @@ export class VerifierNode {
     return report;
   }
 
-  async #check(jobId: bigint): Promise<"waiting" | "skipped" | "passed" | "reported" | "failed" | "withheld" | "error"> {
+  /**
+   * What this verifier sustains: its mean check time (kept across restarts) and the jobs per
+   * minute that makes at its sampling, the backlog and the jobs that settled unchecked.
+   */
+  throughput(): Throughput {
+    const checkMs = this.deps.state.stat("checkMs");
+    return {
+      checkMs: checkMs === undefined ? undefined : Math.round(checkMs),
+      // A check per sampled job: committed jobs per minute it keeps up with.
+      jobsPerMinute: checkMs === undefined ? undefined : Math.round((60_000 / checkMs / this.deps.policy.jobFraction) * 10) / 10,
+      backlog: this.deps.state.byState("new", "error").length,
+      settledUnchecked: this.deps.state.settledUnchecked(),
+    };
+  }
+
+  /** Say when the backlog cannot be cleared before its most urgent deadline (and how far behind). */
+  #reportBacklog(backlog: number, secondsToFirstDeadline: bigint | undefined): void {
+    const checkMs = this.deps.state.stat("checkMs");
+    const drainSeconds = checkMs === undefined ? undefined : (backlog * checkMs * this.deps.policy.jobFraction) / 1000;
+    const behind = drainSeconds !== undefined && secondsToFirstDeadline !== undefined && drainSeconds > Number(secondsToFirstDeadline);
+    if (backlog < 10 && !behind) return;
+    const t = this.throughput();
+    this.deps.log?.(
+      `${behind ? "FALLING BEHIND: " : ""}backlog ${backlog} jobs, first challenge deadline in ${secondsToFirstDeadline ?? "?"} s, ` +
+        `≈ ${drainSeconds === undefined ? "?" : Math.round(drainSeconds)} s to check them (a check takes ${t.checkMs ?? "?"} ms: ≈ ${t.jobsPerMinute ?? "?"} committed jobs/min sustainable); ` +
+        `${t.settledUnchecked} sampled jobs settled unchecked so far`,
+    );
+  }
+
+  async #check(jobId: bigint, known?: OnChainJob): Promise<"waiting" | "skipped" | "passed" | "reported" | "failed" | "withheld" | "error"> {
     const { clients, state, policy } = this.deps;
-    const onchain = await clients.publicClient.readContract({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [jobId] });
+    const onchain = known ?? (await clients.publicClient.readContract({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [jobId] }));
     const seen = state.get(jobId)!;
     // A reorged-away or already settled commitment is not ours to check any more.
     if (onchain.status !== JobStatus.Committed || onchain.traceRoot.toLowerCase() !== seen.traceRoot.toLowerCase()) {
-      state.update(jobId, { state: "skipped", detail: `on-chain status ${onchain.status}` });
+      // Finalized before this verifier got to a job it samples: it did not keep up (issue #15).
+      const missed = onchain.status === JobStatus.Finalized && onchain.traceRoot.toLowerCase() === seen.traceRoot.toLowerCase() && shouldCheckJob(state.secret(), jobId, policy);
+      state.update(jobId, { state: "skipped", detail: missed ? `${SETTLED_UNCHECKED}: finalized before it was checked` : `on-chain status ${onchain.status}` });
       return "skipped";
     }
     const sessions = this.deps.sessions.get(onchain.modelId.toLowerCase() as Hex);
@@ -205,12 +279,12 @@ export class VerifierNode {
   }
 
   /** Counts by state, audits by state, and the detection probability the voluntary policy adds (issue #5). */
-  status(layers: number): { jobs: Record<string, number>; audits: Record<string, number>; detection: ReturnType<typeof detectionProbability> } {
+  status(layers: number): { jobs: Record<string, number>; audits: Record<string, number>; detection: ReturnType<typeof detectionProbability>; throughput: Throughput } {
     const jobs: Record<string, number> = {};
     for (const j of this.deps.state.all()) jobs[j.state] = (jobs[j.state] ?? 0) + 1;
     const audits: Record<string, number> = {};
     for (const a of this.deps.audits?.all() ?? []) audits[a.state] = (audits[a.state] ?? 0) + 1;
-    return { jobs, audits, detection: detectionProbability(this.deps.policy, layers) };
+    return { jobs, audits, detection: detectionProbability(this.deps.policy, layers), throughput: this.throughput() };
   }
 }
 

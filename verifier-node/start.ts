@@ -53,7 +53,8 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
     state,
     traceSource,
     sessions,
-    disputes: new StepDisputeDriver(clients, traceSource, dirs, info),
+    // Its own disputes are followed without confirmations: the game's clocks do not wait.
+    disputes: new StepDisputeDriver(clients, traceSource, dirs, info, state.db, { confirmations: 0, maxRange: config.chain.maxLogRange }),
     availability: new AvailabilityDriver(clients, state.db, info),
     audits: new AuditDriver(clients, state.db, traceSource, config.audit.mode, info),
     policy: config.sampling,
@@ -81,7 +82,7 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
       try {
         const r = await tick();
         failures = 0;
-        if (r.checked || r.disputesOpened || r.moves) log.info(r, "verifier tick");
+        if (r.checked || r.disputesOpened || r.moves || r.backlog) log.info(r, "verifier tick");
       } catch (err) {
         failures++;
         log.warn({ err: (err as Error).message, failures }, "verifier tick failed; retrying");
@@ -101,6 +102,14 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
   log.info(
     { verifier: account.address, models: [...dirs.keys()], auditPools: pools, auditMode: config.audit.mode, policy: p },
     `verifier started: answers the audits the protocol assigns it in ${pools.length} audit pool(s), and checks ${+(p.jobFraction * 100).toFixed(2)} % of all committed jobs on top (${p.layersPerJob} boundaries and the head step each)`,
+  );
+  // What it can keep up with, from the check times measured before this start (issue #15).
+  const t = node.throughput();
+  log.info(
+    t,
+    t.jobsPerMinute === undefined
+      ? "sustainable rate unknown until the first checks (logged with each tick's backlog)"
+      : `sustainable rate ≈ ${t.jobsPerMinute} committed jobs/min at this sampling (a check takes ${t.checkMs} ms); backlog ${t.backlog}, ${t.settledUnchecked} sampled jobs settled unchecked so far`,
   );
   return {
     node,

@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
 `;
 
+/** Detail prefix of a sampled job that settled before it was checked. */
+export const SETTLED_UNCHECKED = "settled unchecked";
+
 export class VerifierState {
   readonly db: DatabaseSync;
 
@@ -61,6 +64,24 @@ export class VerifierState {
     const fresh = keccak256(toHex(crypto.getRandomValues(new Uint8Array(32))));
     this.db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES ('secret', ?)").run(fresh);
     return (this.db.prepare("SELECT value FROM settings WHERE key = 'secret'").get() as { value: Hex }).value;
+  }
+
+  /**
+   * Jobs that settled (left Committed on-chain) before this verifier checked them: a sampled job
+   * nobody checked in time (issue #15: a verifier that cannot keep up must say so).
+   */
+  settledUnchecked(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'skipped' AND detail LIKE ?").get(`${SETTLED_UNCHECKED}%`) as { n: number }).n;
+  }
+
+  /** A number kept across restarts (the mean check time), or undefined. */
+  stat(key: string): number | undefined {
+    const row = this.db.prepare("SELECT value FROM settings WHERE key = ?").get(`stat:${key}`) as { value: string } | undefined;
+    return row ? Number(row.value) : undefined;
+  }
+
+  setStat(key: string, value: number): void {
+    this.db.prepare("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(`stat:${key}`, String(value));
   }
 
   /** Record a commitment seen in a log; a replayed log (after a crash or reorg) is a no-op. */

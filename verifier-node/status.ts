@@ -37,9 +37,18 @@ export async function readVerifierStatus(config: VerifierConfig, address: Addres
   const file = path.join(config.dataDir, "verifier.sqlite");
   const jobs: Record<string, number> = {};
   const audits: Record<string, number> = {};
+  // Whether it keeps up (issue #15): measured check time, backlog, sampled jobs settled unchecked.
+  let throughput: { checkMs: number | null; sustainableJobsPerMinute: number | null; backlog: number; settledUnchecked: number } | null = null;
   if (existsSync(file)) {
     const state = new VerifierState(file);
     for (const j of state.all()) jobs[j.state] = (jobs[j.state] ?? 0) + 1;
+    const checkMs = state.stat("checkMs");
+    throughput = {
+      checkMs: checkMs === undefined ? null : Math.round(checkMs),
+      sustainableJobsPerMinute: checkMs === undefined ? null : Math.round((60_000 / checkMs / config.sampling.jobFraction) * 10) / 10,
+      backlog: (jobs["new"] ?? 0) + (jobs["error"] ?? 0),
+      settledUnchecked: state.settledUnchecked(),
+    };
     try {
       for (const a of state.db.prepare("SELECT state, COUNT(*) AS n FROM audits GROUP BY state").all() as { state: string; n: number }[]) audits[a.state] = a.n;
     } catch {
@@ -55,6 +64,7 @@ export async function readVerifierStatus(config: VerifierConfig, address: Addres
     ejected: auditor.ejectedBlock !== 0,
     auditPools: Object.fromEntries(models.map((id, i) => [id, pools[i] ? "member" : "not a member (run register)"])),
     jobs,
+    throughput,
     audits,
     auditPayClaimed: formatEther(sum(paid, "amount")),
     // Reported audits' pay not yet claimed: it vests a day after each report (PROTOCOL §9.2).

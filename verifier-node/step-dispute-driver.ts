@@ -9,7 +9,9 @@ import { findFraud } from "../protocol/dispute/scan.js";
 import { buildStep } from "../protocol/dispute/step.js";
 import { modelTolerances, readChainDispute } from "../protocol/game/chain-dispute.js";
 import { disputeDataFor } from "../node-common/dispute-data.js";
-import { listDisputes } from "../protocol/game/my-disputes.js";
+import type { DatabaseSync } from "node:sqlite";
+import { DISPUTES_SCHEMA, endDispute, followDisputes, liveDisputes } from "../protocol/game/my-disputes.js";
+import { openNodeDatabase } from "../protocol/node/database.js";
 import { playTurn, revealedChunks } from "../protocol/game/play.js";
 import { openDispute } from "../protocol/game/send-move.js";
 import { modelRegistryAbi } from "../protocol/chain/generated/abi.js";
@@ -23,6 +25,8 @@ import type { TraceSource } from "./trace-source.js";
 export class StepDisputeDriver implements DisputeDriver {
   /** Full traces fetched for assessment, by job; refetched after a restart. */
   readonly #data = new Map<string, Promise<DisputeData>>();
+  /** The disputes this verifier opened, followed by a persisted cursor (protocol/game/my-disputes.ts). */
+  readonly #db: DatabaseSync;
 
   constructor(
     readonly clients: StepproofClients,
@@ -30,7 +34,12 @@ export class StepDisputeDriver implements DisputeDriver {
     /** Model package directory per registered model id (lower-case hex). */
     readonly modelDirs: ReadonlyMap<string, string>,
     readonly log?: (line: string) => void,
-  ) {}
+    /** The node's database (the verifier's state); default in memory, read from the deployment block once per process. */
+    db?: DatabaseSync,
+    readonly logs: { confirmations?: number; maxRange?: number } = {},
+  ) {
+    this.#db = db ?? openNodeDatabase(":memory:", DISPUTES_SCHEMA);
+  }
 
   async assess(step: SuspectStep): Promise<Assessment> {
     const job = await this.#job(step.jobId);
@@ -57,10 +66,16 @@ export class StepDisputeDriver implements DisputeDriver {
   async advance(): Promise<number> {
     const me = this.clients.walletClient!.account.address;
     let moves = 0;
-    for (const { id, jobId } of await listDisputes(this.clients, { challenger: me })) {
-      const c = await readChainDispute(this.clients, id);
-      if (c.phase !== Phase.AwaitingStepRoot && c.phase !== Phase.AwaitingProof && c.phase !== Phase.AwaitingData) continue;
-      const played = await playTurn(this.clients, "challenger", id, async (chain) => this.#disk(jobId, chain.position, chain.layer, id));
+    // Only the live disputes this verifier opened: each DisputeOpened log is read once.
+    await followDisputes({ db: this.#db, clients: this.clients, filter: { challenger: me }, ...this.logs });
+    for (const { id, jobId, openedBlock } of liveDisputes(this.#db)) {
+      const from = { fromBlock: openedBlock };
+      const c = await readChainDispute(this.clients, id, from);
+      if (c.phase !== Phase.AwaitingStepRoot && c.phase !== Phase.AwaitingProof && c.phase !== Phase.AwaitingData) {
+        endDispute(this.#db, id);
+        continue;
+      }
+      const played = await playTurn(this.clients, "challenger", id, async (chain) => this.#disk(jobId, chain.position, chain.layer, id, openedBlock), from);
       if (played.move && played.move.kind !== "wait") {
         moves++;
         this.log?.(`dispute ${id.slice(0, 10)}… (job ${jobId}): ${played.move.kind}`);
@@ -73,9 +88,9 @@ export class StepDisputeDriver implements DisputeDriver {
     return moves;
   }
 
-  async #disk(jobId: bigint, position: number, layer: number, disputeId: Hex): Promise<Disk> {
+  async #disk(jobId: bigint, position: number, layer: number, disputeId: Hex, openedBlock: bigint): Promise<Disk> {
     const data = await this.#disputeData(jobId);
-    const revealed = await revealedChunks(this.clients, disputeId);
+    const revealed = await revealedChunks(this.clients, disputeId, { fromBlock: openedBlock });
     if (layer === 0) return { data, revealed };
     // Our own recomputation of the step: if the prover posted the same root, it is the
     // prover's step and every element can be checked without any data demand.

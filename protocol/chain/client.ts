@@ -21,6 +21,8 @@ export type StepproofClients = {
   publicClient: PublicClient<Transport, Chain>;
   walletClient: WalletClient<Transport, Chain, Account> | undefined;
   deployment: Deployment;
+  /** ConnectParameters.onRpcRequest, for clients made later on the same connection (batched reads). */
+  onRpcRequest?: () => void;
 };
 
 export type ConnectParameters = {
@@ -31,6 +33,8 @@ export type ConnectParameters = {
   account?: Account;
   /** Refuse to run unless the RPC serves this chain (protects against a wrong URL). */
   expectedChainId?: number;
+  /** Called for every JSON-RPC HTTP request the clients send (a node counts its loop's cost with it). */
+  onRpcRequest?: () => void;
 };
 
 /**
@@ -55,7 +59,7 @@ export async function connectStepproof(params: ConnectParameters): Promise<Stepp
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [params.rpcUrl] } },
   });
-  const transport = http(params.rpcUrl, { retryCount: 5, retryDelay: 250 });
+  const transport = http(params.rpcUrl, { retryCount: 5, retryDelay: 250, ...(params.onRpcRequest ? { onFetchRequest: () => params.onRpcRequest!() } : {}) });
   const publicClient = createPublicClient({ chain, transport });
   const code = await publicClient.getCode({ address: deployment.contracts.jobEscrow });
   if (!code || code === "0x") {
@@ -64,5 +68,5 @@ export async function connectStepproof(params: ConnectParameters): Promise<Stepp
     });
   }
   const walletClient = params.account ? createWalletClient({ chain, transport, account: params.account }) : undefined;
-  return { chain, publicClient, walletClient, deployment };
+  return { chain, publicClient, walletClient, deployment, ...(params.onRpcRequest ? { onRpcRequest: params.onRpcRequest } : {}) };
 }

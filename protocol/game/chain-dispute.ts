@@ -3,6 +3,10 @@ import { modelRegistryAbi, stepProofGameAbi, jobEscrowAbi } from "../chain/gener
 import type { StepproofClients } from "../chain/client.js";
 import { Phase, type ChainDispute } from "../dispute/agent.js";
 import { fromLeafArg, type DemandLeaf } from "../dispute/demand.js";
+import { getLogsInRanges } from "../chain/logs-in-ranges.js";
+
+/** Where a dispute's logs start: its DisputeOpened block when known (a node records it), else the deployment block. */
+export type DisputeLogsFrom = { fromBlock?: bigint };
 
 export type OnChainDispute = ChainDispute & { jobId: bigint; prover: Hex; challenger: Hex; modelId: Hex; traceRoot: Hex };
 
@@ -28,20 +32,19 @@ export async function modelTolerances(clients: StepproofClients, modelId: Hex): 
 const chunksDemanded = parseAbiItem("event ChunksDemanded(bytes32 indexed disputeId, (uint8 src, uint256 tensor, uint256 row, uint256 chunk)[] leaves, uint8 round, uint128 feesEscrowed)");
 
 /** The leaves of a dispute's latest demand, from its ChunksDemanded log (the game stores only their hash). */
-export async function demandedLeaves(clients: StepproofClients, disputeId: Hex): Promise<DemandLeaf[]> {
-  const logs = await clients.publicClient.getLogs({
+export async function demandedLeaves(clients: StepproofClients, disputeId: Hex, from: DisputeLogsFrom = {}): Promise<DemandLeaf[]> {
+  const logs = await getLogsInRanges(clients.publicClient, {
     address: clients.deployment.contracts.stepProofGame,
     event: chunksDemanded,
     args: { disputeId },
-    fromBlock: BigInt(clients.deployment.startBlock),
-    toBlock: "latest",
+    fromBlock: from.fromBlock ?? BigInt(clients.deployment.startBlock),
   });
   const last = logs.at(-1);
   return last ? last.args.leaves!.map(fromLeafArg) : [];
 }
 
 /** A dispute as the agent reads it (PROTOCOL §7.5): game state, outstanding demand, block time, job and tolerances. */
-export async function readChainDispute(clients: StepproofClients, disputeId: Hex): Promise<OnChainDispute> {
+export async function readChainDispute(clients: StepproofClients, disputeId: Hex, from: DisputeLogsFrom = {}): Promise<OnChainDispute> {
   const game = clients.deployment.contracts.stepProofGame;
   const read = clients.publicClient.readContract.bind(clients.publicClient);
   const [d, block, maxRounds, maxLeaves] = await Promise.all([
@@ -51,7 +54,7 @@ export async function readChainDispute(clients: StepproofClients, disputeId: Hex
     read({ address: game, abi: stepProofGameAbi, functionName: "MAX_LEAVES_PER_DEMAND" }),
   ]);
   const job = await read({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "getJob", args: [d.jobId] });
-  const leaves = d.phase === Phase.AwaitingData ? await demandedLeaves(clients, disputeId) : [];
+  const leaves = d.phase === Phase.AwaitingData ? await demandedLeaves(clients, disputeId, from) : [];
   return {
     id: disputeId,
     phase: d.phase,

@@ -3,7 +3,8 @@ import type { StepproofClients } from "../chain/client.js";
 import { nextMove, type Disk, type Move, type Role } from "../dispute/agent.js";
 import { leafKey } from "../dispute/demand.js";
 import type { Opening } from "../dispute/proofs.js";
-import { readChainDispute } from "./chain-dispute.js";
+import { readChainDispute, type DisputeLogsFrom } from "./chain-dispute.js";
+import { getLogsInRanges } from "../chain/logs-in-ranges.js";
 import { sendMove } from "./send-move.js";
 
 export type PlayReturnType = { disputeId: Hex; move: Move | undefined; tx?: Hex };
@@ -13,8 +14,8 @@ export type PlayReturnType = { disputeId: Hex; move: Move | undefined; tx?: Hex 
  * choose, send. Calling it again after a crash recomputes the same move, and a move already
  * made is simply no longer due (the game's phase moved on).
  */
-export async function playTurn(clients: StepproofClients, role: Role, disputeId: Hex, disk: (c: Awaited<ReturnType<typeof readChainDispute>>) => Promise<Disk>): Promise<PlayReturnType> {
-  const c = await readChainDispute(clients, disputeId);
+export async function playTurn(clients: StepproofClients, role: Role, disputeId: Hex, disk: (c: Awaited<ReturnType<typeof readChainDispute>>) => Promise<Disk>, from: DisputeLogsFrom = {}): Promise<PlayReturnType> {
+  const c = await readChainDispute(clients, disputeId, from);
   const move = nextMove(role, c, await disk(c));
   const tx = move ? await sendMove(clients, move) : undefined;
   return { disputeId, move, ...(tx ? { tx } : {}) };
@@ -29,13 +30,12 @@ const chunksRevealed = parseAbiItem(
  * by `leafKey`: step leaves and trace leaves with their proofs; empty entries were not revealed
  * by that call.
  */
-export async function revealedChunks(clients: StepproofClients, disputeId: Hex): Promise<Map<string, Opening>> {
-  const logs = await clients.publicClient.getLogs({
+export async function revealedChunks(clients: StepproofClients, disputeId: Hex, from: DisputeLogsFrom = {}): Promise<Map<string, Opening>> {
+  const logs = await getLogsInRanges(clients.publicClient, {
     address: clients.deployment.contracts.stepProofGame,
     event: chunksRevealed,
     args: { disputeId },
-    fromBlock: BigInt(clients.deployment.startBlock),
-    toBlock: "latest",
+    fromBlock: from.fromBlock ?? BigInt(clients.deployment.startBlock),
   });
   const out = new Map<string, Opening>();
   for (const l of logs) {

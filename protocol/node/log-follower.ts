@@ -28,6 +28,8 @@ export type FollowLogsParameters<TAbi extends Abi> = {
   address: Address;
   abi: TAbi;
   eventName: string;
+  /** Filter on indexed arguments (e.g. `{ prover: me }`): the node reads only its own logs. */
+  args?: Record<string, unknown>;
   /** Where to start when there is no cursor (the deployment block). */
   startBlock: bigint;
   /** Only blocks this deep are processed: shallower ones may still be reorged away. */
@@ -74,7 +76,7 @@ export async function followLogs<TAbi extends Abi>(p: FollowLogsParameters<TAbi>
   const to = from + BigInt(p.maxRange) - 1n < safe ? from + BigInt(p.maxRange) - 1n : safe;
   const event = (p.abi as readonly { type: string; name?: string }[]).find((e) => e.type === "event" && e.name === p.eventName) as AbiEvent | undefined;
   if (!event) throw new LogFollowerError(`event ${p.eventName} is not in the ABI`);
-  const logs = await p.client.getLogs({ address: p.address, event, fromBlock: from, toBlock: to });
+  const logs = await p.client.getLogs({ address: p.address, event, ...(p.args ? { args: p.args } : {}), fromBlock: from, toBlock: to } as Parameters<typeof p.client.getLogs>[0]);
   const toBlock = await p.client.getBlock({ blockNumber: to });
   // A log from a block that is no longer canonical would be processed wrongly: refuse it.
   for (const log of logs) {

@@ -65,6 +65,11 @@ export class JobService {
 
   constructor(readonly o: JobServiceOptions) {}
 
+  /** Jobs admitted and not yet done (what `maxQueuedJobs` bounds): /healthz says busy at the cap. */
+  get queued(): number {
+    return this.#inFlight.size;
+  }
+
   async admit(jobId: bigint, promptTokens: number[], maxTokens: number | undefined): Promise<AdmittedJob> {
     const { o } = this;
     let job: OnChainJob;
@@ -72,7 +77,7 @@ export class JobService {
       job = await getJob(o.clients, { jobId });
     } catch (err) {
       if (err instanceof UnknownJobError) throw new ApiError(404, "job_not_found", `job ${jobId} does not exist on-chain`, { cause: err });
-      throw new ApiError(503, "chain_unavailable", "cannot read the job from the chain; retry later", { cause: err });
+      throw new ApiError(503, "chain_unavailable", "cannot read the job from the chain; retry later", { cause: err, retryAfterSeconds: 2 });
     }
     if (job.prover.toLowerCase() !== o.prover.toLowerCase()) throw new ApiError(403, "wrong_prover", `job ${jobId} is for prover ${job.prover}, not this node (${o.prover})`);
     if (job.modelId.toLowerCase() !== o.manifest.modelId) throw new ApiError(400, "wrong_model", `job ${jobId} is for model ${job.modelId}; this node serves ${o.manifest.modelId}`);
@@ -109,7 +114,7 @@ export class JobService {
     // Jobs beyond the batch wait for a slot: past the cap a queued job could miss its commit
     // deadline (and cost the prover its collateral penalty), so refuse now, while nothing has changed.
     if (this.#inFlight.size >= o.maxQueuedJobs) {
-      throw new ApiError(503, "server_busy", `${this.#inFlight.size} jobs are already in flight on this node (${o.batcher.active} generating, ${o.batcher.queued} waiting for a slot); retry later`);
+      throw new ApiError(503, "server_busy", `${this.#inFlight.size} jobs are already in flight on this node (${o.batcher.active} generating, ${o.batcher.queued} waiting for a slot); retry later`, { retryAfterSeconds: 1 });
     }
     if (!o.batcher.capacityFor(promptTokens.length + maxNewTokens - 1).ever) {
       throw new ApiError(503, "server_busy", `job ${jobId} needs more KV cache than this node's budget (${o.batcher.kv.budgetBytes} bytes)`, { details: "raise serving.kvCacheBytes" });

@@ -27,6 +27,8 @@ export type JobRow = {
   corrupted: boolean;
   commitTx: Hex | undefined;
   error: string | undefined;
+  /** The job's client (from the chain, recorded on first use): it may read the job's trace (PROTOCOL §5.7). */
+  client: Hex | undefined;
 };
 
 export type TxState = "pending" | "mined" | "reverted" | "dropped";
@@ -43,6 +45,7 @@ type RawJob = {
   corrupted: number;
   commit_tx: string | null;
   error: string | null;
+  client: string | null;
 };
 
 const SCHEMA = `
@@ -69,6 +72,7 @@ CREATE TABLE IF NOT EXISTS txs (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS txs_state ON txs(state);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE TABLE IF NOT EXISTS cursor (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
@@ -84,6 +88,11 @@ export class ProverDb {
     // Databases of protocol v1 held keccak output hashes, which no v2 job can commit.
     const columns = this.db.prepare("PRAGMA table_info(jobs)").all() as { name: string }[];
     if (columns.some((c) => c.name === "output_hash")) throw new ProverNodeError(`${dataDir} holds a protocol v1 prover database (output_hash); start from an empty data directory`);
+    // Added for signed trace reads and deadline-driven settlement (issue #15); older databases
+    // gain the columns empty (a committed job without a deadline has it read once from chain).
+    if (!columns.some((c) => c.name === "client")) this.db.exec("ALTER TABLE jobs ADD COLUMN client TEXT");
+    if (!columns.some((c) => c.name === "challenge_deadline")) this.db.exec("ALTER TABLE jobs ADD COLUMN challenge_deadline INTEGER");
+    this.db.exec("CREATE INDEX IF NOT EXISTS jobs_due ON jobs(state, challenge_deadline)");
   }
 
   close(): void {
@@ -113,6 +122,34 @@ export class ProverDb {
     this.db
       .prepare("UPDATE jobs SET state = ?, commit_tx = COALESCE(?, commit_tx), error = COALESCE(?, error), updated_at = ? WHERE job_id = ?")
       .run(state, extra.commitTx ?? null, extra.error ?? null, Date.now(), jobId.toString());
+  }
+
+  /** The job's on-chain challenge deadline (from its commitment; an extension moves it, PROTOCOL §9.1). */
+  setChallengeDeadline(jobId: bigint, deadline: bigint): void {
+    this.db.prepare("UPDATE jobs SET challenge_deadline = ? WHERE job_id = ?").run(Number(deadline), jobId.toString());
+  }
+
+  /** Committed jobs whose challenge deadline is not recorded yet (committed since the last pass), at most `limit`. */
+  committedWithoutDeadline(limit: number): bigint[] {
+    return (this.db.prepare("SELECT job_id FROM jobs WHERE state = 'committed' AND challenge_deadline IS NULL LIMIT ?").all(limit) as { job_id: string }[]).map((r) => BigInt(r.job_id));
+  }
+
+  /**
+   * Committed jobs whose challenge deadline is before `now`: the only ones worth reading for
+   * settlement, found by index, so a pass costs what is due, not every job ever committed.
+   */
+  dueJobs(now: bigint, limit: number): bigint[] {
+    return (this.db.prepare("SELECT job_id FROM jobs WHERE state = 'committed' AND challenge_deadline < ? ORDER BY challenge_deadline LIMIT ?").all(Number(now), limit) as { job_id: string }[]).map((r) => BigInt(r.job_id));
+  }
+
+  /** Counts of the states a job passes through (by index: their rows are few); settled and failed grow with history and are left out. */
+  countLive(): Record<string, number> {
+    const rows = this.db.prepare("SELECT state, COUNT(*) AS n FROM jobs WHERE state IN ('generating', 'generated', 'committed') GROUP BY state").all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  setClient(jobId: bigint, client: Hex): void {
+    this.db.prepare("UPDATE jobs SET client = ? WHERE job_id = ?").run(client, jobId.toString());
   }
 
   deleteJob(jobId: bigint): void {
@@ -173,5 +210,6 @@ function toJob(r: RawJob): JobRow {
     corrupted: r.corrupted === 1,
     commitTx: (r.commit_tx ?? undefined) as Hex | undefined,
     error: r.error ?? undefined,
+    client: (r.client ?? undefined) as Hex | undefined,
   };
 }

@@ -7,11 +7,15 @@ import type { HiddenData } from "../forward.js";
 import type { TraceSink } from "./builder.js";
 import { TraceCommitment } from "./commitment.js";
 import { TraceLayout } from "./layout.js";
+import { TraceReader } from "./trace-reader.js";
+import { innerLevels, TreeFileReader } from "./tree-file.js";
 
 /**
  * Disk trace store (PROTOCOL §4.5). One directory per job:
  *   hidden.bin  h[t][l] rows at offset (t·(L+1) + l)·rowBytes, written while generating
  *   leaves.bin  the trace tree's leaves (32 bytes each), written at completion
+ *   tree.bin    the tree's inner levels (tree-file.ts), written at completion, so a proof is
+ *               one read per level instead of a pass over every leaf
  *   meta.json   layout, tokens, root, timestamps; written last (tmp + rename), so a job without
  *               status "complete" is one whose generation did not finish (e.g. a crash).
  * Everything is re-read from disk on open, so the store survives restarts.
@@ -60,9 +64,17 @@ const JOB_ID = /^[0-9A-Za-z_-]{1,128}$/;
 const META = "meta.json";
 const HIDDEN = "hidden.bin";
 const LEAVES = "leaves.bin";
+const TREE = "tree.bin";
+/** Readers kept open for the jobs verifiers are reading now (a verifier reads a job in several requests). */
+const OPEN_READERS = 64;
 
 export class TraceStore {
   #used = 0;
+  #orphansChecked = false;
+  /** createdAt / settledAt of every job on disk, so a prune pass reads no file (kept in step with meta.json). */
+  readonly #times = new Map<string, { createdAt: number; settledAt?: number }>();
+  /** Most recently used readers last. */
+  readonly #readers = new Map<string, TraceReader>();
   readonly retentionMs: number;
   readonly settledGraceMs: number;
 
@@ -76,7 +88,15 @@ export class TraceStore {
     if (!(options.maxBytes > 0)) throw new RangeError("maxBytes must be positive");
     mkdirSync(options.dir, { recursive: true });
     const store = new TraceStore(options);
-    for (const id of store.jobIds()) store.#used += store.#jobBytes(id);
+    for (const id of store.jobIds()) {
+      store.#used += store.#jobBytes(id);
+      try {
+        const m = store.meta(id);
+        store.#times.set(id, { createdAt: m.createdAt, ...(m.settledAt !== undefined ? { settledAt: m.settledAt } : {}) });
+      } catch {
+        // no meta: a crash before begin() finished; prune treats it as expired (absent from #times)
+      }
+    }
     return store;
   }
 
@@ -119,6 +139,7 @@ export class TraceStore {
     this.#reserve(Math.max(0, bytes.byteLength - old));
     writeFileSync(join(dir, `${META}.tmp`), bytes);
     renameSync(join(dir, `${META}.tmp`), join(dir, META));
+    this.#times.set(meta.jobId, { createdAt: meta.createdAt, ...(meta.settledAt !== undefined ? { settledAt: meta.settledAt } : {}) });
   }
 
   /** Start a job's trace; the returned writer is the TraceSink to pass to generate(). */
@@ -143,6 +164,52 @@ export class TraceStore {
     return trace;
   }
 
+  /**
+   * A reader that serves slices of a completed trace at a cost proportional to what it returns
+   * (trace-reader.ts); cached, so the several requests of one verifier reuse its descriptors.
+   * A trace completed before tree.bin existed gets its inner levels written once, here.
+   */
+  reader(jobId: string): TraceReader {
+    const cached = this.#readers.get(jobId);
+    if (cached) {
+      this.#readers.delete(jobId);
+      this.#readers.set(jobId, cached);
+      return cached;
+    }
+    const meta = this.meta(jobId);
+    if (meta.status !== "complete" || !meta.tokens || !meta.root) throw new TraceStoreError(`trace of job ${jobId} is incomplete`, { details: "generation did not finish; it cannot be proven" });
+    const layout = new TraceLayout(meta.layers, meta.hidden, meta.chunkSize, meta.dtype);
+    const dir = this.#jobDir(jobId);
+    if (!existsSync(join(dir, TREE))) {
+      const leaves = readFileSync(join(dir, LEAVES));
+      this.#writeTree(dir, new Uint8Array(leaves.buffer, leaves.byteOffset, leaves.byteLength), meta.root);
+    }
+    const reader = new TraceReader(jobId, layout, meta.tokens, meta.root, join(dir, HIDDEN), new TreeFileReader(join(dir, LEAVES), join(dir, TREE), layout.leafCount(meta.tokens.length)));
+    this.#readers.set(jobId, reader);
+    if (this.#readers.size > OPEN_READERS) this.#closeReader(this.#readers.keys().next().value!);
+    return reader;
+  }
+
+  /** Write tree.bin for packed leaves whose root must be `root` (reserving its bytes). */
+  #writeTree(dir: string, leaves: Uint8Array, root: Hex): void {
+    const levels = innerLevels(leaves);
+    const top = levels.byteLength ? levels.subarray(levels.byteLength - 32) : leaves;
+    if (Buffer.from(top).toString("hex") !== root.slice(2).toLowerCase()) throw new TraceStoreError(`stored leaves in ${dir} do not match the recorded root ${root}`);
+    this.#reserve(levels.byteLength);
+    writeFileSync(join(dir, `${TREE}.tmp`), levels);
+    renameSync(join(dir, `${TREE}.tmp`), join(dir, TREE));
+  }
+
+  /** Used by the writer: seal the tree file of a completing job. */
+  writeTreeFor(jobId: string, leaves: Uint8Array, root: Hex): void {
+    this.#writeTree(this.#jobDir(jobId), leaves, root);
+  }
+
+  #closeReader(jobId: string): void {
+    this.#readers.get(jobId)?.close();
+    this.#readers.delete(jobId);
+  }
+
   /** Record settlement (the job can no longer be challenged); pruned after settledGraceMs. */
   markSettled(jobId: string, now = Date.now()): void {
     this.#writeMeta({ ...this.meta(jobId), settledAt: now });
@@ -151,15 +218,14 @@ export class TraceStore {
   /** Delete jobs past retention or settled (plus grace); returns the removed ids. */
   prune(now = Date.now()): string[] {
     const removed: string[] = [];
-    for (const id of this.jobIds()) {
-      let meta: JobMeta | undefined;
-      try {
-        meta = this.meta(id);
-      } catch {
-        meta = undefined; // no meta: a crash before begin() finished; treat as expired
-      }
-      const expired = !meta || now - meta.createdAt >= this.retentionMs;
-      const settled = meta?.settledAt !== undefined && now - meta.settledAt >= this.settledGraceMs;
+    // Directories without meta (a crash inside begin()) exist only from before this process
+    // opened the store, so the directory listing is needed once; after that #times is complete.
+    const ids = this.#orphansChecked ? [...this.#times.keys()] : this.jobIds();
+    this.#orphansChecked = true;
+    for (const id of ids) {
+      const times = this.#times.get(id);
+      const expired = !times || now - times.createdAt >= this.retentionMs;
+      const settled = times?.settledAt !== undefined && now - times.settledAt >= this.settledGraceMs;
       if (expired || settled) {
         this.remove(id);
         removed.push(id);
@@ -170,6 +236,8 @@ export class TraceStore {
 
   remove(jobId: string): void {
     const dir = this.#jobDir(jobId);
+    this.#closeReader(jobId);
+    this.#times.delete(jobId);
     if (!existsSync(dir)) return;
     this.#used -= this.#jobBytes(jobId);
     rmSync(dir, { recursive: true, force: true });
@@ -217,6 +285,7 @@ export class TraceJobWriter implements TraceSink {
     const leaves = trace.packedLeaves;
     this.reserve(leaves.byteLength);
     writeFileSync(join(this.dir, LEAVES), leaves);
+    this.store.writeTreeFor(this.jobId, leaves, trace.root);
     const meta = this.store.meta(this.jobId);
     this.writeMeta({ ...meta, status: "complete", tokens: [...trace.tokens], root: trace.root });
   }

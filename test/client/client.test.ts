@@ -1,4 +1,8 @@
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { jobEscrowAbi, nodeRegistryAbi } from "../../protocol/chain/generated/abi.js";
+import { sendContractTransaction } from "../../protocol/chain/actions/send.js";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -55,9 +59,24 @@ describe("stepproof client end to end", () => {
   it("skips a cheaper prover whose endpoint is dead, before opening any job", async () => {
     await registerProverOnChain(net, 5, "http://127.0.0.1:9", { input: 1n, output: 1n }); // cheapest, nothing listening
     const nonce = await client.publicClient.getTransactionCount({ address: devAccount(2).address });
-    const offer = await selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) });
+    const offer = await selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, probe: (o) => probeProver(o, net.manifest.modelId, { timeoutMs: 2_000 }) });
     expect(offer.prover).toBe(devAccount(3).address);
-    await expect(selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, prover: devAccount(5).address, probe: (o) => probeProver(o, net.manifest.modelId, 2_000) })).rejects.toThrow(/is not serving/);
+    await expect(selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, prover: devAccount(5).address, probe: (o) => probeProver(o, net.manifest.modelId, { timeoutMs: 2_000 }) })).rejects.toThrow(/not serving/);
+    expect(await client.publicClient.getTransactionCount({ address: devAccount(2).address })).toBe(nonce);
+  });
+
+  it("a prover whose stake cannot collateralise the job is refused with the reason, before anything is paid", async () => {
+    const nonce = await client.publicClient.getTransactionCount({ address: devAccount(2).address });
+    // Far more output than 500 staked tokens deter at the tiny model's audit rate (PROTOCOL §9.4).
+    const huge = { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 100_000_000 };
+    await expect(selectProver(client, { ...huge, prover: devAccount(1).address })).rejects.toThrow(/cannot take this job: .*(deters|free stake)/);
+    // Every prover is either refused for its stake (named, with the reason) or not serving (account 5, price 1 wei).
+    const probe = (o: Parameters<typeof probeProver>[0]) => probeProver(o, net.manifest.modelId, { timeoutMs: 2_000, inputTokens: 5, maxTokens: 100_000_000 });
+    await expect(selectProver(client, { ...huge, probe })).rejects.toMatchObject({ details: expect.stringMatching(new RegExp(`${devAccount(1).address}: .*(deters|free stake)`)) });
+    // The prover says the same at /healthz, sized: 503 with the code.
+    const res = await fetch(`${honest.url}/healthz?input_tokens=5&max_tokens=100000000`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toMatch(/^insufficient_(stake|deterrence)$/);
     expect(await client.publicClient.getTransactionCount({ address: devAccount(2).address })).toBe(nonce);
   });
 
@@ -145,5 +164,39 @@ describe("stepproof client end to end", () => {
     expect((await readChainDispute(challenger, disputeId)).phase).toBe(Phase.ProverWon);
     expect(report.finalized).toBe(1);
     expect((await getJob(client, { jobId: cheatedJob })).status).toBe(JobStatus.Finalized);
+  });
+
+  it("a busy prover (503 after the job is open) is asked again with backoff: no second paid job, no published prompt", async () => {
+    // A proxy in front of the honest node that answers the first two job requests 503 busy.
+    let posts = 0;
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      if (req.method === "POST" && ++posts <= 2) {
+        res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+        res.end(JSON.stringify({ error: { message: "1 jobs are already queued on this node; retry later", type: "server_error", code: "server_busy" } }));
+        return;
+      }
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "content-length") as [string, string][]);
+      const upstream = await fetch(`${honest.url}${req.url}`, { method: req.method!, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+      res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
+      if (upstream.body) for await (const c of upstream.body) res.write(c);
+      res.end();
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const provers = await net.as(1);
+      await sendContractTransaction(provers, { address: provers.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "updateEndpoint", args: [proxyUrl], what: "point the offer at the proxy" });
+      const opened: bigint[] = [];
+      const r = await runJob(client, { modelId: net.manifest.modelId, prover: devAccount(1).address, prompt: { text: "Patience" }, maxTokens: 4, onJobOpened: (j) => void opened.push(j.jobId) });
+      expect(posts).toBe(3);
+      expect(opened).toEqual([r.jobId]);
+      expect((await getJob(client, { jobId: r.jobId })).status).toBe(JobStatus.Committed);
+      const published = await client.publicClient.getContractEvents({ address: client.deployment.contracts.jobEscrow, abi: jobEscrowAbi, eventName: "PromptPublished", args: { jobId: r.jobId }, fromBlock: 0n });
+      expect(published).toEqual([]);
+    } finally {
+      proxy.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import OpenAI from "openai";
+import { signedGet } from "../../protocol/auth/signed-fetch.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { openJob } from "../../protocol/chain/actions/openJob.js";
@@ -11,7 +12,7 @@ import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
 import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
-import { hexToBytes, type Hex } from "viem";
+import { hexToBytes, parseEther, type Hex } from "viem";
 
 type Stepproof = { job_id: string; trace_root: Hex; output_root: Hex; output_token_ids: number[]; input_tokens: number; output_tokens: number; commit_tx: Hex | null };
 
@@ -25,8 +26,10 @@ describe("prover node serves paid jobs to the openai client", () => {
   let node: ProverNode;
   let client: StepproofClients;
   let openai: OpenAI;
-  /** What the loop hands the dispute responder each tick. */
-  const responderCalls: { jobIds: bigint[]; roots: (string | undefined)[] }[] = [];
+  /** What the loop hands the dispute responder each tick (only live disputes: none here). */
+  const responderCalls: unknown[] = [];
+  /** Signed GET as dev account `i` (PROTOCOL §5.7): the job's client here is account 2. */
+  const get = async (i: number, url: string) => signedGet({ account: devAccount(i), chainId: 31337, prover: devAccount(1).address, url });
 
   beforeAll(async () => {
     net = await startTestNetwork();
@@ -34,8 +37,8 @@ describe("prover node serves paid jobs to the openai client", () => {
     node = await startProverNode(config, {
       account: devAccount(1),
       runLoop: false,
-      disputeResponder: async ({ jobIds, traceFor }) => {
-        responderCalls.push({ jobIds: [...jobIds], roots: jobIds.map((id) => (traceFor(id) as { root?: string } | undefined)?.root) });
+      disputeResponder: async ({ disputes }) => {
+        responderCalls.push(disputes);
       },
     });
     await registerProverOnChain(net, 1, node.url);
@@ -77,7 +80,7 @@ describe("prover node serves paid jobs to the openai client", () => {
     const root = (await getJob(client, { jobId })).traceRoot;
     const n = tokens.length + sp.output_token_ids.length;
     const layer = 2;
-    const hidden = (await (await fetch(`${node.url}/v1/jobs/${jobId}/trace?layer=${layer}&positions=0,3,${n - 2}`)).json()) as { trace_root: Hex; chunks: { tensorId: number; row: number; chunkIndex: number; chunk: Hex; leaf: Hex; proof: Hex[] }[] };
+    const hidden = (await (await get(2, `${node.url}/v1/jobs/${jobId}/trace?layer=${layer}&positions=0,3,${n - 2}`)).json()) as { trace_root: Hex; chunks: { tensorId: number; row: number; chunkIndex: number; chunk: Hex; leaf: Hex; proof: Hex[] }[] };
     expect(hidden.trace_root).toBe(root);
     const perRow = Math.ceil(net.manifest.architecture.hidden / net.manifest.encoding.chunkSize);
     expect(hidden.chunks).toHaveLength(3 * perRow);
@@ -87,7 +90,7 @@ describe("prover node serves paid jobs to the openai client", () => {
       expect(leaf).toBe(c.leaf);
       expect(verifyProof(leaf, c.proof, root)).toBe(true);
     }
-    const toks = (await (await fetch(`${node.url}/v1/jobs/${jobId}/trace?layer=tokens&positions=0-${n - 1}`)).json()) as { chunks: { row: number; chunk: Hex; leaf: Hex; proof: Hex[] }[] };
+    const toks = (await (await get(2, `${node.url}/v1/jobs/${jobId}/trace?layer=tokens&positions=0-${n - 1}`)).json()) as { chunks: { row: number; chunk: Hex; leaf: Hex; proof: Hex[] }[] };
     const ids = toks.chunks.map((c) => new DataView(hexToBytes(c.chunk).buffer).getUint32(0, true));
     expect(ids).toEqual([...tokens, ...sp.output_token_ids]);
     // Token leaves are proven against the job's token roots (PROTOCOL §3.4), not the trace root.
@@ -100,6 +103,38 @@ describe("prover node serves paid jobs to the openai client", () => {
     const bad = hexToBytes(hidden.chunks[0]!.chunk);
     bad[0] = bad[0]! ^ 1;
     expect(verifyProof(chunkLeaf({ domain: TRACE_DOMAIN, tensorId: layer, row: 0, chunkIndex: 0 }, bad), hidden.chunks[0]!.proof, root)).toBe(false);
+  });
+
+  it("trace data goes to the job's client and registered verifiers only: a stranger is refused, a replayed signature too", async () => {
+    const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), "Private prompt");
+    const jobId = await open(tokens, 4);
+    await openai.completions.create({ model: net.manifest.modelId, prompt: "Private prompt", max_tokens: 4 }, { headers: { "x-stepproof-job": jobId.toString() } });
+    const url = `${node.url}/v1/jobs/${jobId}/trace?layer=tokens&positions=0-1`;
+    // Unsigned: 401, and the body does not even say whether the job exists.
+    const unsigned = await fetch(url);
+    expect(unsigned.status).toBe(401);
+    expect(((await unsigned.json()) as { error: { code: string } }).error.code).toBe("signature_required");
+    expect((await fetch(`${node.url}/v1/jobs/${jobId}`)).status).toBe(401);
+    // Signed by a stranger (account 4: neither the client nor a registered verifier): 403.
+    const stranger = await get(4, url);
+    expect(stranger.status).toBe(403);
+    expect(((await stranger.json()) as { error: { code: string } }).error.code).toBe("not_entitled");
+    // A signature made for another prover is no good here.
+    expect((await signedGet({ account: devAccount(2), chainId: 31337, prover: devAccount(5).address, url })).status).toBe(401);
+    // The registered verifier (account 3, the model's audit pool) is served.
+    const verifier = await get(3, url);
+    expect(verifier.status).toBe(200);
+    expect(((await verifier.json()) as { chunks: unknown[] }).chunks).toHaveLength(2);
+    // The same signed request sent twice: the second is a replay.
+    const { signRequest } = await import("../../protocol/auth/request-signature.js");
+    const target = new URL(url);
+    const headers = await signRequest(devAccount(2), { chainId: 31337, prover: devAccount(1).address, method: "GET", target: `${target.pathname}${target.search}` });
+    expect((await fetch(url, { headers })).status).toBe(200);
+    const replay = await fetch(url, { headers });
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: { code: string } }).error.code).toBe("signature_replayed");
+    // Signed over another query: refused (the query is part of what is signed).
+    expect((await fetch(`${node.url}/v1/jobs/${jobId}/trace?layer=tokens&positions=0-2`, { headers: await signRequest(devAccount(2), { chainId: 31337, prover: devAccount(1).address, method: "GET", target: `${target.pathname}${target.search}` }) })).status).toBe(401);
   });
 
   it("completions, streamed, job named by a body field", async () => {
@@ -183,22 +218,40 @@ describe("prover node serves paid jobs to the openai client", () => {
     const health = (await (await fetch(`${node.url}/healthz`)).json()) as { ok: boolean; jobs: Record<string, number>; chainHead: string };
     expect(health.ok).toBe(true);
     expect(BigInt(health.chainHead)).toBe(await client.publicClient.getBlockNumber());
-    expect(health.jobs["committed"]).toBe(5);
-    const metrics = await (await fetch(`${node.url}/metrics`)).text();
-    expect(metrics).toMatch(/stepproof_prover_commits_total 5/);
+    expect(health.jobs["committed"]).toBe(6);
+    expect(health).toMatchObject({ capacity: { stake: parseEther("500").toString(), exposureLimit: expect.any(String) } });
+    // Asked about a job its stake cannot collateralise, the node says so (and why) before anyone pays.
+    const tooBig = await fetch(`${node.url}/healthz?input_tokens=10&max_tokens=100000000`);
+    expect(tooBig.status).toBe(503);
+    const refusal = ((await tooBig.json()) as { error: { code: string; message: string } }).error;
+    expect(["insufficient_stake", "insufficient_deterrence"]).toContain(refusal.code);
+    expect(refusal.message).toMatch(/PROTOCOL §9\.4/);
+    expect((await fetch(`${node.url}/healthz?input_tokens=10&max_tokens=4`)).status).toBe(200);
+    // Metrics are the operator's: its own key (or a configured reader) signs, anyone else is refused.
+    expect((await fetch(`${node.url}/metrics`)).status).toBe(401);
+    expect((await get(2, `${node.url}/metrics`)).status).toBe(403);
+    const metrics = await (await get(1, `${node.url}/metrics`)).text();
+    expect(metrics).toMatch(/stepproof_prover_commits_total 6/);
+    expect(metrics).toMatch(/stepproof_prover_free_stake \d/);
+    expect(metrics).toMatch(/stepproof_prover_exposure_limit \d/);
   });
 
-  it("the loop hands committed jobs and their traces to the dispute responder, then finalizes after the window and withdraws", async () => {
-    await node.loop.kick();
-    const call = responderCalls.at(-1)!;
-    expect(call.jobIds).toHaveLength(5);
-    for (const [i, id] of call.jobIds.entries()) expect(call.roots[i]).toBe((await getJob(client, { jobId: id })).traceRoot);
+  it("a loop pass reads no job that is not due; after the window it finalizes and withdraws", async () => {
+    await node.loop.kick(); // records the six challenge deadlines (one batched read)
+    // Six committed jobs, none due: the pass costs what an empty node's pass costs (issue #15:
+    // it used to read every committed job, every pass).
+    const busy = await node.loop.kick();
+    expect(responderCalls).toEqual([]); // no dispute, nothing to respond to
     await net.advance(3600 + 1);
     const report = await node.loop.kick();
-    expect(report.finalized).toBe(5);
+    expect(report.finalized).toBe(6);
     expect(report.withdrawn).toBeGreaterThan(0n);
-    expect(node.db.countByState()).toEqual({ settled: 5 });
-    // A second tick finds nothing to do.
-    expect(await node.loop.kick()).toEqual({ resumed: 0, committed: 0, finalized: 0, settled: 0, withdrawn: 0n });
+    expect(node.db.countByState()).toEqual({ settled: 6 });
+    // A tick finds nothing to do (the next one also has no new block to read), and costs what
+    // the pass with six open jobs cost.
+    await node.loop.kick();
+    const idle = await node.loop.kick();
+    expect(idle).toMatchObject({ resumed: 0, committed: 0, finalized: 0, settled: 0, withdrawn: 0n });
+    expect(busy.rpcRequests).toBe(idle.rpcRequests);
   });
 });

@@ -8,6 +8,7 @@ import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
+import { signedGet } from "../../protocol/auth/signed-fetch.js";
 import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
 
 /**
@@ -70,7 +71,10 @@ describe("prover node refuses bad input without changing state", () => {
     ["a prompt shorter than the job's inputTokens", () => post(json(valid({ prompt: prompt.slice(0, -1) }))), 400, "prompt_length_mismatch"],
     ["max_tokens above the job's limit", () => post(json(valid({ max_tokens: 7 }))), 400, "max_tokens_exceeds_job"],
     ["a chat message with an unknown role", () => post(json({ model: net.manifest.modelId, messages: [{ role: "wizard", content: "x" }], stepproof_job_id: jobId.toString() }), {}, "/v1/chat/completions"), 400, "invalid_request"],
-    ["trace of a job never served", () => fetch(`${node.url}/v1/jobs/${jobId}/trace?layer=1&positions=0`), 404, "job_not_found"],
+    // Signed by a registered verifier (account 6, the audit pool): the job is simply not served here.
+    ["trace of a job never served", () => signedGet({ account: devAccount(6), chainId: 31337, prover: devAccount(1).address, url: `${node.url}/v1/jobs/${jobId}/trace?layer=1&positions=0` }), 404, "job_not_found"],
+    // Unsigned: refused before the job is even looked up (PROTOCOL §5.7).
+    ["trace request without a signature", () => fetch(`${node.url}/v1/jobs/${jobId}/trace?layer=1&positions=0`), 401, "signature_required"],
   ];
 
   it.each(cases)("%s → 4xx, nothing changed", async (_name, send, status, code) => {

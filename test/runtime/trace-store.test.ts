@@ -1,10 +1,12 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { verifyProof } from "../../protocol/commitments/index.js";
 import { generate } from "../../runtime/generate.js";
 import { readManifest } from "../../runtime/model/manifest.js";
 import { TraceStore, TraceStoreError, TraceStoreFullError } from "../../runtime/trace/store.js";
+import { TraceReadError } from "../../runtime/trace/trace-reader.js";
+import { JobTokenProofs } from "../../runtime/trace/token-proofs.js";
 import { modelDir, tempDir } from "./helpers.js";
 
 async function tracedJob(store: TraceStore, jobId: string, tokens = 6, now?: number) {
@@ -75,5 +77,55 @@ describe("disk trace store (PROTOCOL §4.5)", () => {
     expect((err as TraceStoreFullError).maxBytes).toBe(5_000);
     expect(store.usedBytes).toBe(0); // the aborted job is gone
     expect(existsSync(join(dir, "big"))).toBe(false);
+  });
+});
+
+describe("trace reads cost what they return (issue #15)", () => {
+  it("serves every hidden chunk and token with the proofs the full trace gives, from tree.bin", async () => {
+    const dir = tempDir();
+    const store = TraceStore.open({ dir, maxBytes: 10_000_000 });
+    const r = await tracedJob(store, "j", 5);
+    const full = r.trace!;
+    const reader = TraceStore.open({ dir, maxBytes: 10_000_000 }).reader("j");
+    const n = full.tokens.length;
+    for (let t = 0; t <= n - 2; t++) {
+      for (let l = 0; l <= full.layout.layers; l++) {
+        const chunks = reader.hiddenChunks(t, l);
+        expect(chunks).toHaveLength(full.layout.chunksPerRow);
+        chunks.forEach((c, i) => expect(c).toEqual(full.hiddenProof(t, l, i)));
+      }
+    }
+    const tokens = new JobTokenProofs(full.tokens, 4);
+    for (let t = 0; t < n; t++) expect(reader.tokenProof(t, 4)).toEqual(tokens.proof(t));
+    expect(() => reader.hiddenChunks(n - 1, 0)).toThrow(RangeError);
+  });
+
+  it("reads only the leaves it proves: a leaf corrupted elsewhere is refused, intact ones still served", async () => {
+    const dir = tempDir();
+    const store = TraceStore.open({ dir, maxBytes: 10_000_000 });
+    const r = await tracedJob(store, "k", 5);
+    const full = r.trace!;
+    // Flip a byte of the last hidden leaf on disk. A reader that re-read and re-hashed every
+    // leaf per request (the old store.read) would refuse every request of the job.
+    const last = full.layout.hiddenLeafIndex(full.tokens.length - 2, full.layout.layers, full.layout.chunksPerRow - 1, full.tokens.length);
+    const file = join(dir, "k", "leaves.bin");
+    const bytes = readFileSync(file);
+    bytes[32 * last] = bytes[32 * last]! ^ 0xff;
+    writeFileSync(file, bytes);
+    const reader = TraceStore.open({ dir, maxBytes: 10_000_000 }).reader("k");
+    expect(reader.hiddenChunks(0, 0)[0]).toEqual(full.hiddenProof(0, 0, 0));
+    expect(() => reader.hiddenChunks(full.tokens.length - 2, full.layout.layers)).toThrow(TraceReadError);
+  });
+
+  it("writes tree.bin once for a trace stored without it (an older store)", async () => {
+    const dir = tempDir();
+    const store = TraceStore.open({ dir, maxBytes: 10_000_000 });
+    const r = await tracedJob(store, "old", 3);
+    rmSync(join(dir, "old", "tree.bin"));
+    const reopened = TraceStore.open({ dir, maxBytes: 10_000_000 });
+    const before = reopened.usedBytes;
+    expect(reopened.reader("old").hiddenChunks(1, 2)[1]).toEqual(r.trace!.hiddenProof(1, 2, 1));
+    expect(existsSync(join(dir, "old", "tree.bin"))).toBe(true);
+    expect(reopened.usedBytes).toBeGreaterThan(before);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
-import { createTestClient, http, parseEther, type Hex } from "viem";
+import { createTestClient, getAbiItem, http, parseEther, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploySuite } from "../../scripts/lib/deploy-suite.js";
 import { registerModelPackage } from "../../scripts/lib/register-model-package.js";
@@ -28,7 +28,8 @@ import { modelDir } from "../runtime/helpers.js";
 import { AuditDriver } from "../../verifier-node/audit-driver.js";
 import { auditStateName } from "../../protocol/chain/actions/audits.js";
 import { sendContractTransaction } from "../../protocol/chain/actions/send.js";
-import { auditManagerAbi } from "../../protocol/chain/generated/abi.js";
+import { auditManagerAbi, stepProofGameAbi } from "../../protocol/chain/generated/abi.js";
+import { finalizeJobs } from "../../protocol/chain/actions/finalizeJobs.js";
 
 describe("verifier node: follow, sample, fetch, re-execute", () => {
   let chain: LocalChain;
@@ -90,6 +91,9 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     const node = makeNode(state);
     const first = await node.tick();
     expect(first.logsRead).toBe(3);
+    // What it can sustain is measured and reported (issue #15 item 5): a backlog of three, each check timed.
+    expect(first).toMatchObject({ backlog: 3, settledUnchecked: 0 });
+    expect(first.checkMs).toBeGreaterThan(0);
     expect(state.get(honest)?.state).toBe("passed");
     // The honest job's audit is reported with the probe leaf; the others are not agreed to.
     const contracts = stepproofContracts(gov);
@@ -110,6 +114,8 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     const again = await makeNode(state).tick();
     expect(again).toMatchObject({ logsRead: 0, checked: 0 });
     expect(makeNode(state).status(manifest.architecture.layers).detection.perJob).toBe(1);
+    // The measured check time survives the restart: the start-up log says what it sustains.
+    expect(makeNode(state).throughput()).toMatchObject({ backlog: 0, settledUnchecked: 0, jobsPerMinute: expect.any(Number) });
 
     // The dispute: the evaluator finds a provable element, the verifier opens, the cheating
     // prover posts its step root, the verifier proves fraud, the escrow slashes.
@@ -128,14 +134,34 @@ describe("verifier node: follow, sample, fetch, re-execute", () => {
     expect(state.get(honest)?.state).toBe("passed"); // never challenged
     expect(auditStateName((await contracts.auditManager.read.getAudit([corrupt])).state)).toBe("Disputed");
     const stakeBefore = (await contracts.nodeRegistry.read.getNode([prover.walletClient!.account.address])).stake;
-    const responses = await respondToDisputes({ clients: prover, jobIds: [honest, corrupt, withheld], modelDir: model, traceFor: (id) => committed.get(id) });
+    // The prover's loop follows DisputeOpened with a cursor (prover-node/loop.ts); here, the logs directly.
+    const disputeEvent = getAbiItem({ abi: stepProofGameAbi, name: "DisputeOpened" });
+    const openedDisputes = async () => (await prover.publicClient.getLogs({ address: prover.deployment.contracts.stepProofGame, event: disputeEvent, fromBlock: 0n })).map((l) => ({ id: l.args.disputeId!, jobId: l.args.jobId!, openedBlock: l.blockNumber }));
+    const responses = await respondToDisputes({ clients: prover, disputes: await openedDisputes(), modelDir: model, traceFor: (id) => committed.get(id) });
     expect(responses.map((r) => r.move?.kind)).toEqual(["postStepRoot"]);
     await disputing.tick();
     expect((await contracts.jobEscrow.read.getJob([corrupt])).status).toBe(JobStatus.Slashed);
     const stakeAfter = (await contracts.nodeRegistry.read.getNode([prover.walletClient!.account.address])).stake;
     expect(stakeAfter).toBeLessThan(stakeBefore);
     // Nothing left to do for either side.
-    expect(await respondToDisputes({ clients: prover, jobIds: [corrupt], modelDir: model, traceFor: (id) => committed.get(id) })).toEqual([]);
+    const over: unknown[] = [];
+    expect(await respondToDisputes({ clients: prover, disputes: await openedDisputes(), modelDir: model, traceFor: (id) => committed.get(id), onOver: (d) => over.push(d.jobId) })).toEqual([]);
+    expect(over).toEqual([corrupt]);
+
+    // A job finalized before the verifier got to it is counted as settled unchecked, not just skipped.
+    const other = await as(5);
+    await registerNode(other, { role: "prover", stake: parseEther("500"), endpoint: "http://other.invalid", offers: [{ modelId, inputPrice: 1n, outputPrice: 2n }] });
+    const late = await openJob(client, { prover: other.walletClient!.account.address, modelId, promptRoot: promptRoot(prompt), inputTokens: prompt.length, maxOutputTokens: 8 });
+    const lateOut = committed.get(honest)!;
+    await commitResult(other, { jobId: late.jobId, traceRoot: lateOut.root, outputRoot: (await contracts.jobEscrow.read.getJob([honest])).outputRoot, outputTokens: (await contracts.jobEscrow.read.getJob([honest])).outputTokens });
+    const testClient = createTestClient({ mode: "hardhat", transport: http(chain.url) });
+    await testClient.increaseTime({ seconds: 3 * 24 * 3600 });
+    await testClient.mine({ blocks: 1 });
+    await finalizeJobs(other, [late.jobId]);
+    expect((await contracts.jobEscrow.read.getJob([late.jobId])).status).toBe(JobStatus.Finalized);
+    const behind = await makeNode(state).tick();
+    expect(behind).toMatchObject({ backlog: 1, settledUnchecked: 1 });
+    expect(state.get(late.jobId)?.detail).toMatch(/^settled unchecked/);
     state.close();
   });
 });

@@ -16,7 +16,7 @@ export type OpenJobParameters = {
   maxOutputTokens: number;
 };
 
-export type OpenJobReturnType = { jobId: bigint; escrowed: bigint; inputPrice: bigint; outputPrice: bigint };
+export type OpenJobReturnType = { jobId: bigint; escrowed: bigint; inputPrice: bigint; outputPrice: bigint; commitDeadline: bigint };
 
 /**
  * Open a job at the prover's current prices, approving the escrow first when the allowance
@@ -64,5 +64,5 @@ export async function openJob(clients: StepproofClients, p: OpenJobParameters): 
     (l) => l.address.toLowerCase() === jobEscrow.toLowerCase() && l.args.client.toLowerCase() === owner?.toLowerCase(),
   );
   if (!opened) throw new StepproofError(`openJob transaction ${hash} was mined but emitted no JobOpened event for ${owner}: is ${jobEscrow} the JobEscrow of this deployment?`);
-  return { jobId: opened.args.jobId, escrowed: opened.args.escrowed, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice };
+  return { jobId: opened.args.jobId, escrowed: opened.args.escrowed, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice, commitDeadline: opened.args.commitDeadline };
 }
