@@ -6,6 +6,8 @@ import type { ProverMetrics } from "./metrics.js";
 
 /** How long one chain read of the capacity serves /healthz probes (ms): clients probe before every job. */
 const CACHE_MS = 1_000;
+/** How stale a read may be before a refusal is confirmed by a fresh one (ms): bounds the reads a stream of refused probes costs. */
+const REFUSAL_RECHECK_MS = 100;
 
 /**
  * What this prover's stake lets it take now (PROTOCOL §9.4), for /healthz, /metrics and the
@@ -47,7 +49,12 @@ export class CapacityView {
    */
   async refuseUnlessTakes(inputTokens: number, maxTokens: number): Promise<void> {
     const escrow = BigInt(inputTokens) * this.prices.input + BigInt(maxTokens) * this.prices.output;
-    const refusal = await jobRefusal(this.clients, await this.current(), escrow);
+    let refusal = await jobRefusal(this.clients, await this.current(), escrow);
+    // A refusal turns the client away without a retry, so it must not rest on a stale read (a
+    // jail that just ended, stake just added): re-read once, at most every REFUSAL_RECHECK_MS.
+    if (refusal && this.#cached && performance.now() - this.#cached.at >= REFUSAL_RECHECK_MS) {
+      refusal = await jobRefusal(this.clients, await this.refresh(), escrow);
+    }
     if (refusal) throw new ApiError(503, refusal.code, `prover ${this.prover} cannot take a job of ${inputTokens} + ${maxTokens} tokens now: ${refusal.message}`);
   }
 

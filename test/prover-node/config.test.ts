@@ -26,7 +26,10 @@ describe("prover config and keystore", () => {
     await writeFile(file, JSON.stringify({ ...minimal, prices: { input: "340282366920938463463374607431768211455", output: 1 } }));
     const c = await loadProverConfig(file);
     expect(c.prices.input).toBe(2n ** 128n - 1n);
-    expect(c.endpoint).toEqual({ host: "127.0.0.1", port: 8600, bodyLimit: 1 << 20 });
+    expect(c.endpoint).toMatchObject({ host: "127.0.0.1", port: 8600, bodyLimit: 1 << 20, maxConnections: 512, metricsReaders: [] });
+    // Abuse limits are on by default (PROTOCOL §5.7): a config that names none still gets them.
+    expect(c.endpoint.rateLimit.perIp.perSecond).toBeGreaterThan(0);
+    expect(c.endpoint.rateLimit.perSigner.perSecond).toBeGreaterThan(0);
     expect(c.model.executionProvider).toBe("cpu");
     expect(c.keystore).toBe(path.join(dir, "keys/prover.json"));
     expect(c.traceStore.dir).toBe(path.join(dir, "traces"));
