@@ -65,6 +65,8 @@ export const proverConfigSchema = z
         .object({
           perSigner: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 50, burst: 200 }),
           perIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 500, burst: 1000 }),
+          /** Verifier-registry cache misses (chain reads) per IP: fresh keys cannot become unbounded RPC load. Default 2/s, bursts of 20. */
+          verifierLookupsPerIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 2, burst: 20 }),
         })
         .default({}),
       /**

@@ -40,7 +40,7 @@ export function registerTraceRoutes(app: FastifyInstance, o: { db: ProverDb; sto
     const row = o.db.job(BigInt(raw));
     if (!row) throw new ApiError(404, "job_not_found", `this node has not served job ${raw}`);
     if (signer.toLowerCase() === (await clientOf(row)).toLowerCase()) return row;
-    if (await o.auth.isVerifier(signer)) return row;
+    if (await o.auth.isVerifier(signer, req.ip)) return row;
     throw new ApiError(403, "not_entitled", `${signer} is neither job ${raw}'s client nor a registered verifier`);
   };
 

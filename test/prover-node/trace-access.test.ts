@@ -1,0 +1,129 @@
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import type { Address, Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterEach, describe, expect, it } from "vitest";
+import { signRequest } from "../../protocol/auth/request-signature.js";
+import type { StepproofClients } from "../../protocol/chain/client.js";
+import { ApiError } from "../../prover-node/errors.js";
+import { RateLimiter } from "../../prover-node/http/rate-limit.js";
+import { createRequestAuth, registeredVerifiers, type IsVerifier } from "../../prover-node/http/request-auth.js";
+import { createHttpServer } from "../../prover-node/http/server.js";
+import { registerTraceRoutes } from "../../prover-node/http/trace-routes.js";
+import { createProverMetrics } from "../../prover-node/metrics.js";
+import type { JobRow, ProverDb } from "../../prover-node/state/db.js";
+import { RequestNonces } from "../../prover-node/state/request-nonces.js";
+import type { TraceStore } from "../../runtime/trace/store.js";
+import { HttpTraceSource } from "../../verifier-node/http-trace-source.js";
+import { TraceUnavailableError } from "../../verifier-node/trace-source.js";
+
+const PROVER = privateKeyToAccount(generatePrivateKey()).address;
+const CLIENT = privateKeyToAccount(generatePrivateKey());
+const REGISTRY = "0x00000000000000000000000000000000000000aa" as Address;
+
+/** A chain stand-in that counts reads and can fail them (no RPC in these tests: only the HTTP layer is under test). */
+function fakeChain(o: { fail?: boolean } = {}) {
+  const reads: string[] = [];
+  const clients = {
+    chain: { id: 31337 },
+    deployment: { contracts: { nodeRegistry: REGISTRY } },
+    publicClient: {
+      readContract: async (r: { functionName: string }) => {
+        reads.push(r.functionName);
+        if (o.fail) throw new Error("fetch failed: ECONNREFUSED");
+        return r.functionName === "minVerifierStake" ? 10n : { role: 0, stake: 0n, endpoint: "" };
+      },
+    },
+  } as unknown as StepproofClients;
+  return { clients, reads };
+}
+
+function makeApp(clients: StepproofClients, isVerifier: IsVerifier, knownJobs: bigint[] = [7n]) {
+  const row = (jobId: bigint): JobRow => ({ jobId, state: "committed", inputTokens: 3, outputTokenIds: [1], traceRoot: undefined, outputRoot: undefined, commitDeadline: 0, corrupted: false, commitTx: undefined, error: undefined, client: CLIENT.address });
+  const db = { job: (id: bigint) => (knownJobs.includes(id) ? row(id) : undefined), setClient: () => {} } as unknown as ProverDb;
+  const nonces = new RequestNonces(mkdtempSync(join(tmpdir(), "sp-nonces-")));
+  const auth = createRequestAuth({ chainId: 31337, prover: PROVER, nonces, isVerifier, limiter: new RateLimiter({ perSecond: 1000, burst: 1000 }) });
+  const app = createHttpServer({
+    bodyLimit: 1024,
+    logger: pino({ level: "silent" }),
+    metrics: createProverMetrics(),
+    health: async () => ({}),
+    ipLimiter: new RateLimiter({ perSecond: 1000, burst: 1000 }),
+    authorizeMetrics: async () => {
+      throw new ApiError(401, "signature_required", "sign it");
+    },
+    maxConnections: 64,
+  });
+  registerTraceRoutes(app, { db, store: {} as TraceStore, auth, clients });
+  return app;
+}
+
+const signedGet = async (app: ReturnType<typeof makeApp>, url: string, signer = privateKeyToAccount(generatePrivateKey()), remoteAddress = "10.0.0.1") =>
+  app.inject({ url, remoteAddress, headers: await signRequest(signer, { chainId: 31337, prover: PROVER, method: "GET", target: url }) });
+
+describe("trace access under chain failure and fresh keys (review H3)", () => {
+  it("answers 503 chain_unavailable with Retry-After, not 500, when the verifier registry cannot be read", async () => {
+    const { clients } = fakeChain({ fail: true });
+    const app = makeApp(clients, registeredVerifiers(clients));
+    const res = await signedGet(app, "/v1/jobs/7");
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ error: { code: "chain_unavailable" } });
+    expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    await app.close();
+  });
+
+  it("caches a 'not registered' answer and reads minVerifierStake once per TTL", async () => {
+    const { clients, reads } = fakeChain();
+    const app = makeApp(clients, registeredVerifiers(clients));
+    const stranger = privateKeyToAccount(generatePrivateKey());
+    expect((await signedGet(app, "/v1/jobs/7", stranger)).statusCode).toBe(403);
+    expect((await signedGet(app, "/v1/jobs/7", stranger)).statusCode).toBe(403);
+    expect(reads).toEqual(["getNode", "minVerifierStake"]);
+    // A fresh key costs one read (getNode), not two.
+    expect((await signedGet(app, "/v1/jobs/7")).statusCode).toBe(403);
+    expect(reads.length).toBe(3);
+    await app.close();
+  });
+
+  it("bounds the chain reads fresh keys from one IP can cause: past the miss budget, 429 without a read", async () => {
+    const { clients, reads } = fakeChain();
+    const app = makeApp(clients, registeredVerifiers(clients, { missLimiter: new RateLimiter({ perSecond: 0.001, burst: 3 }) }));
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) codes.push((await signedGet(app, "/v1/jobs/7")).statusCode);
+    expect(codes).toEqual([403, 403, 403, 429, 429, 429]);
+    expect(reads.filter((r) => r === "getNode").length).toBe(3);
+    // Another IP has its own budget; the job's client needs no lookup at all.
+    expect((await signedGet(app, "/v1/jobs/7", undefined, "10.0.0.2")).statusCode).toBe(403);
+    expect((await signedGet(app, "/v1/jobs/7", CLIENT)).statusCode).toBe(200);
+    await app.close();
+  });
+});
+
+describe("verifier trace reads retry a prover's transient 5xx (review H3)", () => {
+  let close: (() => void) | undefined;
+  afterEach(() => close?.());
+
+  it("retries a 500 like a 503 before counting the prover as not serving", async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(500, { "content-type": "application/json", "retry-after": "0" }).end('{"error":{"code":"internal_error"}}');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    close = () => server.close();
+    const port = (server.address() as { port: number }).port;
+    const verifier = privateKeyToAccount(generatePrivateKey());
+    const clients = {
+      chain: { id: 31337 },
+      deployment: { contracts: { nodeRegistry: REGISTRY } },
+      walletClient: { account: verifier },
+      publicClient: { readContract: async () => ({ endpoint: `http://127.0.0.1:${port}/` }) },
+    } as unknown as StepproofClients;
+    const source = new HttpTraceSource(clients);
+    await expect(source.fetchLeaf({ jobId: 7n, prover: PROVER as Hex, traceRoot: `0x${"00".repeat(32)}`, layer: 0, row: 0, chunk: 0 })).rejects.toThrow(TraceUnavailableError);
+    expect(hits).toBe(5);
+  }, 20_000);
+});
