@@ -65,6 +65,8 @@ export const proverConfigSchema = z
         .object({
           perSigner: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 50, burst: 200 }),
           perIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 500, burst: 1000 }),
+          /** Requests carrying a signature, per IP (IPv6 by /64), counted before the signature is recovered (2–4 ms of CPU each). Default 50/s, bursts of 100. */
+          signedPerIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 50, burst: 100 }),
           /** Verifier-registry cache misses (chain reads) per IP: fresh keys cannot become unbounded RPC load. Default 2/s, bursts of 20. */
           verifierLookupsPerIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 2, burst: 20 }),
         })

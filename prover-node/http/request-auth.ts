@@ -2,7 +2,7 @@ import type { FastifyRequest } from "fastify";
 import type { Address } from "viem";
 import { nodeRegistryAbi } from "../../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
-import { RequestAuthError, verifyRequestSignature } from "../../protocol/auth/request-signature.js";
+import { AUTH_HEADERS, RequestAuthError, verifyRequestSignature } from "../../protocol/auth/request-signature.js";
 import { ApiError } from "../errors.js";
 import type { RequestNonces } from "../state/request-nonces.js";
 import { ipBucketKey, RateLimiter } from "./rate-limit.js";
@@ -22,18 +22,29 @@ export type RequestAuthOptions = {
   isVerifier: IsVerifier;
   /** Per-signer buckets, taken once a signature checks out (an unsigned flood costs its IP's bucket). */
   limiter: RateLimiter;
+  /**
+   * Per-IP buckets (IPv6 by /64) for requests that carry a signature, taken before the signature
+   * is recovered: recovery costs milliseconds of event-loop CPU, so garbage signatures must be
+   * refused at a much smaller rate than the per-IP rate of all requests.
+   */
+  signedIpLimiter: RateLimiter;
   nowSeconds?: () => number;
 };
 
 /**
  * Authenticates a signed request (PROTOCOL §5.7): signature over this request and this prover,
- * not expired, nonce not used before, within the signer's rate limit. Returns the signer; the
+ * not expired, nonce not used before, within its IP's signed-request rate (checked before the
+ * signature is recovered) and the signer's rate limit. Returns the signer; the
  * route decides what the signer may read. Refusals are 401 (no or bad signature), 429.
  */
 export function createRequestAuth(o: RequestAuthOptions) {
   const now = o.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   return {
     async authenticate(req: FastifyRequest): Promise<Address> {
+      if (req.headers[AUTH_HEADERS.signature] !== undefined) {
+        const wait = o.signedIpLimiter.take(`ip:${ipBucketKey(req.ip)}`);
+        if (wait > 0) throw new ApiError(429, "rate_limited", `too many signed requests from ${req.ip}; retry in ${wait.toFixed(1)} s`, { retryAfterSeconds: wait });
+      }
       const nowSeconds = now();
       let verified;
       try {

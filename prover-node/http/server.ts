@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import type { Logger } from "pino";
 import { ApiError } from "../errors.js";
 import type { ProverMetrics } from "../metrics.js";
-import type { RateLimiter } from "./rate-limit.js";
+import { ipBucketKey, type RateLimiter } from "./rate-limit.js";
 
 /** What /healthz may be asked: can the node take a job of these counts now (PROTOCOL §5.6)? */
 export type HealthQuery = { inputTokens?: number; maxTokens?: number };
@@ -20,7 +20,7 @@ export type HttpServerOptions = {
   metrics: ProverMetrics;
   /** The node's state for /healthz; throws an ApiError (503) when asked about a job it cannot take now. */
   health: (q: HealthQuery) => Promise<object>;
-  /** Every request counts against its IP address (issue #15: nothing was rate-limited). */
+  /** Every request counts against its IP address, IPv6 by /64 (issue #15: nothing was rate-limited). */
   ipLimiter: RateLimiter;
   /** Throws an ApiError unless the request may read /metrics (PROTOCOL §5.7). */
   authorizeMetrics: (req: FastifyRequest) => Promise<void>;
@@ -57,7 +57,7 @@ export function createHttpServer(o: HttpServerOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { message: `no route ${req.method} ${req.url}`, type: "invalid_request_error", code: "not_found" } }));
   // Before any parsing or chain read: a flood from one address is refused at the cost of a lookup.
   app.addHook("onRequest", async (req) => {
-    const wait = o.ipLimiter.take(`ip:${req.ip}`);
+    const wait = o.ipLimiter.take(`ip:${ipBucketKey(req.ip)}`);
     if (wait > 0) throw new ApiError(429, "rate_limited", `too many requests from ${req.ip}; retry in ${wait.toFixed(1)} s`, { retryAfterSeconds: wait });
   });
   app.addHook("onResponse", async (req, reply) => {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { signRequest } from "../../protocol/auth/request-signature.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { ApiError } from "../../prover-node/errors.js";
-import { RateLimiter } from "../../prover-node/http/rate-limit.js";
+import { ipBucketKey, RateLimiter } from "../../prover-node/http/rate-limit.js";
 import { createRequestAuth, registeredVerifiers, type IsVerifier } from "../../prover-node/http/request-auth.js";
 import { createHttpServer } from "../../prover-node/http/server.js";
 import { registerTraceRoutes } from "../../prover-node/http/trace-routes.js";
@@ -41,11 +41,11 @@ function fakeChain(o: { fail?: boolean } = {}) {
   return { clients, reads };
 }
 
-function makeApp(clients: StepproofClients, isVerifier: IsVerifier, knownJobs: bigint[] = [7n]) {
+function makeApp(clients: StepproofClients, isVerifier: IsVerifier, knownJobs: bigint[] = [7n], signedIpLimiter = new RateLimiter({ perSecond: 1000, burst: 1000 })) {
   const row = (jobId: bigint): JobRow => ({ jobId, state: "committed", inputTokens: 3, outputTokenIds: [1], traceRoot: undefined, outputRoot: undefined, commitDeadline: 0, corrupted: false, commitTx: undefined, error: undefined, client: CLIENT.address });
   const db = { job: (id: bigint) => (knownJobs.includes(id) ? row(id) : undefined), setClient: () => {} } as unknown as ProverDb;
   const nonces = new RequestNonces(mkdtempSync(join(tmpdir(), "sp-nonces-")));
-  const auth = createRequestAuth({ chainId: 31337, prover: PROVER, nonces, isVerifier, limiter: new RateLimiter({ perSecond: 1000, burst: 1000 }) });
+  const auth = createRequestAuth({ chainId: 31337, prover: PROVER, nonces, isVerifier, limiter: new RateLimiter({ perSecond: 1000, burst: 1000 }), signedIpLimiter });
   const app = createHttpServer({
     bodyLimit: 1024,
     logger: pino({ level: "silent" }),
@@ -126,4 +126,30 @@ describe("verifier trace reads retry a prover's transient 5xx (review H3)", () =
     await expect(source.fetchLeaf({ jobId: 7n, prover: PROVER as Hex, traceRoot: `0x${"00".repeat(32)}`, layer: 0, row: 0, chunk: 0 })).rejects.toThrow(TraceUnavailableError);
     expect(hits).toBe(5);
   }, 20_000);
+});
+
+describe("signed requests per IP, before recovery (review H2)", () => {
+  it("refuses garbage signatures past the IP's signed budget without recovering them, IPv6 by /64", async () => {
+    const { clients } = fakeChain();
+    const app = makeApp(clients, registeredVerifiers(clients), [7n], new RateLimiter({ perSecond: 0.001, burst: 2 }));
+    const garbage = { "x-stepproof-signer": CLIENT.address, "x-stepproof-expiry": String(Math.floor(Date.now() / 1000) + 60), "x-stepproof-nonce": `0x${"11".repeat(16)}`, "x-stepproof-signature": `0x${"22".repeat(65)}` };
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await app.inject({ url: "/v1/jobs/7", remoteAddress: "2001:db8:1:2::1", headers: garbage })).statusCode);
+    // Another address in the same /64 shares the bucket; another /64 does not.
+    codes.push((await app.inject({ url: "/v1/jobs/7", remoteAddress: "2001:db8:1:2:ffff::9", headers: garbage })).statusCode);
+    codes.push((await app.inject({ url: "/v1/jobs/7", remoteAddress: "2001:db8:1:3::1", headers: garbage })).statusCode);
+    expect(codes).toEqual([401, 401, 429, 429, 401]);
+    // Unsigned requests do not spend it (they cost no recovery).
+    expect((await app.inject({ url: "/v1/jobs/7", remoteAddress: "10.9.9.9" })).statusCode).toBe(401);
+    await app.close();
+  });
+
+  it("keys IPv6 by /64 and IPv4-mapped addresses as IPv4", () => {
+    expect(ipBucketKey("10.1.2.3")).toBe("10.1.2.3");
+    expect(ipBucketKey("::ffff:10.1.2.3")).toBe("10.1.2.3");
+    expect(ipBucketKey("2001:db8:0001:2::1")).toBe("2001:db8:1:2::/64");
+    expect(ipBucketKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
+    expect(ipBucketKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(ipBucketKey("::1")).toBe("0:0:0:0::/64");
+  });
 });
