@@ -135,6 +135,8 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     ipLimiter: new RateLimiter(config.endpoint.rateLimit.perIp),
     authorizeMetrics,
     maxConnections: config.endpoint.maxConnections,
+    maxConnectionsPerIp: config.endpoint.maxConnectionsPerIp,
+    timeouts: config.endpoint.timeouts,
     health: async (q) => {
       const c = await capacity.current();
       // Asked about a job's size: say now, before the client pays, whether this node can take it.

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { ApiError } from "../errors.js";
@@ -26,16 +27,58 @@ export type HttpServerOptions = {
   authorizeMetrics: (req: FastifyRequest) => Promise<void>;
   /** Open connections at most (Node's server.maxConnections: more are dropped at accept). */
   maxConnections: number;
+  /** Open connections per IP address (IPv6 by /64) at most: more are closed at once, so one address cannot hold every socket. */
+  maxConnectionsPerIp: number;
+  /** Socket timeouts (ms), so held sockets are dropped: see HttpTimeouts. */
+  timeouts: HttpTimeouts;
+};
+
+/** Timeouts that drop held sockets (PROTOCOL §5.7). */
+export type HttpTimeouts = {
+  /** Until a request's headers are in (Node's headersTimeout). */
+  headersMs: number;
+  /** Until a whole request (headers and body) is in (fastify's requestTimeout); not the response. */
+  requestMs: number;
+  /** An idle keep-alive connection between requests (fastify's keepAliveTimeout). */
+  keepAliveMs: number;
+  /** A socket with no traffic either way, a response being generated included (fastify's connectionTimeout). */
+  idleMs: number;
 };
 
 /**
- * The HTTP shell: body limit, connection cap, per-IP rate limit, OpenAI-style error bodies for
+ * The HTTP shell: body limit, connection caps (total and per IP), socket timeouts, per-IP rate limit, OpenAI-style error bodies for
  * every refusal (including fastify's own: malformed JSON, oversize bodies, wrong content type),
  * request metrics, /healthz, /metrics.
  */
 export function createHttpServer(o: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ bodyLimit: o.bodyLimit, loggerInstance: o.logger, logController: new QuietRequests() }) as unknown as FastifyInstance;
+  const t = o.timeouts;
+  const app = Fastify({
+    bodyLimit: o.bodyLimit,
+    loggerInstance: o.logger,
+    logController: new QuietRequests(),
+    connectionTimeout: t.idleMs,
+    keepAliveTimeout: t.keepAliveMs,
+    requestTimeout: t.requestMs,
+  }) as unknown as FastifyInstance;
   app.server.maxConnections = o.maxConnections;
+  app.server.headersTimeout = Math.min(t.headersMs, t.requestMs);
+  // Per-IP connection cap, at accept (before any byte is read): the global cap alone lets one
+  // address take every socket.
+  const open = new Map<string, number>();
+  app.server.on("connection", (socket: Socket) => {
+    const key = ipBucketKey(socket.remoteAddress ?? "");
+    const n = (open.get(key) ?? 0) + 1;
+    if (n > o.maxConnectionsPerIp) {
+      socket.destroy();
+      return;
+    }
+    open.set(key, n);
+    socket.once("close", () => {
+      const left = (open.get(key) ?? 1) - 1;
+      if (left > 0) open.set(key, left);
+      else open.delete(key);
+    });
+  });
 
   // JSON only: fastify also parses text/plain by default, which would turn a wrong content type
   // into a confusing schema error instead of 415.

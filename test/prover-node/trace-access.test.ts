@@ -56,6 +56,8 @@ function makeApp(clients: StepproofClients, isVerifier: IsVerifier, knownJobs: b
       throw new ApiError(401, "signature_required", "sign it");
     },
     maxConnections: 64,
+    maxConnectionsPerIp: 32,
+    timeouts: { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, idleMs: 600_000 },
   });
   registerTraceRoutes(app, { db, store: {} as TraceStore, auth, clients });
   return app;
