@@ -155,3 +155,20 @@ describe("signed requests per IP, before recovery (review H2)", () => {
     expect(ipBucketKey("::1")).toBe("0:0:0:0::/64");
   });
 });
+
+describe("a signed stranger cannot tell which jobs a prover served (review L1)", () => {
+  it("answers 403 not_entitled alike for a served job and an unknown one; a registered verifier still gets 404", async () => {
+    const { clients } = fakeChain();
+    const verifier = privateKeyToAccount(generatePrivateKey());
+    const isVerifier: IsVerifier = async (a) => a === verifier.address;
+    const app = makeApp(clients, isVerifier, [7n]);
+    const stranger = privateKeyToAccount(generatePrivateKey());
+    const known = await signedGet(app, "/v1/jobs/7/trace?layer=0&positions=0", stranger);
+    const unknown = await signedGet(app, "/v1/jobs/8/trace?layer=0&positions=0", stranger);
+    expect([known.statusCode, unknown.statusCode]).toEqual([403, 403]);
+    expect(known.json().error.code).toBe("not_entitled");
+    expect(unknown.json().error.message.replace("job 8", "job 7")).toBe(known.json().error.message);
+    expect((await signedGet(app, "/v1/jobs/8", verifier)).statusCode).toBe(404);
+    await app.close();
+  });
+});
