@@ -132,7 +132,8 @@ async function main() {
       model: { dir: modelDir },
       prices: { input: "1000000000000", output: "4000000000000" },
       stake: stake.toString(),
-      endpoint: { host: "127.0.0.1", port, rateLimit: { perIp: { perSecond: 1000, burst: 2000 }, perSigner: { perSecond: 200, burst: 400 } } },
+      // Every client and the verifier connect from 127.0.0.1: lift the per-IP caps meant for the open internet.
+      endpoint: { host: "127.0.0.1", port, maxConnectionsPerIp: 1024, rateLimit: { perIp: { perSecond: 1000, burst: 2000 }, perSigner: { perSecond: 200, burst: 400 }, signedPerIp: { perSecond: 200, burst: 400 } } },
       traceStore: { dir: path.join(dir, "prover", "traces"), maxBytes: 2 * 1024 * 1024 * 1024 },
       dataDir: path.join(dir, "prover"),
       loopIntervalMs: 1_000,

@@ -24,3 +24,37 @@ export function backoffDelay(attempt: number, retryAfterSeconds?: number): numbe
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Socket-level failures worth a new try: the request may never have reached the prover. */
+const CONNECTION_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT"]);
+
+/**
+ * How a failed job request (nothing streamed yet) is handled after `openJob` (PROTOCOL §5.7
+ * "Retrying"):
+ * - `"refusal"`: the prover refused for now (429, 503, 507): retry until the window ends, then
+ *   give up without publishing (the job expires and is refunded);
+ * - `"unreachable"`: no answer (connection refused or reset, timeout) or `job_not_found` from a
+ *   prover whose RPC has not seen the openJob block yet: retry until the window ends, and only
+ *   then publish the prompt on-chain;
+ * - `undefined`: a final answer: publish at once.
+ */
+export function serveFailureKind(err: unknown): "refusal" | "unreachable" | undefined {
+  if (isRetryableRefusal(err)) return "refusal";
+  if (err instanceof OpenAI.APIConnectionError) return "unreachable";
+  if (err instanceof OpenAI.APIError && err.status === 404 && err.code === "job_not_found") return "unreachable";
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_CODES.has(code)) return "unreachable";
+  }
+  return undefined;
+}
+
+/**
+ * When to stop resending a job request (ms, local clock): one block interval before the prover's
+ * own commit margin, so the last try cannot be a 409 `deadline_too_close` (which is final and
+ * would publish the prompt). `chainNow` is the chain's latest block time when `nowMs` was read.
+ */
+export function retryWindowEnd(p: { commitDeadline: bigint; chainNow: bigint; nowMs: number; proverMarginSeconds: number; blockIntervalSeconds: number }): number {
+  const left = Number(p.commitDeadline - p.chainNow) - p.proverMarginSeconds - p.blockIntervalSeconds;
+  return p.nowMs + Math.max(0, left) * 1000;
+}

@@ -13,7 +13,7 @@ import { resolveManifest, resolveTokenizer } from "./model-info.js";
 import { chatPromptTokens, completionPromptTokens, promptRoot, type ChatMessage } from "../protocol/prompt/prompt.js";
 import { maxCost, probeProver, ProverUnavailableError, selectProver } from "./select-prover.js";
 import { TransactionError } from "../protocol/chain/actions/send.js";
-import { backoffDelay, isRetryableRefusal, sleep } from "./retry.js";
+import { backoffDelay, isRetryableRefusal, retryWindowEnd, serveFailureKind, sleep } from "./retry.js";
 import { outputText, validateStop } from "../protocol/prompt/output-text.js";
 import type { TextTokenizer } from "../protocol/prompt/tokenizer.js";
 
@@ -45,6 +45,10 @@ export type RunJobParameters = {
    * nothing is paid while waiting; past it the job is not opened (ProverUnavailableError).
    */
   busyWaitMs?: number;
+  /** The prover's commit margin (s; default 60, the prover's default): job requests are resent until a block interval before it. */
+  proverMarginSeconds?: number;
+  /** The chain's block interval (s; default the chain's `blockTime`, else 12). */
+  blockIntervalSeconds?: number;
   /** Called (and awaited) once the job is open and funded, before the prompt is sent. */
   onJobOpened?: (job: { jobId: bigint; prover: Address; escrowed: bigint }) => void | Promise<void>;
 };
@@ -131,9 +135,16 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
     throw err;
   }
   const chainNow = (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
-  // Retry a refusal-for-now only while the prover could still serve before its commit deadline
-  // (it refuses jobs closer than its margin; a minute is the default margin).
-  const retryUntil = Date.now() + Math.max(0, Number(job.commitDeadline - chainNow) - 60) * 1000;
+  // Retry only while the prover could still serve before its commit deadline: it refuses jobs
+  // closer than its margin, so stop a block interval before that (the last try must not be a
+  // final 409 deadline_too_close).
+  const retryUntil = retryWindowEnd({
+    commitDeadline: job.commitDeadline,
+    chainNow,
+    nowMs: Date.now(),
+    proverMarginSeconds: p.proverMarginSeconds ?? 60,
+    blockIntervalSeconds: p.blockIntervalSeconds ?? (clients.chain.blockTime ? clients.chain.blockTime / 1000 : 12),
+  });
 
   await p.onJobOpened?.({ jobId: job.jobId, prover: offer.prover, escrowed: job.escrowed });
   // Retries are ours (below): the SDK's would give up on a busy prover after two.
@@ -164,11 +175,15 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
         // Refused for now (busy, rate-limited, chain unreadable) before anything streamed: the
         // job stays open and the prover can still serve it, so ask again; never publish the
         // prompt for this (it would force on-chain work on a prover that only asked us to wait).
+        // No answer (connection refused or reset, timeout) or a job the prover's RPC has not
+        // seen yet: ask again too, and publish only once the retry window is used up.
+        const kind = text === "" ? serveFailureKind(err) : undefined;
+        if (!kind) throw err;
         const refusal = isRetryableRefusal(err);
-        if (!refusal || text !== "") throw err;
-        const delay = backoffDelay(attempt, refusal.retryAfterSeconds);
+        const delay = backoffDelay(attempt, refusal?.retryAfterSeconds);
         if (Date.now() + delay > retryUntil) {
-          throw new ClientError(`prover ${offer.prover} kept refusing job ${job.jobId} for now (HTTP ${refusal.status})`, { cause: err, details: "the prompt was not published: the job stays open until its commit deadline and is then refunded in full (refundExpired), or sooner if the prover declines it" });
+          if (kind === "unreachable") throw err; // publish (below)
+          throw new ClientError(`prover ${offer.prover} kept refusing job ${job.jobId} for now (HTTP ${refusal!.status})`, { cause: err, details: "the prompt was not published: the job stays open until its commit deadline and is then refunded in full (refundExpired), or sooner if the prover declines it" });
         }
         await sleep(delay);
       }

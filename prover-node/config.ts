@@ -55,6 +55,21 @@ export const proverConfigSchema = z
       bodyLimit: z.number().int().positive().default(1 << 20),
       /** Open connections at most; more are dropped at accept (slow or idle clients cannot exhaust the node). Default 512. */
       maxConnections: z.number().int().positive().default(512),
+      /** Open connections per IP address (IPv6 by /64); more are closed at once, so one address cannot hold them all. Default 32. */
+      maxConnectionsPerIp: z.number().int().positive().default(32),
+      /** Socket timeouts (ms) that drop held sockets (PROTOCOL §5.7). */
+      timeouts: z
+        .object({
+          /** Until a request's headers are in. Default 10 s. */
+          headersMs: z.number().int().positive().default(10_000),
+          /** Until a whole request is in (not the response). Default 30 s. */
+          requestMs: z.number().int().positive().default(30_000),
+          /** An idle keep-alive connection between requests. Default 5 s. */
+          keepAliveMs: z.number().int().positive().default(5_000),
+          /** No traffic either way, a non-streamed generation included: longer than any job's generation. Default 10 min. */
+          idleMs: z.number().int().positive().default(600_000),
+        })
+        .default({}),
       /**
        * Per-requester rate limits (429 with Retry-After past them): every request counts against
        * its IP address, a signed request also against its signer (PROTOCOL §5.7). Defaults: 50/s
@@ -65,6 +80,10 @@ export const proverConfigSchema = z
         .object({
           perSigner: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 50, burst: 200 }),
           perIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 500, burst: 1000 }),
+          /** Requests carrying a signature, per IP (IPv6 by /64), counted before the signature is recovered (2–4 ms of CPU each). Default 50/s, bursts of 100. */
+          signedPerIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 50, burst: 100 }),
+          /** Verifier-registry cache misses (chain reads) per IP: fresh keys cannot become unbounded RPC load. Default 2/s, bursts of 20. */
+          verifierLookupsPerIp: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).default({ perSecond: 2, burst: 20 }),
         })
         .default({}),
       /**

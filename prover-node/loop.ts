@@ -118,7 +118,7 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
         if (err instanceof ApiError && CANNOT_SERVE_IN_TIME.has(err.code)) await o.jobs.decline(jobId, err.code);
         o.log.warn({ jobId: jobId.toString(), err: String(err) }, "cannot serve the published prompt");
         // The chain could not be read: try again next pass; any other refusal is final.
-        if (!(err instanceof ApiError && err.code === "chain_unavailable")) published.handled(jobId);
+        if (!(err instanceof ApiError && (err.code === "chain_unavailable" || err.code === "job_not_visible"))) published.handled(jobId);
       }
     }
     for (const a of admitted) {

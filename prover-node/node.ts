@@ -114,7 +114,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   if (config.corrupt) log.warn({ corrupt: config.corrupt }, "CORRUPTING traces (demo cheater)");
 
   const nonces = new RequestNonces(config.dataDir);
-  const auth = createRequestAuth({ chainId: clients.chain.id, prover: account.address, nonces, isVerifier: registeredVerifiers(clients), limiter: new RateLimiter(config.endpoint.rateLimit.perSigner) });
+  const auth = createRequestAuth({ chainId: clients.chain.id, prover: account.address, nonces, isVerifier: registeredVerifiers(clients, { missLimiter: new RateLimiter(config.endpoint.rateLimit.verifierLookupsPerIp) }), limiter: new RateLimiter(config.endpoint.rateLimit.perSigner), signedIpLimiter: new RateLimiter(config.endpoint.rateLimit.signedPerIp) });
   const metricsToken = process.env["STEPPROOF_METRICS_TOKEN"];
   const metricsReaders = new Set([account.address, ...config.endpoint.metricsReaders].map((a) => a.toLowerCase()));
   const authorizeMetrics = async (req: FastifyRequest) => {
@@ -135,6 +135,8 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     ipLimiter: new RateLimiter(config.endpoint.rateLimit.perIp),
     authorizeMetrics,
     maxConnections: config.endpoint.maxConnections,
+    maxConnectionsPerIp: config.endpoint.maxConnectionsPerIp,
+    timeouts: config.endpoint.timeouts,
     health: async (q) => {
       const c = await capacity.current();
       // Asked about a job's size: say now, before the client pays, whether this node can take it.

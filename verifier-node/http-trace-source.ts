@@ -13,15 +13,22 @@ const POSITIONS_PER_REQUEST = 64;
 
 type TraceResponse = { chunks: ChunkProof[] };
 
-/** Tries of one request refused for now (429 rate-limited, 503 busy) before the prover counts as not serving. */
+/**
+ * Tries of one request refused for now (429 rate-limited, any 5xx: busy, chain unreadable, or a
+ * transient server error) before the prover counts as not serving: a prover's passing 500 must
+ * not make an honest verifier mark the job withheld and open an availability challenge.
+ */
 const RETRIES = 4;
+
+/** 429 and every 5xx: the prover may serve on a later try (PROTOCOL §5.7 "Retrying"). */
+export const retryable = (status: number): boolean => status === 429 || (status >= 500 && status <= 599);
 
 /**
  * Fetches trace slices from the prover's endpoint as registered in the NodeRegistry
  * (`GET /v1/jobs/:id/trace`), in bounded requests with a timeout, each signed by this
  * verifier's registered key (PROTOCOL §5.7: provers serve trace data to registered verifiers
  * and the job's client only), and verifies every chunk against the on-chain root before
- * anything uses it. A refusal for now (429, 503) is retried after the prover's Retry-After.
+ * anything uses it. A refusal for now (429, 5xx) is retried after the prover's Retry-After.
  */
 export class HttpTraceSource implements TraceSource {
   constructor(
@@ -70,7 +77,7 @@ export class HttpTraceSource implements TraceSource {
       } catch (cause) {
         throw new TraceUnavailableError(`prover ${request.prover} at ${base} did not answer for job ${request.jobId}`, { cause });
       }
-      if ((res.status !== 429 && res.status !== 503) || attempt >= RETRIES) break;
+      if (!retryable(res.status) || attempt >= RETRIES) break;
       const wait = Math.min(10, Math.max(Number(res.headers.get("retry-after")) || 0, 0.25 * 2 ** attempt));
       await res.body?.cancel();
       await new Promise((r) => setTimeout(r, wait * 1000));

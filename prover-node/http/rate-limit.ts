@@ -34,3 +34,20 @@ export class RateLimiter {
     return wait;
   }
 }
+
+/**
+ * The bucket key of a requester address: an IPv4 address as is, an IPv6 address by its /64 (one
+ * subscriber usually holds a whole /64, so per-address buckets would let it take 2^64 of them).
+ * An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is its IPv4 address.
+ */
+export function ipBucketKey(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  const bare = ip.split("%")[0]!.toLowerCase();
+  const [head = "", tail = ""] = bare.split("::");
+  const h = head ? head.split(":") : [];
+  const t = bare.includes("::") ? (tail ? tail.split(":") : []) : [];
+  const groups = bare.includes("::") ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t] : h;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}

@@ -32,16 +32,25 @@ export function registerTraceRoutes(app: FastifyInstance, o: { db: ProverDb; sto
     return job.client;
   };
 
-  /** Signature first (a stranger learns nothing, not even which jobs this node served), then entitlement. */
+  /**
+   * Signature first, then entitlement: a stranger learns nothing, not even which jobs this node
+   * served (403 for a served job and an unknown one alike).
+   */
   const entitled = async (req: FastifyRequest): Promise<JobRow> => {
     const signer = await o.auth.authenticate(req);
     const raw = (req.params as { id: string }).id;
     if (!/^[1-9]\d{0,76}$/.test(raw)) throw new ApiError(400, "invalid_job_id", "job id must be a positive decimal integer");
     const row = o.db.job(BigInt(raw));
-    if (!row) throw new ApiError(404, "job_not_found", `this node has not served job ${raw}`);
+    // One refusal for a stranger whether or not this node served the job: a 404 here and a 403
+    // there would tell it which jobs exist. Only a registered verifier learns "not served here".
+    const notEntitled = new ApiError(403, "not_entitled", `${signer} is neither job ${raw}'s client nor a registered verifier`);
+    if (!row) {
+      if (await o.auth.isVerifier(signer, req.ip)) throw new ApiError(404, "job_not_found", `this node has not served job ${raw}`);
+      throw notEntitled;
+    }
     if (signer.toLowerCase() === (await clientOf(row)).toLowerCase()) return row;
-    if (await o.auth.isVerifier(signer)) return row;
-    throw new ApiError(403, "not_entitled", `${signer} is neither job ${raw}'s client nor a registered verifier`);
+    if (await o.auth.isVerifier(signer, req.ip)) return row;
+    throw notEntitled;
   };
 
   app.get("/v1/jobs/:id", async (req) => {

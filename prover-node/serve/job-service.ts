@@ -76,7 +76,9 @@ export class JobService {
     try {
       job = await getJob(o.clients, { jobId });
     } catch (err) {
-      if (err instanceof UnknownJobError) throw new ApiError(404, "job_not_found", `job ${jobId} does not exist on-chain`, { cause: err });
+      // The client sends its request right after openJob: this node's RPC may not have seen that
+      // block yet. Retryable, so the client asks again rather than publish the prompt at once.
+      if (err instanceof UnknownJobError) throw new ApiError(503, "job_not_visible", `job ${jobId} is not on-chain as this node's RPC sees it (yet); retry shortly`, { cause: err, retryAfterSeconds: 2 });
       throw new ApiError(503, "chain_unavailable", "cannot read the job from the chain; retry later", { cause: err, retryAfterSeconds: 2 });
     }
     if (job.prover.toLowerCase() !== o.prover.toLowerCase()) throw new ApiError(403, "wrong_prover", `job ${jobId} is for prover ${job.prover}, not this node (${o.prover})`);

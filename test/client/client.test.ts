@@ -199,4 +199,38 @@ describe("stepproof client end to end", () => {
       proxy.close();
     }
   });
+
+  it("a prover that cannot see the job yet (404 job_not_found) or drops the connection is asked again: the prompt is not published (review M1)", async () => {
+    // The first job request answers as an older prover whose RPC lags the openJob block, the
+    // second loses its connection (ECONNRESET); the third reaches the honest node.
+    let posts = 0;
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      if (req.method === "POST" && ++posts <= 2) {
+        if (posts === 2) return req.socket.destroy();
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { message: "job does not exist on-chain", type: "invalid_request_error", code: "job_not_found" } }));
+        return;
+      }
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "content-length") as [string, string][]);
+      const upstream = await fetch(`${honest.url}${req.url}`, { method: req.method!, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+      res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
+      if (upstream.body) for await (const c of upstream.body) res.write(c);
+      res.end();
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const provers = await net.as(1);
+      await sendContractTransaction(provers, { address: provers.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "updateEndpoint", args: [proxyUrl], what: "point the offer at the proxy" });
+      const r = await runJob(client, { modelId: net.manifest.modelId, prover: devAccount(1).address, prompt: { text: "Lagging" }, maxTokens: 4 });
+      expect(posts).toBe(3);
+      expect((await getJob(client, { jobId: r.jobId })).status).toBe(JobStatus.Committed);
+      const published = await client.publicClient.getContractEvents({ address: client.deployment.contracts.jobEscrow, abi: jobEscrowAbi, eventName: "PromptPublished", args: { jobId: r.jobId }, fromBlock: 0n });
+      expect(published).toEqual([]);
+    } finally {
+      proxy.close();
+    }
+  });
 });

@@ -63,7 +63,8 @@ describe("prover node refuses bad input without changing state", () => {
     ["no job id", () => post(json(valid({ stepproof_job_id: undefined }))), 400, "missing_job_id"],
     ["a malformed job header", () => post(json(valid({ stepproof_job_id: undefined })), { "x-stepproof-job": "0x01" }), 400, "invalid_job_id"],
     ["header and body naming different jobs", () => post(json(valid()), { "x-stepproof-job": String(jobId + 1n) }), 400, "invalid_job_id"],
-    ["an unknown job", () => post(json(valid({ stepproof_job_id: "999999" }))), 404, "job_not_found"],
+    // Not visible to this node's RPC (yet, for a job just opened): retryable, so the client does not publish the prompt.
+    ["an unknown job", () => post(json(valid({ stepproof_job_id: "999999" }))), 503, "job_not_visible"],
     ["a job for another prover", () => post(json(valid({ stepproof_job_id: otherJob.toString() }))), 403, "wrong_prover"],
     ["a model this node does not serve", () => post(json(valid({ model: "gpt-4" }))), 404, "model_not_found"],
     ["a prompt that does not match promptRoot", () => post(json(valid({ prompt: "hello therE" }))), 400, "prompt_mismatch"],
@@ -77,7 +78,7 @@ describe("prover node refuses bad input without changing state", () => {
     ["trace request without a signature", () => fetch(`${node.url}/v1/jobs/${jobId}/trace?layer=1&positions=0`), 401, "signature_required"],
   ];
 
-  it.each(cases)("%s → 4xx, nothing changed", async (_name, send, status, code) => {
+  it.each(cases)("%s → refused, nothing changed", async (_name, send, status, code) => {
     const before = await snapshot();
     const res = await send();
     expect(res.status).toBe(status);

@@ -30,6 +30,9 @@ describe("prover config and keystore", () => {
     // Abuse limits are on by default (PROTOCOL §5.7): a config that names none still gets them.
     expect(c.endpoint.rateLimit.perIp.perSecond).toBeGreaterThan(0);
     expect(c.endpoint.rateLimit.perSigner.perSecond).toBeGreaterThan(0);
+    // Review H2/H3/H4: signed requests per IP before recovery, verifier lookups per IP, per-IP connections, socket timeouts.
+    expect(c.endpoint.rateLimit).toMatchObject({ signedPerIp: { perSecond: 50, burst: 100 }, verifierLookupsPerIp: { perSecond: 2, burst: 20 } });
+    expect(c.endpoint).toMatchObject({ maxConnectionsPerIp: 32, timeouts: { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, idleMs: 600_000 } });
     expect(c.model.executionProvider).toBe("cpu");
     expect(c.keystore).toBe(path.join(dir, "keys/prover.json"));
     expect(c.traceStore.dir).toBe(path.join(dir, "traces"));

@@ -1,3 +1,4 @@
+import { connect, type Socket } from "node:net";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../prover-node/errors.js";
@@ -19,6 +20,8 @@ describe("prover HTTP shell limits", () => {
         throw new ApiError(401, "signature_required", "sign it");
       },
       maxConnections: 7,
+      maxConnectionsPerIp: 2,
+      timeouts: { headersMs: 3_000, requestMs: 4_000, keepAliveMs: 1_000, idleMs: 20_000 },
     });
     return { app, metrics };
   };
@@ -42,6 +45,32 @@ describe("prover HTTP shell limits", () => {
     expect(app.server.maxConnections).toBe(7);
     const res = await app.inject({ url: "/metrics", remoteAddress: "10.0.0.3" });
     expect(res.statusCode).toBe(401);
+    await app.close();
+  });
+
+  it("caps connections per IP, so one address cannot hold every socket, and sets the socket timeouts (review H4)", async () => {
+    const { app } = make();
+    expect([app.server.headersTimeout, app.server.requestTimeout, app.server.keepAliveTimeout, app.server.timeout]).toEqual([3_000, 4_000, 1_000, 20_000]);
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    const sockets: Socket[] = [];
+    const closed: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = connect(port, "127.0.0.1");
+      const k = i;
+      closed[k] = false;
+      s.on("close", () => (closed[k] = true)).on("error", () => {});
+      await new Promise((r) => s.once("connect", r));
+      sockets.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(closed).toEqual([false, false, true]); // the third from this address is closed at once
+    sockets[0]!.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    // A place freed: the address may connect again and is served.
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(res.status).toBe(200);
+    for (const s of sockets) s.destroy();
     await app.close();
   });
 });
