@@ -33,9 +33,10 @@ const CONNECTION_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EP
  * "Retrying"):
  * - `"refusal"`: the prover refused for now (429, 503, 507): retry until the window ends, then
  *   give up without publishing (the job expires and is refunded);
- * - `"unreachable"`: no answer (connection refused or reset, timeout) or `job_not_found` from a
- *   prover whose RPC has not seen the openJob block yet: retry until the window ends, and only
- *   then publish the prompt on-chain;
+ * - `"unreachable"`: no answer (connection refused or reset, timeout) or `job_not_found` from an
+ *   older prover whose RPC has not seen the openJob block yet (current provers answer 503
+ *   `job_not_visible`, a refusal): retry until the window ends, and only then publish the prompt
+ *   on-chain;
  * - `undefined`: a final answer: publish at once.
  */
 export function serveFailureKind(err: unknown): "refusal" | "unreachable" | undefined {

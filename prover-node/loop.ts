@@ -212,7 +212,8 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     // The loop's cursor: the chain head this pass reconciled against (liveness for status/healthz).
     o.db.setCursor("lastTickBlock", (await o.clients.publicClient.getBlockNumber()).toString());
     o.store.prune();
-    for (const state of ["generating", "generated", "committed"]) o.metrics.jobsByState.set({ state }, o.db.countLive()[state] ?? 0);
+    const live = o.db.countLive();
+    for (const state of ["generating", "generated", "committed"]) o.metrics.jobsByState.set({ state }, live[state] ?? 0);
     o.metrics.queuedJobs.set(o.jobs.queued);
     await o.capacity?.refresh();
   });
@@ -231,7 +232,7 @@ function settled(o: LoopOptions, jobId: bigint, status: number): void {
     // trace already pruned
   }
   if (status === JobStatus.Slashed) o.log.warn({ jobId: jobId.toString() }, `job ${jobId} was slashed: its collateral and a share of the free stake are lost, and the prover is jailed (\`status\` shows how much and until when)`);
-  else if (status === JobStatus.Finalized) o.log.info({ jobId: jobId.toString() }, `job ${jobId} settled (finalized by someone else)`);
+  else if (status === JobStatus.Finalized) o.log.info({ jobId: jobId.toString() }, `job ${jobId} settled: finalized`);
 }
 
 /** Runs runTick every `intervalMs`, one at a time; `kick()` runs one now (after a commit, in tests). */

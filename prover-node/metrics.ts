@@ -21,7 +21,7 @@ export function createProverMetrics() {
     exposureLimit: new Gauge({ name: "stepproof_prover_exposure_limit", help: "Escrow the free stake deters (AuditManager.exposureLimit, PROTOCOL §9.4); -1 with an empty audit pool", registers: [registry] }),
     maxJobEscrow: new Gauge({ name: "stepproof_prover_max_job_escrow", help: "Largest escrow one more job may have now (0: no job can open)", registers: [registry] }),
     jailed: new Gauge({ name: "stepproof_prover_jailed", help: "1 while jailed after a proven fraud (no job opens)", registers: [registry] }),
-    queuedJobs: new Gauge({ name: "stepproof_prover_queued_jobs", help: "Jobs admitted and not yet generated", registers: [registry] }),
+    queuedJobs: new Gauge({ name: "stepproof_prover_queued_jobs", help: "Jobs admitted and not yet done (generating, or waiting for a batch slot)", registers: [registry] }),
     loopPassSeconds: new Histogram({ name: "stepproof_prover_loop_pass_seconds", help: "Wall time of one background loop pass", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] }),
     loopLastPassSeconds: new Gauge({ name: "stepproof_prover_loop_last_pass_seconds", help: "Wall time of the latest background loop pass", registers: [registry] }),
     loopStepSeconds: new Gauge({ name: "stepproof_prover_loop_step_seconds", help: "Wall time of each step of the latest background loop pass", labelNames: ["step"] as const, registers: [registry] }),

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { pino, type Logger } from "pino";
@@ -122,7 +123,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     if (metricsToken && req.headers.authorization?.startsWith("Bearer ")) {
       const given = Buffer.from(req.headers.authorization.slice(7));
       const want = Buffer.from(metricsToken);
-      if (given.length === want.length && (await import("node:crypto")).timingSafeEqual(given, want)) return;
+      if (given.length === want.length && timingSafeEqual(given, want)) return;
       throw new ApiError(401, "signature_invalid", "wrong metrics token");
     }
     const signer = await auth.authenticate(req);

@@ -37,7 +37,8 @@ export function sampleToken(logits: ArrayLike<number>, params: SamplingParams, p
   let best = 0;
   let bestScore = Number.NEGATIVE_INFINITY;
   for (let v = 0; v < logits.length; v++) {
-    const s = logits[v]! + tau * gumbelF64(wordOf(digests.subarray(32 * (v >>> 2), 32 * (v >>> 2) + 32), v & 3));
+    // Group v>>>2's digest sits at 32·(v>>>2); its word v&3 at 8·(v&3) in it: byte 8·v of the run.
+    const s = logits[v]! + tau * gumbelF64(wordOf(digests, v));
     if (s > bestScore) {
       bestScore = s;
       best = v;

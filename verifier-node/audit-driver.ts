@@ -1,9 +1,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { Hex } from "viem";
-import { auditManagerAbi } from "../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
-import { AuditState, claimAuditPay, fixDraw, readAssignment, reportAudit, type AuditAssignment } from "../protocol/chain/actions/audits.js";
-import { sendContractTransaction, TransactionError } from "../protocol/chain/actions/send.js";
+import { AuditState, claimAuditPay, fixDraw, readAssignment, readAudit, recordMiss, reportAudit, type AuditAssignment } from "../protocol/chain/actions/audits.js";
+import { TransactionError } from "../protocol/chain/actions/send.js";
 import type { TraceSource } from "./trace-source.js";
 
 /**
@@ -74,7 +73,7 @@ export class AuditDriver {
       }
       return { kind: "other", assignment };
     }
-    const stored = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "getAudit", args: [jobId] });
+    const stored = await readAudit(this.clients, jobId);
     // The view computed the draw from the seed block's hash: fix it on-chain before the hash
     // leaves the 256-block window, so the assignment (and this verifier's priority) stands.
     if (stored.state === AuditState.Pending) await fixDraw(this.clients, jobId);
@@ -94,7 +93,7 @@ export class AuditDriver {
     const { probe } = assignment;
     const leaf = await this.traceSource.fetchLeaf({ jobId: job.jobId, prover: job.prover, traceRoot: job.traceRoot, layer: probe.boundary, row: probe.row, chunk: probe.chunk });
     await reportAudit(this.clients, { jobId: job.jobId, chunk: leaf.chunk, proof: leaf.proof });
-    const audit = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "getAudit", args: [job.jobId] });
+    const audit = await readAudit(this.clients, job.jobId);
     this.#db
       .prepare("UPDATE audits SET state = 'reported', vests_at = ?, pay = ?, detail = ?, updated_at = ? WHERE job_id = ?")
       .run(Number(audit.vestsAt), audit.pay.toString(), detail, Date.now(), job.jobId.toString());
@@ -116,10 +115,10 @@ export class AuditDriver {
     let recorded = 0;
     for (const r of due) {
       const jobId = BigInt(r.job_id);
-      const audit = await this.clients.publicClient.readContract({ address: this.clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "getAudit", args: [jobId] });
+      const audit = await readAudit(this.clients, jobId);
       if (audit.state === AuditState.Assigned) {
         try {
-          await sendContractTransaction(this.clients, { address: this.clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "recordMiss", args: [jobId], what: `record auditor ${r.auditor}'s miss on job ${jobId}` });
+          await recordMiss(this.clients, { jobId, auditor: r.auditor });
           recorded++;
           this.log?.(`job ${jobId}: auditor ${r.auditor} left its assignment unanswered; miss recorded`);
         } catch (err) {

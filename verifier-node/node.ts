@@ -57,6 +57,11 @@ export type TickReport = {
 /** What the verifier can sustain at its sampling, from its measured check time (issue #15). */
 export type Throughput = { checkMs: number | undefined; jobsPerMinute: number | undefined; backlog: number; settledUnchecked: number };
 
+/** Committed jobs per minute a verifier keeps up with: one check (of `checkMs`) per sampled job. */
+export function sustainableJobsPerMinute(checkMs: number, jobFraction: number): number {
+  return Math.round((60_000 / checkMs / jobFraction) * 10) / 10;
+}
+
 /** Weight of the newest check in the running mean of check times. */
 const CHECK_MS_WEIGHT = 0.1;
 
@@ -178,8 +183,7 @@ export class VerifierNode {
     const checkMs = this.deps.state.stat("checkMs");
     return {
       checkMs: checkMs === undefined ? undefined : Math.round(checkMs),
-      // A check per sampled job: committed jobs per minute it keeps up with.
-      jobsPerMinute: checkMs === undefined ? undefined : Math.round((60_000 / checkMs / this.deps.policy.jobFraction) * 10) / 10,
+      jobsPerMinute: checkMs === undefined ? undefined : sustainableJobsPerMinute(checkMs, this.deps.policy.jobFraction),
       backlog: this.deps.state.byState("new", "error").length,
       settledUnchecked: this.deps.state.settledUnchecked(),
     };

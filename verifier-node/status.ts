@@ -8,6 +8,7 @@ import { getEventsInRanges } from "../protocol/chain/event-ranges.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import type { VerifierConfig } from "./config.js";
 import { detectionProbability } from "./sampling.js";
+import { sustainableJobsPerMinute } from "./node.js";
 import { VerifierState } from "./state.js";
 
 const sum = (logs: { args: Record<string, unknown> }[], field: string) => logs.reduce((s, l) => s + (l.args[field] as bigint), 0n);
@@ -45,7 +46,7 @@ export async function readVerifierStatus(config: VerifierConfig, address: Addres
     const checkMs = state.stat("checkMs");
     throughput = {
       checkMs: checkMs === undefined ? null : Math.round(checkMs),
-      sustainableJobsPerMinute: checkMs === undefined ? null : Math.round((60_000 / checkMs / config.sampling.jobFraction) * 10) / 10,
+      sustainableJobsPerMinute: checkMs === undefined ? null : sustainableJobsPerMinute(checkMs, config.sampling.jobFraction),
       backlog: (jobs["new"] ?? 0) + (jobs["error"] ?? 0),
       settledUnchecked: state.settledUnchecked(),
     };

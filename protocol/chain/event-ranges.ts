@@ -1,8 +1,6 @@
 import type { Abi, Address, Log } from "viem";
 import type { StepproofClients } from "./client.js";
-
-/** Blocks per eth_getLogs request: most providers allow 1,000–10,000; the smaller is safe everywhere. */
-export const DEFAULT_LOG_RANGE = 1_000n;
+import { blockRanges } from "./logs-in-ranges.js";
 
 export type EventsInRangesParameters = {
   address: Address | Address[];
@@ -25,10 +23,8 @@ export type EventsInRangesParameters = {
 export async function getEventsInRanges(clients: StepproofClients, p: EventsInRangesParameters): Promise<(Log & { args: Record<string, unknown> })[]> {
   const from = p.fromBlock ?? BigInt(clients.deployment.startBlock);
   const to = p.toBlock ?? (await clients.publicClient.getBlockNumber({ cacheTime: 0 }));
-  const step = p.maxRange ?? DEFAULT_LOG_RANGE;
   const out: (Log & { args: Record<string, unknown> })[] = [];
-  for (let start = from; start <= to; start += step) {
-    const end = start + step - 1n < to ? start + step - 1n : to;
+  for (const [start, end] of blockRanges(from, to, p.maxRange)) {
     const logs = await clients.publicClient.getContractEvents({ address: p.address, abi: p.abi, eventName: p.eventName, ...(p.args ? { args: p.args } : {}), fromBlock: start, toBlock: end } as Parameters<typeof clients.publicClient.getContractEvents>[0]);
     out.push(...(logs as (Log & { args: Record<string, unknown> })[]));
   }

@@ -71,6 +71,16 @@ export async function fixDraw(clients: StepproofClients, jobId: bigint) {
   return sendContractTransaction(clients, { address: manager(clients), abi: auditManagerAbi, functionName: "fixDraw", args: [jobId], what: `fix the audit draw of job ${jobId}` });
 }
 
+/** A job's stored audit record (state, auditor, deadline, pay, vesting time; PROTOCOL §9.1–§9.2). */
+export async function readAudit(clients: StepproofClients, jobId: bigint) {
+  return clients.publicClient.readContract({ address: manager(clients), abi: auditManagerAbi, functionName: "getAudit", args: [jobId] });
+}
+
+/** Record an assigned auditor's miss once its deadline passed unanswered (PROTOCOL §9.2). */
+export async function recordMiss(clients: StepproofClients, p: { jobId: bigint; auditor: Address }) {
+  return sendContractTransaction(clients, { address: manager(clients), abi: auditManagerAbi, functionName: "recordMiss", args: [p.jobId], what: `record auditor ${p.auditor}'s miss on job ${p.jobId}` });
+}
+
 /** The assigned auditor agrees, proving it obtained the trace with the probe leaf. */
 export async function reportAudit(clients: StepproofClients, p: { jobId: bigint; chunk: Hex; proof: readonly Hex[] }) {
   return sendContractTransaction(clients, {

@@ -1,5 +1,6 @@
 import { getAbiItem, type Address, type Hex } from "viem";
-import { jobEscrowAbi, nodeRegistryAbi } from "../generated/abi.js";
+import { nodeRegistryAbi } from "../generated/abi.js";
+import { blockRanges } from "../logs-in-ranges.js";
 import type { StepproofClients } from "../client.js";
 
 export type ListProverOffersParameters = {
@@ -17,8 +18,6 @@ export type ProverOffer = {
   freeStake: bigint;
   /** No new job before this time (a fraud slash jails, PROTOCOL §9.4); 0 if never jailed. */
   jailedUntil: bigint;
-  /** Escrow of the prover's open and committed jobs (JobEscrow.exposure, PROTOCOL §9.4). */
-  exposure: bigint;
 };
 
 /**
@@ -29,11 +28,9 @@ export type ProverOffer = {
 export async function listProverOffers(clients: StepproofClients, p: ListProverOffersParameters): Promise<ProverOffer[]> {
   const address = clients.deployment.contracts.nodeRegistry;
   const head = await clients.publicClient.getBlockNumber();
-  const step = p.blockRange ?? 10_000n;
   const candidates = new Set<Address>();
   const event = getAbiItem({ abi: nodeRegistryAbi, name: "OfferSet" });
-  for (let from = BigInt(clients.deployment.startBlock); from <= head; from += step) {
-    const to = from + step - 1n < head ? from + step - 1n : head;
+  for (const [from, to] of blockRanges(BigInt(clients.deployment.startBlock), head, p.blockRange ?? 10_000n)) {
     const logs = await clients.publicClient.getLogs({ address, event, args: { modelId: p.modelId }, fromBlock: from, toBlock: to });
     for (const log of logs) if (log.args.prover) candidates.add(log.args.prover);
   }
@@ -44,8 +41,7 @@ export async function listProverOffers(clients: StepproofClients, p: ListProverO
     const node = await clients.publicClient.readContract({ address, abi: nodeRegistryAbi, functionName: "getNode", args: [prover] });
     if (node.role !== 1) continue; // Prover
     const freeStake = await clients.publicClient.readContract({ address, abi: nodeRegistryAbi, functionName: "freeStake", args: [prover] });
-    const exposure = await clients.publicClient.readContract({ address: clients.deployment.contracts.jobEscrow, abi: jobEscrowAbi, functionName: "exposure", args: [prover] });
-    offers.push({ prover, endpoint: node.endpoint, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice, stake: node.stake, freeStake, jailedUntil: node.jailedUntil, exposure });
+    offers.push({ prover, endpoint: node.endpoint, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice, stake: node.stake, freeStake, jailedUntil: node.jailedUntil });
   }
   return offers;
 }

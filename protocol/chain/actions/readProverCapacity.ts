@@ -93,8 +93,9 @@ function maxJobEscrow(c: ProverCapacity): bigint {
 }
 
 /**
- * Whether openJob would accept a job escrowing `escrow` with this prover now, read fresh from the
- * chain; undefined when it would. The checks are the contract's own, in its order.
+ * Whether openJob would accept a job escrowing `escrow` with this prover, as of the capacity `c`
+ * (the deterrence limit is read again only for a job whose collateral is above the minimum, which
+ * `c` was read at); undefined when it would. The checks are the contract's own, in its order.
  */
 export async function jobRefusal(clients: StepproofClients, c: ProverCapacity, escrow: bigint): Promise<JobRefusal | undefined> {
   if (c.now < c.jailedUntil) return { code: "jailed", message: `jailed until ${new Date(Number(c.jailedUntil) * 1000).toISOString()} after a proven fraud` };
@@ -103,12 +104,12 @@ export async function jobRefusal(clients: StepproofClients, c: ProverCapacity, e
   if (c.freeStake < collateral) {
     return { code: "insufficient_stake", message: `free stake ${c.freeStake} cannot cover the collateral ${collateral} (${c.locked} locked by unsettled jobs; PROTOCOL §9.4 sizing: stake ≥ open jobs × collateral + what deters their escrow)` };
   }
-  let limit: bigint;
-  try {
-    limit = await clients.publicClient.readContract({ address: clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "exposureLimit", args: [c.modelId, c.freeStake - collateral] });
-  } catch {
-    return { code: "no_auditors", message: `model ${c.modelId} has no verifier in its audit pool, so no job can open (PROTOCOL §9.4)` };
-  }
+  // Most jobs lock the minimum collateral: the limit `c` holds was read at exactly that free stake.
+  const limit =
+    collateral === c.minCollateral
+      ? c.exposureLimit
+      : await clients.publicClient.readContract({ address: clients.deployment.contracts.auditManager, abi: auditManagerAbi, functionName: "exposureLimit", args: [c.modelId, c.freeStake - collateral] }).catch(() => null);
+  if (limit === null) return { code: "no_auditors", message: `model ${c.modelId} has no verifier in its audit pool, so no job can open (PROTOCOL §9.4)` };
   if (c.exposure + escrow > limit) {
     return { code: "insufficient_deterrence", message: `its open jobs' escrow (${c.exposure}) plus this one (${escrow}) would exceed what its free stake deters (${limit}, PROTOCOL §9.4)` };
   }
