@@ -27,6 +27,9 @@ import {TokenRoot} from "../libraries/TokenRoot.sol";
 contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
+    /// @notice The voucher escrow (PROTOCOL §5.8), which moves batched jobs here for disputes.
+    bytes32 public constant VOUCHERS_ROLE = keccak256("VOUCHERS_ROLE");
+
     /// @notice Upper bound on `finalizeMany` so one call always fits in a block.
     uint256 public constant MAX_BATCH = 100;
 
@@ -305,6 +308,30 @@ contract JobEscrow is IJobEscrow, EscrowParams, CreditLedger, ReentrancyGuard {
         emit ResultCommitted(jobId, traceRoot, outputRoot, outputTokens, challengeDeadline);
         // Seeds the audit draw with this block's hash, unknown to the prover when it sent this.
         IAuditManager(auditManager()).onResultCommitted(jobId, job.modelId, challengeDeadline);
+    }
+
+    // ------------------------------------------------------------------ batched jobs
+
+    /// @notice A job of a voucher batch moved here to be disputed (PROTOCOL §5.8): recorded as
+    /// Committed with a fresh challenge window and the audit draw seeded now, then settled,
+    /// disputed and slashed exactly like an opened job. The voucher escrow has transferred the
+    /// job's charge (`escrowed`) and hands over `collateral` of the prover's locked stake, whose
+    /// lock moves with the job (no relock, so a jailed prover's batched jobs stay disputable).
+    function adoptBatchedJob(Job calldata j) external onlyRole(VOUCHERS_ROLE) returns (uint256 jobId) {
+        jobId = nextJobId++;
+        Job storage job = _jobs[jobId];
+        _jobs[jobId] = j;
+        uint64 challengeDeadline = uint64(block.timestamp) + j.challengeWindow;
+        job.openedAt = uint40(block.timestamp);
+        job.commitDeadline = uint64(block.timestamp);
+        job.challengeDeadline = challengeDeadline;
+        job.status = JobStatus.Committed;
+        job.openDisputes = 0;
+        totalEscrowed += j.escrowed;
+        exposure[j.prover] += j.escrowed;
+        emit JobOpened(jobId, j.client, j.prover, j.modelId, j.promptRoot, j.inputTokens, j.escrowed, j.collateral, job.commitDeadline);
+        emit ResultCommitted(jobId, j.traceRoot, j.outputRoot, j.outputTokens, challengeDeadline);
+        IAuditManager(auditManager()).onResultCommitted(jobId, j.modelId, challengeDeadline);
     }
 
     // ------------------------------------------------------------------ settlement
