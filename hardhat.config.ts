@@ -53,6 +53,30 @@ export default defineConfig({
       url: configVariable("SEPOLIA_RPC_URL"),
       accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
     },
+    // L2 testnets for the voucher path (PROTOCOL §5.8). A batch's calldata must fit each
+    // sequencer's per-transaction limit (Arbitrum: 95,000 bytes); maxDebits 256 keeps a commit
+    // near 41 KB of debits.
+    baseSepolia: {
+      type: "http",
+      chainType: "op",
+      chainId: 84532,
+      url: configVariable("BASE_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("STEPPROOF_PRIVATE_KEY")],
+    },
+    opSepolia: {
+      type: "http",
+      chainType: "op",
+      chainId: 11155420,
+      url: configVariable("OP_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("STEPPROOF_PRIVATE_KEY")],
+    },
+    arbitrumSepolia: {
+      type: "http",
+      chainType: "generic",
+      chainId: 421614,
+      url: configVariable("ARBITRUM_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("STEPPROOF_PRIVATE_KEY")],
+    },
     custom: {
       type: "http",
       chainType: "l1",

@@ -18,6 +18,8 @@ export const EXPORTED_CONTRACTS = {
   stepProofGameAbi: "contracts/dispute/StepProofGame.sol/StepProofGame.json",
   traceAvailabilityAbi: "contracts/dispute/TraceAvailability.sol/TraceAvailability.json",
   auditManagerAbi: "contracts/audit/AuditManager.sol/AuditManager.json",
+  voucherEscrowAbi: "contracts/vouchers/VoucherEscrow.sol/VoucherEscrow.json",
+  batchCourtAbi: "contracts/vouchers/BatchCourt.sol/BatchCourt.json",
 } as const;
 
 export async function renderAbiModule(): Promise<string> {

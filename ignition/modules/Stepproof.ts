@@ -49,6 +49,18 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
     minBond: 10n * 10n ** 18n,
     leaveDelay: 2 * 24 * 3600,
   },
+  /** VoucherEscrow and BatchCourt (PROTOCOL §5.8): deposits, vouchers, batched commitments. */
+  vouchers: {
+    feeBps: 250,
+    auditFeeBps: 500,
+    collateralBps: 20_000,
+    challengeWindow: 3_600,
+    answerWindow: 600,
+    withdrawalNotice: 24 * 3600,
+    challengerRewardBps: 5_000,
+    maxDebits: 256,
+    challengeFee: 10n ** 16n,
+  },
 } as const;
 
 /** The settlement suite around a given payment token (PROTOCOL §1). */
@@ -142,7 +154,33 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
   m.call(nodes, "grantRole", [auditRole, audits], { id: "grantAuditRole" });
   m.call(nodes, "grantRole", [slasherRole, audits], { id: "grantAuditSlasherRole" });
   m.call(escrow, "setAuditManager", [audits], { id: "wireAuditManager" });
-  return { models, nodes, escrow, judge, game, availability, audits };
+  // Batched settlement (PROTOCOL §5.8): the voucher escrow locks provers' reserves; its court
+  // moves disputed jobs into the escrow and slashes voided batches.
+  const v = d.vouchers;
+  const vouchers = m.contract("VoucherEscrow", [
+    admin,
+    token,
+    nodes,
+    escrow,
+    {
+      feeBps: m.getParameter("voucherFeeBps", v.feeBps),
+      auditFeeBps: m.getParameter("voucherAuditFeeBps", v.auditFeeBps),
+      collateralBps: m.getParameter("voucherCollateralBps", v.collateralBps),
+      challengeWindow: m.getParameter("batchChallengeWindow", v.challengeWindow),
+      answerWindow: m.getParameter("leafAnswerWindow", v.answerWindow),
+      withdrawalNotice: m.getParameter("withdrawalNotice", v.withdrawalNotice),
+      challengerRewardBps: m.getParameter("batchChallengerRewardBps", v.challengerRewardBps),
+      maxDebits: m.getParameter("maxDebits", v.maxDebits),
+    },
+    m.getParameter("leafChallengeFee", v.challengeFee),
+  ]);
+  const court = m.contract("BatchCourt", [vouchers, nodes, models]);
+  m.call(nodes, "grantRole", [escrowRole, vouchers], { id: "grantVoucherEscrowRole" });
+  m.call(nodes, "grantRole", [slasherRole, court], { id: "grantCourtSlasherRole" });
+  const vouchersRole = m.staticCall(escrow, "VOUCHERS_ROLE", [], 0, { id: "vouchersRole" });
+  m.call(escrow, "grantRole", [vouchersRole, court], { id: "grantCourtAdoption" });
+  m.call(vouchers, "setCourt", [court], { id: "wireBatchCourt" });
+  return { models, nodes, escrow, judge, game, availability, audits, vouchers, court };
 }
 
 /** Any ERC-20: only the standard ABI is needed to reference an existing token. */
