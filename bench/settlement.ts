@@ -43,7 +43,9 @@ type Row = {
 async function main() {
   const { viem } = await network.create();
   const publicClient = await viem.getPublicClient();
-  const [admin, prover] = await viem.getWalletClients();
+  const wallets = await viem.getWalletClients();
+  const admin = wallets[0]!;
+  const prover = wallets[1]!;
   const token = await viem.deployContract("TestToken", [admin.account.address]);
   const models = await viem.deployContract("ModelRegistry", [admin.account.address, 20]);
   const treasury = admin.account.address;
@@ -62,6 +64,7 @@ async function main() {
   const commit = async (hash: Hex) => {
     const r = await receiptOf(hash);
     const [ev] = parseEventLogs({ abi: vouchers.abi, logs: r.logs, eventName: "BatchCommitted" });
+    if (!ev) throw new Error(`commit ${hash} emitted no BatchCommitted`);
     return { gas: Number(r.gasUsed), header: ev.args.header };
   };
   await send(await nodes.write.grantRole([await nodes.read.ESCROW_ROLE(), vouchers.address]));
@@ -141,7 +144,7 @@ async function main() {
         gasPerOutputToken: Number((gasPerJob / OUTPUT_TOKENS).toFixed(3)),
         usdPerJob: { l1: usd(GAS_PRICES_GWEI.l1), l2High: usd(GAS_PRICES_GWEI.l2High), l2Low: usd(GAS_PRICES_GWEI.l2Low) },
         revenueUsd: revenue,
-        protocolCostShareL2High: usd(GAS_PRICES_GWEI.l2High) / revenue[0],
+        protocolCostShareL2High: usd(GAS_PRICES_GWEI.l2High) / revenue[0]!,
       });
     }
   }

@@ -18,6 +18,9 @@ export const deploymentSchema = z.object({
     stepProofGame: z.string().refine(isAddress, "not an address"),
     traceAvailability: z.string().refine(isAddress, "not an address"),
     auditManager: z.string().refine(isAddress, "not an address"),
+    // Absent in deployments made before the voucher path (PROTOCOL §5.8).
+    voucherEscrow: z.string().refine(isAddress, "not an address").optional(),
+    batchCourt: z.string().refine(isAddress, "not an address").optional(),
   }),
 });
 
@@ -35,6 +38,10 @@ export type Deployment = {
     traceAvailability: Address;
     /** Protocol-assigned audits, audit pay, canaries (PROTOCOL §9). */
     auditManager: Address;
+    /** Deposits, vouchers and batches (PROTOCOL §5.8); absent in older deployments. */
+    voucherEscrow?: Address;
+    /** Batch disputes (PROTOCOL §5.8); absent in older deployments. */
+    batchCourt?: Address;
   };
 };
 
@@ -79,6 +86,8 @@ export async function readDeployment(file: string, expectedChainId?: number): Pr
       stepProofGame: getAddress(c.stepProofGame),
       traceAvailability: getAddress(c.traceAvailability),
       auditManager: getAddress(c.auditManager),
+      ...(c.voucherEscrow ? { voucherEscrow: getAddress(c.voucherEscrow) } : {}),
+      ...(c.batchCourt ? { batchCourt: getAddress(c.batchCourt) } : {}),
     },
   };
 }

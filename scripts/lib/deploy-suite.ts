@@ -99,11 +99,11 @@ export async function deploySuite(conn: NetworkConnection, params: DeploySuitePa
       details: `Put {"Stepproof": {"paymentToken": "0x..."}} in ignition/parameters/${conn.networkName}.json.`,
     });
   }
-  let addresses: { token: string; models: string; nodes: string; escrow: string; game: string; availability: string; audits: string };
+  let addresses: { token: string; models: string; nodes: string; escrow: string; game: string; availability: string; audits: string; vouchers: string; court: string };
   try {
     const options = { parameters: params.parameters ?? {}, deploymentId, displayUi: false };
     const r = local ? await conn.ignition.deploy(StepproofLocalModule, options) : await conn.ignition.deploy(StepproofModule, options);
-    addresses = { token: r.token.address, models: r.models.address, nodes: r.nodes.address, escrow: r.escrow.address, game: r.game.address, availability: r.availability.address, audits: r.audits.address };
+    addresses = { token: r.token.address, models: r.models.address, nodes: r.nodes.address, escrow: r.escrow.address, game: r.game.address, availability: r.availability.address, audits: r.audits.address, vouchers: r.vouchers.address, court: r.court.address };
   } catch (cause) {
     throw new DeployError(`Deployment to chain ${chainId} failed.`, {
       details: `Ignition journals each step under ${journal}; rerun the same command to resume.`,
@@ -124,6 +124,8 @@ export async function deploySuite(conn: NetworkConnection, params: DeploySuitePa
       stepProofGame: getAddress(addresses.game),
       traceAvailability: getAddress(addresses.availability),
       auditManager: getAddress(addresses.audits),
+      voucherEscrow: getAddress(addresses.vouchers),
+      batchCourt: getAddress(addresses.court),
     },
   };
   await writeDeployment(file, deployment);

@@ -1,0 +1,2 @@
+export * from "./voucher.js";
+export * from "./batch.js";
