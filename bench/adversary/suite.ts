@@ -11,6 +11,7 @@ import { disputeInCommitBlock, fixOrLapseTheDraw, placeholderDispute, sybilFirst
 import { exposureAttacks, jailedProverTakesJob } from "./attacks-deterrence.js";
 import { auditPayDoubleClaim, canaryAttacks, poolFlood, steerTheDraw } from "./attacks-auditors.js";
 import { ejectAuditorByWithholding, silentAuditorExcused, withholdFromAuditor, withholdThenSybilFirst } from "./attacks-withholding-audits.js";
+import { batchDoubleCharge, batchFabricatedVoucher, batchHiddenCheat, batchMiscount, batchOverMax, batchWithheldLeaf } from "./attacks-batches.js";
 import { createWorld, type World } from "./env.js";
 import type { AttackRow } from "./report.js";
 
@@ -76,6 +77,15 @@ export async function runAdversarySuite(opts: SuiteOptions): Promise<AttackRow[]
     await run(withholdFromAuditor);
     await run(withholdThenSybilFirst);
     await run(poolFlood);
+    // Vouchers and batches (PROTOCOL §5.8): a cheat inside a batch, charges vouchers do not allow.
+    await run(batchHiddenCheat);
+    await run(batchFabricatedVoucher);
+    if (opts.scope === "full") {
+      await run(batchDoubleCharge);
+      await run(batchOverMax);
+      await run(batchWithheldLeaf);
+      await run(batchMiscount);
+    }
     const m = await runtimeModel(w);
     for (const setup of opts.scope === "full" ? HONEST_SETUPS : HONEST_SETUPS.slice(1, 2)) await run((x) => honestSetup(x, m, setup));
   } finally {

@@ -39,6 +39,8 @@ const REQUIRED = [
   "withhold-from-auditor",
   "withhold-then-sybil-first",
   "pool-flood",
+  "batch-hidden-cheat",
+  "batch-fabricated-voucher",
 ];
 
 describe("adversary suite (smaller run)", () => {

@@ -9,8 +9,8 @@ import { connectStepproof, type StepproofClients } from "../../protocol/chain/cl
 import { stepproofContracts, JobStatus } from "../../protocol/chain/contracts.js";
 import { registerModel } from "../../protocol/chain/actions/registerModel.js";
 import { registerNode } from "../../protocol/chain/actions/registerNode.js";
-import { TransactionError } from "../../protocol/chain/actions/send.js";
-import { batchCourtAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
+import { sendContractTransaction, TransactionError } from "../../protocol/chain/actions/send.js";
+import { batchCourtAbi, testTokenAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import {
   adoptBatchedJob, answerLeaf, challengeLeaf, claimBatch, commitBatch, depositForProver, readVoucherAccount,
   reserveForBatches, sweepBatchFees, withdrawEarnings,
@@ -67,7 +67,9 @@ describe.each([
     const [gov, prover, clientA, clientB, verifier] = await Promise.all([as(0), as(1), as(2), as(3), as(4)]);
     const c = stepproofContracts(gov);
     const addr = (x: StepproofClients) => x.walletClient!.account.address;
-    for (const who of [prover, clientA, clientB, verifier]) await c.token.write.mint([addr(who), parseEther("1000")]);
+    for (const who of [prover, clientA, clientB, verifier]) {
+      await sendContractTransaction(gov, { address: token.address, abi: testTokenAbi, functionName: "mint", args: [addr(who), parseEther("1000")], what: "mint test tokens" });
+    }
 
     await registerModel(gov, {
       modelId: MODEL_ID,
