@@ -1,2 +1,3 @@
 export * from "./voucher.js";
 export * from "./batch.js";
+export * from "./check.js";
