@@ -29,7 +29,7 @@ export async function loadLlamaCpp(): Promise<LlamaCppHandle | { unavailable: st
     const llama = await mod.getLlama({ gpu: false, build: "never", maxThreads: 0, logLevel: mod.LlamaLogLevel.error, progressLogs: false });
     return { llama, version: `node-llama-cpp ${await packageVersion()}, llama.cpp ${llama.llamaCppRelease.release}` };
   } catch (err) {
-    return { unavailable: `node-llama-cpp's prebuilt binary does not load (${firstLine(err)})` };
+    return { unavailable: `node-llama-cpp's prebuilt CPU binary does not load (${firstLine(err)}); nothing is built or downloaded for the bench` };
   }
 }
 
