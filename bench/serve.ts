@@ -13,10 +13,21 @@
  *   same request mix, tracing on and off interleaved round by round in one run;
  *   `tracingOverhead` = tok/s off ÷ tok/s on − 1 of that pair.
  *
- * Rows: {model, path, concurrency, tracing, jobs, tokensPerSecond, p50Ms, p95Ms, tracingOverhead};
- * tokens are generated tokens, time is wall time from the first request to the last response,
- * latencies are per job (request to response). `--quick`: the tiny model, concurrency 1 and 2,
- * 8 output tokens, results in a temporary folder.
+ * - `runtime: "llama.cpp"`: the speed anchor a CPU user would pick instead — llama.cpp through
+ *   node-llama-cpp 3.21.1 (its prebuilt CPU binary) on the same model converted to GGUF
+ *   (bench/llamacpp/: F32 and F16 hold exactly the package's binary16 weights, Q8_0 quantizes
+ *   them), single stream, greedy, the batcher's concurrency-1 jobs (same prompt ids, same 128
+ *   tokens) with 1 and 2 threads, after the stepproof rows and in the same process. Each row's
+ *   `ratio` is stepproof's traced single-stream tok/s (the batcher's concurrency-1 traced row)
+ *   ÷ that row's, and `matchedTokens` how many of each job's tokens agree with stepproof's
+ *   before the first difference. For llama2.c packages only (stories15M); where node-llama-cpp
+ *   cannot load, the bench says why in one line and goes on without it.
+ *
+ * Rows: {model, runtime, path, concurrency, tracing, jobs, tokensPerSecond, p50Ms, p95Ms,
+ * tracingOverhead} (+ weights, threads, ratio, matchedTokens for llama.cpp); tokens are generated
+ * tokens, time is wall time from the first request to the last response, latencies are per job
+ * (request to response). `--quick`: the tiny model, concurrency 1 and 2, 8 output tokens, no
+ * llama.cpp anchor, results in a temporary folder.
  */
 import { writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -29,12 +40,15 @@ import { registerNode } from "../protocol/chain/actions/registerNode.js";
 import { promptRoot } from "../protocol/prompt/prompt.js";
 import { parseProverConfig } from "../prover-node/config.js";
 import { startProverNode } from "../prover-node/node.js";
+import { readManifest } from "../runtime/model/manifest.js";
 import { ContinuousBatcher } from "../runtime/serve/batcher.js";
 import { ServeSession } from "../runtime/serve/serve-session.js";
 import { defaultThreads } from "../runtime/serve/threads.js";
 import { releaseAllSessions } from "../runtime/session.js";
 import { devAccount, ROLES } from "../scripts/demo/accounts.js";
 import { connectAs, modelDirOf, prepareModel, startEmbeddedChain, type DemoModel } from "../scripts/demo/setup.js";
+import { ggufOf, loadLlamaCpp, matchingPrefix, runLlamaCpp, type LlamaCppHandle } from "./llamacpp/anchor.js";
+import type { GgufWeights } from "./llamacpp/convert.js";
 import { QUICK, resultPath } from "./quick.js";
 
 const opts = new Command()
@@ -42,9 +56,12 @@ const opts = new Command()
   .option("--models <list>", "comma-separated: tiny, stories15M", "tiny,stories15M")
   .option("--concurrency <list>", "comma-separated client counts", "1,2,4,8,16")
   .option("--jobs-per-client <n>", "jobs each client sends one after another", "2")
-  .option("--data-dir <dir>", "where the chain, databases and traces go", ".stepproof/bench-serve")
+  .option("--data-dir <dir>", "where the chain, databases, traces and GGUF conversions go", ".stepproof/bench-serve")
+  .option("--llamacpp <list>", "llama.cpp anchor GGUF weights, comma-separated (F32, F16, Q8_0)", "F32,F16,Q8_0")
+  .option("--llamacpp-threads <list>", "llama.cpp anchor thread counts", "1,2")
+  .option("--no-llamacpp", "skip the llama.cpp anchor")
   .parse()
-  .opts<{ quick: boolean; models: string; concurrency: string; jobsPerClient: string; dataDir: string }>();
+  .opts<{ quick: boolean; models: string; concurrency: string; jobsPerClient: string; dataDir: string; llamacpp: string | false; llamacppThreads: string }>();
 
 const MODELS = (QUICK ? ["tiny"] : opts.models.split(",")) as DemoModel[];
 const CONCURRENCY = QUICK ? [1, 2] : opts.concurrency.split(",").map(Number);
@@ -57,7 +74,8 @@ const PRICES = { input: parseEther("0.000001"), output: parseEther("0.000004") }
 
 export type ServeRow = {
   model: string;
-  path: "http" | "batcher";
+  runtime: "stepproof" | "llama.cpp";
+  path: "http" | "batcher" | "node-llama-cpp";
   concurrency: number;
   tracing: boolean;
   jobs: number;
@@ -66,6 +84,11 @@ export type ServeRow = {
   p95Ms: number;
   /** batcher rows: tok/s off ÷ tok/s on − 1 measured in the same run; http rows: that of the batcher at the same concurrency. */
   tracingOverhead: number | null;
+  /** llama.cpp rows: the GGUF's weights, the context's threads, stepproof traced single-stream tok/s ÷ this row's, per job the tokens agreeing with stepproof's before the first difference. */
+  weights?: GgufWeights;
+  threads?: number;
+  ratio?: number;
+  matchedTokens?: number[];
 };
 
 /** Deterministic prompt `i` (ids 3..vocab−1: no BOS/EOS/pad in the middle). */
@@ -100,6 +123,7 @@ async function drive(clients: number, perClient: number, job: (i: number) => Pro
 
 const row = (model: string, p: ServeRow["path"], concurrency: number, tracing: boolean, r: { tokens: number; ms: number; latencies: number[] }, tracingOverhead: number | null): ServeRow => ({
   model,
+  runtime: p === "node-llama-cpp" ? "llama.cpp" : "stepproof",
   path: p,
   concurrency,
   tracing,
@@ -110,8 +134,8 @@ const row = (model: string, p: ServeRow["path"], concurrency: number, tracing: b
   tracingOverhead: tracingOverhead === null ? null : Number(tracingOverhead.toFixed(4)),
 });
 
-/** The batcher alone, tracing off and on interleaved per concurrency. */
-async function batcherRows(model: string, dir: string): Promise<ServeRow[]> {
+/** The batcher alone, tracing off and on interleaved per concurrency; `outputs`: the concurrency-1 jobs' greedy tokens. */
+async function batcherRows(model: string, dir: string): Promise<{ rows: ServeRow[]; outputs: number[][] }> {
   const session = await ServeSession.load(dir);
   const { vocab } = session.manifest.architecture;
   const batcher = new ContinuousBatcher(session, { maxBatch: Math.max(...CONCURRENCY), maxQueued: 64 });
@@ -130,7 +154,27 @@ async function batcherRows(model: string, dir: string): Promise<ServeRow[]> {
     const overhead = o.tokens / o.ms / (n.tokens / n.ms) - 1;
     rows.push(row(model, "batcher", c, false, o, null), row(model, "batcher", c, true, n, overhead));
   }
+  const outputs: number[][] = [];
+  for (let i = 0; i < JOBS_PER_CLIENT; i++) outputs.push((await batcher.submit({ promptTokens: promptTokens(i, vocab), maxNewTokens: OUTPUT_TOKENS, samplingParams: 0n, trace: false, stopAtEos: false })).outputTokens);
   await session.release();
+  return { rows, outputs };
+}
+
+/**
+ * llama.cpp on the same model: the batcher's concurrency-1 jobs, one after another, per GGUF
+ * weights and thread count; `stepproofTraced` is the batcher's concurrency-1 traced tok/s.
+ */
+async function llamaCppRows(h: LlamaCppHandle, model: string, dir: string, vocab: number, stepproof: { traced: number; outputs: number[][] }): Promise<ServeRow[]> {
+  const prompts = Array.from({ length: JOBS_PER_CLIENT }, (_, i) => promptTokens(i, vocab));
+  const rows: ServeRow[] = [];
+  for (const weights of LLAMACPP_WEIGHTS) {
+    const gguf = await ggufOf(dir, weights, path.join(dataDir, "gguf"));
+    for (const threads of LLAMACPP_THREADS) {
+      const r = await runLlamaCpp(h, gguf, { prompts, outputTokens: OUTPUT_TOKENS, threads, rounds: 2 });
+      const base = row(model, "node-llama-cpp", 1, false, r, null);
+      rows.push({ ...base, weights, threads, ratio: Number((stepproof.traced / base.tokensPerSecond).toFixed(3)), matchedTokens: r.outputs.map((o, i) => matchingPrefix(o, stepproof.outputs[i]!)) });
+    }
+  }
   return rows;
 }
 
@@ -201,22 +245,46 @@ async function httpRows(model: DemoModel, dataDir: string): Promise<ServeRow[]> 
   }
 }
 
+const LLAMACPP_WEIGHTS = (opts.llamacpp === false ? [] : opts.llamacpp.split(",")) as GgufWeights[];
+const LLAMACPP_THREADS = opts.llamacppThreads.split(",").map(Number);
 const dataDir = QUICK ? await mkdtemp(path.join(tmpdir(), "stepproof-bench-serve-")) : path.resolve(opts.dataDir);
 const rows: ServeRow[] = [];
+/** The anchor's binding and version, or why there is none. */
+let llamaCpp: LlamaCppHandle | { unavailable: string } | undefined;
+const anchorNotes: string[] = [];
 console.log(`bench:serve — ${defaultThreads()} threads (every core), ${OUTPUT_TOKENS} output tokens, prompts of ${PROMPT_LENGTHS.join("/")} tokens, ${JOBS_PER_CLIENT} jobs per client${QUICK ? " (quick)" : ""}`);
 for (const model of MODELS) {
   // HTTP first: prepareModel fetches (stories15M) or generates (tiny) the package the batcher rows use.
   const http = await httpRows(model, dataDir);
-  const batcher = await batcherRows(model, modelDirOf(dataDir, model));
+  const dir = modelDirOf(dataDir, model);
+  const { rows: batcher, outputs } = await batcherRows(model, dir);
   const overhead = new Map(batcher.filter((r) => r.tracing).map((r) => [r.concurrency, r.tracingOverhead]));
   rows.push(...http.map((r) => ({ ...r, tracingOverhead: overhead.get(r.concurrency) ?? null })), ...batcher);
   await releaseAllSessions();
+  // The anchor never fails the bench: whatever goes wrong is one line and the run goes on.
+  const manifest = await readManifest(dir);
+  if (QUICK || LLAMACPP_WEIGHTS.length === 0 || manifest.source.kind !== "llama2c") continue;
+  const traced = batcher.find((r) => r.concurrency === 1 && r.tracing);
+  try {
+    llamaCpp ??= await loadLlamaCpp();
+    if ("unavailable" in llamaCpp) continue;
+    if (!traced) throw new Error("no concurrency-1 batcher row to compare with (--concurrency without 1)");
+    rows.push(...(await llamaCppRows(llamaCpp, model, dir, manifest.architecture.vocab, { traced: traced.tokensPerSecond, outputs })));
+  } catch (err) {
+    anchorNotes.push(`llama.cpp anchor on ${model} failed: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}`);
+  }
 }
+if (QUICK) console.log("llama.cpp anchor: skipped in quick mode");
+else if (LLAMACPP_WEIGHTS.length === 0) console.log("llama.cpp anchor: skipped (--no-llamacpp)");
+else if (llamaCpp === undefined) console.log("llama.cpp anchor: no llama2.c model in this run (stories15M)");
+else if ("unavailable" in llamaCpp) console.log(`llama.cpp anchor: unavailable — ${llamaCpp.unavailable}`);
+for (const note of anchorNotes) console.log(note);
 
 const file = resultPath("serve.json");
-writeFileSync(file, JSON.stringify({ machine: { threads: defaultThreads() }, outputTokens: OUTPUT_TOKENS, promptLengths: PROMPT_LENGTHS, jobsPerClient: JOBS_PER_CLIENT, rows }, null, 2) + "\n");
+const llamaCppInfo = llamaCpp === undefined ? null : "unavailable" in llamaCpp ? { unavailable: llamaCpp.unavailable } : { version: llamaCpp.version };
+writeFileSync(file, JSON.stringify({ machine: { threads: defaultThreads() }, outputTokens: OUTPUT_TOKENS, promptLengths: PROMPT_LENGTHS, jobsPerClient: JOBS_PER_CLIENT, llamaCpp: llamaCppInfo, rows }, null, 2) + "\n");
 console.log("\n| model | path | concurrency | tracing | jobs | tok/s | p50 ms | p95 ms | tracing overhead |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-for (const r of rows) {
+for (const r of rows.filter((x) => x.runtime === "stepproof")) {
   console.log(`| ${r.model} | ${r.path} | ${r.concurrency} | ${r.tracing ? "on" : "off"} | ${r.jobs} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.tracingOverhead === null ? "" : `${(100 * r.tracingOverhead).toFixed(2)}%`} |`);
 }
 for (const model of MODELS) {
@@ -224,6 +292,20 @@ for (const model of MODELS) {
   const eight = rows.find((r) => r.model === model && r.path === "http" && r.concurrency === 8);
   if (one && eight) console.log(`${model}: 8 concurrent = ${(eight.tokensPerSecond / one.tokensPerSecond).toFixed(2)}× a single job's tok/s (HTTP)`);
 }
+const anchor = rows.filter((r) => r.runtime === "llama.cpp");
+if (anchor.length > 0 && llamaCpp && !("unavailable" in llamaCpp)) {
+  console.log(`\nllama.cpp anchor (${llamaCpp.version}), single stream, greedy, ${OUTPUT_TOKENS} tokens, same prompt ids:`);
+  console.log("| model | weights | threads | tok/s | p50 ms | tokens equal to stepproof's | stepproof traced ÷ llama.cpp |\n| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of anchor) console.log(`| ${r.model} | ${r.weights} | ${r.threads} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.matchedTokens!.map((n) => `${n}/${OUTPUT_TOKENS}`).join(", ")} | ${r.ratio!.toFixed(2)}× |`);
+  for (const model of new Set(anchor.map((r) => r.model))) {
+    const traced = rows.find((r) => r.model === model && r.path === "batcher" && r.concurrency === 1 && r.tracing)!;
+    const f32 = anchor.filter((r) => r.model === model && r.weights === "F32");
+    if (f32.length === 0) continue;
+    const best = f32.reduce((a, b) => (a.tokensPerSecond >= b.tokensPerSecond ? a : b));
+    console.log(`${model}: stepproof traced single-stream ${traced.tokensPerSecond} tok/s (${defaultThreads()} threads) = ${(traced.tokensPerSecond / best.tokensPerSecond).toFixed(2)}× llama.cpp F32 at its best (${best.tokensPerSecond} tok/s, ${best.threads} thread${best.threads === 1 ? "" : "s"})`);
+  }
+}
+if (llamaCpp && !("unavailable" in llamaCpp)) await llamaCpp.llama.dispose();
 console.log(`results: ${file}`);
 if (QUICK) await rm(dataDir, { recursive: true, force: true });
 process.exit(0);

@@ -123,7 +123,7 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     }
     for (const a of admitted) {
       try {
-        await o.jobs.run(a);
+        await o.jobs.run(a, undefined, { awaitCommitReceipt: true });
         o.log.info({ jobId: a.jobId.toString() }, "served a job from its on-chain prompt");
       } catch (err) {
         // Generation failed: still within the decline window, a decline beats a penalty.

@@ -182,6 +182,8 @@ export async function startProverNode(config: ProverConfig, options: StartProver
       await loop.stop();
       await batcher.idle();
       await serving.release();
+      // Receipts still awaited are not waited for: their transactions stay pending in the database.
+      sender.close();
       db.close();
       nonces.close();
     },

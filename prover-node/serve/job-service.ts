@@ -30,7 +30,11 @@ export type ServedJob = {
   /** tokenRoot(outputTokenIds, inputTokens) (PROTOCOL §3.4). */
   outputRoot: Hex;
   finishReason: "stop" | "length";
-  /** Undefined when the commit failed now; the background loop retries before the deadline. */
+  /**
+   * The commit transaction, signed, persisted and broadcast but not necessarily mined yet (the
+   * answer does not wait for its receipt); undefined when it could not be sent now: the
+   * background loop retries before the deadline.
+   */
   commitTx: Hex | undefined;
 };
 
@@ -140,9 +144,11 @@ export class JobService {
   /**
    * Generate (in the shared batch), persist, commit. `onToken` streams tokens as they are
    * sampled; it returns true to end generation after that token (a stop string was completed).
+   * Resolves once the commit is sent (`awaitCommitReceipt`: once it is mined, for the loop,
+   * which has nobody to answer and goes on to steps that read the committed row).
    */
-  run(a: AdmittedJob, onToken?: (token: number) => TokenCallbackResult): Promise<ServedJob> {
-    return this.#run(a, onToken);
+  run(a: AdmittedJob, onToken?: (token: number) => TokenCallbackResult, options: { awaitCommitReceipt?: boolean } = {}): Promise<ServedJob> {
+    return this.#run(a, onToken, options.awaitCommitReceipt ?? false);
   }
 
   /** An honest job: one sequence of the continuous batch, its trace rows going to `sink`. */
@@ -163,7 +169,7 @@ export class JobService {
     return run;
   }
 
-  async #run(a: AdmittedJob, onToken?: (token: number) => TokenCallbackResult): Promise<ServedJob> {
+  async #run(a: AdmittedJob, onToken: ((token: number) => TokenCallbackResult) | undefined, awaitCommitReceipt: boolean): Promise<ServedJob> {
     const { o } = this;
     const id = a.jobId.toString();
     try {
@@ -208,7 +214,10 @@ export class JobService {
       o.log.info({ jobId: id, inputTokens: a.promptTokens.length, outputTokens: result.outputTokens.length, traceRoot: served.traceRoot, corrupted: result.corrupted }, "job generated");
       await faultPoint("before-commit", (m) => o.log.warn({ jobId: id }, m));
       const last = result.outputTokens[result.outputTokens.length - 1];
-      const commitTx = await this.commit(a.jobId).catch((err: unknown) => {
+      // Answer once the commit is sent: its receipt is awaited in the background, so one
+      // account's transactions do not serialise the requests (a crash before it is mined leaves
+      // the signed transaction in the database for the loop's resume to settle).
+      const commitTx = await this.commit(a.jobId, { waitForReceipt: awaitCommitReceipt }).catch((err: unknown) => {
         o.log.warn({ jobId: id, err: String(err) }, "commit failed; the loop retries");
         return undefined;
       });
@@ -226,8 +235,10 @@ export class JobService {
   /**
    * Commit a generated job unless the chain says it is done already (then only the database is
    * brought up to date): safe to call any number of times, from the request or the loop.
+   * `waitForReceipt: false` returns the transaction's hash once it is broadcast and records the
+   * commit when it is mined (a revert leaves the job `generated`, for the loop to retry).
    */
-  async commit(jobId: bigint): Promise<Hex | undefined> {
+  async commit(jobId: bigint, options: { waitForReceipt?: boolean } = {}): Promise<Hex | undefined> {
     const { o } = this;
     const row = o.db.job(jobId);
     if (!row || row.state !== "generated" || !row.traceRoot || !row.outputRoot || !row.outputTokenIds) return row?.commitTx;
@@ -244,22 +255,31 @@ export class JobService {
       o.db.setState(jobId, "failed", { error: "commit deadline passed" });
       return undefined;
     }
-    const { hash } = await o.sender.send({
+    const outputTokens = row.outputTokenIds.length;
+    const { hash, receipt } = await o.sender.submit({
       kind: "commit",
       key: jobId.toString(),
       address: o.clients.deployment.contracts.jobEscrow,
       abi: jobEscrowAbi,
       functionName: "commitResult",
-      args: [jobId, row.traceRoot, row.outputRoot, row.outputTokenIds.length],
+      args: [jobId, row.traceRoot, row.outputRoot, outputTokens],
       what: `commit the result of job ${jobId}`,
     });
-    o.db.setState(jobId, "committed", { commitTx: hash });
-    o.metrics.commits.inc();
-    const earns = quote({ ...job, outputTokens: row.outputTokenIds.length, feeBps: BigInt(job.feeBps), auditFeeBps: BigInt(job.auditFeeBps) }).proverPaid;
-    o.log.info(
-      { jobId: jobId.toString(), tx: hash, inputTokens: job.inputTokens, outputTokens: row.outputTokenIds.length, earns: formatEther(earns) },
-      `committed job ${jobId}: ${job.inputTokens} prompt + ${row.outputTokenIds.length} output tokens; earns ${formatEther(earns)} when finalized after its challenge window (${job.challengeWindow} s)`,
-    );
+    const mined = receipt.then(() => {
+      // The loop's resume may have recorded it first; the database is closed once the node is.
+      if (o.db.job(jobId)?.state === "generated") o.db.setState(jobId, "committed", { commitTx: hash });
+      o.metrics.commits.inc();
+      const earns = quote({ ...job, outputTokens, feeBps: BigInt(job.feeBps), auditFeeBps: BigInt(job.auditFeeBps) }).proverPaid;
+      o.log.info(
+        { jobId: jobId.toString(), tx: hash, inputTokens: job.inputTokens, outputTokens, earns: formatEther(earns) },
+        `committed job ${jobId}: ${job.inputTokens} prompt + ${outputTokens} output tokens; earns ${formatEther(earns)} when finalized after its challenge window (${job.challengeWindow} s)`,
+      );
+    });
+    if (options.waitForReceipt === false) {
+      mined.catch((err: unknown) => o.log.warn({ jobId: jobId.toString(), tx: hash, err: String(err) }, "commit not mined; the loop retries"));
+      return hash;
+    }
+    await mined;
     return hash;
   }
 

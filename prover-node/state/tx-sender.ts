@@ -23,15 +23,25 @@ export async function faultPoint(name: string, log: (msg: string) => void): Prom
   await new Promise<never>(() => {});
 }
 
+/** A transaction signed, persisted and broadcast; `receipt` settles once it is mined (its row updated). */
+export type SubmittedTx = { hash: Hex; receipt: Promise<TransactionReceipt> };
+
 /**
  * Sends transactions so that a crash at any instant neither loses nor duplicates one: each is
  * simulated (a revert becomes a typed error and nothing is sent), signed locally, written to
  * SQLite with its nonce and raw bytes, and only then broadcast. After a restart `resume()`
  * looks each pending one up and rebroadcasts the same bytes (same nonce, so it can land at
- * most once). Sends are serialized: one account, one nonce sequence.
+ * most once). Preparing and broadcasting are serialized (one account, one nonce sequence);
+ * waiting for a receipt is not, so transactions pipeline: the next is signed with the next
+ * nonce while the last is still unmined.
  */
 export class PersistedTxSender {
   #queue: Promise<unknown> = Promise.resolve();
+  /** Broadcast by this process and not yet settled: their receipts are being awaited, `resume()` leaves them alone. */
+  readonly #watching = new Set<Hex>();
+  /** The nonce after the last one this process broadcast (a floor for an RPC whose pending count lags). */
+  #nextNonce = 0;
+  #closed = false;
 
   constructor(
     readonly db: ProverDb,
@@ -53,8 +63,21 @@ export class PersistedTxSender {
     return this.#serial(fn);
   }
 
-  send(p: PersistedSendParameters): Promise<{ hash: Hex; receipt: TransactionReceipt }> {
+  /** Send and wait until it is mined; throws if it reverts. */
+  async send(p: PersistedSendParameters): Promise<{ hash: Hex; receipt: TransactionReceipt }> {
+    const { hash, receipt } = await this.submit(p);
+    return { hash, receipt: await receipt };
+  }
+
+  /**
+   * Simulate, sign, persist and broadcast; resolves once the transaction is broadcast, without
+   * waiting for it to be mined. `receipt` rejects if it reverts, or if the sender is closed
+   * first (the row stays pending and `resume()` settles it after a restart): callers that do
+   * not await it must handle its rejection.
+   */
+  submit(p: PersistedSendParameters): Promise<SubmittedTx> {
     return this.#serial(async () => {
+      if (this.#closed) throw new ProverNodeError(`cannot ${p.what}: the node is shutting down`);
       const wallet = this.clients.walletClient;
       if (!wallet) throw new ProverNodeError(`cannot ${p.what}: no signing account`);
       const { publicClient } = this.clients;
@@ -65,18 +88,46 @@ export class PersistedTxSender {
         throw toTransactionError(p.what, err);
       }
       const data = encodeFunctionData({ abi: p.abi, functionName: p.functionName, args: p.args });
-      const nonce = await publicClient.getTransactionCount({ address: wallet.account.address, blockTag: "pending" });
+      const nonce = Math.max(await publicClient.getTransactionCount({ address: wallet.account.address, blockTag: "pending" }), this.#nextNonce);
       const request = await wallet.prepareTransactionRequest({ account: wallet.account, chain: wallet.chain, to: p.address, data, nonce });
       const raw = await wallet.signTransaction(request as Parameters<typeof wallet.signTransaction>[0]);
       const hash = keccak256(raw);
       this.db.insertTx({ hash, kind: p.kind, key: p.key, nonce, raw });
       await faultPoint("before-broadcast", this.log);
       await this.#broadcast(raw);
-      const receipt = await publicClient.waitForTransactionReceipt({ hash });
-      this.db.setTxState(hash, receipt.status === "success" ? "mined" : "reverted");
-      if (receipt.status !== "success") throw new TransactionError(`${p.what}: transaction ${hash} reverted`, {});
+      this.#nextNonce = nonce + 1;
+      this.#watching.add(hash);
+      const receipt = this.#settle(hash).then((r) => {
+        if (r.status !== "success") throw new TransactionError(`${p.what}: transaction ${hash} reverted`, {});
+        return r;
+      });
       return { hash, receipt };
     });
+  }
+
+  /** Poll for the receipt of a transaction this process broadcast and record how it ended. */
+  async #settle(hash: Hex): Promise<TransactionReceipt> {
+    const { publicClient } = this.clients;
+    const pollMs = Math.min(publicClient.pollingInterval, 500);
+    try {
+      for (;;) {
+        if (this.#closed) throw new ProverNodeError(`stopped waiting for transaction ${hash}: the node is shutting down (it is settled after a restart)`);
+        const receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
+        if (receipt) {
+          if (this.#closed) throw new ProverNodeError(`transaction ${hash} was mined as the node shut down; it is recorded after a restart`);
+          this.db.setTxState(hash, receipt.status === "success" ? "mined" : "reverted");
+          return receipt;
+        }
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    } finally {
+      this.#watching.delete(hash);
+    }
+  }
+
+  /** Stop waiting for receipts (their rows stay pending for `resume()`); refuse new sends. */
+  close(): void {
+    this.#closed = true;
   }
 
   async #broadcast(raw: Hex): Promise<void> {
@@ -100,6 +151,11 @@ export class PersistedTxSender {
       const done: TxRow[] = [];
       for (const tx of this.db.pendingTxs()) {
         let receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
+        if (this.#watching.has(tx.hash)) {
+          // This process awaits its receipt already; if a node dropped it, send the same bytes again.
+          if (!receipt) await this.#broadcast(tx.raw).catch((err: unknown) => this.log(`rebroadcasting ${tx.kind} ${tx.key} (${tx.hash}) failed: ${String(err).split("\n")[0]}`));
+          continue;
+        }
         if (!receipt) {
           const used = await publicClient.getTransactionCount({ address: this.clients.walletClient!.account.address, blockTag: "latest" });
           if (used > tx.nonce) {
