@@ -124,6 +124,24 @@ export const proverConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Serving on signed vouchers with batched settlement (PROTOCOL §5.8), beside per-job
+     * serving. Needs a deployment with a VoucherEscrow.
+     */
+    vouchers: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Commit a batch once its oldest job waited this long (s); default 30. */
+        batchIntervalSeconds: z.number().int().positive().default(30),
+        /** …or once this many jobs wait; default 100. */
+        maxBatchJobs: z.number().int().positive().max(4096).default(100),
+        /** Stake reserved beyond the need each time the reserve grows (base units); default 0. */
+        reserveHeadroom: uintString.default("0"),
+        /** Refuse vouchers expiring sooner than this (s), and do not batch jobs this close to expiry; default 120. */
+        minLifetimeSeconds: z.number().int().positive().default(120),
+      })
+      .strict()
+      .default({}),
     /** Withdraw credits once they reach this (base units); default 0 = whenever non-zero. */
     withdrawThreshold: uintString.default("0"),
     corrupt: corruptSchema.optional(),

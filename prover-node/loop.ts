@@ -45,6 +45,10 @@ export type LoopOptions = {
   maxLogRange?: number;
   /** Blocks a log must be buried under before the loop acts on it (default 0: a published prompt is served at once; the cursor still rewinds on a reorg). */
   confirmations?: number;
+  /** Voucher batches (PROTOCOL §5.8): commit, answer challenges, claim — once a pass. */
+  batches?: { tick(): Promise<void> };
+  /** The trace store key of a job: a voucher job moved into the JobEscrow keeps its own. */
+  traceIdOf?: (jobId: bigint) => string;
 };
 
 /**
@@ -156,7 +160,7 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
           modelDir: o.modelDir,
           traceFor: (jobId) => {
             try {
-              return o.store.read(jobId.toString());
+              return o.store.read(o.traceIdOf?.(jobId) ?? jobId.toString());
             } catch {
               return undefined; // no complete trace on disk: the dispute clock decides
             }
@@ -170,6 +174,8 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
       }
     });
   }
+
+  if (o.batches) await step("batches", () => o.batches!.tick());
 
   await step("finalize", async () => {
     const r = await settleDue({

@@ -1,0 +1,244 @@
+import { encodeAbiParameters, keccak256, parseEventLogs, type Address, type Hex, type TransactionReceipt } from "viem";
+import type { StepproofClients } from "../../protocol/chain/client.js";
+import { batchCourtAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
+import { TransactionError } from "../../protocol/chain/actions/send.js";
+import { buildBatch, entryOf, type Batch, type BatchHeader, type ServedJob } from "../../protocol/vouchers/batch.js";
+import type { PersistedTxSender } from "../state/tx-sender.js";
+import type { VoucherBatchRow, VoucherJobRow, VoucherJobs } from "../state/voucher-jobs.js";
+
+export type BatchCommitterOptions = {
+  clients: StepproofClients;
+  prover: Address;
+  vouchers: VoucherJobs;
+  sender: PersistedTxSender;
+  /** Commit once the oldest waiting job is this old (s)… */
+  intervalSeconds: number;
+  /** …or as soon as this many jobs wait. */
+  maxBatchJobs: number;
+  /** Extra stake reserved whenever the reserve must grow (fewer reserve transactions). */
+  reserveHeadroom: bigint;
+  /** Jobs whose voucher expires within this many seconds are not batched (they could not land in time). */
+  expiryMarginSeconds: number;
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+};
+
+const SETTLED = `0x${"00".repeat(31)}01`;
+
+/** batchId = keccak256(abi.encode(prover, slot)) (PROTOCOL §5.8). */
+export const batchIdOf = (prover: Address, slot: bigint): Hex => keccak256(encodeAbiParameters([{ type: "address" }, { type: "uint64" }], [prover, slot]));
+
+/**
+ * The prover's side of the voucher path (PROTOCOL §5.8), one pass per loop tick: lay out the
+ * generated voucher jobs as a batch and commit it (reserving stake first when the reserve falls
+ * short), follow the court's events on its live batches (answer every leaf challenge with the
+ * client's voucher, record jobs moved into the JobEscrow, notice voids), and claim each batch
+ * once its window has passed.
+ */
+export class BatchCommitter {
+  /** Headers as they stand after adoptions and challenges, by batch id. */
+  readonly #current = new Map<string, BatchHeader>();
+
+  constructor(readonly o: BatchCommitterOptions) {}
+
+  async tick(): Promise<void> {
+    await this.#resumeSending();
+    for (const b of this.o.vouchers.batchesIn(["committed"])) await this.#follow(b);
+    await this.#claimDue();
+    await this.#commitWaiting();
+  }
+
+  /** The batch (leaves, tree, debits) a committed row holds, rebuilt from its jobs in leaf order. */
+  batchOf(row: VoucherBatchRow): { batch: Batch; rows: VoucherJobRow[] } {
+    const rows = row.voucherHashes.map((h) => this.o.vouchers.job(h)!);
+    return { batch: buildBatch(rows.map(servedOf)), rows };
+  }
+
+  /** The header as it stands now (after adoptions and challenges this node has seen). */
+  currentHeader(row: VoucherBatchRow): BatchHeader | undefined {
+    return this.#current.get(row.batchId.toLowerCase()) ?? row.header;
+  }
+
+  async #now(): Promise<bigint> {
+    return (await this.o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+  }
+
+  async #commitWaiting(): Promise<void> {
+    const { o } = this;
+    const now = await this.#now();
+    const waiting = o.vouchers.unbatched();
+    const late = waiting.filter((j) => BigInt(j.expiry) < now + BigInt(o.expiryMarginSeconds));
+    if (late.length > 0) {
+      o.vouchers.markFailed(late.map((j) => j.voucherHash), "voucher expired before it could be batched");
+      o.log.warn({ jobs: late.length }, "voucher jobs expired before batching: they cannot be charged");
+    }
+    const ready = waiting.filter((j) => !late.includes(j));
+    if (ready.length === 0) return;
+    const oldestMs = Math.min(...ready.map((j) => j.createdAt));
+    const due = ready.length >= o.maxBatchJobs || Date.now() - oldestMs >= o.intervalSeconds * 1000 || ready.some((j) => BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds));
+    if (!due) return;
+    const rows = ready.slice(0, o.maxBatchJobs);
+    const batch = buildBatch(rows.map(servedOf));
+    await this.#ensureReserve(batch.total);
+    const slot = o.vouchers.freeSlot();
+    const batchId = batchIdOf(o.prover, slot);
+    o.vouchers.beginBatch(batchId, slot, batch.debits, batch.jobs.map((j) => j.voucherHash));
+    let receipt: TransactionReceipt;
+    try {
+      const sent = await o.sender.send({
+        kind: "batch",
+        key: batchId,
+        address: o.clients.deployment.contracts.voucherEscrow!,
+        abi: voucherEscrowAbi,
+        functionName: "commitBatch",
+        args: [slot, batch.tree.root, batch.leaves.length, batch.debits],
+        what: `commit a batch of ${batch.leaves.length} voucher jobs`,
+      });
+      receipt = await sent.receipt;
+    } catch (err) {
+      o.vouchers.abandonBatch(batchId);
+      // A client whose deposit no longer covers its debit (it withdrew) cannot be charged: its
+      // jobs are dropped, so the others are batched next pass.
+      if (err instanceof TransactionError && (err.revertName === "InsufficientDeposit" || err.revertName === "NonceReused")) {
+        const client = String(err.revertArgs?.[0] ?? "").toLowerCase();
+        const dropped = rows.filter((r) => r.client.toLowerCase() === client).map((r) => r.voucherHash);
+        o.vouchers.markFailed(dropped, err.revertName);
+        o.log.warn({ client, jobs: dropped.length, reason: err.revertName }, "a client's voucher jobs cannot be charged; dropped from the batch");
+        return;
+      }
+      throw err;
+    }
+    this.#recordCommit(batchId, receipt);
+    o.log.info({ batchId, slot: slot.toString(), jobs: batch.leaves.length, clients: batch.debits.length, total: batch.total.toString() }, "committed a voucher batch");
+  }
+
+  #recordCommit(batchId: Hex, receipt: TransactionReceipt): void {
+    const [ev] = parseEventLogs({ abi: voucherEscrowAbi, logs: receipt.logs, eventName: "BatchCommitted" });
+    if (!ev) throw new Error(`batch commit ${receipt.transactionHash} emitted no BatchCommitted`);
+    this.o.vouchers.setBatch(batchId, { state: "committed", header: ev.args.header as BatchHeader, commitBlock: receipt.blockNumber });
+  }
+
+  /** A batch whose commit was sent before a crash: recorded from its receipt, or released if it never landed. */
+  async #resumeSending(): Promise<void> {
+    const { o } = this;
+    for (const b of o.vouchers.batchesIn(["sending"])) {
+      const stored = await o.clients.publicClient.readContract({ address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "batchHash", args: [b.batchId] });
+      const txs = (o.sender.db.txsFor("batch", b.batchId) ?? []) as { hash: Hex }[];
+      let recorded = false;
+      for (const t of txs) {
+        const r = await o.clients.publicClient.getTransactionReceipt({ hash: t.hash }).catch(() => undefined);
+        if (r?.status === "success") {
+          this.#recordCommit(b.batchId, r);
+          recorded = true;
+        }
+      }
+      if (!recorded && (stored === `0x${"00".repeat(32)}` || stored === SETTLED) && txs.every((t) => t)) {
+        // Not on-chain: release the jobs unless a send is still pending (the sender resumes it).
+        const pending = o.sender.db.txsFor("batch", b.batchId).some((t: { state: string }) => t.state === "pending");
+        if (!pending) o.vouchers.abandonBatch(b.batchId);
+      }
+    }
+  }
+
+  async #ensureReserve(total: bigint): Promise<void> {
+    const { o } = this;
+    const escrow = o.clients.deployment.contracts.voucherEscrow!;
+    const [reserved, book, params] = await Promise.all([
+      o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "reserved", args: [o.prover] }),
+      o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "book", args: [o.prover] }),
+      o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "params" }),
+    ]);
+    const need = ((book.exposure + total) * BigInt(params.collateralBps)) / 10_000n;
+    if (reserved >= need) return;
+    const amount = need - reserved + o.reserveHeadroom;
+    const sent = await o.sender.send({ kind: "reserve", key: `${Date.now()}`, address: escrow, abi: voucherEscrowAbi, functionName: "reserve", args: [amount], what: `reserve ${amount} of stake for voucher batches` });
+    await sent.receipt;
+    o.log.info({ amount: amount.toString() }, "reserved stake for voucher batches");
+  }
+
+  /** Apply the court's events on a live batch; answer open leaf challenges. */
+  async #follow(row: VoucherBatchRow): Promise<void> {
+    const { o } = this;
+    if (!row.header || row.commitBlock === undefined) return;
+    // Court events are rare (a dispute, a challenge): read them all since the commit, keep this batch's.
+    const logs = await o.clients.publicClient.getLogs({ address: o.clients.deployment.contracts.batchCourt!, fromBlock: row.commitBlock, toBlock: "latest" });
+    const events = parseEventLogs({ abi: batchCourtAbi, logs }).filter((e) => "batchId" in e.args && (e.args as { batchId: Hex }).batchId.toLowerCase() === row.batchId.toLowerCase());
+    const { batch } = this.batchOf(row);
+    let header: BatchHeader = { ...row.header };
+    const open = new Set<number>();
+    for (const ev of events) {
+      if (ev.eventName === "JobAdopted") {
+        const leaf = batch.leaves[ev.args.index]!;
+        const charge = BigInt(leaf.inputTokens) * leaf.inputPrice + BigInt(leaf.outputTokens) * leaf.outputPrice;
+        const moved = header.total === 0n ? 0n : (header.collateral * charge) / header.total;
+        header = { ...header, total: header.total - charge, collateral: header.collateral - moved };
+        o.vouchers.setAdopted(row.batchId, ev.args.index, ev.args.jobId);
+      } else if (ev.eventName === "LeafChallenged") {
+        header = { ...header, openChallenges: header.openChallenges + 1 };
+        open.add(ev.args.index);
+      } else if (ev.eventName === "LeafAnswered") {
+        header = { ...header, openChallenges: header.openChallenges - 1 };
+        open.delete(ev.args.index);
+      } else if (ev.eventName === "BatchVoided") {
+        o.vouchers.setBatch(row.batchId, { state: "voided" });
+        o.log.warn({ batchId: row.batchId, reason: ev.args.reason }, "a voucher batch was voided: its clients are refunded and this node slashed");
+        return;
+      }
+    }
+    this.#current.set(row.batchId.toLowerCase(), header);
+    for (const index of open) {
+      const job = batch.jobs[index]!;
+      try {
+        const sent = await o.sender.send({
+          kind: "answer-leaf",
+          key: `${row.batchId}:${index}`,
+          address: o.clients.deployment.contracts.batchCourt!,
+          abi: batchCourtAbi,
+          functionName: "answerLeaf",
+          args: [header, batch.debits, BigInt(entryOf(batch.debits, index)), batch.leaves[index]!, index, batch.tree.proof(index), job.voucher, job.signature],
+          what: `answer the challenge of leaf ${index} of batch ${row.batchId}`,
+        });
+        await sent.receipt;
+        header = { ...header, openChallenges: header.openChallenges - 1 };
+        this.#current.set(row.batchId.toLowerCase(), header);
+        o.log.info({ batchId: row.batchId, index }, "answered a leaf challenge with the client's voucher");
+      } catch (err) {
+        o.log.warn({ batchId: row.batchId, index, err: String(err) }, "answering a leaf challenge failed; retried next pass");
+      }
+    }
+  }
+
+  async #claimDue(): Promise<void> {
+    const { o } = this;
+    const now = await this.#now();
+    let claimed = 0;
+    for (const row of o.vouchers.batchesIn(["committed"])) {
+      const header = this.currentHeader(row);
+      if (!header || now <= header.challengeDeadline || header.openChallenges !== 0) continue;
+      try {
+        const sent = await o.sender.send({ kind: "claim", key: row.batchId, address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "claimBatch", args: [header], what: `claim batch ${row.batchId}` });
+        await sent.receipt;
+        o.vouchers.setBatch(row.batchId, { state: "claimed" });
+        claimed++;
+        o.log.info({ batchId: row.batchId, total: header.total.toString() }, "claimed a voucher batch");
+      } catch (err) {
+        o.log.warn({ batchId: row.batchId, err: String(err) }, "claiming a voucher batch failed; retried next pass");
+      }
+    }
+    if (claimed === 0) return;
+    const book = await o.clients.publicClient.readContract({ address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "book", args: [o.prover] });
+    if (book.earned > 0n) {
+      const sent = await o.sender.send({ kind: "withdraw-earnings", key: `${Date.now()}`, address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "withdrawEarnings", args: [], what: "withdraw voucher batch earnings" });
+      await sent.receipt;
+      o.log.info({ amount: book.earned.toString() }, "withdrew voucher batch earnings");
+    }
+  }
+}
+
+const servedOf = (r: VoucherJobRow): ServedJob => ({
+  voucher: r.voucher,
+  voucherHash: r.voucherHash,
+  signature: r.signature,
+  traceRoot: r.traceRoot!,
+  outputRoot: r.outputRoot!,
+  outputTokens: r.outputTokenIds!.length,
+});

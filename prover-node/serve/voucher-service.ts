@@ -1,0 +1,163 @@
+import type { Address, Hex } from "viem";
+import type { StepproofClients } from "../../protocol/chain/client.js";
+import { readVoucherAccount } from "../../protocol/chain/actions/vouchers.js";
+import { voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
+import { tokenRoot } from "../../protocol/commitments/index.js";
+import { promptRoot } from "../../protocol/prompt/prompt.js";
+import { PromptEncodingError } from "../../protocol/prompt/errors.js";
+import { decodeSamplingParams, samplingRule } from "../../protocol/sampling/rule.js";
+import { decodeVoucherHeader, VoucherFormatError } from "../../protocol/vouchers/json.js";
+import { VOUCHER_TYPES, voucherDigest, voucherDomain, voucherMaxCharge, type Voucher } from "../../protocol/vouchers/voucher.js";
+import type { TokenCallbackResult } from "../../runtime/generate.js";
+import type { ModelManifest } from "../../runtime/model/manifest.js";
+import { BatcherFullError, type ContinuousBatcher } from "../../runtime/serve/batcher.js";
+import { KvBudgetError } from "../../runtime/serve/kv-slots.js";
+import { TraceStoreFullError, type TraceStore } from "../../runtime/trace/store.js";
+import { ApiError } from "../errors.js";
+import type { ProverMetrics } from "../metrics.js";
+import type { VoucherJobs } from "../state/voucher-jobs.js";
+
+export type VoucherServiceOptions = {
+  clients: StepproofClients;
+  prover: Address;
+  manifest: ModelManifest;
+  store: TraceStore;
+  batcher: ContinuousBatcher;
+  vouchers: VoucherJobs;
+  metrics: ProverMetrics;
+  prices: { input: bigint; output: bigint };
+  /** A voucher must leave this long before its expiry, for generation and the next batch commit. */
+  minLifetimeSeconds: number;
+  maxQueuedJobs: number;
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+};
+
+export type AdmittedVoucher = { voucher: Voucher; voucherHash: Hex; signature: Hex; promptTokens: number[]; maxNewTokens: number };
+
+export type ServedVoucherJob = {
+  voucherHash: Hex;
+  inputTokens: number;
+  outputTokenIds: number[];
+  traceRoot: Hex;
+  outputRoot: Hex;
+  finishReason: "stop" | "length";
+};
+
+/** The trace store key of a voucher job (job ids are decimal, so the two never collide). */
+export const voucherTraceId = (voucherHash: Hex): string => `v-${voucherHash.toLowerCase()}`;
+
+/**
+ * Serving on vouchers (PROTOCOL §5.8): admit a signed voucher only when this node will be paid
+ * for it — its own prices, a prompt matching the voucher, a nonce not served before, a deposit
+ * covering every voucher of the client it holds, no withdrawal before the voucher expires, time
+ * left to batch it — then generate in the shared batch with the trace going to the store.
+ */
+export class VoucherService {
+  readonly #inFlight = new Set<string>();
+
+  constructor(readonly o: VoucherServiceOptions) {}
+
+  get queued(): number {
+    return this.#inFlight.size;
+  }
+
+  /** What `GET /v1/vouchers/next` answers: the next nonce this node expects and its outstanding charges. */
+  async accountView(client: Address): Promise<{ nextNonce: bigint; outstanding: bigint }> {
+    const onChain = await readVoucherAccount(this.o.clients, { client, prover: this.o.prover });
+    return this.o.vouchers.accountView(client, onChain.nextNonce);
+  }
+
+  async admit(header: string, promptTokens: number[], maxTokens: number | undefined): Promise<AdmittedVoucher> {
+    const { o } = this;
+    let voucher: Voucher;
+    let signature: Hex;
+    try {
+      ({ voucher, signature } = decodeVoucherHeader(header));
+    } catch (err) {
+      if (err instanceof VoucherFormatError) throw new ApiError(400, "invalid_voucher", err.message, { cause: err });
+      throw err;
+    }
+    if (voucher.prover.toLowerCase() !== o.prover.toLowerCase()) throw new ApiError(403, "wrong_prover", `the voucher is for prover ${voucher.prover}, not this node (${o.prover})`);
+    if (voucher.modelId.toLowerCase() !== o.manifest.modelId) throw new ApiError(400, "wrong_model", `the voucher is for model ${voucher.modelId}; this node serves ${o.manifest.modelId}`);
+    const escrow = o.clients.deployment.contracts.voucherEscrow;
+    if (!escrow) throw new ApiError(501, "vouchers_unavailable", "this deployment has no voucher escrow");
+    const chainId = o.clients.chain.id;
+    const voucherHash = voucherDigest(voucher, chainId, escrow);
+    // EOA signatures and ERC-1271 wallets alike, as BatchCourt.checkVoucher will judge them.
+    const valid = await o.clients.publicClient.verifyTypedData({ address: voucher.client, domain: voucherDomain(chainId, escrow), types: VOUCHER_TYPES, primaryType: "Voucher", message: voucher, signature }).catch(() => false);
+    if (!valid) throw new ApiError(401, "bad_voucher_signature", `the voucher is not signed by its client ${voucher.client}`);
+    if (voucher.inputPrice !== o.prices.input || voucher.outputPrice !== o.prices.output) {
+      throw new ApiError(409, "price_mismatch", `the voucher's prices (${voucher.inputPrice}, ${voucher.outputPrice}) are not this node's (${o.prices.input}, ${o.prices.output})`);
+    }
+    if (promptTokens.length !== voucher.inputTokens) throw new ApiError(400, "prompt_length_mismatch", `the prompt has ${promptTokens.length} tokens; the voucher is for exactly ${voucher.inputTokens}`);
+    let root: Hex;
+    try {
+      root = promptRoot(promptTokens);
+    } catch (err) {
+      if (err instanceof PromptEncodingError) throw new ApiError(400, "invalid_prompt", err.shortMessage, { cause: err });
+      throw err;
+    }
+    if (root !== voucher.promptRoot) throw new ApiError(400, "prompt_mismatch", "the prompt does not match the voucher's promptRoot (PROTOCOL §3.4)");
+    const bad = promptTokens.findIndex((id) => id >= o.manifest.architecture.vocab);
+    if (bad >= 0) throw new ApiError(400, "invalid_token_id", `prompt token ${bad} has id ${promptTokens[bad]}, outside the vocabulary`);
+    const maxNewTokens = maxTokens ?? voucher.maxOutputTokens;
+    if (maxNewTokens < 1 || maxNewTokens > voucher.maxOutputTokens) throw new ApiError(400, "max_tokens_exceeds_job", `max_tokens ${maxNewTokens} is outside the voucher's 1..${voucher.maxOutputTokens}`);
+    if (voucher.inputTokens + voucher.maxOutputTokens > o.manifest.architecture.context) {
+      throw new ApiError(400, "invalid_voucher", `the voucher's ${voucher.inputTokens} + ${voucher.maxOutputTokens} tokens exceed the model's context ${o.manifest.architecture.context}`);
+    }
+    // Sampled jobs draw their noise from the job id (§4.4), which a batched job only gets when
+    // it is moved into the JobEscrow: serve greedy vouchers only until the noise is keyed by the voucher.
+    const rule = samplingRule(decodeSamplingParams(voucher.samplingParams));
+    if (rule.kind !== "greedy") throw new ApiError(400, "invalid_voucher", `the voucher path serves greedy jobs only (PROTOCOL §5.8); got ${rule.kind === "unverifiable" ? rule.reason : "a sampled rule"}`);
+
+    const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    const params = await o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "params" });
+    if (voucher.expiry < now + BigInt(o.minLifetimeSeconds)) throw new ApiError(409, "voucher_expiring", `the voucher expires at ${voucher.expiry}, too soon to batch (chain time ${now}, needs ${o.minLifetimeSeconds} s)`);
+    // A withdrawal requested after this check lands after the notice: no later than the expiry.
+    if (voucher.expiry > now + BigInt(params.withdrawalNotice)) throw new ApiError(400, "invalid_voucher", `the voucher's expiry is more than the withdrawal notice (${params.withdrawalNotice} s) away`);
+    const account = await readVoucherAccount(o.clients, { client: voucher.client, prover: o.prover });
+    if (account.withdrawableAt !== 0n && account.withdrawableAt <= voucher.expiry) throw new ApiError(402, "deposit_withdrawing", `the client's deposit may be withdrawn at ${account.withdrawableAt}, before the voucher expires`);
+    const view = o.vouchers.accountView(voucher.client, account.nextNonce);
+    if (voucher.nonce < account.nextNonce || o.vouchers.job(voucherHash)) throw new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} was already used (next is ${view.nextNonce})`);
+    const need = voucherMaxCharge(voucher);
+    if (account.balance < view.outstanding + need) throw new ApiError(402, "deposit_insufficient", `the client's deposit ${account.balance} does not cover this voucher (${need}) on top of ${view.outstanding} already accepted`);
+    if (this.#inFlight.size >= o.maxQueuedJobs) throw new ApiError(503, "server_busy", `${this.#inFlight.size} voucher jobs are in flight on this node; retry later`, { retryAfterSeconds: 1 });
+    if (!o.batcher.capacityFor(promptTokens.length + maxNewTokens - 1).ever) throw new ApiError(503, "server_busy", "the job needs more KV cache than this node's budget", { details: "raise serving.kvCacheBytes" });
+    // The claim is the first write; the unique (client, nonce) makes a replayed voucher lose here.
+    if (!o.vouchers.claim(voucherHash, voucher, signature)) throw new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} of ${voucher.client} was already served by this node`);
+    this.#inFlight.add(voucherHash);
+    return { voucher, voucherHash, signature, promptTokens, maxNewTokens };
+  }
+
+  async run(a: AdmittedVoucher, onToken?: (token: number) => TokenCallbackResult): Promise<ServedVoucherJob> {
+    const { o } = this;
+    const id = voucherTraceId(a.voucherHash);
+    try {
+      o.store.remove(id);
+      const { architecture: arch, encoding } = o.manifest;
+      const writer = o.store.begin(id, { layers: arch.layers, hidden: arch.hidden, chunkSize: encoding.chunkSize, dtype: encoding.traceDtype });
+      let r;
+      try {
+        r = await o.batcher.submit({ promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.voucher.samplingParams, jobId: 0n, trace: true, traceSink: writer, onToken: (t: number) => onToken?.(t) });
+        writer.complete(r.trace!);
+      } catch (err) {
+        writer.abort();
+        if (err instanceof BatcherFullError || err instanceof KvBudgetError) throw new ApiError(503, "server_busy", err.shortMessage, { cause: err });
+        throw err;
+      }
+      const served = { traceRoot: r.trace!.root, outputRoot: tokenRoot(r.outputTokens, a.promptTokens.length), outputTokenIds: r.outputTokens };
+      o.vouchers.markGenerated(a.voucherHash, served);
+      o.metrics.jobsServed.inc({ corrupted: "false" });
+      o.metrics.tokensGenerated.inc(r.outputTokens.length);
+      o.log.info({ voucherHash: a.voucherHash, client: a.voucher.client, nonce: a.voucher.nonce.toString(), outputTokens: r.outputTokens.length }, "voucher job generated; it joins the next batch");
+      const last = r.outputTokens[r.outputTokens.length - 1];
+      return { voucherHash: a.voucherHash, inputTokens: a.promptTokens.length, ...served, finishReason: last === o.manifest.tokenizer.eos ? "stop" : "length" };
+    } catch (err) {
+      o.vouchers.release(a.voucherHash);
+      if (err instanceof TraceStoreFullError) throw new ApiError(507, "trace_store_full", err.message, { cause: err });
+      throw err;
+    } finally {
+      this.#inFlight.delete(a.voucherHash);
+    }
+  }
+}
