@@ -1,6 +1,10 @@
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { keccak256, parseEther, toHex, type Address, type Hex } from "viem";
+import { bytesToHex, keccak256, parseEther, toHex, type Address, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitBatch, readVoucherAccount, reserveForBatches } from "../../protocol/chain/actions/vouchers.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
@@ -16,6 +20,7 @@ import {
 } from "../../protocol/vouchers/index.js";
 import { ClientError, CommitmentMismatchError } from "../../client/errors.js";
 import { batchHeaderHash, runVoucherJob } from "../../client/run-voucher-job.js";
+import { encryptKeystore, KEYSTORE_PASSWORD_ENV } from "../../protocol/node/keystore.js";
 import { devAccount } from "../helpers/chains.js";
 import { IN_PRICE, OUT_PRICE, registerProverOnChain, startTestNetwork, type TestNetwork } from "../prover-node/fixture.js";
 
@@ -235,5 +240,22 @@ describe("voucher jobs (client)", () => {
     // The stored header now counts the open challenge.
     const stored = await client.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "batchHash", args: [a.batched!.batchId] });
     expect(stored).toBe(batchHeaderHash({ ...header, openChallenges: 1 }));
+  });
+
+  it("the CLI deposits for a prover and runs a voucher job, checking its batch", async () => {
+    const dir = path.join(net.dir, "voucher-cli");
+    await mkdir(dir, { recursive: true });
+    const keystore = path.join(dir, "client.json");
+    await writeFile(keystore, await encryptKeystore(bytesToHex(devAccount(6).getHdKey().privateKey!), "pw", 1024));
+    const env = { ...process.env, [KEYSTORE_PASSWORD_ENV]: "pw", STEPPROOF_RPC_URL: net.chain.url, STEPPROOF_DEPLOYMENT: net.deploymentFile, STEPPROOF_KEYSTORE: keystore };
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, ["--no-warnings", "--import", "tsx", "client/cli.ts", ...args], { env });
+    const dep = JSON.parse((await cli("deposit", "--prover", fake.address, "--amount", "1.5", "--json")).stdout) as { balance: string; nextNonce: string };
+    expect(dep).toMatchObject({ balance: "1.5", nextNonce: "0" });
+    const { stdout } = await cli("run", "--vouchers", "--prompt", "Hello", "--max-tokens", "4", "--model", net.manifest.modelId, "--model-dir", net.modelDir, "--prover", fake.address, "--wait-batch", "20", "--json");
+    const out = JSON.parse(stdout) as { voucherHash: Hex; nonce: string; outputTokens: number; deposited: string; verified: boolean; batch: { batchId: Hex; index: number } | null };
+    expect(out).toMatchObject({ nonce: "0", outputTokens: 4, deposited: "0", verified: true });
+    expect(out.batch?.batchId).toBe(fake.accepted.get(out.voucherHash)!.batched!.batchId);
+    await expect(cli("deposit", "--prover", fake.address, "--amount", "-1")).rejects.toMatchObject({ stderr: expect.stringMatching(/--amount must be (a token amount|positive)/) });
+    await expect(cli("run", "--prompt", "x", "--max-tokens", "2", "--model", net.manifest.modelId, "--top-up", "1")).rejects.toMatchObject({ stderr: expect.stringMatching(/need --vouchers/) });
   });
 });
