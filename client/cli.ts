@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
- * stepproof-client run --prompt … --max-tokens N [--prover addr] [--model id] [--chat]
+ * stepproof-client run --prompt … --max-tokens N [--prover addr] [--model id] [--chat] [--vouchers [--top-up T] [--wait-batch S]]
+ * stepproof-client deposit --prover addr --amount T
  * stepproof-client status <jobId>
  * stepproof-client withdraw
  * stepproof-client gateway --model <id> [--model <id>…] [--port 8080] [--max-per-request T] [--max-per-day T]
@@ -21,6 +22,8 @@ import { loadKeystoreAccount } from "../protocol/node/keystore.js";
 import { ClientError } from "./errors.js";
 import { jobStatus } from "./job-status.js";
 import { runJob } from "./run-job.js";
+import { runVoucherJob } from "./run-voucher-job.js";
+import { depositForProver, readVoucherAccount } from "../protocol/chain/actions/vouchers.js";
 import { startGateway } from "./gateway/server.js";
 
 type ChainOptions = { rpc?: string; deployment?: string; keystore?: string; chainId?: string };
@@ -58,13 +61,18 @@ program
   .option("--temperature <t>", "sampling temperature (0 = greedy)", "0")
   .option("--seed <n>", "sampling seed", "0")
   .option("--json", "print the result as JSON (no streaming)")
-  .action(async (o: { prompt: string; maxTokens: string; model?: string; modelDir?: string; prover?: string; chat?: boolean; temperature: string; seed: string; json?: boolean }) => {
+  .option("--vouchers", "pay with a signed voucher against a deposit for the prover (PROTOCOL §5.8) instead of opening a job")
+  .option("--top-up <tokens>", "with --vouchers: deposit this much for the prover if the deposit cannot cover the voucher")
+  .option("--wait-batch <seconds>", "with --vouchers: wait this long for the job's batch and check its leaf on-chain", "0")
+  .action(async (o: { prompt: string; maxTokens: string; model?: string; modelDir?: string; prover?: string; chat?: boolean; temperature: string; seed: string; json?: boolean; vouchers?: boolean; topUp?: string; waitBatch: string }) => {
     const maxTokens = Number(o.maxTokens);
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new ClientError(`--max-tokens must be a positive integer, got ${o.maxTokens}`);
     if (o.prover && !isAddress(o.prover)) throw new ClientError(`--prover is not an address: ${o.prover}`);
     const modelId = (o.model ?? (o.modelDir ? (await readManifest(o.modelDir)).modelId : undefined)) as Hex | undefined;
     if (!modelId || !isHex(modelId) || modelId.length !== 66) throw new ClientError("give --model <bytes32 id> or --model-dir");
+    if (!o.vouchers && (o.topUp !== undefined || o.waitBatch !== "0")) throw new ClientError("--top-up and --wait-batch need --vouchers");
     const clients = await connect(program.opts<ChainOptions>(), true);
+    if (o.vouchers) return runWithVoucher(clients, modelId, maxTokens, o);
     const r = await runJob(clients, {
       modelId,
       prompt: o.chat ? { messages: [{ role: "user", content: o.prompt }] } : { text: o.prompt },
@@ -102,6 +110,79 @@ program
           `cost: ${summary.cost} (${summary.inputPrice}/input token, ${summary.outputPrice}/output token; ${summary.costPerToken} per token overall); escrowed ${summary.escrowed}, the rest is refunded when the job is finalized after its challenge window (then \`withdraw\` moves it to the wallet)\n` +
           `committed: trace root ${r.traceRoot}, outputRoot matches the tokens received`,
       );
+  });
+
+/** `run --vouchers`: one voucher job (PROTOCOL §5.8), its leaf checked if --wait-batch is given. */
+async function runWithVoucher(
+  clients: Awaited<ReturnType<typeof connect>>,
+  modelId: Hex,
+  maxTokens: number,
+  o: { prompt: string; modelDir?: string; prover?: string; chat?: boolean; temperature: string; seed: string; json?: boolean; topUp?: string; waitBatch: string },
+) {
+  const waitSeconds = Number(o.waitBatch);
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new ClientError(`--wait-batch must be a number of seconds, got ${o.waitBatch}`);
+  const topUp = tokenAmount("--top-up", o.topUp);
+  const r = await runVoucherJob(clients, {
+    modelId,
+    prompt: o.chat ? { messages: [{ role: "user", content: o.prompt }] } : { text: o.prompt },
+    maxTokens,
+    samplingParams: encodeSamplingParams({ temperature: Number(o.temperature), seed: BigInt(o.seed) }),
+    ...(o.prover ? { prover: getAddress(o.prover) } : {}),
+    ...(o.modelDir ? { modelDir: o.modelDir } : {}),
+    ...(topUp !== undefined ? { deposit: topUp } : {}),
+    waitForBatchMs: Math.round(waitSeconds * 1000),
+    ...(o.json ? {} : { onText: (t: string) => process.stdout.write(printable(t)) }),
+  });
+  const summary = {
+    voucherHash: r.voucherHash,
+    nonce: r.voucher.nonce.toString(),
+    prover: r.prover,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    outputTokenIds: r.outputTokenIds,
+    cost: formatEther(r.cost),
+    deposited: formatEther(r.deposited),
+    traceRoot: r.traceRoot,
+    batch: r.batch ?? null,
+    verified: r.batch !== undefined,
+  };
+  if (o.json) console.log(JSON.stringify({ ...summary, text: r.text }));
+  else
+    console.log(
+      `\n\nvoucher ${r.voucherHash} (nonce ${summary.nonce}) · prover ${r.prover}\n` +
+        `tokens: ${r.inputTokens} in + ${r.outputTokens} out; ids ${JSON.stringify(r.outputTokenIds)}\n` +
+        `cost once batched: ${summary.cost}${r.deposited > 0n ? ` (deposited ${summary.deposited} for the prover first)` : ""}\n` +
+        (r.batch ? `batched: leaf ${r.batch.index} of batch ${r.batch.batchId}, checked against the header on-chain` : "not yet batched: the prover commits it before the voucher expires; its leaf must match these ids and the trace root above"),
+    );
+}
+
+const tokenAmount = (flag: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  let amount: bigint;
+  try {
+    amount = parseEther(v);
+  } catch {
+    throw new ClientError(`${flag} must be a token amount like 0.5, got ${v}`);
+  }
+  if (amount <= 0n) throw new ClientError(`${flag} must be positive, got ${v}`);
+  return amount;
+};
+
+program
+  .command("deposit")
+  .description("deposit payment tokens for one prover, to pay its voucher jobs from (PROTOCOL §5.8)")
+  .requiredOption("--prover <address>", "the prover the deposit is for")
+  .requiredOption("--amount <tokens>", "how much to deposit, e.g. 1.5")
+  .option("--json", "machine-readable output")
+  .action(async (o: { prover: string; amount: string; json?: boolean }) => {
+    if (!isAddress(o.prover)) throw new ClientError(`--prover is not an address: ${o.prover}`);
+    const amount = tokenAmount("--amount", o.amount)!;
+    const prover = getAddress(o.prover);
+    const clients = await connect(program.opts<ChainOptions>(), true);
+    const { hash } = await depositForProver(clients, { prover, amount });
+    const account = await readVoucherAccount(clients, { client: clients.walletClient!.account.address, prover });
+    if (o.json) console.log(JSON.stringify({ prover, deposited: formatEther(amount), balance: formatEther(account.balance), nextNonce: account.nextNonce.toString(), tx: hash }));
+    else console.log(`deposited ${formatEther(amount)} for prover ${prover} (tx ${hash}); the deposit is now ${formatEther(account.balance)}, next voucher nonce ${account.nextNonce}`);
   });
 
 program

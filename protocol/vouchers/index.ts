@@ -1,4 +1,4 @@
 export * from "./voucher.js";
 export * from "./batch.js";
 export * from "./check.js";
-export * from "./json.js";
+export * from "./wire.js";

@@ -6,7 +6,7 @@ import { tokenRoot } from "../../protocol/commitments/index.js";
 import { promptRoot } from "../../protocol/prompt/prompt.js";
 import { PromptEncodingError } from "../../protocol/prompt/errors.js";
 import { decodeSamplingParams, samplingRule } from "../../protocol/sampling/rule.js";
-import { decodeVoucherHeader, VoucherFormatError } from "../../protocol/vouchers/json.js";
+import { decodeVoucherHeader, VoucherWireError } from "../../protocol/vouchers/wire.js";
 import { VOUCHER_TYPES, voucherDigest, voucherDomain, voucherMaxCharge, type Voucher } from "../../protocol/vouchers/voucher.js";
 import type { TokenCallbackResult } from "../../runtime/generate.js";
 import type { ModelManifest } from "../../runtime/model/manifest.js";
@@ -74,7 +74,7 @@ export class VoucherService {
     try {
       ({ voucher, signature } = decodeVoucherHeader(header));
     } catch (err) {
-      if (err instanceof VoucherFormatError) throw new ApiError(400, "invalid_voucher", err.message, { cause: err });
+      if (err instanceof VoucherWireError) throw new ApiError(400, "invalid_voucher", err.shortMessage, { cause: err });
       throw err;
     }
     if (voucher.prover.toLowerCase() !== o.prover.toLowerCase()) throw new ApiError(403, "wrong_prover", `the voucher is for prover ${voucher.prover}, not this node (${o.prover})`);

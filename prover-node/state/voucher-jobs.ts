@@ -1,6 +1,6 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { Address, Hex } from "viem";
-import { parseBatchHeader, parseDebit, parseVoucher, toJson } from "../../protocol/vouchers/json.js";
+import { batchHeaderFromJson, batchHeaderToJson, debitFromJson, debitToJson, decodeVoucherHeader, encodeVoucherHeader } from "../../protocol/vouchers/wire.js";
 import { voucherMaxCharge, type Voucher } from "../../protocol/vouchers/voucher.js";
 import type { BatchHeader, Debit } from "../../protocol/vouchers/batch.js";
 
@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS voucher_jobs (
   voucher_hash TEXT PRIMARY KEY,
   client TEXT NOT NULL,             -- lower-case address
   nonce TEXT NOT NULL,              -- decimal
-  voucher TEXT NOT NULL,            -- JSON (protocol/vouchers/json.ts)
+  voucher TEXT NOT NULL,            -- the x-stepproof-voucher value (protocol/vouchers/wire.ts)
   signature TEXT NOT NULL,
   state TEXT NOT NULL,              -- generating | generated | batched | failed
   max_charge TEXT NOT NULL,
@@ -81,7 +81,7 @@ export class VoucherJobs {
     try {
       this.db
         .prepare("INSERT INTO voucher_jobs (voucher_hash, client, nonce, voucher, signature, state, max_charge, expiry, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'generating', ?, ?, ?, ?)")
-        .run(voucherHash.toLowerCase(), voucher.client.toLowerCase(), voucher.nonce.toString(), JSON.stringify(toJson(voucher)), signature, voucherMaxCharge(voucher).toString(), Number(voucher.expiry), nowMs, nowMs);
+        .run(voucherHash.toLowerCase(), voucher.client.toLowerCase(), voucher.nonce.toString(), encodeVoucherHeader(voucher, signature), signature, voucherMaxCharge(voucher).toString(), Number(voucher.expiry), nowMs, nowMs);
       return true;
     } catch (err) {
       if (/UNIQUE|PRIMARY KEY/i.test(String(err))) return false;
@@ -135,7 +135,7 @@ export class VoucherJobs {
     try {
       this.db
         .prepare("INSERT OR REPLACE INTO voucher_batches (batch_id, slot, state, debits, voucher_hashes, updated_at) VALUES (?, ?, 'sending', ?, ?, ?)")
-        .run(batchId.toLowerCase(), slot.toString(), JSON.stringify(toJson(debits)), JSON.stringify(voucherHashes.map((h) => h.toLowerCase())), Date.now());
+        .run(batchId.toLowerCase(), slot.toString(), JSON.stringify(debits.map(debitToJson)), JSON.stringify(voucherHashes.map((h) => h.toLowerCase())), Date.now());
       const st = this.db.prepare("UPDATE voucher_jobs SET state = 'batched', batch_id = ?, leaf_index = ?, updated_at = ? WHERE voucher_hash = ?");
       voucherHashes.forEach((h, i) => st.run(batchId.toLowerCase(), i, Date.now(), h.toLowerCase()));
       this.db.exec("COMMIT");
@@ -157,7 +157,7 @@ export class VoucherJobs {
     const cur = this.batch(batchId);
     this.db
       .prepare("UPDATE voucher_batches SET state = ?, header = ?, commit_block = ?, updated_at = ? WHERE batch_id = ?")
-      .run(p.state, JSON.stringify(toJson(p.header ?? cur?.header ?? null)), (p.commitBlock ?? cur?.commitBlock)?.toString() ?? null, Date.now(), batchId.toLowerCase());
+      .run(p.state, (() => { const h = p.header ?? cur?.header; return h ? JSON.stringify(batchHeaderToJson(h)) : null; })(), (p.commitBlock ?? cur?.commitBlock)?.toString() ?? null, Date.now(), batchId.toLowerCase());
   }
 
   setAdopted(batchId: Hex, index: number, jobId: bigint): void {
@@ -193,7 +193,7 @@ function rowOf(r: RawJob): VoucherJobRow {
     voucherHash: r["voucher_hash"] as Hex,
     client: r["client"] as Address,
     nonce: BigInt(r["nonce"] as string),
-    voucher: parseVoucher(JSON.parse(r["voucher"] as string)),
+    voucher: decodeVoucherHeader(r["voucher"] as string).voucher,
     signature: r["signature"] as Hex,
     state: r["state"] as VoucherJobRow["state"],
     expiry: Number(r["expiry"]),
@@ -213,8 +213,8 @@ function batchOf(r: RawJob): VoucherBatchRow {
     batchId: r["batch_id"] as Hex,
     slot: BigInt(r["slot"] as string),
     state: r["state"] as VoucherBatchRow["state"],
-    ...(header ? { header: parseBatchHeader(header) } : {}),
-    debits: (JSON.parse(r["debits"] as string) as unknown[]).map(parseDebit),
+    ...(header ? { header: batchHeaderFromJson(header) } : {}),
+    debits: (JSON.parse(r["debits"] as string) as unknown[]).map(debitFromJson),
     voucherHashes: JSON.parse(r["voucher_hashes"] as string) as Hex[],
     ...(r["commit_block"] ? { commitBlock: BigInt(r["commit_block"] as string) } : {}),
   };
