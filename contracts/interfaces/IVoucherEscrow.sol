@@ -56,7 +56,9 @@ interface IVoucherEscrow {
         uint128 amount;
     }
 
-    /// @notice Everything about a batch; only its hash is stored (PROTOCOL §5.8).
+    /// @notice Everything fixed about a batch at commit; only its hash is stored, and it never
+    /// changes: disputes change the batch's BatchState instead, so no court action can make
+    /// another party's pending transaction stale (PROTOCOL §5.8).
     struct BatchHeader {
         address prover;
         /// The prover's batch slot: batchId = keccak256(abi.encode(prover, slot)); a slot is reused
@@ -66,16 +68,30 @@ interface IVoucherEscrow {
         uint32 leafCount;
         /// keccak256(abi.encode(debits)).
         bytes32 debitsHash;
-        /// What the batch still charges (leaves moved to the JobEscrow are subtracted).
+        /// What the batch charges: the sum of its debits.
         uint128 total;
-        /// The prover's reserve this batch holds (slashed on fraud).
+        /// The part of the prover's reserve this batch holds (slashed on fraud).
         uint128 collateral;
         uint64 committedAt;
         uint64 challengeDeadline;
         uint16 feeBps;
         uint16 auditFeeBps;
-        /// Leaf challenges not yet answered or voided.
+    }
+
+    /// @notice What disputes changed on a live batch (one word; zero for an undisputed batch).
+    struct BatchState {
+        /// Leaf challenges not yet answered: the batch cannot be claimed meanwhile.
         uint32 openChallenges;
+        /// After an answer, jobs stay movable to the JobEscrow, and the batch unclaimable, until then.
+        uint64 holdUntil;
+        /// Charges of the leaves moved into the JobEscrow.
+        uint128 adoptedTotal;
+    }
+
+    /// @notice A prover's standing collateral: stake locked for batches, and what live batches hold of it.
+    struct Reserve {
+        uint128 reserved;
+        uint128 held;
     }
 
     /// @notice A client's deposit for one prover.

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IVoucherEscrow} from "../interfaces/IVoucherEscrow.sol";
 import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
 import {IJobAdoption} from "../interfaces/IJobAdoption.sol";
@@ -25,6 +25,20 @@ import {VoucherParams} from "./VoucherParams.sol";
 /// the fraud share of the prover's stake slashed, the prover jailed, the finder rewarded.
 /// Solvency: balance == challengeFeesHeld + totalCredits.
 contract BatchCourt is CreditLedger, ReentrancyGuard {
+    /// A leaf of a batch: its debit entry, index, content and positional proof.
+    struct LeafRef {
+        uint256 entry;
+        uint32 index;
+        IVoucherEscrow.JobLeaf leaf;
+        bytes32[] proof;
+    }
+
+    /// The client's voucher and its ECDSA signature.
+    struct SignedVoucher {
+        IVoucherEscrow.Voucher voucher;
+        bytes signature;
+    }
+
     /// Why a batch was voided (BatchVoided.reason).
     uint8 public constant VOID_MISCOUNT = 1;
     uint8 public constant VOID_UNANSWERED = 2;
@@ -44,6 +58,9 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
     // same root into the same slot (a replayed root must not inherit an old batch's adoptions).
     mapping(bytes32 instance => mapping(uint32 index => uint256 jobId)) public adoptedJob;
     mapping(bytes32 instance => mapping(uint256 entry => uint256)) public adoptedCharge;
+    /// A (client, nonce) moves into the JobEscrow once per batch: one voucher placed at two
+    /// indices is not charged twice (attack review).
+    mapping(bytes32 instance => mapping(bytes32 clientNonce => bool)) public adoptedVoucher;
     mapping(bytes32 instance => mapping(uint32 index => IVoucherEscrow.LeafChallenge)) private _challenges;
     mapping(bytes32 instance => bool) public voided;
 
@@ -63,11 +80,13 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
     error BadVoucherSignature(uint32 index, address client);
     error NoMiscount(uint32 index);
     error NotVoided(bytes32 instance);
+    error NonceOutsideDebit(uint32 index, uint64 nonce);
+    error VoucherAlreadyAdopted(bytes32 instance, address client, uint64 nonce);
 
     /// @notice A leaf moved to the JobEscrow as `jobId`, to be disputed there.
-    event JobAdopted(bytes32 indexed batchId, uint32 index, uint256 indexed jobId, address indexed by, bytes32 newHeaderHash);
-    event LeafChallenged(bytes32 indexed batchId, uint32 index, address indexed challenger, uint64 deadline, bytes32 newHeaderHash);
-    event LeafAnswered(bytes32 indexed batchId, uint32 index, bytes32 newHeaderHash);
+    event JobAdopted(bytes32 indexed batchId, uint32 index, uint256 indexed jobId, address indexed by, uint256 charge, uint256 collateral);
+    event LeafChallenged(bytes32 indexed batchId, uint32 index, address indexed challenger, uint64 deadline);
+    event LeafAnswered(bytes32 indexed batchId, uint32 index);
     event ChallengeFeeRefunded(bytes32 indexed instance, uint32 index, address indexed challenger, uint256 fee);
     /// @notice The batch was proven inconsistent: every client refunded, the prover slashed.
     event BatchVoided(bytes32 indexed batchId, address indexed prover, address indexed by, uint8 reason, uint256 slashed, uint256 reward);
@@ -83,21 +102,27 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
     // ------------------------------------------------------------------ moving a job to a dispute
 
     /// @notice Move one job of a live batch into the JobEscrow, where the step-proof and
-    /// availability games dispute it like any job. Its charge and a proportional part of the
-    /// batch's collateral move with it; the rest of the batch stays claimable. Anyone may call,
-    /// until the batch's challenge deadline; the job gets a fresh challenge window there.
+    /// availability games dispute it like any job. The leaf must come with the client's signed
+    /// voucher allowing it (checkVoucher) and a nonce inside its debit: only a job a client
+    /// authorised can be paid from the JobEscrow, and each voucher once. Its charge and a
+    /// proportional part of the batch's collateral move with it; the rest of the batch stays
+    /// claimable. Anyone may call, until the batch's challenge deadline or, after an answered
+    /// challenge revealed a voucher, until the batch's hold ends; the job gets a fresh challenge
+    /// window there.
     function adoptJob(
         IVoucherEscrow.BatchHeader calldata h,
         IVoucherEscrow.Debit[] calldata debits,
-        uint256 entry,
-        IVoucherEscrow.JobLeaf calldata leaf,
-        uint32 index,
-        bytes32[] calldata proof
+        LeafRef calldata ref,
+        SignedVoucher calldata sv
     ) external nonReentrant returns (uint256 jobId) {
         bytes32 batchId = escrow.requireLive(h);
-        if (block.timestamp > h.challengeDeadline) revert ChallengeWindowClosed(batchId, h.challengeDeadline);
-        _checkLeaf(batchId, h, debits, entry, leaf, index, proof);
-        jobId = _adopt(batchId, h, debits[entry].amount, entry, leaf, index);
+        (IVoucherEscrow.BatchState memory st,) = escrow.batchState(batchId);
+        if (block.timestamp > h.challengeDeadline && block.timestamp > st.holdUntil) revert ChallengeWindowClosed(batchId, h.challengeDeadline);
+        _checkLeaf(batchId, h, debits, ref.entry, ref.leaf, ref.index, ref.proof);
+        checkVoucher(h, ref.leaf, ref.index, sv.voucher, sv.signature);
+        IVoucherEscrow.Debit calldata d = debits[ref.entry];
+        if (ref.leaf.nonce < d.firstNonce || ref.leaf.nonce > d.lastNonce) revert NonceOutsideDebit(ref.index, ref.leaf.nonce);
+        jobId = _adopt(batchId, h, d.amount, ref.entry, ref.leaf, ref.index);
     }
 
     function _adopt(
@@ -111,11 +136,18 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
         bytes32 instance = escrow.instanceOf(h.prover, h.debitsHash);
         uint256 existing = adoptedJob[instance][index];
         if (existing != 0) revert AlreadyAdopted(instance, index, existing);
-        uint256 charge = _takeCharge(instance, debitAmount, entry, leaf);
-        (uint256 collateral, bytes32 nextHash) = escrow.releaseToJob(h, charge);
+        bytes32 key = keccak256(abi.encode(leaf.client, leaf.nonce));
+        if (adoptedVoucher[instance][key]) revert VoucherAlreadyAdopted(instance, leaf.client, leaf.nonce);
+        adoptedVoucher[instance][key] = true;
+        uint256 charge = chargeOf(leaf);
+        uint256 left = debitAmount - adoptedCharge[instance][entry];
+        // Leaves that add up (nothing provable by a miscount proof) never exceed their debit.
+        if (charge > left) revert ChargeExceedsDebit(entry, charge, left);
+        adoptedCharge[instance][entry] += charge;
+        uint256 collateral = escrow.releaseToJob(h, charge);
         jobId = jobs.adoptBatchedJob(_jobOf(h, leaf, charge, collateral));
         adoptedJob[instance][index] = jobId;
-        emit JobAdopted(batchId, index, jobId, msg.sender, nextHash);
+        emit JobAdopted(batchId, index, jobId, msg.sender, charge, collateral);
     }
 
     // ------------------------------------------------------------------ leaf challenges
@@ -135,9 +167,9 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
         _challenges[instance][index] =
             IVoucherEscrow.LeafChallenge({challenger: msg.sender, deadline: deadline, fee: fee});
         challengeFeesHeld += fee;
-        bytes32 nextHash = escrow.setOpenChallenges(h, h.openChallenges + 1);
+        escrow.noteChallenge(h, true, 0);
         if (fee != 0) TokenTransfers.pullExact(token, msg.sender, fee);
-        emit LeafChallenged(batchId, index, msg.sender, deadline, nextHash);
+        emit LeafChallenged(batchId, index, msg.sender, deadline);
     }
 
     /// @notice Answer a leaf challenge with the leaf, its proof and the client's signed voucher,
@@ -168,8 +200,10 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
         uint128 fee = c.fee;
         challengeFeesHeld -= fee;
         _credit(h.prover, fee);
-        bytes32 nextHash = escrow.setOpenChallenges(h, h.openChallenges - 1);
-        emit LeafAnswered(batchId, index, nextHash);
+        // The revealed voucher lets anyone move the job into the JobEscrow for one more answer
+        // window, even past the challenge deadline; the batch waits that long to be claimed.
+        escrow.noteChallenge(h, false, escrow.params().answerWindow);
+        emit LeafAnswered(batchId, index);
     }
 
     /// @notice Void a batch whose prover let a leaf challenge pass unanswered. The challenger
@@ -263,7 +297,7 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
         return uint256(leaf.inputTokens) * leaf.inputPrice + uint256(leaf.outputTokens) * leaf.outputPrice;
     }
 
-    /// @notice Reverts unless `voucher`, signed by the leaf's client (EOA or ERC-1271 wallet),
+    /// @notice Reverts unless `voucher`, signed by the leaf's client's key (ECDSA),
     /// allows exactly the leaf: same prover, model, prompt, sampling rule, prompt length and
     /// prices, the same nonce, 1..maxOutputTokens outputs, unexpired when the batch was
     /// committed, a non-empty result, a sampling rule the judge can check and a length within
@@ -278,7 +312,10 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
         bytes32 digest = escrow.voucherDigest(v);
         if (digest != leaf.voucherHash) revert VoucherMismatch(index, "voucherHash");
         if (v.client != leaf.client) revert VoucherMismatch(index, "client");
-        if (!SignatureChecker.isValidSignatureNow(v.client, digest, signature)) revert BadVoucherSignature(index, v.client);
+        // Plain ECDSA only: an ERC-1271 wallet (or an EOA that later gains code, EIP-7702) could
+        // revoke a voucher after being served and void an honest batch (attack review).
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || signer != v.client) revert BadVoucherSignature(index, v.client);
         if (v.prover != h.prover) revert VoucherMismatch(index, "prover");
         if (v.nonce != leaf.nonce) revert VoucherMismatch(index, "nonce");
         if (v.modelId != leaf.modelId || v.promptRoot != leaf.promptRoot) revert VoucherMismatch(index, "prompt");
@@ -386,9 +423,9 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
         for (uint256 i; i < debits.length; ++i) {
             refunds[i] = debits[i].amount - adoptedCharge[instance][i];
         }
-        escrow.voidBatch(h, debits, refunds);
         (uint16 shareBps, uint32 jailPeriod) = IAuditManager(jobs.auditManager()).fraudPenalty();
-        uint256 slashed = nodes.slashStake(h.prover, h.collateral, shareBps, uint64(block.timestamp) + jailPeriod);
+        uint256 fromLocked = escrow.voidBatch(h, debits, refunds, shareBps);
+        uint256 slashed = nodes.slashStake(h.prover, fromLocked, shareBps, uint64(block.timestamp) + jailPeriod);
         VoucherParams.Params memory p = escrow.params();
         uint256 reward = slashed * p.challengerRewardBps / 10_000;
         if (reward != 0) nodes.transferCredits(by, reward);

@@ -38,9 +38,12 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
 
     mapping(address client => mapping(address prover => Account)) private _accounts;
     mapping(address prover => ProverBook) private _books;
-    /// @notice Stake each prover locked as standing collateral for its batches.
-    mapping(address prover => uint256) public reserved;
+    /// Stake each prover locked as standing collateral, and what its live batches hold of it.
+    mapping(address prover => Reserve) private _reserves;
     mapping(bytes32 batchId => bytes32 headerHash) private _batches;
+    mapping(bytes32 batchId => BatchState) private _states;
+    /// Collateral of a live batch's leaves moved into the JobEscrow (their locks moved with them).
+    mapping(bytes32 batchId => uint256) private _adoptedCollateral;
     FeeBook private _fees;
     /// @notice The batch court, which alone may shrink, re-hash and void batches (§5.8).
     address public court;
@@ -60,6 +63,7 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
     error UnknownBatch(bytes32 batchId, bytes32 headerHash);
     error ChallengeWindowOpen(bytes32 batchId, uint64 challengeDeadline);
     error ChallengesOpen(bytes32 batchId, uint32 openChallenges);
+    error HeldUntil(bytes32 batchId, uint64 holdUntil);
     error NotCourt(address caller);
     error CourtAlreadySet(address court);
     error RefundMismatch(uint256 refunds, uint256 total);
@@ -130,20 +134,24 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
 
     /// @notice Lock `amount` of the caller's free stake as standing collateral for its batches
     /// (reverts while jailed or below the minimum prover stake).
-    function reserve(uint256 amount) external {
+    function reserve(uint128 amount) external {
         nodes.lockCollateral(msg.sender, amount);
-        reserved[msg.sender] += amount;
-        emit ReserveChanged(msg.sender, reserved[msg.sender]);
+        Reserve storage r = _reserves[msg.sender];
+        r.reserved += amount;
+        emit ReserveChanged(msg.sender, r.reserved);
     }
 
-    /// @notice Unlock reserve the prover's unclaimed batches do not need.
-    function release(uint256 amount) external {
-        uint256 need = uint256(_books[msg.sender].exposure) * _params.collateralBps / BPS;
-        uint256 have = reserved[msg.sender];
-        if (amount > have || have - amount < need) revert InsufficientReserve(msg.sender, need + amount, have);
-        reserved[msg.sender] = have - amount;
+    /// @notice Unlock reserve no live batch holds. What batches hold is the collateral fixed in
+    /// their headers at commit (less what moved into the JobEscrow), never a figure recomputed
+    /// from today's parameters: a parameter change or a rounding cannot free collateral a live
+    /// batch still needs (attack review, PROTOCOL §5.8).
+    function release(uint128 amount) external {
+        Reserve storage r = _reserves[msg.sender];
+        Reserve memory cur = r;
+        if (uint256(amount) + cur.held > cur.reserved) revert InsufficientReserve(msg.sender, uint256(amount) + cur.held, cur.reserved);
+        r.reserved = cur.reserved - amount;
         nodes.unlockCollateral(msg.sender, amount);
-        emit ReserveChanged(msg.sender, have - amount);
+        emit ReserveChanged(msg.sender, r.reserved);
     }
 
     /// @inheritdoc IVoucherEscrow
@@ -163,10 +171,13 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
         ProverBook storage b = _books[msg.sender];
         uint256 exposed = uint256(b.exposure) + total;
         if (exposed > type(uint128).max) revert ChargeOverflow();
-        // INVARIANT: the reserve covers collateralBps of every unclaimed batch (Σ floors ≤ floor Σ).
-        uint256 need = exposed * p.collateralBps / BPS;
-        if (need > reserved[msg.sender]) revert InsufficientReserve(msg.sender, need, reserved[msg.sender]);
         b.exposure = uint128(exposed);
+        uint256 collateral = total * p.collateralBps / BPS;
+        // INVARIANT: held ≤ reserved: every live batch's collateral is locked stake.
+        Reserve storage r = _reserves[msg.sender];
+        Reserve memory cur = r;
+        if (collateral + cur.held > cur.reserved) revert InsufficientReserve(msg.sender, collateral + cur.held, cur.reserved);
+        r.held = uint128(cur.held + collateral);
         BatchHeader memory h;
         h.prover = msg.sender;
         h.slot = slot;
@@ -174,11 +185,12 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
         h.leafCount = leafCount;
         h.debitsHash = keccak256(abi.encode(debits));
         h.total = uint128(total);
-        h.collateral = uint128(total * p.collateralBps / BPS);
+        h.collateral = uint128(collateral);
         h.committedAt = uint64(block.timestamp);
         h.challengeDeadline = uint64(block.timestamp) + p.challengeWindow;
         h.feeBps = p.feeBps;
         h.auditFeeBps = p.auditFeeBps;
+        // A reused slot starts clean: its last batch's state was deleted when it settled.
         _batches[batchId] = keccak256(abi.encode(h));
         emit BatchCommitted(batchId, msg.sender, h, debits);
     }
@@ -212,9 +224,18 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
     function claimBatch(BatchHeader calldata h) external {
         bytes32 batchId = requireLive(h);
         if (block.timestamp <= h.challengeDeadline) revert ChallengeWindowOpen(batchId, h.challengeDeadline);
-        if (h.openChallenges != 0) revert ChallengesOpen(batchId, h.openChallenges);
+        BatchState memory st = _states[batchId];
+        if (st.openChallenges != 0) revert ChallengesOpen(batchId, st.openChallenges);
+        if (block.timestamp <= st.holdUntil) revert HeldUntil(batchId, st.holdUntil);
         _batches[batchId] = SETTLED;
         uint256 total = h.total;
+        uint256 collateral = h.collateral;
+        if (st.adoptedTotal != 0) {
+            total -= st.adoptedTotal;
+            collateral -= _adoptedCollateral[batchId];
+            delete _adoptedCollateral[batchId];
+        }
+        if (st.holdUntil != 0 || st.adoptedTotal != 0) delete _states[batchId];
         // Fees round down: the protocol never takes more than its rates.
         uint256 fee = total * h.feeBps / BPS;
         uint256 auditFee = total * h.auditFeeBps / BPS;
@@ -222,6 +243,7 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
         ProverBook storage b = _books[h.prover];
         b.exposure -= uint128(total);
         b.earned += uint128(paid);
+        _reserves[h.prover].held -= uint128(collateral);
         FeeBook storage f = _fees;
         f.fees += uint128(fee);
         f.auditFees += uint128(auditFee);
@@ -274,59 +296,70 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
         }
     }
 
-    /// @notice Court: record a live batch's new open-challenge count.
-    function setOpenChallenges(BatchHeader calldata h, uint32 openChallenges)
-        external
-        onlyCourt
-        returns (bytes32 nextHash)
-    {
+    /// @notice Court: a leaf challenge opened (`opened`) or was answered; an answer holds the
+    /// batch (no claim, jobs still movable to the JobEscrow) for `hold` more seconds.
+    function noteChallenge(BatchHeader calldata h, bool opened, uint64 hold) external onlyCourt {
         bytes32 batchId = requireLive(h);
-        BatchHeader memory next = h;
-        next.openChallenges = openChallenges;
-        nextHash = keccak256(abi.encode(next));
-        _batches[batchId] = nextHash;
+        BatchState storage st = _states[batchId];
+        if (opened) {
+            ++st.openChallenges;
+        } else {
+            --st.openChallenges;
+            uint64 until = uint64(block.timestamp) + hold;
+            if (until > st.holdUntil) st.holdUntil = until;
+        }
     }
 
-    /// @notice Court: take `charge` and its proportional collateral out of a live batch and the
-    /// prover's books and send the charge to the JobEscrow, which adopts the job. The
+    /// @notice Court: move `charge` and its share of the batch's collateral out of a live batch
+    /// and the prover's books and send the charge to the JobEscrow, which adopts the job. The
     /// collateral's lock in the NodeRegistry moves with the job: no unlock, no relock (a jailed
     /// prover's batched jobs stay disputable).
     function releaseToJob(BatchHeader calldata h, uint256 charge)
         external
         onlyCourt
         nonReentrant
-        returns (uint256 collateral, bytes32 nextHash)
+        returns (uint256 collateral)
     {
         bytes32 batchId = requireLive(h);
         collateral = h.total == 0 ? 0 : uint256(h.collateral) * charge / h.total;
-        BatchHeader memory next = h;
-        next.total = uint128(h.total - charge);
-        next.collateral = uint128(h.collateral - collateral);
-        nextHash = keccak256(abi.encode(next));
-        _batches[batchId] = nextHash;
+        _states[batchId].adoptedTotal += uint128(charge);
+        _adoptedCollateral[batchId] += collateral;
         _books[h.prover].exposure -= uint128(charge);
-        reserved[h.prover] -= collateral;
+        Reserve storage r = _reserves[h.prover];
+        r.reserved -= uint128(collateral);
+        r.held -= uint128(collateral);
         token.safeTransfer(address(jobs), charge);
     }
 
     /// @notice Court: a proven inconsistency settles the slot with nothing paid; what each debit
     /// has not moved to the JobEscrow (`refunds`, computed by the court) returns to its client's
-    /// deposit and the batch's collateral leaves the reserve (the court slashes it).
-    function voidBatch(BatchHeader calldata h, Debit[] calldata debits, uint256[] calldata refunds)
+    /// deposit. Returns the locked stake to slash: the batch's remaining collateral plus
+    /// `shareBps` of the prover's idle reserve (stake it parked in the reserve is not safe from
+    /// the fraud share, attack review), both leaving the reserve.
+    function voidBatch(BatchHeader calldata h, Debit[] calldata debits, uint256[] calldata refunds, uint16 shareBps)
         external
         onlyCourt
+        returns (uint256 fromLocked)
     {
         bytes32 batchId = requireLive(h);
         _batches[batchId] = SETTLED;
+        uint256 remaining = h.total - _states[batchId].adoptedTotal;
+        uint256 collateral = h.collateral - _adoptedCollateral[batchId];
+        delete _states[batchId];
+        delete _adoptedCollateral[batchId];
         uint256 sum;
         for (uint256 i; i < debits.length; ++i) {
             _accounts[debits[i].client][h.prover].balance += uint128(refunds[i]);
             sum += refunds[i];
         }
         // INVARIANT: refunds return exactly what the batch still holds (solvency, §5.8).
-        if (sum != h.total) revert RefundMismatch(sum, h.total);
-        _books[h.prover].exposure -= h.total;
-        reserved[h.prover] -= h.collateral;
+        if (sum != remaining) revert RefundMismatch(sum, remaining);
+        _books[h.prover].exposure -= uint128(remaining);
+        Reserve storage r = _reserves[h.prover];
+        r.held -= uint128(collateral);
+        uint256 idle = r.reserved - collateral - r.held;
+        fromLocked = collateral + idle * shareBps / BPS;
+        r.reserved -= uint128(fromLocked);
     }
 
     // ------------------------------------------------------------------ views
@@ -346,6 +379,15 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
 
     function book(address prover) external view returns (ProverBook memory) {
         return _books[prover];
+    }
+
+    function reserveOf(address prover) external view returns (Reserve memory) {
+        return _reserves[prover];
+    }
+
+    /// @notice What disputes changed on a live batch, and the collateral its moved jobs took.
+    function batchState(bytes32 batchId) external view returns (BatchState memory state, uint256 adoptedCollateral) {
+        return (_states[batchId], _adoptedCollateral[batchId]);
     }
 
     function feeBook() external view returns (FeeBook memory) {

@@ -42,9 +42,12 @@ contract VoucherInvariants is VoucherFixture {
         assertEq(handler.stuckWithdrawals(), 0, "a client could not withdraw its unused deposit");
     }
 
-    function invariant_reserveCoversExposure() public view {
+    /// @notice Live batches' collateral is reserved, and the reserve is locked stake.
+    function invariant_reserveCoversLiveBatches() public view {
+        IVoucherEscrow.Reserve memory r = vouchers.reserveOf(prover);
         IVoucherEscrow.ProverBook memory b = vouchers.book(prover);
-        assertLe(uint256(b.exposure) * voucherParams().collateralBps / 10_000, vouchers.reserved(prover), "reserve below exposure");
-        assertLe(vouchers.reserved(prover), nodes.getNode(prover).locked, "reserve not locked");
+        assertLe(r.held, r.reserved, "held above reserved");
+        assertLe(uint256(b.exposure) * voucherParams().collateralBps / 10_000, uint256(r.held) + 1e6, "held below the live batches' collateral");
+        assertLe(r.reserved, nodes.getNode(prover).locked, "reserve not locked");
     }
 }

@@ -243,6 +243,8 @@ abstract contract VoucherFixture is Suite {
         IVoucherEscrow.ProverBook memory pb = vouchers.book(prover);
         IVoucherEscrow.FeeBook memory f = vouchers.feeBook();
         owed += uint256(pb.exposure) + pb.earned + f.fees + f.auditFees;
+        IVoucherEscrow.Reserve memory r = vouchers.reserveOf(prover);
+        assertLe(r.held, r.reserved, "held above reserved");
         assertEq(token.balanceOf(address(vouchers)), owed, "voucher escrow solvency");
         assertEq(token.balanceOf(address(court)), court.challengeFeesHeld() + court.totalCredits(), "court solvency");
         assertSolvent();

@@ -166,7 +166,7 @@ contract VouchersTest is VoucherFixture {
     function test_adoptedJob_isDisputable_whileRestOfBatchIsClaimed() public {
         Built memory b = honestBatch();
         commitBuilt(b, 0);
-        uint256 jobId = court.adoptJob(b.header, b.debits, 1, b.leaves[3], 3, proof(b.hashes, 3));
+        uint256 jobId = court.adoptJob(b.header, b.debits, BatchCourt.LeafRef(1, 3, b.leaves[3], proof(b.hashes, 3)), BatchCourt.SignedVoucher(b.vouchers[3], b.signatures[3]));
         IJobEscrow.Job memory job = escrow.getJob(jobId);
         uint256 charge = chargeOf(b.leaves[3]);
         assertEq(uint8(job.status), uint8(IJobEscrow.JobStatus.Committed), "committed in the JobEscrow");
@@ -176,15 +176,14 @@ contract VouchersTest is VoucherFixture {
         assertEq(job.collateral, uint256(b.header.collateral) * charge / b.header.total, "proportional collateral");
         assertVoucherSolvent(two(clientA, clientB));
 
-        // The header now charges the rest; the job is disputed in the JobEscrow (this test is the game).
-        IVoucherEscrow.BatchHeader memory h = b.header;
-        h.total -= uint128(charge);
-        h.collateral -= job.collateral;
+        // The header is unchanged; the batch now charges the rest. The job is disputed in the
+        // JobEscrow (this test is the game).
+        uint256 rest = b.header.total - charge;
         nextBlockWithHash(bytes32(0));
         uint32 seq = escrow.onDisputeOpened(jobId, challenger);
-        vm.warp(h.challengeDeadline + 1);
-        vouchers.claimBatch(h);
-        assertEq(vouchers.book(prover).earned, h.total - h.total * 250 / 10_000 - h.total * 500 / 10_000, "rest paid");
+        vm.warp(b.header.challengeDeadline + 1);
+        vouchers.claimBatch(b.header);
+        assertEq(vouchers.book(prover).earned, rest - rest * 250 / 10_000 - rest * 500 / 10_000, "rest paid");
         vm.expectRevert(abi.encodeWithSelector(IJobEscrowErrors.DisputesOpen.selector, jobId, uint32(1)));
         vm.warp(job.challengeDeadline + 1);
         escrow.finalize(jobId);
@@ -202,17 +201,17 @@ contract VouchersTest is VoucherFixture {
         IVoucherEscrow.JobLeaf memory forged = abi.decode(abi.encode(b.leaves[0]), (IVoucherEscrow.JobLeaf));
         forged.traceRoot = keccak256("another trace");
         vm.expectRevert();
-        court.adoptJob(b.header, b.debits, 0, forged, 0, proof(b.hashes, 0));
+        court.adoptJob(b.header, b.debits, BatchCourt.LeafRef(0, 0, forged, proof(b.hashes, 0)), BatchCourt.SignedVoucher(b.vouchers[0], b.signatures[0]));
         // A leaf of entry 0 claimed under entry 1.
         vm.expectRevert(abi.encodeWithSelector(BatchCourt.LeafOutsideEntry.selector, uint32(0), uint256(1)));
-        court.adoptJob(b.header, b.debits, 1, b.leaves[0], 0, proof(b.hashes, 0));
-        uint256 jobId = court.adoptJob(b.header, b.debits, 0, b.leaves[0], 0, proof(b.hashes, 0));
-        IVoucherEscrow.BatchHeader memory h = b.header;
-        h.total -= uint128(chargeOf(b.leaves[0]));
-        h.collateral -= escrow.getJob(jobId).collateral;
-        bytes32 instance = vouchers.instanceOf(prover, h.debitsHash);
+        court.adoptJob(b.header, b.debits, BatchCourt.LeafRef(1, 0, b.leaves[0], proof(b.hashes, 0)), BatchCourt.SignedVoucher(b.vouchers[0], b.signatures[0]));
+        // Another job's voucher does not back this leaf.
+        vm.expectRevert(abi.encodeWithSelector(BatchCourt.VoucherMismatch.selector, uint32(0), "voucherHash"));
+        court.adoptJob(b.header, b.debits, BatchCourt.LeafRef(0, 0, b.leaves[0], proof(b.hashes, 0)), BatchCourt.SignedVoucher(b.vouchers[1], b.signatures[1]));
+        uint256 jobId = court.adoptJob(b.header, b.debits, BatchCourt.LeafRef(0, 0, b.leaves[0], proof(b.hashes, 0)), BatchCourt.SignedVoucher(b.vouchers[0], b.signatures[0]));
+        bytes32 instance = vouchers.instanceOf(prover, b.header.debitsHash);
         vm.expectRevert(abi.encodeWithSelector(BatchCourt.AlreadyAdopted.selector, instance, uint32(0), jobId));
-        court.adoptJob(h, b.debits, 0, b.leaves[0], 0, proof(b.hashes, 0));
+        court.adoptJob(b.header, b.debits, BatchCourt.LeafRef(0, 0, b.leaves[0], proof(b.hashes, 0)), BatchCourt.SignedVoucher(b.vouchers[0], b.signatures[0]));
     }
 
     // ------------------------------------------------------------------ leaf challenges
@@ -225,13 +224,18 @@ contract VouchersTest is VoucherFixture {
         vm.warp(b.header.challengeDeadline - 100);
         vm.prank(challenger);
         court.challengeLeaf(b.header, 4);
-        b.header.openChallenges = 1;
         vm.warp(b.header.challengeDeadline + 1);
-        vm.expectRevert(abi.encodeWithSelector(VoucherEscrow.ChallengesOpen.selector, vouchers.batchIdOf(prover, 0), uint32(1)));
+        bytes32 batchId = vouchers.batchIdOf(prover, 0);
+        vm.expectRevert(abi.encodeWithSelector(VoucherEscrow.ChallengesOpen.selector, batchId, uint32(1)));
         vouchers.claimBatch(b.header);
         court.answerLeaf(b.header, b.debits, 1, b.leaves[4], 4, proof(b.hashes, 4), b.vouchers[4], b.signatures[4]);
         assertEq(court.credits(prover), CHALLENGE_FEE, "fee to the prover");
-        b.header.openChallenges = 0;
+        // The revealed voucher keeps the job movable for one answer window; the claim waits.
+        uint64 until = uint64(block.timestamp) + 600;
+        vm.expectRevert(abi.encodeWithSelector(VoucherEscrow.HeldUntil.selector, batchId, until));
+        vouchers.claimBatch(b.header);
+        court.adoptJob(b.header, b.debits, BatchCourt.LeafRef(1, 4, b.leaves[4], proof(b.hashes, 4)), BatchCourt.SignedVoucher(b.vouchers[4], b.signatures[4]));
+        vm.warp(until + 1);
         vouchers.claimBatch(b.header);
         assertVoucherSolvent(two(clientA, clientB));
     }
@@ -243,7 +247,6 @@ contract VouchersTest is VoucherFixture {
         fundVouchers(challenger, CHALLENGE_FEE);
         vm.prank(challenger);
         court.challengeLeaf(b.header, 1);
-        b.header.openChallenges = 1;
         vm.warp(block.timestamp + 601);
         uint256 stakeBefore = nodes.getNode(prover).stake;
         court.voidUnanswered(b.header, b.debits, 1);
@@ -267,7 +270,6 @@ contract VouchersTest is VoucherFixture {
         fundVouchers(challenger, CHALLENGE_FEE);
         vm.prank(challenger);
         court.challengeLeaf(b.header, 2);
-        b.header.openChallenges = 1;
         vm.expectRevert(abi.encodeWithSelector(BatchCourt.VoucherMismatch.selector, uint32(2), "outputTokens"));
         court.answerLeaf(b.header, b.debits, 0, b.leaves[2], 2, proof(b.hashes, 2), b.vouchers[2], b.signatures[2]);
         // A voucher signed by someone else does not answer either.
@@ -319,13 +321,8 @@ contract VouchersTest is VoucherFixture {
         Built memory b = honestBatch();
         b.debits[1].amount += 1; // provably wrong
         commitBuilt(b, 0);
-        court.adoptJob(b.header, b.debits, 1, b.leaves[3], 3, proof(b.hashes, 3));
-        IVoucherEscrow.BatchHeader memory h = b.header;
-        uint256 charge = chargeOf(b.leaves[3]);
-        uint256 moved = uint256(h.collateral) * charge / h.total;
-        h.total -= uint128(charge);
-        h.collateral -= uint128(moved);
-        court.proveLeafMiscount(h, b.debits, 1, b.leaves[4], 4, proof(b.hashes, 4));
+        court.adoptJob(b.header, b.debits, BatchCourt.LeafRef(1, 3, b.leaves[3], proof(b.hashes, 3)), BatchCourt.SignedVoucher(b.vouchers[3], b.signatures[3]));
+        court.proveLeafMiscount(b.header, b.debits, 1, b.leaves[4], 4, proof(b.hashes, 4));
         // Replay: same root, same slot, fresh nonces, tiny debits.
         IVoucherEscrow.Debit[] memory d = new IVoucherEscrow.Debit[](2);
         d[0] = IVoucherEscrow.Debit({client: clientA, firstNonce: 3, lastNonce: 5, count: 3, amount: 1});
