@@ -346,7 +346,6 @@ const BATCH_HEADER_TUPLE = {
     { name: "challengeDeadline", type: "uint64" },
     { name: "feeBps", type: "uint16" },
     { name: "auditFeeBps", type: "uint16" },
-    { name: "openChallenges", type: "uint32" },
   ],
 } as const;
 

@@ -82,10 +82,10 @@ export async function batchHiddenCheat(w: World): Promise<AttackRow> {
   if (!cheat) throw new Error("batch-hidden-cheat: no cheat found");
   const jobs = [await served(w, promptOf(42, P), honestData(w, promptOf(42, P), NEW)), await served(w, prompt, cheat.committed), await served(w, promptOf(43, P), honestData(w, promptOf(43, P), NEW))];
   const batch = buildBatch(jobs);
-  let header = await commit(w, batch);
+  const header = await commit(w, batch);
   const index = batch.jobs.indexOf(jobs[1]!);
-  const adopted = await adoptBatchedJob(w.as.verifier, { header, debits: batch.debits, leaf: batch.leaves[index]!, index, proof: batch.tree.proof(index) });
-  header = adopted.header;
+  // The verifier has the leaf and the client's voucher from the prover's leaf endpoint (§5.8).
+  const adopted = await adoptBatchedJob(w.as.verifier, { header, debits: batch.debits, leaf: batch.leaves[index]!, index, proof: batch.tree.proof(index), voucher: jobs[1]!.voucher, signature: jobs[1]!.signature });
   const row = await disputeAndScore(w, "batch-hidden-cheat", ledger, from, adopted.jobId, cheat.prover, cheat.committed, { inputTokens: P, samplingParams: 0n, jobId: adopted.jobId });
   // The batch's honest jobs are claimed on their own clock; the cheat is paid nothing.
   const now = await w.now();
@@ -139,13 +139,13 @@ async function voidRow(
   const jobs = [await served(w, promptOf(45, P), honestData(w, promptOf(45, P), NEW)), await served(w, promptOf(46, P), honestData(w, promptOf(46, P), NEW))];
   const before = (await readVoucherAccount(w.as.governance, { client: addr(w, "client"), prover: addr(w, "cheater") })).balance;
   const batch = shape(jobs);
-  let header = await commit(w, batch);
+  const header = await commit(w, batch);
   const index = pick(batch);
   const ref = { debits: batch.debits, leaf: batch.leaves[index]!, index, proof: batch.tree.proof(index) };
   const creditBefore = await courtCredit(w, by);
   const stakeBefore = await stakeOf(w, "cheater");
   if (how === "challenge") {
-    ({ header } = await challengeLeaf(w.as[by], { header, index }));
+    await challengeLeaf(w.as[by], { header, index });
     // The cheater tries to answer with the client's real voucher for that nonce, if any.
     const job = batch.jobs[index];
     if (job && cheaterAnswers) await answerLeaf(w.as.cheater, { header, ...ref, voucher: job.voucher, signature: job.signature }).catch(() => undefined);

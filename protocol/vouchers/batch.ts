@@ -35,8 +35,10 @@ export type BatchHeader = {
   challengeDeadline: bigint;
   feeBps: number;
   auditFeeBps: number;
-  openChallenges: number;
 };
+
+/** What disputes changed on a live batch (VoucherEscrow.batchState). */
+export type BatchState = { openChallenges: number; holdUntil: bigint; adoptedTotal: bigint };
 
 export const JOB_DOMAIN = keccak256(toHex("stepproof.batch-job.v1"));
 

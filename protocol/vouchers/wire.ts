@@ -65,9 +65,8 @@ export const voucherWireSchema = z
 
 const signature = z
   .string({ invalid_type_error: "must be 0x hex" })
-  // 65 bytes for an EOA; an ERC-1271 wallet's signature may be any length (PROTOCOL §5.8).
-  .regex(/^0x([0-9a-fA-F]{2})+$/, "must be non-empty 0x hex of whole bytes")
-  .max(2 + 2 * 4096, "is longer than 4096 bytes")
+  // Vouchers are plain ECDSA (PROTOCOL §5.8): 65 bytes, or 64 in the compact form.
+  .regex(/^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$/, "must be a 64- or 65-byte 0x ECDSA signature")
   .transform((s) => s as Hex);
 
 const voucherHeaderSchema = z.object({ voucher: voucherWireSchema, signature }).strict();
@@ -172,7 +171,6 @@ const headerSchema = z
     challengeDeadline: uint(64),
     feeBps: count(16),
     auditFeeBps: count(16),
-    openChallenges: count(32),
   })
   .strict();
 
@@ -203,9 +201,12 @@ const leafResponseSchema = z.object({
   index: count(32),
   leaf: leafSchema,
   proof: z.array(bytes32).max(32, "is deeper than 32 levels"),
+  // The client's signed voucher: whoever holds it may move the job into the JobEscrow (§5.8).
+  voucher: voucherWireSchema,
+  signature,
 });
 
-export type BatchedLeaf = { batchId: Hex; header: BatchHeader; debits: Debit[]; index: number; leaf: JobLeaf; proof: Hex[] };
+export type BatchedLeaf = { batchId: Hex; header: BatchHeader; debits: Debit[]; index: number; leaf: JobLeaf; proof: Hex[]; voucher: Voucher; signature: Hex };
 
 const str = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
 
@@ -218,10 +219,10 @@ export const jobLeafFromJson = (json: unknown): JobLeaf => parse(leafSchema, jso
 
 /** The 200 body of the leaf endpoint. */
 export function encodeLeafResponse(b: BatchedLeaf) {
-  return { batch_id: b.batchId, header: batchHeaderToJson(b.header), debits: b.debits.map(debitToJson), index: b.index, leaf: jobLeafToJson(b.leaf), proof: b.proof };
+  return { batch_id: b.batchId, header: batchHeaderToJson(b.header), debits: b.debits.map(debitToJson), index: b.index, leaf: jobLeafToJson(b.leaf), proof: b.proof, voucher: voucherToJson(b.voucher), signature: b.signature };
 }
 
 export function decodeLeafResponse(json: unknown): BatchedLeaf {
   const r = parse(leafResponseSchema, json);
-  return { batchId: r.batch_id, header: r.header, debits: r.debits, index: r.index, leaf: r.leaf, proof: r.proof };
+  return { batchId: r.batch_id, header: r.header, debits: r.debits, index: r.index, leaf: r.leaf, proof: r.proof, voucher: r.voucher, signature: r.signature };
 }

@@ -2,6 +2,7 @@ import { encodeAbiParameters, keccak256, parseEventLogs, type Address, type Hex,
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { batchCourtAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import { TransactionError } from "../../protocol/chain/actions/send.js";
+import { readBatchState } from "../../protocol/chain/actions/vouchers.js";
 import { buildBatch, entryOf, type Batch, type BatchHeader, type ServedJob } from "../../protocol/vouchers/batch.js";
 import type { PersistedTxSender } from "../state/tx-sender.js";
 import type { VoucherBatchRow, VoucherJobRow, VoucherJobs } from "../state/voucher-jobs.js";
@@ -35,9 +36,6 @@ export const batchIdOf = (prover: Address, slot: bigint): Hex => keccak256(encod
  * once its window has passed.
  */
 export class BatchCommitter {
-  /** Headers as they stand after adoptions and challenges, by batch id. */
-  readonly #current = new Map<string, BatchHeader>();
-
   constructor(readonly o: BatchCommitterOptions) {}
 
   async tick(): Promise<void> {
@@ -51,11 +49,6 @@ export class BatchCommitter {
   batchOf(row: VoucherBatchRow): { batch: Batch; rows: VoucherJobRow[] } {
     const rows = row.voucherHashes.map((h) => this.o.vouchers.job(h)!);
     return { batch: buildBatch(rows.map(servedOf)), rows };
-  }
-
-  /** The header as it stands now (after adoptions and challenges this node has seen). */
-  currentHeader(row: VoucherBatchRow): BatchHeader | undefined {
-    return this.#current.get(row.batchId.toLowerCase()) ?? row.header;
   }
 
   async #now(): Promise<bigint> {
@@ -139,52 +132,43 @@ export class BatchCommitter {
     }
   }
 
+  /** Reserve more stake when the new batch's collateral would not fit beside what live batches hold. */
   async #ensureReserve(total: bigint): Promise<void> {
     const { o } = this;
     const escrow = o.clients.deployment.contracts.voucherEscrow!;
-    const [reserved, book, params] = await Promise.all([
-      o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "reserved", args: [o.prover] }),
-      o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "book", args: [o.prover] }),
+    const [reserve, params] = await Promise.all([
+      o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "reserveOf", args: [o.prover] }),
       o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "params" }),
     ]);
-    const need = ((book.exposure + total) * BigInt(params.collateralBps)) / 10_000n;
-    if (reserved >= need) return;
-    const amount = need - reserved + o.reserveHeadroom;
+    const need = reserve.held + (total * BigInt(params.collateralBps)) / 10_000n;
+    if (reserve.reserved >= need) return;
+    const amount = need - reserve.reserved + o.reserveHeadroom;
     const sent = await o.sender.send({ kind: "reserve", key: `${Date.now()}`, address: escrow, abi: voucherEscrowAbi, functionName: "reserve", args: [amount], what: `reserve ${amount} of stake for voucher batches` });
     await sent.receipt;
     o.log.info({ amount: amount.toString() }, "reserved stake for voucher batches");
   }
 
-  /** Apply the court's events on a live batch; answer open leaf challenges. */
+  /** Read the court's events on a live batch: record adoptions and voids, answer open leaf challenges. */
   async #follow(row: VoucherBatchRow): Promise<void> {
     const { o } = this;
-    if (!row.header || row.commitBlock === undefined) return;
+    const header = row.header;
+    if (!header || row.commitBlock === undefined) return;
     // Court events are rare (a dispute, a challenge): read them all since the commit, keep this batch's.
     const logs = await o.clients.publicClient.getLogs({ address: o.clients.deployment.contracts.batchCourt!, fromBlock: row.commitBlock, toBlock: "latest" });
     const events = parseEventLogs({ abi: batchCourtAbi, logs }).filter((e) => "batchId" in e.args && (e.args as { batchId: Hex }).batchId.toLowerCase() === row.batchId.toLowerCase());
-    const { batch } = this.batchOf(row);
-    let header: BatchHeader = { ...row.header };
     const open = new Set<number>();
     for (const ev of events) {
-      if (ev.eventName === "JobAdopted") {
-        const leaf = batch.leaves[ev.args.index]!;
-        const charge = BigInt(leaf.inputTokens) * leaf.inputPrice + BigInt(leaf.outputTokens) * leaf.outputPrice;
-        const moved = header.total === 0n ? 0n : (header.collateral * charge) / header.total;
-        header = { ...header, total: header.total - charge, collateral: header.collateral - moved };
-        o.vouchers.setAdopted(row.batchId, ev.args.index, ev.args.jobId);
-      } else if (ev.eventName === "LeafChallenged") {
-        header = { ...header, openChallenges: header.openChallenges + 1 };
-        open.add(ev.args.index);
-      } else if (ev.eventName === "LeafAnswered") {
-        header = { ...header, openChallenges: header.openChallenges - 1 };
-        open.delete(ev.args.index);
-      } else if (ev.eventName === "BatchVoided") {
+      if (ev.eventName === "JobAdopted") o.vouchers.setAdopted(row.batchId, ev.args.index, ev.args.jobId);
+      else if (ev.eventName === "LeafChallenged") open.add(ev.args.index);
+      else if (ev.eventName === "LeafAnswered") open.delete(ev.args.index);
+      else if (ev.eventName === "BatchVoided") {
         o.vouchers.setBatch(row.batchId, { state: "voided" });
         o.log.warn({ batchId: row.batchId, reason: ev.args.reason }, "a voucher batch was voided: its clients are refunded and this node slashed");
         return;
       }
     }
-    this.#current.set(row.batchId.toLowerCase(), header);
+    if (open.size === 0) return;
+    const { batch } = this.batchOf(row);
     for (const index of open) {
       const job = batch.jobs[index]!;
       try {
@@ -198,8 +182,6 @@ export class BatchCommitter {
           what: `answer the challenge of leaf ${index} of batch ${row.batchId}`,
         });
         await sent.receipt;
-        header = { ...header, openChallenges: header.openChallenges - 1 };
-        this.#current.set(row.batchId.toLowerCase(), header);
         o.log.info({ batchId: row.batchId, index }, "answered a leaf challenge with the client's voucher");
       } catch (err) {
         o.log.warn({ batchId: row.batchId, index, err: String(err) }, "answering a leaf challenge failed; retried next pass");
@@ -212,8 +194,10 @@ export class BatchCommitter {
     const now = await this.#now();
     let claimed = 0;
     for (const row of o.vouchers.batchesIn(["committed"])) {
-      const header = this.currentHeader(row);
-      if (!header || now <= header.challengeDeadline || header.openChallenges !== 0) continue;
+      const header = row.header;
+      if (!header || now <= header.challengeDeadline) continue;
+      const state = await readBatchState(o.clients, { batchId: row.batchId });
+      if (state.openChallenges !== 0 || now <= state.holdUntil) continue;
       try {
         const sent = await o.sender.send({ kind: "claim", key: row.batchId, address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "claimBatch", args: [header], what: `claim batch ${row.batchId}` });
         await sent.receipt;

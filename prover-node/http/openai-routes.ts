@@ -7,10 +7,14 @@ import type { TextTokenizer, TokenizerFiles } from "../../protocol/prompt/tokeni
 import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { ApiError } from "../errors.js";
 import type { JobService, ServedJob } from "../serve/job-service.js";
+import type { ServedVoucherJob, VoucherService } from "../serve/voucher-service.js";
+import { VOUCHER_HEADER } from "../../protocol/vouchers/wire.js";
 import { chatRequestSchema, completionRequestSchema, JOB_HEADER, jobIdHeaderSchema } from "./schemas.js";
 
 export type OpenAiRoutesOptions = {
   jobs: JobService;
+  /** Serving on signed vouchers (PROTOCOL §5.8), when the node enables it. */
+  vouchers?: VoucherService;
   manifest: ModelManifest;
   /** The package's tokenizer (its files checked against the manifest) and those files' bytes. */
   tokenizer: TextTokenizer;
@@ -28,6 +32,9 @@ function promptError(err: unknown): unknown {
 }
 
 type Kind = "completion" | "chat";
+
+/** What a served request answers with, per-job or voucher alike. */
+type Served = { inputTokens: number; outputTokenIds: number[]; finishReason: "stop" | "length"; stepproof: object };
 
 export function parseBody<T>(schema: ZodType<T, any, any>, body: unknown): T {
   const r = schema.safeParse(body);
@@ -47,6 +54,20 @@ function resolveJobId(header: string | string[] | undefined, fromBody: bigint | 
   const id = fromHeader ?? fromBody;
   if (id === undefined) throw new ApiError(400, "missing_job_id", `name the paid job with the ${JOB_HEADER} header or the stepproof_job_id body field`);
   return id;
+}
+
+/** The `stepproof` object of a voucher job (PROTOCOL §5.8): no job id, the voucher's hash instead. */
+export function voucherFields(s: ServedVoucherJob) {
+  return {
+    job_id: null,
+    voucher_hash: s.voucherHash,
+    trace_root: s.traceRoot,
+    output_root: s.outputRoot,
+    output_token_ids: s.outputTokenIds,
+    input_tokens: s.inputTokens,
+    output_tokens: s.outputTokenIds.length,
+    commit_tx: null,
+  };
 }
 
 /** The `stepproof` object every response carries (PROTOCOL §5.6). */
@@ -100,7 +121,10 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
   const handle = (kind: Kind) => async (req: FastifyRequest, reply: FastifyReply) => {
     const body = kind === "completion" ? parseBody(completionRequestSchema, req.body) : parseBody(chatRequestSchema, req.body);
     if (!servesModel(body.model)) throw new ApiError(404, "model_not_found", `this node serves ${manifest.modelId} (${manifest.name}), not ${body.model}`);
-    const jobId = resolveJobId(req.headers[JOB_HEADER], body.stepproof_job_id);
+    // A paid job (x-stepproof-job) or a signed voucher (x-stepproof-voucher, PROTOCOL §5.8).
+    const voucherHeader = req.headers[VOUCHER_HEADER];
+    const byVoucher = voucherHeader !== undefined && req.headers[JOB_HEADER] === undefined && body.stepproof_job_id === undefined;
+    const jobId = byVoucher ? undefined : resolveJobId(req.headers[JOB_HEADER], body.stepproof_job_id);
     let promptTokens: number[];
     let stop: string[];
     try {
@@ -110,19 +134,28 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
       throw promptError(err);
     }
     const maxTokens = body.max_tokens ?? ("messages" in body ? (body as { max_completion_tokens?: number | null }).max_completion_tokens : undefined) ?? undefined;
-    const admitted = await o.jobs.admit(jobId, promptTokens, maxTokens);
-    const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${jobId}`;
+    let work: { id: string; run(onToken: (token: number) => boolean): Promise<Served> };
+    if (jobId === undefined) {
+      if (!o.vouchers) throw new ApiError(501, "vouchers_unavailable", "this node does not serve vouchers (config vouchers.enabled)");
+      const admitted = await o.vouchers.admit(Array.isArray(voucherHeader) ? voucherHeader[0]! : voucherHeader!, promptTokens, maxTokens);
+      const vouchers = o.vouchers;
+      work = { id: admitted.voucherHash.slice(2, 18), run: async (cb) => { const s = await vouchers.run(admitted, cb); return { ...s, stepproof: voucherFields(s) }; } };
+    } else {
+      const admitted = await o.jobs.admit(jobId, promptTokens, maxTokens);
+      work = { id: jobId.toString(), run: async (cb) => { const s = await o.jobs.run(admitted, cb); return { ...s, stepproof: stepproofFields(s) }; } };
+    }
+    const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${work.id}`;
     const created = Math.floor(Date.now() / 1000);
-    const usage = (s: ServedJob) => ({ prompt_tokens: s.inputTokens, completion_tokens: s.outputTokenIds.length, total_tokens: s.inputTokens + s.outputTokenIds.length });
+    const usage = (s: Served) => ({ prompt_tokens: s.inputTokens, completion_tokens: s.outputTokenIds.length, total_tokens: s.inputTokens + s.outputTokenIds.length });
 
     // The output text (PROTOCOL §5.6): decoded after the prompt, cut at the first stop string;
     // generation ends with the token that completed a stop string.
     const text = new OutputText(o.tokenizer, promptTokens, stop);
-    const finishReason = (s: ServedJob) => (text.stopped ? "stop" : s.finishReason);
+    const finishReason = (s: Served) => (text.stopped ? "stop" : s.finishReason);
 
     if (!body.stream) {
       let content = "";
-      const s = await o.jobs.run(admitted, (token) => {
+      const s = await work.run((token) => {
         content += text.push(token);
         return text.stopped;
       });
@@ -131,7 +164,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
         kind === "chat"
           ? { index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: finishReason(s) }
           : { index: 0, text: content, logprobs: null, finish_reason: finishReason(s) };
-      return reply.send({ id, object: kind === "chat" ? "chat.completion" : "text_completion", created, model: body.model, choices: [choice], usage: usage(s), stepproof: stepproofFields(s) });
+      return reply.send({ id, object: kind === "chat" ? "chat.completion" : "text_completion", created, model: body.model, choices: [choice], usage: usage(s), stepproof: s.stepproof });
     }
 
     // Streaming: every check has passed, so from here on the answer is 200 + SSE.
@@ -149,14 +182,14 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
     let first = true;
     try {
       // A client that disconnects does not stop the job: it is paid per token and committed anyway.
-      const s = await o.jobs.run(admitted, (token) => {
+      const s = await work.run((token) => {
         send({ id, object, created, model: body.model, choices: [chunk(text.push(token), null, first)] });
         first = false;
         return text.stopped;
       });
       const tail = text.finish();
       if (tail) send({ id, object, created, model: body.model, choices: [chunk(tail, null)] });
-      send({ id, object, created, model: body.model, choices: [chunk("", finishReason(s))], usage: usage(s), stepproof: stepproofFields(s) });
+      send({ id, object, created, model: body.model, choices: [chunk("", finishReason(s))], usage: usage(s), stepproof: s.stepproof });
       res.write("data: [DONE]\n\n");
     } catch (err) {
       req.log.error({ err }, "generation failed mid-stream");

@@ -103,27 +103,26 @@ describe.each([
       expect(await gov.publicClient.readContract({ address: deployment.contracts.batchCourt!, abi: batchCourtAbi, functionName: "leafHash", args: [leaf] })).toBe(jobLeafHash(leaf));
       expect(verifyJobLeaf(batch.tree.root, batch.leaves.length, leaf, i, batch.tree.proof(i))).toBe(true);
     }
-    let { header } = await commitBatch(prover, { slot: 0n, batch });
+    const { header } = await commitBatch(prover, { slot: 0n, batch });
     expect(header.total).toBe(batch.total);
     expect((await readVoucherAccount(gov, { client: addr(clientA), prover: addr(prover) })).nextNonce).toBe(3n);
 
     // A verifier challenges leaf 1; the prover answers with the client's signed voucher.
     const ref = (i: number) => ({ debits: batch.debits, leaf: batch.leaves[i]!, index: i, proof: batch.tree.proof(i) });
-    ({ header } = await challengeLeaf(verifier, { header, index: 1 }));
+    await challengeLeaf(verifier, { header, index: 1 });
     await expect(claimBatch(gov, { header })).rejects.toThrow(/ChallengeWindowOpen|ChallengesOpen/);
-    ({ header } = await answerLeaf(prover, { header, ...ref(1), voucher: batch.jobs[1]!.voucher, signature: batch.jobs[1]!.signature }));
+    await answerLeaf(prover, { header, ...ref(1), voucher: batch.jobs[1]!.voucher, signature: batch.jobs[1]!.signature });
 
     // One job moves into the JobEscrow (where a dispute would run); the rest stays in the batch.
     const moved = 4;
-    const adopted = await adoptBatchedJob(verifier, { header, ...ref(moved) });
-    header = adopted.header;
+    const adopted = await adoptBatchedJob(verifier, { header, ...ref(moved), voucher: batch.jobs[moved]!.voucher, signature: batch.jobs[moved]!.signature });
     const job = await c.jobEscrow.read.getJob([adopted.jobId]);
     expect(job.status).toBe(JobStatus.Committed);
     expect(job.client).toBe(batch.leaves[moved]!.client);
     expect(job.escrowed).toBe(chargeOf(batch.leaves[moved]!));
 
     // A second claim of the same leaf is refused by name.
-    const again = await adoptBatchedJob(verifier, { header, ...ref(moved) }).catch((e: unknown) => e);
+    const again = await adoptBatchedJob(verifier, { header, ...ref(moved), voucher: batch.jobs[moved]!.voucher, signature: batch.jobs[moved]!.signature }).catch((e: unknown) => e);
     expect((again as TransactionError).revertName).toBe("AlreadyAdopted");
 
     const testClient = createTestClient({ mode: "anvil", transport: http(chain.url) });

@@ -139,7 +139,7 @@ class FakeProver {
   private async commit(a: Accepted): Promise<BatchedLeaf> {
     const batch = buildBatch([{ voucher: a.voucher, voucherHash: a.voucherHash, signature: a.signature, traceRoot: a.traceRoot, outputRoot: tokenRoot(a.ids, a.inputTokens), outputTokens: a.ids.length + this.extraOutputs }]);
     const { batchId, header } = await commitBatch(this.prover, { slot: this.slot++, batch });
-    return { batchId, header, debits: batch.debits, index: 0, leaf: batch.leaves[0]!, proof: batch.tree.proof(0) };
+    return { batchId, header, debits: batch.debits, index: 0, leaf: batch.leaves[0]!, proof: batch.tree.proof(0), voucher: a.voucher, signature: a.signature };
   }
 }
 
@@ -239,7 +239,8 @@ describe("voucher jobs (client)", () => {
     expect(challenge.fee).toBeGreaterThan(0n);
     // The stored header now counts the open challenge.
     const stored = await client.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "batchHash", args: [a.batched!.batchId] });
-    expect(stored).toBe(batchHeaderHash({ ...header, openChallenges: 1 }));
+    // The header never changes after commit (PROTOCOL §5.8): the challenge is in the batch's state.
+    expect(stored).toBe(batchHeaderHash(header));
   });
 
   it("the CLI deposits for a prover and runs a voucher job, checking its batch", async () => {

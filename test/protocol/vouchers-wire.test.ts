@@ -85,8 +85,11 @@ describe("voucher header (PROTOCOL §5.8 wire)", () => {
     expect(fieldOf(() => decodeVoucherHeader(raw({ voucher: v, signature: "0x" })))).toBe("signature");
     expect(fieldOf(() => decodeVoucherHeader(raw({ voucher: v, signature: "0xabc" })))).toBe("signature");
     expect(fieldOf(() => decodeVoucherHeader(raw({ voucher: v })))).toBe("signature");
-    expect(fieldOf(() => decodeVoucherHeader(raw({ signature: "0x00" })))).toBe("voucher");
-    expect(fieldOf(() => decodeVoucherHeader(raw({ voucher: v, signature: "0x00", more: 1 })))).toBe("more");
+    const sig65 = `0x${"ab".repeat(65)}`;
+    expect(fieldOf(() => decodeVoucherHeader(raw({ signature: sig65 })))).toBe("voucher");
+    expect(fieldOf(() => decodeVoucherHeader(raw({ voucher: v, signature: sig65, more: 1 })))).toBe("more");
+    // Vouchers are plain ECDSA (PROTOCOL §5.8): a longer, wallet-style signature is refused.
+    expect(fieldOf(() => decodeVoucherHeader(raw({ voucher: v, signature: `0x${"ab".repeat(66)}` })))).toBe("signature");
     expect(fieldOf(() => decodeVoucherHeader(raw("[1,2]")))).toBe("body");
     expect(fieldOf(() => decodeVoucherHeader(raw("{not json")))).toBe("header");
     expect(fieldOf(() => decodeVoucherHeader("a+b/c="))).toBe("header");
@@ -113,9 +116,10 @@ describe("next-nonce and leaf responses", () => {
     const batch = buildBatch(jobs);
     const header: BatchHeader = {
       prover: PROVER, slot: 3n, jobsRoot: batch.tree.root, leafCount: 3, debitsHash: keccak256("0x01"), total: batch.total, collateral: 2n * batch.total,
-      committedAt: 1_700_000_000n, challengeDeadline: 1_700_003_600n, feeBps: 250, auditFeeBps: 500, openChallenges: 0,
+      committedAt: 1_700_000_000n, challengeDeadline: 1_700_003_600n, feeBps: 250, auditFeeBps: 500,
     };
-    const b = { batchId: keccak256("0x02"), header, debits: batch.debits, index: 2, leaf: batch.leaves[2]!, proof: batch.tree.proof(2) };
+    const sig65 = `0x${"cd".repeat(65)}` as Hex;
+    const b = { batchId: keccak256("0x02"), header, debits: batch.debits, index: 2, leaf: batch.leaves[2]!, proof: batch.tree.proof(2), voucher: { ...jobs[2]!.voucher, modelId: jobs[2]!.voucher.modelId.toLowerCase() as Hex, promptRoot: jobs[2]!.voucher.promptRoot.toLowerCase() as Hex }, signature: sig65 };
     const wire = JSON.parse(JSON.stringify(encodeLeafResponse(b))) as Record<string, any>;
     expect(wire.header.slot).toBe("3");
     expect(wire.header.leafCount).toBe(3);

@@ -3,7 +3,7 @@ import { StepproofError } from "../../errors.js";
 import { batchCourtAbi, testTokenAbi, voucherEscrowAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
-import { entryOf, type Batch, type BatchHeader, type Debit, type JobLeaf } from "../../vouchers/batch.js";
+import { entryOf, type Batch, type BatchHeader, type BatchState, type Debit, type JobLeaf } from "../../vouchers/batch.js";
 import type { Voucher } from "../../vouchers/voucher.js";
 
 /** Voucher-path actions (PROTOCOL §5.8): deposits, reserves, batch commit/claim and disputes. */
@@ -90,32 +90,34 @@ export async function sweepBatchFees(clients: StepproofClients) {
 
 type LeafRef = { header: BatchHeader; debits: readonly Debit[]; leaf: JobLeaf; index: number; proof: readonly Hex[] };
 
-/** Move one job of a live batch into the JobEscrow to dispute it there; returns its job id. */
-export async function adoptBatchedJob(clients: StepproofClients, p: LeafRef): Promise<{ hash: Hex; jobId: bigint; header: BatchHeader }> {
+/**
+ * Move one job of a live batch into the JobEscrow to dispute it there (it needs the client's
+ * signed voucher, which the prover serves with the leaf); returns its job id.
+ */
+export async function adoptBatchedJob(clients: StepproofClients, p: LeafRef & { voucher: Voucher; signature: Hex }): Promise<{ hash: Hex; jobId: bigint }> {
   const { court } = voucherAddresses(clients);
   const { hash, receipt } = await sendContractTransaction(clients, {
     address: court,
     abi: batchCourtAbi,
     functionName: "adoptJob",
-    args: [p.header, p.debits, BigInt(entryOf(p.debits, p.index)), p.leaf, p.index, p.proof],
+    args: [p.header, p.debits, { entry: BigInt(entryOf(p.debits, p.index)), index: p.index, leaf: p.leaf, proof: p.proof }, { voucher: p.voucher, signature: p.signature }],
     what: `move job ${p.index} of batch slot ${p.header.slot} into the JobEscrow`,
   });
   const [ev] = parseEventLogs({ abi: batchCourtAbi, logs: receipt.logs, eventName: "JobAdopted" });
   if (!ev) throw new StepproofError(`Adoption ${hash} emitted no JobAdopted event.`);
-  const charge = BigInt(p.leaf.inputTokens) * p.leaf.inputPrice + BigInt(p.leaf.outputTokens) * p.leaf.outputPrice;
-  const moved = p.header.total === 0n ? 0n : (p.header.collateral * charge) / p.header.total;
-  return { hash, jobId: ev.args.jobId, header: { ...p.header, total: p.header.total - charge, collateral: p.header.collateral - moved } };
+  return { hash, jobId: ev.args.jobId };
 }
 
-export async function challengeLeaf(clients: StepproofClients, p: { header: BatchHeader; index: number }): Promise<{ hash: Hex; header: BatchHeader }> {
-  const { court } = voucherAddresses(clients);
-  const fee = await clients.publicClient.readContract({ address: voucherAddresses(clients).vouchers, abi: voucherEscrowAbi, functionName: "challengeFee" });
+/** Demand leaf `index` with its voucher from the prover (the challenge fee is approved and paid). */
+export async function challengeLeaf(clients: StepproofClients, p: { header: BatchHeader; index: number }): Promise<{ hash: Hex }> {
+  const { court, vouchers } = voucherAddresses(clients);
+  const fee = await clients.publicClient.readContract({ address: vouchers, abi: voucherEscrowAbi, functionName: "challengeFee" });
   await approve(clients, court, fee);
   const { hash } = await sendContractTransaction(clients, { address: court, abi: batchCourtAbi, functionName: "challengeLeaf", args: [p.header, p.index], what: `challenge leaf ${p.index} of batch slot ${p.header.slot}` });
-  return { hash, header: { ...p.header, openChallenges: p.header.openChallenges + 1 } };
+  return { hash };
 }
 
-export async function answerLeaf(clients: StepproofClients, p: LeafRef & { voucher: Voucher; signature: Hex }): Promise<{ hash: Hex; header: BatchHeader }> {
+export async function answerLeaf(clients: StepproofClients, p: LeafRef & { voucher: Voucher; signature: Hex }): Promise<{ hash: Hex }> {
   const { court } = voucherAddresses(clients);
   const { hash } = await sendContractTransaction(clients, {
     address: court,
@@ -124,7 +126,14 @@ export async function answerLeaf(clients: StepproofClients, p: LeafRef & { vouch
     args: [p.header, p.debits, BigInt(entryOf(p.debits, p.index)), p.leaf, p.index, p.proof, p.voucher, p.signature],
     what: `answer the challenge of leaf ${p.index}`,
   });
-  return { hash, header: { ...p.header, openChallenges: p.header.openChallenges - 1 } };
+  return { hash };
+}
+
+/** What disputes changed on a live batch. */
+export async function readBatchState(clients: StepproofClients, p: { batchId: Hex }): Promise<BatchState> {
+  const { vouchers } = voucherAddresses(clients);
+  const [state] = await clients.publicClient.readContract({ address: vouchers, abi: voucherEscrowAbi, functionName: "batchState", args: [p.batchId] });
+  return state;
 }
 
 export async function voidUnanswered(clients: StepproofClients, p: { header: BatchHeader; debits: readonly Debit[]; index: number }) {

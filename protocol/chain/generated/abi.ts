@@ -10205,6 +10205,22 @@ export const voucherEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "batchId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "holdUntil",
+        "type": "uint64"
+      }
+    ],
+    "name": "HeldUntil",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "account",
         "type": "address"
@@ -10602,11 +10618,6 @@ export const voucherEscrowAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "indexed": false,
@@ -11134,6 +11145,47 @@ export const voucherEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "batchId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "batchState",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint32",
+            "name": "openChallenges",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "holdUntil",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint128",
+            "name": "adoptedTotal",
+            "type": "uint128"
+          }
+        ],
+        "internalType": "struct IVoucherEscrow.BatchState",
+        "name": "state",
+        "type": "tuple"
+      },
+      {
+        "internalType": "uint256",
+        "name": "adoptedCollateral",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "prover",
         "type": "address"
@@ -11233,11 +11285,6 @@ export const voucherEscrowAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -11598,6 +11645,86 @@ export const voucherEscrowAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "prover",
+            "type": "address"
+          },
+          {
+            "internalType": "uint64",
+            "name": "slot",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "jobsRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "leafCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "debitsHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint128",
+            "name": "total",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint128",
+            "name": "collateral",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeDeadline",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint16",
+            "name": "feeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "auditFeeBps",
+            "type": "uint16"
+          }
+        ],
+        "internalType": "struct IVoucherEscrow.BatchHeader",
+        "name": "h",
+        "type": "tuple"
+      },
+      {
+        "internalType": "bool",
+        "name": "opened",
+        "type": "bool"
+      },
+      {
+        "internalType": "uint64",
+        "name": "hold",
+        "type": "uint64"
+      }
+    ],
+    "name": "noteChallenge",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "params",
     "outputs": [
@@ -11655,9 +11782,9 @@ export const voucherEscrowAbi = [
   {
     "inputs": [
       {
-        "internalType": "uint256",
+        "internalType": "uint128",
         "name": "amount",
-        "type": "uint256"
+        "type": "uint128"
       }
     ],
     "name": "release",
@@ -11723,11 +11850,6 @@ export const voucherEscrowAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -11746,11 +11868,6 @@ export const voucherEscrowAbi = [
         "internalType": "uint256",
         "name": "collateral",
         "type": "uint256"
-      },
-      {
-        "internalType": "bytes32",
-        "name": "nextHash",
-        "type": "bytes32"
       }
     ],
     "stateMutability": "nonpayable",
@@ -11845,11 +11962,6 @@ export const voucherEscrowAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -11871,9 +11983,9 @@ export const voucherEscrowAbi = [
   {
     "inputs": [
       {
-        "internalType": "uint256",
+        "internalType": "uint128",
         "name": "amount",
-        "type": "uint256"
+        "type": "uint128"
       }
     ],
     "name": "reserve",
@@ -11889,12 +12001,24 @@ export const voucherEscrowAbi = [
         "type": "address"
       }
     ],
-    "name": "reserved",
+    "name": "reserveOf",
     "outputs": [
       {
-        "internalType": "uint256",
+        "components": [
+          {
+            "internalType": "uint128",
+            "name": "reserved",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint128",
+            "name": "held",
+            "type": "uint128"
+          }
+        ],
+        "internalType": "struct IVoucherEscrow.Reserve",
         "name": "",
-        "type": "uint256"
+        "type": "tuple"
       }
     ],
     "stateMutability": "view",
@@ -11928,92 +12052,6 @@ export const voucherEscrowAbi = [
     ],
     "name": "setCourt",
     "outputs": [],
-    "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "components": [
-          {
-            "internalType": "address",
-            "name": "prover",
-            "type": "address"
-          },
-          {
-            "internalType": "uint64",
-            "name": "slot",
-            "type": "uint64"
-          },
-          {
-            "internalType": "bytes32",
-            "name": "jobsRoot",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "leafCount",
-            "type": "uint32"
-          },
-          {
-            "internalType": "bytes32",
-            "name": "debitsHash",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "uint128",
-            "name": "total",
-            "type": "uint128"
-          },
-          {
-            "internalType": "uint128",
-            "name": "collateral",
-            "type": "uint128"
-          },
-          {
-            "internalType": "uint64",
-            "name": "committedAt",
-            "type": "uint64"
-          },
-          {
-            "internalType": "uint64",
-            "name": "challengeDeadline",
-            "type": "uint64"
-          },
-          {
-            "internalType": "uint16",
-            "name": "feeBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint16",
-            "name": "auditFeeBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
-          }
-        ],
-        "internalType": "struct IVoucherEscrow.BatchHeader",
-        "name": "h",
-        "type": "tuple"
-      },
-      {
-        "internalType": "uint32",
-        "name": "openChallenges",
-        "type": "uint32"
-      }
-    ],
-    "name": "setOpenChallenges",
-    "outputs": [
-      {
-        "internalType": "bytes32",
-        "name": "nextHash",
-        "type": "bytes32"
-      }
-    ],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -12187,11 +12225,6 @@ export const voucherEscrowAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -12234,10 +12267,21 @@ export const voucherEscrowAbi = [
         "internalType": "uint256[]",
         "name": "refunds",
         "type": "uint256[]"
+      },
+      {
+        "internalType": "uint16",
+        "name": "shareBps",
+        "type": "uint16"
       }
     ],
     "name": "voidBatch",
-    "outputs": [],
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "fromLocked",
+        "type": "uint256"
+      }
+    ],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -12620,6 +12664,22 @@ export const batchCourtAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint32",
+        "name": "index",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "nonce",
+        "type": "uint64"
+      }
+    ],
+    "name": "NonceOutsideDebit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "instance",
         "type": "bytes32"
@@ -12685,6 +12745,27 @@ export const batchCourtAbi = [
       }
     ],
     "name": "UnverifiableSampling",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "instance",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "client",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "nonce",
+        "type": "uint64"
+      }
+    ],
+    "name": "VoucherAlreadyAdopted",
     "type": "error"
   },
   {
@@ -12846,9 +12927,15 @@ export const batchCourtAbi = [
       },
       {
         "indexed": false,
-        "internalType": "bytes32",
-        "name": "newHeaderHash",
-        "type": "bytes32"
+        "internalType": "uint256",
+        "name": "charge",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "collateral",
+        "type": "uint256"
       }
     ],
     "name": "JobAdopted",
@@ -12868,12 +12955,6 @@ export const batchCourtAbi = [
         "internalType": "uint32",
         "name": "index",
         "type": "uint32"
-      },
-      {
-        "indexed": false,
-        "internalType": "bytes32",
-        "name": "newHeaderHash",
-        "type": "bytes32"
       }
     ],
     "name": "LeafAnswered",
@@ -12905,12 +12986,6 @@ export const batchCourtAbi = [
         "internalType": "uint64",
         "name": "deadline",
         "type": "uint64"
-      },
-      {
-        "indexed": false,
-        "internalType": "bytes32",
-        "name": "newHeaderHash",
-        "type": "bytes32"
       }
     ],
     "name": "LeafChallenged",
@@ -13000,11 +13075,6 @@ export const batchCourtAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -13044,91 +13114,172 @@ export const batchCourtAbi = [
         "type": "tuple[]"
       },
       {
-        "internalType": "uint256",
-        "name": "entry",
-        "type": "uint256"
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "entry",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint32",
+            "name": "index",
+            "type": "uint32"
+          },
+          {
+            "components": [
+              {
+                "internalType": "bytes32",
+                "name": "voucherHash",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "address",
+                "name": "client",
+                "type": "address"
+              },
+              {
+                "internalType": "uint64",
+                "name": "nonce",
+                "type": "uint64"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "modelId",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "promptRoot",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "uint256",
+                "name": "samplingParams",
+                "type": "uint256"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "traceRoot",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "outputRoot",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "inputTokens",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "outputTokens",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint128",
+                "name": "inputPrice",
+                "type": "uint128"
+              },
+              {
+                "internalType": "uint128",
+                "name": "outputPrice",
+                "type": "uint128"
+              },
+              {
+                "internalType": "uint128",
+                "name": "cumulative",
+                "type": "uint128"
+              }
+            ],
+            "internalType": "struct IVoucherEscrow.JobLeaf",
+            "name": "leaf",
+            "type": "tuple"
+          },
+          {
+            "internalType": "bytes32[]",
+            "name": "proof",
+            "type": "bytes32[]"
+          }
+        ],
+        "internalType": "struct BatchCourt.LeafRef",
+        "name": "ref",
+        "type": "tuple"
       },
       {
         "components": [
           {
-            "internalType": "bytes32",
-            "name": "voucherHash",
-            "type": "bytes32"
+            "components": [
+              {
+                "internalType": "address",
+                "name": "client",
+                "type": "address"
+              },
+              {
+                "internalType": "address",
+                "name": "prover",
+                "type": "address"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "modelId",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "promptRoot",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "uint256",
+                "name": "samplingParams",
+                "type": "uint256"
+              },
+              {
+                "internalType": "uint32",
+                "name": "inputTokens",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "maxOutputTokens",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint128",
+                "name": "inputPrice",
+                "type": "uint128"
+              },
+              {
+                "internalType": "uint128",
+                "name": "outputPrice",
+                "type": "uint128"
+              },
+              {
+                "internalType": "uint64",
+                "name": "nonce",
+                "type": "uint64"
+              },
+              {
+                "internalType": "uint64",
+                "name": "expiry",
+                "type": "uint64"
+              }
+            ],
+            "internalType": "struct IVoucherEscrow.Voucher",
+            "name": "voucher",
+            "type": "tuple"
           },
           {
-            "internalType": "address",
-            "name": "client",
-            "type": "address"
-          },
-          {
-            "internalType": "uint64",
-            "name": "nonce",
-            "type": "uint64"
-          },
-          {
-            "internalType": "bytes32",
-            "name": "modelId",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "bytes32",
-            "name": "promptRoot",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "uint256",
-            "name": "samplingParams",
-            "type": "uint256"
-          },
-          {
-            "internalType": "bytes32",
-            "name": "traceRoot",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "bytes32",
-            "name": "outputRoot",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "inputTokens",
-            "type": "uint32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "outputTokens",
-            "type": "uint32"
-          },
-          {
-            "internalType": "uint128",
-            "name": "inputPrice",
-            "type": "uint128"
-          },
-          {
-            "internalType": "uint128",
-            "name": "outputPrice",
-            "type": "uint128"
-          },
-          {
-            "internalType": "uint128",
-            "name": "cumulative",
-            "type": "uint128"
+            "internalType": "bytes",
+            "name": "signature",
+            "type": "bytes"
           }
         ],
-        "internalType": "struct IVoucherEscrow.JobLeaf",
-        "name": "leaf",
+        "internalType": "struct BatchCourt.SignedVoucher",
+        "name": "sv",
         "type": "tuple"
-      },
-      {
-        "internalType": "uint32",
-        "name": "index",
-        "type": "uint32"
-      },
-      {
-        "internalType": "bytes32[]",
-        "name": "proof",
-        "type": "bytes32[]"
       }
     ],
     "name": "adoptJob",
@@ -13193,6 +13344,30 @@ export const batchCourtAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "instance",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "clientNonce",
+        "type": "bytes32"
+      }
+    ],
+    "name": "adoptedVoucher",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "components": [
           {
             "internalType": "address",
@@ -13248,11 +13423,6 @@ export const batchCourtAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -13522,11 +13692,6 @@ export const batchCourtAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -13729,11 +13894,6 @@ export const batchCourtAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -14105,11 +14265,6 @@ export const batchCourtAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -14299,11 +14454,6 @@ export const batchCourtAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
@@ -14614,11 +14764,6 @@ export const batchCourtAbi = [
             "internalType": "uint16",
             "name": "auditFeeBps",
             "type": "uint16"
-          },
-          {
-            "internalType": "uint32",
-            "name": "openChallenges",
-            "type": "uint32"
           }
         ],
         "internalType": "struct IVoucherEscrow.BatchHeader",
