@@ -28,6 +28,10 @@ import { RequestNonces } from "./state/request-nonces.js";
 import { RateLimiter } from "./http/rate-limit.js";
 import { createRequestAuth, registeredVerifiers } from "./http/request-auth.js";
 import { CapacityView, capacityJson } from "./capacity.js";
+import { VoucherJobs } from "./state/voucher-jobs.js";
+import { VoucherService, voucherTraceId } from "./serve/voucher-service.js";
+import { BatchCommitter } from "./batches/batch-committer.js";
+import { registerVoucherRoutes } from "./http/voucher-routes.js";
 import { ApiError } from "./errors.js";
 import type { FastifyRequest } from "fastify";
 
@@ -105,9 +109,36 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     corrupt: config.corrupt,
     log,
   });
+  // Serving on signed vouchers with batched settlement (PROTOCOL §5.8), when enabled.
+  const voucherJobs = config.vouchers.enabled ? new VoucherJobs(db.db) : undefined;
+  if (config.vouchers.enabled && !clients.deployment.contracts.voucherEscrow) {
+    throw new ConfigError("vouchers.enabled, but the deployment has no VoucherEscrow", { details: "redeploy (`npm run deploy`) to add the voucher contracts, or turn vouchers off" });
+  }
+  const voucherService = voucherJobs
+    ? new VoucherService({ clients, prover: account.address, manifest, store, batcher, vouchers: voucherJobs, metrics, prices: config.prices, minLifetimeSeconds: config.vouchers.minLifetimeSeconds, maxQueuedJobs: config.maxQueuedJobs, log })
+    : undefined;
+  const committer = voucherJobs
+    ? new BatchCommitter({
+        clients,
+        prover: account.address,
+        vouchers: voucherJobs,
+        sender,
+        intervalSeconds: config.vouchers.batchIntervalSeconds,
+        maxBatchJobs: config.vouchers.maxBatchJobs,
+        reserveHeadroom: config.vouchers.reserveHeadroom,
+        expiryMarginSeconds: Math.ceil(config.vouchers.minLifetimeSeconds / 2),
+        onAdopted: (jobId, job) => db.recordAdopted(jobId, { inputTokens: job.voucher.inputTokens, outputTokenIds: job.outputTokenIds ?? [], traceRoot: job.traceRoot!, outputRoot: job.outputRoot!, client: job.client }),
+        log,
+      })
+    : undefined;
+  /** A voucher job moved into the JobEscrow keeps its trace under its voucher hash. */
+  const traceIdOf = (jobId: bigint): string => {
+    const v = voucherJobs?.jobByJobId(jobId);
+    return v ? voucherTraceId(v.voucherHash) : jobId.toString();
+  };
   const disputeResponder = options.disputeResponder === false ? undefined : (options.disputeResponder ?? (clients.deployment.contracts.stepProofGame ? respondToDisputes : undefined));
   const capacity = new CapacityView(clients, account.address, manifest.modelId as `0x${string}`, config.prices, metrics, log);
-  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log, capacity, rpc, maxLogRange: config.chain.maxLogRange, confirmations: config.chain.confirmations }, config.loopIntervalMs);
+  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log, capacity, rpc, maxLogRange: config.chain.maxLogRange, confirmations: config.chain.confirmations, ...(committer ? { batches: committer, traceIdOf } : {}) }, config.loopIntervalMs);
 
   // Not fatal: `stepproof-prover register` may run after start; but say so loudly.
   const offer = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [account.address, manifest.modelId] });
@@ -149,8 +180,9 @@ export async function startProverNode(config: ProverConfig, options: StartProver
       return { prover: account.address, model: manifest.modelId, chainId: clients.chain.id, chainHead: (await clients.publicClient.getBlockNumber()).toString(), lastTickBlock: db.getCursor("lastTickBlock") ?? null, jobs: db.countByState(), queued: jobs.queued, capacity: capacityJson(c) };
     },
   });
-  registerOpenAiRoutes(app, { jobs, manifest, manifestBytes, tokenizer, tokenizerFiles, prover: account.address, prices: config.prices });
-  registerTraceRoutes(app, { db, store, auth, clients });
+  registerOpenAiRoutes(app, { jobs, ...(voucherService ? { vouchers: voucherService } : {}), manifest, manifestBytes, tokenizer, tokenizerFiles, prover: account.address, prices: config.prices });
+  registerTraceRoutes(app, { db, store, auth, clients, traceIdOf });
+  if (voucherService && voucherJobs && committer) registerVoucherRoutes(app, { service: voucherService, vouchers: voucherJobs, committer });
   try {
     await app.listen({ host: config.endpoint.host, port: config.endpoint.port });
   } catch (cause) {

@@ -20,6 +20,8 @@ export type BatchCommitterOptions = {
   reserveHeadroom: bigint;
   /** Jobs whose voucher expires within this many seconds are not batched (they could not land in time). */
   expiryMarginSeconds: number;
+  /** A job of a batch was moved into the JobEscrow as `jobId`: from then on it is settled and disputed there. */
+  onAdopted?: (jobId: bigint, job: VoucherJobRow) => void;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
 
@@ -158,7 +160,14 @@ export class BatchCommitter {
     const events = parseEventLogs({ abi: batchCourtAbi, logs }).filter((e) => "batchId" in e.args && (e.args as { batchId: Hex }).batchId.toLowerCase() === row.batchId.toLowerCase());
     const open = new Set<number>();
     for (const ev of events) {
-      if (ev.eventName === "JobAdopted") o.vouchers.setAdopted(row.batchId, ev.args.index, ev.args.jobId);
+      if (ev.eventName === "JobAdopted") {
+        const job = o.vouchers.job(row.voucherHashes[ev.args.index]!);
+        if (job && job.jobId === undefined) {
+          o.vouchers.setAdopted(row.batchId, ev.args.index, ev.args.jobId);
+          o.onAdopted?.(ev.args.jobId, job);
+          o.log.warn({ batchId: row.batchId, index: ev.args.index, jobId: ev.args.jobId.toString(), by: ev.args.by }, "a job of a voucher batch was moved into the JobEscrow (a dispute may follow)");
+        }
+      }
       else if (ev.eventName === "LeafChallenged") open.add(ev.args.index);
       else if (ev.eventName === "LeafAnswered") open.delete(ev.args.index);
       else if (ev.eventName === "BatchVoided") {

@@ -21,7 +21,7 @@ import type { RequestAuth } from "./request-auth.js";
  *   GET /v1/jobs/:id/trace?layer=l&positions=…    every chunk of h[t][l] for those t
  *   GET /v1/jobs/:id/trace?layer=tokens&positions=…  the token leaves, against the token roots
  */
-export function registerTraceRoutes(app: FastifyInstance, o: { db: ProverDb; store: TraceStore; auth: RequestAuth; clients: StepproofClients }): void {
+export function registerTraceRoutes(app: FastifyInstance, o: { db: ProverDb; store: TraceStore; auth: RequestAuth; clients: StepproofClients; traceIdOf?: (jobId: bigint) => string }): void {
   /** The job's client: kept in the database after the first read (the chain never changes it). */
   const clientOf = async (row: JobRow): Promise<Address> => {
     if (row.client) return row.client;
@@ -71,7 +71,8 @@ export function registerTraceRoutes(app: FastifyInstance, o: { db: ProverDb; sto
     // Cost proportional to the chunks returned (runtime/trace/trace-reader.ts), not to the trace.
     const chunks: ChunkProof[] = [];
     try {
-      const trace = o.store.reader(row.jobId.toString());
+      // A voucher job moved into the JobEscrow keeps its trace under its voucher (PROTOCOL §5.8).
+      const trace = o.store.reader(o.traceIdOf?.(row.jobId) ?? row.jobId.toString());
       for (const t of positions) {
         if (q.layer === "tokens") chunks.push(trace.tokenProof(t, row.inputTokens));
         else chunks.push(...trace.hiddenChunks(t, q.layer));

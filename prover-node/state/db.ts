@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
 import { ProverNodeError } from "../errors.js";
 
 /**
@@ -116,6 +116,16 @@ export class ProverDb {
     this.db
       .prepare("UPDATE jobs SET state = 'generated', output_token_ids = ?, trace_root = ?, output_root = ?, corrupted = ?, updated_at = ? WHERE job_id = ?")
       .run(JSON.stringify(r.outputTokenIds), r.traceRoot, r.outputRoot, r.corrupted ? 1 : 0, Date.now(), jobId.toString());
+  }
+
+  /**
+   * A voucher job moved into the JobEscrow as `jobId` (PROTOCOL §5.8): from now on it is a
+   * committed job like any other (trace reads, disputes, settlement), its trace under its voucher.
+   */
+  recordAdopted(jobId: bigint, r: { inputTokens: number; outputTokenIds: number[]; traceRoot: Hex; outputRoot: Hex; client: Address }): void {
+    this.db
+      .prepare("INSERT OR IGNORE INTO jobs (job_id, state, input_tokens, output_token_ids, trace_root, output_root, commit_deadline, client, updated_at) VALUES (?, 'committed', ?, ?, ?, ?, 0, ?, ?)")
+      .run(jobId.toString(), r.inputTokens, JSON.stringify(r.outputTokenIds), r.traceRoot, r.outputRoot, r.client, Date.now());
   }
 
   setState(jobId: bigint, state: JobState, extra: { commitTx?: Hex; error?: string } = {}): void {
