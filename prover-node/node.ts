@@ -32,6 +32,7 @@ import { VoucherJobs } from "./state/voucher-jobs.js";
 import { VoucherService, voucherTraceId } from "./serve/voucher-service.js";
 import { BatchCommitter } from "./batches/batch-committer.js";
 import { registerVoucherRoutes } from "./http/voucher-routes.js";
+import type { JobRow } from "./state/db.js";
 import { ApiError } from "./errors.js";
 import type { FastifyRequest } from "fastify";
 
@@ -115,7 +116,20 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     throw new ConfigError("vouchers.enabled, but the deployment has no VoucherEscrow", { details: "redeploy (`npm run deploy`) to add the voucher contracts, or turn vouchers off" });
   }
   const voucherService = voucherJobs
-    ? new VoucherService({ clients, prover: account.address, manifest, store, batcher, vouchers: voucherJobs, metrics, prices: config.prices, minLifetimeSeconds: config.vouchers.minLifetimeSeconds, maxQueuedJobs: config.maxQueuedJobs, log })
+    ? new VoucherService({
+        clients,
+        prover: account.address,
+        manifest,
+        store,
+        batcher,
+        vouchers: voucherJobs,
+        metrics,
+        prices: config.prices,
+        minLifetimeSeconds: config.vouchers.minLifetimeSeconds,
+        maxQueuedJobs: config.maxQueuedJobs,
+        ...(config.corrupt ? { corrupt: { config: config.corrupt, modelDir: config.model.dir, executionProvider: config.model.executionProvider } } : {}),
+        log,
+      })
     : undefined;
   const committer = voucherJobs
     ? new BatchCommitter({
@@ -181,7 +195,22 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     },
   });
   registerOpenAiRoutes(app, { jobs, ...(voucherService ? { vouchers: voucherService } : {}), manifest, manifestBytes, tokenizer, tokenizerFiles, prover: account.address, prices: config.prices });
-  registerTraceRoutes(app, { db, store, auth, clients, traceIdOf });
+  registerTraceRoutes(app, {
+    db,
+    store,
+    auth,
+    clients,
+    traceIdOf,
+    ...(voucherJobs
+      ? {
+          voucherJob: (hash: `0x${string}`) => {
+            const v = voucherJobs.job(hash);
+            if (!v) return undefined;
+            return { jobId: v.jobId ?? 0n, state: v.state === "generating" ? "generating" : v.state === "failed" ? "failed" : "generated", inputTokens: v.voucher.inputTokens, commitDeadline: v.expiry, client: v.client, ...(v.traceRoot ? { traceRoot: v.traceRoot } : {}), ...(v.outputRoot ? { outputRoot: v.outputRoot } : {}), ...(v.outputTokenIds ? { outputTokenIds: v.outputTokenIds } : {}) } as JobRow;
+          },
+        }
+      : {}),
+  });
   if (voucherService && voucherJobs && committer) registerVoucherRoutes(app, { service: voucherService, vouchers: voucherJobs, committer });
   try {
     await app.listen({ host: config.endpoint.host, port: config.endpoint.port });

@@ -66,8 +66,8 @@ export class HttpTraceSource implements TraceSource {
     return node.endpoint.replace(/\/+$/, "");
   }
 
-  async #get(base: string, request: { jobId: bigint; prover: Hex }, layer: number | "tokens", positions: string): Promise<ChunkProof[]> {
-    const url = `${base}/v1/jobs/${request.jobId}/trace?layer=${layer}&positions=${positions}`;
+  async #get(base: string, request: { jobId: bigint; key?: string; prover: Hex }, layer: number | "tokens", positions: string): Promise<ChunkProof[]> {
+    const url = `${base}/v1/jobs/${request.key ?? request.jobId}/trace?layer=${layer}&positions=${positions}`;
     const account = this.clients.walletClient?.account;
     if (!account) throw new TraceUnavailableError("reading a prover's trace needs this verifier's signing key (PROTOCOL §5.7)");
     let res: Response;

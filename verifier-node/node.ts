@@ -27,6 +27,8 @@ export type VerifierNodeDependencies = {
   availability?: AvailabilityDriver;
   /** Answers the audits the protocol assigns to this verifier (PROTOCOL §9); without it only the voluntary policy runs. */
   audits?: AuditDriver;
+  /** Follows voucher batches (PROTOCOL §5.8): leaves challenged or checked, failing jobs moved into the JobEscrow. */
+  batches?: { tick(): Promise<unknown> };
   policy: SamplingPolicy;
   /** Blocks a log must be buried under before it is acted on. */
   confirmations: number;
@@ -95,6 +97,14 @@ export class VerifierNode {
       });
       if (!r) break;
       report.logsRead += r.logs;
+    }
+
+    if (this.deps.batches) {
+      try {
+        await this.deps.batches.tick();
+      } catch (err) {
+        this.deps.log?.(`following voucher batches failed (retried next tick): ${(err as Error).message.split("\n")[0]}`);
+      }
     }
 
     // The backlog, most urgent first: read in one batched call, checked in order of challenge

@@ -1,3 +1,4 @@
+import { BatchFollower } from "./batch-follower.js";
 import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { Hex, LocalAccount } from "viem";
@@ -57,6 +58,29 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
     disputes: new StepDisputeDriver(clients, traceSource, dirs, info, state.db, { confirmations: 0, maxRange: config.chain.maxLogRange }),
     availability: new AvailabilityDriver(clients, state.db, info),
     audits: new AuditDriver(clients, state.db, traceSource, config.audit.mode, info),
+    ...(clients.deployment.contracts.voucherEscrow
+      ? {
+          batches: new BatchFollower({
+            clients,
+            db: state.db,
+            traceSource,
+            sessions,
+            policy: config.sampling,
+            secret: () => state.secret(),
+            confirmations: config.chain.confirmations,
+            maxLogRange: config.chain.maxLogRange,
+            onFraud: (f) => {
+              state.recordCommitted(f.jobId, f.traceRoot);
+              state.update(f.jobId, { prover: f.prover, state: "failed", layers: f.layers, failure: f.failure, detail: `voucher job: ${f.detail}` });
+            },
+            onWithheld: (w) => {
+              state.recordCommitted(w.jobId, w.traceRoot);
+              state.update(w.jobId, { prover: w.prover, state: "withheld", layers: w.layers, detail: `voucher job: ${w.detail}` });
+            },
+            log: info,
+          }),
+        }
+      : {}),
     policy: config.sampling,
     confirmations: config.chain.confirmations,
     maxLogRange: config.chain.maxLogRange,

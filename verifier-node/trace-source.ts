@@ -5,6 +5,8 @@ import { StepproofError } from "../protocol/errors.js";
 /** What the verifier needs of a committed job to re-execute layers. */
 export type TraceRequest = {
   jobId: bigint;
+  /** The job's key in the prover's trace API when not its job id: a voucher job's hash (PROTOCOL §5.8). */
+  key?: string;
   prover: Hex;
   /** The on-chain trace root every fetched hidden-state chunk is verified against. */
   traceRoot: Hex;

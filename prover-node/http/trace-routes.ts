@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Address } from "viem";
+import type { Address, Hex } from "viem";
+import { voucherTraceId } from "../serve/voucher-service.js";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { StepproofRuntimeError } from "../../runtime/errors.js";
@@ -21,7 +22,18 @@ import type { RequestAuth } from "./request-auth.js";
  *   GET /v1/jobs/:id/trace?layer=l&positions=…    every chunk of h[t][l] for those t
  *   GET /v1/jobs/:id/trace?layer=tokens&positions=…  the token leaves, against the token roots
  */
-export function registerTraceRoutes(app: FastifyInstance, o: { db: ProverDb; store: TraceStore; auth: RequestAuth; clients: StepproofClients; traceIdOf?: (jobId: bigint) => string }): void {
+export function registerTraceRoutes(
+  app: FastifyInstance,
+  o: {
+    db: ProverDb;
+    store: TraceStore;
+    auth: RequestAuth;
+    clients: StepproofClients;
+    traceIdOf?: (jobId: bigint) => string;
+    /** A voucher job by its hash (PROTOCOL §5.8), readable like a job before it has a job id. */
+    voucherJob?: (voucherHash: Hex) => JobRow | undefined;
+  },
+): void {
   /** The job's client: kept in the database after the first read (the chain never changes it). */
   const clientOf = async (row: JobRow): Promise<Address> => {
     if (row.client) return row.client;
@@ -39,8 +51,9 @@ export function registerTraceRoutes(app: FastifyInstance, o: { db: ProverDb; sto
   const entitled = async (req: FastifyRequest): Promise<JobRow> => {
     const signer = await o.auth.authenticate(req);
     const raw = (req.params as { id: string }).id;
-    if (!/^[1-9]\d{0,76}$/.test(raw)) throw new ApiError(400, "invalid_job_id", "job id must be a positive decimal integer");
-    const row = o.db.job(BigInt(raw));
+    const byVoucher = /^0x[0-9a-fA-F]{64}$/.test(raw) && o.voucherJob !== undefined;
+    if (!byVoucher && !/^[1-9]\d{0,76}$/.test(raw)) throw new ApiError(400, "invalid_job_id", "job id must be a positive decimal integer (or a voucher job's 0x hash)");
+    const row = byVoucher ? o.voucherJob!(raw as Hex) : o.db.job(BigInt(raw));
     // One refusal for a stranger whether or not this node served the job: a 404 here and a 403
     // there would tell it which jobs exist. Only a registered verifier learns "not served here".
     const notEntitled = new ApiError(403, "not_entitled", `${signer} is neither job ${raw}'s client nor a registered verifier`);
@@ -71,8 +84,10 @@ export function registerTraceRoutes(app: FastifyInstance, o: { db: ProverDb; sto
     // Cost proportional to the chunks returned (runtime/trace/trace-reader.ts), not to the trace.
     const chunks: ChunkProof[] = [];
     try {
-      // A voucher job moved into the JobEscrow keeps its trace under its voucher (PROTOCOL §5.8).
-      const trace = o.store.reader(o.traceIdOf?.(row.jobId) ?? row.jobId.toString());
+      // A voucher job keeps its trace under its voucher, read by hash or, once moved into the
+      // JobEscrow, by its job id (PROTOCOL §5.8).
+      const id = (req.params as { id: string }).id;
+      const trace = o.store.reader(id.startsWith("0x") ? voucherTraceId(id as Hex) : (o.traceIdOf?.(row.jobId) ?? row.jobId.toString()));
       for (const t of positions) {
         if (q.layer === "tokens") chunks.push(trace.tokenProof(t, row.inputTokens));
         else chunks.push(...trace.hiddenChunks(t, q.layer));

@@ -19,6 +19,17 @@ export function registerVoucherRoutes(app: FastifyInstance, o: VoucherRoutesOpti
     return encodeVoucherNext(await o.service.accountView(client as Address));
   });
 
+  // A verifier following BatchCommitted knows batch ids and leaf counts, not voucher hashes.
+  app.get("/v1/batches/:batchId/leaves/:index", async (req) => {
+    const { batchId, index } = req.params as { batchId: string; index: string };
+    if (!isHex(batchId) || batchId.length !== 66 || !/^\d{1,9}$/.test(index)) throw new ApiError(400, "invalid_request", "a 0x batch id and a leaf index");
+    const job = o.vouchers.jobAt(batchId as Hex, Number(index));
+    const row = o.vouchers.batch(batchId as Hex);
+    if (!job || !row?.header || job.leafIndex === undefined) throw new ApiError(404, "leaf_not_found", "this node has no such committed leaf");
+    const { batch } = o.committer.batchOf(row);
+    return encodeLeafResponse({ batchId: row.batchId, header: row.header, debits: batch.debits, index: job.leafIndex, leaf: batch.leaves[job.leafIndex]!, proof: batch.tree.proof(job.leafIndex), voucher: job.voucher, signature: job.signature });
+  });
+
   app.get("/v1/vouchers/:hash/leaf", async (req, reply) => {
     const hash = (req.params as { hash: string }).hash;
     if (!isHex(hash) || hash.length !== 66) throw new ApiError(400, "invalid_request", "the voucher hash is 32 bytes of 0x hex");

@@ -16,6 +16,8 @@ import { TraceStoreFullError, type TraceStore } from "../../runtime/trace/store.
 import { ApiError } from "../errors.js";
 import type { ProverMetrics } from "../metrics.js";
 import type { VoucherJobs } from "../state/voucher-jobs.js";
+import type { CorruptConfig } from "../config.js";
+import { generateTraced, type GenerateTracedReturnType } from "../generation/generate-traced.js";
 
 export type VoucherServiceOptions = {
   clients: StepproofClients;
@@ -29,6 +31,8 @@ export type VoucherServiceOptions = {
   /** A voucher must leave this long before its expiry, for generation and the next batch commit. */
   minLifetimeSeconds: number;
   maxQueuedJobs: number;
+  /** The demo cheater (tests, the adversary suite): corrupt every n-th voucher job as JobService does. */
+  corrupt?: { config: CorruptConfig; modelDir: string; executionProvider: "cpu" | "cuda" | "webgpu" };
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
 
@@ -54,6 +58,8 @@ export const voucherTraceId = (voucherHash: Hex): string => `v-${voucherHash.toL
  */
 export class VoucherService {
   readonly #inFlight = new Set<string>();
+  #served = 0;
+  #corrupted: Promise<unknown> = Promise.resolve();
 
   constructor(readonly o: VoucherServiceOptions) {}
 
@@ -136,9 +142,19 @@ export class VoucherService {
       o.store.remove(id);
       const { architecture: arch, encoding } = o.manifest;
       const writer = o.store.begin(id, { layers: arch.layers, hidden: arch.hidden, chunkSize: encoding.chunkSize, dtype: encoding.traceDtype });
-      let r;
+      const corrupt = o.corrupt && ++this.#served % o.corrupt.config.everyNthJob === 0 ? o.corrupt : undefined;
+      let r: { outputTokens: number[]; trace?: GenerateTracedReturnType["trace"] };
       try {
-        r = await o.batcher.submit({ promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.voucher.samplingParams, jobId: 0n, trace: true, traceSink: writer, onToken: (t: number) => onToken?.(t) });
+        if (corrupt) {
+          // The split graphs, one at a time (their corruption feeds the next block, §5.6).
+          const run = this.#corrupted.then(() =>
+            generateTraced({ modelDir: corrupt.modelDir, promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.voucher.samplingParams, jobId: 0n, executionProvider: corrupt.executionProvider, traceSink: writer, onToken: (t: number) => onToken?.(t), corrupt: corrupt.config }),
+          );
+          this.#corrupted = run.catch(() => {});
+          r = await run;
+        } else {
+          r = await o.batcher.submit({ promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.voucher.samplingParams, jobId: 0n, trace: true, traceSink: writer, onToken: (t: number) => onToken?.(t) });
+        }
         writer.complete(r.trace!);
       } catch (err) {
         writer.abort();
@@ -147,7 +163,7 @@ export class VoucherService {
       }
       const served = { traceRoot: r.trace!.root, outputRoot: tokenRoot(r.outputTokens, a.promptTokens.length), outputTokenIds: r.outputTokens };
       o.vouchers.markGenerated(a.voucherHash, served);
-      o.metrics.jobsServed.inc({ corrupted: "false" });
+      o.metrics.jobsServed.inc({ corrupted: String(corrupt !== undefined) });
       o.metrics.tokensGenerated.inc(r.outputTokens.length);
       o.log.info({ voucherHash: a.voucherHash, client: a.voucher.client, nonce: a.voucher.nonce.toString(), outputTokens: r.outputTokens.length }, "voucher job generated; it joins the next batch");
       const last = r.outputTokens[r.outputTokens.length - 1];

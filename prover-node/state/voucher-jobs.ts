@@ -116,6 +116,12 @@ export class VoucherJobs {
     return r ? rowOf(r) : undefined;
   }
 
+  /** The job at leaf `index` of a batch. */
+  jobAt(batchId: Hex, index: number): VoucherJobRow | undefined {
+    const r = this.db.prepare("SELECT * FROM voucher_jobs WHERE batch_id = ? AND leaf_index = ?").get(batchId.toLowerCase(), index) as RawJob | undefined;
+    return r ? rowOf(r) : undefined;
+  }
+
   /** Generated jobs not yet in a batch, oldest first. */
   unbatched(): VoucherJobRow[] {
     return (this.db.prepare("SELECT * FROM voucher_jobs WHERE state = 'generated' ORDER BY created_at").all() as RawJob[]).map(rowOf);
