@@ -1,5 +1,5 @@
 import OpenAI from "openai";
-import { encodeAbiParameters, keccak256, type Address, type Hex } from "viem";
+import type { Address, Hex } from "viem";
 import type { ProverOffer } from "../protocol/chain/actions/listProverOffers.js";
 import { challengeLeaf, depositForProver, readVoucherAccount } from "../protocol/chain/actions/vouchers.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
@@ -9,8 +9,8 @@ import { outputText, validateStop } from "../protocol/prompt/output-text.js";
 import { chatPromptTokens, completionPromptTokens, promptRoot } from "../protocol/prompt/prompt.js";
 import type { TextTokenizer } from "../protocol/prompt/tokenizer.js";
 import {
-  decodeLeafResponse, decodeVoucherNext, encodeVoucherHeader, leafViolations, signVoucher, verifyJobLeaf, voucherDigest, voucherMaxCharge,
-  VOUCHER_HEADER, VoucherWireError, type BatchedLeaf, type BatchHeader, type Voucher, type VoucherNext,
+  batchHeaderHash, decodeLeafResponse, decodeVoucherNext, encodeVoucherHeader, leafViolations, signVoucher, verifyJobLeaf, voucherDigest, voucherMaxCharge,
+  VOUCHER_HEADER, VoucherWireError, type BatchedLeaf, type Voucher, type VoucherNext,
 } from "../protocol/vouchers/index.js";
 import type { ModelManifest } from "../runtime/model/manifest.js";
 import { ClientError, CommitmentMismatchError, ContextLengthError, SpendingLimitError } from "./errors.js";
@@ -327,27 +327,6 @@ async function waitForLeaf(endpoint: string, voucherHash: Hex, timeoutMs: number
 
 const RETRY_STATUSES = new Set([429, 503]);
 
-/** keccak256(abi.encode(header)): the word VoucherEscrow stores under batchHash(batchId). */
-export function batchHeaderHash(h: BatchHeader): Hex {
-  return keccak256(encodeAbiParameters([BATCH_HEADER_TUPLE], [h]));
-}
-
-const BATCH_HEADER_TUPLE = {
-  type: "tuple",
-  components: [
-    { name: "prover", type: "address" },
-    { name: "slot", type: "uint64" },
-    { name: "jobsRoot", type: "bytes32" },
-    { name: "leafCount", type: "uint32" },
-    { name: "debitsHash", type: "bytes32" },
-    { name: "total", type: "uint128" },
-    { name: "collateral", type: "uint128" },
-    { name: "committedAt", type: "uint64" },
-    { name: "challengeDeadline", type: "uint64" },
-    { name: "feeBps", type: "uint16" },
-    { name: "auditFeeBps", type: "uint16" },
-  ],
-} as const;
 
 /**
  * The leaf the prover batched for our voucher, checked: its header is the one stored on-chain,

@@ -72,6 +72,28 @@ const DEBITS_ARRAY = {
   ],
 } as const;
 
+const HEADER_TUPLE = {
+  type: "tuple",
+  components: [
+    { name: "prover", type: "address" },
+    { name: "slot", type: "uint64" },
+    { name: "jobsRoot", type: "bytes32" },
+    { name: "leafCount", type: "uint32" },
+    { name: "debitsHash", type: "bytes32" },
+    { name: "total", type: "uint128" },
+    { name: "collateral", type: "uint128" },
+    { name: "committedAt", type: "uint64" },
+    { name: "challengeDeadline", type: "uint64" },
+    { name: "feeBps", type: "uint16" },
+    { name: "auditFeeBps", type: "uint16" },
+  ],
+} as const;
+
+/** keccak256(abi.encode(header)): the word VoucherEscrow stores under batchHash(batchId). */
+export function batchHeaderHash(h: BatchHeader): Hex {
+  return keccak256(encodeAbiParameters([HEADER_TUPLE], [h]));
+}
+
 /** keccak256(keccak256(abi.encode(JOB_DOMAIN, leaf))). */
 export function jobLeafHash(leaf: JobLeaf): Hex {
   return keccak256(keccak256(encodeAbiParameters([{ type: "bytes32" }, LEAF_TUPLE], [JOB_DOMAIN, leaf])));

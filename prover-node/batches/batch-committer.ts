@@ -63,7 +63,7 @@ export class BatchCommitter {
     const waiting = o.vouchers.unbatched();
     const late = waiting.filter((j) => BigInt(j.expiry) < now + BigInt(o.expiryMarginSeconds));
     if (late.length > 0) {
-      o.vouchers.markFailed(late.map((j) => j.voucherHash), "voucher expired before it could be batched");
+      o.vouchers.markFailed(late.map((j) => j.voucherHash));
       o.log.warn({ jobs: late.length }, "voucher jobs expired before batching: they cannot be charged");
     }
     const ready = waiting.filter((j) => !late.includes(j));
@@ -96,7 +96,7 @@ export class BatchCommitter {
       if (err instanceof TransactionError && (err.revertName === "InsufficientDeposit" || err.revertName === "NonceReused")) {
         const client = String(err.revertArgs?.[0] ?? "").toLowerCase();
         const dropped = rows.filter((r) => r.client.toLowerCase() === client).map((r) => r.voucherHash);
-        o.vouchers.markFailed(dropped, err.revertName);
+        o.vouchers.markFailed(dropped);
         o.log.warn({ client, jobs: dropped.length, reason: err.revertName }, "a client's voucher jobs cannot be charged; dropped from the batch");
         return;
       }

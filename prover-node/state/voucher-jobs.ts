@@ -100,10 +100,10 @@ export class VoucherJobs {
       .run(r.traceRoot, r.outputRoot, JSON.stringify(r.outputTokenIds), Date.now(), voucherHash.toLowerCase());
   }
 
-  markFailed(voucherHashes: readonly Hex[], why: string): void {
+  /** Jobs that can no longer be charged (voucher expired, deposit gone): never batched; the caller logs why. */
+  markFailed(voucherHashes: readonly Hex[]): void {
     const st = this.db.prepare("UPDATE voucher_jobs SET state = 'failed', updated_at = ? WHERE voucher_hash = ? AND state IN ('generated', 'generating')");
     for (const h of voucherHashes) st.run(Date.now(), h.toLowerCase());
-    void why;
   }
 
   job(voucherHash: Hex): VoucherJobRow | undefined {

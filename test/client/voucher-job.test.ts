@@ -19,7 +19,8 @@ import {
   type BatchedLeaf, type Voucher,
 } from "../../protocol/vouchers/index.js";
 import { ClientError, CommitmentMismatchError } from "../../client/errors.js";
-import { batchHeaderHash, runVoucherJob } from "../../client/run-voucher-job.js";
+import { runVoucherJob } from "../../client/run-voucher-job.js";
+import { batchHeaderHash } from "../../protocol/vouchers/index.js";
 import { encryptKeystore, KEYSTORE_PASSWORD_ENV } from "../../protocol/node/keystore.js";
 import { devAccount } from "../helpers/chains.js";
 import { IN_PRICE, OUT_PRICE, registerProverOnChain, startTestNetwork, type TestNetwork } from "../prover-node/fixture.js";
