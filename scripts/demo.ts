@@ -21,6 +21,9 @@ import { ModelSessions, releaseAllSessions } from "../runtime/session.js";
 import { startProverNode, type ProverNode } from "../prover-node/node.js";
 import { parseProverConfig } from "../prover-node/config.js";
 import { runJob } from "../client/run-job.js";
+import { runVoucherJob } from "../client/run-voucher-job.js";
+import { BatchFollower } from "../verifier-node/batch-follower.js";
+import { batchCourtAbi, voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { VerifierNode } from "../verifier-node/node.js";
 import { VerifierState } from "../verifier-node/state.js";
 import { HttpTraceSource } from "../verifier-node/http-trace-source.js";
@@ -89,6 +92,8 @@ for (const [label, index, corrupt] of [["honest prover", ROLES.honestProver, fal
     dataDir: path.join(runDir, `prover-${index}`),
     loopIntervalMs: 1000,
     commitMarginSeconds: 30,
+    // Both provers also serve signed vouchers and settle them in batches (PROTOCOL §5.8).
+    vouchers: { enabled: true, batchIntervalSeconds: 1, maxBatchJobs: 4, minLifetimeSeconds: 60 },
     logLevel: "error",
     ...(corrupt ? { corrupt: CORRUPTION } : {}),
   });
@@ -104,17 +109,38 @@ const demoPolicy: SamplingPolicy = { jobFraction: 1, layersPerJob: manifest.arch
 const defaultPolicy: SamplingPolicy = { jobFraction: 0.25, layersPerJob: 2 };
 const traceSource = new HttpTraceSource(verifierClients);
 const verifierState = new VerifierState(path.join(runDir, "verifier", "verifier.sqlite"));
+const verifierSessions = new Map([[modelId.toLowerCase() as Hex, await ModelSessions.load(modelDir, { intraOpThreads: 1 })]]);
 const verifier = new VerifierNode({
   clients: verifierClients,
   state: verifierState,
   traceSource,
-  sessions: new Map([[modelId.toLowerCase() as Hex, await ModelSessions.load(modelDir, { intraOpThreads: 1 })]]),
+  sessions: verifierSessions,
   disputes: new StepDisputeDriver(verifierClients, traceSource, new Map([[modelId.toLowerCase(), modelDir]]), (l) => say(`verifier: ${l}`)),
   availability: new AvailabilityDriver(verifierClients, verifierState.db, (l) => say(`verifier: ${l}`)),
   audits: new AuditDriver(verifierClients, verifierState.db, traceSource, "honest", (l) => say(`verifier: ${l}`)),
   policy: demoPolicy,
   confirmations: 0,
   maxLogRange: 100,
+  // It follows voucher batches too: a failing batched job is moved into the JobEscrow and disputed.
+  batches: new BatchFollower({
+    clients: verifierClients,
+    db: verifierState.db,
+    traceSource,
+    sessions: verifierSessions,
+    policy: demoPolicy,
+    secret: () => verifierState.secret(),
+    confirmations: 0,
+    maxLogRange: 100,
+    onFraud: (f) => {
+      verifierState.recordCommitted(f.jobId, f.traceRoot);
+      verifierState.update(f.jobId, { prover: f.prover, state: "failed", layers: f.layers, failure: f.failure, detail: `voucher job: ${f.detail}` });
+    },
+    onWithheld: (w) => {
+      verifierState.recordCommitted(w.jobId, w.traceRoot);
+      verifierState.update(w.jobId, { prover: w.prover, state: "withheld", layers: w.layers, detail: `voucher job: ${w.detail}` });
+    },
+    log: (l) => say(`verifier: ${l}`),
+  }),
   log: (l) => say(`verifier: ${l}`),
 });
 say(`verifier ${verifierClients.walletClient!.account.address}: in the model's audit pool; besides its audits it checks ${demoPolicy.jobFraction * 100}% of jobs, ${demoPolicy.layersPerJob} of ${manifest.architecture.layers + 1} boundaries`);
@@ -133,6 +159,18 @@ for (let i = 0; i < Number(opts.jobs); i++) {
   say(`  ${JSON.stringify(prompt)} → ${JSON.stringify(r.text)}`);
 }
 
+phase("voucher jobs");
+// The same client buys on vouchers (PROTOCOL §5.8): one deposit per prover, then a signed voucher
+// per job and nothing on-chain per job; each prover commits its jobs as one batch.
+type VoucherRow = { voucherHash: Hex; prover: string; proverAddress: Hex; corruptProver: boolean; inputTokens: number; outputTokens: number; cost: bigint; batchId: Hex; index: number };
+const voucherJobs: VoucherRow[] = [];
+for (let i = 0; i < 4; i++) {
+  const p = provers[i % provers.length]!;
+  const r = await runVoucherJob(client, { modelId, prompt: { text: PROMPTS[(i + 3) % PROMPTS.length]! }, maxTokens: 16, prover: p.node.address, modelDir, deposit: parseEther("1"), voucherLifetimeSeconds: 600, waitForBatchMs: 60_000 });
+  voucherJobs.push({ voucherHash: r.voucherHash, prover: p.label, proverAddress: p.node.address, corruptProver: p.corrupt, inputTokens: r.inputTokens, outputTokens: r.outputTokens, cost: r.cost, batchId: r.batch!.batchId, index: r.batch!.index });
+  say(`voucher ${r.voucherHash.slice(0, 10)}… → ${p.label}: ${r.inputTokens} in + ${r.outputTokens} out tokens, cost ${fmt(r.cost)}, leaf ${r.batch!.index} of batch ${r.batch!.batchId.slice(0, 10)}… (checked against the committed root)`);
+}
+
 phase("verification and disputes");
 // The prover nodes play their side of disputes in their own loops (every second); the
 // verifier ticks until nothing is left to check or prove.
@@ -148,7 +186,7 @@ const test = createTestClient({ mode: "hardhat", transport: http(chain.url) });
 await test.increaseTime({ seconds: DEFAULT_DEPLOY_PARAMETERS.challengeWindow + 1 });
 await test.mine({ blocks: 1 });
 const finalized = await finalizeJobs(client, jobs.map((j) => j.jobId));
-for (const p of provers) await p.node.loop.kick(); // provers withdraw what they earned
+for (const p of provers) await p.node.loop.kick(); // provers claim their batches and withdraw what they earned
 for (const who of [client, verifierClients, gov]) await withdrawCredits(who);
 await verifier.deps.disputes!.advance(); // the challenger collects bond and reward
 // Audit pay vests a day after each report (the window in which a canary can expose a lazy auditor).
@@ -175,6 +213,26 @@ for (const j of jobs) {
 }
 console.table(rows);
 
+// Voucher jobs: claimed with their batch, or moved into the JobEscrow and judged there.
+const { voucherEscrow, batchCourt } = gov.deployment.contracts;
+const SETTLED = `0x${"00".repeat(31)}01`;
+const voucherRows = [];
+for (const v of voucherJobs) {
+  const debitsHash = await batchDebitsHash(v.batchId);
+  const instance = debitsHash ? await gov.publicClient.readContract({ address: voucherEscrow!, abi: voucherEscrowAbi, functionName: "instanceOf", args: [v.proverAddress, debitsHash] }) : undefined;
+  const adopted = instance ? await gov.publicClient.readContract({ address: batchCourt!, abi: batchCourtAbi, functionName: "adoptedJob", args: [instance, v.index] }) : 0n;
+  const settled = (await gov.publicClient.readContract({ address: voucherEscrow!, abi: voucherEscrowAbi, functionName: "batchHash", args: [v.batchId] })) === SETTLED;
+  const outcome = adopted !== 0n ? `job ${adopted}: ${jobStatusName((await contracts.jobEscrow.read.getJob([adopted])).status)}` : settled ? "Claimed" : "Live";
+  voucherRows.push({ voucher: `${v.voucherHash.slice(0, 10)}…`, prover: v.prover, "tokens in/out": `${v.inputTokens}/${v.outputTokens}`, batch: `${v.batchId.slice(0, 10)}…#${v.index}`, outcome });
+}
+console.table(voucherRows);
+
+/** The debits hash of a batch, from its BatchCommitted event. */
+async function batchDebitsHash(batchId: Hex): Promise<Hex | undefined> {
+  const logs = await gov.publicClient.getContractEvents({ address: voucherEscrow!, abi: voucherEscrowAbi, eventName: "BatchCommitted", args: { batchId }, fromBlock: BigInt(gov.deployment.startBlock) });
+  return logs[logs.length - 1]?.args.header?.debitsHash;
+}
+
 const parties = [
   { label: "honest prover", address: provers[0]!.node.address },
   { label: "cheating prover", address: provers[1]!.node.address },
@@ -185,7 +243,7 @@ const parties = [
 const sheet = await balanceSheet(gov, parties);
 const initial = parseEther("1000000");
 console.table(sheet.map((s) => ({ party: s.label, wallet: fmt(s.wallet), "net vs start": fmt(s.wallet + s.stake - initial), stake: fmt(s.stake), "unwithdrawn credit": fmt(s.escrowCredit + s.registryCredit) })));
-const checks = await solvency(gov);
+const checks = await solvency(gov, { clients: [client.walletClient!.account.address], provers: provers.map((p) => p.node.address) });
 console.table(checks.map((c) => ({ contract: c.contract, holds: fmt(c.holds), owes: fmt(c.owes), reconciled: c.ok })));
 
 const honestJobs = rows.filter((r) => r.prover === "honest prover");
@@ -196,12 +254,24 @@ const conserved = total === initial * BigInt(parties.length);
 const cheater = await contracts.nodeRegistry.read.getNode([provers[1]!.node.address]);
 const jailed = cheater.jailedUntil > 0n;
 const agreed = rows.filter((r) => r.audit === "Paid" || r.audit === "Agreed").length;
-const ok = honestJobs.every((r) => r.outcome === "Finalized") && slashed.length > 0 && slashed.every((r) => r.prover === "cheating prover") && jailed && agreed > 0 && checks.every((c) => c.ok) && conserved;
+const honestVouchers = voucherRows.filter((r) => r.prover === "honest prover");
+const caughtInBatch = voucherRows.filter((r) => r.prover === "cheating prover" && r.outcome.endsWith("Slashed"));
+const ok =
+  honestJobs.every((r) => r.outcome === "Finalized") &&
+  slashed.length > 0 &&
+  slashed.every((r) => r.prover === "cheating prover") &&
+  honestVouchers.every((r) => r.outcome === "Claimed") &&
+  caughtInBatch.length > 0 &&
+  jailed &&
+  agreed > 0 &&
+  checks.every((c) => c.ok) &&
+  conserved;
 const a = DEFAULT_DEPLOY_PARAMETERS.audit;
 const L1 = manifest.architecture.layers + 1;
 const protocolP = (a.auditRateBps / 10_000) * (Math.min(a.boundaries, L1) / L1);
 const d = detectionProbability(defaultPolicy, manifest.architecture.layers, 1);
-say(`\nhonest prover paid for ${honestJobs.length} jobs; ${slashed.length} cheating job(s) caught and slashed (the cheater lost its collateral and half its free stake, and is jailed until ${new Date(Number(cheater.jailedUntil) * 1000).toISOString()}); ${agreed} audits reported and paid ${fmt(auditPay)}; tokens conserved: ${conserved}; contracts reconciled: ${checks.every((c) => c.ok)}`);
+say(`\nvoucher path: the honest prover's ${honestVouchers.length} batched jobs claimed; ${caughtInBatch.length} cheating job(s) inside a batch found by the verifier, moved into the JobEscrow and slashed; the cheater's honest batched job claimed`);
+say(`honest prover paid for ${honestJobs.length} jobs; ${slashed.length} cheating job(s) caught and slashed (the cheater lost its collateral and half its free stake, and is jailed until ${new Date(Number(cheater.jailedUntil) * 1000).toISOString()}); ${agreed} audits reported and paid ${fmt(auditPay)}; tokens conserved: ${conserved}; contracts reconciled: ${checks.every((c) => c.ok)}`);
 say(`detection: this demo audits every job and checks every boundary (p = 1); at the protocol's default audit rate (${a.auditRateBps / 100} %, ${a.boundaries} boundaries + the head) one corrupted step is caught with p = ${protocolP.toFixed(3)} (PROTOCOL §9.1), and a verifier's default voluntary policy (${defaultPolicy.jobFraction * 100}% of jobs, ${defaultPolicy.layersPerJob} boundaries) adds p = ${d.perJob.toFixed(3)}`);
 say(`${ok ? "DEMO OK" : "DEMO FAILED"} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
