@@ -49,11 +49,16 @@ export class CapacityView {
    */
   async refuseUnlessTakes(inputTokens: number, maxTokens: number): Promise<void> {
     const escrow = BigInt(inputTokens) * this.prices.input + BigInt(maxTokens) * this.prices.output;
-    let refusal = await jobRefusal(this.clients, await this.current(), escrow);
+    const cached = await this.current();
+    let refusal = await jobRefusal(this.clients, cached, escrow);
     // A refusal turns the client away without a retry, so it must not rest on a stale read (a
-    // jail that just ended, stake just added): re-read once, at most every REFUSAL_RECHECK_MS.
-    if (refusal && this.#cached && performance.now() - this.#cached.at >= REFUSAL_RECHECK_MS) {
-      refusal = await jobRefusal(this.clients, await this.refresh(), escrow);
+    // jail that just ended, stake just added): re-read when the read is older than
+    // REFUSAL_RECHECK_MS or the chain has moved on since it (a new block can end a jail at once;
+    // a flood of refused probes costs one head read each and a re-read per block at most).
+    if (refusal) {
+      const old = !this.#cached || performance.now() - this.#cached.at >= REFUSAL_RECHECK_MS;
+      const head = old ? undefined : await this.clients.publicClient.getBlock({ blockTag: "latest" }).catch(() => undefined);
+      if (old || (head !== undefined && head.timestamp !== cached.now)) refusal = await jobRefusal(this.clients, await this.refresh(), escrow);
     }
     if (refusal) throw new ApiError(503, refusal.code, `prover ${this.prover} cannot take a job of ${inputTokens} + ${maxTokens} tokens now: ${refusal.message}`);
   }
