@@ -22,7 +22,7 @@ import { startProverNode, type ProverNode } from "../prover-node/node.js";
 import { parseProverConfig } from "../prover-node/config.js";
 import { runJob } from "../client/run-job.js";
 import { runVoucherJob } from "../client/run-voucher-job.js";
-import { BatchFollower } from "../verifier-node/batch-follower.js";
+import { BatchFollower, recordInto } from "../verifier-node/batch-follower.js";
 import { batchCourtAbi, voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { VerifierNode } from "../verifier-node/node.js";
 import { VerifierState } from "../verifier-node/state.js";
@@ -131,14 +131,7 @@ const verifier = new VerifierNode({
     secret: () => verifierState.secret(),
     confirmations: 0,
     maxLogRange: 100,
-    onFraud: (f) => {
-      verifierState.recordCommitted(f.jobId, f.traceRoot);
-      verifierState.update(f.jobId, { prover: f.prover, state: "failed", layers: f.layers, failure: f.failure, detail: `voucher job: ${f.detail}` });
-    },
-    onWithheld: (w) => {
-      verifierState.recordCommitted(w.jobId, w.traceRoot);
-      verifierState.update(w.jobId, { prover: w.prover, state: "withheld", layers: w.layers, detail: `voucher job: ${w.detail}` });
-    },
+    ...recordInto(verifierState),
     log: (l) => say(`verifier: ${l}`),
   }),
   log: (l) => say(`verifier: ${l}`),

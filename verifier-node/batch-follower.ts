@@ -6,12 +6,13 @@ import { adoptBatchedJob, challengeLeaf } from "../protocol/chain/actions/vouche
 import { followLogs } from "../protocol/node/log-follower.js";
 import { batchHeaderFromJson, batchHeaderToJson, decodeLeafResponse, type BatchedLeaf } from "../protocol/vouchers/wire.js";
 import { leafViolations } from "../protocol/vouchers/check.js";
-import { verifyJobLeaf, type BatchHeader } from "../protocol/vouchers/batch.js";
+import { batchHeaderHash, verifyJobLeaf, type BatchHeader } from "../protocol/vouchers/batch.js";
 import { voucherDigest } from "../protocol/vouchers/voucher.js";
 import type { ModelSessions } from "../runtime/session.js";
 import { boundariesFor, checkJobLayers, DEFAULT_LOGIT_TOLERANCE, type JobCheckFailure } from "./check-job.js";
 import { sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
 import { TraceUnavailableError, type TraceSource } from "./trace-source.js";
+import type { VerifierState } from "./state.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS followed_batches (
@@ -96,9 +97,10 @@ export class BatchFollower {
         continue;
       }
       let index = b.next_index;
+      const endpoint = index < header.leafCount && budget > 0 ? await this.#endpoint(header.prover) : undefined;
       for (; index < header.leafCount && budget > 0; index++, budget--) {
         report.leaves++;
-        const outcome = await this.#checkLeaf(b.batch_id, header, index);
+        const outcome = await this.#checkLeaf(b.batch_id, header, index, endpoint);
         if (outcome === "challenged") report.challenged++;
         if (outcome === "adopted") report.adopted++;
       }
@@ -109,9 +111,9 @@ export class BatchFollower {
     return report;
   }
 
-  async #checkLeaf(batchId: Hex, header: BatchHeader, index: number): Promise<"passed" | "skipped" | "challenged" | "adopted"> {
+  async #checkLeaf(batchId: Hex, header: BatchHeader, index: number, endpoint: string | undefined): Promise<"passed" | "skipped" | "challenged" | "adopted"> {
     const { o } = this;
-    const served = await this.#fetchLeaf(batchId, header.prover, index);
+    const served = endpoint === undefined ? undefined : await this.#fetchLeaf(endpoint, batchId, index);
     const problem = served ? this.#leafProblem(served, batchId, header, index) : "the prover did not serve it";
     if (problem || !served) {
       o.log?.(`batch ${batchId} leaf ${index}: ${problem}; challenging it on-chain (the prover must answer with the client's voucher)`);
@@ -153,7 +155,7 @@ export class BatchFollower {
   /** Why a served leaf cannot be trusted as the committed job, or undefined. */
   #leafProblem(s: BatchedLeaf, batchId: Hex, header: BatchHeader, index: number): string | undefined {
     if (s.index !== index || s.batchId.toLowerCase() !== batchId.toLowerCase()) return "the prover served another leaf";
-    if (JSON.stringify(batchHeaderToJson(s.header)) !== JSON.stringify(batchHeaderToJson(header))) return "the served header is not the committed one";
+    if (batchHeaderHash(s.header) !== batchHeaderHash(header)) return "the served header is not the committed one";
     if (!verifyJobLeaf(header.jobsRoot, header.leafCount, s.leaf, index, s.proof)) return "its proof does not hold under the committed root";
     const digest = voucherDigest(s.voucher, this.o.clients.chain.id, this.o.clients.deployment.contracts.voucherEscrow!);
     const violations = leafViolations(header, s.leaf, s.voucher, digest);
@@ -161,11 +163,16 @@ export class BatchFollower {
     return undefined;
   }
 
-  async #fetchLeaf(batchId: Hex, prover: Address, index: number): Promise<BatchedLeaf | undefined> {
-    const { o } = this;
+  /** The prover's registered endpoint, read once per batch (undefined when unreadable: its leaves count as not served). */
+  async #endpoint(prover: Address): Promise<string | undefined> {
+    const o = this.o;
+    const node = await o.clients.publicClient.readContract({ address: o.clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [prover] }).catch(() => undefined);
+    return node?.endpoint.replace(/\/+$/, "");
+  }
+
+  async #fetchLeaf(endpoint: string, batchId: Hex, index: number): Promise<BatchedLeaf | undefined> {
     try {
-      const node = await o.clients.publicClient.readContract({ address: o.clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [prover] });
-      const res = await fetch(`${node.endpoint.replace(/\/+$/, "")}/v1/batches/${batchId}/leaves/${index}`, { signal: AbortSignal.timeout(15_000) });
+      const res = await fetch(`${endpoint}/v1/batches/${batchId}/leaves/${index}`, { signal: AbortSignal.timeout(15_000) });
       if (!res.ok) return undefined;
       const leaf = decodeLeafResponse(await res.json());
       // The signature must recover the client, as the court checks it (ECDSA only).
@@ -175,4 +182,22 @@ export class BatchFollower {
       return undefined;
     }
   }
+}
+
+/**
+ * How a verifier node takes the follower's findings into its job state: a failing batched job
+ * becomes a failed job for the step dispute driver, a withheld trace a withheld job for the
+ * availability driver (PROTOCOL §5.8, §8.1).
+ */
+export function recordInto(state: VerifierState): Pick<BatchFollowerOptions, "onFraud" | "onWithheld"> {
+  return {
+    onFraud: (f) => {
+      state.recordCommitted(f.jobId, f.traceRoot);
+      state.update(f.jobId, { prover: f.prover, state: "failed", layers: f.layers, failure: f.failure, detail: `voucher job: ${f.detail}` });
+    },
+    onWithheld: (w) => {
+      state.recordCommitted(w.jobId, w.traceRoot);
+      state.update(w.jobId, { prover: w.prover, state: "withheld", layers: w.layers, detail: `voucher job: ${w.detail}` });
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { BatchFollower } from "./batch-follower.js";
+import { BatchFollower, recordInto } from "./batch-follower.js";
 import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { Hex, LocalAccount } from "viem";
@@ -69,14 +69,7 @@ export async function startVerifierNode(config: VerifierConfig, options: { accou
             secret: () => state.secret(),
             confirmations: config.chain.confirmations,
             maxLogRange: config.chain.maxLogRange,
-            onFraud: (f) => {
-              state.recordCommitted(f.jobId, f.traceRoot);
-              state.update(f.jobId, { prover: f.prover, state: "failed", layers: f.layers, failure: f.failure, detail: `voucher job: ${f.detail}` });
-            },
-            onWithheld: (w) => {
-              state.recordCommitted(w.jobId, w.traceRoot);
-              state.update(w.jobId, { prover: w.prover, state: "withheld", layers: w.layers, detail: `voucher job: ${w.detail}` });
-            },
+            ...recordInto(state),
             log: info,
           }),
         }

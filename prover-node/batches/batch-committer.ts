@@ -42,15 +42,14 @@ export class BatchCommitter {
 
   async tick(): Promise<void> {
     await this.#resumeSending();
-    for (const b of this.o.vouchers.batchesIn(["committed"])) await this.#follow(b);
+    await this.#followCourt();
     await this.#claimDue();
     await this.#commitWaiting();
   }
 
   /** The batch (leaves, tree, debits) a committed row holds, rebuilt from its jobs in leaf order. */
-  batchOf(row: VoucherBatchRow): { batch: Batch; rows: VoucherJobRow[] } {
-    const rows = row.voucherHashes.map((h) => this.o.vouchers.job(h)!);
-    return { batch: buildBatch(rows.map(servedOf)), rows };
+  batchOf(row: VoucherBatchRow): Batch {
+    return buildBatch(row.voucherHashes.map((h) => servedOf(this.o.vouchers.job(h)!)));
   }
 
   async #now(): Promise<bigint> {
@@ -59,8 +58,9 @@ export class BatchCommitter {
 
   async #commitWaiting(): Promise<void> {
     const { o } = this;
-    const now = await this.#now();
     const waiting = o.vouchers.unbatched();
+    if (waiting.length === 0) return; // no chain read on an idle pass
+    const now = await this.#now();
     const late = waiting.filter((j) => BigInt(j.expiry) < now + BigInt(o.expiryMarginSeconds));
     if (late.length > 0) {
       o.vouchers.markFailed(late.map((j) => j.voucherHash));
@@ -117,7 +117,7 @@ export class BatchCommitter {
     const { o } = this;
     for (const b of o.vouchers.batchesIn(["sending"])) {
       const stored = await o.clients.publicClient.readContract({ address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "batchHash", args: [b.batchId] });
-      const txs = (o.sender.db.txsFor("batch", b.batchId) ?? []) as { hash: Hex }[];
+      const txs = o.sender.db.txsFor("batch", b.batchId);
       let recorded = false;
       for (const t of txs) {
         const r = await o.clients.publicClient.getTransactionReceipt({ hash: t.hash }).catch(() => undefined);
@@ -126,11 +126,8 @@ export class BatchCommitter {
           recorded = true;
         }
       }
-      if (!recorded && (stored === `0x${"00".repeat(32)}` || stored === SETTLED) && txs.every((t) => t)) {
-        // Not on-chain: release the jobs unless a send is still pending (the sender resumes it).
-        const pending = o.sender.db.txsFor("batch", b.batchId).some((t: { state: string }) => t.state === "pending");
-        if (!pending) o.vouchers.abandonBatch(b.batchId);
-      }
+      // Not on-chain: release the jobs unless a send is still pending (the sender resumes it).
+      if (!recorded && (stored === `0x${"00".repeat(32)}` || stored === SETTLED) && !txs.some((t) => t.state === "pending")) o.vouchers.abandonBatch(b.batchId);
     }
   }
 
@@ -150,14 +147,23 @@ export class BatchCommitter {
     o.log.info({ amount: amount.toString() }, "reserved stake for voucher batches");
   }
 
-  /** Read the court's events on a live batch: record adoptions and voids, answer open leaf challenges. */
-  async #follow(row: VoucherBatchRow): Promise<void> {
+  /**
+   * Read the court's events on the live batches — one log read a pass from the oldest live
+   * commit (court events are rare: a dispute, a challenge) — and apply each batch's.
+   */
+  async #followCourt(): Promise<void> {
+    const live = this.o.vouchers.batchesIn(["committed"]).filter((b) => b.header && b.commitBlock !== undefined);
+    if (live.length === 0) return;
+    const fromBlock = live.reduce((m, b) => (b.commitBlock! < m ? b.commitBlock! : m), live[0]!.commitBlock!);
+    const logs = await this.o.clients.publicClient.getLogs({ address: this.o.clients.deployment.contracts.batchCourt!, fromBlock, toBlock: "latest" });
+    const events = parseEventLogs({ abi: batchCourtAbi, logs });
+    for (const row of live) await this.#follow(row, events.filter((e) => "batchId" in e.args && (e.args as { batchId: Hex }).batchId.toLowerCase() === row.batchId.toLowerCase()));
+  }
+
+  /** Apply a live batch's court events: record adoptions and voids, answer open leaf challenges. */
+  async #follow(row: VoucherBatchRow, events: ReturnType<typeof parseEventLogs<typeof batchCourtAbi>>): Promise<void> {
     const { o } = this;
-    const header = row.header;
-    if (!header || row.commitBlock === undefined) return;
-    // Court events are rare (a dispute, a challenge): read them all since the commit, keep this batch's.
-    const logs = await o.clients.publicClient.getLogs({ address: o.clients.deployment.contracts.batchCourt!, fromBlock: row.commitBlock, toBlock: "latest" });
-    const events = parseEventLogs({ abi: batchCourtAbi, logs }).filter((e) => "batchId" in e.args && (e.args as { batchId: Hex }).batchId.toLowerCase() === row.batchId.toLowerCase());
+    const header = row.header!;
     const open = new Set<number>();
     for (const ev of events) {
       if (ev.eventName === "JobAdopted") {
@@ -177,7 +183,7 @@ export class BatchCommitter {
       }
     }
     if (open.size === 0) return;
-    const { batch } = this.batchOf(row);
+    const batch = this.batchOf(row);
     for (const index of open) {
       const job = batch.jobs[index]!;
       try {

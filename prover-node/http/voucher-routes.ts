@@ -26,7 +26,7 @@ export function registerVoucherRoutes(app: FastifyInstance, o: VoucherRoutesOpti
     const job = o.vouchers.jobAt(batchId as Hex, Number(index));
     const row = o.vouchers.batch(batchId as Hex);
     if (!job || !row?.header || job.leafIndex === undefined) throw new ApiError(404, "leaf_not_found", "this node has no such committed leaf");
-    const { batch } = o.committer.batchOf(row);
+    const batch = o.committer.batchOf(row);
     return encodeLeafResponse({ batchId: row.batchId, header: row.header, debits: batch.debits, index: job.leafIndex, leaf: batch.leaves[job.leafIndex]!, proof: batch.tree.proof(job.leafIndex), voucher: job.voucher, signature: job.signature });
   });
 
@@ -43,7 +43,7 @@ export function registerVoucherRoutes(app: FastifyInstance, o: VoucherRoutesOpti
     }
     const header = row.header;
     if (!header) throw new ApiError(404, "not_batched", "the batch's header is not recorded yet; retry shortly", { retryAfterSeconds: 5 });
-    const { batch } = o.committer.batchOf(row);
+    const batch = o.committer.batchOf(row);
     return encodeLeafResponse({ batchId: row.batchId, header, debits: batch.debits, index: job.leafIndex, leaf: batch.leaves[job.leafIndex]!, proof: batch.tree.proof(job.leafIndex), voucher: job.voucher, signature: job.signature });
   });
 }
