@@ -2,6 +2,7 @@
 /**
  * stepproof-client run --prompt … --max-tokens N [--prover addr] [--model id] [--chat] [--vouchers [--top-up T] [--wait-batch S]]
  * stepproof-client deposit --prover addr --amount T
+ * stepproof-client voucher <voucherHash> [--claim-missed]
  * stepproof-client status <jobId>
  * stepproof-client withdraw
  * stepproof-client gateway --model <id> [--model <id>…] [--port 8080] [--max-per-request T] [--max-per-day T]
@@ -24,6 +25,7 @@ import { jobStatus } from "./job-status.js";
 import { runJob } from "./run-job.js";
 import { runVoucherJob } from "./run-voucher-job.js";
 import { depositForProver, readVoucherAccount } from "../protocol/chain/actions/vouchers.js";
+import { claimMissedPublication, PublicationStatus, readPublication } from "../protocol/chain/actions/voucher-publication.js";
 import { startGateway } from "./gateway/server.js";
 
 type ChainOptions = { rpc?: string; deployment?: string; keystore?: string; chainId?: string };
@@ -206,6 +208,23 @@ program
           `disputes: ${s.openDisputes} open; ${s.disputes.length === 0 ? "none so far" : s.disputes.map((d) => `${d.event}${d.proverAtFault === undefined ? "" : d.proverAtFault ? " (prover at fault)" : " (prover cleared)"} in block ${d.block}`).join(", ")}`,
         ].join("\n"),
       );
+  });
+
+program
+  .command("voucher")
+  .description("a published voucher's state (PROTOCOL §5.8 \"Publication\"); --claim-missed takes the penalty once its deadline has passed unanswered")
+  .argument("<voucherHash>", "the voucher's EIP-712 hash (run --vouchers prints it)")
+  .option("--claim-missed", "claim the missed-deadline penalty (credited in the registry; then `withdraw`)")
+  .option("--json", "machine-readable output")
+  .action(async (hash: string, o: { claimMissed?: boolean; json?: boolean }) => {
+    if (!isHex(hash) || hash.length !== 66) throw new ClientError(`not a voucher hash: ${hash}`);
+    const clients = await connect(program.opts<ChainOptions>(), o.claimMissed === true);
+    const tx = o.claimMissed ? (await claimMissedPublication(clients, { voucherHash: hash })).hash : undefined;
+    const pub = await readPublication(clients, { voucherHash: hash });
+    const status = Object.entries(PublicationStatus).find(([, v]) => v === pub.status)?.[0] ?? String(pub.status);
+    if (o.json) console.log(JSON.stringify({ voucherHash: hash, status, prover: pub.prover, client: pub.client, deadline: pub.deadline.toString(), declineDeadline: pub.declineDeadline.toString(), penalty: formatEther(pub.penalty), ...(tx ? { tx } : {}) }));
+    else if (pub.status === PublicationStatus.None) console.log(`voucher ${hash} was never published`);
+    else console.log(`voucher ${hash}: ${status} · prover ${pub.prover} · deadline ${pub.deadline} · penalty ${formatEther(pub.penalty)}${tx ? ` · penalty claimed (tx ${tx}); \`withdraw\` moves it to the wallet` : ""}`);
   });
 
 program

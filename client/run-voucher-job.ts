@@ -3,7 +3,8 @@ import type { Address, Hex } from "viem";
 import type { ProverOffer } from "../protocol/chain/actions/listProverOffers.js";
 import { challengeLeaf, depositForProver, readVoucherAccount } from "../protocol/chain/actions/vouchers.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
-import { voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
+import { voucherEscrowAbi, voucherPublicationAbi } from "../protocol/chain/generated/abi.js";
+import { publicationAddress, publishVoucher } from "../protocol/chain/actions/voucher-publication.js";
 import { tokenRoot } from "../protocol/commitments/index.js";
 import { outputText, validateStop } from "../protocol/prompt/output-text.js";
 import { chatPromptTokens, completionPromptTokens, promptRoot } from "../protocol/prompt/prompt.js";
@@ -47,6 +48,12 @@ export type RunVoucherJobParameters = {
   voucherLifetimeSeconds?: number;
   /** Wait this long (ms) for the job to appear in a committed batch and check its leaf (default 0: do not wait). */
   waitForBatchMs?: number;
+  /**
+   * When the prover does not answer at all (connection refused, timeouts) until the serve window
+   * is used up, publish the voucher on-chain with its prompt (PROTOCOL §5.8 "Publication"):
+   * the prover must then batch it by the deadline or pay the penalty. Default true.
+   */
+  publishWhenUnreachable?: boolean;
   /** Called (and awaited) once the voucher is signed, before the prompt is sent. */
   onVoucher?: (v: { voucher: Voucher; voucherHash: Hex; deposited: bigint }) => void | Promise<void>;
 };
@@ -182,6 +189,7 @@ export async function runVoucherJob(clients: StepproofClients, p: RunVoucherJobP
   if (account.withdrawableAt !== 0n && account.withdrawableAt <= expiry) {
     throw new ClientError(`a withdrawal of the deposit for prover ${offer.prover} is pending (withdrawable at ${account.withdrawableAt})`, { details: "provers refuse vouchers that outlive the notice (PROTOCOL §5.8); nothing was sent" });
   }
+  const signWith = async (voucher: Voucher) => signVoucher(wallet, voucher, clients.deployment.chainId, escrow);
   const sign = async (nonce: bigint) => {
     const voucher: Voucher = { ...terms, nonce, expiry };
     const voucherHash = voucherDigest(voucher, clients.deployment.chainId, escrow);
@@ -236,6 +244,12 @@ export async function runVoucherJob(clients: StepproofClients, p: RunVoucherJobP
       const refusal = isRetryableRefusal(err);
       const delay = backoffDelay(attempt, refusal?.retryAfterSeconds);
       if (Date.now() + delay > serveUntil) {
+        // A prover that does not answer at all is made to: the voucher goes on-chain with its
+        // prompt (PROTOCOL §5.8 "Publication"). One that answers "busy" only asked us to wait.
+        if (kind === "unreachable" && p.publishWhenUnreachable !== false && clients.deployment.contracts.voucherPublication) {
+          const details = await publishUnserved(clients, { terms, nonce: signed.voucher.nonce, tokens, sign: signWith });
+          throw new ClientError(`prover ${offer.prover} did not answer voucher job ${signed.voucherHash}`, { cause: err, details });
+        }
         throw new ClientError(`prover ${offer.prover} kept ${kind === "refusal" ? `refusing (HTTP ${refusal!.status})` : "not answering"} voucher job ${signed.voucherHash}`, { cause: err, details: `nothing was charged; the voucher expires at ${expiry}` });
       }
       await sleep(delay);
@@ -272,6 +286,30 @@ export async function runVoucherJob(clients: StepproofClients, p: RunVoucherJobP
   const batched = await waitForLeaf(endpoint, signed.voucherHash, p.waitForBatchMs);
   await checkLeaf(clients, escrow, batched, { voucher: signed.voucher, voucherHash: signed.voucherHash, received, outputTokens, traceRoot: served.trace_root });
   return { ...result, batch: { batchId: batched.batchId, index: batched.index } };
+}
+
+/**
+ * Publish the unserved job's voucher (same terms and nonce) with its prompt. It is signed
+ * afresh with an expiry past the publication's deadline (the original may expire first); the
+ * nonce is the same, so at most one of the two can ever be charged (§5.8). Returns what the
+ * caller's error should say.
+ */
+async function publishUnserved(
+  clients: StepproofClients,
+  p: { terms: Omit<Voucher, "nonce" | "expiry">; nonce: bigint; tokens: readonly number[]; sign: (v: Voucher) => Promise<Hex> },
+): Promise<string> {
+  try {
+    const address = publicationAddress(clients);
+    const { publishTimeout } = await clients.publicClient.readContract({ address, abi: voucherPublicationAbi, functionName: "params" });
+    const now = (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    // Room for the publication transaction's own block time past `now`.
+    const voucher: Voucher = { ...p.terms, nonce: p.nonce, expiry: now + 2n * BigInt(publishTimeout) };
+    const published = await publishVoucher(clients, { voucher, signature: await p.sign(voucher), promptTokens: p.tokens });
+    const d = published.publication;
+    return `the voucher (${published.voucherHash}) is now published on-chain with its prompt: the prover must batch it by ${d.deadline} (chain time) or pay ${d.penalty} (claimMissed, from one answer window later)`;
+  } catch (err) {
+    return `publishing the voucher on-chain failed too (${(err as Error).message.split("\n")[0]}); nothing was charged`;
+  }
 }
 
 async function readNext(endpoint: string, client: Address): Promise<VoucherNext> {

@@ -137,6 +137,12 @@ export const proverConfigSchema = z
         maxBatchJobs: z.number().int().positive().max(4096).default(100),
         /** Stake reserved beyond the need each time the reserve grows (base units); default 0. */
         reserveHeadroom: uintString.default("0"),
+        /**
+         * Keep at least this much of the reserve unheld (base units), reserved at start: a
+         * client's published voucher holds its penalty there (PROTOCOL §5.8 "Publication"), so
+         * with none a client cannot publish until this node's first batch; default 0.
+         */
+        standingReserve: uintString.default("0"),
         /** Refuse vouchers expiring sooner than this (s), and do not batch jobs this close to expiry; default 120. */
         minLifetimeSeconds: z.number().int().positive().default(120),
       })

@@ -47,6 +47,8 @@ export type LoopOptions = {
   confirmations?: number;
   /** Voucher batches (PROTOCOL §5.8): commit, answer challenges, claim — once a pass. */
   batches?: { tick(): Promise<void> };
+  /** Vouchers published on-chain for this node (PROTOCOL §5.8 "Publication"): served, declined, answered. */
+  publications?: { tick(logs: { confirmations: number; maxRange: number }): Promise<void>; answer(): Promise<void> };
   /** The trace store key of a job: a voucher job moved into the JobEscrow keeps its own. */
   traceIdOf?: (jobId: bigint) => string;
 };
@@ -175,7 +177,10 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     });
   }
 
+  if (o.publications) await step("voucher publications", () => o.publications!.tick(logs));
   if (o.batches) await step("batches", () => o.batches!.tick());
+  // A publication whose batch this pass committed is shown at once, not a pass later.
+  if (o.publications) await step("voucher publication answers", () => o.publications!.answer());
 
   await step("finalize", async () => {
     const r = await settleDue({

@@ -31,6 +31,7 @@ import { CapacityView, capacityJson } from "./capacity.js";
 import { VoucherJobs } from "./state/voucher-jobs.js";
 import { VoucherService, voucherTraceId } from "./serve/voucher-service.js";
 import { BatchCommitter } from "./batches/batch-committer.js";
+import { VoucherPublications } from "./batches/voucher-publications.js";
 import { registerVoucherRoutes } from "./http/voucher-routes.js";
 import type { JobRow } from "./state/db.js";
 import { ApiError } from "./errors.js";
@@ -140,11 +141,17 @@ export async function startProverNode(config: ProverConfig, options: StartProver
         intervalSeconds: config.vouchers.batchIntervalSeconds,
         maxBatchJobs: config.vouchers.maxBatchJobs,
         reserveHeadroom: config.vouchers.reserveHeadroom,
+        standingReserve: config.vouchers.standingReserve,
         expiryMarginSeconds: Math.ceil(config.vouchers.minLifetimeSeconds / 2),
         onAdopted: (jobId, job) => db.recordAdopted(jobId, { inputTokens: job.voucher.inputTokens, outputTokenIds: job.outputTokenIds ?? [], traceRoot: job.traceRoot!, outputRoot: job.outputRoot!, client: job.client }),
         log,
       })
     : undefined;
+  // Vouchers clients published on-chain (PROTOCOL §5.8 "Publication"), on deployments that have it.
+  const publications =
+    voucherService && voucherJobs && committer && clients.deployment.contracts.voucherPublication
+      ? new VoucherPublications({ clients, prover: account.address, db: db.db, vouchers: voucherJobs, service: voucherService, committer, sender, log })
+      : undefined;
   /** A voucher job moved into the JobEscrow keeps its trace under its voucher hash. */
   const traceIdOf = (jobId: bigint): string => {
     const v = voucherJobs?.jobByJobId(jobId);
@@ -152,7 +159,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   };
   const disputeResponder = options.disputeResponder === false ? undefined : (options.disputeResponder ?? (clients.deployment.contracts.stepProofGame ? respondToDisputes : undefined));
   const capacity = new CapacityView(clients, account.address, manifest.modelId as `0x${string}`, config.prices, metrics, log);
-  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log, capacity, rpc, maxLogRange: config.chain.maxLogRange, confirmations: config.chain.confirmations, ...(committer ? { batches: committer, traceIdOf } : {}) }, config.loopIntervalMs);
+  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log, capacity, rpc, maxLogRange: config.chain.maxLogRange, confirmations: config.chain.confirmations, ...(committer ? { batches: committer, traceIdOf } : {}), ...(publications ? { publications } : {}) }, config.loopIntervalMs);
 
   // Not fatal: `stepproof-prover register` may run after start; but say so loudly.
   const offer = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [account.address, manifest.modelId] });

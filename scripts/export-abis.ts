@@ -20,6 +20,7 @@ export const EXPORTED_CONTRACTS = {
   auditManagerAbi: "contracts/audit/AuditManager.sol/AuditManager.json",
   voucherEscrowAbi: "contracts/vouchers/VoucherEscrow.sol/VoucherEscrow.json",
   batchCourtAbi: "contracts/vouchers/BatchCourt.sol/BatchCourt.json",
+  voucherPublicationAbi: "contracts/vouchers/VoucherPublication.sol/VoucherPublication.json",
 } as const;
 
 export async function renderAbiModule(): Promise<string> {

@@ -12,6 +12,7 @@ import { exposureAttacks, jailedProverTakesJob } from "./attacks-deterrence.js";
 import { auditPayDoubleClaim, canaryAttacks, poolFlood, steerTheDraw } from "./attacks-auditors.js";
 import { ejectAuditorByWithholding, silentAuditorExcused, withholdFromAuditor, withholdThenSybilFirst } from "./attacks-withholding-audits.js";
 import { batchDoubleCharge, batchFabricatedVoucher, batchHiddenCheat, batchMiscount, batchOverMax, batchWithheldLeaf } from "./attacks-batches.js";
+import { publicationIgnored, publicationSkipNonce, publicationThenWithdraw } from "./attacks-publication.js";
 import { createWorld, type World } from "./env.js";
 import type { AttackRow } from "./report.js";
 
@@ -86,6 +87,11 @@ export async function runAdversarySuite(opts: SuiteOptions): Promise<AttackRow[]
       await run(batchWithheldLeaf);
       await run(batchMiscount);
     }
+    // Voucher publication (PROTOCOL §5.8): a prover ignoring or batching around a published
+    // voucher; a client withdrawing after publishing (last: its withdrawal request stays).
+    await run(publicationIgnored);
+    if (opts.scope === "full") await run(publicationSkipNonce);
+    await run(publicationThenWithdraw);
     const m = await runtimeModel(w);
     for (const setup of opts.scope === "full" ? HONEST_SETUPS : HONEST_SETUPS.slice(1, 2)) await run((x) => honestSetup(x, m, setup));
   } finally {

@@ -47,6 +47,8 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
     FeeBook private _fees;
     /// @notice The batch court, which alone may shrink, re-hash and void batches (§5.8).
     address public court;
+    /// @notice The publication desk, which alone may hold reserve against published vouchers (§5.8).
+    address public publication;
 
     error ZeroAmount();
     error InsufficientDeposit(address client, address prover, uint256 balance, uint256 amount);
@@ -66,9 +68,17 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
     error HeldUntil(bytes32 batchId, uint64 holdUntil);
     error NotCourt(address caller);
     error CourtAlreadySet(address court);
+    error NotPublication(address caller);
+    error PublicationAlreadySet(address publication);
     error RefundMismatch(uint256 refunds, uint256 total);
 
     event CourtSet(address court);
+    event PublicationSet(address publication);
+
+    modifier onlyPublication() {
+        if (msg.sender != publication || msg.sender == address(0)) revert NotPublication(msg.sender);
+        _;
+    }
 
     modifier onlyCourt() {
         if (msg.sender != court || msg.sender == address(0)) revert NotCourt(msg.sender);
@@ -285,6 +295,32 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
         if (court != address(0)) revert CourtAlreadySet(court);
         court = court_;
         emit CourtSet(court_);
+    }
+
+    function setPublication(address publication_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (publication != address(0)) revert PublicationAlreadySet(publication);
+        publication = publication_;
+        emit PublicationSet(publication_);
+    }
+
+    /// @notice Publication: hold `amount` of the prover's idle reserve against a published
+    /// voucher's penalty; `release` cannot free it while held (PROTOCOL §5.8 "Publication").
+    function holdReserve(address prover, uint128 amount) external onlyPublication {
+        Reserve storage r = _reserves[prover];
+        Reserve memory cur = r;
+        if (uint256(cur.held) + amount > cur.reserved) revert InsufficientReserve(prover, uint256(cur.held) + amount, cur.reserved);
+        r.held = cur.held + amount;
+    }
+
+    /// @notice Publication: end a hold; with `forfeit` the amount also leaves the reserve, and
+    /// the caller slashes that much of the prover's locked stake.
+    function freeReserve(address prover, uint128 amount, bool forfeit) external onlyPublication {
+        Reserve storage r = _reserves[prover];
+        r.held -= amount;
+        if (forfeit) {
+            r.reserved -= amount;
+            emit ReserveChanged(prover, r.reserved);
+        }
     }
 
     /// @notice The batch id of a live batch with exactly this header; reverts otherwise.

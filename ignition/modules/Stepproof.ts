@@ -61,6 +61,13 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
     maxDebits: 256,
     challengeFee: 10n ** 16n,
   },
+  /** VoucherPublication (PROTOCOL §5.8 "Publication"): the voucher path's liveness guarantee. */
+  publication: {
+    publishTimeout: 600,
+    declineWindow: 120,
+    missedPenaltyBps: 5_000,
+    maxOpenPerProver: 4,
+  },
 } as const;
 
 /** The settlement suite around a given payment token (PROTOCOL §1). */
@@ -180,7 +187,23 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
   const vouchersRole = m.staticCall(escrow, "VOUCHERS_ROLE", [], 0, { id: "vouchersRole" });
   m.call(escrow, "grantRole", [vouchersRole, court], { id: "grantCourtAdoption" });
   m.call(vouchers, "setCourt", [court], { id: "wireBatchCourt" });
-  return { models, nodes, escrow, judge, game, availability, audits, vouchers, court };
+  // Published vouchers hold a penalty in the prover's reserve; a missed one is slashed from it.
+  const pp = d.publication;
+  const publication = m.contract("VoucherPublication", [
+    admin,
+    vouchers,
+    nodes,
+    models,
+    {
+      publishTimeout: m.getParameter("voucherPublishTimeout", pp.publishTimeout),
+      declineWindow: m.getParameter("voucherDeclineWindow", pp.declineWindow),
+      missedPenaltyBps: m.getParameter("voucherMissedPenaltyBps", pp.missedPenaltyBps),
+      maxOpenPerProver: m.getParameter("maxPublishedVouchersPerProver", pp.maxOpenPerProver),
+    },
+  ]);
+  m.call(nodes, "grantRole", [slasherRole, publication], { id: "grantPublicationSlasherRole" });
+  m.call(vouchers, "setPublication", [publication], { id: "wireVoucherPublication" });
+  return { models, nodes, escrow, judge, game, availability, audits, vouchers, court, publication };
 }
 
 /** Any ERC-20: only the standard ABI is needed to reference an existing token. */

@@ -21,6 +21,7 @@ export const deploymentSchema = z.object({
     // Absent in deployments made before the voucher path (PROTOCOL §5.8).
     voucherEscrow: z.string().refine(isAddress, "not an address").optional(),
     batchCourt: z.string().refine(isAddress, "not an address").optional(),
+    voucherPublication: z.string().refine(isAddress, "not an address").optional(),
   }),
 });
 
@@ -42,6 +43,8 @@ export type Deployment = {
     voucherEscrow?: Address;
     /** Batch disputes (PROTOCOL §5.8); absent in older deployments. */
     batchCourt?: Address;
+    /** Voucher publication (PROTOCOL §5.8); absent in older deployments. */
+    voucherPublication?: Address;
   };
 };
 
@@ -88,6 +91,7 @@ export async function readDeployment(file: string, expectedChainId?: number): Pr
       auditManager: getAddress(c.auditManager),
       ...(c.voucherEscrow ? { voucherEscrow: getAddress(c.voucherEscrow) } : {}),
       ...(c.batchCourt ? { batchCourt: getAddress(c.batchCourt) } : {}),
+      ...(c.voucherPublication ? { voucherPublication: getAddress(c.voucherPublication) } : {}),
     },
   };
 }

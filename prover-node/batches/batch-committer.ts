@@ -18,6 +18,8 @@ export type BatchCommitterOptions = {
   maxBatchJobs: number;
   /** Extra stake reserved whenever the reserve must grow (fewer reserve transactions). */
   reserveHeadroom: bigint;
+  /** Unheld reserve to keep from the start, for clients' published vouchers (PROTOCOL §5.8). */
+  standingReserve?: bigint;
   /** Jobs whose voucher expires within this many seconds are not batched (they could not land in time). */
   expiryMarginSeconds: number;
   /** A job of a batch was moved into the JobEscrow as `jobId`: from then on it is settled and disputed there. */
@@ -38,9 +40,24 @@ export const batchIdOf = (prover: Address, slot: bigint): Hex => keccak256(encod
  * once its window has passed.
  */
 export class BatchCommitter {
+  #expedite = false;
+  #standing = false;
+
   constructor(readonly o: BatchCommitterOptions) {}
 
+  /** Commit what waits on the next pass, whatever its age (a published voucher has a deadline). */
+  expedite(): void {
+    this.#expedite = true;
+  }
+
   async tick(): Promise<void> {
+    if (!this.#standing) {
+      this.#standing = true;
+      // Not fatal: batches reserve what they need anyway; only publication waits for a reserve.
+      await this.#ensureReserve(0n, this.o.standingReserve ?? 0n).catch((err: unknown) =>
+        this.o.log.warn({ err: String(err), standingReserve: String(this.o.standingReserve) }, "could not reserve the standing reserve; clients cannot publish vouchers until a batch reserves stake"),
+      );
+    }
     await this.#resumeSending();
     await this.#followCourt();
     await this.#claimDue();
@@ -69,7 +86,7 @@ export class BatchCommitter {
     const ready = waiting.filter((j) => !late.includes(j));
     if (ready.length === 0) return;
     const oldestMs = Math.min(...ready.map((j) => j.createdAt));
-    const due = ready.length >= o.maxBatchJobs || Date.now() - oldestMs >= o.intervalSeconds * 1000 || ready.some((j) => BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds));
+    const due = this.#expedite || ready.length >= o.maxBatchJobs || Date.now() - oldestMs >= o.intervalSeconds * 1000 || ready.some((j) => BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds));
     if (!due) return;
     const rows = ready.slice(0, o.maxBatchJobs);
     const batch = buildBatch(rows.map(servedOf));
@@ -103,6 +120,7 @@ export class BatchCommitter {
       throw err;
     }
     this.#recordCommit(batchId, receipt);
+    this.#expedite = false;
     o.log.info({ batchId, slot: slot.toString(), jobs: batch.leaves.length, clients: batch.debits.length, total: batch.total.toString() }, "committed a voucher batch");
   }
 
@@ -131,15 +149,18 @@ export class BatchCommitter {
     }
   }
 
-  /** Reserve more stake when the new batch's collateral would not fit beside what live batches hold. */
-  async #ensureReserve(total: bigint): Promise<void> {
+  /**
+   * Reserve more stake when a new batch's collateral (of charge `total`) would not fit beside
+   * what live batches and open publications hold, leaving at least `idle` unheld.
+   */
+  async #ensureReserve(total: bigint, idle = 0n): Promise<void> {
     const { o } = this;
     const escrow = o.clients.deployment.contracts.voucherEscrow!;
     const [reserve, params] = await Promise.all([
       o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "reserveOf", args: [o.prover] }),
       o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "params" }),
     ]);
-    const need = reserve.held + (total * BigInt(params.collateralBps)) / 10_000n;
+    const need = reserve.held + (total * BigInt(params.collateralBps)) / 10_000n + idle;
     if (reserve.reserved >= need) return;
     const amount = need - reserve.reserved + o.reserveHeadroom;
     const sent = await o.sender.send({ kind: "reserve", key: `${Date.now()}`, address: escrow, abi: voucherEscrowAbi, functionName: "reserve", args: [amount], what: `reserve ${amount} of stake for voucher batches` });

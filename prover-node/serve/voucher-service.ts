@@ -74,7 +74,6 @@ export class VoucherService {
   }
 
   async admit(header: string, promptTokens: number[], maxTokens: number | undefined): Promise<AdmittedVoucher> {
-    const { o } = this;
     let voucher: Voucher;
     let signature: Hex;
     try {
@@ -83,6 +82,16 @@ export class VoucherService {
       if (err instanceof VoucherWireError) throw new ApiError(400, "invalid_voucher", err.shortMessage, { cause: err });
       throw err;
     }
+    return this.admitSigned(voucher, signature, promptTokens, maxTokens);
+  }
+
+  /**
+   * Admit a decoded voucher. `published`: the client published it on-chain (PROTOCOL §5.8
+   * "Publication"), whose contract already checked its expiry against the deadline and that no
+   * withdrawal lands before it; this node must batch it by that deadline.
+   */
+  async admitSigned(voucher: Voucher, signature: Hex, promptTokens: number[], maxTokens: number | undefined, opts: { published?: boolean } = {}): Promise<AdmittedVoucher> {
+    const { o } = this;
     if (voucher.prover.toLowerCase() !== o.prover.toLowerCase()) throw new ApiError(403, "wrong_prover", `the voucher is for prover ${voucher.prover}, not this node (${o.prover})`);
     if (voucher.modelId.toLowerCase() !== o.manifest.modelId) throw new ApiError(400, "wrong_model", `the voucher is for model ${voucher.modelId}; this node serves ${o.manifest.modelId}`);
     const escrow = o.clients.deployment.contracts.voucherEscrow;
@@ -118,11 +127,11 @@ export class VoucherService {
 
     const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
     const params = await o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "params" });
-    if (voucher.expiry < now + BigInt(o.minLifetimeSeconds)) throw new ApiError(409, "voucher_expiring", `the voucher expires at ${voucher.expiry}, too soon to batch (chain time ${now}, needs ${o.minLifetimeSeconds} s)`);
+    if (!opts.published && voucher.expiry < now + BigInt(o.minLifetimeSeconds)) throw new ApiError(409, "voucher_expiring", `the voucher expires at ${voucher.expiry}, too soon to batch (chain time ${now}, needs ${o.minLifetimeSeconds} s)`);
     // A withdrawal requested after this check lands after the notice: no later than the expiry.
-    if (voucher.expiry > now + BigInt(params.withdrawalNotice)) throw new ApiError(400, "invalid_voucher", `the voucher's expiry is more than the withdrawal notice (${params.withdrawalNotice} s) away`);
+    if (!opts.published && voucher.expiry > now + BigInt(params.withdrawalNotice)) throw new ApiError(400, "invalid_voucher", `the voucher's expiry is more than the withdrawal notice (${params.withdrawalNotice} s) away`);
     const account = await readVoucherAccount(o.clients, { client: voucher.client, prover: o.prover });
-    if (account.withdrawableAt !== 0n && account.withdrawableAt <= voucher.expiry) throw new ApiError(402, "deposit_withdrawing", `the client's deposit may be withdrawn at ${account.withdrawableAt}, before the voucher expires`);
+    if (!opts.published && account.withdrawableAt !== 0n && account.withdrawableAt <= voucher.expiry) throw new ApiError(402, "deposit_withdrawing", `the client's deposit may be withdrawn at ${account.withdrawableAt}, before the voucher expires`);
     const view = o.vouchers.accountView(voucher.client, account.nextNonce);
     if (voucher.nonce < account.nextNonce || o.vouchers.job(voucherHash)) throw new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} was already used (next is ${view.nextNonce})`);
     const need = voucherMaxCharge(voucher);

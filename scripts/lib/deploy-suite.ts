@@ -99,11 +99,11 @@ export async function deploySuite(conn: NetworkConnection, params: DeploySuitePa
       details: `Put {"Stepproof": {"paymentToken": "0x..."}} in ignition/parameters/${conn.networkName}.json.`,
     });
   }
-  let addresses: { token: string; models: string; nodes: string; escrow: string; game: string; availability: string; audits: string; vouchers: string; court: string };
+  let addresses: { token: string; models: string; nodes: string; escrow: string; game: string; availability: string; audits: string; vouchers: string; court: string; publication: string };
   try {
     const options = { parameters: params.parameters ?? {}, deploymentId, displayUi: false };
     const r = local ? await conn.ignition.deploy(StepproofLocalModule, options) : await conn.ignition.deploy(StepproofModule, options);
-    addresses = { token: r.token.address, models: r.models.address, nodes: r.nodes.address, escrow: r.escrow.address, game: r.game.address, availability: r.availability.address, audits: r.audits.address, vouchers: r.vouchers.address, court: r.court.address };
+    addresses = { token: r.token.address, models: r.models.address, nodes: r.nodes.address, escrow: r.escrow.address, game: r.game.address, availability: r.availability.address, audits: r.audits.address, vouchers: r.vouchers.address, court: r.court.address, publication: r.publication.address };
   } catch (cause) {
     throw new DeployError(`Deployment to chain ${chainId} failed.`, {
       details: `Ignition journals each step under ${journal}; rerun the same command to resume.`,
@@ -126,6 +126,7 @@ export async function deploySuite(conn: NetworkConnection, params: DeploySuitePa
       auditManager: getAddress(addresses.audits),
       voucherEscrow: getAddress(addresses.vouchers),
       batchCourt: getAddress(addresses.court),
+      voucherPublication: getAddress(addresses.publication),
     },
   };
   await writeDeployment(file, deployment);

@@ -41,6 +41,8 @@ const REQUIRED = [
   "pool-flood",
   "batch-hidden-cheat",
   "batch-fabricated-voucher",
+  "publication-ignored",
+  "publication-then-withdraw",
 ];
 
 describe("adversary suite (smaller run)", () => {

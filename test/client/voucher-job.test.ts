@@ -8,7 +8,8 @@ import { bytesToHex, keccak256, parseEther, toHex, type Address, type Hex } from
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitBatch, readVoucherAccount, reserveForBatches } from "../../protocol/chain/actions/vouchers.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
-import { batchCourtAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
+import { batchCourtAbi, nodeRegistryAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
+import { PublicationStatus, readPublication } from "../../protocol/chain/actions/voucher-publication.js";
 import { tokenRoot } from "../../protocol/commitments/index.js";
 import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { OutputText } from "../../protocol/prompt/output-text.js";
@@ -43,6 +44,8 @@ class FakeProver {
   /** Added to `outstanding` in /v1/vouchers/next (vouchers "accepted" elsewhere). */
   extraOutstanding = 0n;
   pollsBeforeBatch = 1;
+  /** Reset every completion request's connection (a prover that does not answer). */
+  dropCompletions = false;
   private slot = 0n;
 
   constructor(
@@ -100,6 +103,7 @@ class FakeProver {
     }
     if (req.method === "POST" && url.pathname === "/v1/completions") {
       this.completions++;
+      if (this.dropCompletions) return void req.socket.destroy();
       const body = JSON.parse(await new Promise<string>((r) => {
         let s = "";
         req.on("data", (c: Buffer) => (s += c.toString("utf8")));
@@ -242,6 +246,33 @@ describe("voucher jobs (client)", () => {
     const stored = await client.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "batchHash", args: [a.batched!.batchId] });
     // The header never changes after commit (PROTOCOL §5.8): the challenge is in the batch's state.
     expect(stored).toBe(batchHeaderHash(header));
+  });
+
+  it("publishes the voucher on-chain when the prover does not answer; the CLI shows it and claims the missed penalty", { timeout: 60_000 }, async () => {
+    const who = await net.as(7);
+    fake.dropCompletions = true;
+    const err = await runVoucherJob(who, { ...base(), deposit: parseEther("1"), busyWaitMs: 1_500 }).catch((e: unknown) => e);
+    fake.dropCompletions = false;
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).shortMessage).toMatch(/did not answer voucher job/);
+    const details = (err as ClientError).details ?? "";
+    expect(details).toMatch(/published on-chain with its prompt: the prover must batch it by \d+ \(chain time\) or pay \d+/);
+    const voucherHash = /\((0x[0-9a-f]{64})\)/.exec(details)![1] as Hex;
+    const pub = await readPublication(who, { voucherHash });
+    expect(pub).toMatchObject({ status: PublicationStatus.Open, prover: fake.address, client: devAccount(7).address });
+
+    const dir = path.join(net.dir, "publication-cli");
+    await mkdir(dir, { recursive: true });
+    const keystore = path.join(dir, "client.json");
+    await writeFile(keystore, await encryptKeystore(bytesToHex(devAccount(7).getHdKey().privateKey!), "pw", 1024));
+    const env = { ...process.env, [KEYSTORE_PASSWORD_ENV]: "pw", STEPPROOF_RPC_URL: net.chain.url, STEPPROOF_DEPLOYMENT: net.deploymentFile, STEPPROOF_KEYSTORE: keystore };
+    const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(process.execPath, ["--no-warnings", "--import", "tsx", "client/cli.ts", ...args], { env })).stdout) as { status: string; penalty: string; tx?: string };
+    expect(await cli("voucher", voucherHash, "--json")).toMatchObject({ status: "Open" });
+    await net.advance(600 + 600 + 1); // the fake prover never batches it: deadline and one answer window pass
+    const claimed = await cli("voucher", voucherHash, "--claim-missed", "--json");
+    expect(claimed.status).toBe("Missed");
+    expect(claimed.tx).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(await who.publicClient.readContract({ address: who.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "credits", args: [devAccount(7).address] })).toBe(pub.penalty);
   });
 
   it("the CLI deposits for a prover and runs a voucher job, checking its batch", async () => {

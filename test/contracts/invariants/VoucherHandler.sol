@@ -4,6 +4,9 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {VoucherEscrow} from "../../../contracts/vouchers/VoucherEscrow.sol";
 import {BatchCourt} from "../../../contracts/vouchers/BatchCourt.sol";
+import {VoucherPublication} from "../../../contracts/vouchers/VoucherPublication.sol";
+import {NodeRegistry} from "../../../contracts/staking/NodeRegistry.sol";
+import {TokenRoot} from "../../../contracts/libraries/TokenRoot.sol";
 import {IVoucherEscrow} from "../../../contracts/interfaces/IVoucherEscrow.sol";
 import {PositionalTree} from "../utils/PositionalTree.sol";
 import {vm} from "../utils/Vm.sol";
@@ -14,7 +17,8 @@ interface IMintableToken {
 
 /// @notice Random clients deposit and withdraw, the prover commits batches (some with reused
 /// nonces, over-long outputs or wrong running totals, as a cheater would), and random parties
-/// claim, adopt, challenge, answer and void. Ghosts record what must never happen.
+/// claim, adopt, challenge, answer and void; clients publish vouchers, which the prover declines
+/// or misses (PROTOCOL §5.8 "Publication"). Ghosts record what must never happen.
 contract VoucherHandler {
     uint32 internal constant IN_TOK = 3;
     uint32 internal constant MAX_OUT = 8;
@@ -22,6 +26,7 @@ contract VoucherHandler {
 
     VoucherEscrow public immutable vouchers;
     BatchCourt public immutable court;
+    VoucherPublication public immutable publication;
     IERC20 public immutable token;
     address public immutable prover;
     bytes32 public immutable model;
@@ -40,10 +45,15 @@ contract VoucherHandler {
     uint256 public answeredOverMax; // a challenge answered for a leaf billing more than its voucher allows
     uint256 public stuckWithdrawals; // a client could not withdraw its unused deposit after notice
     uint256 public commits;
+    uint256 public penaltyShortfalls; // a missed publication paid its client other than its penalty
+    /// Penalties of open publications: the reserve must hold at least this much.
+    uint256 public publicationHeld;
+    bytes32[] internal _open;
 
-    constructor(VoucherEscrow v, BatchCourt c, address prover_, bytes32 model_, uint128 inPrice_, uint128 outPrice_, uint256[] memory keys) {
+    constructor(VoucherEscrow v, BatchCourt c, VoucherPublication pub, address prover_, bytes32 model_, uint128 inPrice_, uint128 outPrice_, uint256[] memory keys) {
         vouchers = v;
         court = c;
+        publication = pub;
         token = v.token();
         prover = prover_;
         model = model_;
@@ -177,6 +187,43 @@ contract VoucherHandler {
             vm.prank(prover);
             vouchers.withdrawEarnings();
         }
+    }
+
+    /// A client publishes one of its vouchers (a nonce far above the batches' own).
+    function publish(uint256 seed) external {
+        address c = clients[seed % clients.length];
+        IVoucherEscrow.Voucher memory v = _voucher(c, vouchers.account(c, prover).nextNonce + 1000 + uint64((seed >> 8) % 1000));
+        bytes memory prompt = abi.encodePacked(uint32(256), uint32(72), uint32(105));
+        v.promptRoot = TokenRoot.root(prompt, 0);
+        bytes32 h = vouchers.voucherDigest(v);
+        bytes memory sig = _sign(c, h);
+        vm.prank(c);
+        try publication.publish(v, sig, prompt) {
+            publicationHeld += publication.publicationOf(h).penalty;
+            _open.push(h);
+        } catch {}
+    }
+
+    /// The prover declines an open publication, or lets it pass and someone claims the miss.
+    function endPublication(uint256 seed, bool decline) external {
+        if (_open.length == 0) return;
+        uint256 i = seed % _open.length;
+        bytes32 h = _open[i];
+        VoucherPublication.Publication memory pub = publication.publicationOf(h);
+        if (decline) {
+            vm.prank(prover);
+            try publication.decline(h) {} catch { return; }
+        } else {
+            uint256 at = uint256(pub.deadline) + vouchers.params().answerWindow + 1;
+            if (block.timestamp < at) vm.warp(at);
+            NodeRegistry nodes = NodeRegistry(address(publication.nodes()));
+            uint256 before = nodes.credits(pub.client);
+            try publication.claimMissed(h) {} catch { return; }
+            if (nodes.credits(pub.client) - before != pub.penalty) ++penaltyShortfalls;
+        }
+        publicationHeld -= pub.penalty;
+        _open[i] = _open[_open.length - 1];
+        _open.pop();
     }
 
     // ------------------------------------------------------------------ helpers

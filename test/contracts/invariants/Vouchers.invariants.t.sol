@@ -13,7 +13,7 @@ contract VoucherInvariants is VoucherFixture {
         setUpVouchers();
         uint256[] memory keys = new uint256[](3);
         (keys[0], keys[1], keys[2]) = (CLIENT_A_KEY, CLIENT_B_KEY, 0xC3C3);
-        handler = new VoucherHandler(vouchers, court, prover, MODEL, IN_PRICE, OUT_PRICE, keys);
+        handler = new VoucherHandler(vouchers, court, publication, prover, MODEL, IN_PRICE, OUT_PRICE, keys);
         token.transferOwnership(address(handler));
     }
 
@@ -40,6 +40,13 @@ contract VoucherInvariants is VoucherFixture {
 
     function invariant_unusedDepositAlwaysRecoverable() public view {
         assertEq(handler.stuckWithdrawals(), 0, "a client could not withdraw its unused deposit");
+    }
+
+    /// @notice Open publications' penalties stay held in the reserve; a miss pays exactly its penalty.
+    function invariant_publicationPenaltiesHeld() public view {
+        IVoucherEscrow.Reserve memory r = vouchers.reserveOf(prover);
+        assertLe(handler.publicationHeld(), r.held, "an open publication's penalty is not held");
+        assertEq(handler.penaltyShortfalls(), 0, "a missed publication paid other than its penalty");
     }
 
     /// @notice Live batches' collateral is reserved, and the reserve is locked stake.

@@ -6,6 +6,7 @@ import {vm} from "../utils/Vm.sol";
 import {VoucherEscrow} from "../../../contracts/vouchers/VoucherEscrow.sol";
 import {VoucherParams} from "../../../contracts/vouchers/VoucherParams.sol";
 import {BatchCourt} from "../../../contracts/vouchers/BatchCourt.sol";
+import {VoucherPublication} from "../../../contracts/vouchers/VoucherPublication.sol";
 import {IVoucherEscrow} from "../../../contracts/interfaces/IVoucherEscrow.sol";
 import {IJobAdoption} from "../../../contracts/interfaces/IJobAdoption.sol";
 import {TokenRoot} from "../../../contracts/libraries/TokenRoot.sol";
@@ -18,6 +19,7 @@ import {PositionalTree} from "../utils/PositionalTree.sol";
 abstract contract VoucherFixture is Suite {
     VoucherEscrow internal vouchers;
     BatchCourt internal court;
+    VoucherPublication internal publication;
 
     uint256 internal constant CLIENT_A_KEY = 0xA11CE;
     uint256 internal constant CLIENT_B_KEY = 0xB0B0;
@@ -51,6 +53,10 @@ abstract contract VoucherFixture is Suite {
         });
     }
 
+    function publicationParams() internal pure returns (VoucherPublication.Params memory) {
+        return VoucherPublication.Params({publishTimeout: 600, declineWindow: 120, missedPenaltyBps: 5_000, maxOpenPerProver: 4});
+    }
+
     function setUpVouchers() internal {
         deploySuite();
         registerProver(prover, 1_000e18);
@@ -62,6 +68,9 @@ abstract contract VoucherFixture is Suite {
         nodes.grantRole(nodes.SLASHER_ROLE(), address(court));
         escrow.grantRole(escrow.VOUCHERS_ROLE(), address(court));
         vouchers.setCourt(address(court));
+        publication = new VoucherPublication(address(this), vouchers, nodes, models, publicationParams());
+        nodes.grantRole(nodes.SLASHER_ROLE(), address(publication));
+        vouchers.setPublication(address(publication));
         clientA = vm.addr(CLIENT_A_KEY);
         clientB = vm.addr(CLIENT_B_KEY);
         vm.prank(prover);
