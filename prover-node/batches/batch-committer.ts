@@ -1,4 +1,4 @@
-import { encodeAbiParameters, keccak256, parseEventLogs, type Address, type Hex, type TransactionReceipt } from "viem";
+import { encodeAbiParameters, encodeFunctionData, keccak256, parseEventLogs, type Address, type Hex, type TransactionReceipt } from "viem";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { batchCourtAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import { TransactionError } from "../../protocol/chain/actions/send.js";
@@ -60,8 +60,15 @@ export class BatchCommitter {
     }
     await this.#resumeSending();
     await this.#followCourt();
-    await this.#claimDue();
-    await this.#commitWaiting();
+    // Steady state: the next batch goes into the slot of a batch due for its claim, both in one
+    // transaction (multicall), which saves a transaction's base cost per batch (PROTOCOL §5.8 Cost).
+    // While jobs are in the pipeline a due claim waits up to one batch interval for that commit;
+    // an idle node claims at once.
+    const { now, due } = await this.#claimable();
+    const paired = await this.#commitWaiting(due[0]);
+    const rest = paired ? due.slice(1) : due;
+    const busy = this.o.vouchers.pipelined() > 0;
+    await this.#claim(busy ? rest.filter((r) => now - r.header!.challengeDeadline >= BigInt(this.o.intervalSeconds)) : rest, paired ? 1 : 0);
   }
 
   /** The batch (leaves, tree, debits) a committed row holds, rebuilt from its jobs in leaf order. */
@@ -73,10 +80,11 @@ export class BatchCommitter {
     return (await this.o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
   }
 
-  async #commitWaiting(): Promise<void> {
+  /** Commit the waiting jobs when due, claiming `pair` (a batch due for its claim) in the same transaction into its slot; true when `pair` was claimed. */
+  async #commitWaiting(pair?: VoucherBatchRow): Promise<boolean> {
     const { o } = this;
     const waiting = o.vouchers.unbatched();
-    if (waiting.length === 0) return; // no chain read on an idle pass
+    if (waiting.length === 0) return false; // no chain read on an idle pass
     const now = await this.#now();
     const late = waiting.filter((j) => BigInt(j.expiry) < now + BigInt(o.expiryMarginSeconds));
     if (late.length > 0) {
@@ -84,30 +92,34 @@ export class BatchCommitter {
       o.log.warn({ jobs: late.length }, "voucher jobs expired before batching: they cannot be charged");
     }
     const ready = waiting.filter((j) => !late.includes(j));
-    if (ready.length === 0) return;
+    if (ready.length === 0) return false;
     const oldestMs = Math.min(...ready.map((j) => j.createdAt));
     const due = this.#expedite || ready.length >= o.maxBatchJobs || Date.now() - oldestMs >= o.intervalSeconds * 1000 || ready.some((j) => BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds));
-    if (!due) return;
+    if (!due) return false;
     const rows = ready.slice(0, o.maxBatchJobs);
     const batch = buildBatch(rows.map(servedOf));
     await this.#ensureReserve(batch.total);
-    const slot = o.vouchers.freeSlot();
+    const slot = pair ? pair.slot : o.vouchers.freeSlot();
     const batchId = batchIdOf(o.prover, slot);
-    o.vouchers.beginBatch(batchId, slot, batch.debits, batch.jobs.map((j) => j.voucherHash));
+    const hashes = batch.jobs.map((j) => j.voucherHash);
+    const archived = o.vouchers.beginBatch(batchId, slot, batch.debits, hashes);
+    const commitArgs = [slot, batch.tree.root, batch.leaves.length, batch.debits] as const;
+    const what = `commit a batch of ${batch.leaves.length} voucher jobs`;
+    const escrow = o.clients.deployment.contracts.voucherEscrow!;
     let receipt: TransactionReceipt;
     try {
-      const sent = await o.sender.send({
-        kind: "batch",
-        key: batchId,
-        address: o.clients.deployment.contracts.voucherEscrow!,
-        abi: voucherEscrowAbi,
-        functionName: "commitBatch",
-        args: [slot, batch.tree.root, batch.leaves.length, batch.debits],
-        what: `commit a batch of ${batch.leaves.length} voucher jobs`,
-      });
+      const sent = await o.sender.send(
+        pair
+          ? {
+              kind: "batch", key: sendKey(batchId, hashes), address: escrow, abi: voucherEscrowAbi, functionName: "multicall",
+              args: [[encodeFunctionData({ abi: voucherEscrowAbi, functionName: "claimBatch", args: [pair.header!] }), encodeFunctionData({ abi: voucherEscrowAbi, functionName: "commitBatch", args: commitArgs })]],
+              what: `claim batch ${pair.batchId} and ${what} into its slot`,
+            }
+          : { kind: "batch", key: sendKey(batchId, hashes), address: escrow, abi: voucherEscrowAbi, functionName: "commitBatch", args: commitArgs, what },
+      );
       receipt = await sent.receipt;
     } catch (err) {
-      o.vouchers.abandonBatch(batchId);
+      o.vouchers.abandonBatch(batchId, archived);
       // A client whose deposit no longer covers its debit (it withdrew) cannot be charged: its
       // jobs are dropped, so the others are batched next pass.
       if (err instanceof TransactionError && (err.revertName === "InsufficientDeposit" || err.revertName === "NonceReused")) {
@@ -115,13 +127,18 @@ export class BatchCommitter {
         const dropped = rows.filter((r) => r.client.toLowerCase() === client).map((r) => r.voucherHash);
         o.vouchers.markFailed(dropped);
         o.log.warn({ client, jobs: dropped.length, reason: err.revertName }, "a client's voucher jobs cannot be charged; dropped from the batch");
-        return;
+        return false;
       }
       throw err;
+    }
+    if (pair && archived) {
+      o.vouchers.setBatch(archived, { state: "claimed" });
+      o.log.info({ batchId: pair.batchId, total: pair.header!.total.toString() }, "claimed a voucher batch");
     }
     this.#recordCommit(batchId, receipt);
     this.#expedite = false;
     o.log.info({ batchId, slot: slot.toString(), jobs: batch.leaves.length, clients: batch.debits.length, total: batch.total.toString() }, "committed a voucher batch");
+    return pair !== undefined && archived !== undefined;
   }
 
   #recordCommit(batchId: Hex, receipt: TransactionReceipt): void {
@@ -135,7 +152,7 @@ export class BatchCommitter {
     const { o } = this;
     for (const b of o.vouchers.batchesIn(["sending"])) {
       const stored = await o.clients.publicClient.readContract({ address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "batchHash", args: [b.batchId] });
-      const txs = o.sender.db.txsFor("batch", b.batchId);
+      const txs = o.sender.db.txsFor("batch", sendKey(b.batchId, b.voucherHashes));
       let recorded = false;
       for (const t of txs) {
         const r = await o.clients.publicClient.getTransactionReceipt({ hash: t.hash }).catch(() => undefined);
@@ -190,7 +207,7 @@ export class BatchCommitter {
       if (ev.eventName === "JobAdopted") {
         const job = o.vouchers.job(row.voucherHashes[ev.args.index]!);
         if (job && job.jobId === undefined) {
-          o.vouchers.setAdopted(row.batchId, ev.args.index, ev.args.jobId);
+          o.vouchers.setAdopted(row.key, ev.args.index, ev.args.jobId);
           o.onAdopted?.(ev.args.jobId, job);
           o.log.warn({ batchId: row.batchId, index: ev.args.index, jobId: ev.args.jobId.toString(), by: ev.args.by }, "a job of a voucher batch was moved into the JobEscrow (a dispute may follow)");
         }
@@ -198,7 +215,7 @@ export class BatchCommitter {
       else if (ev.eventName === "LeafChallenged") open.add(ev.args.index);
       else if (ev.eventName === "LeafAnswered") open.delete(ev.args.index);
       else if (ev.eventName === "BatchVoided") {
-        o.vouchers.setBatch(row.batchId, { state: "voided" });
+        o.vouchers.setBatch(row.key, { state: "voided" });
         o.log.warn({ batchId: row.batchId, reason: ev.args.reason }, "a voucher batch was voided: its clients are refunded and this node slashed");
         return;
       }
@@ -225,22 +242,39 @@ export class BatchCommitter {
     }
   }
 
-  async #claimDue(): Promise<void> {
+  /** Committed batches whose window and holds have passed, with no open challenge. */
+  async #claimable(): Promise<{ now: bigint; due: VoucherBatchRow[] }> {
     const { o } = this;
+    const committed = o.vouchers.batchesIn(["committed"]).filter((r) => r.header);
+    if (committed.length === 0) return { now: 0n, due: [] };
     const now = await this.#now();
-    let claimed = 0;
-    for (const row of o.vouchers.batchesIn(["committed"])) {
-      const header = row.header;
-      if (!header || now <= header.challengeDeadline) continue;
+    const due: VoucherBatchRow[] = [];
+    for (const row of committed) {
+      if (now <= row.header!.challengeDeadline) continue;
       const state = await readBatchState(o.clients, { batchId: row.batchId });
-      if (state.openChallenges !== 0 || now <= state.holdUntil) continue;
+      if (state.openChallenges === 0 && now > state.holdUntil) due.push(row);
+    }
+    return { now, due };
+  }
+
+  /** Claim `rows` one transaction each (`already`: claimed this pass with a commit), then withdraw the pay. */
+  async #claim(rows: readonly VoucherBatchRow[], already: number): Promise<void> {
+    const { o } = this;
+    let claimed = already;
+    for (const row of rows) {
+      const header = row.header!;
       try {
-        const sent = await o.sender.send({ kind: "claim", key: row.batchId, address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "claimBatch", args: [header], what: `claim batch ${row.batchId}` });
+        const sent = await o.sender.send({ kind: "claim", key: row.key, address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "claimBatch", args: [header], what: `claim batch ${row.batchId}` });
         await sent.receipt;
-        o.vouchers.setBatch(row.batchId, { state: "claimed" });
+        o.vouchers.setBatch(row.key, { state: "claimed" });
         claimed++;
         o.log.info({ batchId: row.batchId, total: header.total.toString() }, "claimed a voucher batch");
       } catch (err) {
+        // Settled already (claimed in a transaction whose record a crash lost, or by anyone).
+        if (err instanceof TransactionError && err.revertName === "UnknownBatch") {
+          o.vouchers.setBatch(row.key, { state: "claimed" });
+          continue;
+        }
         o.log.warn({ batchId: row.batchId, err: String(err) }, "claiming a voucher batch failed; retried next pass");
       }
     }
@@ -253,6 +287,9 @@ export class BatchCommitter {
     }
   }
 }
+
+/** The persisted-send key of one batch: its id and first job (a reused slot's id repeats). */
+const sendKey = (batchId: Hex, voucherHashes: readonly Hex[]): string => `${batchId.toLowerCase()}:${(voucherHashes[0] ?? "").toLowerCase()}`;
 
 const servedOf = (r: VoucherJobRow): ServedJob => ({
   voucher: r.voucher,

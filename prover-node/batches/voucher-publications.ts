@@ -165,6 +165,12 @@ export class VoucherPublications {
         continue;
       }
       const batch = job.batchId ? o.vouchers.batch(job.batchId) : undefined;
+      if (batch && (batch.state === "claimed" || batch.state === "voided")) {
+        // Its batch settled before the answer landed (the node was away): the proof is gone.
+        const status = (await readPublication(o.clients, { voucherHash: p.voucherHash })).status;
+        this.#set(p.voucherHash, status === PublicationStatus.Answered ? "answered" : "lost");
+        continue;
+      }
       if (!batch || batch.state !== "committed" || !batch.header || job.leafIndex === undefined) {
         o.committer.expedite();
         continue;

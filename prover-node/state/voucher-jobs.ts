@@ -47,13 +47,17 @@ export type VoucherJobRow = {
   traceRoot?: Hex;
   outputRoot?: Hex;
   outputTokenIds?: number[];
-  batchId?: Hex;
+  /** The key of its batch's row (VoucherBatchRow.key): look the batch up with `batch()`. */
+  batchId?: string;
   leafIndex?: number;
   jobId?: bigint;
   createdAt: number;
 };
 
 export type VoucherBatchRow = {
+  /** The row's key: the batch id, or `<batchId>:<ms>` once a later batch reused the slot. */
+  key: string;
+  /** The on-chain batch id, keccak256(prover, slot). */
   batchId: Hex;
   slot: bigint;
   state: "sending" | "committed" | "claimed" | "voided";
@@ -127,6 +131,11 @@ export class VoucherJobs {
     return (this.db.prepare("SELECT * FROM voucher_jobs WHERE state = 'generated' ORDER BY created_at").all() as RawJob[]).map(rowOf);
   }
 
+  /** Jobs generating or generated and not yet batched: a commit is coming. */
+  pipelined(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM voucher_jobs WHERE state IN ('generating', 'generated')").get() as { n: number }).n;
+  }
+
   /** The next nonce this node expects of `client`, given the chain's, and what its accepted unbatched vouchers may charge. */
   accountView(client: Address, chainNextNonce: bigint): { nextNonce: bigint; outstanding: bigint } {
     const rows = this.db.prepare("SELECT nonce, max_charge FROM voucher_jobs WHERE client = ? AND state IN ('generating', 'generated')").all(client.toLowerCase()) as { nonce: string; max_charge: string }[];
@@ -135,42 +144,62 @@ export class VoucherJobs {
     return { nextNonce: local > chainNextNonce ? local : chainNextNonce, outstanding: rows.reduce((s, r) => s + BigInt(r.max_charge), 0n) };
   }
 
-  /** Record a batch about to be sent (state sending) and tie its jobs to it. */
-  beginBatch(batchId: Hex, slot: bigint, debits: readonly Debit[], voucherHashes: readonly Hex[]): void {
+  /**
+   * Record a batch about to be sent (state sending) and tie its jobs to it. A slot is reused
+   * once its batch settles (or in the transaction that claims it), and the batch id is the
+   * slot's: the previous batch's row and its jobs move to an archive key (`<batchId>:<ms>`), so
+   * they keep answering for the old batch. Returns that key, if a previous batch was archived.
+   */
+  beginBatch(batchId: Hex, slot: bigint, debits: readonly Debit[], voucherHashes: readonly Hex[]): string | undefined {
+    const id = batchId.toLowerCase();
     this.db.exec("BEGIN");
     try {
+      let archived: string | undefined;
+      if (this.db.prepare("SELECT 1 FROM voucher_batches WHERE batch_id = ? AND state != 'sending'").get(id)) {
+        archived = `${id}:${Date.now()}`;
+        this.db.prepare("UPDATE voucher_batches SET batch_id = ? WHERE batch_id = ?").run(archived, id);
+        this.db.prepare("UPDATE voucher_jobs SET batch_id = ? WHERE batch_id = ?").run(archived, id);
+      }
       this.db
         .prepare("INSERT OR REPLACE INTO voucher_batches (batch_id, slot, state, debits, voucher_hashes, updated_at) VALUES (?, ?, 'sending', ?, ?, ?)")
         .run(batchId.toLowerCase(), slot.toString(), JSON.stringify(debits.map(debitToJson)), JSON.stringify(voucherHashes.map((h) => h.toLowerCase())), Date.now());
       const st = this.db.prepare("UPDATE voucher_jobs SET state = 'batched', batch_id = ?, leaf_index = ?, updated_at = ? WHERE voucher_hash = ?");
       voucherHashes.forEach((h, i) => st.run(batchId.toLowerCase(), i, Date.now(), h.toLowerCase()));
       this.db.exec("COMMIT");
+      return archived;
     } catch (err) {
       this.db.exec("ROLLBACK");
       throw err;
     }
   }
 
-  /** The send failed before anything reached the chain: the jobs go back to waiting. */
-  abandonBatch(batchId: Hex): void {
+  /** The send failed before anything reached the chain: the jobs go back to waiting (and an archived predecessor comes back). */
+  abandonBatch(batchId: Hex, archived?: string): void {
+    const id = batchId.toLowerCase();
     this.db.exec("BEGIN");
-    this.db.prepare("UPDATE voucher_jobs SET state = 'generated', batch_id = NULL, leaf_index = NULL WHERE batch_id = ?").run(batchId.toLowerCase());
-    this.db.prepare("DELETE FROM voucher_batches WHERE batch_id = ? AND state = 'sending'").run(batchId.toLowerCase());
+    this.db.prepare("UPDATE voucher_jobs SET state = 'generated', batch_id = NULL, leaf_index = NULL WHERE batch_id = ?").run(id);
+    this.db.prepare("DELETE FROM voucher_batches WHERE batch_id = ? AND state = 'sending'").run(id);
+    if (archived) {
+      this.db.prepare("UPDATE voucher_batches SET batch_id = ? WHERE batch_id = ?").run(id, archived);
+      this.db.prepare("UPDATE voucher_jobs SET batch_id = ? WHERE batch_id = ?").run(id, archived);
+    }
     this.db.exec("COMMIT");
   }
 
-  setBatch(batchId: Hex, p: { state: VoucherBatchRow["state"]; header?: BatchHeader; commitBlock?: bigint }): void {
+  /** `batchId`: a live batch's id, or an archived batch's key. */
+  setBatch(batchId: Hex | string, p: { state: VoucherBatchRow["state"]; header?: BatchHeader; commitBlock?: bigint }): void {
     const cur = this.batch(batchId);
     this.db
       .prepare("UPDATE voucher_batches SET state = ?, header = ?, commit_block = ?, updated_at = ? WHERE batch_id = ?")
       .run(p.state, (() => { const h = p.header ?? cur?.header; return h ? JSON.stringify(batchHeaderToJson(h)) : null; })(), (p.commitBlock ?? cur?.commitBlock)?.toString() ?? null, Date.now(), batchId.toLowerCase());
   }
 
-  setAdopted(batchId: Hex, index: number, jobId: bigint): void {
+  setAdopted(batchId: Hex | string, index: number, jobId: bigint): void {
     this.db.prepare("UPDATE voucher_jobs SET job_id = ?, updated_at = ? WHERE batch_id = ? AND leaf_index = ?").run(jobId.toString(), Date.now(), batchId.toLowerCase(), index);
   }
 
-  batch(batchId: Hex): VoucherBatchRow | undefined {
+  /** A batch by its id (the live one of its slot) or by an archive key (a job's `batchId` may be one). */
+  batch(batchId: Hex | string): VoucherBatchRow | undefined {
     const r = this.db.prepare("SELECT * FROM voucher_batches WHERE batch_id = ?").get(batchId.toLowerCase()) as RawJob | undefined;
     return r ? batchOf(r) : undefined;
   }
@@ -206,7 +235,7 @@ function rowOf(r: RawJob): VoucherJobRow {
     ...(r["trace_root"] ? { traceRoot: r["trace_root"] as Hex } : {}),
     ...(r["output_root"] ? { outputRoot: r["output_root"] as Hex } : {}),
     ...(r["output_token_ids"] ? { outputTokenIds: JSON.parse(r["output_token_ids"] as string) as number[] } : {}),
-    ...(r["batch_id"] ? { batchId: r["batch_id"] as Hex } : {}),
+    ...(r["batch_id"] ? { batchId: r["batch_id"] as string } : {}),
     ...(r["leaf_index"] !== null && r["leaf_index"] !== undefined ? { leafIndex: Number(r["leaf_index"]) } : {}),
     ...(r["job_id"] ? { jobId: BigInt(r["job_id"] as string) } : {}),
     createdAt: Number(r["created_at"]),
@@ -215,8 +244,10 @@ function rowOf(r: RawJob): VoucherJobRow {
 
 function batchOf(r: RawJob): VoucherBatchRow {
   const header = r["header"] ? (JSON.parse(r["header"] as string) as unknown) : null;
+  const key = r["batch_id"] as string;
   return {
-    batchId: r["batch_id"] as Hex,
+    key,
+    batchId: key.split(":")[0] as Hex,
     slot: BigInt(r["slot"] as string),
     state: r["state"] as VoucherBatchRow["state"],
     ...(header ? { header: batchHeaderFromJson(header) } : {}),
