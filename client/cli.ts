@@ -5,7 +5,7 @@
  * stepproof-client voucher <voucherHash> [--claim-missed]
  * stepproof-client status <jobId>
  * stepproof-client withdraw
- * stepproof-client gateway --model <id> [--model <id>…] [--port 8080] [--max-per-request T] [--max-per-day T]
+ * stepproof-client gateway --model <id> [--model <id>…] [--port 8080] [--max-per-request T] [--max-per-day T] [--vouchers [--top-up T]]
  * Chain options come from flags or STEPPROOF_RPC_URL / STEPPROOF_DEPLOYMENT / STEPPROOF_KEYSTORE
  * (defaults: the dev chain at 127.0.0.1:8545, deployments/<chainId>.json);
  * the keystore password from STEPPROOF_KEYSTORE_PASSWORD or a prompt.
@@ -246,7 +246,9 @@ program
   .option("--max-per-request <tokens>", "refuse (402) a request that would escrow more than this many payment tokens")
   .option("--max-per-day <tokens>", "refuse (402) once the requests of one UTC day escrowed or spent this many payment tokens")
   .option("--default-max-tokens <n>", "max_tokens when a request gives none", "128")
-  .action(async (o: { model: string[]; port: string; host: string; maxPerRequest?: string; maxPerDay?: string; defaultMaxTokens: string }) => {
+  .option("--vouchers", "pay with signed vouchers against a deposit per prover, settled in batches (PROTOCOL §5.8), instead of a job per request")
+  .option("--top-up <tokens>", "with --vouchers: deposit this much for a prover whenever its deposit cannot cover a request", "1")
+  .action(async (o: { model: string[]; port: string; host: string; maxPerRequest?: string; maxPerDay?: string; defaultMaxTokens: string; vouchers?: boolean; topUp: string }) => {
     for (const m of o.model) if (!isHex(m) || m.length !== 66) throw new ClientError(`--model is not a bytes32 model id: ${m}`);
     const port = Number(o.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ClientError(`--port must be 0..65535, got ${o.port}`);
@@ -260,9 +262,11 @@ program
     };
     const perRequest = tokens("--max-per-request", o.maxPerRequest);
     const perDay = tokens("--max-per-day", o.maxPerDay);
+    const topUp = o.vouchers ? tokens("--top-up", o.topUp)! : undefined;
+    if (topUp !== undefined && topUp <= 0n) throw new ClientError(`--top-up must be positive, got ${o.topUp}`);
     const clients = await connect(program.opts<ChainOptions>(), true);
-    const g = await startGateway({ clients, models: o.model as Hex[], port, host: o.host, defaultMaxTokens: Number(o.defaultMaxTokens), limits: { ...(perRequest !== undefined ? { perRequest } : {}), ...(perDay !== undefined ? { perDay } : {}) } });
-    console.log(`stepproof gateway at ${g.url}/v1 paying from ${clients.walletClient!.account.address}; point any OpenAI client's base URL at it`);
+    const g = await startGateway({ clients, models: o.model as Hex[], port, host: o.host, defaultMaxTokens: Number(o.defaultMaxTokens), limits: { ...(perRequest !== undefined ? { perRequest } : {}), ...(perDay !== undefined ? { perDay } : {}) }, ...(topUp !== undefined ? { vouchers: { topUp } } : {}) });
+    console.log(`stepproof gateway at ${g.url}/v1 paying from ${clients.walletClient!.account.address}${topUp !== undefined ? " with vouchers (batched settlement)" : ""}; point any OpenAI client's base URL at it`);
     const stop = () => void g.close().then(() => process.exit(0));
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

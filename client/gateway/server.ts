@@ -9,6 +9,8 @@ import { PromptEncodingError } from "../../protocol/prompt/errors.js";
 import { encodeSamplingParams, MAX_TEMPERATURE } from "../../protocol/sampling/rule.js";
 import { ClientError, CommitmentMismatchError, ContextLengthError, SpendingLimitError } from "../errors.js";
 import { runJob, type JobPrompt, type RunJobReturnType } from "../run-job.js";
+import { runVoucherJob, type RunVoucherJobReturnType } from "../run-voucher-job.js";
+import { voucherMaxCharge } from "../../protocol/vouchers/index.js";
 import { SpendingLedger, type SpendingLimits } from "./spending.js";
 
 export type GatewayOptions = {
@@ -20,6 +22,12 @@ export type GatewayOptions = {
   /** max_tokens when a request gives none. */
   defaultMaxTokens?: number;
   commitTimeoutMs?: number;
+  /**
+   * Pay with signed vouchers against a deposit per prover, settled in the provers' batches
+   * (PROTOCOL §5.8: per-token pricing at batch cost), instead of opening a job per request.
+   * `topUp`: deposit this much for a prover whenever its deposit cannot cover a request.
+   */
+  vouchers?: { topUp: bigint };
   port?: number;
   host?: string;
 };
@@ -101,13 +109,31 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     let jobId: bigint | undefined;
     // Checked before anything is paid; `onOpened` is set below for streams (headers go out then).
     const allowance = ledger.allowance();
-    let onOpened: ((job: { jobId: bigint; prover: Hex }) => void) | undefined;
-    const run = (onText?: (t: string) => void) =>
-      runJob(o.clients, {
+    let onOpened: ((job: { jobId?: bigint; voucherHash?: Hex; prover: Hex }) => void) | undefined;
+    const stop = r.stop !== undefined ? { stop: typeof r.stop === "string" ? [r.stop] : r.stop } : {};
+    const run = (onText?: (t: string) => void): Promise<Served> =>
+      o.vouchers
+        ? runVoucherJob(o.clients, {
+            modelId: modelId as Hex,
+            prompt: r.prompt,
+            maxTokens: r.maxTokens,
+            ...stop,
+            samplingParams,
+            deposit: o.vouchers.topUp,
+            ...(allowance !== undefined ? { maxEscrow: allowance } : {}),
+            // Signed: the voucher may charge up to its maximum once batched.
+            onVoucher: ({ voucher, voucherHash }) => {
+              // Re-signed for a taken nonce: same terms, same maximum, reserved once.
+              settle ??= ledger.reserve(voucherMaxCharge(voucher));
+              onOpened?.({ voucherHash, prover: voucher.prover });
+            },
+            ...(onText ? { onText } : {}),
+          }).then((v) => ({ ...v, jobId: undefined }))
+        : runJob(o.clients, {
         modelId: modelId as Hex,
         prompt: r.prompt,
         maxTokens: r.maxTokens,
-        ...(r.stop !== undefined ? { stop: typeof r.stop === "string" ? [r.stop] : r.stop } : {}),
+        ...stop,
         samplingParams,
         ...(o.commitTimeoutMs ? { commitTimeoutMs: o.commitTimeoutMs } : {}),
         ...(allowance !== undefined ? { maxEscrow: allowance } : {}),
@@ -142,8 +168,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         ? { id, object: "chat.completion.chunk", created, model: modelId, choices: [{ index: 0, delta: delta === null ? {} : { role: "assistant", content: delta }, finish_reason: finish, logprobs: null }], ...extra }
         : { id, object: "text_completion", created, model: modelId, choices: [{ index: 0, text: delta ?? "", finish_reason: finish, logprobs: null }], ...extra };
     onOpened = (job) => {
+      // A voucher re-signed for a taken nonce calls this again: the headers went out already.
+      if (raw.headersSent) return;
       reply.hijack();
-      raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-stepproof-job-id": job.jobId.toString(), "x-stepproof-prover": job.prover });
+      const ref: Record<string, string> = job.jobId !== undefined ? { "x-stepproof-job-id": job.jobId.toString() } : { "x-stepproof-voucher-hash": job.voucherHash! };
+      raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", ...ref, "x-stepproof-prover": job.prover });
     };
     try {
       const result = await run((text) => sse(chunk(text, null)));
@@ -189,14 +218,19 @@ function toGatewayError(err: unknown, jobId?: bigint): GatewayError {
   return new GatewayError(500, "server_error", `gateway failure${job}: ${(err as Error).message ?? String(err)}`, { cause: err });
 }
 
-function finishReason(r: RunJobReturnType, maxTokens: number): "length" | "stop" {
+/** A per-job result, or a voucher job's (no job id: it is charged in the prover's next batch). */
+type Served = RunJobReturnType | (RunVoucherJobReturnType & { jobId: undefined });
+
+function finishReason(r: Served, maxTokens: number): "length" | "stop" {
   return r.outputTokens >= maxTokens ? "length" : "stop";
 }
 
-function stepproofField(r: RunJobReturnType) {
+function stepproofField(r: Served) {
+  if (r.jobId === undefined) return { job_id: null, voucher_hash: r.voucherHash, prover: r.prover, trace_root: r.traceRoot, cost: r.cost.toString(), input_tokens: r.inputTokens, output_tokens: r.outputTokens };
   return { job_id: r.jobId.toString(), prover: r.prover, trace_root: r.traceRoot, cost: r.cost.toString(), escrowed: r.escrowed.toString(), commit_tx: r.commitTx ?? null, input_tokens: r.inputTokens, output_tokens: r.outputTokens };
 }
 
-function stepproofHeaders(r: RunJobReturnType): Record<string, string> {
-  return { "x-stepproof-job-id": r.jobId.toString(), "x-stepproof-prover": r.prover, "x-stepproof-trace-root": r.traceRoot, "x-stepproof-cost": r.cost.toString() };
+function stepproofHeaders(r: Served): Record<string, string> {
+  const ref: Record<string, string> = r.jobId === undefined ? { "x-stepproof-voucher-hash": r.voucherHash } : { "x-stepproof-job-id": r.jobId.toString() };
+  return { ...ref, "x-stepproof-prover": r.prover, "x-stepproof-trace-root": r.traceRoot, "x-stepproof-cost": r.cost.toString() };
 }

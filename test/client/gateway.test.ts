@@ -1,4 +1,6 @@
 import OpenAI from "openai";
+import { parseEther, type Hex } from "viem";
+import { readVoucherAccount } from "../../protocol/chain/actions/vouchers.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
@@ -85,3 +87,52 @@ describe("stepproof gateway with the unmodified openai client", () => {
     expect(await payer.publicClient.getTransactionCount({ address: devAccount(2).address })).toBe(nonce);
   });
 });
+
+/**
+ * The same gateway paying with vouchers (PROTOCOL §5.8): per request a signed voucher against a
+ * deposit for the prover (topped up when short), settled in the prover's next batch.
+ */
+describe("stepproof gateway on vouchers", () => {
+  let net: TestNetwork;
+  let prover: ProverNode;
+  let payer: StepproofClients;
+  let gateway: Gateway;
+  let openai: OpenAI;
+
+  beforeAll(async () => {
+    net = await startTestNetwork();
+    prover = await startProverNode(parseProverConfig(await proverConfigFor(net, "vouchers", { vouchers: { enabled: true, batchIntervalSeconds: 60, maxBatchJobs: 2, minLifetimeSeconds: 60 } })), { account: devAccount(1), runLoop: false });
+    await registerProverOnChain(net, 1, prover.url);
+    payer = await net.as(2);
+    gateway = await startGateway({ clients: payer, models: [net.manifest.modelId], port: 0, vouchers: { topUp: parseEther("1") }, limits: { perRequest: 64n * IN_PRICE + 8n * OUT_PRICE } });
+    openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await prover?.close();
+    await net?.cleanup();
+  });
+
+  it("answers with a voucher job, charged exactly its tokens in the prover's batch; streams too", { timeout: 60_000 }, async () => {
+    const { data, response } = await openai.completions.create({ model: net.manifest.modelId, prompt: "Hello", max_tokens: 5 }).withResponse();
+    const sp = (data as unknown as { stepproof: { job_id: null; voucher_hash: Hex; cost: string; input_tokens: number; output_tokens: number } }).stepproof;
+    expect(sp.job_id).toBeNull();
+    expect(response.headers.get("x-stepproof-voucher-hash")).toBe(sp.voucher_hash);
+    expect(BigInt(sp.cost)).toBe(BigInt(sp.input_tokens) * IN_PRICE + BigInt(sp.output_tokens) * OUT_PRICE);
+    expect(data.choices[0]!.text.length).toBeGreaterThan(0);
+    const stream = await openai.completions.create({ model: net.manifest.modelId, prompt: "Once", max_tokens: 4, stream: true });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
+    expect(text.length).toBeGreaterThan(0);
+    // The prover batches both; the deposit (topped up once) is charged exactly their costs.
+    const before = await readVoucherAccount(payer, { client: devAccount(2).address, prover: devAccount(1).address });
+    expect(before.balance).toBe(parseEther("1"));
+    await prover.loop.kick();
+    const after = await readVoucherAccount(payer, { client: devAccount(2).address, prover: devAccount(1).address });
+    expect(after.nextNonce).toBe(2n);
+    expect(before.balance - after.balance).toBeGreaterThanOrEqual(BigInt(sp.cost));
+    expect(gateway.ledger.spent()).toBe(before.balance - after.balance);
+  });
+});
+
