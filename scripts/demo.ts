@@ -22,6 +22,10 @@ import { startProverNode, type ProverNode } from "../prover-node/node.js";
 import { parseProverConfig } from "../prover-node/config.js";
 import { runJob } from "../client/run-job.js";
 import { runVoucherJob } from "../client/run-voucher-job.js";
+import { PublicationStatus, publishVoucher, readPublication } from "../protocol/chain/actions/voucher-publication.js";
+import { decodeLeafResponse, decodeVoucherNext, signVoucher, type Voucher } from "../protocol/vouchers/index.js";
+import { loadTokenizer } from "../protocol/prompt/load-tokenizer.js";
+import { completionPromptTokens, promptRoot } from "../protocol/prompt/prompt.js";
 import { BatchFollower, recordInto } from "../verifier-node/batch-follower.js";
 import { batchCourtAbi, voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { VerifierNode } from "../verifier-node/node.js";
@@ -93,7 +97,8 @@ for (const [label, index, corrupt] of [["honest prover", ROLES.honestProver, fal
     loopIntervalMs: 1000,
     commitMarginSeconds: 30,
     // Both provers also serve signed vouchers and settle them in batches (PROTOCOL §5.8).
-    vouchers: { enabled: true, batchIntervalSeconds: 1, maxBatchJobs: 4, minLifetimeSeconds: 60 },
+    // standingReserve: clients can publish vouchers to it from the start (§5.8 "Publication").
+    vouchers: { enabled: true, batchIntervalSeconds: 1, maxBatchJobs: 4, minLifetimeSeconds: 60, standingReserve: parseEther("1").toString() },
     logLevel: "error",
     ...(corrupt ? { corrupt: CORRUPTION } : {}),
   });
@@ -163,6 +168,31 @@ for (let i = 0; i < 4; i++) {
   voucherJobs.push({ voucherHash: r.voucherHash, prover: p.label, proverAddress: p.node.address, corruptProver: p.corrupt, inputTokens: r.inputTokens, outputTokens: r.outputTokens, cost: r.cost, batchId: r.batch!.batchId, index: r.batch!.index });
   say(`voucher ${r.voucherHash.slice(0, 10)}… → ${p.label}: ${r.inputTokens} in + ${r.outputTokens} out tokens, cost ${fmt(r.cost)}, leaf ${r.batch!.index} of batch ${r.batch!.batchId.slice(0, 10)}… (checked against the committed root)`);
 }
+
+// A voucher the honest prover never received over HTTP: the client publishes it on-chain with
+// its prompt (as it would after the prover stopped answering, §5.8 "Publication"); the prover's
+// loop reads it, serves it from the chain, batches it at once and shows its leaf.
+const honest = provers[0]!;
+const pubPrompt = completionPromptTokens(loadTokenizer(manifest.tokenizer), PROMPTS[7]!);
+const pubNonce = decodeVoucherNext(await (await fetch(`${honest.node.url}/v1/vouchers/next?client=${client.walletClient!.account.address}`)).json()).nextNonce;
+const pubVoucher: Voucher = {
+  client: client.walletClient!.account.address, prover: honest.node.address, modelId, promptRoot: promptRoot(pubPrompt), samplingParams: 0n,
+  inputTokens: pubPrompt.length, maxOutputTokens: 16, inputPrice: PRICES.input, outputPrice: PRICES.output, nonce: pubNonce,
+  expiry: (await client.publicClient.getBlock()).timestamp + 3600n,
+};
+const published = await publishVoucher(client, { voucher: pubVoucher, signature: await signVoucher(client.walletClient!, pubVoucher, gov.deployment.chainId, gov.deployment.contracts.voucherEscrow!), promptTokens: pubPrompt });
+let pubStatus = published.publication.status;
+for (let i = 0; i < 60 && pubStatus === PublicationStatus.Open; i++) {
+  await new Promise((r) => setTimeout(r, 500));
+  pubStatus = (await readPublication(client, { voucherHash: published.voucherHash })).status;
+}
+const pubLeaf = await fetch(`${honest.node.url}/v1/vouchers/${published.voucherHash}/leaf`).then(async (r) => (r.ok ? decodeLeafResponse(await r.json()) : undefined));
+if (pubLeaf) {
+  const cost = BigInt(pubLeaf.leaf.inputTokens) * pubLeaf.leaf.inputPrice + BigInt(pubLeaf.leaf.outputTokens) * pubLeaf.leaf.outputPrice;
+  voucherJobs.push({ voucherHash: published.voucherHash, prover: honest.label, proverAddress: honest.node.address, corruptProver: false, inputTokens: pubLeaf.leaf.inputTokens, outputTokens: pubLeaf.leaf.outputTokens, cost, batchId: pubLeaf.batchId, index: pubLeaf.index });
+}
+const publicationAnswered = pubStatus === PublicationStatus.Answered && pubLeaf !== undefined;
+say(`voucher ${published.voucherHash.slice(0, 10)}… published on-chain with its prompt (deadline ${published.publication.deadline}, penalty ${fmt(published.publication.penalty)} held in the prover's reserve): ${publicationAnswered ? `the honest prover served it from the chain and showed leaf ${pubLeaf!.index} of batch ${pubLeaf!.batchId.slice(0, 10)}…` : "NOT answered"}`);
 
 phase("verification and disputes");
 // The prover nodes play their side of disputes in their own loops (every second); the
@@ -250,6 +280,7 @@ const agreed = rows.filter((r) => r.audit === "Paid" || r.audit === "Agreed").le
 const honestVouchers = voucherRows.filter((r) => r.prover === "honest prover");
 const caughtInBatch = voucherRows.filter((r) => r.prover === "cheating prover" && r.outcome.endsWith("Slashed"));
 const ok =
+  publicationAnswered &&
   honestJobs.every((r) => r.outcome === "Finalized") &&
   slashed.length > 0 &&
   slashed.every((r) => r.prover === "cheating prover") &&
@@ -263,7 +294,7 @@ const a = DEFAULT_DEPLOY_PARAMETERS.audit;
 const L1 = manifest.architecture.layers + 1;
 const protocolP = (a.auditRateBps / 10_000) * (Math.min(a.boundaries, L1) / L1);
 const d = detectionProbability(defaultPolicy, manifest.architecture.layers, 1);
-say(`\nvoucher path: the honest prover's ${honestVouchers.length} batched jobs claimed; ${caughtInBatch.length} cheating job(s) inside a batch found by the verifier, moved into the JobEscrow and slashed; the cheater's honest batched job claimed`);
+say(`\nvoucher path: the honest prover's ${honestVouchers.length} batched jobs claimed (one of them published on-chain by the client and served from the chain); ${caughtInBatch.length} cheating job(s) inside a batch found by the verifier, moved into the JobEscrow and slashed; the cheater's honest batched job claimed`);
 say(`honest prover paid for ${honestJobs.length} jobs; ${slashed.length} cheating job(s) caught and slashed (the cheater lost its collateral and half its free stake, and is jailed until ${new Date(Number(cheater.jailedUntil) * 1000).toISOString()}); ${agreed} audits reported and paid ${fmt(auditPay)}; tokens conserved: ${conserved}; contracts reconciled: ${checks.every((c) => c.ok)}`);
 say(`detection: this demo audits every job and checks every boundary (p = 1); at the protocol's default audit rate (${a.auditRateBps / 100} %, ${a.boundaries} boundaries + the head) one corrupted step is caught with p = ${protocolP.toFixed(3)} (PROTOCOL §9.1), and a verifier's default voluntary policy (${defaultPolicy.jobFraction * 100}% of jobs, ${defaultPolicy.layersPerJob} boundaries) adds p = ${d.perJob.toFixed(3)}`);
 say(`${ok ? "DEMO OK" : "DEMO FAILED"} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
