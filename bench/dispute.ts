@@ -202,7 +202,7 @@ async function main() {
       for (const claim of claims(m)) {
         const layer = claim.tensor === T.EMBED ? 0 : claim.head ? ds.arch.layers + 1 : ds.arch.layers;
         const op = opOf(claim.tensor, layer, ds.arch.layers);
-        const ctx: JudgeContext = { position, layer, traceDtype: 1, weightsDtype: 1, chunkSize: ds.C, hidden: ds.arch.hidden, heads: ds.arch.heads, kvHeads: ds.arch.kvHeads, ffn: ds.arch.ffn, vocab: ds.arch.vocab, normEpsBits: eps, ropeTheta: ds.arch.ropeTheta, layers: ds.arch.layers, inputTokens: 1, jobId: 0n, samplingParams: 0n, ...tol[op]! };
+        const ctx: JudgeContext = { position, layer, traceDtype: 1, weightsDtype: 1, chunkSize: ds.C, hidden: ds.arch.hidden, heads: ds.arch.heads, kvHeads: ds.arch.kvHeads, ffn: ds.arch.ffn, vocab: ds.arch.vocab, normEpsBits: eps, ropeTheta: ds.arch.ropeTheta, layers: ds.arch.layers, inputTokens: 1, samplingParams: 0n, ...tol[op]! };
         const plan = planOpenings(ctx, claim);
         if (claim.tensor === T.EMBED) plan[2] = { ...plan[2]!, row: 1 };
         if (claim.tensor === T.ARGMAX) plan[2] = { ...plan[2]!, chunk: 0 }; // next token 1 (token leaves hold 1)

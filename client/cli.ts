@@ -18,12 +18,12 @@ import { withdrawCredits } from "../protocol/chain/actions/withdrawCredits.js";
 import { defaultRpcUrl } from "../protocol/node/chain-defaults.js";
 import { runCli } from "../protocol/node/cli-errors.js";
 import { readManifest } from "../runtime/model/manifest.js";
-import { encodeSamplingParams } from "../protocol/sampling/rule.js";
 import { loadKeystoreAccount } from "../protocol/node/keystore.js";
 import { ClientError } from "./errors.js";
 import { jobStatus } from "./job-status.js";
 import { runJob } from "./run-job.js";
 import { runVoucherJob } from "./run-voucher-job.js";
+import type { SamplingRequest } from "./sampling.js";
 import { depositForProver, readVoucherAccount } from "../protocol/chain/actions/vouchers.js";
 import { claimMissedPublication, PublicationStatus, readPublication } from "../protocol/chain/actions/voucher-publication.js";
 import { startGateway } from "./gateway/server.js";
@@ -61,12 +61,12 @@ program
   .option("--prover <address>", "use this prover (default: cheapest, then largest stake)")
   .option("--chat", "send the prompt as one user message to /v1/chat/completions")
   .option("--temperature <t>", "sampling temperature (0 = greedy)", "0")
-  .option("--seed <n>", "sampling seed", "0")
+  .option("--seed <n>", "sampling seed, 64-bit (default: a fresh random one per job when --temperature > 0; the same seed and prompt give the same output)")
   .option("--json", "print the result as JSON (no streaming)")
   .option("--vouchers", "pay with a signed voucher against a deposit for the prover (PROTOCOL §5.8) instead of opening a job")
   .option("--top-up <tokens>", "with --vouchers: deposit this much for the prover if the deposit cannot cover the voucher")
   .option("--wait-batch <seconds>", "with --vouchers: wait this long for the job's batch and check its leaf on-chain", "0")
-  .action(async (o: { prompt: string; maxTokens: string; model?: string; modelDir?: string; prover?: string; chat?: boolean; temperature: string; seed: string; json?: boolean; vouchers?: boolean; topUp?: string; waitBatch: string }) => {
+  .action(async (o: { prompt: string; maxTokens: string; model?: string; modelDir?: string; prover?: string; chat?: boolean; temperature: string; seed?: string; json?: boolean; vouchers?: boolean; topUp?: string; waitBatch: string }) => {
     const maxTokens = Number(o.maxTokens);
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new ClientError(`--max-tokens must be a positive integer, got ${o.maxTokens}`);
     if (o.prover && !isAddress(o.prover)) throw new ClientError(`--prover is not an address: ${o.prover}`);
@@ -79,7 +79,7 @@ program
       modelId,
       prompt: o.chat ? { messages: [{ role: "user", content: o.prompt }] } : { text: o.prompt },
       maxTokens,
-      samplingParams: encodeSamplingParams({ temperature: Number(o.temperature), seed: BigInt(o.seed) }),
+      samplingParams: samplingRequest(o),
       ...(o.prover ? { prover: getAddress(o.prover) } : {}),
       ...(o.modelDir ? { modelDir: o.modelDir } : {}),
       ...(o.json ? {} : { onText: (t: string) => process.stdout.write(printable(t)) }),
@@ -102,6 +102,8 @@ program
       escrowed: formatEther(r.escrowed),
       traceRoot: r.traceRoot,
       commitTx: r.commitTx ?? null,
+      // With the seed drawn for a sampled job: the same samplingParams and prompt reproduce the output (§4.4).
+      samplingParams: r.samplingParams.toString(),
       verified: true,
     };
     if (o.json) console.log(JSON.stringify({ ...summary, text: r.text }));
@@ -114,12 +116,27 @@ program
       );
   });
 
+/** --temperature and --seed as a sampling request (a fresh seed per job when none is given). */
+function samplingRequest(o: { temperature: string; seed?: string }): SamplingRequest {
+  const temperature = Number(o.temperature);
+  if (Number.isNaN(temperature)) throw new ClientError(`--temperature must be a number, got ${o.temperature}`);
+  if (o.seed === undefined) return { temperature };
+  let seed: bigint;
+  try {
+    seed = BigInt(o.seed);
+  } catch {
+    throw new ClientError(`--seed must be an integer, got ${o.seed}`);
+  }
+  if (seed < 0n || seed >= 1n << 64n) throw new ClientError(`--seed must be a 64-bit unsigned integer, got ${o.seed}`);
+  return { temperature, seed };
+}
+
 /** `run --vouchers`: one voucher job (PROTOCOL §5.8), its leaf checked if --wait-batch is given. */
 async function runWithVoucher(
   clients: Awaited<ReturnType<typeof connect>>,
   modelId: Hex,
   maxTokens: number,
-  o: { prompt: string; modelDir?: string; prover?: string; chat?: boolean; temperature: string; seed: string; json?: boolean; topUp?: string; waitBatch: string },
+  o: { prompt: string; modelDir?: string; prover?: string; chat?: boolean; temperature: string; seed?: string; json?: boolean; topUp?: string; waitBatch: string },
 ) {
   const waitSeconds = Number(o.waitBatch);
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new ClientError(`--wait-batch must be a number of seconds, got ${o.waitBatch}`);
@@ -128,7 +145,7 @@ async function runWithVoucher(
     modelId,
     prompt: o.chat ? { messages: [{ role: "user", content: o.prompt }] } : { text: o.prompt },
     maxTokens,
-    samplingParams: encodeSamplingParams({ temperature: Number(o.temperature), seed: BigInt(o.seed) }),
+    samplingParams: samplingRequest(o),
     ...(o.prover ? { prover: getAddress(o.prover) } : {}),
     ...(o.modelDir ? { modelDir: o.modelDir } : {}),
     ...(topUp !== undefined ? { deposit: topUp } : {}),
@@ -138,6 +155,7 @@ async function runWithVoucher(
   const summary = {
     voucherHash: r.voucherHash,
     nonce: r.voucher.nonce.toString(),
+    samplingParams: r.voucher.samplingParams.toString(),
     prover: r.prover,
     inputTokens: r.inputTokens,
     outputTokens: r.outputTokens,

@@ -16,6 +16,7 @@ import { TransactionError } from "../protocol/chain/actions/send.js";
 import { backoffDelay, isRetryableRefusal, retryWindowEnd, serveFailureKind, sleep } from "./retry.js";
 import { outputText, validateStop } from "../protocol/prompt/output-text.js";
 import type { TextTokenizer } from "../protocol/prompt/tokenizer.js";
+import { resolveSamplingParams, type SamplingRequest } from "./sampling.js";
 
 /** What to send: a text prompt, token ids (sent verbatim), or a chat (canonical rendering, PROTOCOL §5.6). */
 export type JobPrompt = { text: string } | { tokenIds: readonly number[] } | { messages: readonly ChatMessage[] };
@@ -28,8 +29,11 @@ export type RunJobParameters = {
   prover?: Address;
   /** Local model package to read the tokenizer from; default: the prover's manifest, checked against the chain. */
   modelDir?: string;
-  /** PROTOCOL §4.4; default 0n (greedy). */
-  samplingParams?: bigint;
+  /**
+   * PROTOCOL §4.4 samplingParams, or a request whose seed, if absent, is drawn at random for this
+   * job when it samples (resolveSamplingParams); default greedy.
+   */
+  samplingParams?: bigint | SamplingRequest;
   /** Up to four strings; the output text ends before the first (PROTOCOL §5.6). */
   stop?: readonly string[];
   /** Streamed text as it arrives. */
@@ -68,6 +72,8 @@ export type RunJobReturnType = {
   cost: bigint;
   traceRoot: Hex;
   commitTx: Hex | undefined;
+  /** The job's samplingParams as opened (with the seed drawn for it, if any: rerun with it to reproduce the output). */
+  samplingParams: bigint;
 };
 
 type StepproofFields = { job_id: string; trace_root: Hex; output_root: Hex; output_token_ids: number[]; commit_tx: Hex | null };
@@ -81,6 +87,8 @@ type StepproofFields = { job_id: string; trace_root: Hex; output_root: Hex; outp
 export async function runJob(clients: StepproofClients, p: RunJobParameters): Promise<RunJobReturnType> {
   if (!Number.isInteger(p.maxTokens) || p.maxTokens < 1) throw new ClientError(`maxTokens must be a positive integer, got ${p.maxTokens}`);
   const stop = validateStop(p.stop);
+  // One seed for this job, kept across retries of it (a fresh one when the caller gave none, §4.4).
+  const samplingParams = resolveSamplingParams(p.samplingParams);
   // The token count is needed to pick the cheapest prover; the tokenizer needs an endpoint or a package.
   let tokenizer: TextTokenizer | undefined;
   let manifest: ModelManifest | undefined;
@@ -125,7 +133,7 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
   }
   let job: Awaited<ReturnType<typeof openJob>>;
   try {
-    job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams: p.samplingParams ?? 0n, inputTokens: tokens.length, maxOutputTokens: p.maxTokens });
+    job = await openJob(clients, { prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams, inputTokens: tokens.length, maxOutputTokens: p.maxTokens });
   } catch (err) {
     // Other clients' jobs can use up the prover's stake between the check and the open: the
     // simulation then reverts (nothing paid) and the contract's error names the real reason.
@@ -228,6 +236,7 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
     cost,
     traceRoot: committed.traceRoot,
     commitTx: served.commit_tx ?? undefined,
+    samplingParams,
   };
 }
 

@@ -18,6 +18,7 @@ import { ClientError, CommitmentMismatchError, ContextLengthError, SpendingLimit
 import { resolveManifest, resolveTokenizer } from "./model-info.js";
 import { backoffDelay, isRetryableRefusal, serveFailureKind, sleep } from "./retry.js";
 import type { JobPrompt } from "./run-job.js";
+import { resolveSamplingParams, type SamplingRequest } from "./sampling.js";
 import { probeProver, ProverUnavailableError, selectProver } from "./select-prover.js";
 
 export type RunVoucherJobParameters = {
@@ -28,8 +29,11 @@ export type RunVoucherJobParameters = {
   prover?: Address;
   /** Local model package to read the tokenizer from; default: the prover's manifest, checked against the chain. */
   modelDir?: string;
-  /** PROTOCOL §4.4; default 0n (greedy). */
-  samplingParams?: bigint;
+  /**
+   * PROTOCOL §4.4 samplingParams, or a request whose seed, if absent, is drawn at random for this
+   * job when it samples (resolveSamplingParams); default greedy.
+   */
+  samplingParams?: bigint | SamplingRequest;
   /** Up to four strings; the output text ends before the first (PROTOCOL §5.6). */
   stop?: readonly string[];
   /** Streamed text as it arrives. */
@@ -163,7 +167,7 @@ export async function runVoucherJob(clients: StepproofClients, p: RunVoucherJobP
   }
   const endpoint = offer.endpoint.replace(/\/$/, "");
   const terms = {
-    client, prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams: p.samplingParams ?? 0n,
+    client, prover: offer.prover, modelId: p.modelId, promptRoot: promptRoot(tokens), samplingParams: resolveSamplingParams(p.samplingParams),
     inputTokens: tokens.length, maxOutputTokens: p.maxTokens, inputPrice: offer.inputPrice, outputPrice: offer.outputPrice,
   };
   const maxCharge = voucherMaxCharge({ ...terms, nonce: 0n, expiry: 0n });

@@ -1,13 +1,13 @@
 import { assertDtype } from "../protocol/encoding/index.js";
 import { embed, emptyKvCache, headLogits, runBlock, type HiddenData, type KvCache } from "./forward.js";
-import { GenerationError, samplingJobId } from "./generate.js";
+import { assertJudgeableSampling, GenerationError } from "./generate.js";
 import { decodeSamplingParams, sampleToken } from "./sampling.js";
 import { getModelSessions, type SessionConfig } from "./session.js";
 import { TraceBuilder } from "./trace/builder.js";
 import type { TraceCommitment } from "./trace/commitment.js";
 
-/** `jobId`: the on-chain job id seeding a sampled request's noise (PROTOCOL §4.4); required unless greedy. */
-export type BatchRequest = { promptTokens: readonly number[]; maxNewTokens: number; samplingParams: bigint; jobId?: bigint };
+/** A sampled request's noise is keyed by the seed in its samplingParams (PROTOCOL §4.4). */
+export type BatchRequest = { promptTokens: readonly number[]; maxNewTokens: number; samplingParams: bigint };
 
 export type GenerateBatchParameters = {
   modelDir: string;
@@ -42,6 +42,7 @@ export async function generateBatch(p: GenerateBatchParameters): Promise<Generat
   for (const r of p.requests) {
     if (!Number.isInteger(r.maxNewTokens) || r.maxNewTokens < 1) throw new GenerationError(`maxNewTokens must be a positive integer, got ${r.maxNewTokens}`);
     for (const t of r.promptTokens) if (!Number.isInteger(t) || t < 0 || t >= arch.vocab) throw new GenerationError(`prompt token ${t} is outside the vocabulary of ${arch.vocab}`);
+    assertJudgeableSampling(decodeSamplingParams(r.samplingParams));
   }
   const stopAtEos = p.stopAtEos ?? true;
   const d = arch.hidden;
@@ -50,7 +51,6 @@ export async function generateBatch(p: GenerateBatchParameters): Promise<Generat
     out: [] as number[],
     done: false,
     sampling: decodeSamplingParams(r.samplingParams),
-    jobId: samplingJobId(decodeSamplingParams(r.samplingParams), r.jobId),
     trace: p.trace ? new TraceBuilder(arch.layers, d, encoding.chunkSize, assertDtype(encoding.traceDtype)) : undefined,
   }));
   const caches: KvCache[] = Array.from({ length: arch.layers }, () => emptyKvCache(s, B));
@@ -80,7 +80,7 @@ export async function generateBatch(p: GenerateBatchParameters): Promise<Generat
     const logits = await headLogits(s, last, B);
     seqs.forEach((q, b) => {
       if (q.done) return;
-      const next = sampleToken(logits.subarray(b * arch.vocab, (b + 1) * arch.vocab), q.sampling, q.tokens.length, q.jobId);
+      const next = sampleToken(logits.subarray(b * arch.vocab, (b + 1) * arch.vocab), q.sampling, q.tokens.length);
       q.tokens.push(next);
       q.out.push(next);
       if (q.out.length >= p.requests[b]!.maxNewTokens || (stopAtEos && next === tokenizer.eos)) q.done = true;

@@ -12,8 +12,6 @@ export type GenerateParameters = {
   maxNewTokens: number;
   /** PROTOCOL §4.4 packing: temperature bits | top-k << 32 | seed << 64. 0n = greedy. */
   samplingParams: bigint;
-  /** The on-chain job id, which seeds a sampled job's Gumbel noise (§4.4); required unless greedy. */
-  jobId?: bigint;
   executionProvider?: ExecutionProvider;
   /** Other setup knobs (threads, optimization level, graph variant); executionProvider wins. */
   session?: SessionConfig;
@@ -53,12 +51,13 @@ export class GenerationError extends StepproofRuntimeError {
   override name = "GenerationError";
 }
 
-/** A rule the judge can check, and the job id its noise needs (0n stands in for greedy jobs). */
-export function samplingJobId(sampling: SamplingParams, jobId: bigint | undefined): bigint {
+/**
+ * Refuse a rule the judge cannot check. A sampled job needs nothing else: its Gumbel noise is
+ * keyed by the seed in samplingParams alone (PROTOCOL §4.4), not by an on-chain job id.
+ */
+export function assertJudgeableSampling(sampling: SamplingParams): void {
   const rule = samplingRule(sampling);
   if (rule.kind === "unverifiable") throw new GenerationError(`sampling rule cannot be judged on-chain: ${rule.reason}`, { details: "PROTOCOL §4.4: top-k 0 (Gumbel-max over the whole vocabulary, τ ≤ 2^16) or 1 (greedy)" });
-  if (rule.kind === "gumbel" && jobId === undefined) throw new GenerationError("a sampled job needs its on-chain jobId (it seeds the Gumbel noise, PROTOCOL §4.4)");
-  return jobId ?? 0n;
 }
 
 /**
@@ -75,7 +74,7 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
   if (P + p.maxNewTokens > arch.context) throw new GenerationError(`prompt (${P}) + maxNewTokens (${p.maxNewTokens}) exceeds the context of ${arch.context}`);
   for (const t of p.promptTokens) if (!Number.isInteger(t) || t < 0 || t >= arch.vocab) throw new GenerationError(`prompt token ${t} is outside the vocabulary of ${arch.vocab}`);
   const sampling = decodeSamplingParams(p.samplingParams);
-  const jobId = samplingJobId(sampling, p.jobId);
+  assertJudgeableSampling(sampling);
   const eos = tokenizer.eos;
   const stopAtEos = p.stopAtEos ?? true;
   const trace = p.trace ? new TraceBuilder(arch.layers, arch.hidden, encoding.chunkSize, assertDtype(encoding.traceDtype), p.traceSink, p.traceHashing ?? "inline") : undefined;
@@ -110,7 +109,7 @@ export async function generate(p: GenerateParameters): Promise<GenerateReturnTyp
   let logits = await headLogits(s, last, 1);
   const outputTokens: number[] = [];
   for (;;) {
-    const next = sampleToken(logits, sampling, tokens.length, jobId);
+    const next = sampleToken(logits, sampling, tokens.length);
     tokens.push(next);
     outputTokens.push(next);
     const stop = (await p.onToken?.(next, outputTokens.length - 1)) === true;

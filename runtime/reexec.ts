@@ -122,7 +122,7 @@ export type SamplingCheck = { t: number; claimed: number; derived: number; score
  * committed one's by at most `logitTolerance` (a near tie that rounding can flip); a failure is
  * the signal to dispute the head step (t, L + 1) with its HEAD_ARGMAX claim.
  */
-export async function checkSampling(p: { sessions: ModelSessions; trace: ReplayableTrace; promptLength: number; samplingParams: bigint; jobId: bigint; logitTolerance: number }): Promise<SamplingCheck[]> {
+export async function checkSampling(p: { sessions: ModelSessions; trace: ReplayableTrace; promptLength: number; samplingParams: bigint; logitTolerance: number }): Promise<SamplingCheck[]> {
   const { sessions: s, trace } = p;
   const L = s.manifest.architecture.layers;
   const params = decodeSamplingParams(p.samplingParams);
@@ -139,8 +139,8 @@ export async function checkSampling(p: { sessions: ModelSessions; trace: Replaya
     const z = logits.subarray(i * V, (i + 1) * V);
     const t = first + i;
     const claimed = trace.tokens[t + 1]!;
-    const derived = sampleToken(z, params, t + 1, p.jobId);
-    const scoreOf = (v: number) => (tau === 0 ? z[v]! : z[v]! + tau * gumbelF64(Number(noiseWord(rule.kind === "gumbel" ? rule.seed : 0n, p.jobId, t + 1, v))));
+    const derived = sampleToken(z, params, t + 1);
+    const scoreOf = (v: number) => (tau === 0 ? z[v]! : z[v]! + tau * gumbelF64(Number(noiseWord(rule.kind === "gumbel" ? rule.seed : 0n, t + 1, v))));
     const scoreGap = claimed === derived ? 0 : scoreOf(derived) - (claimed < V ? scoreOf(claimed) : Number.NEGATIVE_INFINITY);
     return { t, claimed, derived, scoreGap, pass: claimed === derived || scoreGap <= p.logitTolerance };
   });

@@ -1,6 +1,6 @@
 /**
  * The runtime's sampler: PROTOCOL §4.4's Gumbel-max rule (protocol/sampling/rule.ts, the spec
- * every party shares) with the runtime's wasm keccak: 1.6 µs per 128-byte message against
+ * every party shares) with the runtime's wasm keccak: 1.6 µs per noise message against
  * viem's 20.5 µs on the project machine, for the one hash per 4 vocabulary ids a token needs;
  * the hashes of one token run in a single call into wasm.
  */
@@ -23,16 +23,16 @@ let keccak: KeccakWasm | undefined;
 
 /**
  * Token at `position` from the logits computed at position − 1 (PROTOCOL §4.4): greedy, or
- * argmax_v (z_v + τ·g(seed, jobId, position, v)) in float64 for a sampled job, ties to the
+ * argmax_v (z_v + τ·g(seed, position, v)) in float64 for a sampled job, ties to the
  * lowest id — the spec's `sampleToken` (a test checks they agree), with every group's digest
  * computed in one call into wasm (`noiseDigests`) instead of one call per group.
  */
-export function sampleToken(logits: ArrayLike<number>, params: SamplingParams, position: number, jobId: bigint): number {
+export function sampleToken(logits: ArrayLike<number>, params: SamplingParams, position: number): number {
   const rule = samplingRule(params);
   if (rule.kind === "greedy") return argmax(logits);
   if (rule.kind === "unverifiable") throw new UnverifiableSamplingError(rule.reason);
   const groups = Math.ceil(logits.length / 4);
-  const digests = (keccak ??= new KeccakWasm()).noiseDigests(noiseMessage(rule.seed, jobId, position, 0), 0, groups);
+  const digests = (keccak ??= new KeccakWasm()).noiseDigests(noiseMessage(rule.seed, position, 0), 0, groups);
   const tau = rule.temperature;
   let best = 0;
   let bestScore = Number.NEGATIVE_INFINITY;

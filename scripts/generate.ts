@@ -40,7 +40,6 @@ try {
     promptTokens,
     maxNewTokens: Number(opts.maxTokens),
     samplingParams,
-    jobId: 0n,
     trace: false,
     onToken: (id) => {
       const piece = text.push(id);

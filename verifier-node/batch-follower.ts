@@ -141,7 +141,7 @@ export class BatchFollower {
       o.onWithheld({ jobId: adopted.jobId, prover: header.prover, traceRoot: leaf.traceRoot, layers, detail });
       return "adopted";
     }
-    const { failure } = await checkJobLayers({ sessions, trace, layers, head: { promptLength: leaf.inputTokens, samplingParams: leaf.samplingParams, jobId: 0n, logitTolerance: DEFAULT_LOGIT_TOLERANCE } });
+    const { failure } = await checkJobLayers({ sessions, trace, layers, head: { promptLength: leaf.inputTokens, samplingParams: leaf.samplingParams, logitTolerance: DEFAULT_LOGIT_TOLERANCE } });
     if (!failure) return "passed";
     const detail = failure.token
       ? `head step at position ${failure.position}: token ${failure.token.claimed} committed, the rule gives ${failure.token.derived}`

@@ -17,7 +17,7 @@ export type CheckJobLayersReturnType = {
 };
 
 /** The job terms the head check needs (escrow getJob) and how far a re-derived score may drift. */
-export type HeadCheckTerms = { promptLength: number; samplingParams: bigint; jobId: bigint; logitTolerance: number };
+export type HeadCheckTerms = { promptLength: number; samplingParams: bigint; logitTolerance: number };
 
 /** Default `logitTolerance`: a score gap the cross-setup drift of a logit can explain. */
 export const DEFAULT_LOGIT_TOLERANCE = 1e-2;

@@ -264,7 +264,7 @@ export class VerifierNode {
     try {
       const shape = { hidden: model.arch.hidden, chunkSize: model.encoding.chunkSize, dtype: model.encoding.traceDtype as 1 | 2, tokens: onchain.inputTokens + onchain.outputTokens, inputTokens: onchain.inputTokens };
       const trace = await this.deps.traceSource.fetch({ jobId, prover: onchain.prover, traceRoot: onchain.traceRoot, promptRoot: onchain.promptRoot, outputRoot: onchain.outputRoot, boundaries: boundariesFor(layers, model.arch.layers), shape });
-      const head = { promptLength: onchain.inputTokens, samplingParams: onchain.samplingParams, jobId, logitTolerance: this.deps.logitTolerance ?? DEFAULT_LOGIT_TOLERANCE };
+      const head = { promptLength: onchain.inputTokens, samplingParams: onchain.samplingParams, logitTolerance: this.deps.logitTolerance ?? DEFAULT_LOGIT_TOLERANCE };
       const { failure } = await checkJobLayers({ sessions, trace, layers, head });
       if (failure) {
         const detail = failure.token

@@ -46,7 +46,7 @@ export class StepDisputeDriver implements DisputeDriver {
     const data = await this.#disputeData(step.jobId);
     const tolerances = await modelTolerances(this.clients, job.modelId);
     // The job's terms: the head step judges its sampling rule (PROTOCOL §4.4) at generated positions.
-    const base = judgeContext(data, step.position, step.layer, { atol: 0n, rtol: 0n }, { inputTokens: Number(job.inputTokens), samplingParams: job.samplingParams, jobId: step.jobId });
+    const base = judgeContext(data, step.position, step.layer, { atol: 0n, rtol: 0n }, { inputTokens: Number(job.inputTokens), samplingParams: job.samplingParams });
     let hits;
     if (step.layer === 0) {
       hits = findFraud(base, { d: data.arch.hidden } as never, tolerances, chunkReader(data), { limit: 1 });

@@ -122,7 +122,7 @@ export async function traceWithheldSelective(w: World): Promise<AttackRow> {
   const needed = boundaryLeaves(w, 2, committed.trace.tokens.length - 1);
   for (let i = 0; i < needed.length; i += 16) await availabilityRound(w, { jobId, leaves: needed.slice(i, i + 16), answer: { data: committed, inputTokens: P } });
   const view = await viewWithForcedBoundary(w, committed, jobId, 2);
-  const step = locate(view, { inputTokens: P, samplingParams: 0n, jobId });
+  const step = locate(view, { inputTokens: P, samplingParams: 0n });
   if (!step) throw new Error("trace-withheld-selective: nothing provable in the forced rows");
   const r = await playDispute(w, { jobId, ...step, prover: { role: "cheater", disk: () => ({ data: committed }) }, challenger: { role: "verifier", data: view } });
   await collectGas(w, ledger, from);

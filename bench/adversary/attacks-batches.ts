@@ -86,7 +86,7 @@ export async function batchHiddenCheat(w: World): Promise<AttackRow> {
   const index = batch.jobs.indexOf(jobs[1]!);
   // The verifier has the leaf and the client's voucher from the prover's leaf endpoint (§5.8).
   const adopted = await adoptBatchedJob(w.as.verifier, { header, debits: batch.debits, leaf: batch.leaves[index]!, index, proof: batch.tree.proof(index), voucher: jobs[1]!.voucher, signature: jobs[1]!.signature });
-  const row = await disputeAndScore(w, "batch-hidden-cheat", ledger, from, adopted.jobId, cheat.prover, cheat.committed, { inputTokens: P, samplingParams: 0n, jobId: adopted.jobId });
+  const row = await disputeAndScore(w, "batch-hidden-cheat", ledger, from, adopted.jobId, cheat.prover, cheat.committed, { inputTokens: P, samplingParams: 0n });
   // The batch's honest jobs are claimed on their own clock; the cheat is paid nothing.
   const now = await w.now();
   if (now <= header.challengeDeadline) await w.warp(header.challengeDeadline - now + 1n);

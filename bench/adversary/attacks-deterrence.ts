@@ -100,7 +100,7 @@ export async function exposureAttacks(w: World): Promise<AttackRow[]> {
   const unbondFrom = await blockNumber(w);
   await unbond(w.as.smallProver, { action: "request", amount: freeAtOpen });
   await commitFor(w, { prover: "smallProver", jobId: first, inputTokens: P, data: committed });
-  const step = locate(committed, { inputTokens: P, samplingParams: 0n, jobId: first })!;
+  const step = locate(committed, { inputTokens: P, samplingParams: 0n })!;
   const played = await proveCorruption(w, { jobId: first, committed, step }, "verifier", undefined, "smallProver");
   const { shareBps } = await fraudPenalty(w);
   const K = await collateralOf(w, first);

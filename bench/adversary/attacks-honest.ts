@@ -52,13 +52,13 @@ export async function honestSetup(w: World, m: RuntimeModel, setup: (typeof HONE
   const prompt = [256, ...Buffer.from("honest")];
   const P = prompt.length;
   const opened = await openJob(w.as.client, { prover: w.as.honestProver.walletClient!.account.address, modelId: m.modelId, promptRoot: tokenRoot(prompt, 0), inputTokens: P, maxOutputTokens: 4 });
-  const r = await generate({ modelDir: m.dir, promptTokens: prompt, maxNewTokens: 4, samplingParams: 0n, jobId: opened.jobId, trace: true, stopAtEos: false, session: setup.session });
+  const r = await generate({ modelDir: m.dir, promptTokens: prompt, maxNewTokens: 4, samplingParams: 0n, trace: true, stopAtEos: false, session: setup.session });
   const N = r.tokens.length;
   const { arch } = m;
   // The prover node's own loader: it throws unless the rebuilt trace reproduces the runtime's root.
   const data = await disputeDataFor(m.dir, { tokens: r.tokens, row: (t, l) => r.trace!.hiddenRow(t, l) }, r.trace!.root);
   await commitResult(w.as.honestProver, { jobId: opened.jobId, traceRoot: data.traceTree.root, outputRoot: tokenRoot(r.tokens.slice(P), P), outputTokens: N - P });
-  const job = { inputTokens: P, samplingParams: 0n, jobId: opened.jobId };
+  const job = { inputTokens: P, samplingParams: 0n };
   // The exact judge over every claim of every step the suite touches: nothing may be provable.
   const steps = [{ position: N - 2, layer: 1 }, { position: N - 2, layer: arch.layers }, { position: N - 2, layer: arch.layers + 1 }, { position: 0, layer: 0 }];
   const provable = steps.filter((s) => provableStep(data, s.position, s.layer, job));

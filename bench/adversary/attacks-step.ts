@@ -15,7 +15,7 @@ import { Ledger, type AttackRow } from "./report.js";
 
 const P = 2; // prompt tokens
 const NEW = 6; // generated tokens: N = 8 positions
-const GREEDY = (jobId: bigint): JobTerms => ({ inputTokens: P, samplingParams: 0n, jobId });
+const GREEDY: JobTerms = { inputTokens: P, samplingParams: 0n };
 
 /**
  * The verifier finds the step it can prove in what the prover committed (its view: `view`), and
@@ -47,7 +47,7 @@ export async function playCheat(w: World, attack: string, cheat: Cheat | undefin
   const ledger = new Ledger();
   const from = await blockNumber(w);
   const jobId = await openAndCommit(w, { prover: "cheater", prompt, data: cheat.committed });
-  return disputeAndScore(w, attack, ledger, from, jobId, cheat.prover, cheat.committed, GREEDY(jobId));
+  return disputeAndScore(w, attack, ledger, from, jobId, cheat.prover, cheat.committed, GREEDY);
 }
 
 export async function softmaxShiftAttacks(w: World): Promise<AttackRow[]> {
@@ -89,8 +89,8 @@ export async function deepHidingAttack(w: World, target: ReturnType<typeof deepH
   const layer = target.layer === "head" ? w.model.arch.layers + 1 : 2;
   // The row-error partials feed no output: hiding there is the row-slack cheat with understated partials.
   if (target.tensor === T.OUT_ERR_PART) return playCheat(w, target.name, rowSlack(base, t, layer), prompt);
-  // The head step's job id seeds nothing for greedy jobs; the judge's terms are those of any greedy job.
-  const cheat = deepHiding(base, t, layer, target.tensor, GREEDY(0n));
+  // The judge's terms are those of any greedy job.
+  const cheat = deepHiding(base, t, layer, target.tensor, GREEDY);
   return playCheat(w, target.name, cheat, prompt);
 }
 
@@ -106,7 +106,7 @@ export async function cancelAfterSlash(w: World): Promise<AttackRow> {
   const cheat = softmaxShift(base, 5, 1, "first-position")!;
   const from = await blockNumber(w);
   const jobId = await openAndCommit(w, { prover: "cheater", prompt, data: cheat.committed });
-  const step = locate(cheat.committed, GREEDY(jobId))!;
+  const step = locate(cheat.committed, GREEDY)!;
   const bondBefore = await gameCredits(w, "verifier2");
   // verifier2 disputes a step whose honest root it cannot refute (the first block at position 0,
   // which is correct); the cheater posts that root and plays for verifier2's clock.

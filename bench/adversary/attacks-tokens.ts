@@ -35,7 +35,7 @@ export async function substitutedPrompt(w: World): Promise<AttackRow> {
   await commitFor(w, { prover: "cheater", jobId, inputTokens: P, data: other });
   // The verifier replays the client's prompt (verified against promptRoot) with the committed states.
   const view = viewWithTokens(other, [...clientPrompt, ...other.trace.tokens.slice(P)]);
-  return disputeAndScore(w, "substituted-prompt", ledger, from, jobId, other, view, { inputTokens: P, samplingParams: 0n, jobId });
+  return disputeAndScore(w, "substituted-prompt", ledger, from, jobId, other, view, { inputTokens: P, samplingParams: 0n });
 }
 
 /** outputTokens = maxOutputTokens while the trace and output root hold only a few tokens. */
@@ -67,7 +67,7 @@ export async function teacherForcedOutput(w: World): Promise<AttackRow> {
   const forced = withTrace(w, generateTrace(w.model.arch, w.model.encoding, w.model.weights, tokens));
   const jobId = await openFor(w, { prover: "cheater", prompt, maxOutputTokens: NEW });
   await commitFor(w, { prover: "cheater", jobId, inputTokens: P, data: forced });
-  return disputeAndScore(w, "teacher-forced-output", ledger, from, jobId, forced, forced, { inputTokens: P, samplingParams: 0n, jobId });
+  return disputeAndScore(w, "teacher-forced-output", ledger, from, jobId, forced, forced, { inputTokens: P, samplingParams: 0n });
 }
 
 /** Gumbel-max job (τ = 0.8): the cheater picks the least likely token at P and teacher-forces the rest. */
@@ -77,12 +77,12 @@ export async function sampledOutput(w: World): Promise<AttackRow> {
   const prompt = promptOf(25, P);
   const samplingParams = encodeSamplingParams({ temperature: 0.8, seed: 77n });
   const jobId = await openFor(w, { prover: "cheater", prompt, maxOutputTokens: NEW, samplingParams });
-  const honest = withTrace(w, generateSampled(w.model.arch, w.model.encoding, w.model.weights, [...prompt], NEW, samplingParams, jobId));
+  const honest = withTrace(w, generateSampled(w.model.arch, w.model.encoding, w.model.weights, [...prompt], NEW, samplingParams));
   const tokens = honest.trace.tokens.slice();
   tokens[P] = (tokens[P]! + 11) % w.model.arch.vocab;
   const forced = withTrace(w, generateTrace(w.model.arch, w.model.encoding, w.model.weights, tokens));
   await commitFor(w, { prover: "cheater", jobId, inputTokens: P, data: forced });
-  return disputeAndScore(w, "sampled-output", ledger, from, jobId, forced, forced, { inputTokens: P, samplingParams, jobId });
+  return disputeAndScore(w, "sampled-output", ledger, from, jobId, forced, forced, { inputTokens: P, samplingParams });
 }
 
 /** A client publishes a prompt holding 0xFFFFFFFF to make the honest prover miss its deadline. */

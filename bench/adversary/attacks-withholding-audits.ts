@@ -103,7 +103,7 @@ async function lastAnswerTime(w: World, forced: Forced): Promise<bigint> {
  */
 async function auditorDisputes(w: World, job: CorruptedJob): Promise<{ view: DisputeData; step: { position: number; layer: number }; opened?: Hex; refused?: string }> {
   const view = await viewWithForcedBoundary(w, job.committed, job.jobId, 2);
-  const step = locate(view, { inputTokens: P, samplingParams: 0n, jobId: job.jobId });
+  const step = locate(view, { inputTokens: P, samplingParams: 0n });
   if (!step) throw new Error(`job ${job.jobId}: the forced rows show no provable step`);
   const r = await revertWith(() => openDispute(w.as.verifier, { jobId: job.jobId, ...step }));
   return { view, step, ...(r.value ? { opened: r.value } : {}), ...(r.name ? { refused: r.name } : {}) };

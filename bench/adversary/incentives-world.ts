@@ -64,7 +64,7 @@ export async function commitCorrupted(w: World, p: { seed: number; prover?: Prov
   const prompt = promptOf(p.seed, P);
   const committed = bumpElement(honestData(w, prompt, NEW), 3, 2, 5, 0.5);
   const jobId = await openAndCommit(w, { prover: p.prover ?? "cheater", prompt, data: committed, ...(p.modelId ? { modelId: p.modelId } : {}), ...(p.client ? { client: p.client } : {}) });
-  const step = locate(committed, { inputTokens: P, samplingParams: 0n, jobId });
+  const step = locate(committed, { inputTokens: P, samplingParams: 0n });
   if (!step) throw new Error(`job ${jobId}: the corruption is not provable`);
   return { jobId, committed, step };
 }

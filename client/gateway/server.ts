@@ -6,7 +6,8 @@ import type { StepproofClients } from "../../protocol/chain/client.js";
 import { StepproofError } from "../../protocol/errors.js";
 import type { ChatMessage } from "../../protocol/prompt/prompt.js";
 import { PromptEncodingError } from "../../protocol/prompt/errors.js";
-import { encodeSamplingParams, MAX_TEMPERATURE } from "../../protocol/sampling/rule.js";
+import { MAX_TEMPERATURE } from "../../protocol/sampling/rule.js";
+import { resolveSamplingParams } from "../sampling.js";
 import { ClientError, CommitmentMismatchError, ContextLengthError, SpendingLimitError } from "../errors.js";
 import { runJob, type JobPrompt, type RunJobReturnType } from "../run-job.js";
 import { runVoucherJob, type RunVoucherJobReturnType } from "../run-voucher-job.js";
@@ -43,7 +44,7 @@ const common = {
   max_tokens: z.number().int().positive().optional(),
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(MAX_TEMPERATURE).optional(),
-  seed: z.number().int().nonnegative().optional(),
+  seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
   /** OpenAI's stop: the text ends before the first one (PROTOCOL §5.6); passed to the prover. */
   stop: z.union([z.string(), z.array(z.string()).max(4)]).optional(),
 };
@@ -102,7 +103,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   async function serve(reply: FastifyReply, r: ServeRequest) {
     const modelId = r.model.toLowerCase();
     if (!isHex(modelId) || !models.has(modelId)) throw new GatewayError(404, "invalid_request_error", `model ${r.model} is not offered by this gateway (GET /v1/models lists ${[...models].join(", ")})`);
-    const samplingParams = r.temperature ? encodeSamplingParams({ temperature: r.temperature, seed: r.seed !== undefined ? BigInt(r.seed) : BigInt(`0x${randomBytes(8).toString("hex")}`) }) : 0n;
+    // A request with temperature > 0 and no seed gets a fresh random seed: the noise is keyed by the seed alone (PROTOCOL §4.4).
+    const samplingParams = r.temperature ? resolveSamplingParams({ temperature: r.temperature, ...(r.seed !== undefined ? { seed: BigInt(r.seed) } : {}) }) : 0n;
     const id = `${r.kind === "chat" ? "chatcmpl" : "cmpl"}-${randomBytes(12).toString("hex")}`;
     const created = Math.floor(Date.now() / 1000);
     let settle: ((cost: bigint) => void) | undefined;

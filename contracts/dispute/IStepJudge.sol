@@ -19,8 +19,7 @@ interface IStepJudge {
         uint256 layer; // l: 0 = embedding step, 1..L = block l, L + 1 = head step
         uint256 layers; // L
         uint256 inputTokens; // prompt length: tokens before it are given, not sampled
-        uint256 jobId; // seeds the Gumbel noise of sampled jobs (PROTOCOL §4.4)
-        uint256 samplingParams; // the job's sampling rule (PROTOCOL §4.4)
+        uint256 samplingParams; // the job's sampling rule; its seed keys the Gumbel noise (PROTOCOL §4.4)
         uint8 traceDtype;
         uint8 weightsDtype;
         uint256 chunkSize;

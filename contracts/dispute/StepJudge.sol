@@ -329,7 +329,7 @@ contract StepJudge is IStepJudge {
     }
 
     /// @dev HEAD_ARGMAX (generated positions only): openings [LOGIT chunk of j, token leaf t+1,
-    /// LOGIT chunk of that token]. score = z (greedy) or z + τ·g(s, jobId, t+1, v) (sampled,
+    /// LOGIT chunk of that token]. score = z (greedy) or z + τ·g(s, t+1, v) (sampled,
     /// PROTOCOL §4.4); fraud iff score[j] − score[tok] exceeds atol + rtol·(|z[j]| + |z[tok]|).
     /// `claimed` is score[tok], `ref` score[j].
     function _argmax(W memory w, Context calldata c, Claim calldata q, Opening[] calldata o)
@@ -356,8 +356,8 @@ contract StepJudge is IStepJudge {
         (int256 tau, uint64 seed, bool verifiable) = StepOps.samplingRule(c.samplingParams);
         if (!verifiable) revert InvalidClaim(q.tensor, q.row, q.col);
         uint256 p = c.position + 1;
-        sj = StepOps.score(zj, tau, seed, c.jobId, p, q.col);
-        stok = StepOps.score(ztok, tau, seed, c.jobId, p, token);
+        sj = StepOps.score(zj, tau, seed, p, q.col);
+        stok = StepOps.score(ztok, tau, seed, p, token);
     }
 
     /// @dev The token leaf of position `p` (uint32 little-endian), inside the vocabulary: from the

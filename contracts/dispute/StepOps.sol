@@ -137,20 +137,17 @@ library StepOps {
     }
 
     /// @notice w of vocabulary id v at position p: the top 53 bits of 64-bit word v mod 4 (word 0
-    /// most significant) of keccak256(abi.encode(uint64 seed, uint256 jobId, uint256 p, uint256 v / 4)).
-    function noiseWord(uint64 seed, uint256 jobId, uint256 p, uint256 v) internal pure returns (uint256) {
-        uint256 h = uint256(keccak256(abi.encode(seed, jobId, p, v / 4)));
+    /// most significant) of keccak256(abi.encode(uint64 seed, uint256 p, uint256 v / 4)): keyed by
+    /// the client-signed seed alone, so a batched voucher job needs no job id to be judged.
+    function noiseWord(uint64 seed, uint256 p, uint256 v) internal pure returns (uint256) {
+        uint256 h = uint256(keccak256(abi.encode(seed, p, v / 4)));
         return uint64(h >> (64 * (3 - (v % 4)))) >> 11;
     }
 
     /// @notice score = z + (τ · gumbelQ48(w)) >> 48 for a sampled rule (τ > 0), z when τ = 0.
-    function score(int256 z, int256 tau, uint64 seed, uint256 jobId, uint256 p, uint256 v)
-        internal
-        pure
-        returns (int256)
-    {
+    function score(int256 z, int256 tau, uint64 seed, uint256 p, uint256 v) internal pure returns (int256) {
         if (tau == 0) return z;
-        return z + ((tau * FixedMath.gumbelQ48(noiseWord(seed, jobId, p, v))) >> 48);
+        return z + ((tau * FixedMath.gumbelQ48(noiseWord(seed, p, v))) >> 48);
     }
 
     /// @notice LAYER_OUT_ERR_PARTIAL: Σ (h_i − x_i − y_i)² (error row) or Σ (x_i + y_i)² (magnitude

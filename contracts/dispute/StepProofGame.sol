@@ -548,7 +548,6 @@ contract StepProofGame is ReentrancyGuard {
         c.layer = d.layer;
         c.layers = model.arch.layers;
         c.inputTokens = job.inputTokens;
-        c.jobId = d.jobId;
         c.samplingParams = job.samplingParams;
         c.traceDtype = model.encoding.traceDtype;
         c.weightsDtype = model.encoding.weightsDtype;

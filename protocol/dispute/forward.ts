@@ -48,20 +48,20 @@ export function greedyNext(arch: Architecture, weights: Weights, hLast: Float64A
  * drawn by `sampleToken` from the previous position's binary32 logits, with the trace of the
  * whole sequence. `samplingParams` 0n is greedy.
  */
-export function generateSampled(arch: Architecture, enc: Encoding, weights: Weights, prompt: number[], newTokens: number, samplingParams: bigint, jobId: bigint): Trace {
+export function generateSampled(arch: Architecture, enc: Encoding, weights: Weights, prompt: number[], newTokens: number, samplingParams: bigint): Trace {
   const params = decodeSamplingParams(samplingParams);
   const tokens = [...prompt];
   for (let i = 0; i < newTokens; i++) {
     const trace = generateTrace(arch, enc, weights, [...tokens, 0]);
     const logits = headLogitsF32(arch, weights, rowValues(trace.hidden[arch.layers]!, tokens.length - 1));
-    tokens.push(sampleToken(logits, params, tokens.length, jobId));
+    tokens.push(sampleToken(logits, params, tokens.length));
   }
   return generateTrace(arch, enc, weights, tokens);
 }
 
 /** A greedy continuation (generateSampled with samplingParams 0). */
 export function generateGreedy(arch: Architecture, enc: Encoding, weights: Weights, prompt: number[], newTokens: number): Trace {
-  return generateSampled(arch, enc, weights, prompt, newTokens, 0n, 0n);
+  return generateSampled(arch, enc, weights, prompt, newTokens, 0n);
 }
 
 /** RoPE inverse frequencies in binary32: committed ones (ropeBase 0, PROTOCOL §2.1) or θ^(−2k/hd). */

@@ -39,15 +39,15 @@ export type DisputeData = {
   stepTree?: IndexedTree;
 };
 
-/** The job terms the judge reads (PROTOCOL §7.1): prompt length, sampling rule (§4.4) and the job id that seeds its noise. */
-export type JobTerms = { inputTokens: number; samplingParams: bigint; jobId: bigint };
+/** The job terms the judge reads (PROTOCOL §7.1): prompt length and sampling rule (§4.4; its seed keys the noise). */
+export type JobTerms = { inputTokens: number; samplingParams: bigint };
 
 export function judgeContext(
   data: DisputeData,
   position: number,
   layer: number,
   tol: { atol: bigint; rtol: bigint },
-  job: JobTerms = { inputTokens: 1, samplingParams: 0n, jobId: 0n },
+  job: JobTerms = { inputTokens: 1, samplingParams: 0n },
 ): JudgeContext {
   const { arch, encoding } = data;
   return {
@@ -55,7 +55,6 @@ export function judgeContext(
     layer,
     layers: arch.layers,
     inputTokens: job.inputTokens,
-    jobId: job.jobId,
     samplingParams: job.samplingParams,
     traceDtype: encoding.traceDtype,
     weightsDtype: encoding.weightsDtype,

@@ -24,9 +24,7 @@ export type JudgeContext = {
   layers: number;
   /** prompt length: the head step judges only sampled positions (t + 1 ≥ inputTokens) */
   inputTokens: number;
-  /** the on-chain job id: seeds the Gumbel noise of sampled jobs (PROTOCOL §4.4) */
-  jobId: bigint;
-  /** the job's sampling rule (PROTOCOL §4.4) */
+  /** the job's sampling rule; its seed keys the Gumbel noise (PROTOCOL §4.4) */
   samplingParams: bigint;
   traceDtype: 1 | 2;
   weightsDtype: 1 | 2;
@@ -259,8 +257,8 @@ export function judgeClaim(ctx: JudgeContext, q: Claim, read: ChunkReader): Verd
       if (token >= ctx.vocab) malformed(inputs[0]!);
       const ztok = one({ ...inputs[1]!, chunk: Math.floor(token / C) }, token);
       const p = ctx.position + 1;
-      const sj = ops.score(claimed, rule.tau, rule.seed, ctx.jobId, p, q.col);
-      const stok = ops.score(ztok, rule.tau, rule.seed, ctx.jobId, p, token);
+      const sj = ops.score(claimed, rule.tau, rule.seed, p, q.col);
+      const stok = ops.score(ztok, rule.tau, rule.seed, p, token);
       const { fraud, bound } = ops.argmax(claimed, ztok, sj, stok, ctx.atol, ctx.rtol);
       return { fraud, op, claimed: stok, ref: sj, bound };
     } else if ([T.Q_PART, T.K_PART, T.V_PART, T.WO_PART, T.G_PART, T.U_PART, T.D_PART, T.S_PART, T.O_PART, T.LOGIT_PART].includes(t as never)) {

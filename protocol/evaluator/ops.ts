@@ -114,9 +114,9 @@ export function samplingRule(params: bigint): { tau: bigint; seed: bigint; ok: b
 }
 
 /** StepOps.score: z + (τ · gumbelQ48(noiseWord)) >> 48, or z when τ = 0. */
-export function score(z: bigint, tau: bigint, seed: bigint, jobId: bigint, p: number, v: number, keccak: Keccak256 = viemKeccak256): bigint {
+export function score(z: bigint, tau: bigint, seed: bigint, p: number, v: number, keccak: Keccak256 = viemKeccak256): bigint {
   if (tau === 0n) return z;
-  return z + ((tau * fx.gumbelQ48(noiseWord(seed, jobId, p, v, keccak))) >> 48n);
+  return z + ((tau * fx.gumbelQ48(noiseWord(seed, p, v, keccak))) >> 48n);
 }
 
 export function swiglu(g: bigint, u: bigint): RefMag {

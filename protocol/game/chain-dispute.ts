@@ -71,8 +71,8 @@ export async function readChainDispute(clients: StepproofClients, disputeId: Hex
     jobStatus: job.status,
     now: block.timestamp,
     tolerances: await modelTolerances(clients, job.modelId),
-    // What the judge reads from the job: the head step's sampling rule and the id seeding its noise (PROTOCOL §4.4).
-    job: { inputTokens: Number(job.inputTokens), samplingParams: job.samplingParams, jobId: d.jobId },
+    // What the judge reads from the job: the prompt length and the head step's sampling rule, whose seed keys its noise (PROTOCOL §4.4).
+    job: { inputTokens: Number(job.inputTokens), samplingParams: job.samplingParams },
     jobId: d.jobId,
     prover: d.prover,
     challenger: d.challenger,

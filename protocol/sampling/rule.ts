@@ -45,16 +45,22 @@ export function samplingRule(p: SamplingParams): SamplingRule {
   return { kind: "gumbel", temperature: p.temperature, seed: p.seed };
 }
 
-/** abi.encode(uint64 seed, uint256 jobId, uint256 p, uint256 group): 128 bytes, `group` = v / 4. */
-export function noiseMessage(seed: bigint, jobId: bigint, position: number, group: number): Uint8Array {
-  const m = new Uint8Array(128);
+/** Length of a noise message; its group index is the last word's low 4 bytes. */
+export const NOISE_MESSAGE_BYTES = 96;
+
+/**
+ * abi.encode(uint64 seed, uint256 p, uint256 group): 96 bytes, `group` = v / 4. The noise is
+ * keyed by the client-signed seed alone, not a job id (PROTOCOL §4.4): a batched voucher job has
+ * none until it is disputed.
+ */
+export function noiseMessage(seed: bigint, position: number, group: number): Uint8Array {
+  const m = new Uint8Array(NOISE_MESSAGE_BYTES);
   const put = (word: number, x: bigint) => {
     for (let i = 31; i >= 0 && x > 0n; i--, x >>= 8n) m[32 * word + i] = Number(x & 0xffn);
   };
   put(0, seed);
-  put(1, jobId);
-  put(2, BigInt(position));
-  put(3, BigInt(group));
+  put(1, BigInt(position));
+  put(2, BigInt(group));
   return m;
 }
 
@@ -67,8 +73,8 @@ export function wordOf(digest: Uint8Array, k: number): number {
 }
 
 /** PROTOCOL §4.4 noise word of vocabulary id v at position p (StepOps.noiseWord). */
-export function noiseWord(seed: bigint, jobId: bigint, position: number, v: number, keccak: Keccak256 = viemKeccak256): bigint {
-  return BigInt(wordOf(keccak(noiseMessage(seed, jobId, position, Math.floor(v / 4))), v % 4));
+export function noiseWord(seed: bigint, position: number, v: number, keccak: Keccak256 = viemKeccak256): bigint {
+  return BigInt(wordOf(keccak(noiseMessage(seed, position, Math.floor(v / 4))), v % 4));
 }
 
 /**
@@ -97,23 +103,24 @@ export class UnverifiableSamplingError extends StepproofError {
 
 /**
  * Token at `position` from the logits z computed at position − 1 (PROTOCOL §4.4):
- * greedy, or Gumbel-max argmax_v (z_v + τ·g(s, jobId, p, v)) in float64, ties to the lowest id.
+ * greedy, or Gumbel-max argmax_v (z_v + τ·g(s, p, v)) in float64, ties to the lowest id.
  * One keccak per 4 vocabulary ids.
  */
-export function sampleToken(logits: ArrayLike<number>, params: SamplingParams, position: number, jobId: bigint, keccak: Keccak256 = viemKeccak256): number {
+export function sampleToken(logits: ArrayLike<number>, params: SamplingParams, position: number, keccak: Keccak256 = viemKeccak256): number {
   const rule = samplingRule(params);
   if (rule.kind === "greedy") return argmax(logits);
   if (rule.kind === "unverifiable") throw new UnverifiableSamplingError(rule.reason);
   const tau = rule.temperature;
-  const msg = noiseMessage(rule.seed, jobId, position, 0);
+  const msg = noiseMessage(rule.seed, position, 0);
   let best = 0;
   let bestScore = Number.NEGATIVE_INFINITY;
   for (let group = 0; 4 * group < logits.length; group++) {
     // Only the last word (the group index) changes between groups; v < 2^32.
-    msg[124] = group >>> 24;
-    msg[125] = (group >>> 16) & 0xff;
-    msg[126] = (group >>> 8) & 0xff;
-    msg[127] = group & 0xff;
+    const at = NOISE_MESSAGE_BYTES - 4;
+    msg[at] = group >>> 24;
+    msg[at + 1] = (group >>> 16) & 0xff;
+    msg[at + 2] = (group >>> 8) & 0xff;
+    msg[at + 3] = group & 0xff;
     const digest = keccak(msg);
     for (let k = 0; k < 4 && 4 * group + k < logits.length; k++) {
       const v = 4 * group + k;

@@ -16,8 +16,6 @@ export type GenerateTracedParameters = {
   promptTokens: readonly number[];
   maxNewTokens: number;
   samplingParams: bigint;
-  /** The on-chain job id: seeds a sampled job's noise (PROTOCOL §4.4). */
-  jobId?: bigint;
   executionProvider?: ExecutionProvider;
   traceSink?: TraceSink;
   /** Called with each sampled token as soon as it exists (SSE streaming); true ends generation. */
@@ -52,7 +50,6 @@ export async function generateTraced(p: GenerateTracedParameters): Promise<Gener
     promptTokens: p.promptTokens,
     maxNewTokens: p.maxNewTokens,
     samplingParams: p.samplingParams,
-    ...(p.jobId !== undefined ? { jobId: p.jobId } : {}),
     ...(p.executionProvider ? { executionProvider: p.executionProvider } : {}),
     trace: true,
     ...(p.traceSink ? { traceSink: p.traceSink } : {}),

@@ -154,7 +154,7 @@ export class JobService {
   /** An honest job: one sequence of the continuous batch, its trace rows going to `sink`. */
   async #generateBatched(a: AdmittedJob, sink: TraceSink, onToken: (t: number, i: number) => TokenCallbackResult): Promise<GenerateTracedReturnType> {
     try {
-      const r = await this.o.batcher.submit({ promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.samplingParams, jobId: a.jobId, trace: true, traceSink: sink, onToken });
+      const r = await this.o.batcher.submit({ promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.samplingParams, trace: true, traceSink: sink, onToken });
       return { tokens: r.tokens, outputTokens: r.outputTokens, trace: r.trace!, corrupted: false };
     } catch (err) {
       if (err instanceof BatcherFullError || err instanceof KvBudgetError) throw new ApiError(503, "server_busy", err.shortMessage, { cause: err });
@@ -193,7 +193,6 @@ export class JobService {
               promptTokens: a.promptTokens,
               maxNewTokens: a.maxNewTokens,
               samplingParams: a.samplingParams,
-              jobId: a.jobId,
               executionProvider: o.executionProvider,
               traceSink: writer,
               onToken: streamed,

@@ -120,10 +120,11 @@ export class VoucherService {
     if (voucher.inputTokens + voucher.maxOutputTokens > o.manifest.architecture.context) {
       throw new ApiError(400, "invalid_voucher", `the voucher's ${voucher.inputTokens} + ${voucher.maxOutputTokens} tokens exceed the model's context ${o.manifest.architecture.context}`);
     }
-    // Sampled jobs draw their noise from the job id (§4.4), which a batched job only gets when
-    // it is moved into the JobEscrow: serve greedy vouchers only until the noise is keyed by the voucher.
+    // Greedy and sampled vouchers alike: a sampled job's noise is keyed by the voucher's seed alone
+    // (§4.4), so a batched job needs no job id to be generated or judged. A rule the judge cannot
+    // check would make the batch's leaf unprovable (BatchCourt.checkVoucher refuses it).
     const rule = samplingRule(decodeSamplingParams(voucher.samplingParams));
-    if (rule.kind !== "greedy") throw new ApiError(400, "invalid_voucher", `the voucher path serves greedy jobs only (PROTOCOL §5.8); got ${rule.kind === "unverifiable" ? rule.reason : "a sampled rule"}`);
+    if (rule.kind === "unverifiable") throw new ApiError(400, "invalid_voucher", `the voucher's sampling rule cannot be judged on-chain (PROTOCOL §4.4, §5.8): ${rule.reason}`);
 
     const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
     const params = await o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "params" });
@@ -157,12 +158,12 @@ export class VoucherService {
         if (corrupt) {
           // The split graphs, one at a time (their corruption feeds the next block, §5.6).
           const run = this.#corrupted.then(() =>
-            generateTraced({ modelDir: corrupt.modelDir, promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.voucher.samplingParams, jobId: 0n, executionProvider: corrupt.executionProvider, traceSink: writer, onToken: (t: number) => onToken?.(t), corrupt: corrupt.config }),
+            generateTraced({ modelDir: corrupt.modelDir, promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.voucher.samplingParams, executionProvider: corrupt.executionProvider, traceSink: writer, onToken: (t: number) => onToken?.(t), corrupt: corrupt.config }),
           );
           this.#corrupted = run.catch(() => {});
           r = await run;
         } else {
-          r = await o.batcher.submit({ promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.voucher.samplingParams, jobId: 0n, trace: true, traceSink: writer, onToken: (t: number) => onToken?.(t) });
+          r = await o.batcher.submit({ promptTokens: a.promptTokens, maxNewTokens: a.maxNewTokens, samplingParams: a.voucher.samplingParams, trace: true, traceSink: writer, onToken: (t: number) => onToken?.(t) });
         }
         writer.complete(r.trace!);
       } catch (err) {

@@ -3,8 +3,8 @@
  * which keep whole loops of hashes inside wasm: JavaScript's share of a 192-byte chunk's leaf
  * (copies, padding, five calls) cost about as much as its five permutations.
  *
- * - `noise(msg, out, first, count)`: for g = first.., writes g big-endian into bytes 124..128
- *   of the one-block message at `msg` (128 bytes, padded by the caller) and stores its digest
+ * - `noise(msg, out, first, count)`: for g = first.., writes g big-endian into bytes 92..96
+ *   of the one-block message at `msg` (96 bytes, padded by the caller) and stores its digest
  *   at out + 32·i: PROTOCOL §4.4's noise digests, one per 4 vocabulary ids.
  * - `leaves(src, rowBytes, chunkBytes, rows, firstRow, pre, scratch, out)`: the §3.2 leaves of
  *   `rows` rows at `src`, chunk by chunk, into out (32 bytes each, (row, chunk) order). `pre`
@@ -55,6 +55,9 @@ function bswap(l: number): number[] {
 /** `local += by` */
 const bump = (l: number, by: number[]) => [...get(l), ...by, ADD, ...set(l)];
 
+/** Byte offset of the group index (the low 4 bytes of the last word) in a 96-byte noise message. */
+export const NOISE_GROUP_OFFSET = 92;
+
 /** Body of noise(msg 0, out 1, first 2, count 3); no other locals. */
 export function noiseBody(): number[] {
   const [MSG, OUT, FIRST, COUNT] = [0, 1, 2, 3];
@@ -62,7 +65,7 @@ export function noiseBody(): number[] {
     0x00, // no locals
     ...BLOCK, ...LOOP,
     ...get(COUNT), EQZ, ...brIf(1),
-    ...get(MSG), ...bswap(FIRST), ...store32(124),
+    ...get(MSG), ...bswap(FIRST), ...store32(NOISE_GROUP_OFFSET),
     ...ZERO_STATE,
     ...get(MSG), ...i32(1), ...CALL_ABSORB,
     ...get(OUT), ...i32(0), ...i32(32), ...COPY,

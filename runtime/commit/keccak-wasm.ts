@@ -7,7 +7,7 @@
  *
  * Memory: state lanes at [0, 200), round constants at [200, 392), input from 512.
  */
-import { leavesBody, noiseBody, uleb } from "./keccak-batch-code.js";
+import { leavesBody, NOISE_GROUP_OFFSET, noiseBody, uleb } from "./keccak-batch-code.js";
 
 const RC = [
   0x0000000000000001n, 0x0000000000008082n, 0x800000000000808an, 0x8000000080008000n, 0x000000000000808bn, 0x0000000080000001n,
@@ -25,6 +25,8 @@ const ROT = [
 ];
 const RATE = 136;
 const INPUT = 512;
+/** PROTOCOL §4.4 noise message: abi.encode(uint64 seed, uint256 p, uint256 group). */
+const NOISE_BYTES = NOISE_GROUP_OFFSET + 4;
 
 function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
@@ -123,17 +125,17 @@ export class KeccakWasm {
   }
 
   /**
-   * Digests of the 128-byte message `message` with its last 4 bytes replaced by each group
+   * Digests of the 96-byte message `message` with its last 4 bytes replaced by each group
    * first..first+count−1 (big-endian): PROTOCOL §4.4's noise. Returns a view into wasm memory
    * (count × 32 bytes), valid until the next call.
    */
   noiseDigests(message: Uint8Array, first: number, count: number): Uint8Array {
-    if (message.byteLength !== 128) throw new RangeError("a noise message is 128 bytes");
+    if (message.byteLength !== NOISE_BYTES) throw new RangeError(`a noise message is ${NOISE_BYTES} bytes`);
     const out = INPUT + 512;
     const mem = this.ensure(out + 32 * count);
     mem.set(message, INPUT);
-    mem.fill(0, INPUT + 128, INPUT + RATE);
-    mem[INPUT + 128] = 0x01;
+    mem.fill(0, INPUT + NOISE_BYTES, INPUT + RATE);
+    mem[INPUT + NOISE_BYTES] = 0x01;
     mem[INPUT + RATE - 1] = 0x80;
     this.#noise(INPUT, out, first, count);
     return this.mem.subarray(out, out + 32 * count);

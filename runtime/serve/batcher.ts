@@ -159,7 +159,7 @@ export class ContinuousBatcher {
       this.#collect(out, [seq], P);
       const logits = out["logits"]!.data as Float32Array;
       seq.prefillMs = performance.now() - seq.startedAt;
-      if (await seq.accept(sampleToken(logits.subarray(0, arch.vocab), seq.sampling, seq.tokens.length, seq.jobId))) this.#end(seq);
+      if (await seq.accept(sampleToken(logits.subarray(0, arch.vocab), seq.sampling, seq.tokens.length))) this.#end(seq);
     } catch (err) {
       this.#fail(seq, err);
     }
@@ -205,7 +205,7 @@ export class ContinuousBatcher {
     for (let b = 0; b < B; b++) {
       const seq = seqs[b]!;
       try {
-        if (await seq.accept(sampleToken(logits.subarray(b * vocab, (b + 1) * vocab), seq.sampling, seq.tokens.length, seq.jobId))) this.#end(seq);
+        if (await seq.accept(sampleToken(logits.subarray(b * vocab, (b + 1) * vocab), seq.sampling, seq.tokens.length))) this.#end(seq);
       } catch (err) {
         this.#fail(seq, err);
       }

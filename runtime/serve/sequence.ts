@@ -1,6 +1,6 @@
 import { assertDtype } from "../../protocol/encoding/index.js";
 import type { HiddenData } from "../forward.js";
-import { GenerationError, samplingJobId, type GenerateReturnType, type TokenCallbackResult } from "../generate.js";
+import { assertJudgeableSampling, GenerationError, type GenerateReturnType, type TokenCallbackResult } from "../generate.js";
 import type { ModelManifest } from "../model/manifest.js";
 import { decodeSamplingParams, type SamplingParams } from "../sampling.js";
 import { TraceBuilder, type TraceSink } from "../trace/builder.js";
@@ -9,10 +9,8 @@ import { TraceBuilder, type TraceSink } from "../trace/builder.js";
 export type ServeRequest = {
   promptTokens: readonly number[];
   maxNewTokens: number;
-  /** PROTOCOL §4.4 packing; 0n = greedy. */
+  /** PROTOCOL §4.4 packing; 0n = greedy. A sampled job's noise is keyed by its seed alone. */
   samplingParams: bigint;
-  /** The on-chain job id, which seeds a sampled job's noise (§4.4); required unless greedy. */
-  jobId?: bigint;
   trace: boolean;
   /** Where captured rows are also appended (the disk trace store). */
   traceSink?: TraceSink;
@@ -32,7 +30,6 @@ export class Sequence {
   readonly tokens: number[];
   readonly outputTokens: number[] = [];
   readonly sampling: SamplingParams;
-  readonly jobId: bigint;
   readonly trace: TraceBuilder | undefined;
   readonly reach: number;
   /** Rows of the last forward pass not yet handed to the trace builder. */
@@ -59,7 +56,7 @@ export class Sequence {
     if (P + request.maxNewTokens > arch.context) throw new GenerationError(`prompt (${P}) + maxNewTokens (${request.maxNewTokens}) exceeds the context of ${arch.context}`);
     for (const t of request.promptTokens) if (!Number.isInteger(t) || t < 0 || t >= arch.vocab) throw new GenerationError(`prompt token ${t} is outside the vocabulary of ${arch.vocab}`);
     this.sampling = decodeSamplingParams(request.samplingParams);
-    this.jobId = samplingJobId(this.sampling, request.jobId);
+    assertJudgeableSampling(this.sampling);
     this.tokens = [...request.promptTokens];
     // Positions fed to the model: the prompt and every output token but the last.
     this.reach = P + request.maxNewTokens - 1;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { startGateway, type Gateway } from "../../client/gateway/server.js";
+import { decodeSamplingParams } from "../../protocol/sampling/rule.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
@@ -74,6 +75,18 @@ describe("stepproof gateway with the unmodified openai client", () => {
     }
     expect(sp).toBeDefined();
     await expectCommitted(sp!, text);
+  });
+
+  it("signs a fresh random seed per sampled request without one, and a given seed as is (PROTOCOL §4.4)", async () => {
+    const ask = async (extra: { seed?: number }) => {
+      const data = await openai.completions.create({ model: net.manifest.modelId, prompt: "Once", max_tokens: 3, temperature: 0.8, ...extra });
+      const job = await getJob(payer, { jobId: BigInt((data as unknown as { stepproof: StepproofField }).stepproof.job_id) });
+      return decodeSamplingParams(job.samplingParams);
+    };
+    const [a, b, seeded] = [await ask({}), await ask({}), await ask({ seed: 12345 })];
+    for (const r of [a, b, seeded]) expect(r).toMatchObject({ temperature: expect.closeTo(0.8, 6), topK: 0 });
+    expect(a.seed).not.toBe(b.seed);
+    expect(seeded.seed).toBe(12345n);
   });
 
   it("refuses, with OpenAI-style errors and without paying: unknown model, bad body, over the limit", async () => {

@@ -25,7 +25,6 @@ const C = 64;
 const ARCH = { hidden: 4096, heads: 32, kvHeads: 8, ffn: 14_336, layers: 32 };
 const POSITION = 40; // head step of t = 40 judges token[41]
 const PROMPT = 30;
-const JOB_ID = 0xfeedn;
 const SAMPLED = encodeSamplingParams({ temperature: 0.8, seed: 31337n });
 const PROD = recommendedTolerances({ atol: 2 ** -10, rtol: 2 ** -8 })[Op.HEAD_ARGMAX]!;
 
@@ -57,7 +56,6 @@ const ctxOf = (h: Head): JudgeContext => ({
   layer: ARCH.layers + 1,
   layers: ARCH.layers,
   inputTokens: PROMPT,
-  jobId: JOB_ID,
   samplingParams: h.samplingParams,
   traceDtype: 1,
   weightsDtype: 1,
@@ -82,7 +80,7 @@ const read = (h: Head) => (loc: Loc): Uint8Array => {
 function scores(h: Head): bigint[] {
   const rule = ops.samplingRule(h.samplingParams);
   const keccak = createKeccak256();
-  return Array.from(h.z, (x, v) => ops.score(decodeF32(f32Bits(x))!, rule.tau, rule.seed, JOB_ID, POSITION + 1, v, keccak));
+  return Array.from(h.z, (x, v) => ops.score(decodeF32(f32Bits(x))!, rule.tau, rule.seed, POSITION + 1, v, keccak));
 }
 
 describe("HEAD_ARGMAX at vocab 128,256 under production's op-17 tolerance", () => {
@@ -118,7 +116,7 @@ describe("HEAD_ARGMAX at vocab 128,256 under production's op-17 tolerance", () =
     it(`${name}: the runtime's token has no provable claim among all 128,256 ids; a substituted token is proven`, async () => {
       const z = fp16Logits(name === "greedy" ? 1 : 2);
       const params = decodeSamplingParams(samplingParams);
-      const honestToken = sampleToken(z, params, POSITION + 1, JOB_ID);
+      const honestToken = sampleToken(z, params, POSITION + 1);
       if (samplingParams === 0n) expect(honestToken).toBe(argmax(z));
       const honest = head(z, honestToken, samplingParams);
       const s = scores(honest);
@@ -137,7 +135,7 @@ describe("HEAD_ARGMAX at vocab 128,256 under production's op-17 tolerance", () =
         expect(ts.fraud).toBe(false);
       }
       // The cheat: for a sampled job the greedy token (sampling ignored); for a greedy job the sampled one.
-      const other = samplingParams === 0n ? sampleToken(z, decodeSamplingParams(SAMPLED), POSITION + 1, JOB_ID) : argmax(z);
+      const other = samplingParams === 0n ? sampleToken(z, decodeSamplingParams(SAMPLED), POSITION + 1) : argmax(z);
       const substitute = other !== honestToken ? other : contenders(s, 8)[1]!;
       const cheat = head(z, substitute, samplingParams);
       const ts = judgeClaim(ctxOf(cheat), { tensor: T.ARGMAX, row: 0, col: honestToken }, read(cheat));

@@ -45,10 +45,10 @@ export function* blockClaims(m: Dims, rng: Xoshiro128, perTensor: number): Gener
 }
 
 /** Claims of a head step: HEAD_ARGMAX for every id that could beat the committed token; `perTensor` of the rest. */
-export function* headClaims(m: Dims, step: StepData, token: number, position: number, jobId: bigint, samplingParams: bigint, rng: Xoshiro128, perTensor: number): Generator<Claim> {
+export function* headClaims(m: Dims, step: StepData, token: number, position: number, samplingParams: bigint, rng: Xoshiro128, perTensor: number): Generator<Claim> {
   const logits = step.tensors.get(T.LOGIT)!.data;
   const rule = samplingRule(decodeSamplingParams(samplingParams));
-  const scores = Float64Array.from({ length: m.vocab }, (_, v) => (rule.kind === "gumbel" ? logits[v]! + rule.temperature * gumbelF64(Number(noiseWord(rule.seed, jobId, position + 1, v, keccak))) : logits[v]!));
+  const scores = Float64Array.from({ length: m.vocab }, (_, v) => (rule.kind === "gumbel" ? logits[v]! + rule.temperature * gumbelF64(Number(noiseWord(rule.seed, position + 1, v, keccak))) : logits[v]!));
   const score = (v: number) => scores[v]!;
   const mine = score(token);
   // The runner-up always (its margin is what an honest prover keeps), and any id that may beat the token.

@@ -45,9 +45,8 @@ describe("honest prover on the real tiny model", () => {
       { session: { compute: "f16" as const, intraOpThreads: 2 }, samplingParams: 0n },
       { session: { compute: "f16" as const, intraOpThreads: 2 }, samplingParams: encodeSamplingParams({ temperature: 0.8, seed: 7n }) },
     ];
-    const jobId = 9n;
     for (const { session, samplingParams } of runs) {
-      const r = await generate({ modelDir: dir, promptTokens: [256, ...Buffer.from("stepproof")], maxNewTokens: 4, samplingParams, jobId, trace: true, stopAtEos: false, session });
+      const r = await generate({ modelDir: dir, promptTokens: [256, ...Buffer.from("stepproof")], maxNewTokens: 4, samplingParams, trace: true, stopAtEos: false, session });
       const trace = r.trace!;
       const N = r.tokens.length;
       const hidden: EncodedTensor[] = [];
@@ -65,7 +64,7 @@ describe("honest prover on the real tiny model", () => {
           const step = l === 0 ? undefined : buildStep(arch, weights, data.trace, t, l, encoding.chunkSize);
           const d = { ...data, step };
           const read = chunkReader(d);
-          const base = judgeContext(d, t, l, { atol: 0n, rtol: 0n }, { inputTokens: promptLength, samplingParams, jobId });
+          const base = judgeContext(d, t, l, { atol: 0n, rtol: 0n }, { inputTokens: promptLength, samplingParams });
           for (const claim of allClaims(step?.dims ?? ({ d: arch.hidden } as never), l, arch.layers)) {
             const op = opOf(claim.tensor, l, arch.layers);
             const v = judgeClaim({ ...base, ...tol[op]! }, claim, read);

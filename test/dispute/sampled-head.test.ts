@@ -20,13 +20,15 @@ import { encodeSamplingParams } from "../../protocol/sampling/rule.js";
 import { TINY, TINY_ENC, tolerances, withStep } from "./fixture.js";
 import { deployGame, setupJob, type Deployed } from "./chain.js";
 
-const SP = encodeSamplingParams({ temperature: 0.8, seed: 2026n });
 const HEAD = TINY.layers + 1;
 const NEW_TOKENS = 6;
 
-function sampledJob(jobId: bigint, substitute?: { position: number; token: number }): DisputeData {
+/** The judge's job terms and the job's id in the escrow (the noise is keyed by the seed alone, PROTOCOL §4.4). */
+type Job = JobTerms & { jobId: bigint };
+
+function sampledJob(job: Job, substitute?: { position: number; token: number }): DisputeData {
   const weights = syntheticWeights(TINY, TINY_ENC, 1);
-  let trace = generateSampled(TINY, TINY_ENC, weights, syntheticTokens(1, TINY.vocab, 2), NEW_TOKENS, SP, jobId);
+  let trace = generateSampled(TINY, TINY_ENC, weights, syntheticTokens(1, TINY.vocab, 2), NEW_TOKENS, job.samplingParams);
   if (substitute) {
     // Teacher forcing: the cheater's own output, and a trace computed correctly over it.
     const tokens = [...trace.tokens];
@@ -40,21 +42,22 @@ function sampledJob(jobId: bigint, substitute?: { position: number; token: numbe
 function scores(data: DisputeData, t: number, job: JobTerms): bigint[] {
   const logit = data.step!.tensors.get(T.LOGIT)!;
   const rule = ops.samplingRule(job.samplingParams);
-  return Array.from({ length: TINY.vocab }, (_, v) => ops.score(decodeF32(f32Bits(valueAt(logit, 0, v)))!, rule.tau, rule.seed, job.jobId, t + 1, v));
+  return Array.from({ length: TINY.vocab }, (_, v) => ops.score(decodeF32(f32Bits(valueAt(logit, 0, v)))!, rule.tau, rule.seed, t + 1, v));
 }
 
 describe("sampled jobs: HEAD_ARGMAX judges the Gumbel-max rule", () => {
   let d: Deployed;
   const tol = tolerances();
-  const HONEST: JobTerms = { inputTokens: 1, samplingParams: SP, jobId: 501n };
-  const CHEAT: JobTerms = { inputTokens: 1, samplingParams: SP, jobId: 502n };
+  // Two jobs, two seeds drawn by their clients.
+  const HONEST: Job = { inputTokens: 1, samplingParams: encodeSamplingParams({ temperature: 0.8, seed: 2026n }), jobId: 501n };
+  const CHEAT: Job = { inputTokens: 1, samplingParams: encodeSamplingParams({ temperature: 0.8, seed: 0xfeedbeefcafe0001n }), jobId: 502n };
   const headCtx = (data: DisputeData, t: number, job: JobTerms) => ({ ...judgeContext(data, t, HEAD, tol[17]!, job) });
 
   beforeAll(async () => {
     d = await deployGame();
   });
 
-  async function openHead(data: DisputeData, job: JobTerms, t: number) {
+  async function openHead(data: DisputeData, job: Job, t: number) {
     const ch = d.challenger.account;
     await d.game.write.openDispute([job.jobId, t, HEAD], { account: ch });
     const id = await d.game.read.disputeIdOf([job.jobId, t, HEAD, ch.address]);
@@ -65,10 +68,10 @@ describe("sampled jobs: HEAD_ARGMAX judges the Gumbel-max rule", () => {
     [id, { tensor: BigInt(T.ARGMAX), row: 0n, col: BigInt(j) }, buildOpenings(headCtx(data, t, job), data, { tensor: T.ARGMAX, row: 0, col: j })] as const;
 
   it("an honest sampled job: no head-step claim is provable (TS, every claim of every step; EVM, every ARGMAX id)", async () => {
-    const honest = sampledJob(HONEST.jobId);
+    const honest = sampledJob(HONEST);
     // The sampled output differs from the greedy one: the rule really samples.
     expect(honest.trace.tokens).not.toEqual(generateGreedy(TINY, TINY_ENC, honest.weights, honest.trace.tokens.slice(0, 1), NEW_TOKENS).tokens);
-    await setupJob(d, honest, tol, { jobId: HONEST.jobId, samplingParams: SP });
+    await setupJob(d, honest, tol, { jobId: HONEST.jobId, samplingParams: HONEST.samplingParams });
     for (let t = 0; t <= NEW_TOKENS - 1; t++) {
       const data = withStep(honest, t, HEAD);
       const base = judgeContext(data, t, HEAD, { atol: 0n, rtol: 0n }, HONEST);
@@ -88,7 +91,7 @@ describe("sampled jobs: HEAD_ARGMAX judges the Gumbel-max rule", () => {
 
   it("a substituted output token (teacher-forced trace) is proven by HEAD_ARGMAX and slashes", async () => {
     const t = 2;
-    const honest = withStep(sampledJob(CHEAT.jobId), t, HEAD);
+    const honest = withStep(sampledJob(CHEAT), t, HEAD);
     const s = scores(honest, t, CHEAT);
     const ruled = honest.trace.tokens[t + 1]!;
     // The cheater's pick: the greedy token if the rule chose another one, else the runner-up.
@@ -97,7 +100,7 @@ describe("sampled jobs: HEAD_ARGMAX judges the Gumbel-max rule", () => {
     const substitute = byLogit.find((v) => v !== ruled)!;
     expect(s[ruled]! > s[substitute]!).toBe(true);
 
-    const cheat = withStep(sampledJob(CHEAT.jobId, { position: t + 1, token: substitute }), t, HEAD);
+    const cheat = withStep(sampledJob(CHEAT, { position: t + 1, token: substitute }), t, HEAD);
     expect(cheat.trace.tokens[t + 1]).toBe(substitute);
     // Every other claim of the cheater's head step is honest: only the choice is wrong.
     const base = judgeContext(cheat, t, HEAD, { atol: 0n, rtol: 0n }, CHEAT);
@@ -107,7 +110,7 @@ describe("sampled jobs: HEAD_ARGMAX judges the Gumbel-max rule", () => {
     expect(verdict.fraud).toBe(true);
     expect(verdict.ref - verdict.claimed).toBeGreaterThan(verdict.bound);
 
-    await setupJob(d, cheat, tol, { jobId: CHEAT.jobId, samplingParams: SP });
+    await setupJob(d, cheat, tol, { jobId: CHEAT.jobId, samplingParams: CHEAT.samplingParams });
     const id = await openHead(cheat, CHEAT, t);
     const faultsBefore = await d.escrow.read.faultResolutions();
     await d.game.write.proveFraud(argmaxArgs(id, cheat, t, CHEAT, ruled), { account: d.challenger.account });
@@ -116,8 +119,8 @@ describe("sampled jobs: HEAD_ARGMAX judges the Gumbel-max rule", () => {
   });
 
   it("the same honest sampled trace judged as a greedy job is fraud where the noise changed the choice", () => {
-    const job = sampledJob(CHEAT.jobId);
-    const greedy: JobTerms = { inputTokens: 1, samplingParams: 0n, jobId: CHEAT.jobId };
+    const job = sampledJob(CHEAT);
+    const greedy: JobTerms = { inputTokens: 1, samplingParams: 0n };
     let departures = 0;
     for (let t = 0; t < NEW_TOKENS; t++) {
       const data = withStep(job, t, HEAD);

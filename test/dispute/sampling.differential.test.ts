@@ -1,10 +1,11 @@
 /**
  * Gumbel-max sampling (PROTOCOL §4.4, §6.4), TypeScript vs EVM: gumbelQ48 on ≥ 10,000 words
  * including both ends and the series branch's edge, noiseWord and the sampled score on
- * 10,000 random (params, job, position, id), HEAD_ARGMAX on greedy and sampled cases under the
+ * 10,000 random (params, position, id) and on edge seeds against the spec's abi.encode, HEAD_ARGMAX on greedy and sampled cases under the
  * tolerance production registers for op 17 — and the fixed-point noise against float64.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { encodeAbiParameters, keccak256 } from "viem";
 import { network } from "hardhat";
 import * as fx from "../../protocol/evaluator/fixed.js";
 import * as ops from "../../protocol/evaluator/ops.js";
@@ -19,6 +20,8 @@ const r = rng(0x9ab5e1);
 const g = gaussian(r);
 const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 const word = (): number => Math.floor(r() * 2 ** 21) * 2 ** 32 + Math.floor(r() * 2 ** 32);
+/** A uniform 64-bit seed. */
+const seed64 = (): bigint => BigInt(word()) | (BigInt(int(0, 2047)) << 53n);
 const u256 = (): bigint => BigInt(word()) | (BigInt(word()) << 53n) | (BigInt(word()) << 106n) | (BigInt(word()) << 159n) | (BigInt(word()) << 203n);
 const logit = (scale = 4): bigint => fx.decodeF32(f32Bits(g() * scale))!;
 /** Production's op-17 tolerance (scripts/lib/register-model-package.ts → recommendedTolerances). */
@@ -104,10 +107,29 @@ describe("Gumbel-max sampling: TypeScript vs EVM and vs float64", () => {
     expect(() => fx.gumbelQ48(BigInt(W53))).toThrow(RangeError);
   });
 
-  it(`noiseWord and score: ${CASES} random (samplingParams, jobId, p, v) — bit-identical`, async () => {
+  it("noiseWord on edge (seed, p, v): the judge, the TS spec and keccak256(abi.encode(uint64 seed, uint256 p, uint256 v / 4)) agree", async () => {
+    const seeds = [0n, 1n, 42n, 2n ** 63n, 2n ** 64n - 1n];
+    const pv = [[0, 0], [1, 3], [17, 4], [4095, 128_255], [2 ** 32, 2 ** 32 - 1], [2 ** 53 - 1, 7]] as const;
+    const cases = seeds.flatMap((seed) => pv.map(([p, v]) => ({ seed, p, v })));
+    // τ = 1, k = 0: a sampled rule carrying the seed; z = 0.
+    const params = cases.map((c) => encodeSamplingParams({ temperature: 1, seed: c.seed }));
+    const [w, s, ok] = await h.read.scoreBatch([cases.map(() => 0n), params, cases.map((c) => BigInt(c.p)), cases.map((c) => BigInt(c.v))]);
+    cases.forEach((c, i) => {
+      const digest = BigInt(keccak256(encodeAbiParameters([{ type: "uint64" }, { type: "uint256" }, { type: "uint256" }], [c.seed, BigInt(c.p), BigInt(Math.floor(c.v / 4))])));
+      const spec = ((digest >> BigInt(64 * (3 - (c.v % 4)))) & (2n ** 64n - 1n)) >> 11n;
+      expect(w[i], `seed ${c.seed} p ${c.p} v ${c.v}`).toBe(spec);
+      expect(noiseWord(c.seed, c.p, c.v)).toBe(spec);
+      expect(ok[i]).toBe(true);
+      expect(s[i]).toBe(ops.score(0n, 1n << 48n, c.seed, c.p, c.v));
+    });
+    // Different seeds, same (p, v): different words (the seed alone keys the noise).
+    expect(new Set(seeds.map((_, k) => w[k * pv.length + 3])).size).toBe(seeds.length);
+  });
+
+  it(`noiseWord and score: ${CASES} random (samplingParams, p, v) — bit-identical`, async () => {
     const taus = () => {
       const k = r();
-      if (k < 0.6) return encodeSamplingParams({ temperature: 2 ** (r() * 8 - 4), seed: BigInt(word()) });
+      if (k < 0.6) return encodeSamplingParams({ temperature: 2 ** (r() * 8 - 4), seed: seed64() });
       if (k < 0.7) return 0n; // greedy
       if (k < 0.75) return encodeSamplingParams({ temperature: 0.8, topK: 1, seed: 3n }); // greedy (k = 1)
       if (k < 0.8) return encodeSamplingParams({ temperature: 0.8, topK: int(2, 50), seed: 3n }); // unverifiable
@@ -115,13 +137,13 @@ describe("Gumbel-max sampling: TypeScript vs EVM and vs float64", () => {
       return u256(); // anything: high bits ignored
     };
     await inBatches(CASES, 1000, async (from, to) => {
-      const cases = Array.from({ length: to - from }, () => ({ z: logit(), params: taus(), jobId: r() < 0.5 ? BigInt(int(1, 1000)) : u256(), p: int(1, 1 << 20), v: int(0, 200_000) }));
-      const [w, s, ok] = await h.read.scoreBatch([cases.map((c) => c.z), cases.map((c) => c.params), cases.map((c) => c.jobId), cases.map((c) => BigInt(c.p)), cases.map((c) => BigInt(c.v))]);
+      const cases = Array.from({ length: to - from }, () => ({ z: logit(), params: taus(), p: r() < 0.5 ? int(1, 4096) : int(1, 2 ** 40), v: int(0, 200_000) }));
+      const [w, s, ok] = await h.read.scoreBatch([cases.map((c) => c.z), cases.map((c) => c.params), cases.map((c) => BigInt(c.p)), cases.map((c) => BigInt(c.v))]);
       cases.forEach((c, i) => {
         const rule = ops.samplingRule(c.params);
-        expect(w[i]).toBe(noiseWord(rule.seed, c.jobId, c.p, c.v));
+        expect(w[i]).toBe(noiseWord(rule.seed, c.p, c.v));
         expect(ok[i]).toBe(rule.ok);
-        if (rule.ok) expect(s[i]).toBe(ops.score(c.z, rule.tau, rule.seed, c.jobId, c.p, c.v));
+        if (rule.ok) expect(s[i]).toBe(ops.score(c.z, rule.tau, rule.seed, c.p, c.v));
       });
     });
   });
@@ -131,18 +153,17 @@ describe("Gumbel-max sampling: TypeScript vs EVM and vs float64", () => {
     let fraud = 0;
     await inBatches(CASES, 1000, async (from, to) => {
       const cases = Array.from({ length: to - from }, () => {
-        const params = r() < 0.3 ? 0n : encodeSamplingParams({ temperature: [0.8, 1, 0.1, 2][int(0, 3)]!, seed: BigInt(word()) });
+        const params = r() < 0.3 ? 0n : encodeSamplingParams({ temperature: [0.8, 1, 0.1, 2][int(0, 3)]!, seed: seed64() });
         const rule = ops.samplingRule(params);
-        const jobId = BigInt(int(1, 1 << 30));
         const p = int(1, 4096);
         const [j, tok] = [int(0, 128_255), int(0, 128_255)];
         const ztok = logit();
-        const stok = ops.score(ztok, rule.tau, rule.seed, jobId, p, tok);
+        const stok = ops.score(ztok, rule.tau, rule.seed, p, tok);
         const { bound } = ops.argmax(0n, ztok, 0n, 0n, PROD.atol, PROD.rtol);
         // z[j] chosen so score[j] − score[tok] straddles the bound: both verdicts occur.
         const target = stok + BigInt(Math.round((r() * 2 - 1) * 3 * Number(bound))) + BigInt(int(-1, 1));
-        const zj = target - (ops.score(0n, rule.tau, rule.seed, jobId, p, j));
-        return { zj, ztok, sj: ops.score(zj, rule.tau, rule.seed, jobId, p, j), stok };
+        const zj = target - (ops.score(0n, rule.tau, rule.seed, p, j));
+        return { zj, ztok, sj: ops.score(zj, rule.tau, rule.seed, p, j), stok };
       });
       const [f, b] = await h.read.argmaxBatch([cases.map((c) => c.zj), cases.map((c) => c.ztok), cases.map((c) => c.sj), cases.map((c) => c.stok), cases.map(() => PROD.atol), cases.map(() => PROD.rtol)]);
       cases.forEach((c, i) => {
@@ -163,9 +184,9 @@ describe("Gumbel-max sampling: TypeScript vs EVM and vs float64", () => {
       const params = encodeSamplingParams({ temperature: [0.8, 1.5, 0.05][trial % 3]!, seed: BigInt(trial) });
       const rule = ops.samplingRule(params);
       const z = Float32Array.from({ length: V }, () => g() * 3);
-      const tok = sampleToken(z, decodeSamplingParams(params), 17, 77n);
+      const tok = sampleToken(z, decodeSamplingParams(params), 17);
       const zq = Array.from(z, (x) => fx.decodeF32(f32Bits(x))!);
-      const scores = zq.map((x, v) => ops.score(x, rule.tau, rule.seed, 77n, 17, v));
+      const scores = zq.map((x, v) => ops.score(x, rule.tau, rule.seed, 17, v));
       for (let v = 0; v < V; v++) worstGap = Math.max(worstGap, Number(scores[v]! - scores[tok]!) / 2 ** 48);
     }
     // A fixed-point score never beats the float64 choice by more than a few 2^-48 ulps (atol is 2^-30).

@@ -31,13 +31,13 @@ import { stories15M } from "../helpers/stories15m.js";
 import { tolerances } from "./fixture.js";
 import { blockClaims, headClaims } from "./real-steps.js";
 
-type Job = { data: DisputeData; trace: TraceCommitment; inputTokens: number; samplingParams: bigint; jobId: bigint; setup: ServeSessionConfig };
+type Job = { data: DisputeData; trace: TraceCommitment; inputTokens: number; samplingParams: bigint; setup: ServeSessionConfig };
 
 /**
  * Serve `requests` as a ragged batch on `setup`: the first half at once, each later one when
  * request 0 (which must outlast them) has sampled 2 more tokens; returns each job's dispute data (rebuilt to its root).
  */
-async function serveRagged(dir: string, setup: ServeSessionConfig, requests: (ServeRequest & { jobId: bigint })[]): Promise<Job[]> {
+async function serveRagged(dir: string, setup: ServeSessionConfig, requests: ServeRequest[]): Promise<Job[]> {
   const session = await ServeSession.load(dir, setup);
   const batcher = new ContinuousBatcher(session, { maxBatch: requests.length });
   const half = Math.ceil(requests.length / 2);
@@ -56,7 +56,7 @@ async function serveRagged(dir: string, setup: ServeSessionConfig, requests: (Se
     served.map(async (r, i) => {
       const trace = r.trace!;
       const data = await disputeDataFor(dir, { tokens: r.tokens, row: (t, l) => trace.hiddenRow(t, l) }, trace.root);
-      return { data, trace, inputTokens: requests[i]!.promptTokens.length, samplingParams: requests[i]!.samplingParams, jobId: requests[i]!.jobId, setup };
+      return { data, trace, inputTokens: requests[i]!.promptTokens.length, samplingParams: requests[i]!.samplingParams, setup };
     }),
   );
 }
@@ -96,8 +96,8 @@ describe("honest provers never lose when serving through the continuous batcher"
       const requests = prompts.map((p, i) => ({
         promptTokens: [256, ...Buffer.from(p)],
         maxNewTokens: i === 0 ? 8 : 3 + ((i + s) % 4),
-        samplingParams: (i + s) % 2 === 0 ? 0n : encodeSamplingParams({ temperature: 0.8, seed: BigInt(i) }),
-        jobId: BigInt(100 * s + i + 1),
+        // A seed per job, as clients draw them (PROTOCOL §4.4).
+        samplingParams: (i + s) % 2 === 0 ? 0n : encodeSamplingParams({ temperature: 0.8, seed: BigInt(100 * s + i + 1) }),
         trace: true,
         stopAtEos: false,
       }));
@@ -115,7 +115,7 @@ describe("honest provers never lose when serving through the continuous batcher"
           const step = l === 0 ? undefined : buildStep(job.data.arch, job.data.weights, job.data.trace, t, l, job.data.encoding.chunkSize);
           const d = { ...job.data, step };
           const read = chunkReader(d);
-          const base = judgeContext(d, t, l, { atol: 0n, rtol: 0n }, { inputTokens: job.inputTokens, samplingParams: job.samplingParams, jobId: job.jobId });
+          const base = judgeContext(d, t, l, { atol: 0n, rtol: 0n }, { inputTokens: job.inputTokens, samplingParams: job.samplingParams });
           for (const claim of allClaims(step?.dims ?? ({ d: job.data.arch.hidden } as never), l, layers)) {
             if (judgeClaim({ ...base, ...tol[opOf(claim.tensor, l, layers)]! }, claim, read).fraud) findings++;
           }
@@ -140,8 +140,7 @@ describe("honest provers never lose when serving through the continuous batcher"
       const requests = prompts.map((p, i) => ({
         promptTokens: tokenizer.encode(p),
         maxNewTokens: 8 + 3 * i,
-        samplingParams: i % 2 === s % 2 ? 0n : encodeSamplingParams({ temperature: 0.6 + 0.2 * i, seed: BigInt(i) }),
-        jobId: BigInt(41 + 10 * s + i),
+        samplingParams: i % 2 === s % 2 ? 0n : encodeSamplingParams({ temperature: 0.6 + 0.2 * i, seed: BigInt(41 + 10 * s + i) }),
         trace: true,
         stopAtEos: false,
       }));
@@ -163,12 +162,12 @@ describe("honest provers never lose when serving through the continuous batcher"
       const step = l === 0 ? undefined : buildStep(job.data.arch, job.data.weights, job.data.trace, t, l, job.data.encoding.chunkSize);
       const data = { ...job.data, step };
       const read = chunkReader(data);
-      const base = judgeContext(data, t, l, { atol: 0n, rtol: 0n }, { inputTokens: job.inputTokens, samplingParams: job.samplingParams, jobId: job.jobId });
+      const base = judgeContext(data, t, l, { atol: 0n, rtol: 0n }, { inputTokens: job.inputTokens, samplingParams: job.samplingParams });
       const m = dimsOf(job.data.arch, t, job.data.encoding.chunkSize);
       const claims: Iterable<Claim> =
         l === 0 ? allClaims(m, 0, layers)
         : l <= layers ? blockClaims(m, rng, 2)
-        : headClaims(m, step!, job.data.trace.tokens[t + 1]!, t, job.jobId, job.samplingParams, rng, 2);
+        : headClaims(m, step!, job.data.trace.tokens[t + 1]!, t, job.samplingParams, rng, 2);
       for (const claim of claims) {
         // A prompt token was given, not chosen: its ARGMAX claims are invalid (PROTOCOL §6.2).
         if (claim.tensor === T.ARGMAX && t + 1 < job.inputTokens) continue;

@@ -36,7 +36,6 @@ import { blockClaims, headClaims } from "./real-steps.js";
 
 const STEPS = 1000;
 const PER_TENSOR = 2;
-const JOB_ID = 41n;
 const PROMPTS = ["Once upon a time, there was", "The cat sat on the mat", "Ben had a red ball.", "One day, Lily went", "The sun was hot and", "Mom said, \"Let's go", "A big dog ran to", "Tim and Sam liked"];
 /** fp32 and fp16 graphs, 1 and 2 threads, greedy and Gumbel-max: eight short jobs (≈ 150 steps each). */
 const RUNS: { session: SessionConfig; prompt: string; samplingParams: bigint }[] = PROMPTS.map((prompt, i) => ({
@@ -62,7 +61,7 @@ describe("stories15M: honest provers never lose, a cheater does", async () => {
     const jobs: Job[] = [];
     for (const run of RUNS) {
       const promptTokens = tokenizer.encode(run.prompt);
-      const r = await generate({ modelDir: dir, promptTokens, maxNewTokens: NEW_TOKENS, samplingParams: run.samplingParams, jobId: JOB_ID, trace: true, stopAtEos: false, session: run.session });
+      const r = await generate({ modelDir: dir, promptTokens, maxNewTokens: NEW_TOKENS, samplingParams: run.samplingParams, trace: true, stopAtEos: false, session: run.session });
       const trace = r.trace!;
       // The dispute data a node builds from disk must reproduce the committed root.
       const data = await disputeDataFor(dir, { tokens: r.tokens, row: (t, l) => trace.hiddenRow(t, l) }, trace.root);
@@ -102,12 +101,12 @@ describe("stories15M: honest provers never lose, a cheater does", async () => {
       const step = l === 0 ? undefined : buildStep(job.data.arch, job.data.weights, job.data.trace, t, l, job.data.encoding.chunkSize);
       const data = { ...job.data, step };
       const read = chunkReader(data);
-      const base = judgeContext(data, t, l, { atol: 0n, rtol: 0n }, { inputTokens: job.inputTokens, samplingParams: job.samplingParams, jobId: JOB_ID });
+      const base = judgeContext(data, t, l, { atol: 0n, rtol: 0n }, { inputTokens: job.inputTokens, samplingParams: job.samplingParams });
       const m = dimsOf(job.data.arch, t, job.data.encoding.chunkSize);
       const claims: Iterable<Claim> =
         l === 0 ? allClaims(m, 0, layers)
         : l <= layers ? blockClaims(m, rng, PER_TENSOR)
-        : headClaims(m, step!, job.data.trace.tokens[t + 1]!, t, JOB_ID, job.samplingParams, rng, PER_TENSOR);
+        : headClaims(m, step!, job.data.trace.tokens[t + 1]!, t, job.samplingParams, rng, PER_TENSOR);
       for (const claim of claims) {
         // A prompt token was given, not chosen: its ARGMAX claims are invalid (PROTOCOL §6.2).
         if (claim.tensor === T.ARGMAX && t + 1 < job.inputTokens) continue;
@@ -123,7 +122,7 @@ describe("stories15M: honest provers never lose, a cheater does", async () => {
     for (const [j, t, l] of [[2, 4, 3], [5, 6, 6]] as const) {
       const job = jobs[j]!;
       const data = { ...job.data, step: buildStep(job.data.arch, job.data.weights, job.data.trace, t, l, job.data.encoding.chunkSize) };
-      const base = judgeContext(data, t, l, { atol: 0n, rtol: 0n }, { inputTokens: job.inputTokens, samplingParams: job.samplingParams, jobId: JOB_ID });
+      const base = judgeContext(data, t, l, { atol: 0n, rtol: 0n }, { inputTokens: job.inputTokens, samplingParams: job.samplingParams });
       const found = findFraud(base, data.step.dims, tol, chunkReader(data));
       findings.push(...found.map((f) => `whole step job ${j} t ${t} l ${l}: ${JSON.stringify(f.claim)}`));
     }
@@ -157,7 +156,7 @@ describe("stories15M: honest provers never lose, a cheater does", async () => {
     // The challenger's search over the step (rebuilt from the cheater's own trace) finds it.
     const step = buildStep(cheat.arch, cheat.weights, cheat.trace, at.position, at.layer, cheat.encoding.chunkSize);
     const withStep = { ...cheat, step, stepTree: stepTree(step) };
-    const base = judgeContext(withStep, at.position, at.layer, { atol: 0n, rtol: 0n }, { inputTokens: 1, samplingParams: 0n, jobId: 1n });
+    const base = judgeContext(withStep, at.position, at.layer, { atol: 0n, rtol: 0n }, { inputTokens: 1, samplingParams: 0n });
     const found = findFraud(base, step.dims, fixtureTol, chunkReader(withStep), { limit: 1, ops: [Op.LAYER_OUT] });
     expect(found.map((f) => f.claim)).toEqual([claim]);
 

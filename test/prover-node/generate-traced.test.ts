@@ -15,8 +15,8 @@ describe("the prover's traced generation", () => {
   ])("without corruption equals runtime generate() (%s): same tokens, same trace root", async (_name, samplingParams) => {
     const dir = await modelDir("tiny");
     const streamed: number[] = [];
-    const ours = await generateTraced({ modelDir: dir, promptTokens: PROMPT, maxNewTokens: 12, samplingParams, jobId: 5n, onToken: (t) => void streamed.push(t) });
-    const ref = await generate({ modelDir: dir, promptTokens: PROMPT, maxNewTokens: 12, samplingParams, jobId: 5n, trace: true });
+    const ours = await generateTraced({ modelDir: dir, promptTokens: PROMPT, maxNewTokens: 12, samplingParams, onToken: (t) => void streamed.push(t) });
+    const ref = await generate({ modelDir: dir, promptTokens: PROMPT, maxNewTokens: 12, samplingParams, trace: true });
     expect(ours.corrupted).toBe(false);
     expect(ours.outputTokens).toEqual(ref.outputTokens);
     expect(streamed).toEqual(ref.outputTokens);

@@ -9,6 +9,8 @@ import { batchCourtAbi, testTokenAbi, voucherEscrowAbi } from "../../protocol/ch
 import { signedGet } from "../../protocol/auth/signed-fetch.js";
 import { decodeLeafResponse, encodeVoucherHeader, signVoucher, voucherDigest, VOUCHER_HEADER, type Voucher } from "../../protocol/vouchers/index.js";
 import { promptRoot } from "../../protocol/prompt/prompt.js";
+import { decodeSamplingParams, encodeSamplingParams } from "../../protocol/sampling/rule.js";
+import { generate } from "../../runtime/generate.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
@@ -19,7 +21,8 @@ import { IN_PRICE, OUT_PRICE, proverConfigFor, registerProverOnChain, startTestN
  * JSON-RPC chain: the client deposits and signs, the node serves and batches, the client checks
  * its leaf against the committed header, a verifier challenges a leaf (the node answers with the
  * client's voucher) and moves a job into the JobEscrow (the node serves its trace there), and the
- * node claims the batch and withdraws its pay.
+ * node claims the batch and withdraws its pay. Sampled (Gumbel-max) vouchers are served too: their
+ * noise is keyed by the voucher's seed alone (PROTOCOL §4.4), not by a job id the batched job lacks.
  */
 describe("prover node on vouchers", () => {
   let net: TestNetwork;
@@ -121,5 +124,53 @@ describe("prover node on vouchers", () => {
     const elsewhere = { ...fresh, prover: devAccount(6).address };
     expect(await code(await post(elsewhere, await signVoucher(devAccount(2), elsewhere, 31337, escrow)))).toEqual({ status: 403, code: "wrong_prover" });
     expect(voucherDigest(fresh, 31337, escrow)).not.toBe(keccak256(toHex("x")));
+  });
+
+  it("serves sampled vouchers by the rule keyed by their seed, batched and defended; refuses a rule the judge cannot check", { timeout: 180_000 }, async () => {
+    const prompt = [256, 83, 97, 109];
+    const run = (samplingParams: bigint | { temperature: number; seed?: bigint }) =>
+      kickUntil(runVoucherJob(client, { modelId: net.manifest.modelId as Hex, prompt: { tokenIds: prompt }, maxTokens: 8, prover: PROVER, modelDir: net.modelDir, samplingParams, deposit: parseEther("1"), voucherLifetimeSeconds: 600, waitForBatchMs: 60_000 }));
+    // No seed given: the client draws a fresh 64-bit one per job; a given seed is signed as is.
+    const drawn = await run({ temperature: 0.8 });
+    const seeded = await run(encodeSamplingParams({ temperature: 0.8, seed: 2026n }));
+    const drawnRule = decodeSamplingParams(drawn.voucher.samplingParams);
+    expect(drawnRule).toMatchObject({ temperature: expect.closeTo(0.8, 6), topK: 0 });
+    expect(drawnRule.seed).not.toBe(0n);
+    expect(decodeSamplingParams(seeded.voucher.samplingParams).seed).toBe(2026n);
+    for (const j of [drawn, seeded]) {
+      expect(j.batch).toBeDefined();
+      // The output is the rule's: the tokens of a local generation with the voucher's
+      // samplingParams (no job id anywhere).
+      const local = await generate({ modelDir: net.modelDir, promptTokens: prompt, maxNewTokens: 8, samplingParams: j.voucher.samplingParams, trace: false });
+      expect(j.outputTokenIds).toEqual(local.outputTokens);
+    }
+    // Two seeds, two samples of the same prompt; greedy is yet another continuation.
+    const greedy = await generate({ modelDir: net.modelDir, promptTokens: prompt, maxNewTokens: 8, samplingParams: 0n, trace: false });
+    expect(drawn.outputTokenIds).not.toEqual(seeded.outputTokenIds);
+    expect(seeded.outputTokenIds).not.toEqual(greedy.outputTokens);
+
+    // BatchCourt judges the sampled leaf's voucher valid: a challenge of it is answered.
+    const leaf = decodeLeafResponse(await (await fetch(`${node.url}/v1/vouchers/${seeded.voucherHash}/leaf`)).json());
+    expect(leaf.leaf.samplingParams).toBe(seeded.voucher.samplingParams);
+    expect(leaf.leaf.traceRoot).toBe(seeded.traceRoot);
+    await challengeLeaf(verifier, { header: leaf.header, index: leaf.index });
+    expect((await readBatchState(verifier, { batchId: leaf.batchId })).openChallenges).toBe(1);
+    await node.loop.kick();
+    expect((await readBatchState(verifier, { batchId: leaf.batchId })).openChallenges).toBe(0);
+
+    // A rule no one-step proof can check is still refused before anything is served.
+    const now = (await client.publicClient.getBlock()).timestamp;
+    const escrow = client.deployment.contracts.voucherEscrow!;
+    const base: Voucher = {
+      client: client.walletClient!.account.address, prover: PROVER, modelId: net.manifest.modelId as Hex, promptRoot: promptRoot(prompt), samplingParams: 0n,
+      inputTokens: prompt.length, maxOutputTokens: 3, inputPrice: IN_PRICE, outputPrice: OUT_PRICE, nonce: 100n, expiry: now + 600n,
+    };
+    for (const [samplingParams, reason] of [[encodeSamplingParams({ temperature: 0.8, topK: 20, seed: 1n }), /top-k 20/], [encodeSamplingParams({ temperature: 70_000, seed: 1n }), /above 2\^16/]] as const) {
+      const v = { ...base, samplingParams };
+      const r = await fetch(`${node.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", [VOUCHER_HEADER]: encodeVoucherHeader(v, await signVoucher(devAccount(2), v, 31337, escrow)) }, body: JSON.stringify({ model: net.manifest.modelId, prompt, max_tokens: 3 }) });
+      const { error } = (await r.json()) as { error: { code: string; message: string } };
+      expect({ status: r.status, code: error.code }).toEqual({ status: 400, code: "invalid_voucher" });
+      expect(error.message).toMatch(reason);
+    }
   });
 });

@@ -67,7 +67,7 @@ describe("layer re-execution against calibrated thresholds (PROTOCOL §4.6)", ()
       expect(r.positions).toHaveLength(trace.tokens.length - 1);
       if (l === 0) expect(r.maxAbs).toBe(0); // embedding rows are copied exactly
     }
-    const sampling = await checkSampling({ sessions: verifier, trace, promptLength: 14, samplingParams: 0n, jobId: 0n, logitTolerance: 1e-2 });
+    const sampling = await checkSampling({ sessions: verifier, trace, promptLength: 14, samplingParams: 0n, logitTolerance: 1e-2 });
     expect(sampling.every((s) => s.pass)).toBe(true);
   });
 
@@ -89,23 +89,24 @@ describe("layer re-execution against calibrated thresholds (PROTOCOL §4.6)", ()
   it("flags a substituted output token in the sampler check", async () => {
     const tokens = [...trace.tokens];
     tokens[16] = (tokens[16]! + 1) % 256;
-    const checks = await checkSampling({ sessions: verifier, trace: { tokens, row: (t, l) => trace.row(t, l) }, promptLength: 14, samplingParams: 0n, jobId: 0n, logitTolerance: 1e-3 });
+    const checks = await checkSampling({ sessions: verifier, trace: { tokens, row: (t, l) => trace.row(t, l) }, promptLength: 14, samplingParams: 0n, logitTolerance: 1e-3 });
     expect(checks.filter((c) => !c.pass).map((c) => c.t + 1)).toEqual([16]);
   });
 
   it("re-derives a sampled job's tokens on another setup and flags a substituted one", async () => {
     const samplingParams = encodeSamplingParams({ temperature: 0.8, seed: 99n });
-    const job = await generate({ modelDir: dir, promptTokens: [256, ...Buffer.from("an honest job")], maxNewTokens: 10, samplingParams, jobId: 7n, trace: true, stopAtEos: false });
+    const job = await generate({ modelDir: dir, promptTokens: [256, ...Buffer.from("an honest job")], maxNewTokens: 10, samplingParams, trace: true, stopAtEos: false });
     const sampled = job.trace!;
-    const honest = await checkSampling({ sessions: verifier, trace: sampled, promptLength: 14, samplingParams, jobId: 7n, logitTolerance: 1e-2 });
+    const honest = await checkSampling({ sessions: verifier, trace: sampled, promptLength: 14, samplingParams, logitTolerance: 1e-2 });
     expect(honest).toHaveLength(10);
     expect(honest.every((c) => c.pass), JSON.stringify(honest.filter((c) => !c.pass))).toBe(true);
-    // Another job id draws other noise: the same tokens no longer follow the rule everywhere.
-    expect((await checkSampling({ sessions: verifier, trace: sampled, promptLength: 14, samplingParams, jobId: 8n, logitTolerance: 1e-2 })).some((c) => !c.pass)).toBe(true);
+    // Another seed draws other noise: the same tokens no longer follow the rule everywhere.
+    const otherSeed = encodeSamplingParams({ temperature: 0.8, seed: 100n });
+    expect((await checkSampling({ sessions: verifier, trace: sampled, promptLength: 14, samplingParams: otherSeed, logitTolerance: 1e-2 })).some((c) => !c.pass)).toBe(true);
     const tokens = [...sampled.tokens];
     const derived = honest.find((c) => c.t + 1 === 16)!.derived;
     tokens[16] = (derived + 1) % 256;
-    const checks = await checkSampling({ sessions: verifier, trace: { tokens, row: (t, l) => sampled.row(t, l) }, promptLength: 14, samplingParams, jobId: 7n, logitTolerance: 1e-3 });
+    const checks = await checkSampling({ sessions: verifier, trace: { tokens, row: (t, l) => sampled.row(t, l) }, promptLength: 14, samplingParams, logitTolerance: 1e-3 });
     expect(checks.filter((c) => !c.pass).map((c) => c.t + 1)).toEqual([16]);
   });
 });

@@ -3,6 +3,7 @@
  * the spec function with viem's keccak picks, its float64 noise agrees with the judge's
  * fixed-point noise far inside the tolerance, and its cost per token at vocab 259 and 32,000.
  */
+import { encodeAbiParameters, toBytes } from "viem";
 import { describe, expect, it } from "vitest";
 import * as fx from "../../protocol/evaluator/fixed.js";
 import { gumbelF64, noiseMessage, noiseWord, sampleToken as specSample, wordOf } from "../../protocol/sampling/rule.js";
@@ -13,24 +14,46 @@ import { gaussian, rng } from "../../protocol/dispute/synthetic.js";
 const g = gaussian(rng(0x5a3));
 
 describe("runtime Gumbel-max sampler", () => {
+  it("the noise message is abi.encode(uint64 seed, uint256 p, uint256 v / 4): the seed alone keys it", () => {
+    for (const [seed, p, group] of [[0n, 0, 0], [5n, 1234, 99], [2n ** 64n - 1n, 2 ** 31, 2 ** 32 - 1]] as const) {
+      const m = noiseMessage(seed, p, group);
+      expect(m.byteLength).toBe(96);
+      expect(m).toEqual(toBytes(encodeAbiParameters([{ type: "uint64" }, { type: "uint256" }, { type: "uint256" }], [seed, BigInt(p), BigInt(group)])));
+    }
+  });
+
   it("wasm keccak and viem keccak give the same noise words and the same tokens", () => {
     const wasm = createKeccak256();
     for (let v = 0; v < 400; v += 7) {
-      const digest = wasm(noiseMessage(5n, 2n ** 200n + 3n, 1234, Math.floor(v / 4)));
-      expect(BigInt(wordOf(digest, v % 4))).toBe(noiseWord(5n, 2n ** 200n + 3n, 1234, v));
+      const digest = wasm(noiseMessage(2n ** 64n - 5n, 1234, Math.floor(v / 4)));
+      expect(BigInt(wordOf(digest, v % 4))).toBe(noiseWord(2n ** 64n - 5n, 1234, v));
     }
     for (let trial = 0; trial < 36; trial++) {
       const z = Float32Array.from({ length: trial % 6 === 5 ? 32_000 : 259 + (trial % 4) }, () => g() * 2);
-      const params = decodeSamplingParams(encodeSamplingParams({ temperature: [0.8, 1, 0.2][trial % 3]!, seed: BigInt(trial) }));
-      expect(sampleToken(z, params, 10 + trial, 42n)).toBe(specSample(z, params, 10 + trial, 42n));
+      const params = decodeSamplingParams(encodeSamplingParams({ temperature: [0.8, 1, 0.2][trial % 3]!, seed: BigInt(trial) * 0x9e3779b97f4a7c15n % 2n ** 64n }));
+      expect(sampleToken(z, params, 10 + trial)).toBe(specSample(z, params, 10 + trial));
     }
+  });
+
+  it("two seeds draw different token sequences from the same logits; one seed always the same", () => {
+    const z = Float32Array.from({ length: 259 }, () => g());
+    const sequence = (seed: bigint) => {
+      const params = decodeSamplingParams(encodeSamplingParams({ temperature: 1, seed }));
+      return Array.from({ length: 24 }, (_, i) => sampleToken(z, params, 10 + i));
+    };
+    const a = sequence(7n);
+    expect(sequence(7n)).toEqual(a);
+    expect(a.map((_, i) => specSample(z, decodeSamplingParams(encodeSamplingParams({ temperature: 1, seed: 7n })), 10 + i))).toEqual(a);
+    for (const other of [8n, 0n, 2n ** 64n - 1n, 7n + (1n << 63n)]) expect(sequence(other), `seed ${other}`).not.toEqual(a);
+    // Within a sequence the noise changes with the position: not one token repeated.
+    expect(new Set(a).size).toBeGreaterThan(1);
   });
 
   it("float64 noise agrees with the judge's gumbelQ48 within 2^-47 on the words a job draws", () => {
     const wasm = createKeccak256();
     let worst = 0;
     for (let group = 0; group < 2500; group++) {
-      const digest = wasm(noiseMessage(77n, 9n, 300, group));
+      const digest = wasm(noiseMessage(77n, 300, group));
       for (let k = 0; k < 4; k++) {
         const w = wordOf(digest, k);
         worst = Math.max(worst, Math.abs(gumbelF64(w) - Number(fx.gumbelQ48(BigInt(w))) / 2 ** 48));
@@ -46,9 +69,9 @@ describe("runtime Gumbel-max sampler", () => {
     for (const V of [259, 32_000]) {
       const z = Float32Array.from({ length: V }, () => g() * 3);
       const reps = V < 1000 ? 2000 : 40;
-      for (let i = 0; i < Math.ceil(reps / 10); i++) sampleToken(z, params, i, 3n); // warm up
+      for (let i = 0; i < Math.ceil(reps / 10); i++) sampleToken(z, params, i); // warm up
       const t0 = performance.now();
-      for (let i = 0; i < reps; i++) sampleToken(z, params, 1000 + i, 3n);
+      for (let i = 0; i < reps; i++) sampleToken(z, params, 1000 + i);
       cost[V] = (performance.now() - t0) / reps;
     }
     console.log(`sampler cost per token: vocab 259 ${(cost[259]! * 1000).toFixed(1)} µs, vocab 32000 ${cost[32_000]!.toFixed(2)} ms`);

@@ -22,9 +22,9 @@ const prompt = (s: string) => [256, ...Buffer.from(s)];
 
 const REQUESTS: ServeRequest[] = [
   { promptTokens: prompt("a"), maxNewTokens: 9, samplingParams: 0n, trace: true },
-  { promptTokens: prompt("a longer prompt"), maxNewTokens: 4, samplingParams: encodeSamplingParams({ temperature: 0.7, seed: 5n }), jobId: 11n, trace: true },
+  { promptTokens: prompt("a longer prompt"), maxNewTokens: 4, samplingParams: encodeSamplingParams({ temperature: 0.7, seed: 5n }), trace: true },
   { promptTokens: prompt("mid size"), maxNewTokens: 12, samplingParams: 0n, trace: true },
-  { promptTokens: prompt("joins later, sampled"), maxNewTokens: 7, samplingParams: encodeSamplingParams({ temperature: 1.2, seed: 6n }), jobId: 12n, trace: true },
+  { promptTokens: prompt("joins later, sampled"), maxNewTokens: 7, samplingParams: encodeSamplingParams({ temperature: 1.2, seed: 6n }), trace: true },
   { promptTokens: prompt("xy"), maxNewTokens: 3, samplingParams: 0n, trace: true },
 ];
 

@@ -21,10 +21,10 @@ describe("verifier job check: sampled tokens", () => {
     await calibrate({ modelDir: dir, promptTokens: [256, ...Buffer.from("calibration")], maxNewTokens: 8, write: true });
     const prompt = [256, ...Buffer.from("check me")];
     const samplingParams = encodeSamplingParams({ temperature: 0.8, seed: 5n });
-    const job = await generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 8, samplingParams, jobId: 21n, trace: true, stopAtEos: false });
+    const job = await generate({ modelDir: dir, promptTokens: prompt, maxNewTokens: 8, samplingParams, trace: true, stopAtEos: false });
     const sessions = await ModelSessions.load(dir, { intraOpThreads: 2, compute: "f16" });
     const L = sessions.manifest.architecture.layers;
-    const head = { promptLength: prompt.length, samplingParams, jobId: 21n, logitTolerance: DEFAULT_LOGIT_TOLERANCE };
+    const head = { promptLength: prompt.length, samplingParams, logitTolerance: DEFAULT_LOGIT_TOLERANCE };
     const honest = await checkJobLayers({ sessions, trace: job.trace!, layers: [L], head });
     expect(honest.failure).toBeUndefined();
     expect(honest.sampling).toHaveLength(8);

@@ -130,11 +130,10 @@ contract StepOpsHarness {
         }
     }
 
-    /// @notice (noiseWord, score) of (z, samplingParams, jobId, p, v); `ok` false for an unverifiable rule.
+    /// @notice (noiseWord, score) of (z, samplingParams, p, v); `ok` false for an unverifiable rule.
     function scoreBatch(
         int256[] calldata z,
         uint256[] calldata params,
-        uint256[] calldata jobId,
         uint256[] calldata p,
         uint256[] calldata v
     ) external pure returns (uint256[] memory w, int256[] memory s, bool[] memory ok) {
@@ -142,18 +141,14 @@ contract StepOpsHarness {
         s = new int256[](z.length);
         ok = new bool[](z.length);
         for (uint256 i = 0; i < z.length; ++i) {
-            (w[i], s[i], ok[i]) = _score(z[i], params[i], jobId[i], p[i], v[i]);
+            (w[i], s[i], ok[i]) = _score(z[i], params[i], p[i], v[i]);
         }
     }
 
-    function _score(int256 z, uint256 params, uint256 jobId, uint256 p, uint256 v)
-        private
-        pure
-        returns (uint256 w, int256 s, bool ok)
-    {
+    function _score(int256 z, uint256 params, uint256 p, uint256 v) private pure returns (uint256 w, int256 s, bool ok) {
         (int256 tau, uint64 seed, bool good) = StepOps.samplingRule(params);
-        w = StepOps.noiseWord(seed, jobId, p, v);
-        if (good) s = StepOps.score(z, tau, seed, jobId, p, v);
+        w = StepOps.noiseWord(seed, p, v);
+        if (good) s = StepOps.score(z, tau, seed, p, v);
         ok = good;
     }
 
