@@ -24,7 +24,7 @@ import { runJob } from "../client/run-job.js";
 import { runVoucherJob } from "../client/run-voucher-job.js";
 import { PublicationStatus, publishVoucher, readPublication } from "../protocol/chain/actions/voucher-publication.js";
 import { decodeLeafResponse, decodeVoucherNext, signVoucher, type Voucher } from "../protocol/vouchers/index.js";
-import { loadTokenizer } from "../protocol/prompt/load-tokenizer.js";
+import { resolveTokenizer } from "../client/model-info.js";
 import { completionPromptTokens, promptRoot } from "../protocol/prompt/prompt.js";
 import { BatchFollower, recordInto } from "../verifier-node/batch-follower.js";
 import { batchCourtAbi, voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
@@ -173,7 +173,7 @@ for (let i = 0; i < 4; i++) {
 // its prompt (as it would after the prover stopped answering, §5.8 "Publication"); the prover's
 // loop reads it, serves it from the chain, batches it at once and shows its leaf.
 const honest = provers[0]!;
-const pubPrompt = completionPromptTokens(loadTokenizer(manifest.tokenizer), PROMPTS[7]!);
+const pubPrompt = completionPromptTokens(await resolveTokenizer({ manifest, modelDir }), PROMPTS[7]!);
 const pubNonce = decodeVoucherNext(await (await fetch(`${honest.node.url}/v1/vouchers/next?client=${client.walletClient!.account.address}`)).json()).nextNonce;
 const pubVoucher: Voucher = {
   client: client.walletClient!.account.address, prover: honest.node.address, modelId, promptRoot: promptRoot(pubPrompt), samplingParams: 0n,
