@@ -16,8 +16,10 @@ import { tokenRoot } from "../../protocol/commitments/token-root.js";
 import { buildBatch, chargeOf, signVoucher, voucherDigest, type Batch, type BatchHeader, type ServedJob, type Voucher } from "../../protocol/vouchers/index.js";
 import type { DisputeData } from "../../protocol/dispute/proofs.js";
 import { disputeAndScore } from "./attacks-step.js";
+import { generateSampled, generateTrace } from "../../protocol/dispute/forward.js";
+import { encodeSamplingParams } from "../../protocol/sampling/rule.js";
 import { softmaxShift } from "./cheats.js";
-import { blockNumber, collectGas, honestData, paroleCheater, promptOf, stakeOf, type World } from "./env.js";
+import { blockNumber, collectGas, honestData, paroleCheater, promptOf, stakeOf, withTrace, type World } from "./env.js";
 import { Ledger, type AttackRow } from "./report.js";
 
 const P = 3;
@@ -41,20 +43,20 @@ async function ready(w: World): Promise<void> {
 }
 
 /** The client signs a voucher for `prompt` with the cheater (next nonce, one hour). */
-async function voucherFor(w: World, prompt: readonly number[]): Promise<{ voucher: Voucher; voucherHash: Hex; signature: Hex }> {
+async function voucherFor(w: World, prompt: readonly number[], samplingParams = 0n): Promise<{ voucher: Voucher; voucherHash: Hex; signature: Hex }> {
   const onChain = (await readVoucherAccount(w.as.governance, { client: addr(w, "client"), prover: addr(w, "cheater") })).nextNonce;
   const nonce = [signed.get(w) ?? 0n, onChain].reduce((a, b) => (a > b ? a : b));
   signed.set(w, nonce + 1n);
   const voucher: Voucher = {
-    client: addr(w, "client"), prover: addr(w, "cheater"), modelId: w.modelId, promptRoot: tokenRoot(prompt, 0), samplingParams: 0n,
+    client: addr(w, "client"), prover: addr(w, "cheater"), modelId: w.modelId, promptRoot: tokenRoot(prompt, 0), samplingParams,
     inputTokens: prompt.length, maxOutputTokens: NEW, inputPrice: PRICE, outputPrice: PRICE, nonce, expiry: (await w.now()) + 3600n,
   };
   const chainId = w.as.governance.deployment.chainId;
   return { voucher, voucherHash: voucherDigest(voucher, chainId, vouchersOf(w)), signature: await signVoucher(w.as.client.walletClient!, voucher, chainId, vouchersOf(w)) };
 }
 
-async function served(w: World, prompt: readonly number[], data: DisputeData): Promise<ServedJob> {
-  const v = await voucherFor(w, prompt);
+async function served(w: World, prompt: readonly number[], data: DisputeData, samplingParams = 0n): Promise<ServedJob> {
+  const v = await voucherFor(w, prompt, samplingParams);
   const output = data.trace.tokens.slice(prompt.length);
   return { ...v, traceRoot: data.traceTree.root, outputRoot: tokenRoot(output, prompt.length), outputTokens: output.length };
 }
@@ -104,6 +106,31 @@ export async function batchHiddenCheat(w: World): Promise<AttackRow> {
     honestLost: row.honestLost || refunded < cheatCharge,
     outcome: `${row.outcome}; the batch's ${batch.leaves.length - 1} honest jobs claimed (${earned} after fees of ${honestTotal}), the client refunded ${cheatCharge}`,
   });
+}
+
+/**
+ * A sampled voucher job (τ 0.8, the client's seed) whose first output the prover picked, with a
+ * trace computed over it, between two honest jobs: batched jobs draw their noise from the seed
+ * alone (§4.4), so the verifier moves the job into the JobEscrow and `HEAD_ARGMAX` judges it
+ * with the same noise the prover had to use.
+ */
+export async function batchSampledOutput(w: World): Promise<AttackRow> {
+  const ledger = new Ledger();
+  await ready(w);
+  const from = await blockNumber(w);
+  const prompt = promptOf(47, P);
+  const samplingParams = encodeSamplingParams({ temperature: 0.8, seed: 4_242n });
+  const honest = withTrace(w, generateSampled(w.model.arch, w.model.encoding, w.model.weights, [...prompt], NEW, samplingParams));
+  const tokens = honest.trace.tokens.slice();
+  tokens[P] = (tokens[P]! + 11) % w.model.arch.vocab;
+  const forced = withTrace(w, generateTrace(w.model.arch, w.model.encoding, w.model.weights, tokens));
+  const cheat = await served(w, prompt, forced, samplingParams);
+  const jobs = [await served(w, promptOf(48, P), honestData(w, promptOf(48, P), NEW)), cheat];
+  const batch = buildBatch(jobs);
+  const header = await commit(w, batch);
+  const index = batch.jobs.indexOf(cheat);
+  const adopted = await adoptBatchedJob(w.as.verifier, { header, debits: batch.debits, leaf: batch.leaves[index]!, index, proof: batch.tree.proof(index), voucher: cheat.voucher, signature: cheat.signature });
+  return disputeAndScore(w, "batch-sampled-output", ledger, from, adopted.jobId, forced, forced, { inputTokens: P, samplingParams });
 }
 
 /** The same signed vouchers charged in a second batch. */

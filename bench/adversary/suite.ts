@@ -11,7 +11,7 @@ import { disputeInCommitBlock, fixOrLapseTheDraw, placeholderDispute, sybilFirst
 import { exposureAttacks, jailedProverTakesJob } from "./attacks-deterrence.js";
 import { auditPayDoubleClaim, canaryAttacks, poolFlood, steerTheDraw } from "./attacks-auditors.js";
 import { ejectAuditorByWithholding, silentAuditorExcused, withholdFromAuditor, withholdThenSybilFirst } from "./attacks-withholding-audits.js";
-import { batchDoubleCharge, batchFabricatedVoucher, batchHiddenCheat, batchMiscount, batchOverMax, batchWithheldLeaf } from "./attacks-batches.js";
+import { batchDoubleCharge, batchFabricatedVoucher, batchHiddenCheat, batchMiscount, batchOverMax, batchSampledOutput, batchWithheldLeaf } from "./attacks-batches.js";
 import { publicationIgnored, publicationSkipNonce, publicationThenWithdraw } from "./attacks-publication.js";
 import { createWorld, type World } from "./env.js";
 import type { AttackRow } from "./report.js";
@@ -81,6 +81,7 @@ export async function runAdversarySuite(opts: SuiteOptions): Promise<AttackRow[]
     // Vouchers and batches (PROTOCOL §5.8): a cheat inside a batch, charges vouchers do not allow.
     await run(batchHiddenCheat);
     await run(batchFabricatedVoucher);
+    await run(batchSampledOutput);
     if (opts.scope === "full") {
       await run(batchDoubleCharge);
       await run(batchOverMax);

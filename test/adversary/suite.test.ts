@@ -41,6 +41,7 @@ const REQUIRED = [
   "pool-flood",
   "batch-hidden-cheat",
   "batch-fabricated-voucher",
+  "batch-sampled-output",
   "publication-ignored",
   "publication-then-withdraw",
 ];
