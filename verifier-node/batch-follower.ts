@@ -1,5 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { recoverAddress, type Address, type Hex, type Log } from "viem";
+import type { Address, Hex, Log } from "viem";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { modelRegistryAbi, nodeRegistryAbi, voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { adoptBatchedJob, challengeLeaf } from "../protocol/chain/actions/vouchers.js";
@@ -7,7 +7,7 @@ import { followLogs } from "../protocol/node/log-follower.js";
 import { batchHeaderFromJson, batchHeaderToJson, decodeLeafResponse, type BatchedLeaf } from "../protocol/vouchers/wire.js";
 import { leafViolations } from "../protocol/vouchers/check.js";
 import { batchHeaderHash, verifyJobLeaf, type BatchHeader } from "../protocol/vouchers/batch.js";
-import { voucherDigest } from "../protocol/vouchers/voucher.js";
+import { voucherDigest, voucherSigner } from "../protocol/vouchers/voucher.js";
 import type { ModelSessions } from "../runtime/session.js";
 import { boundariesFor, checkJobLayers, DEFAULT_LOGIT_TOLERANCE, type JobCheckFailure } from "./check-job.js";
 import { sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
@@ -175,8 +175,8 @@ export class BatchFollower {
       const res = await fetch(`${endpoint}/v1/batches/${batchId}/leaves/${index}`, { signal: AbortSignal.timeout(15_000) });
       if (!res.ok) return undefined;
       const leaf = decodeLeafResponse(await res.json());
-      // The signature must recover the client, as the court checks it (ECDSA only).
-      const signer = await recoverAddress({ hash: leaf.leaf.voucherHash, signature: leaf.signature }).catch(() => undefined);
+      // The signature must recover the client exactly as the court recovers it (ECDSA, low s).
+      const signer = await voucherSigner(leaf.leaf.voucherHash, leaf.signature);
       return signer?.toLowerCase() === leaf.leaf.client.toLowerCase() ? leaf : undefined;
     } catch {
       return undefined;

@@ -1,4 +1,4 @@
-import { hashTypedData, type Address, type Hex, type LocalAccount, type WalletClient } from "viem";
+import { hashTypedData, hexToBigInt, recoverAddress, type Address, type Hex, type LocalAccount, type WalletClient } from "viem";
 
 /**
  * A job voucher (PROTOCOL §5.8): the terms a client signs per job, off-chain, for one prover.
@@ -62,3 +62,27 @@ export async function signVoucher(
 
 /** What the voucher may charge at most: inputTokens·inputPrice + maxOutputTokens·outputPrice. */
 export const voucherMaxCharge = (v: Voucher): bigint => BigInt(v.inputTokens) * v.inputPrice + BigInt(v.maxOutputTokens) * v.outputPrice;
+
+/** secp256k1's group order over two: OpenZeppelin's ECDSA refuses signatures with a larger `s`. */
+const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+/**
+ * The address a voucher signature recovers to as `BatchCourt.checkVoucher` recovers it
+ * (OpenZeppelin `ECDSA.tryRecover`, plain ECDSA, PROTOCOL §5.8), or undefined for a signature the
+ * contract would refuse: anything but 65 bytes here (64-byte EIP-2098 ones are refused too, which
+ * is only stricter), `v` not 27 or 28, or a high `s` (a malleated copy of a valid signature).
+ * A prover must hold nothing weaker: a voucher it accepts but cannot show on-chain voids its
+ * batch when a leaf is challenged. ERC-1271 wallets are not voucher signers (the court cannot
+ * rely on a signature the wallet can revoke).
+ */
+export async function voucherSigner(voucherHash: Hex, signature: Hex): Promise<Address | undefined> {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return undefined;
+  const s = hexToBigInt(`0x${signature.slice(66, 130)}`);
+  const v = Number.parseInt(signature.slice(130, 132), 16);
+  if ((v !== 27 && v !== 28) || s > HALF_N || s === 0n) return undefined;
+  try {
+    return await recoverAddress({ hash: voucherHash, signature });
+  } catch {
+    return undefined;
+  }
+}

@@ -7,7 +7,7 @@ import { promptRoot } from "../../protocol/prompt/prompt.js";
 import { PromptEncodingError } from "../../protocol/prompt/errors.js";
 import { decodeSamplingParams, samplingRule } from "../../protocol/sampling/rule.js";
 import { decodeVoucherHeader, VoucherWireError } from "../../protocol/vouchers/wire.js";
-import { VOUCHER_TYPES, voucherDigest, voucherDomain, voucherMaxCharge, type Voucher } from "../../protocol/vouchers/voucher.js";
+import { voucherDigest, voucherMaxCharge, voucherSigner, type Voucher } from "../../protocol/vouchers/voucher.js";
 import type { TokenCallbackResult } from "../../runtime/generate.js";
 import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { BatcherFullError, type ContinuousBatcher } from "../../runtime/serve/batcher.js";
@@ -98,9 +98,10 @@ export class VoucherService {
     if (!escrow) throw new ApiError(501, "vouchers_unavailable", "this deployment has no voucher escrow");
     const chainId = o.clients.chain.id;
     const voucherHash = voucherDigest(voucher, chainId, escrow);
-    // EOA signatures and ERC-1271 wallets alike, as BatchCourt.checkVoucher will judge them.
-    const valid = await o.clients.publicClient.verifyTypedData({ address: voucher.client, domain: voucherDomain(chainId, escrow), types: VOUCHER_TYPES, primaryType: "Voucher", message: voucher, signature }).catch(() => false);
-    if (!valid) throw new ApiError(401, "bad_voucher_signature", `the voucher is not signed by its client ${voucher.client}`);
+    // Plain ECDSA exactly as BatchCourt.checkVoucher recovers it: a signature the court would
+    // refuse (ERC-1271, high s, v not 27/28) makes the job indefensible when its leaf is challenged.
+    const signer = await voucherSigner(voucherHash, signature);
+    if (signer?.toLowerCase() !== voucher.client.toLowerCase()) throw new ApiError(401, "bad_voucher_signature", `the voucher is not signed by its client ${voucher.client}`);
     if (voucher.inputPrice !== o.prices.input || voucher.outputPrice !== o.prices.output) {
       throw new ApiError(409, "price_mismatch", `the voucher's prices (${voucher.inputPrice}, ${voucher.outputPrice}) are not this node's (${o.prices.input}, ${o.prices.output})`);
     }

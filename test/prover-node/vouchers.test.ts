@@ -7,7 +7,7 @@ import { JobStatus } from "../../protocol/chain/contracts.js";
 import { getJob } from "../../protocol/chain/actions/getJob.js";
 import { batchCourtAbi, testTokenAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import { signedGet } from "../../protocol/auth/signed-fetch.js";
-import { decodeLeafResponse, encodeVoucherHeader, signVoucher, voucherDigest, VOUCHER_HEADER, type Voucher } from "../../protocol/vouchers/index.js";
+import { decodeLeafResponse, encodeVoucherHeader, signVoucher, voucherDigest, VOUCHER_HEADER, VOUCHER_TYPES, type Voucher } from "../../protocol/vouchers/index.js";
 import { promptRoot } from "../../protocol/prompt/prompt.js";
 import { decodeSamplingParams, encodeSamplingParams } from "../../protocol/sampling/rule.js";
 import { generate } from "../../runtime/generate.js";
@@ -121,6 +121,16 @@ describe("prover node on vouchers", () => {
     expect(await code(await post(voucher, await signVoucher(devAccount(2), voucher, 31337, escrow)))).toEqual({ status: 409, code: "voucher_nonce_used" });
     const fresh = { ...voucher, nonce: 7n };
     expect(await code(await post(fresh, await signVoucher(devAccount(5), fresh, 31337, escrow)))).toEqual({ status: 401, code: "bad_voucher_signature" });
+    // The client's own signature, malleated to high s: ecrecover (and viem's verifyTypedData)
+    // still recover the client, but BatchCourt's ECDSA.tryRecover refuses it, so a node that took
+    // it could not answer a challenge of the leaf and its batch would be voided (the client's
+    // debit refunded, the node slashed). Refused before anything is served.
+    const good = await signVoucher(devAccount(2), fresh, 31337, escrow);
+    const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const v = Number.parseInt(good.slice(130, 132), 16);
+    const malleated = `0x${good.slice(2, 66)}${(N - BigInt(`0x${good.slice(66, 130)}`)).toString(16).padStart(64, "0")}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
+    expect(await client.publicClient.verifyTypedData({ address: fresh.client, domain: { name: "stepproof VoucherEscrow", version: "1", chainId: 31337, verifyingContract: escrow }, types: VOUCHER_TYPES, primaryType: "Voucher", message: fresh, signature: malleated })).toBe(true);
+    expect(await code(await post(fresh, malleated))).toEqual({ status: 401, code: "bad_voucher_signature" });
     const elsewhere = { ...fresh, prover: devAccount(6).address };
     expect(await code(await post(elsewhere, await signVoucher(devAccount(2), elsewhere, 31337, escrow)))).toEqual({ status: 403, code: "wrong_prover" });
     expect(voucherDigest(fresh, 31337, escrow)).not.toBe(keccak256(toHex("x")));
