@@ -9,6 +9,9 @@ import { connectStepproof } from "../protocol/chain/client.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import type { ProverConfig } from "./config.js";
 import { ProverDb } from "./state/db.js";
+import { VoucherJobs } from "./state/voucher-jobs.js";
+import { voucherEscrowAbi, voucherPublicationAbi } from "../protocol/chain/generated/abi.js";
+import type { StepproofClients } from "../protocol/chain/client.js";
 
 const iso = (t: bigint) => (t ? new Date(Number(t) * 1000).toISOString() : null);
 
@@ -34,12 +37,18 @@ export async function readProverStatus(config: ProverConfig, address: Address) {
   const capacity = await readProverCapacity(clients, { prover: address, modelId });
   const money: ProverEarnings = await readProverEarnings(clients, { prover: address });
   // The local database only if the node ever ran here: a status command creates nothing.
-  let local: { jobs: Record<string, number>; lastTickBlock: string | null } | null = null;
+  let local: { jobs: Record<string, number>; voucherJobs?: Record<string, number>; voucherBatches?: Record<string, number>; lastTickBlock: string | null } | null = null;
   if (existsSync(path.join(config.dataDir, "prover.sqlite"))) {
     const db = new ProverDb(config.dataDir);
     local = { jobs: db.countByState(), lastTickBlock: db.getCursor("lastTickBlock") ?? null };
+    if (config.vouchers.enabled) {
+      const vouchers = new VoucherJobs(db.db);
+      local.voucherJobs = vouchers.countByState();
+      local.voucherBatches = vouchers.countBatchesByState();
+    }
     db.close();
   }
+  const vouchers = await readVoucherStanding(clients, address);
   return {
     address,
     registered: node.role === 1,
@@ -63,6 +72,7 @@ export async function readProverStatus(config: ProverConfig, address: Address) {
     withdrawn: formatEther(money.withdrawn),
     slashed: formatEther(money.slashed),
     jobs: money.jobs,
+    vouchers,
     node: local,
   };
 }
@@ -79,6 +89,7 @@ export function formatProverStatus(s: ProverStatus): string {
     slashed: "stake lost to proven fraud or missed commits",
     exposureLimit: "most open escrow this free stake deters cheating on (PROTOCOL §9.4)",
     detectionProbability: "chance the protocol's audits catch one corrupted step of a job (§9.1)",
+    vouchers: "batches (§5.8): reserve and what live batches and published vouchers hold of it, unclaimed batch charges, claimed pay not withdrawn, open publications",
   };
   return Object.entries(s)
     .map(([k, v]) => {
@@ -87,4 +98,22 @@ export function formatProverStatus(s: ProverStatus): string {
       return `${k.padEnd(21)} ${value}${note ? `   # ${note}` : ""}`;
     })
     .join("\n");
+}
+
+/** The prover's standing on the voucher path (PROTOCOL §5.8), or null on a deployment without it. */
+async function readVoucherStanding(clients: StepproofClients, address: Address) {
+  const { voucherEscrow, voucherPublication } = clients.deployment.contracts;
+  if (!voucherEscrow) return null;
+  const read = clients.publicClient.readContract;
+  const reserve = await read({ address: voucherEscrow, abi: voucherEscrowAbi, functionName: "reserveOf", args: [address] });
+  const book = await read({ address: voucherEscrow, abi: voucherEscrowAbi, functionName: "book", args: [address] });
+  const open = voucherPublication ? await read({ address: voucherPublication, abi: voucherPublicationAbi, functionName: "openOf", args: [address] }) : null;
+  return {
+    reserved: formatEther(reserve.reserved),
+    held: formatEther(reserve.held),
+    idle: formatEther(reserve.reserved - reserve.held),
+    unclaimed: formatEther(book.exposure),
+    earnedNotWithdrawn: formatEther(book.earned),
+    openPublications: open === null ? null : Number(open),
+  };
 }

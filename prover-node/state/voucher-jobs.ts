@@ -217,6 +217,11 @@ export class VoucherJobs {
     return used.reduce((m, u) => (BigInt(u.slot) >= m ? BigInt(u.slot) + 1n : m), 0n);
   }
 
+  countBatchesByState(): Record<string, number> {
+    const rows = this.db.prepare("SELECT state, COUNT(*) AS n FROM voucher_batches GROUP BY state").all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
   countByState(): Record<string, number> {
     const rows = this.db.prepare("SELECT state, COUNT(*) AS n FROM voucher_jobs GROUP BY state").all() as { state: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));

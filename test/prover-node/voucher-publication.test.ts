@@ -1,4 +1,4 @@
-import { parseEther, type Hex } from "viem";
+import { formatEther, parseEther, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { depositForProver } from "../../protocol/chain/actions/vouchers.js";
 import { claimMissedPublication, PublicationStatus, publishVoucher, readPublication } from "../../protocol/chain/actions/voucher-publication.js";
@@ -6,7 +6,8 @@ import type { StepproofClients } from "../../protocol/chain/client.js";
 import { nodeRegistryAbi, voucherEscrowAbi } from "../../protocol/chain/generated/abi.js";
 import { decodeLeafResponse, signVoucher, type Voucher } from "../../protocol/vouchers/index.js";
 import { promptRoot } from "../../protocol/prompt/prompt.js";
-import { parseProverConfig } from "../../prover-node/config.js";
+import { parseProverConfig, type ProverConfig } from "../../prover-node/config.js";
+import { formatProverStatus, readProverStatus } from "../../prover-node/status.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
 import { IN_PRICE, OUT_PRICE, proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
@@ -22,12 +23,13 @@ describe("voucher publication", () => {
   let net: TestNetwork;
   let node: ProverNode;
   let client: StepproofClients;
+  let config: ProverConfig;
   const PROVER = devAccount(1).address;
   const prompt = [256, 72, 105, 33];
 
   beforeAll(async () => {
     net = await startTestNetwork();
-    const config = parseProverConfig(
+    config = parseProverConfig(
       await proverConfigFor(net, "publication", { vouchers: { enabled: true, batchIntervalSeconds: 3600, maxBatchJobs: 50, minLifetimeSeconds: 60, standingReserve: parseEther("5").toString() } }),
     );
     node = await startProverNode(config, { account: devAccount(1), runLoop: false, disputeResponder: false });
@@ -73,6 +75,12 @@ describe("voucher publication", () => {
     // The hold ended with the answer: only the batch's collateral is held.
     const after = await client.publicClient.readContract({ address: client.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "reserveOf", args: [PROVER] });
     expect(after.held).toBe(leaf.header.collateral);
+    // `stepproof-prover status` shows the voucher path: reserve, what is held, the open queue, local batches.
+    const status = await readProverStatus(config, PROVER);
+    expect(status.vouchers).toMatchObject({ held: formatEther(leaf.header.collateral), unclaimed: formatEther(leaf.header.total), openPublications: 0 });
+    expect(status.node?.voucherBatches).toEqual({ committed: 1 });
+    expect(status.node?.voucherJobs).toEqual({ batched: 1 });
+    expect(formatProverStatus(status)).toMatch(/^vouchers\s+\{"reserved":/m);
   });
 
   it("a voucher published while the node is away is missed, and the client takes the penalty", { timeout: 120_000 }, async () => {
