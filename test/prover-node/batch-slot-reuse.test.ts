@@ -7,7 +7,7 @@ import { batchHeaderHash, decodeLeafResponse } from "../../protocol/vouchers/ind
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
-import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
+import { kickUntil, proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
 
 /**
  * The prover's steady state on vouchers (PROTOCOL §5.8 Cost): the next batch goes into the slot
@@ -33,21 +33,12 @@ describe("batch slot reuse", () => {
     await net?.cleanup();
   });
 
-  const kickUntil = async <T>(p: Promise<T>): Promise<T> => {
-    let settled = false;
-    const r = p.finally(() => (settled = true));
-    while (!settled) {
-      await node.loop.kick();
-      await new Promise((res) => setTimeout(res, 300));
-    }
-    return r;
-  };
   const job = (prompt: number[], waitForBatchMs: number) =>
     runVoucherJob(client, { modelId: net.manifest.modelId as Hex, prompt: { tokenIds: prompt }, maxTokens: 3, prover: PROVER, modelDir: net.modelDir, deposit: parseEther("1"), voucherLifetimeSeconds: 7200, waitForBatchMs });
   const leafOf = async (h: Hex) => decodeLeafResponse(await (await fetch(`${node.url}/v1/vouchers/${h}/leaf`)).json());
 
   it("claims the due batch and commits the next into its slot in one transaction", { timeout: 120_000 }, async () => {
-    const first = await kickUntil(job([256, 72, 105], 60_000));
+    const first = await kickUntil(node, job([256, 72, 105], 60_000));
     const old = await leafOf(first.voucherHash);
     // The next job is served (the node generates on the request) and waits for its batch while
     // batch 1's window passes: on the next pass its claim and the new commit go out together.

@@ -97,3 +97,17 @@ export async function proverConfigFor(net: TestNetwork, name: string, over: Part
 export async function registerProverOnChain(net: TestNetwork, account: number, endpoint: string, prices = { input: IN_PRICE, output: OUT_PRICE }): Promise<void> {
   await registerNode(await net.as(account), { role: "prover", stake: parseEther("500"), endpoint, offers: [{ modelId: net.manifest.modelId as Hex, inputPrice: prices.input, outputPrice: prices.output }] });
 }
+
+/**
+ * Run a node's loop every 300 ms until `p` settles (a client waiting for its batch, say), since
+ * test nodes start with their loop off: what the client waits for happens in the loop.
+ */
+export async function kickUntil<T>(node: { loop: { kick(): Promise<unknown> } }, p: Promise<T>): Promise<T> {
+  let settled = false;
+  const r = p.finally(() => (settled = true));
+  while (!settled) {
+    await node.loop.kick();
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  return r;
+}

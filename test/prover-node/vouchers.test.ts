@@ -14,7 +14,7 @@ import { generate } from "../../runtime/generate.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
-import { IN_PRICE, OUT_PRICE, proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
+import { IN_PRICE, OUT_PRICE, kickUntil, proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
 
 /**
  * A prover node serving on signed vouchers (PROTOCOL §5.8) to the client library on a Hardhat
@@ -45,22 +45,11 @@ describe("prover node on vouchers", () => {
     await net?.cleanup();
   });
 
-  /** Run the node's loop until `done` (the client waits for its batch meanwhile). */
-  const kickUntil = async <T>(p: Promise<T>): Promise<T> => {
-    let settled = false;
-    const r = p.finally(() => (settled = true));
-    while (!settled) {
-      await node.loop.kick();
-      await new Promise((res) => setTimeout(res, 300));
-    }
-    return r;
-  };
-
   it("serves, batches, answers a challenge, hands a job to the JobEscrow, claims and withdraws", { timeout: 180_000 }, async () => {
     const jobs = [];
     for (const prompt of [[256, 72, 105], [256, 87, 111, 114]]) {
       jobs.push(
-        await kickUntil(runVoucherJob(client, { modelId: net.manifest.modelId as Hex, prompt: { tokenIds: prompt }, maxTokens: 5, prover: PROVER, modelDir: net.modelDir, deposit: parseEther("1"), voucherLifetimeSeconds: 600, waitForBatchMs: 60_000 })),
+        await kickUntil(node, runVoucherJob(client, { modelId: net.manifest.modelId as Hex, prompt: { tokenIds: prompt }, maxTokens: 5, prover: PROVER, modelDir: net.modelDir, deposit: parseEther("1"), voucherLifetimeSeconds: 600, waitForBatchMs: 60_000 })),
       );
     }
     for (const j of jobs) expect(j.batch).toBeDefined();
@@ -139,7 +128,7 @@ describe("prover node on vouchers", () => {
   it("serves sampled vouchers by the rule keyed by their seed, batched and defended; refuses a rule the judge cannot check", { timeout: 180_000 }, async () => {
     const prompt = [256, 83, 97, 109];
     const run = (samplingParams: bigint | { temperature: number; seed?: bigint }) =>
-      kickUntil(runVoucherJob(client, { modelId: net.manifest.modelId as Hex, prompt: { tokenIds: prompt }, maxTokens: 8, prover: PROVER, modelDir: net.modelDir, samplingParams, deposit: parseEther("1"), voucherLifetimeSeconds: 600, waitForBatchMs: 60_000 }));
+      kickUntil(node, runVoucherJob(client, { modelId: net.manifest.modelId as Hex, prompt: { tokenIds: prompt }, maxTokens: 8, prover: PROVER, modelDir: net.modelDir, samplingParams, deposit: parseEther("1"), voucherLifetimeSeconds: 600, waitForBatchMs: 60_000 }));
     // No seed given: the client draws a fresh 64-bit one per job; a given seed is signed as is.
     const drawn = await run({ temperature: 0.8 });
     const seeded = await run(encodeSamplingParams({ temperature: 0.8, seed: 2026n }));

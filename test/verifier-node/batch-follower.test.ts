@@ -14,7 +14,7 @@ import type { JobCheckFailure } from "../../verifier-node/check-job.js";
 import { HttpTraceSource } from "../../verifier-node/http-trace-source.js";
 import { VerifierState } from "../../verifier-node/state.js";
 import { devAccount } from "../helpers/chains.js";
-import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "../prover-node/fixture.js";
+import { kickUntil, proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "../prover-node/fixture.js";
 import path from "node:path";
 import { calibrate } from "../../runtime/calibration.js";
 import { modelDir } from "../runtime/helpers.js";
@@ -74,14 +74,7 @@ describe("verifier follows voucher batches", () => {
   });
 
   const serve = async (node: ProverNode, prover: Hex) => {
-    const job = runVoucherJob(client, { modelId: net.manifest.modelId as Hex, prompt: { tokenIds: [256, 72, 105] }, maxTokens: 4, prover, modelDir: net.modelDir, deposit: parseEther("1"), voucherLifetimeSeconds: 600, waitForBatchMs: 60_000 });
-    let done = false;
-    const r = job.finally(() => (done = true));
-    while (!done) {
-      await node.loop.kick();
-      await new Promise((res) => setTimeout(res, 300));
-    }
-    return r;
+    return kickUntil(node, runVoucherJob(client, { modelId: net.manifest.modelId as Hex, prompt: { tokenIds: [256, 72, 105] }, maxTokens: 4, prover, modelDir: net.modelDir, deposit: parseEther("1"), voucherLifetimeSeconds: 600, waitForBatchMs: 60_000 }));
   };
 
   it("passes the honest batch and moves the cheater's corrupted job into the JobEscrow", { timeout: 240_000 }, async () => {
