@@ -1,4 +1,4 @@
-import { keccak256, parseEther, toHex, type Hex } from "viem";
+import { parseEther, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runVoucherJob } from "../../client/run-voucher-job.js";
 import { adoptBatchedJob, challengeLeaf, readBatchState, readVoucherAccount } from "../../protocol/chain/actions/vouchers.js";
@@ -122,7 +122,8 @@ describe("prover node on vouchers", () => {
     expect(await code(await post(fresh, malleated))).toEqual({ status: 401, code: "bad_voucher_signature" });
     const elsewhere = { ...fresh, prover: devAccount(6).address };
     expect(await code(await post(elsewhere, await signVoucher(devAccount(2), elsewhere, 31337, escrow)))).toEqual({ status: 403, code: "wrong_prover" });
-    expect(voucherDigest(fresh, 31337, escrow)).not.toBe(keccak256(toHex("x")));
+    // Refused before anything was recorded: the node holds no job for the voucher.
+    expect(await code(await fetch(`${node.url}/v1/vouchers/${voucherDigest(fresh, 31337, escrow)}/leaf`))).toEqual({ status: 404, code: "voucher_not_found" });
   });
 
   it("serves sampled vouchers by the rule keyed by their seed, batched and defended; refuses a rule the judge cannot check", { timeout: 180_000 }, async () => {
