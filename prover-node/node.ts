@@ -33,7 +33,6 @@ import { VoucherService, voucherTraceId } from "./serve/voucher-service.js";
 import { BatchCommitter } from "./batches/batch-committer.js";
 import { VoucherPublications } from "./batches/voucher-publications.js";
 import { registerVoucherRoutes } from "./http/voucher-routes.js";
-import type { JobRow } from "./state/db.js";
 import { ApiError } from "./errors.js";
 import type { FastifyRequest } from "fastify";
 
@@ -213,7 +212,9 @@ export async function startProverNode(config: ProverConfig, options: StartProver
           voucherJob: (hash: `0x${string}`) => {
             const v = voucherJobs.job(hash);
             if (!v) return undefined;
-            return { jobId: v.jobId ?? 0n, state: v.state === "generating" ? "generating" : v.state === "failed" ? "failed" : "generated", inputTokens: v.voucher.inputTokens, commitDeadline: v.expiry, client: v.client, ...(v.traceRoot ? { traceRoot: v.traceRoot } : {}), ...(v.outputRoot ? { outputRoot: v.outputRoot } : {}), ...(v.outputTokenIds ? { outputTokenIds: v.outputTokenIds } : {}) } as JobRow;
+            // Job id 0 until moved into the JobEscrow; the trace is read by the voucher hash.
+            const state = v.state === "generating" ? "generating" : v.state === "failed" ? "failed" : "generated";
+            return { jobId: v.jobId ?? 0n, state, inputTokens: v.voucher.inputTokens, client: v.client, traceRoot: v.traceRoot, outputRoot: v.outputRoot, outputTokenIds: v.outputTokenIds, commitTx: undefined };
           },
         }
       : {}),

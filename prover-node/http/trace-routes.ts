@@ -8,6 +8,9 @@ import type { ChunkProof } from "../../runtime/trace/commitment.js";
 import type { TraceStore } from "../../runtime/trace/store.js";
 import { ApiError } from "../errors.js";
 import type { JobRow, ProverDb } from "../state/db.js";
+
+/** What the trace routes read of a job: a per-job row, or a voucher job's view (PROTOCOL §5.8). */
+export type TraceJob = Pick<JobRow, "jobId" | "state" | "inputTokens" | "outputTokenIds" | "traceRoot" | "outputRoot" | "commitTx" | "client">;
 import { parsePositions, traceQuerySchema } from "./schemas.js";
 import { parseBody } from "./openai-routes.js";
 import type { RequestAuth } from "./request-auth.js";
@@ -31,11 +34,11 @@ export function registerTraceRoutes(
     clients: StepproofClients;
     traceIdOf?: (jobId: bigint) => string;
     /** A voucher job by its hash (PROTOCOL §5.8), readable like a job before it has a job id. */
-    voucherJob?: (voucherHash: Hex) => JobRow | undefined;
+    voucherJob?: (voucherHash: Hex) => TraceJob | undefined;
   },
 ): void {
   /** The job's client: kept in the database after the first read (the chain never changes it). */
-  const clientOf = async (row: JobRow): Promise<Address> => {
+  const clientOf = async (row: TraceJob): Promise<Address> => {
     if (row.client) return row.client;
     const job = await getJob(o.clients, { jobId: row.jobId }).catch((cause: unknown) => {
       throw new ApiError(503, "chain_unavailable", "cannot read the job's client from the chain; retry later", { cause, retryAfterSeconds: 2 });
@@ -48,7 +51,7 @@ export function registerTraceRoutes(
    * Signature first, then entitlement: a stranger learns nothing, not even which jobs this node
    * served (403 for a served job and an unknown one alike).
    */
-  const entitled = async (req: FastifyRequest): Promise<JobRow> => {
+  const entitled = async (req: FastifyRequest): Promise<TraceJob> => {
     const signer = await o.auth.authenticate(req);
     const raw = (req.params as { id: string }).id;
     const byVoucher = /^0x[0-9a-fA-F]{64}$/.test(raw) && o.voucherJob !== undefined;
