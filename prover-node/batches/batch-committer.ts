@@ -91,7 +91,16 @@ export class BatchCommitter {
       o.vouchers.markFailed(late.map((j) => j.voucherHash));
       o.log.warn({ jobs: late.length }, "voucher jobs expired before batching: they cannot be charged");
     }
-    const ready = waiting.filter((j) => !late.includes(j));
+    // A debit moves the client's nonce past its last leaf, so a job of a client with a lower
+    // nonce still generating waits for it: batched first, the later nonce would make the earlier
+    // job, already being served, unchargeable (a client could get it free by racing a quick job
+    // past a long one). Generation ends in seconds; a voucher near expiry goes anyway.
+    const generating = o.vouchers.lowestGenerating();
+    const ready = waiting.filter((j) => {
+      if (late.includes(j)) return false;
+      const lowest = generating.get(j.client.toLowerCase());
+      return lowest === undefined || lowest > j.nonce || BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds);
+    });
     if (ready.length === 0) return false;
     const oldestMs = Math.min(...ready.map((j) => j.createdAt));
     const due = this.#expedite || ready.length >= o.maxBatchJobs || Date.now() - oldestMs >= o.intervalSeconds * 1000 || ready.some((j) => BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds));

@@ -131,6 +131,12 @@ export class VoucherJobs {
     return (this.db.prepare("SELECT * FROM voucher_jobs WHERE state = 'generated' ORDER BY created_at").all() as RawJob[]).map(rowOf);
   }
 
+  /** Per client, the lowest nonce still generating (a batch must not charge past it, §5.8). */
+  lowestGenerating(): Map<string, bigint> {
+    const rows = this.db.prepare("SELECT client, MIN(CAST(nonce AS INTEGER)) AS n FROM voucher_jobs WHERE state = 'generating' GROUP BY client").all() as { client: string; n: number }[];
+    return new Map(rows.map((r) => [r.client.toLowerCase(), BigInt(r.n)]));
+  }
+
   /** Jobs generating or generated and not yet batched: a commit is coming. */
   pipelined(): number {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM voucher_jobs WHERE state IN ('generating', 'generated')").get() as { n: number }).n;
