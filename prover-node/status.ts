@@ -10,7 +10,7 @@ import { readManifest } from "../runtime/model/manifest.js";
 import type { ProverConfig } from "./config.js";
 import { ProverDb } from "./state/db.js";
 import { VoucherJobs } from "./state/voucher-jobs.js";
-import { voucherEscrowAbi, voucherPublicationAbi } from "../protocol/chain/generated/abi.js";
+import { voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 
 const iso = (t: bigint) => (t ? new Date(Number(t) * 1000).toISOString() : null);
@@ -89,7 +89,7 @@ export function formatProverStatus(s: ProverStatus): string {
     slashed: "stake lost to proven fraud or missed commits",
     exposureLimit: "most open escrow this free stake deters cheating on (PROTOCOL §9.4)",
     detectionProbability: "chance the protocol's audits catch one corrupted step of a job (§9.1)",
-    vouchers: "batches (§5.8): reserve and what live batches and published vouchers hold of it, unclaimed batch charges, claimed pay not withdrawn, open publications",
+    vouchers: "batches (§5.8): reserve and what live batches and published vouchers hold of it, unclaimed batch charges, claimed pay not withdrawn",
   };
   return Object.entries(s)
     .map(([k, v]) => {
@@ -107,13 +107,12 @@ async function readVoucherStanding(clients: StepproofClients, address: Address) 
   const read = clients.publicClient.readContract;
   const reserve = await read({ address: voucherEscrow, abi: voucherEscrowAbi, functionName: "reserveOf", args: [address] });
   const book = await read({ address: voucherEscrow, abi: voucherEscrowAbi, functionName: "book", args: [address] });
-  const open = voucherPublication ? await read({ address: voucherPublication, abi: voucherPublicationAbi, functionName: "openOf", args: [address] }) : null;
   return {
     reserved: formatEther(reserve.reserved),
     held: formatEther(reserve.held),
     idle: formatEther(reserve.reserved - reserve.held),
     unclaimed: formatEther(book.exposure),
     earnedNotWithdrawn: formatEther(book.earned),
-    openPublications: open === null ? null : Number(open),
+    publicationsDeployed: voucherPublication !== undefined,
   };
 }

@@ -78,7 +78,7 @@ async function ignoredRow(w: World, attack: string, skipAround: boolean): Promis
     const later = servedOf(w, await signedVoucher(w, 62, v.voucher.nonce + 1n));
     const batch = buildBatch([later]);
     const { header } = await commitBatch(w.as.cheater, { slot: ++slots, batch });
-    answeredAround = await answerPublication(w.as.cheater, { voucherHash: published.voucherHash, header, leaf: batch.leaves[0]!, index: 0, proof: batch.tree.proof(0) }).then(
+    answeredAround = await answerPublication(w.as.cheater, { voucherHash: published.voucherHash, header, debits: batch.debits, leaf: batch.leaves[0]!, index: 0, proof: batch.tree.proof(0) }).then(
       () => true,
       (e: unknown) => !(e instanceof TransactionError && e.revertName === "WrongLeaf"),
     );
@@ -119,7 +119,7 @@ export async function publicationThenWithdraw(w: World): Promise<AttackRow> {
   const job = servedOf(w, v);
   const batch = buildBatch([job]);
   const committed = await commitBatch(w.as.cheater, { slot: ++slots, batch }).then((r) => r.header, () => undefined);
-  if (committed) await answerPublication(w.as.cheater, { voucherHash: published.voucherHash, header: committed, leaf: batch.leaves[0]!, index: 0, proof: batch.tree.proof(0) });
+  if (committed) await answerPublication(w.as.cheater, { voucherHash: published.voucherHash, header: committed, debits: batch.debits, leaf: batch.leaves[0]!, index: 0, proof: batch.tree.proof(0) });
   const status = (await readPublication(w.as.governance, { voucherHash: published.voucherHash })).status;
   await collectGas(w, ledger, from);
   return ledger.row("publication-then-withdraw", {

@@ -49,6 +49,8 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
     address public court;
     /// @notice The publication desk, which alone may hold reserve against published vouchers (§5.8).
     address public publication;
+    /// @notice A requested withdrawal executes no sooner than this (published vouchers' deadlines).
+    mapping(address client => mapping(address prover => uint64)) public depositLockedUntil;
 
     error ZeroAmount();
     error InsufficientDeposit(address client, address prover, uint256 balance, uint256 amount);
@@ -123,6 +125,8 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
     function requestWithdrawal(address prover) external {
         Account storage a = _accounts[msg.sender][prover];
         uint64 at = uint64(block.timestamp) + _params.withdrawalNotice;
+        uint64 locked = depositLockedUntil[msg.sender][prover];
+        if (locked >= at) at = locked + 1;
         a.withdrawableAt = at;
         emit WithdrawalRequested(msg.sender, prover, at);
     }
@@ -304,12 +308,20 @@ contract VoucherEscrow is IVoucherEscrow, VoucherParams, CreditLedger, Reentranc
     }
 
     /// @notice Publication: hold `amount` of the prover's idle reserve against a published
-    /// voucher's penalty; `release` cannot free it while held (PROTOCOL §5.8 "Publication").
-    function holdReserve(address prover, uint128 amount) external onlyPublication {
+    /// voucher's penalty, leaving at least `headroom` idle beside it (the voucher's own batch
+    /// collateral, so it stays batchable); `release` cannot free the hold (PROTOCOL §5.8).
+    function holdReserve(address prover, uint128 amount, uint256 headroom) external onlyPublication {
         Reserve storage r = _reserves[prover];
         Reserve memory cur = r;
-        if (uint256(cur.held) + amount > cur.reserved) revert InsufficientReserve(prover, uint256(cur.held) + amount, cur.reserved);
+        uint256 need = uint256(cur.held) + amount + headroom;
+        if (need > cur.reserved) revert InsufficientReserve(prover, need, cur.reserved);
         r.held = cur.held + amount;
+    }
+
+    /// @notice Publication: no withdrawal of `client`'s deposit for `prover` executes before
+    /// `until` (a published voucher's deadline), whatever the withdrawal notice becomes.
+    function lockDeposit(address client, address prover, uint64 until) external onlyPublication {
+        if (until > depositLockedUntil[client][prover]) depositLockedUntil[client][prover] = until;
     }
 
     /// @notice Publication: end a hold; with `forfeit` the amount also leaves the reserve, and

@@ -47,6 +47,8 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
         uint64 declineDeadline;
         /// Held in the prover's reserve until the publication ends; paid to the client if missed.
         uint128 penalty;
+        /// The voucher's nonce: the answering leaf must be this client's, at this nonce.
+        uint64 nonce;
     }
 
     /// @dev One storage slot.
@@ -58,8 +60,9 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
         /// Penalty for a missed deadline, in basis points of the voucher's collateral
         /// (its maximum charge times the escrow's collateralBps).
         uint16 missedPenaltyBps;
-        /// Most open publications per prover: bounds the work a prover can be forced into.
-        uint16 maxOpenPerProver;
+        /// Most open publications per (client, prover): bounds the work one client can force, and
+        /// no client (or the prover's own sybil) can fill another client's queue (attack review).
+        uint16 maxOpenPerClient;
     }
 
     VoucherEscrow public immutable escrow;
@@ -69,8 +72,8 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
 
     Params internal _params;
     mapping(bytes32 voucherHash => Publication) private _publications;
-    /// @notice Open publications of each prover (at most maxOpenPerProver).
-    mapping(address prover => uint256) public openOf;
+    /// @notice Open publications of each client with each prover (at most maxOpenPerClient).
+    mapping(address prover => mapping(address client => uint256)) public openOf;
 
     error InvalidParams(string field);
     error NotVoucherClient(address caller, address client);
@@ -87,12 +90,17 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
     error DepositTooLow(uint256 balance, uint256 maxCharge);
     error WithdrawalBeforeDeadline(uint64 withdrawableAt, uint64 deadline);
     error ExpiresBeforeDeadline(uint64 expiry, uint64 deadline);
-    error QueueFull(address prover, uint256 max);
+    error QueueFull(address prover, address client, uint256 max);
+    error NoOffer(address prover, bytes32 modelId);
+    error NoPenalty();
+    error UnchargeableNonce(uint64 nonce);
     error NotProver(address caller, address prover);
     error DeclineWindowClosed(bytes32 voucherHash, uint64 declineDeadline);
     error DeadlineNotPassed(bytes32 voucherHash, uint64 claimableAfter);
     error WrongBatch(bytes32 voucherHash, address batchProver, uint64 committedAt);
     error WrongLeaf(bytes32 voucherHash, bytes32 leafVoucherHash);
+    error DebitsMismatch();
+    error NotInClientDebit(uint32 index, uint256 entry);
 
     event ParamsUpdated(Params params);
     /// @notice Everything the prover needs to serve the voucher from the chain alone.
@@ -138,25 +146,34 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
         if (err != ECDSA.RecoverError.NoError || signer != v.client) revert BadVoucherSignature(v.client);
         // INVARIANT: the prover is only ever held to terms it offers today (as openJob, §5.3).
         INodeRegistry.Offer memory offer = nodes.getOffer(v.prover, v.modelId);
+        // INVARIANT: only a model the prover offers (an unoffered one reads as price 0, which
+        // needs no deposit and holds no penalty: free queue filling, attack review).
+        if (!offer.active) revert NoOffer(v.prover, v.modelId);
         if (offer.inputPrice != v.inputPrice || offer.outputPrice != v.outputPrice) {
             revert PriceMismatch(offer.inputPrice, offer.outputPrice, v.inputPrice, v.outputPrice);
         }
         _checkRunnable(v, prompt);
         Params memory p = _params;
-        // INVARIANT: openOf[prover] ≤ maxOpenPerProver, so the forced work is bounded.
-        if (openOf[v.prover] >= p.maxOpenPerProver) revert QueueFull(v.prover, p.maxOpenPerProver);
-        ++openOf[v.prover];
+        // INVARIANT: openOf[prover][client] ≤ maxOpenPerClient, so one client's forced work is
+        // bounded and no other party can fill its queue.
+        if (openOf[v.prover][v.client] >= p.maxOpenPerClient) revert QueueFull(v.prover, v.client, p.maxOpenPerClient);
+        ++openOf[v.prover][v.client];
         Publication memory pub = Publication({
             prover: v.prover,
             deadline: uint64(block.timestamp) + p.publishTimeout,
             status: Status.Open,
             client: v.client,
             declineDeadline: uint64(block.timestamp) + p.declineWindow,
-            penalty: 0
+            penalty: 0,
+            nonce: v.nonce
         });
-        pub.penalty = _checkPayable(v, pub.deadline, p.missedPenaltyBps);
+        uint256 collateral;
+        (pub.penalty, collateral) = _checkPayable(v, pub.deadline, p.missedPenaltyBps);
         _publications[voucherHash] = pub;
-        if (pub.penalty != 0) escrow.holdReserve(v.prover, pub.penalty);
+        // The hold leaves room for the batch's own collateral: the voucher stays batchable.
+        escrow.holdReserve(v.prover, pub.penalty, collateral);
+        // No withdrawal of the deposit lands before the deadline, whatever the notice becomes.
+        escrow.lockDeposit(v.client, v.prover, pub.deadline);
         emit VoucherPublished(voucherHash, v.prover, v.client, v, signature, prompt, pub);
     }
 
@@ -169,26 +186,26 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
         uint64 claimableAfter = pub.deadline + escrow.params().answerWindow;
         if (block.timestamp <= claimableAfter) revert DeadlineNotPassed(voucherHash, claimableAfter);
         pub.status = Status.Missed;
-        --openOf[pub.prover];
+        --openOf[pub.prover][pub.client];
         uint128 penalty = pub.penalty;
-        uint256 paid;
-        if (penalty != 0) {
-            escrow.freeReserve(pub.prover, penalty, true);
-            // No fraud share, no jail: a missed deadline is not fraud (as refundExpired, §5.3).
-            paid = nodes.slashStake(pub.prover, penalty, 0, 0);
-            nodes.transferCredits(pub.client, paid);
-        }
+        escrow.freeReserve(pub.prover, penalty, true);
+        // No fraud share, no jail: a missed deadline is not fraud (as refundExpired, §5.3).
+        uint256 paid = nodes.slashStake(pub.prover, penalty, 0, 0);
+        nodes.transferCredits(pub.client, paid);
         emit PublicationMissed(voucherHash, pub.prover, pub.client, paid);
     }
 
     // ------------------------------------------------------------------ prover
 
     /// @notice Show that the published voucher sits at `index` of a live batch the prover
-    /// committed by the deadline. Accepted until someone claims the miss (from one answer window
+    /// committed by the deadline, inside debit `entry` of the voucher's client, at its nonce (so
+    /// the leaf is charged as that client's job, not hidden under another debit). Accepted until someone claims the miss (from one answer window
     /// after the deadline); anyone may send it.
     function answer(
         bytes32 voucherHash,
         IVoucherEscrow.BatchHeader calldata h,
+        IVoucherEscrow.Debit[] calldata debits,
+        uint256 entry,
         IVoucherEscrow.JobLeaf calldata leaf,
         uint32 index,
         bytes32[] calldata proof
@@ -196,7 +213,10 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
         Publication storage pub = _requireOpen(voucherHash);
         bytes32 batchId = escrow.requireLive(h);
         if (h.prover != pub.prover || h.committedAt > pub.deadline) revert WrongBatch(voucherHash, h.prover, h.committedAt);
-        if (leaf.voucherHash != voucherHash) revert WrongLeaf(voucherHash, leaf.voucherHash);
+        if (leaf.voucherHash != voucherHash || leaf.client != pub.client || leaf.nonce != pub.nonce) {
+            revert WrongLeaf(voucherHash, leaf.voucherHash);
+        }
+        _checkInDebit(h, debits, entry, index, pub.client, pub.nonce);
         BatchTree.verify(h.jobsRoot, h.leafCount, leaf, index, proof);
         pub.status = Status.Answered;
         _close(pub);
@@ -231,7 +251,7 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
 
     /// @notice The penalty a missed publication of `v` costs its prover.
     function penaltyOf(IVoucherEscrow.Voucher calldata v) external view returns (uint128) {
-        return _penalty(_maxCharge(v), escrow.params().collateralBps, _params.missedPenaltyBps);
+        return _penalty(_maxCharge(v) * escrow.params().collateralBps / BPS, _params.missedPenaltyBps);
     }
 
     // ------------------------------------------------------------------ internals
@@ -260,10 +280,12 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
     function _checkPayable(IVoucherEscrow.Voucher calldata v, uint64 deadline, uint16 penaltyBps)
         private
         view
-        returns (uint128 penalty)
+        returns (uint128 penalty, uint256 collateral)
     {
         IVoucherEscrow.Account memory a = escrow.account(v.client, v.prover);
         if (v.nonce < a.nextNonce) revert NonceSpent(v.nonce, a.nextNonce);
+        // commitBatch refuses lastNonce = 2^64 − 1 (the account's next nonce would overflow).
+        if (v.nonce == type(uint64).max) revert UnchargeableNonce(v.nonce);
         uint256 maxCharge = _maxCharge(v);
         if (a.balance < maxCharge) revert DepositTooLow(a.balance, maxCharge);
         VoucherParams.Params memory ep = escrow.params();
@@ -275,16 +297,37 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
             revert WithdrawalBeforeDeadline(uint64(block.timestamp) + ep.withdrawalNotice, deadline);
         }
         if (v.expiry < deadline) revert ExpiresBeforeDeadline(v.expiry, deadline);
-        penalty = _penalty(maxCharge, ep.collateralBps, penaltyBps);
+        collateral = maxCharge * ep.collateralBps / BPS;
+        penalty = _penalty(collateral, penaltyBps);
+        // A publication that costs nothing to miss would bind nobody.
+        if (penalty == 0) revert NoPenalty();
     }
 
     function _maxCharge(IVoucherEscrow.Voucher calldata v) private pure returns (uint256) {
         return uint256(v.inputTokens) * v.inputPrice + uint256(v.maxOutputTokens) * v.outputPrice;
     }
 
-    /// @dev ⌊⌊maxCharge·collateralBps/10⁴⌋·missedPenaltyBps/10⁴⌋: the voucher's collateral share.
-    function _penalty(uint256 maxCharge, uint32 collateralBps, uint16 penaltyBps) private pure returns (uint128) {
-        return uint128(maxCharge * collateralBps / BPS * penaltyBps / BPS);
+    /// @dev ⌊collateral·missedPenaltyBps/10⁴⌋, collateral = ⌊maxCharge·collateralBps/10⁴⌋.
+    function _penalty(uint256 collateral, uint16 penaltyBps) private pure returns (uint128) {
+        return uint128(collateral * penaltyBps / BPS);
+    }
+
+    /// @dev Leaf `index` lies in debit `entry` of `client`, whose nonce range holds `nonce`.
+    function _checkInDebit(
+        IVoucherEscrow.BatchHeader calldata h,
+        IVoucherEscrow.Debit[] calldata debits,
+        uint256 entry,
+        uint32 index,
+        address client,
+        uint64 nonce
+    ) private pure {
+        if (keccak256(abi.encode(debits)) != h.debitsHash) revert DebitsMismatch();
+        uint256 start;
+        for (uint256 i; i < entry; ++i) start += debits[i].count;
+        IVoucherEscrow.Debit calldata d = debits[entry];
+        if (index < start || index >= start + d.count || d.client != client || nonce < d.firstNonce || nonce > d.lastNonce) {
+            revert NotInClientDebit(index, entry);
+        }
     }
 
     function _requireOpen(bytes32 voucherHash) private view returns (Publication storage pub) {
@@ -293,15 +336,15 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
     }
 
     function _close(Publication storage pub) private {
-        --openOf[pub.prover];
-        if (pub.penalty != 0) escrow.freeReserve(pub.prover, pub.penalty, false);
+        --openOf[pub.prover][pub.client];
+        escrow.freeReserve(pub.prover, pub.penalty, false);
     }
 
     function _setParams(Params memory p) private {
         if (p.publishTimeout < MIN_WINDOW || p.publishTimeout > MAX_WINDOW) revert InvalidParams("publishTimeout");
         if (p.declineWindow == 0 || p.declineWindow >= p.publishTimeout) revert InvalidParams("declineWindow");
         if (p.missedPenaltyBps > BPS) revert InvalidParams("missedPenaltyBps");
-        if (p.maxOpenPerProver == 0) revert InvalidParams("maxOpenPerProver");
+        if (p.maxOpenPerClient == 0) revert InvalidParams("maxOpenPerClient");
         _params = p;
         emit ParamsUpdated(p);
     }

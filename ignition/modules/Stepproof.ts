@@ -66,7 +66,7 @@ export const DEFAULT_DEPLOY_PARAMETERS = {
     publishTimeout: 600,
     declineWindow: 120,
     missedPenaltyBps: 5_000,
-    maxOpenPerProver: 4,
+    maxOpenPerClient: 4,
   },
 } as const;
 
@@ -198,7 +198,7 @@ function buildSuite(m: IgnitionModuleBuilder, token: any) {
       publishTimeout: m.getParameter("voucherPublishTimeout", pp.publishTimeout),
       declineWindow: m.getParameter("voucherDeclineWindow", pp.declineWindow),
       missedPenaltyBps: m.getParameter("voucherMissedPenaltyBps", pp.missedPenaltyBps),
-      maxOpenPerProver: m.getParameter("maxPublishedVouchersPerProver", pp.maxOpenPerProver),
+      maxOpenPerClient: m.getParameter("maxPublishedVouchersPerClient", pp.maxOpenPerClient),
     },
   ]);
   m.call(nodes, "grantRole", [slasherRole, publication], { id: "grantPublicationSlasherRole" });

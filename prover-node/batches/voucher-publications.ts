@@ -8,6 +8,7 @@ import { publicationAddress, PublicationStatus, readPublication } from "../../pr
 import { followLogs, LOG_CURSOR_SCHEMA } from "../../protocol/node/log-follower.js";
 import { decodeVoucherHeader, encodeVoucherHeader } from "../../protocol/vouchers/wire.js";
 import type { Voucher } from "../../protocol/vouchers/voucher.js";
+import { entryOf } from "../../protocol/vouchers/batch.js";
 import { ApiError } from "../errors.js";
 import type { VoucherService } from "../serve/voucher-service.js";
 import type { PersistedTxSender } from "../state/tx-sender.js";
@@ -39,8 +40,11 @@ export type VoucherPublicationsOptions = {
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
 
-/** Refusals that may pass (the chain was unreadable, the node was busy): try again next pass. */
+/** Refusals that may pass (the chain was unreadable, the node was busy): tried again next pass,
+ * but a busy node declines once the decline window is this close to its end (seconds): a job
+ * that never fits its KV budget is "busy" forever, and a missed window costs the penalty. */
 const TRANSIENT = new Set(["chain_unavailable", "server_busy"]);
+const DECLINE_MARGIN_SECONDS = 30n;
 
 /**
  * The prover's side of voucher publication (PROTOCOL §5.8 "Publication"): read the vouchers
@@ -104,6 +108,8 @@ export class VoucherPublications {
   async #serve(): Promise<void> {
     const { o } = this;
     const pending = this.#rows("pending");
+    if (pending.length === 0) return;
+    const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
     const admitted = [];
     for (const p of pending) {
       if (o.vouchers.job(p.voucherHash)) {
@@ -120,7 +126,7 @@ export class VoucherPublications {
       try {
         admitted.push(await o.service.admitSigned(p.voucher, p.signature, p.promptTokens, undefined, { published: true }));
       } catch (err) {
-        if (err instanceof ApiError && TRANSIENT.has(err.code)) continue;
+        if (err instanceof ApiError && TRANSIENT.has(err.code) && (err.code !== "server_busy" || now + DECLINE_MARGIN_SECONDS < p.declineDeadline)) continue;
         o.log.warn({ voucherHash: p.voucherHash, err: String(err) }, "cannot serve a published voucher; declining it");
         await this.#decline(p);
       }
@@ -184,7 +190,7 @@ export class VoucherPublications {
           address: publicationAddress(o.clients),
           abi: voucherPublicationAbi,
           functionName: "answer",
-          args: [p.voucherHash, batch.header, built.leaves[index]!, index, built.tree.proof(index)],
+          args: [p.voucherHash, batch.header, built.debits, BigInt(entryOf(built.debits, index)), built.leaves[index]!, index, built.tree.proof(index)],
           what: `show published voucher ${p.voucherHash} in batch ${batch.batchId}`,
         });
         await sent.receipt;

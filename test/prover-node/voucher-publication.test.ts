@@ -77,7 +77,7 @@ describe("voucher publication", () => {
     expect(after.held).toBe(leaf.header.collateral);
     // `stepproof-prover status` shows the voucher path: reserve, what is held, the open queue, local batches.
     const status = await readProverStatus(config, PROVER);
-    expect(status.vouchers).toMatchObject({ held: formatEther(leaf.header.collateral), unclaimed: formatEther(leaf.header.total), openPublications: 0 });
+    expect(status.vouchers).toMatchObject({ held: formatEther(leaf.header.collateral), unclaimed: formatEther(leaf.header.total), publicationsDeployed: true });
     expect(status.node?.voucherBatches).toEqual({ committed: 1 });
     expect(status.node?.voucherJobs).toEqual({ batched: 1 });
     expect(formatProverStatus(status)).toMatch(/^vouchers\s+\{"reserved":/m);

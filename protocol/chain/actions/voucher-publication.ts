@@ -4,7 +4,7 @@ import { voucherPublicationAbi } from "../generated/abi.js";
 import type { StepproofClients } from "../client.js";
 import { sendContractTransaction } from "./send.js";
 import { encodePromptTokens } from "./publishPrompt.js";
-import type { BatchHeader, JobLeaf } from "../../vouchers/batch.js";
+import { entryOf, type BatchHeader, type Debit, type JobLeaf } from "../../vouchers/batch.js";
 import type { Voucher } from "../../vouchers/voucher.js";
 
 /**
@@ -54,12 +54,12 @@ export async function claimMissedPublication(clients: StepproofClients, p: { vou
   return sendContractTransaction(clients, { address: publicationAddress(clients), abi: voucherPublicationAbi, functionName: "claimMissed", args: [p.voucherHash], what: `claim the penalty of missed voucher ${p.voucherHash}` });
 }
 
-export async function answerPublication(clients: StepproofClients, p: { voucherHash: Hex; header: BatchHeader; leaf: JobLeaf; index: number; proof: readonly Hex[] }) {
+export async function answerPublication(clients: StepproofClients, p: { voucherHash: Hex; header: BatchHeader; debits: readonly Debit[]; leaf: JobLeaf; index: number; proof: readonly Hex[] }) {
   return sendContractTransaction(clients, {
     address: publicationAddress(clients),
     abi: voucherPublicationAbi,
     functionName: "answer",
-    args: [p.voucherHash, p.header, p.leaf, p.index, p.proof],
+    args: [p.voucherHash, p.header, p.debits, BigInt(entryOf(p.debits, p.index)), p.leaf, p.index, p.proof],
     what: `show published voucher ${p.voucherHash} at leaf ${p.index} of batch slot ${p.header.slot}`,
   });
 }

@@ -11447,6 +11447,30 @@ export const voucherEscrowAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "client",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      }
+    ],
+    "name": "depositLockedUntil",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "prover",
         "type": "address"
       },
@@ -11644,6 +11668,11 @@ export const voucherEscrowAbi = [
         "internalType": "uint128",
         "name": "amount",
         "type": "uint128"
+      },
+      {
+        "internalType": "uint256",
+        "name": "headroom",
+        "type": "uint256"
       }
     ],
     "name": "holdReserve",
@@ -11686,6 +11715,29 @@ export const voucherEscrowAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "client",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "until",
+        "type": "uint64"
+      }
+    ],
+    "name": "lockDeposit",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -14985,7 +15037,7 @@ export const voucherPublicationAbi = [
           },
           {
             "internalType": "uint16",
-            "name": "maxOpenPerProver",
+            "name": "maxOpenPerClient",
             "type": "uint16"
           }
         ],
@@ -15059,6 +15111,11 @@ export const voucherPublicationAbi = [
       }
     ],
     "name": "DeadlineNotPassed",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "DebitsMismatch",
     "type": "error"
   },
   {
@@ -15203,6 +15260,27 @@ export const voucherPublicationAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "modelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "NoOffer",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NoPenalty",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint64",
         "name": "nonce",
         "type": "uint64"
@@ -15214,6 +15292,22 @@ export const voucherPublicationAbi = [
       }
     ],
     "name": "NonceSpent",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "index",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "entry",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotInClientDebit",
     "type": "error"
   },
   {
@@ -15314,6 +15408,11 @@ export const voucherPublicationAbi = [
         "type": "address"
       },
       {
+        "internalType": "address",
+        "name": "client",
+        "type": "address"
+      },
+      {
         "internalType": "uint256",
         "name": "max",
         "type": "uint256"
@@ -15325,6 +15424,17 @@ export const voucherPublicationAbi = [
   {
     "inputs": [],
     "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "nonce",
+        "type": "uint64"
+      }
+    ],
+    "name": "UnchargeableNonce",
     "type": "error"
   },
   {
@@ -15413,7 +15523,7 @@ export const voucherPublicationAbi = [
           },
           {
             "internalType": "uint16",
-            "name": "maxOpenPerProver",
+            "name": "maxOpenPerClient",
             "type": "uint16"
           }
         ],
@@ -15709,6 +15819,11 @@ export const voucherPublicationAbi = [
             "internalType": "uint128",
             "name": "penalty",
             "type": "uint128"
+          },
+          {
+            "internalType": "uint64",
+            "name": "nonce",
+            "type": "uint64"
           }
         ],
         "indexed": false,
@@ -15840,6 +15955,43 @@ export const voucherPublicationAbi = [
         "internalType": "struct IVoucherEscrow.BatchHeader",
         "name": "h",
         "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "client",
+            "type": "address"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstNonce",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "lastNonce",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "count",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint128",
+            "name": "amount",
+            "type": "uint128"
+          }
+        ],
+        "internalType": "struct IVoucherEscrow.Debit[]",
+        "name": "debits",
+        "type": "tuple[]"
+      },
+      {
+        "internalType": "uint256",
+        "name": "entry",
+        "type": "uint256"
       },
       {
         "components": [
@@ -16074,6 +16226,11 @@ export const voucherPublicationAbi = [
         "internalType": "address",
         "name": "prover",
         "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "client",
+        "type": "address"
       }
     ],
     "name": "openOf",
@@ -16110,7 +16267,7 @@ export const voucherPublicationAbi = [
           },
           {
             "internalType": "uint16",
-            "name": "maxOpenPerProver",
+            "name": "maxOpenPerClient",
             "type": "uint16"
           }
         ],
@@ -16239,6 +16396,11 @@ export const voucherPublicationAbi = [
             "internalType": "uint128",
             "name": "penalty",
             "type": "uint128"
+          },
+          {
+            "internalType": "uint64",
+            "name": "nonce",
+            "type": "uint64"
           }
         ],
         "internalType": "struct VoucherPublication.Publication",
@@ -16392,7 +16554,7 @@ export const voucherPublicationAbi = [
           },
           {
             "internalType": "uint16",
-            "name": "maxOpenPerProver",
+            "name": "maxOpenPerClient",
             "type": "uint16"
           }
         ],

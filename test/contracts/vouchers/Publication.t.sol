@@ -48,7 +48,7 @@ contract VoucherPublicationTest is VoucherFixture {
     }
 
     function answerWith(bytes32 h, Built memory b, uint32 index) internal {
-        publication.answer(h, b.header, b.leaves[index], index, proof(b.hashes, index));
+        publication.answer(h, b.header, b.debits, 0, b.leaves[index], index, proof(b.hashes, index));
     }
 
     // ------------------------------------------------------------------ the normal paths
@@ -63,7 +63,7 @@ contract VoucherPublicationTest is VoucherFixture {
         assertEq(pub.deadline, uint64(block.timestamp) + 600, "deadline");
         assertEq(pub.penalty, PENALTY, "penalty = collateral share of the maximum charge");
         assertEq(vouchers.reserveOf(prover).held, heldBefore + PENALTY, "penalty held in the reserve");
-        assertEq(publication.openOf(prover), 1, "open count");
+        assertEq(publication.openOf(prover, clientA), 1, "open count");
 
         vm.warp(block.timestamp + 300);
         commitBuilt(b, 0);
@@ -71,7 +71,7 @@ contract VoucherPublicationTest is VoucherFixture {
         pub = publication.publicationOf(h);
         assertEq(uint256(pub.status), uint256(VoucherPublication.Status.Answered), "answered");
         assertEq(vouchers.reserveOf(prover).held, b.header.collateral, "only the batch's collateral stays held");
-        assertEq(publication.openOf(prover), 0, "closed");
+        assertEq(publication.openOf(prover, clientA), 0, "closed");
         // The answered voucher's batch settles as any other.
         vm.warp(b.header.challengeDeadline + 1);
         vouchers.claimBatch(b.header);
@@ -181,12 +181,12 @@ contract VoucherPublicationTest is VoucherFixture {
         uint64 at = vouchers.account(clientB, prover).withdrawableAt;
         expectPublishRevert(vb, sb, promptBytes(), abi.encodeWithSelector(VoucherPublication.WithdrawalBeforeDeadline.selector, at, uint64(block.timestamp + 600)));
 
-        // The queue: at most maxOpenPerProver (4) open per prover.
+        // The queue: at most maxOpenPerClient (4) open per client and prover.
         publishAs(clientA, 3);
         publishAs(clientA, 4);
         publishAs(clientA, 5);
         (IVoucherEscrow.Voucher memory v6, bytes memory s6) = signed(clientA, 6);
-        expectPublishRevert(v6, s6, promptBytes(), abi.encodeWithSelector(VoucherPublication.QueueFull.selector, prover, uint256(4)));
+        expectPublishRevert(v6, s6, promptBytes(), abi.encodeWithSelector(VoucherPublication.QueueFull.selector, prover, clientA, uint256(4)));
     }
 
     function test_publish_needsReserveToHoldThePenalty() public {
@@ -196,7 +196,9 @@ contract VoucherPublicationTest is VoucherFixture {
         vm.prank(prover);
         vouchers.release(r.reserved - r.held);
         (IVoucherEscrow.Voucher memory v, bytes memory sig) = signed(clientA, 0);
-        expectPublishRevert(v, sig, promptBytes(), abi.encodeWithSelector(VoucherEscrow.InsufficientReserve.selector, prover, uint256(PENALTY), uint256(0)));
+        // Needed: the penalty, plus the voucher's own batch collateral left free beside it.
+        uint256 need = uint256(PENALTY) + uint256(MAX_CHARGE) * 20_000 / 10_000;
+        expectPublishRevert(v, sig, promptBytes(), abi.encodeWithSelector(VoucherEscrow.InsufficientReserve.selector, prover, need, uint256(0)));
     }
 
     function test_setParams_bounds() public {
@@ -212,7 +214,7 @@ contract VoucherPublicationTest is VoucherFixture {
         vm.prank(clientA);
         publication.setParams(publicationParams());
         vm.expectRevert(abi.encodeWithSelector(VoucherEscrow.NotPublication.selector, address(this)));
-        vouchers.holdReserve(prover, 1);
+        vouchers.holdReserve(prover, 1, 0);
     }
 
     // ------------------------------------------------------------------ attacks
@@ -248,7 +250,7 @@ contract VoucherPublicationTest is VoucherFixture {
         IVoucherEscrow.JobLeaf memory forged = b.leaves[0];
         forged.voucherHash = h;
         vm.expectRevert();
-        publication.answer(h, b.header, forged, 0, proof(b.hashes, 0));
+        publication.answer(h, b.header, b.debits, 0, forged, 0, proof(b.hashes, 0));
         // The penalty is claimable once the deadline and one answer window have passed.
         vm.warp(publication.publicationOf(h).deadline + voucherParams().answerWindow + 1);
         publication.claimMissed(h);

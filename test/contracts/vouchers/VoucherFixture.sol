@@ -54,7 +54,7 @@ abstract contract VoucherFixture is Suite {
     }
 
     function publicationParams() internal pure returns (VoucherPublication.Params memory) {
-        return VoucherPublication.Params({publishTimeout: 600, declineWindow: 120, missedPenaltyBps: 5_000, maxOpenPerProver: 4});
+        return VoucherPublication.Params({publishTimeout: 600, declineWindow: 120, missedPenaltyBps: 5_000, maxOpenPerClient: 4});
     }
 
     function setUpVouchers() internal {
