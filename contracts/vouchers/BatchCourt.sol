@@ -338,10 +338,7 @@ contract BatchCourt is CreditLedger, ReentrancyGuard {
         uint256 entry
     ) private pure returns (uint256 start, uint256 end) {
         if (keccak256(abi.encode(debits)) != h.debitsHash) revert DebitsMismatch(batchId);
-        for (uint256 i; i < entry; ++i) {
-            start += debits[i].count;
-        }
-        end = start + debits[entry].count;
+        (start, end) = BatchTree.debitRange(debits, entry);
     }
 
     /// @dev The leaf is at `index` of the batch, inside debit `entry`, of that debit's client.

@@ -20,6 +20,19 @@ library BatchTree {
         return keccak256(bytes.concat(keccak256(abi.encode(JOB_DOMAIN, leaf))));
     }
 
+    /// @notice Leaves [start, end) of the batch belong to debit `entry`: debits cover consecutive
+    /// runs of `count` leaves in order (§5.8). The caller checks `debits` against the header.
+    function debitRange(IVoucherEscrow.Debit[] calldata debits, uint256 entry)
+        internal
+        pure
+        returns (uint256 start, uint256 end)
+    {
+        for (uint256 i; i < entry; ++i) {
+            start += debits[i].count;
+        }
+        end = start + debits[entry].count;
+    }
+
     /// @notice Tree depth for `leafCount ≥ 1` leaves: the smallest d with 2^d ≥ leafCount.
     function depth(uint32 leafCount) internal pure returns (uint256 d) {
         while ((uint256(1) << d) < leafCount) ++d;

@@ -199,8 +199,8 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
 
     /// @notice Show that the published voucher sits at `index` of a live batch the prover
     /// committed by the deadline, inside debit `entry` of the voucher's client, at its nonce (so
-    /// the leaf is charged as that client's job, not hidden under another debit). Accepted until someone claims the miss (from one answer window
-    /// after the deadline); anyone may send it.
+    /// the leaf is charged as that client's job, not hidden under another debit). Accepted until
+    /// someone claims the miss (from one answer window after the deadline); anyone may send it.
     function answer(
         bytes32 voucherHash,
         IVoucherEscrow.BatchHeader calldata h,
@@ -322,10 +322,9 @@ contract VoucherPublication is AccessControl, ReentrancyGuard {
         uint64 nonce
     ) private pure {
         if (keccak256(abi.encode(debits)) != h.debitsHash) revert DebitsMismatch();
-        uint256 start;
-        for (uint256 i; i < entry; ++i) start += debits[i].count;
+        (uint256 start, uint256 end) = BatchTree.debitRange(debits, entry);
         IVoucherEscrow.Debit calldata d = debits[entry];
-        if (index < start || index >= start + d.count || d.client != client || nonce < d.firstNonce || nonce > d.lastNonce) {
+        if (index < start || index >= end || d.client != client || nonce < d.firstNonce || nonce > d.lastNonce) {
             revert NotInClientDebit(index, entry);
         }
     }

@@ -114,9 +114,9 @@ export function sampleToken(logits: ArrayLike<number>, params: SamplingParams, p
   const msg = noiseMessage(rule.seed, position, 0);
   let best = 0;
   let bestScore = Number.NEGATIVE_INFINITY;
+  // Only the last word (the group index) changes between groups; v < 2^32.
+  const at = NOISE_MESSAGE_BYTES - 4;
   for (let group = 0; 4 * group < logits.length; group++) {
-    // Only the last word (the group index) changes between groups; v < 2^32.
-    const at = NOISE_MESSAGE_BYTES - 4;
     msg[at] = group >>> 24;
     msg[at + 1] = (group >>> 16) & 0xff;
     msg[at + 2] = (group >>> 8) & 0xff;

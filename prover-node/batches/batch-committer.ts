@@ -65,7 +65,7 @@ export class BatchCommitter {
     // While jobs are in the pipeline a due claim waits up to one batch interval for that commit;
     // an idle node claims at once.
     const { now, due } = await this.#claimable();
-    const paired = await this.#commitWaiting(due[0]);
+    const paired = await this.#commitWaiting(due[0], now || undefined);
     const rest = paired ? due.slice(1) : due;
     const busy = this.o.vouchers.pipelined() > 0;
     await this.#claim(busy ? rest.filter((r) => now - r.header!.challengeDeadline >= BigInt(this.o.intervalSeconds)) : rest, paired ? 1 : 0);
@@ -80,12 +80,15 @@ export class BatchCommitter {
     return (await this.o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
   }
 
-  /** Commit the waiting jobs when due, claiming `pair` (a batch due for its claim) in the same transaction into its slot; true when `pair` was claimed. */
-  async #commitWaiting(pair?: VoucherBatchRow): Promise<boolean> {
+  /**
+   * Commit the waiting jobs when due, claiming `pair` (a batch due for its claim) in the same
+   * transaction into its slot; true when `pair` was claimed. `chainNow`: this pass's chain time.
+   */
+  async #commitWaiting(pair?: VoucherBatchRow, chainNow?: bigint): Promise<boolean> {
     const { o } = this;
     const waiting = o.vouchers.unbatched();
     if (waiting.length === 0) return false; // no chain read on an idle pass
-    const now = await this.#now();
+    const now = chainNow ?? (await this.#now()); // this pass's read, when the claim step made one
     const late = waiting.filter((j) => BigInt(j.expiry) < now + BigInt(o.expiryMarginSeconds));
     if (late.length > 0) {
       o.vouchers.markFailed(late.map((j) => j.voucherHash));
@@ -95,15 +98,16 @@ export class BatchCommitter {
     // nonce still generating waits for it: batched first, the later nonce would make the earlier
     // job, already being served, unchargeable (a client could get it free by racing a quick job
     // past a long one). Generation ends in seconds; a voucher near expiry goes anyway.
+    const urgent = (j: VoucherJobRow) => BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds);
     const generating = o.vouchers.lowestGenerating();
     const ready = waiting.filter((j) => {
       if (late.includes(j)) return false;
       const lowest = generating.get(j.client.toLowerCase());
-      return lowest === undefined || lowest > j.nonce || BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds);
+      return lowest === undefined || lowest > j.nonce || urgent(j);
     });
     if (ready.length === 0) return false;
     const oldestMs = Math.min(...ready.map((j) => j.createdAt));
-    const due = this.#expedite || ready.length >= o.maxBatchJobs || Date.now() - oldestMs >= o.intervalSeconds * 1000 || ready.some((j) => BigInt(j.expiry) < now + BigInt(2 * o.expiryMarginSeconds));
+    const due = this.#expedite || ready.length >= o.maxBatchJobs || Date.now() - oldestMs >= o.intervalSeconds * 1000 || ready.some(urgent);
     if (!due) return false;
     const rows = ready.slice(0, o.maxBatchJobs);
     const batch = buildBatch(rows.map(servedOf));

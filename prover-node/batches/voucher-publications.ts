@@ -104,6 +104,18 @@ export class VoucherPublications {
     this.o.db.prepare("UPDATE voucher_publications SET state = ? WHERE voucher_hash = ?").run(state, voucherHash.toLowerCase());
   }
 
+  /**
+   * Read the publication's on-chain status and record an ended one (answered, declined, or else
+   * lost); an open one is recorded as `whileOpen` when given, else left as it is.
+   */
+  async #recordChainStatus(voucherHash: Hex, whileOpen?: "lost"): Promise<number> {
+    const { status } = await readPublication(this.o.clients, { voucherHash });
+    if (status === PublicationStatus.Answered) this.#set(voucherHash, "answered");
+    else if (status === PublicationStatus.Declined) this.#set(voucherHash, "declined");
+    else if (status !== PublicationStatus.Open || whileOpen) this.#set(voucherHash, "lost");
+    return status;
+  }
+
   /** Serve every new publication, or decline it: admit them all first (the decline window is short). */
   async #serve(): Promise<void> {
     const { o } = this;
@@ -117,9 +129,8 @@ export class VoucherPublications {
         continue;
       }
       // Over already (a node back after its deadline, or declined before a crash): nothing to serve.
-      const status = (await readPublication(o.clients, { voucherHash: p.voucherHash })).status;
+      const status = await this.#recordChainStatus(p.voucherHash);
       if (status !== PublicationStatus.Open) {
-        this.#set(p.voucherHash, status === PublicationStatus.Declined ? "declined" : status === PublicationStatus.Answered ? "answered" : "lost");
         if (status === PublicationStatus.Missed) o.log.warn({ voucherHash: p.voucherHash }, "a published voucher's deadline passed while this node was away: its penalty was claimed");
         continue;
       }
@@ -173,8 +184,7 @@ export class VoucherPublications {
       const batch = job.batchId ? o.vouchers.batch(job.batchId) : undefined;
       if (batch && (batch.state === "claimed" || batch.state === "voided")) {
         // Its batch settled before the answer landed (the node was away): the proof is gone.
-        const status = (await readPublication(o.clients, { voucherHash: p.voucherHash })).status;
-        this.#set(p.voucherHash, status === PublicationStatus.Answered ? "answered" : "lost");
+        await this.#recordChainStatus(p.voucherHash, "lost");
         continue;
       }
       if (!batch || batch.state !== "committed" || !batch.header || job.leafIndex === undefined) {
@@ -199,8 +209,7 @@ export class VoucherPublications {
       } catch (err) {
         if (err instanceof TransactionError && (err.revertName === "NotOpen" || err.revertName === "WrongBatch")) {
           // Anyone may answer: someone else may have shown the same leaf first.
-          const status = (await readPublication(o.clients, { voucherHash: p.voucherHash })).status;
-          this.#set(p.voucherHash, status === PublicationStatus.Answered ? "answered" : "lost");
+          const status = await this.#recordChainStatus(p.voucherHash, "lost");
           if (status !== PublicationStatus.Answered) o.log.warn({ voucherHash: p.voucherHash, reason: err.revertName }, "a published voucher can no longer be answered");
           continue;
         }

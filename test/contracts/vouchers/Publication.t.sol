@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {VoucherFixture} from "./VoucherFixture.sol";
+import {PublicationFixture} from "./PublicationFixture.sol";
 import {vm} from "../utils/Vm.sol";
 import {VoucherEscrow} from "../../../contracts/vouchers/VoucherEscrow.sol";
 import {VoucherPublication} from "../../../contracts/vouchers/VoucherPublication.sol";
@@ -13,27 +13,7 @@ import {TokenRoot} from "../../../contracts/libraries/TokenRoot.sol";
 /// prover ignores undeniable; the prover answers with the voucher's leaf in a batch committed
 /// by the deadline, declines in time, or pays the penalty. The attacks each party would try
 /// against the rules are at the end.
-contract VoucherPublicationTest is VoucherFixture {
-    uint128 internal constant MAX_CHARGE = uint128(V_IN) * IN_PRICE + uint128(V_MAX_OUT) * OUT_PRICE;
-    // collateralBps 20,000 and missedPenaltyBps 5,000: the penalty equals the maximum charge.
-    uint128 internal constant PENALTY = MAX_CHARGE * 20_000 / 10_000 * 5_000 / 10_000;
-
-    function setUp() public {
-        setUpVouchers();
-        depositFor(clientA, 1e18);
-        depositFor(clientB, 1e18);
-    }
-
-    function signed(address who, uint64 nonce) internal view returns (IVoucherEscrow.Voucher memory v, bytes memory sig) {
-        v = voucherFor(who, nonce);
-        sig = sign(keyOf(who), vouchers.voucherDigest(v));
-    }
-
-    function publishAs(address who, uint64 nonce) internal returns (bytes32 h) {
-        (IVoucherEscrow.Voucher memory v, bytes memory sig) = signed(who, nonce);
-        vm.prank(who);
-        h = publication.publish(v, sig, promptBytes());
-    }
+contract VoucherPublicationTest is PublicationFixture {
 
     function expectPublishRevert(IVoucherEscrow.Voucher memory v, bytes memory sig, bytes memory prompt, bytes memory err) internal {
         vm.expectRevert(err);
@@ -45,10 +25,6 @@ contract VoucherPublicationTest is VoucherFixture {
     function commitA(uint64 first, uint32 count, uint64 slot) internal returns (Built memory b) {
         b = build(one(clientA), counts1(count), nonces1(first), 5);
         commitBuilt(b, slot);
-    }
-
-    function answerWith(bytes32 h, Built memory b, uint32 index) internal {
-        publication.answer(h, b.header, b.debits, 0, b.leaves[index], index, proof(b.hashes, index));
     }
 
     // ------------------------------------------------------------------ the normal paths

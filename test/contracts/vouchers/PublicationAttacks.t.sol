@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {VoucherFixture} from "./VoucherFixture.sol";
+import {PublicationFixture} from "./PublicationFixture.sol";
 import {vm} from "../utils/Vm.sol";
 import {VoucherEscrow} from "../../../contracts/vouchers/VoucherEscrow.sol";
 import {VoucherParams} from "../../../contracts/vouchers/VoucherParams.sol";
@@ -20,30 +20,11 @@ import {INodeRegistry} from "../../../contracts/interfaces/INodeRegistry.sol";
 /// `test_defeated_*` attacks the contracts already stop: regressions, they pass.
 /// `test_residual_*` behaviour by design (documented or a deliberate trade-off), pinned as is:
 ///                 they pass.
-contract PublicationAttacksTest is VoucherFixture {
-    uint128 internal constant MAX_CHARGE = uint128(V_IN) * IN_PRICE + uint128(V_MAX_OUT) * OUT_PRICE;
-    uint128 internal constant PENALTY = MAX_CHARGE * 20_000 / 10_000 * 5_000 / 10_000;
+contract PublicationAttacksTest is PublicationFixture {
     address internal constant ANYONE = address(0xA11);
     uint256 internal constant GRIEFER_KEY = 0x6121EF;
 
-    function setUp() public {
-        setUpVouchers();
-        depositFor(clientA, 1e18);
-        depositFor(clientB, 1e18);
-    }
-
     // ------------------------------------------------------------------ helpers
-
-    function signed(address who, uint64 nonce) internal view returns (IVoucherEscrow.Voucher memory v, bytes memory sig) {
-        v = voucherFor(who, nonce);
-        sig = sign(keyOf(who), vouchers.voucherDigest(v));
-    }
-
-    function publishAs(address who, uint64 nonce) internal returns (bytes32 h) {
-        (IVoucherEscrow.Voucher memory v, bytes memory sig) = signed(who, nonce);
-        vm.prank(who);
-        h = publication.publish(v, sig, promptBytes());
-    }
 
     /// Publish, reporting a revert instead of propagating it.
     function tryPublish(IVoucherEscrow.Voucher memory v, bytes memory sig) internal returns (bool ok, bytes32 h) {
@@ -53,10 +34,6 @@ contract PublicationAttacksTest is VoucherFixture {
         } catch {
             return (false, bytes32(0));
         }
-    }
-
-    function answerWith(bytes32 h, Built memory b, uint32 index) internal {
-        publication.answer(h, b.header, b.debits, 0, b.leaves[index], index, proof(b.hashes, index));
     }
 
     function claimableAfter(bytes32 h) internal view returns (uint256) {
