@@ -1,17 +1,15 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { formatEther, type Address, type Hex } from "viem";
-import { auditManagerAbi, jobEscrowAbi, nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
+import { auditManagerAbi, jobEscrowAbi, nodeRegistryAbi, voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { readDetectionProbability } from "../protocol/chain/actions/audits.js";
 import { readProverCapacity } from "../protocol/chain/actions/readProverCapacity.js";
 import { readProverEarnings, type ProverEarnings } from "../protocol/chain/actions/readProverEarnings.js";
-import { connectStepproof } from "../protocol/chain/client.js";
+import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import type { ProverConfig } from "./config.js";
 import { ProverDb } from "./state/db.js";
 import { VoucherJobs } from "./state/voucher-jobs.js";
-import { voucherEscrowAbi } from "../protocol/chain/generated/abi.js";
-import type { StepproofClients } from "../protocol/chain/client.js";
 
 const iso = (t: bigint) => (t ? new Date(Number(t) * 1000).toISOString() : null);
 
