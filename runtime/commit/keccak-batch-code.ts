@@ -10,7 +10,11 @@
  *   `rows` rows at `src`, chunk by chunk, into out (32 bytes each, (row, chunk) order). `pre`
  *   holds the 160-byte preimage with domain and tensorId set, zero row/chunk words and its
  *   padding (272 bytes); `scratch` has room for a padded chunk.
- * Both call function 0 (`absorb`) per hash, which loads and stores the state; the state is
+ * - `pairs(src, n, out, scratch)`: the next level of a PROTOCOL §3.3 tree: for each pair of
+ *   the n 32-byte nodes at `src`, keccak256 of the two sorted (byte-wise, smaller first) into
+ *   out + 32·i, and an odd last node copied up. `scratch` holds one 136-byte block padded for
+ *   a 64-byte message (0x01 at 64, 0x80 at 135); the loop writes only its first 64 bytes.
+ * All call function 0 (`absorb`) per hash, which loads and stores the state; the state is
  * zeroed before each hash.
  */
 const get = (i: number) => [0x20, ...uleb(i)];
@@ -111,6 +115,42 @@ export function leavesBody(): number[] {
     ...br(0), ...END, ...END,
     ...bump(SRC, get(ROW_BYTES)), ...bump(ROW, i32(1)), ...bump(ROWS, i32(-1)),
     ...br(0), ...END, ...END,
+    ...END,
+  ];
+}
+
+/** Body of pairs(src 0, n 1, out 2, scratch 3); locals a 4, k 5, x 6, y 7. */
+export function pairsBody(): number[] {
+  const [SRC, N, OUT, S, A, K, X, Y] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const copy32 = (dst: number[], src: number[]) => [...dst, ...src, ...i32(32), ...COPY];
+  return [
+    0x01, 0x04, 0x7f, // 4 × i32 locals
+    ...BLOCK, ...LOOP, // pairs
+    ...get(N), ...i32(2), LT_U, ...brIf(1),
+    ...get(SRC), ...set(A),
+    // compare a = src[0,32) with b = src[32,64) byte by byte; x, y: the first differing bytes (0, 0 if equal)
+    ...i32(0), ...set(K), ...i32(0), ...set(X), ...i32(0), ...set(Y),
+    ...BLOCK, ...LOOP,
+    ...get(K), ...i32(32), GE_U, ...brIf(1),
+    ...get(A), ...get(K), ADD, ...load8(0), ...set(X),
+    ...get(A), ...get(K), ADD, ...load8(32), ...set(Y),
+    ...get(X), ...get(Y), 0x47, ...brIf(1), // x ≠ y: decided
+    ...bump(K, i32(1)),
+    ...br(0), ...END, ...END,
+    // smaller first: if x > y the second word goes first
+    ...get(X), ...get(Y), 0x4b, // i32.gt_u
+    0x04, 0x40, // if
+    ...copy32(get(S), [...get(A), ...i32(32), ADD]), ...copy32([...get(S), ...i32(32), ADD], get(A)),
+    0x05, // else
+    ...get(S), ...get(A), ...i32(64), ...COPY,
+    ...END,
+    ...ZERO_STATE, ...get(S), ...i32(1), ...CALL_ABSORB,
+    ...copy32(get(OUT), i32(0)),
+    ...bump(OUT, i32(32)), ...bump(SRC, i32(64)), ...bump(N, i32(-2)),
+    ...br(0), ...END, ...END,
+    // an odd last node moves up unchanged
+    ...get(N), ...i32(1), 0x46, // i32.eq
+    0x04, 0x40, ...copy32(get(OUT), get(SRC)), ...END,
     ...END,
   ];
 }

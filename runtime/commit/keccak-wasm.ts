@@ -7,7 +7,7 @@
  *
  * Memory: state lanes at [0, 200), round constants at [200, 392), input from 512.
  */
-import { leavesBody, NOISE_GROUP_OFFSET, noiseBody, uleb } from "./keccak-batch-code.js";
+import { leavesBody, NOISE_GROUP_OFFSET, noiseBody, pairsBody, uleb } from "./keccak-batch-code.js";
 
 const RC = [
   0x0000000000000001n, 0x0000000000008082n, 0x800000000000808an, 0x8000000080008000n, 0x000000000000808bn, 0x0000000080000001n,
@@ -75,22 +75,24 @@ export function keccakWasmBytes(): Uint8Array {
   const body = [0x02, 0x01, 0x7f, 0x3c, 0x7e, ...code]; // locals: 1 × i32, 60 × i64
   const noise = noiseBody();
   const leaves = leavesBody();
+  const pairs = pairsBody();
   const rc = new Uint8Array(RC.length * 8);
   RC.forEach((v, i) => new DataView(rc.buffer).setBigUint64(8 * i, v, true));
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     // types: 0 (i32, i32) -> (), 1 (4 × i32) -> (), 2 (8 × i32) -> ()
     ...section(1, [0x03, 0x60, 0x02, 0x7f, 0x7f, 0x00, 0x60, 0x04, ...Array(4).fill(0x7f), 0x00, 0x60, 0x08, ...Array(8).fill(0x7f), 0x00]),
-    ...section(3, [0x03, 0x00, 0x01, 0x02]), // absorb, noise, leaves
+    ...section(3, [0x04, 0x00, 0x01, 0x02, 0x01]), // absorb, noise, leaves, pairs
     ...section(5, [0x01, 0x00, 0x01]), // memory: min 1 page
     ...section(7, [
-      0x04,
+      0x05,
       0x06, ...Buffer.from("memory"), 0x02, 0x00,
       0x06, ...Buffer.from("absorb"), 0x00, 0x00,
       0x05, ...Buffer.from("noise"), 0x00, 0x01,
       0x06, ...Buffer.from("leaves"), 0x00, 0x02,
+      0x05, ...Buffer.from("pairs"), 0x00, 0x03,
     ]),
-    ...section(10, [0x03, ...[body, noise, leaves].flatMap((b) => [...uleb(b.length), ...b])]),
+    ...section(10, [0x04, ...[body, noise, leaves, pairs].flatMap((b) => [...uleb(b.length), ...b])]),
     ...section(11, [0x01, 0x00, 0x41, ...uleb(200), 0x0b, ...uleb(rc.length), ...rc]),
   ];
   return Uint8Array.from(bytes);
@@ -102,6 +104,7 @@ const Wasm = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint
 
 type NoiseFn = (msg: number, out: number, first: number, count: number) => void;
 type LeavesFn = (src: number, rowBytes: number, chunkBytes: number, rows: number, firstRow: number, pre: number, scratch: number, out: number) => void;
+type PairsFn = (src: number, n: number, out: number, scratch: number) => void;
 
 /**
  * One module instance (not re-entrant; one per thread). `hashInPlace` hashes `len` bytes
@@ -113,6 +116,7 @@ export class KeccakWasm {
   readonly #absorb: (ptr: number, blocks: number) => void;
   readonly #noise: NoiseFn;
   readonly #leaves: LeavesFn;
+  readonly #pairs: PairsFn;
   mem: Uint8Array;
 
   constructor() {
@@ -121,6 +125,7 @@ export class KeccakWasm {
     this.#absorb = instance.exports.absorb as (ptr: number, blocks: number) => void;
     this.#noise = instance.exports.noise as NoiseFn;
     this.#leaves = instance.exports.leaves as LeavesFn;
+    this.#pairs = instance.exports.pairs as PairsFn;
     this.mem = new Uint8Array(this.#memory.buffer);
   }
 
@@ -164,6 +169,26 @@ export class KeccakWasm {
     mem.set(data, src);
     this.#leaves(src, rowBytes, chunkBytes, rows, firstRow, pre, scratch, out);
     return this.mem.subarray(out, out + 32 * count);
+  }
+
+  /**
+   * The level above `level` (n packed 32-byte nodes) in a PROTOCOL §3.3 tree: sorted-pair
+   * hashes, an odd last node promoted; ⌈n/2⌉ nodes, in a new array (the whole level is hashed in
+   * one call into wasm).
+   */
+  pairs(level: Uint8Array): Uint8Array {
+    const n = level.byteLength / 32;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`a tree level is a positive number of 32-byte nodes, got ${level.byteLength} bytes`);
+    const scratch = INPUT;
+    const src = INPUT + RATE + 8;
+    const out = src + level.byteLength;
+    const mem = this.ensure(out + 16 * (n + 1));
+    mem.fill(0, scratch, scratch + RATE);
+    mem[scratch + 64] = 0x01;
+    mem[scratch + RATE - 1] = 0x80;
+    mem.set(level, src);
+    this.#pairs(src, n, out, scratch);
+    return this.mem.slice(out, out + 32 * Math.ceil(n / 2));
   }
 
   /** Make memory at least `bytes` long; returns the (possibly new) view. */

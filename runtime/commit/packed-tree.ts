@@ -1,6 +1,6 @@
 import type { Hex } from "viem";
 import { toHex } from "./fast-leaf.js";
-import { hashPair } from "./fast-tree.js";
+import { nextLevel } from "./fast-tree.js";
 
 /**
  * The PROTOCOL §3.3 tree (sorted pairs, odd node promoted) over leaves packed as 32-byte words,
@@ -14,14 +14,9 @@ export class PackedMerkleTree {
   constructor(leaves: Uint8Array) {
     if (leaves.byteLength === 0 || leaves.byteLength % 32 !== 0) throw new RangeError(`packed leaves must be a positive multiple of 32 bytes, got ${leaves.byteLength}`);
     this.#levels = [leaves];
-    let level = leaves;
-    for (let n = level.byteLength / 32; n > 1; n = level.byteLength / 32) {
-      const m = Math.ceil(n / 2);
-      const next = new Uint8Array(m * 32);
-      for (let i = 0; i + 1 < n; i += 2) next.set(hashPair(level.subarray(32 * i, 32 * i + 32), level.subarray(32 * i + 32, 32 * i + 64)), 16 * i);
-      if (n % 2 === 1) next.set(level.subarray(32 * (n - 1), 32 * n), 32 * (m - 1));
-      this.#levels.push(next);
-      level = next;
+    for (let level = leaves; level.byteLength > 32; ) {
+      level = nextLevel(level);
+      this.#levels.push(level);
     }
   }
 

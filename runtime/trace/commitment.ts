@@ -3,7 +3,7 @@ import { CommitmentTree, TOKEN_TENSOR } from "../../protocol/commitments/index.j
 import { chunkRange, dtypeSize } from "../../protocol/encoding/index.js";
 import type { HiddenData } from "../forward.js";
 import { toHex } from "../commit/fast-leaf.js";
-import { merkleRootPacked } from "../commit/fast-tree.js";
+import { innerLevels } from "./tree-file.js";
 import { tokenBytes, type TraceLayout } from "./layout.js";
 import { buildMultiProof, buildMultiProofs, type MultiProof } from "./multiproof.js";
 
@@ -37,6 +37,8 @@ export class TraceCommitment implements HiddenRowSource {
   readonly root: Hex;
   /** All leaves in §3.4 order, 32 bytes each. */
   readonly packedLeaves: Uint8Array;
+  /** The tree's inner levels, as the trace store's tree file holds them (hashed once, here). */
+  readonly innerLevels: Uint8Array;
 
   /** `leaves`: Hex[] or the same leaves packed as consecutive 32-byte words. */
   constructor(
@@ -48,9 +50,10 @@ export class TraceCommitment implements HiddenRowSource {
     this.packedLeaves = leaves instanceof Uint8Array ? leaves : Buffer.concat(leaves.map((l) => Buffer.from(l.slice(2), "hex")));
     const count = this.packedLeaves.byteLength / 32;
     if (count !== layout.leafCount(tokens.length)) throw new RangeError(`trace has ${count} leaves, layout needs ${layout.leafCount(tokens.length)}`);
-    // Root now (wasm keccak over packed bytes); hex leaves and the merkletreejs tree only when
-    // a proof is first asked for.
-    this.root = merkleRootPacked([this.packedLeaves]);
+    // Root now (wasm keccak over packed bytes; the levels are kept for the store's tree file);
+    // hex leaves and the merkletreejs tree only when a proof is first asked for.
+    this.innerLevels = innerLevels(this.packedLeaves);
+    this.root = toHex(count === 1 ? this.packedLeaves : this.innerLevels.subarray(this.innerLevels.byteLength - 32));
   }
 
   get leaves(): readonly Hex[] {

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from "node:fs";
-import { hashPair } from "../commit/fast-tree.js";
+import { nextLevel } from "../commit/fast-tree.js";
 
 /**
  * The inner levels of a PROTOCOL §3.3 tree (sorted pairs, an odd last node promoted), stored
@@ -25,12 +25,9 @@ export function innerLevels(packedLeaves: Uint8Array): Uint8Array {
   let below = packedLeaves;
   let offset = 0;
   for (let k = 1; k < sizes.length; k++) {
-    const n = sizes[k - 1]!;
-    const level = out.subarray(offset, offset + 32 * sizes[k]!);
-    for (let i = 0; i + 1 < n; i += 2) level.set(hashPair(below.subarray(32 * i, 32 * i + 32), below.subarray(32 * i + 32, 32 * i + 64)), 16 * i);
-    if (n % 2 === 1) level.set(below.subarray(32 * (n - 1), 32 * n), 32 * (sizes[k]! - 1));
-    below = level;
-    offset += level.byteLength;
+    below = nextLevel(below);
+    out.set(below, offset);
+    offset += below.byteLength;
   }
   return out;
 }

@@ -25,6 +25,18 @@ describe("wasm keccak256 and fast commitments", () => {
     }
   });
 
+  it("sorts each pair inside wasm as CommitmentTree does: words equal up to their last byte, equal words, a byte above 0x7f", () => {
+    const word = (last: number, first = 0x11) => toHex(new Uint8Array(32).fill(0xab).map((b, i) => (i === 0 ? first : i === 31 ? last : b)));
+    const cases = [
+      [word(2), word(1)], // differ only in the last byte, larger first
+      [word(1), word(2)],
+      [word(5), word(5)], // equal
+      [word(0, 0xff), word(0, 0x01)], // unsigned comparison of the first byte
+      [word(9), word(3), word(7)], // odd count: the last is promoted
+    ];
+    for (const leaves of cases) expect(merkleRoot(leaves), leaves.join(",")).toBe(new CommitmentTree(leaves).root);
+  });
+
   it("hashes the same leaves on worker threads as chunkLeaf does", async () => {
     const pool = new HashPool(1);
     const data = new Uint8Array(3 * 100).map((_, i) => i * 7);
