@@ -190,9 +190,11 @@ export class TraceStore {
     return reader;
   }
 
-  /** Write tree.bin for packed leaves whose root must be `root` (reserving its bytes). */
-  #writeTree(dir: string, leaves: Uint8Array, root: Hex): void {
-    const levels = innerLevels(leaves);
+  /**
+   * Write tree.bin for packed leaves whose root must be `root` (reserving its bytes); `levels`:
+   * their inner levels when the caller hashed them already (a finished trace has).
+   */
+  #writeTree(dir: string, leaves: Uint8Array, root: Hex, levels: Uint8Array = innerLevels(leaves)): void {
     const top = levels.byteLength ? levels.subarray(levels.byteLength - 32) : leaves;
     if (Buffer.from(top).toString("hex") !== root.slice(2).toLowerCase()) throw new TraceStoreError(`stored leaves in ${dir} do not match the recorded root ${root}`);
     this.#reserve(levels.byteLength);
@@ -201,8 +203,8 @@ export class TraceStore {
   }
 
   /** Used by the writer: seal the tree file of a completing job. */
-  writeTreeFor(jobId: string, leaves: Uint8Array, root: Hex): void {
-    this.#writeTree(this.#jobDir(jobId), leaves, root);
+  writeTreeFor(jobId: string, leaves: Uint8Array, root: Hex, levels?: Uint8Array): void {
+    this.#writeTree(this.#jobDir(jobId), leaves, root, levels);
   }
 
   #closeReader(jobId: string): void {
@@ -244,9 +246,16 @@ export class TraceStore {
   }
 }
 
-/** Appends rows of one job while it is generated (implements TraceSink). */
+/**
+ * Appends rows of one job while it is generated (implements TraceSink). A position's L+1 rows
+ * are contiguous in hidden.bin and arrive one boundary at a time, so they are gathered here and
+ * written once the position is whole: one write per position (a prefill's positions in one
+ * write) instead of one per row, a system call the serving loop paid per row on its thread.
+ */
 export class TraceJobWriter implements TraceSink {
   readonly #fd: number;
+  /** Positions with some of their rows: the position's L+1 rows, which are set, how many. */
+  readonly #partial = new Map<number, { rows: Uint8Array; set: Uint8Array; filled: number }>();
 
   constructor(
     readonly store: TraceStore,
@@ -262,10 +271,37 @@ export class TraceJobWriter implements TraceSink {
 
   appendRows(layer: number, firstPosition: number, data: HiddenData, rows: number): void {
     const { rowBytes, layers } = this.layout;
-    this.reserve(rows * rowBytes);
+    const positionBytes = (layers + 1) * rowBytes;
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    let whole = 0;
     for (let r = 0; r < rows; r++) {
-      writeSync(this.#fd, bytes, r * rowBytes, rowBytes, ((firstPosition + r) * (layers + 1) + layer) * rowBytes);
+      const t = firstPosition + r;
+      let p = this.#partial.get(t);
+      if (!p) this.#partial.set(t, (p = { rows: new Uint8Array(positionBytes), set: new Uint8Array(layers + 1), filled: 0 }));
+      p.rows.set(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), layer * rowBytes);
+      if (p.set[layer] === 1) continue; // rewritten: the last rows win, as with positioned writes
+      p.set[layer] = 1;
+      if (++p.filled === layers + 1) whole++;
+    }
+    if (whole === 0) return;
+    if (whole === rows && rows > 1) {
+      // A prefill's last boundary: every position of the run is whole, one write for all.
+      this.reserve(rows * positionBytes);
+      const run = new Uint8Array(rows * positionBytes);
+      for (let r = 0; r < rows; r++) {
+        run.set(this.#partial.get(firstPosition + r)!.rows, r * positionBytes);
+        this.#partial.delete(firstPosition + r);
+      }
+      writeSync(this.#fd, run, 0, run.byteLength, firstPosition * positionBytes);
+      return;
+    }
+    for (let r = 0; r < rows; r++) {
+      const t = firstPosition + r;
+      const p = this.#partial.get(t)!;
+      if (p.filled < layers + 1) continue;
+      this.reserve(positionBytes);
+      writeSync(this.#fd, p.rows, 0, positionBytes, t * positionBytes);
+      this.#partial.delete(t);
     }
   }
 
@@ -282,10 +318,11 @@ export class TraceJobWriter implements TraceSink {
   /** Seal the job: leaves, tokens and root; after this `store.read(jobId)` serves proofs. */
   complete(trace: TraceCommitment): void {
     closeSync(this.#fd);
+    if (this.#partial.size > 0) throw new TraceStoreError(`job ${this.jobId}: ${this.#partial.size} positions have only some of their rows (first: ${Math.min(...this.#partial.keys())})`);
     const leaves = trace.packedLeaves;
     this.reserve(leaves.byteLength);
     writeFileSync(join(this.dir, LEAVES), leaves);
-    this.store.writeTreeFor(this.jobId, leaves, trace.root);
+    this.store.writeTreeFor(this.jobId, leaves, trace.root, trace.innerLevels);
     const meta = this.store.meta(this.jobId);
     this.writeMeta({ ...meta, status: "complete", tokens: [...trace.tokens], root: trace.root });
   }

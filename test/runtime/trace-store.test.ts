@@ -44,6 +44,26 @@ describe("disk trace store (PROTOCOL §4.5)", () => {
     expect(verifyProof(t.tokenProof(2).leaf, t.tokenProof(2).proof, t.root)).toBe(true);
   });
 
+  it("writes a position once all its boundaries came, and refuses to seal a trace with a partial position", async () => {
+    const dir = tempDir();
+    const store = TraceStore.open({ dir, maxBytes: 10_000_000 });
+    const good = await tracedJob(store, "whole", 3);
+    const layout = good.trace!.layout;
+    const writer = store.begin("partial", { layers: layout.layers, hidden: layout.hidden, chunkSize: layout.chunkSize, dtype: layout.dtype });
+    const rowBytes = layout.hidden * 2;
+    // Every boundary of position 0 but the last: nothing reaches the file yet.
+    for (let l = 0; l < layout.layers; l++) writer.appendRows(l, 0, good.trace!.hiddenRow(0, l), 1);
+    expect(readFileSync(join(dir, "partial", "hidden.bin")).byteLength).toBe(0);
+    writer.appendRows(layout.layers, 0, good.trace!.hiddenRow(0, layout.layers), 1);
+    const written = readFileSync(join(dir, "partial", "hidden.bin"));
+    expect(written.byteLength).toBe((layout.layers + 1) * rowBytes);
+    const row = good.trace!.hiddenRow(0, 2);
+    expect(Buffer.from(written.subarray(2 * rowBytes, 3 * rowBytes)).equals(Buffer.from(row.buffer, row.byteOffset, row.byteLength))).toBe(true);
+    // Position 1 lacks its last boundary: sealing must not store a trace with a hole.
+    for (let l = 0; l < layout.layers; l++) writer.appendRows(l, 1, good.trace!.hiddenRow(1, l), 1);
+    expect(() => writer.complete(good.trace!)).toThrow(/positions have only some of their rows \(first: 1\)/);
+  });
+
   it("refuses to serve an unfinished job and lets retention remove it", async () => {
     const dir = tempDir();
     const store = TraceStore.open({ dir, maxBytes: 10_000_000, retentionMs: 1000 });
