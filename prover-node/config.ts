@@ -119,6 +119,8 @@ export const proverConfigSchema = z
         maxBatch: z.number().int().positive().default(8),
         /** Intra-op threads of the one serving session; default every core this process may use. */
         threads: z.number().int().positive().optional(),
+        /** Whether idle pool threads busy-wait between operators; default the serving session's (runtime/serve/serve-session.ts). */
+        spinning: z.boolean().optional(),
         /** Bytes the KV cache may take; default 1 GiB. */
         kvCacheBytes: z.number().int().positive().default(2 ** 30),
       })

@@ -81,7 +81,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   const clients = await connectStepproof({ rpcUrl: config.chain.rpcUrl, deploymentFile: config.chain.deploymentFile, account, ...(config.chain.expectedChainId ? { expectedChainId: config.chain.expectedChainId } : {}), onRpcRequest: () => void rpc.requests++ });
   const manifest = await readManifest(config.model.dir);
   // Load the serving session now, so the first paid request does not spend its commit margin on it.
-  const serving = await ServeSession.load(config.model.dir, { executionProvider: config.model.executionProvider, ...(config.serving.threads ? { threads: config.serving.threads } : {}) });
+  const serving = await ServeSession.load(config.model.dir, { executionProvider: config.model.executionProvider, ...(config.serving.threads ? { threads: config.serving.threads } : {}), ...(config.serving.spinning === undefined ? {} : { spinning: config.serving.spinning }) });
   const batcher = new ContinuousBatcher(serving, { maxBatch: config.serving.maxBatch, maxQueued: config.maxQueuedJobs, kvCacheBytes: config.serving.kvCacheBytes });
   // The demo cheater generates on the split graphs (its corruption feeds the next block, §5.6).
   if (config.corrupt) await getModelSessions(config.model.dir, { executionProvider: config.model.executionProvider });

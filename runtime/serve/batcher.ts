@@ -12,12 +12,13 @@ import { Sequence, type ServeRequest, type ServeResult } from "./sequence.js";
  * sequences, each at its own position with its own KV slot, sampler and trace.
  *
  * One loop drives everything. A step: build the inputs (each sequence's last token, position
- * and key mask), start the forward pass, and while onnxruntime computes on its threads, hash
- * the rows the previous pass produced and close the traces of sequences that ended — so
- * trace hashing and commitment overlap compute instead of following it. Then append the new
- * keys and values to the slots, queue the new rows for hashing, and sample each sequence's next
- * token. A new request is prefilled alone (one pass over its prompt) between steps, as soon as
- * a slot and the KV budget allow; until then it waits in a bounded queue.
+ * and key mask), hash the rows the previous pass produced and close the traces of sequences
+ * that ended, run the forward pass, then append the new keys and values to the slots, queue the
+ * new rows for hashing, and sample each sequence's next token. onnxruntime-node runs a pass
+ * synchronously on the calling thread (its promise only defers the call), so this thread's
+ * work adds to every step rather than overlapping it: trace hashing is kept cheap instead
+ * (PROTOCOL §4.8). A new request is prefilled alone (one pass over its prompt) between steps, as
+ * soon as a slot and the KV budget allow; until then it waits in a bounded queue.
  */
 export type BatcherOptions = {
   /** Most sequences in one decode step (slots). Default 16. */
@@ -115,7 +116,7 @@ export class ContinuousBatcher {
     await this.#background();
   }
 
-  /** Start a forward pass, do the trace work that waits while it runs, then return its outputs. */
+  /** Do the trace work that waits, then run a forward pass (onnxruntime defers it to the next turn). */
   async #forward(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     const pass = this.session.run(feeds);
     pass.catch(() => {}); // awaited below; without a handler it would count as unhandled meanwhile

@@ -168,7 +168,8 @@ export class KvSlots {
 
   #reallocate(slots: number, cap: number): void {
     const size = slots * this.kvHeads * this.hd * cap;
-    const make = (): Buffer => (this.compute === "f16" ? new Uint16Array(size) : new Float32Array(size));
+    // Shared memory: the serving worker reads these as the past_* inputs without a copy.
+    const make = (): Buffer => (this.compute === "f16" ? new Uint16Array(new SharedArrayBuffer(2 * size)) : new Float32Array(new SharedArrayBuffer(4 * size)));
     const oldCap = this.#cap;
     const keys = Array.from({ length: this.layers }, make);
     const values = Array.from({ length: this.layers }, make);

@@ -24,7 +24,7 @@ export type ServeResult = GenerateReturnType;
 
 /**
  * A sequence in the batch: its tokens, sampler and trace, and the rows captured at the last step
- * that still wait to be hashed (hashing overlaps the next forward pass, runtime/serve/batcher.ts).
+ * that still wait to be hashed (before the next forward pass, runtime/serve/batcher.ts).
  */
 export class Sequence {
   readonly tokens: number[];

@@ -4,6 +4,7 @@ import { readManifest } from "../model/manifest.js";
 import { OnnxType } from "../onnx/builder.js";
 import { buildServeGraph } from "../onnx/serve-graph.js";
 import { availableExecutionProviders, ExecutionProviderUnavailableError, SessionLoadError, type ExecutionProvider, type GraphOptimizationLevel } from "../session.js";
+import { ServeWorker } from "./serve-worker.js";
 import { defaultThreads } from "./threads.js";
 
 /** How the serving graph runs (PROTOCOL §4.2 "Serving"). */
@@ -14,10 +15,11 @@ export type ServeSessionConfig = {
   threads?: number;
   /**
    * Whether idle pool threads busy-wait for the next operator (onnxruntime's default). Default
-   * false: the pool's threads block between operators, so they give their cores back to the
-   * main thread (trace hashing, HTTP, the chain client) and to other processes; spinning
-   * threads on cores shared with other work made 2 threads slower than 1 (measured 45 vs 78
-   * tok/s on stories15M, 2 shared cores).
+   * true: a prover's serving session is its machine's main work, and with blocking threads
+   * every operator of a pass paid a thread wake-up (stories15M on 2 cores, one run: 131 vs 153
+   * tok/s single stream, 555 vs 677 at 8 concurrent jobs). Turn it off where the cores are
+   * shared with other busy work: spinning threads then take time slices the others need
+   * (measured 45 vs 78 tok/s on 2 cores loaded by other processes).
    */
   spinning?: boolean;
   /** Default "all". */
@@ -30,57 +32,69 @@ export function resolveServeSessionConfig(c: ServeSessionConfig = {}): Required<
   return {
     executionProvider: c.executionProvider ?? "cpu",
     threads: c.threads ?? defaultThreads(),
-    spinning: c.spinning ?? false,
+    spinning: c.spinning ?? true,
     graphOptimizationLevel: c.graphOptimizationLevel ?? "all",
     compute: c.compute ?? "f32",
   };
 }
 
+/** The serving graph of a package (its initializers stay in the package's weights.bin). */
+export function serveGraphBytes(manifest: ModelManifest, compute: GraphVariant): Uint8Array {
+  const byId = new Map(manifest.weights.tensors.map((t) => [t.tensorId, t]));
+  const weightRef = (id: number) => {
+    const t = byId.get(id);
+    if (!t) throw new SessionLoadError(`the package has no tensor ${id}`);
+    return { location: manifest.weights.file, offset: t.offset, length: t.rows * t.rowLength * (t.dtype === 2 ? 4 : 2) };
+  };
+  return buildServeGraph({ arch: manifest.architecture, compute, io: manifest.encoding.traceDtype === 1 ? OnnxType.FLOAT16 : OnnxType.FLOAT, weightRef });
+}
+
+/** onnxruntime's options for the serving graph of the package in `dir` under setup `c`. */
+export function serveSessionOptions(dir: string, c: Required<ServeSessionConfig>): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [c.executionProvider],
+    intraOpNumThreads: c.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: c.graphOptimizationLevel,
+    executionMode: "sequential",
+    // Built in memory, so onnxruntime needs to be told where weights.bin lives.
+    extra: { session: { model_external_initializers_file_folder_path: dir, intra_op: { allow_spinning: c.spinning ? "1" : "0" } } },
+  };
+}
+
 /**
  * One onnxruntime session over the whole model (the serving graph, built here from the
- * manifest; its initializers are read from the package's weights.bin).
+ * manifest; its initializers are read from the package's weights.bin), run on a worker thread
+ * so a forward pass overlaps the main thread's work (runtime/serve/serve-worker.ts).
  */
 export class ServeSession {
   private constructor(
     readonly dir: string,
     readonly manifest: ModelManifest,
     readonly config: Required<ServeSessionConfig>,
-    readonly session: ort.InferenceSession,
+    readonly worker: ServeWorker,
   ) {}
 
   static async load(dir: string, config: ServeSessionConfig = {}): Promise<ServeSession> {
     const c = resolveServeSessionConfig(config);
     if (c.executionProvider !== "cpu" && !availableExecutionProviders().includes(c.executionProvider)) throw new ExecutionProviderUnavailableError(c.executionProvider, availableExecutionProviders());
     const manifest = await readManifest(dir);
-    const byId = new Map(manifest.weights.tensors.map((t) => [t.tensorId, t]));
-    const weightRef = (id: number) => {
-      const t = byId.get(id);
-      if (!t) throw new SessionLoadError(`the package has no tensor ${id}`);
-      return { location: manifest.weights.file, offset: t.offset, length: t.rows * t.rowLength * (t.dtype === 2 ? 4 : 2) };
-    };
-    const bytes = buildServeGraph({ arch: manifest.architecture, compute: c.compute, io: manifest.encoding.traceDtype === 1 ? OnnxType.FLOAT16 : OnnxType.FLOAT, weightRef });
+    const bytes = serveGraphBytes(manifest, c.compute);
     try {
-      const session = await ort.InferenceSession.create(bytes, {
-        executionProviders: [c.executionProvider],
-        intraOpNumThreads: c.threads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: c.graphOptimizationLevel,
-        executionMode: "sequential",
-        // Built in memory, so onnxruntime needs to be told where weights.bin lives.
-        extra: { session: { model_external_initializers_file_folder_path: dir, intra_op: { allow_spinning: c.spinning ? "1" : "0" } } },
-      });
-      return new ServeSession(dir, manifest, c, session);
+      const worker = await ServeWorker.start(bytes, serveSessionOptions(dir, c));
+      return new ServeSession(dir, manifest, c, worker);
     } catch (cause) {
       if (c.executionProvider !== "cpu") throw new ExecutionProviderUnavailableError(c.executionProvider, availableExecutionProviders(), cause);
       throw new SessionLoadError(`cannot load the serving graph of ${dir}`, { cause });
     }
   }
 
+  /** One forward pass; inputs on a SharedArrayBuffer (the KV slots) are not copied. */
   run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
-    return this.session.run(feeds);
+    return this.worker.run(feeds);
   }
 
   release(): Promise<void> {
-    return this.session.release();
+    return this.worker.release();
   }
 }

@@ -24,7 +24,7 @@ export class TraceBuilder implements HiddenRowSource {
   readonly #leaves: Uint8Array[] = [];
   /** filled[t]: how many of position t's leaves are set (completeness check). */
   readonly #filled: number[] = [];
-  /** Outstanding worker hashing (PROTOCOL §4.3: hashing overlaps the next token). */
+  /** Outstanding worker hashing (the "worker" mode: a hash-pool thread hashes while this one generates). */
   readonly #pending: Promise<void>[] = [];
   readonly #pool: HashPool | undefined;
 
