@@ -89,7 +89,14 @@ export function gumbelF64(w: number): number {
 /** Greedy: index of the largest logit, ties to the lowest token id. */
 export function argmax(logits: ArrayLike<number>): number {
   let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  let top = logits[0]!;
+  for (let i = 1; i < logits.length; i++) {
+    const x = logits[i]!;
+    if (x > top) {
+      top = x;
+      best = i;
+    }
+  }
   return best;
 }
 
