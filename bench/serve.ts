@@ -42,7 +42,7 @@ import { parseProverConfig } from "../prover-node/config.js";
 import { startProverNode } from "../prover-node/node.js";
 import { readManifest } from "../runtime/model/manifest.js";
 import { ContinuousBatcher } from "../runtime/serve/batcher.js";
-import { ServeSession } from "../runtime/serve/serve-session.js";
+import { resolveServeSessionConfig, ServeSession } from "../runtime/serve/serve-session.js";
 import { defaultThreads } from "../runtime/serve/threads.js";
 import { releaseAllSessions } from "../runtime/session.js";
 import { devAccount, ROLES } from "../scripts/demo/accounts.js";
@@ -60,9 +60,16 @@ const opts = new Command()
   .option("--llamacpp <list>", "llama.cpp anchor GGUF weights, comma-separated (F32, F16, Q8_0)", "F32,F16,Q8_0")
   .option("--llamacpp-threads <list>", "llama.cpp anchor thread counts", "1,2")
   .option("--no-llamacpp", "skip the llama.cpp anchor")
+  .option("--paths <list>", "comma-separated: http, batcher (the batcher rows also give the thread scaling and the llama.cpp comparison)", "http,batcher")
+  .option("--spinning <on|off>", "the serving session's pool threads busy-wait between operators (default: the session's default)")
   .parse()
-  .opts<{ quick: boolean; models: string; concurrency: string; jobsPerClient: string; dataDir: string; llamacpp: string | false; llamacppThreads: string }>();
+  .opts<{ quick: boolean; models: string; concurrency: string; jobsPerClient: string; dataDir: string; llamacpp: string | false; llamacppThreads: string; paths: string; spinning?: string }>();
 
+if (opts.spinning !== undefined && opts.spinning !== "on" && opts.spinning !== "off") throw new Error(`--spinning must be on or off, got ${opts.spinning}`);
+/** The serving session's setup for every stepproof row (threads: every core, unless a row says otherwise). */
+const SERVE_SETUP = resolveServeSessionConfig(opts.spinning === undefined ? {} : { spinning: opts.spinning === "on" });
+
+const PATHS = new Set(opts.paths.split(","));
 const MODELS = (QUICK ? ["tiny"] : opts.models.split(",")) as DemoModel[];
 const CONCURRENCY = QUICK ? [1, 2] : opts.concurrency.split(",").map(Number);
 const JOBS_PER_CLIENT = QUICK ? 1 : Number(opts.jobsPerClient);
@@ -84,9 +91,12 @@ export type ServeRow = {
   p95Ms: number;
   /** batcher rows: tok/s off ÷ tok/s on − 1 measured in the same run; http rows: that of the batcher at the same concurrency. */
   tracingOverhead: number | null;
-  /** llama.cpp rows: the GGUF's weights, the context's threads, stepproof traced single-stream tok/s ÷ this row's, per job the tokens agreeing with stepproof's before the first difference. */
+  /** Intra-op threads (stepproof: the serving session's; llama.cpp: the context's). */
+  threads: number;
+  /** "threads": the single-stream thread-scaling pair, measured interleaved apart from the concurrency rows. */
+  series?: "threads";
+  /** llama.cpp rows: the GGUF's weights, stepproof traced single-stream tok/s ÷ this row's, per job the tokens agreeing with stepproof's before the first difference. */
   weights?: GgufWeights;
-  threads?: number;
   ratio?: number;
   matchedTokens?: number[];
 };
@@ -132,16 +142,16 @@ const row = (model: string, p: ServeRow["path"], concurrency: number, tracing: b
   p50Ms: Number(quantile(r.latencies, 0.5).toFixed(0)),
   p95Ms: Number(quantile(r.latencies, 0.95).toFixed(0)),
   tracingOverhead: tracingOverhead === null ? null : Number(tracingOverhead.toFixed(4)),
+  threads: SERVE_SETUP.threads,
 });
 
 /** The batcher alone, tracing off and on interleaved per concurrency; `outputs`: the concurrency-1 jobs' greedy tokens. */
 async function batcherRows(model: string, dir: string): Promise<{ rows: ServeRow[]; outputs: number[][] }> {
-  const session = await ServeSession.load(dir);
+  const session = await ServeSession.load(dir, SERVE_SETUP);
   const { vocab } = session.manifest.architecture;
   const batcher = new ContinuousBatcher(session, { maxBatch: Math.max(...CONCURRENCY), maxQueued: 64 });
   const rows: ServeRow[] = [];
-  const run = (clients: number, trace: boolean) =>
-    drive(clients, JOBS_PER_CLIENT, async (i) => (await batcher.submit({ promptTokens: promptTokens(i, vocab), maxNewTokens: OUTPUT_TOKENS, samplingParams: 0n, trace, stopAtEos: false })).outputTokens.length);
+  const run = (clients: number, trace: boolean) => drive(clients, JOBS_PER_CLIENT, (i) => serveJob(batcher, i, vocab, trace));
   await run(1, true); // warm-up
   for (const c of CONCURRENCY) {
     // off, on, off, on: each mode's better run (the other engineers' load only ever slows a run).
@@ -149,8 +159,7 @@ async function batcherRows(model: string, dir: string): Promise<{ rows: ServeRow
     const on = [await run(c, true)];
     off.push(await run(c, false));
     on.push(await run(c, true));
-    const best = (rs: typeof off) => rs.reduce((a, b) => (a.tokens / a.ms >= b.tokens / b.ms ? a : b));
-    const [o, n] = [best(off), best(on)];
+    const [o, n] = [fastest(off), fastest(on)];
     const overhead = o.tokens / o.ms / (n.tokens / n.ms) - 1;
     rows.push(row(model, "batcher", c, false, o, null), row(model, "batcher", c, true, n, overhead));
   }
@@ -158,6 +167,30 @@ async function batcherRows(model: string, dir: string): Promise<{ rows: ServeRow
   for (let i = 0; i < JOBS_PER_CLIENT; i++) outputs.push((await batcher.submit({ promptTokens: promptTokens(i, vocab), maxNewTokens: OUTPUT_TOKENS, samplingParams: 0n, trace: false, stopAtEos: false })).outputTokens);
   await session.release();
   return { rows, outputs };
+}
+
+/** One greedy job of the request mix through a batcher; resolves to its output token count. */
+async function serveJob(batcher: ContinuousBatcher, i: number, vocab: number, trace: boolean): Promise<number> {
+  return (await batcher.submit({ promptTokens: promptTokens(i, vocab), maxNewTokens: OUTPUT_TOKENS, samplingParams: 0n, trace, stopAtEos: false })).outputTokens.length;
+}
+
+/** The run with the most tokens per second. */
+const fastest = <R extends { tokens: number; ms: number }>(rs: R[]): R => rs.reduce((a, b) => (a.tokens / a.ms >= b.tokens / b.ms ? a : b));
+
+/**
+ * Single-stream thread scaling: one traced job at a time on a 1-thread session and on the
+ * every-core session (same spinning), interleaved round by round in one run (`series: "threads"`).
+ */
+async function threadRows(model: string, dir: string): Promise<ServeRow[]> {
+  const setups = [...new Set([1, SERVE_SETUP.threads])];
+  const sessions = await Promise.all(setups.map((threads) => ServeSession.load(dir, { ...SERVE_SETUP, threads })));
+  const { vocab } = sessions[0]!.manifest.architecture;
+  const batchers = sessions.map((s) => new ContinuousBatcher(s, { maxBatch: 1 }));
+  const runs: { tokens: number; ms: number; latencies: number[] }[][] = setups.map(() => []);
+  for (const b of batchers) await serveJob(b, 0, vocab, true); // warm-up
+  for (let round = 0; round < 3; round++) for (const [k, b] of batchers.entries()) runs[k]!.push(await drive(1, JOBS_PER_CLIENT, (i) => serveJob(b, i, vocab, true)));
+  await Promise.all(sessions.map((s) => s.release()));
+  return setups.map((threads, k) => ({ ...row(model, "batcher", 1, true, fastest(runs[k]!), null), threads, series: "threads" as const }));
 }
 
 /**
@@ -201,7 +234,7 @@ async function httpRows(model: DemoModel, dataDir: string): Promise<ServeRow[]> 
         loopIntervalMs: 3_600_000,
         commitMarginSeconds: 30,
         maxQueuedJobs: 2 * maxBatch,
-        serving: { maxBatch },
+        serving: { maxBatch, threads: SERVE_SETUP.threads, spinning: SERVE_SETUP.spinning },
         logLevel: "error",
       }),
       { account: devAccount(ROLES.honestProver), runLoop: false },
@@ -252,14 +285,18 @@ const rows: ServeRow[] = [];
 /** The anchor's binding and version, or why there is none. */
 let llamaCpp: LlamaCppHandle | { unavailable: string } | undefined;
 const anchorNotes: string[] = [];
-console.log(`bench:serve — ${defaultThreads()} threads (every core), ${OUTPUT_TOKENS} output tokens, prompts of ${PROMPT_LENGTHS.join("/")} tokens, ${JOBS_PER_CLIENT} jobs per client${QUICK ? " (quick)" : ""}`);
+console.log(`bench:serve — ${SERVE_SETUP.threads} threads (every core), spinning ${SERVE_SETUP.spinning ? "on" : "off"}, ${OUTPUT_TOKENS} output tokens, prompts of ${PROMPT_LENGTHS.join("/")} tokens, ${JOBS_PER_CLIENT} jobs per client${QUICK ? " (quick)" : ""}`);
 for (const model of MODELS) {
   // HTTP first: prepareModel fetches (stories15M) or generates (tiny) the package the batcher rows use.
-  const http = await httpRows(model, dataDir);
+  const http = PATHS.has("http") ? await httpRows(model, dataDir) : [];
   const dir = modelDirOf(dataDir, model);
+  if (!PATHS.has("batcher")) {
+    rows.push(...http);
+    continue;
+  }
   const { rows: batcher, outputs } = await batcherRows(model, dir);
   const overhead = new Map(batcher.filter((r) => r.tracing).map((r) => [r.concurrency, r.tracingOverhead]));
-  rows.push(...http.map((r) => ({ ...r, tracingOverhead: overhead.get(r.concurrency) ?? null })), ...batcher);
+  rows.push(...http.map((r) => ({ ...r, tracingOverhead: overhead.get(r.concurrency) ?? null })), ...batcher, ...(await threadRows(model, dir)));
   await releaseAllSessions();
   // The anchor never fails the bench: whatever goes wrong is one line and the run goes on.
   const manifest = await readManifest(dir);
@@ -282,15 +319,18 @@ for (const note of anchorNotes) console.log(note);
 
 const file = resultPath("serve.json");
 const llamaCppInfo = llamaCpp === undefined ? null : "unavailable" in llamaCpp ? { unavailable: llamaCpp.unavailable } : { version: llamaCpp.version };
-writeFileSync(file, JSON.stringify({ machine: { threads: defaultThreads() }, outputTokens: OUTPUT_TOKENS, promptLengths: PROMPT_LENGTHS, jobsPerClient: JOBS_PER_CLIENT, llamaCpp: llamaCppInfo, rows }, null, 2) + "\n");
-console.log("\n| model | path | concurrency | tracing | jobs | tok/s | p50 ms | p95 ms | tracing overhead |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+writeFileSync(file, JSON.stringify({ machine: { threads: defaultThreads() }, serving: { threads: SERVE_SETUP.threads, spinning: SERVE_SETUP.spinning }, outputTokens: OUTPUT_TOKENS, promptLengths: PROMPT_LENGTHS, jobsPerClient: JOBS_PER_CLIENT, llamaCpp: llamaCppInfo, rows }, null, 2) + "\n");
+console.log("\n| model | path | threads | concurrency | tracing | jobs | tok/s | p50 ms | p95 ms | tracing overhead |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows.filter((x) => x.runtime === "stepproof")) {
-  console.log(`| ${r.model} | ${r.path} | ${r.concurrency} | ${r.tracing ? "on" : "off"} | ${r.jobs} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.tracingOverhead === null ? "" : `${(100 * r.tracingOverhead).toFixed(2)}%`} |`);
+  console.log(`| ${r.model} | ${r.path}${r.series ? ` (${r.series})` : ""} | ${r.threads} | ${r.concurrency} | ${r.tracing ? "on" : "off"} | ${r.jobs} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.tracingOverhead === null ? "" : `${(100 * r.tracingOverhead).toFixed(2)}%`} |`);
 }
 for (const model of MODELS) {
   const one = rows.find((r) => r.model === model && r.path === "http" && r.concurrency === 1);
   const eight = rows.find((r) => r.model === model && r.path === "http" && r.concurrency === 8);
   if (one && eight) console.log(`${model}: 8 concurrent = ${(eight.tokensPerSecond / one.tokensPerSecond).toFixed(2)}× a single job's tok/s (HTTP)`);
+  const scaling = rows.filter((r) => r.model === model && r.series === "threads");
+  const [single, every] = [scaling.find((r) => r.threads === 1), scaling.find((r) => r.threads === SERVE_SETUP.threads)];
+  if (single && every && every !== single) console.log(`${model}: single stream traced, ${every.threads} threads = ${(every.tokensPerSecond / single.tokensPerSecond).toFixed(2)}× 1 thread (${every.tokensPerSecond} vs ${single.tokensPerSecond} tok/s)`);
 }
 const anchor = rows.filter((r) => r.runtime === "llama.cpp");
 if (anchor.length > 0 && llamaCpp && !("unavailable" in llamaCpp)) {
@@ -298,11 +338,11 @@ if (anchor.length > 0 && llamaCpp && !("unavailable" in llamaCpp)) {
   console.log("| model | weights | threads | tok/s | p50 ms | tokens equal to stepproof's | stepproof traced ÷ llama.cpp |\n| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of anchor) console.log(`| ${r.model} | ${r.weights} | ${r.threads} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.matchedTokens!.map((n) => `${n}/${OUTPUT_TOKENS}`).join(", ")} | ${r.ratio!.toFixed(2)}× |`);
   for (const model of new Set(anchor.map((r) => r.model))) {
-    const traced = rows.find((r) => r.model === model && r.path === "batcher" && r.concurrency === 1 && r.tracing)!;
+    const traced = rows.find((r) => r.model === model && r.path === "batcher" && r.concurrency === 1 && r.tracing && !r.series)!;
     const f32 = anchor.filter((r) => r.model === model && r.weights === "F32");
     if (f32.length === 0) continue;
     const best = f32.reduce((a, b) => (a.tokensPerSecond >= b.tokensPerSecond ? a : b));
-    console.log(`${model}: stepproof traced single-stream ${traced.tokensPerSecond} tok/s (${defaultThreads()} threads) = ${(traced.tokensPerSecond / best.tokensPerSecond).toFixed(2)}× llama.cpp F32 at its best (${best.tokensPerSecond} tok/s, ${best.threads} thread${best.threads === 1 ? "" : "s"})`);
+    console.log(`${model}: stepproof traced single-stream ${traced.tokensPerSecond} tok/s (${traced.threads} threads) = ${(traced.tokensPerSecond / best.tokensPerSecond).toFixed(2)}× llama.cpp F32 at its best (${best.tokensPerSecond} tok/s, ${best.threads} thread${best.threads === 1 ? "" : "s"})`);
   }
 }
 if (llamaCpp && !("unavailable" in llamaCpp)) await llamaCpp.llama.dispose();
