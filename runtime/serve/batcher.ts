@@ -12,12 +12,11 @@ import { Sequence, type ServeRequest, type ServeResult } from "./sequence.js";
  * sequences, each at its own position with its own KV slot, sampler and trace.
  *
  * One loop drives everything. A step: build the inputs (each sequence's last token, position
- * and key mask), hash the rows the previous pass produced and close the traces of sequences
- * that ended, run the forward pass, then append the new keys and values to the slots, queue the
- * new rows for hashing, and sample each sequence's next token. onnxruntime-node runs a pass
- * synchronously on the calling thread (its promise only defers the call), so this thread's
- * work adds to every step rather than overlapping it: trace hashing is kept cheap instead
- * (PROTOCOL §4.8). A new request is prefilled alone (one pass over its prompt) between steps, as
+ * and key mask), start the forward pass on the serving worker (runtime/serve/serve-worker.ts),
+ * and while it computes, hash the rows the previous pass produced and close the traces of
+ * sequences that ended. Then append the new keys and values to the slots, queue the new rows
+ * for hashing, and sample each sequence's next token. Nothing moves the KV slots while a pass
+ * reads them: joining, leaving and failing happen between passes. A new request is prefilled alone (one pass over its prompt) between steps, as
  * soon as a slot and the KV budget allow; until then it waits in a bounded queue.
  */
 export type BatcherOptions = {
@@ -95,10 +94,16 @@ export class ContinuousBatcher {
 
   /** Start the loop unless it runs; a request submitted while it winds down starts the next one. */
   #start(): void {
-    this.#loop ??= this.#run().finally(() => {
-      this.#loop = undefined;
-      if (this.#waiting.length > 0) this.#start();
-    });
+    this.#loop ??= this.#run()
+      // A bug in the loop itself must not leave requests waiting forever (or crash the node).
+      .catch((err: unknown) => {
+        for (const seq of [...this.#active]) this.#fail(seq, err);
+        for (const seq of this.#waiting.splice(0)) seq.reject(err);
+      })
+      .finally(() => {
+        this.#loop = undefined;
+        if (this.#waiting.length > 0) this.#start();
+      });
   }
 
   /** Resolves when every submitted request has ended. */
@@ -113,24 +118,33 @@ export class ContinuousBatcher {
       }
       if (this.#active.length > 0) await this.#decode();
     }
-    await this.#background();
+    for (const [seq, err] of await this.#background()) this.#fail(seq, err);
   }
 
-  /** Do the trace work that waits, then run a forward pass (onnxruntime defers it to the next turn). */
+  /**
+   * Start a forward pass on the serving worker, do the trace work that waits while it computes,
+   * then return its outputs. A sequence whose trace failed meanwhile leaves the batch only once
+   * the pass is over: its slot is an input of that pass, and leaving moves the KV slots.
+   */
   async #forward(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     const pass = this.session.run(feeds);
     pass.catch(() => {}); // awaited below; without a handler it would count as unhandled meanwhile
-    await this.#background();
-    return pass;
+    const failed = await this.#background();
+    try {
+      return await pass;
+    } finally {
+      for (const [seq, err] of failed) this.#fail(seq, err);
+    }
   }
 
-  /** Hash pending rows of every sequence; close the traces of the ones that ended. */
-  async #background(): Promise<void> {
+  /** Hash pending rows of every sequence; close the traces of the ones that ended. Returns the sequences whose trace failed. */
+  async #background(): Promise<[Sequence, unknown][]> {
+    const failed: [Sequence, unknown][] = [];
     for (const seq of [...this.#active]) {
       try {
         await seq.flush();
       } catch (err) {
-        this.#fail(seq, err);
+        failed.push([seq, err]);
       }
     }
     for (const seq of this.#ending.splice(0)) {
@@ -140,6 +154,7 @@ export class ContinuousBatcher {
         seq.reject(err);
       }
     }
+    return failed;
   }
 
   async #prefill(seq: Sequence): Promise<void> {
@@ -205,6 +220,7 @@ export class ContinuousBatcher {
     const logits = out["logits"]!.data as Float32Array;
     for (let b = 0; b < B; b++) {
       const seq = seqs[b]!;
+      if (seq.slot < 0) continue; // failed during the pass
       try {
         if (await seq.accept(sampleToken(logits.subarray(b * vocab, (b + 1) * vocab), seq.sampling, seq.tokens.length))) this.#end(seq);
       } catch (err) {
@@ -224,6 +240,7 @@ export class ContinuousBatcher {
     }
     const h = Array.from({ length: layers + 1 }, (_, l) => out[`h_${l}`]!.data as HiddenData);
     seqs.forEach((seq, b) => {
+      if (seq.slot < 0) return; // failed during the pass: its row of the outputs is dropped
       const start = this.kv.lengths[seq.slot]!;
       this.kv.append(seq.slot, keys, values, b, S);
       if (seq.trace) for (let l = 0; l <= layers; l++) seq.pending.push({ layer: l, start, data: h[l]!.subarray(b * S * hidden, (b + 1) * S * hidden), rows: S });

@@ -115,6 +115,34 @@ describe("continuous batching (PROTOCOL §4.2 Serving)", () => {
     await session.release();
   });
 
+  it("a sequence whose trace fails mid-batch leaves between passes: the others keep their tokens, a lone one fails without stopping the batcher", async () => {
+    const dir = await modelDir();
+    const session = await ServeSession.load(dir, { threads: 1 });
+    const batcher = new ContinuousBatcher(session);
+    const full = new Error("trace sink full");
+    /** A sink that throws on its n-th row (the disk store running out of room, say). */
+    const failingAfter = (n: number) => ({
+      calls: 0,
+      appendRows() {
+        if (++this.calls === n) throw full;
+      },
+    });
+    const survivor = { ...REQUESTS[2]!, stopAtEos: false };
+    const alone = await batcher.submit(survivor);
+    // The failing sequence takes slot 0, so its leaving moves the survivor's KV slot; before
+    // leaving waited for the pass, that move ran while the pass read the slots, and the
+    // survivor's next keys went to slot −1 (written over slot 0's first value).
+    const failing = batcher.submit({ ...REQUESTS[0]!, stopAtEos: false, traceSink: failingAfter(3 * 5) });
+    const kept = batcher.submit(survivor);
+    await expect(failing).rejects.toBe(full);
+    expect((await kept).outputTokens).toEqual(alone.outputTokens);
+    // Alone in the batch, the failing sequence empties the KV slots when it leaves.
+    await expect(batcher.submit({ ...REQUESTS[0]!, stopAtEos: false, traceSink: failingAfter(3 * 5) })).rejects.toBe(full);
+    expect((await batcher.submit(survivor)).outputTokens).toEqual(alone.outputTokens);
+    await batcher.idle();
+    await session.release();
+  });
+
   it("refuses past its queue, and a request that can never fit the KV budget", async () => {
     const dir = await modelDir();
     const session = await ServeSession.load(dir, { threads: 1 });
