@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync, writevSync } from "node:fs";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { assertDtype, dtypeSize, type Dtype } from "../../protocol/encoding/index.js";
@@ -256,6 +256,8 @@ export class TraceJobWriter implements TraceSink {
   readonly #fd: number;
   /** Positions with some of their rows: the position's L+1 rows, which are set, how many. */
   readonly #partial = new Map<number, { rows: Uint8Array; set: Uint8Array; filled: number }>();
+  /** Positions whose rows are on disk. */
+  readonly #written = new Set<number>();
 
   constructor(
     readonly store: TraceStore,
@@ -276,6 +278,11 @@ export class TraceJobWriter implements TraceSink {
     let whole = 0;
     for (let r = 0; r < rows; r++) {
       const t = firstPosition + r;
+      if (this.#written.has(t)) {
+        // A row of a position already on disk, written again: it replaces the row in place.
+        writeSync(this.#fd, bytes, r * rowBytes, rowBytes, t * positionBytes + layer * rowBytes);
+        continue;
+      }
       let p = this.#partial.get(t);
       if (!p) this.#partial.set(t, (p = { rows: new Uint8Array(positionBytes), set: new Uint8Array(layers + 1), filled: 0 }));
       p.rows.set(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), layer * rowBytes);
@@ -285,14 +292,16 @@ export class TraceJobWriter implements TraceSink {
     }
     if (whole === 0) return;
     if (whole === rows && rows > 1) {
-      // A prefill's last boundary: every position of the run is whole, one write for all.
+      // A prefill's last boundary: every position of the run is whole, one write for all
+      // (gathered from the positions' own buffers, not copied into one).
       this.reserve(rows * positionBytes);
-      const run = new Uint8Array(rows * positionBytes);
+      const run: Uint8Array[] = [];
       for (let r = 0; r < rows; r++) {
-        run.set(this.#partial.get(firstPosition + r)!.rows, r * positionBytes);
+        run.push(this.#partial.get(firstPosition + r)!.rows);
         this.#partial.delete(firstPosition + r);
+        this.#written.add(firstPosition + r);
       }
-      writeSync(this.#fd, run, 0, run.byteLength, firstPosition * positionBytes);
+      writevSync(this.#fd, run, firstPosition * positionBytes);
       return;
     }
     for (let r = 0; r < rows; r++) {
@@ -302,6 +311,7 @@ export class TraceJobWriter implements TraceSink {
       this.reserve(positionBytes);
       writeSync(this.#fd, p.rows, 0, positionBytes, t * positionBytes);
       this.#partial.delete(t);
+      this.#written.add(t);
     }
   }
 

@@ -59,6 +59,12 @@ describe("disk trace store (PROTOCOL §4.5)", () => {
     expect(written.byteLength).toBe((layout.layers + 1) * rowBytes);
     const row = good.trace!.hiddenRow(0, 2);
     expect(Buffer.from(written.subarray(2 * rowBytes, 3 * rowBytes)).equals(Buffer.from(row.buffer, row.byteOffset, row.byteLength))).toBe(true);
+    // A row written again after its position reached the file replaces it there (last write wins).
+    const other = good.trace!.hiddenRow(1, 2);
+    writer.appendRows(2, 0, other, 1);
+    const rewritten = readFileSync(join(dir, "partial", "hidden.bin"));
+    expect(rewritten.byteLength).toBe((layout.layers + 1) * rowBytes);
+    expect(Buffer.from(rewritten.subarray(2 * rowBytes, 3 * rowBytes)).equals(Buffer.from(other.buffer, other.byteOffset, other.byteLength))).toBe(true);
     // Position 1 lacks its last boundary: sealing must not store a trace with a hole.
     for (let l = 0; l < layout.layers; l++) writer.appendRows(l, 1, good.trace!.hiddenRow(1, l), 1);
     expect(() => writer.complete(good.trace!)).toThrow(/positions have only some of their rows \(first: 1\)/);
