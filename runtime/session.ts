@@ -56,14 +56,13 @@ export function availableExecutionProviders(): string[] {
   return ort.listSupportedBackends().map((b) => b.name);
 }
 
+/** onnxruntime's options for one setup: one intra-op pool, operators run one after another. */
+export function onnxSessionOptions(executionProvider: ExecutionProvider, threads: number, graphOptimizationLevel: GraphOptimizationLevel): ort.InferenceSession.SessionOptions {
+  return { executionProviders: [executionProvider], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel, executionMode: "sequential" };
+}
+
 function sessionOptions(c: Required<SessionConfig>): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: [c.executionProvider],
-    intraOpNumThreads: c.intraOpThreads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: c.graphOptimizationLevel,
-    executionMode: "sequential",
-  };
+  return onnxSessionOptions(c.executionProvider, c.intraOpThreads, c.graphOptimizationLevel);
 }
 
 /** The sessions of one model package under one setup; block sessions load independently. */

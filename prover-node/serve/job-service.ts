@@ -77,6 +77,9 @@ export class JobService {
   async admit(jobId: bigint, promptTokens: number[], maxTokens: number | undefined): Promise<AdmittedJob> {
     const { o } = this;
     let job: OnChainJob;
+    // The chain's clock is read beside the job (one round trip, not two); its failure counts only once the job checks pass.
+    const chainTime = this.#chainTime();
+    chainTime.catch(() => {});
     try {
       job = await getJob(o.clients, { jobId });
     } catch (err) {
@@ -110,7 +113,7 @@ export class JobService {
     if (maxNewTokens > job.maxOutputTokens) throw new ApiError(400, "max_tokens_exceeds_job", `max_tokens ${maxNewTokens} exceeds job ${jobId}'s maxOutputTokens ${job.maxOutputTokens}`);
     const covers = BigInt(job.inputTokens) * job.inputPrice + BigInt(job.maxOutputTokens) * job.outputPrice;
     if (job.escrowed < covers) throw new ApiError(402, "escrow_insufficient", `job ${jobId} escrows ${job.escrowed}, less than its maximum cost ${covers}`);
-    const now = await this.#chainTime();
+    const now = await chainTime;
     if (now + BigInt(o.commitMarginSeconds) > job.commitDeadline) throw new ApiError(409, "deadline_too_close", `job ${jobId}'s commit deadline ${job.commitDeadline} is too close (chain time ${now}, margin ${o.commitMarginSeconds} s)`);
     const arch = o.manifest.architecture;
     const rowBytes = arch.hidden * (o.manifest.encoding.traceDtype === 1 ? 2 : 4);
@@ -244,13 +247,15 @@ export class JobService {
     // A commit already signed and persisted is settled by the sender's resume (same bytes, same
     // nonce); signing another would only burn gas on a revert.
     if (o.db.txsFor("commit", jobId.toString()).some((t) => t.state === "pending")) return undefined;
+    const chainTime = this.#chainTime();
+    chainTime.catch(() => {}); // awaited below unless the job is settled already
     const job = await getJob(o.clients, { jobId });
     if (job.status !== JobStatus.Open) {
       const ours = job.traceRoot.toLowerCase() === row.traceRoot.toLowerCase();
       o.db.setState(jobId, ours && job.status !== JobStatus.Expired ? "committed" : "failed", ours ? {} : { error: `job is ${job.status} on-chain without our commitment` });
       return row.commitTx;
     }
-    if ((await this.#chainTime()) > job.commitDeadline) {
+    if ((await chainTime) > job.commitDeadline) {
       o.db.setState(jobId, "failed", { error: "commit deadline passed" });
       return undefined;
     }

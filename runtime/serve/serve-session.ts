@@ -1,9 +1,8 @@
 import * as ort from "onnxruntime-node";
-import type { GraphVariant, ModelManifest } from "../model/manifest.js";
-import { readManifest } from "../model/manifest.js";
+import { readManifest, type GraphVariant, type ModelManifest } from "../model/manifest.js";
 import { OnnxType } from "../onnx/builder.js";
 import { buildServeGraph } from "../onnx/serve-graph.js";
-import { availableExecutionProviders, ExecutionProviderUnavailableError, SessionLoadError, type ExecutionProvider, type GraphOptimizationLevel } from "../session.js";
+import { availableExecutionProviders, ExecutionProviderUnavailableError, onnxSessionOptions, SessionLoadError, type ExecutionProvider, type GraphOptimizationLevel } from "../session.js";
 import { ServeWorker } from "./serve-worker.js";
 import { defaultThreads } from "./threads.js";
 
@@ -52,11 +51,7 @@ export function serveGraphBytes(manifest: ModelManifest, compute: GraphVariant):
 /** onnxruntime's options for the serving graph of the package in `dir` under setup `c`. */
 export function serveSessionOptions(dir: string, c: Required<ServeSessionConfig>): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: [c.executionProvider],
-    intraOpNumThreads: c.threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: c.graphOptimizationLevel,
-    executionMode: "sequential",
+    ...onnxSessionOptions(c.executionProvider, c.threads, c.graphOptimizationLevel),
     // Built in memory, so onnxruntime needs to be told where weights.bin lives.
     extra: { session: { model_external_initializers_file_folder_path: dir, intra_op: { allow_spinning: c.spinning ? "1" : "0" } } },
   };

@@ -80,6 +80,7 @@ type WireTensor = { type: ort.Tensor.Type; dims: readonly number[]; data: ort.Te
 type Reply = { kind: "loaded" | "ran" | "released"; error?: { message: string; stack?: string }; outputs?: Record<string, WireTensor> };
 
 /** control[0]: requests sent; control[1]: replies sent (each bumped, then notified). */
+const RELEASED = "the serving session was released";
 const REQUESTS = 0;
 const REPLIES = 1;
 
@@ -92,10 +93,12 @@ export class ServeWorker {
   readonly #worker: Worker;
   readonly #port: MessagePort;
   readonly #control: Int32Array;
-  /** One request at a time: a pass waits for the one before it. */
-  #queue: Promise<unknown> = Promise.resolve();
+  /** One request at a time: settles when the last one asked for has; undefined when idle. */
+  #queue: Promise<void> | undefined;
   /** Why the worker can take no more passes (it exited, failed or was released). */
   #dead: ServeWorkerError | undefined;
+  /** release() was asked: the worker's exit that follows is the release, not a failure. */
+  #releasing = false;
 
   private constructor(worker: Worker, port: MessagePort, control: Int32Array) {
     this.#worker = worker;
@@ -111,7 +114,7 @@ export class ServeWorker {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, model, options, port: port2, control }, transferList: [port2, model.buffer as ArrayBuffer] });
     const self = new ServeWorker(worker, port1, control);
     worker.on("error", (err) => self.#die(new ServeWorkerError("the serving worker failed", { cause: err })));
-    worker.on("exit", (code) => self.#die(new ServeWorkerError(`the serving worker exited (code ${code})`)));
+    worker.on("exit", (code) => self.#die(new ServeWorkerError(self.#releasing ? RELEASED : `the serving worker exited (code ${code})`)));
     const loaded = await self.#reply(0);
     if (loaded.error) {
       await worker.terminate();
@@ -123,9 +126,24 @@ export class ServeWorker {
 
   /** One forward pass on the worker; resolves with its outputs (buffers now owned here). */
   run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
-    const pass = this.#queue.then(() => this.#run(feeds));
-    this.#queue = pass.catch(() => {});
-    return pass;
+    return this.#serialised(() => this.#run(feeds));
+  }
+
+  /**
+   * Run `task` after the requests before it; when none is in flight it starts now, so a pass is
+   * posted before the caller's next synchronous work (the batcher hashes right after asking).
+   */
+  #serialised<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#queue ? this.#queue.then(task) : task();
+    const settled = result.then(
+      () => {},
+      () => {},
+    );
+    this.#queue = settled;
+    void settled.then(() => {
+      if (this.#queue === settled) this.#queue = undefined;
+    });
+    return result;
   }
 
   async #run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
@@ -141,10 +159,9 @@ export class ServeWorker {
   /** Release the session and end the worker. */
   async release(): Promise<void> {
     if (this.#dead) return;
-    const done = this.#queue.then(() => this.#request({ kind: "release" }));
-    this.#queue = done.catch(() => {});
-    await done.catch(() => {});
-    this.#die(new ServeWorkerError("the serving session was released"));
+    this.#releasing = true;
+    await this.#serialised(() => this.#request({ kind: "release" })).catch(() => {});
+    this.#die(new ServeWorkerError(RELEASED));
     await this.#worker.terminate();
   }
 
