@@ -29,6 +29,11 @@ export class PackedMerkleTree {
     return toHex(this.#levels[0]!.subarray(32 * index, 32 * index + 32));
   }
 
+  /** Levels 1..root concatenated (the leaves excluded): what the trace store's tree file holds. */
+  inner(): Uint8Array {
+    return Buffer.concat(this.#levels.slice(1));
+  }
+
   get root(): Hex {
     return toHex(this.#levels[this.#levels.length - 1]!.subarray(0, 32));
   }

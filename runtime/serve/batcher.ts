@@ -16,8 +16,9 @@ import { Sequence, type ServeRequest, type ServeResult } from "./sequence.js";
  * and while it computes, hash the rows the previous pass produced and close the traces of
  * sequences that ended. Then append the new keys and values to the slots, queue the new rows
  * for hashing, and sample each sequence's next token. Nothing moves the KV slots while a pass
- * reads them: joining, leaving and failing happen between passes. A new request is prefilled alone (one pass over its prompt) between steps, as
- * soon as a slot and the KV budget allow; until then it waits in a bounded queue.
+ * reads them: joining, leaving and failing happen between passes. A new request is prefilled
+ * alone (one pass over its prompt) between steps, as soon as a slot and the KV budget allow;
+ * until then it waits in a bounded queue.
  */
 export type BatcherOptions = {
   /** Most sequences in one decode step (slots). Default 16. */

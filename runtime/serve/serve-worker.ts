@@ -22,8 +22,7 @@ import { StepproofRuntimeError } from "../errors.js";
  * and node, like the hash pool's.
  */
 const WORKER_SOURCE = `
-const { workerData } = require("node:worker_threads");
-const { receiveMessageOnPort } = require("node:worker_threads");
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
 const ort = require(workerData.ortPath);
 const { port, control } = workerData;
 const describe = (e) => ({ message: String((e && e.message) || e), stack: e && e.stack });

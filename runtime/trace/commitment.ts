@@ -1,9 +1,9 @@
 import type { Hex } from "viem";
-import { CommitmentTree, TOKEN_TENSOR } from "../../protocol/commitments/index.js";
+import { TOKEN_TENSOR } from "../../protocol/commitments/index.js";
 import { chunkRange, dtypeSize } from "../../protocol/encoding/index.js";
 import type { HiddenData } from "../forward.js";
 import { toHex } from "../commit/fast-leaf.js";
-import { innerLevels } from "./tree-file.js";
+import { PackedMerkleTree } from "../commit/packed-tree.js";
 import { tokenBytes, type TraceLayout } from "./layout.js";
 import { buildMultiProof, buildMultiProofs, type MultiProof } from "./multiproof.js";
 
@@ -32,13 +32,12 @@ export interface HiddenRowSource {
 
 /** A finished trace: root, leaves, proofs for any token or hidden chunk. */
 export class TraceCommitment implements HiddenRowSource {
-  #tree: CommitmentTree | undefined;
+  /** Every level of the tree, hashed once at construction: the root, proofs and the store's tree file come from it. */
+  readonly #tree: PackedMerkleTree;
   #hexLeaves: Hex[] | undefined;
   readonly root: Hex;
   /** All leaves in §3.4 order, 32 bytes each. */
   readonly packedLeaves: Uint8Array;
-  /** The tree's inner levels, as the trace store's tree file holds them (hashed once, here). */
-  readonly innerLevels: Uint8Array;
 
   /** `leaves`: Hex[] or the same leaves packed as consecutive 32-byte words. */
   constructor(
@@ -50,10 +49,9 @@ export class TraceCommitment implements HiddenRowSource {
     this.packedLeaves = leaves instanceof Uint8Array ? leaves : Buffer.concat(leaves.map((l) => Buffer.from(l.slice(2), "hex")));
     const count = this.packedLeaves.byteLength / 32;
     if (count !== layout.leafCount(tokens.length)) throw new RangeError(`trace has ${count} leaves, layout needs ${layout.leafCount(tokens.length)}`);
-    // Root now (wasm keccak over packed bytes; the levels are kept for the store's tree file);
-    // hex leaves and the merkletreejs tree only when a proof is first asked for.
-    this.innerLevels = innerLevels(this.packedLeaves);
-    this.root = toHex(count === 1 ? this.packedLeaves : this.innerLevels.subarray(this.innerLevels.byteLength - 32));
+    // Root now (wasm keccak over packed bytes, every level kept); hex leaves only when asked for.
+    this.#tree = new PackedMerkleTree(this.packedLeaves);
+    this.root = this.#tree.root;
   }
 
   get leaves(): readonly Hex[] {
@@ -64,9 +62,9 @@ export class TraceCommitment implements HiddenRowSource {
     return this.#hexLeaves;
   }
 
-  get tree(): CommitmentTree {
-    this.#tree ??= new CommitmentTree([...this.leaves]);
-    return this.#tree;
+  /** The tree's inner levels, as the trace store's tree file holds them. */
+  innerLevels(): Uint8Array {
+    return this.#tree.inner();
   }
 
   /** h[t][l] (row-major, trace dtype). */
@@ -89,12 +87,12 @@ export class TraceCommitment implements HiddenRowSource {
 
   hiddenProof(t: number, layer: number, chunk: number): ChunkProof {
     const leafIndex = this.layout.hiddenLeafIndex(t, layer, chunk, this.tokens.length);
-    return { leafIndex, tensorId: layer, row: t, chunkIndex: chunk, chunk: toHex(this.chunkBytes(t, layer, chunk)), leaf: this.leaves[leafIndex]!, proof: this.tree.proof(leafIndex) };
+    return { leafIndex, tensorId: layer, row: t, chunkIndex: chunk, chunk: toHex(this.chunkBytes(t, layer, chunk)), leaf: this.#tree.leaf(leafIndex), proof: this.#tree.proof(leafIndex) };
   }
 
   tokenProof(t: number): ChunkProof {
     const leafIndex = this.layout.tokenLeafIndex(t, this.tokens.length);
-    return { leafIndex, tensorId: TOKEN_TENSOR, row: t, chunkIndex: 0, chunk: toHex(tokenBytes(this.tokens[t]!)), leaf: this.leaves[leafIndex]!, proof: this.tree.proof(leafIndex) };
+    return { leafIndex, tensorId: TOKEN_TENSOR, row: t, chunkIndex: 0, chunk: toHex(tokenBytes(this.tokens[t]!)), leaf: this.#tree.leaf(leafIndex), proof: this.#tree.proof(leafIndex) };
   }
 
   /** One multiproof for several leaves (PROTOCOL §3.3), for `MerkleProof.multiProofVerify`. */

@@ -275,7 +275,6 @@ export class TraceJobWriter implements TraceSink {
     const { rowBytes, layers } = this.layout;
     const positionBytes = (layers + 1) * rowBytes;
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    let whole = 0;
     for (let r = 0; r < rows; r++) {
       const t = firstPosition + r;
       if (this.#written.has(t)) {
@@ -286,33 +285,30 @@ export class TraceJobWriter implements TraceSink {
       let p = this.#partial.get(t);
       if (!p) this.#partial.set(t, (p = { rows: new Uint8Array(positionBytes), set: new Uint8Array(layers + 1), filled: 0 }));
       p.rows.set(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), layer * rowBytes);
-      if (p.set[layer] === 1) continue; // rewritten: the last rows win, as with positioned writes
-      p.set[layer] = 1;
-      if (++p.filled === layers + 1) whole++;
-    }
-    if (whole === 0) return;
-    if (whole === rows && rows > 1) {
-      // A prefill's last boundary: every position of the run is whole, one write for all
-      // (gathered from the positions' own buffers, not copied into one).
-      this.reserve(rows * positionBytes);
-      const run: Uint8Array[] = [];
-      for (let r = 0; r < rows; r++) {
-        run.push(this.#partial.get(firstPosition + r)!.rows);
-        this.#partial.delete(firstPosition + r);
-        this.#written.add(firstPosition + r);
+      if (p.set[layer] === 0) {
+        p.set[layer] = 1;
+        p.filled++;
       }
-      writevSync(this.#fd, run, firstPosition * positionBytes);
-      return;
     }
-    for (let r = 0; r < rows; r++) {
-      const t = firstPosition + r;
-      const p = this.#partial.get(t)!;
-      if (p.filled < layers + 1) continue;
-      this.reserve(positionBytes);
-      writeSync(this.#fd, p.rows, 0, positionBytes, t * positionBytes);
-      this.#partial.delete(t);
-      this.#written.add(t);
+    // Positions this call made whole go to disk, consecutive ones (a prefill's) in one writev
+    // from their own buffers.
+    let run: number[] = [];
+    const flush = () => {
+      if (run.length === 0) return;
+      this.reserve(run.length * positionBytes); // may refuse (TraceStoreFullError): nothing written, nothing marked
+      writevSync(this.#fd, run.map((t) => this.#partial.get(t)!.rows), run[0]! * positionBytes);
+      for (const t of run) {
+        this.#partial.delete(t);
+        this.#written.add(t);
+      }
+      run = [];
+    };
+    for (let t = firstPosition; t < firstPosition + rows; t++) {
+      const p = this.#partial.get(t);
+      if (p && p.filled === layers + 1) run.push(t);
+      else flush();
     }
+    flush();
   }
 
   /** Give up on a job (generation failed, e.g. TraceStoreFullError): close and delete it. */
@@ -332,7 +328,7 @@ export class TraceJobWriter implements TraceSink {
     const leaves = trace.packedLeaves;
     this.reserve(leaves.byteLength);
     writeFileSync(join(this.dir, LEAVES), leaves);
-    this.store.writeTreeFor(this.jobId, leaves, trace.root, trace.innerLevels);
+    this.store.writeTreeFor(this.jobId, leaves, trace.root, trace.innerLevels());
     const meta = this.store.meta(this.jobId);
     this.writeMeta({ ...meta, status: "complete", tokens: [...trace.tokens], root: trace.root });
   }

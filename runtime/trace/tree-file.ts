@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from "node:fs";
-import { nextLevel } from "../commit/fast-tree.js";
+import { PackedMerkleTree } from "../commit/packed-tree.js";
 
 /**
  * The inner levels of a PROTOCOL §3.3 tree (sorted pairs, an odd last node promoted), stored
@@ -20,16 +20,7 @@ export function levelSizes(leafCount: number): number[] {
 
 /** The inner levels (1..top) of the tree over packed 32-byte leaves, as the file stores them. */
 export function innerLevels(packedLeaves: Uint8Array): Uint8Array {
-  const sizes = levelSizes(packedLeaves.byteLength / 32);
-  const out = new Uint8Array(32 * sizes.slice(1).reduce((s, n) => s + n, 0));
-  let below = packedLeaves;
-  let offset = 0;
-  for (let k = 1; k < sizes.length; k++) {
-    below = nextLevel(below);
-    out.set(below, offset);
-    offset += below.byteLength;
-  }
-  return out;
+  return new PackedMerkleTree(packedLeaves).inner();
 }
 
 /**
