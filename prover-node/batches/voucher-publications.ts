@@ -40,10 +40,12 @@ export type VoucherPublicationsOptions = {
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
 
-/** Refusals that may pass (the chain was unreadable, the node was busy): tried again next pass,
- * but a busy node declines once the decline window is this close to its end (seconds): a job
- * that never fits its KV budget is "busy" forever, and a missed window costs the penalty. */
+/** Refusals that may pass (the chain was unreadable, the node was busy): tried again next pass. */
 const TRANSIENT = new Set(["chain_unavailable", "server_busy"]);
+/**
+ * A node still busy this close to the end of the decline window (seconds) declines: a job that
+ * never fits its KV budget is "busy" forever, and a missed window costs the penalty.
+ */
 const DECLINE_MARGIN_SECONDS = 30n;
 
 /**
