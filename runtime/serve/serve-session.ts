@@ -15,8 +15,8 @@ export type ServeSessionConfig = {
   /**
    * Whether idle pool threads busy-wait for the next operator (onnxruntime's default). Default
    * true: a prover's serving session is its machine's main work, and with blocking threads
-   * every operator of a pass paid a thread wake-up (stories15M on 2 cores, one run: 131 vs 153
-   * tok/s single stream, 555 vs 677 at 8 concurrent jobs). Turn it off where the cores are
+   * every operator of a pass paid a thread wake-up (bench:serve --spinning off|on, stories15M
+   * traced on 2 cores: 128.9 vs 139.8 tok/s single stream, 586.4 vs 621.6 at 8 jobs). Turn it off where the cores are
    * shared with other busy work: spinning threads then take time slices the others need
    * (measured 45 vs 78 tok/s on 2 cores loaded by other processes).
    */
