@@ -119,20 +119,23 @@ export class KvSlots {
    */
   append(slot: number, keys: readonly Buffer[], values: readonly Buffer[], b: number, S: number): void {
     const start = this.lengths[slot]!;
-    if (start + S > this.#cap) throw new RangeError(`slot ${slot} holds ${this.#cap} positions; ${start + S} needed`);
+    const cap = this.#cap;
+    if (start + S > cap) throw new RangeError(`slot ${slot} holds ${cap} positions; ${start + S} needed`);
     const { hd, kvHeads } = this;
+    // Plain index loops (no subarray per head): this runs for every sequence between two passes.
     for (let l = 0; l < this.layers; l++) {
       const k = this.#keys[l]!;
       const v = this.#values[l]!;
       const nk = keys[l]!;
       const nv = values[l]!;
       for (let h = 0; h < kvHeads; h++) {
-        const src = ((b * kvHeads + h) * S) * hd;
-        v.set(nv.subarray(src, src + S * hd), this.#vIndex(slot, h, start));
+        const src = (b * kvHeads + h) * S * hd;
+        const vDst = ((slot * kvHeads + h) * cap + start) * hd;
+        for (let i = 0; i < S * hd; i++) v[vDst + i] = nv[src + i]!;
+        const kBase = (slot * kvHeads + h) * hd * cap + start;
         for (let s = 0; s < S; s++) {
           const row = src + s * hd;
-          const base = this.#kIndex(slot, h, 0, start + s);
-          for (let e = 0; e < hd; e++) k[base + e * this.#cap] = nk[row + e]!;
+          for (let e = 0; e < hd; e++) k[kBase + e * cap + s] = nk[row + e]!;
         }
       }
     }
