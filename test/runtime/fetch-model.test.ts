@@ -77,6 +77,15 @@ describe("model:fetch (PROTOCOL §4.7)", () => {
     const r = await fetchModel({ model, modelsDir, calibrate: false, onProgress: (p) => third.push(p.stage) });
     expect(third).not.toContain("download");
     expect(r.manifest.modelId).toBe(first.manifest.modelId);
+
+    // A catalog that changes the chunk size converts again (from the cache): another model id.
+    const fourth: FetchProgress["stage"][] = [];
+    const rechunked = await fetchModel({ model: { ...model, chunkSize: 32 }, modelsDir, calibrate: false, onProgress: (p) => fourth.push(p.stage) });
+    expect(rechunked.cached).toBe(false);
+    expect(fourth).toContain("convert");
+    expect(fourth).not.toContain("download");
+    expect(rechunked.manifest.encoding.chunkSize).toBe(32);
+    expect(rechunked.manifest.modelId).not.toBe(first.manifest.modelId);
   });
 
   it("keeps nothing when a hash differs", async () => {

@@ -39,12 +39,17 @@ export type FetchModelReturnType = { dir: string; manifest: ModelManifest; cache
 
 export const DEFAULT_MODELS_DIR = "models";
 
-/** A package directory that is complete (manifest written last), converted from these sources, and calibrated if asked. */
+/**
+ * A package directory that is complete (manifest written last), converted from these sources
+ * with the catalog's encoding (a catalog that changes its chunk size or trace dtype converts
+ * again: the model id changes with them), and calibrated if asked.
+ */
 async function convertedFrom(dir: string, model: CatalogModel, calibrated: boolean): Promise<ModelManifest | undefined> {
   if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
   const m = await readManifest(dir).catch(() => undefined);
   const s = m?.source;
-  const same = s?.kind === "llama2c" && s.checkpointSha256 === model.checkpoint.sha256 && s.tokenizerSha256 === model.tokenizer.sha256;
+  const sources = s?.kind === "llama2c" && s.checkpointSha256 === model.checkpoint.sha256 && s.tokenizerSha256 === model.tokenizer.sha256;
+  const same = sources && m?.encoding.chunkSize === model.chunkSize && m.encoding.traceDtype === model.traceDtype;
   return same && (!calibrated || m?.thresholds) ? m : undefined;
 }
 
