@@ -24,7 +24,8 @@
  *   cannot load, the bench says why in one line and goes on without it.
  *
  * Rows: {model, runtime, path, concurrency, tracing, jobs, tokensPerSecond, p50Ms, p95Ms,
- * tracingOverhead} (+ weights, threads, ratio, matchedTokens for llama.cpp); tokens are generated
+ * tracingOverhead} (+ traceUsPerToken and traceCpuShare on traced batcher rows; weights, threads, ratio,
+ * matchedTokens for llama.cpp); tokens are generated
  * tokens, time is wall time from the first request to the last response, latencies are per job
  * (request to response). `--quick`: the tiny model, concurrency 1 and 2, 8 output tokens, no
  * llama.cpp anchor, results in a temporary folder.
@@ -91,6 +92,14 @@ export type ServeRow = {
   p95Ms: number;
   /** batcher rows: tok/s off ÷ tok/s on − 1 measured in the same run; http rows: that of the batcher at the same concurrency. */
   tracingOverhead: number | null;
+  /**
+   * Traced batcher rows: main-thread time spent hashing and storing the traces, per generated
+   * token, and as a share of the machine's CPU time over the level (÷ wall time × cores). Less
+   * noisy than `tracingOverhead` (an A/B of two levels); a lower bound of tracing's cost to
+   * throughput, which also pays for the contention the hashing adds to the forward pass.
+   */
+  traceUsPerToken?: number;
+  traceCpuShare?: number;
   /** Intra-op threads (stepproof: the serving session's; llama.cpp: the context's). */
   threads: number;
   /** "threads": the single-stream thread-scaling pair, measured interleaved apart from the concurrency rows. */
@@ -113,25 +122,33 @@ function quantile(xs: number[], q: number): number {
 }
 
 /** `clients` closed-loop clients each running `perClient` jobs; returns tokens, wall time and per-job latencies. */
-async function drive(clients: number, perClient: number, job: (i: number) => Promise<number>): Promise<{ tokens: number; ms: number; latencies: number[] }> {
+type Level = { tokens: number; ms: number; latencies: number[]; traceMs: number };
+
+/** A job's generated tokens, and the main-thread time its trace took where the driver sees it (the batcher's results). */
+type JobOutcome = { tokens: number; traceMs?: number };
+
+async function drive(clients: number, perClient: number, job: (i: number) => Promise<number | JobOutcome>): Promise<Level> {
   const latencies: number[] = [];
   let tokens = 0;
+  let traceMs = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
       for (let k = 0; k < perClient; k++) {
         const s = performance.now();
         // Not `tokens += await …`: that reads `tokens` before the await and loses the other clients' additions.
-        const n = await job(c * perClient + k);
-        tokens += n;
+        const outcome = await job(c * perClient + k);
+        const n = typeof outcome === "number" ? { tokens: outcome } : outcome;
+        tokens += n.tokens;
+        traceMs += n.traceMs ?? 0;
         latencies.push(performance.now() - s);
       }
     }),
   );
-  return { tokens, ms: performance.now() - t0, latencies };
+  return { tokens, ms: performance.now() - t0, latencies, traceMs };
 }
 
-const row = (model: string, p: ServeRow["path"], concurrency: number, tracing: boolean, r: { tokens: number; ms: number; latencies: number[] }, tracingOverhead: number | null): ServeRow => ({
+const row = (model: string, p: ServeRow["path"], concurrency: number, tracing: boolean, r: Pick<Level, "tokens" | "ms" | "latencies">, tracingOverhead: number | null): ServeRow => ({
   model,
   runtime: p === "node-llama-cpp" ? "llama.cpp" : "stepproof",
   path: p,
@@ -143,6 +160,11 @@ const row = (model: string, p: ServeRow["path"], concurrency: number, tracing: b
   p95Ms: Number(quantile(r.latencies, 0.95).toFixed(0)),
   tracingOverhead: tracingOverhead === null ? null : Number(tracingOverhead.toFixed(4)),
   threads: SERVE_SETUP.threads,
+});
+
+const traceCost = (r: Level): Pick<ServeRow, "traceUsPerToken" | "traceCpuShare"> => ({
+  traceUsPerToken: Number(((r.traceMs / r.tokens) * 1000).toFixed(1)),
+  traceCpuShare: Number((r.traceMs / (r.ms * defaultThreads())).toFixed(4)),
 });
 
 /** The batcher alone, tracing off and on interleaved per concurrency; `outputs`: the concurrency-1 jobs' greedy tokens. */
@@ -161,7 +183,7 @@ async function batcherRows(model: string, dir: string): Promise<{ rows: ServeRow
     on.push(await run(c, true));
     const [o, n] = [fastest(off), fastest(on)];
     const overhead = o.tokens / o.ms / (n.tokens / n.ms) - 1;
-    rows.push(row(model, "batcher", c, false, o, null), row(model, "batcher", c, true, n, overhead));
+    rows.push(row(model, "batcher", c, false, o, null), { ...row(model, "batcher", c, true, n, overhead), ...traceCost(n) });
   }
   const outputs: number[][] = [];
   for (let i = 0; i < JOBS_PER_CLIENT; i++) outputs.push((await batcher.submit({ promptTokens: promptTokens(i, vocab), maxNewTokens: OUTPUT_TOKENS, samplingParams: 0n, trace: false, stopAtEos: false })).outputTokens);
@@ -170,8 +192,9 @@ async function batcherRows(model: string, dir: string): Promise<{ rows: ServeRow
 }
 
 /** One greedy job of the request mix through a batcher; resolves to its output token count. */
-async function serveJob(batcher: ContinuousBatcher, i: number, vocab: number, trace: boolean): Promise<number> {
-  return (await batcher.submit({ promptTokens: promptTokens(i, vocab), maxNewTokens: OUTPUT_TOKENS, samplingParams: 0n, trace, stopAtEos: false })).outputTokens.length;
+async function serveJob(batcher: ContinuousBatcher, i: number, vocab: number, trace: boolean): Promise<JobOutcome> {
+  const r = await batcher.submit({ promptTokens: promptTokens(i, vocab), maxNewTokens: OUTPUT_TOKENS, samplingParams: 0n, trace, stopAtEos: false });
+  return { tokens: r.outputTokens.length, traceMs: r.timings.traceMs };
 }
 
 /** The run with the most tokens per second. */
@@ -186,7 +209,7 @@ async function threadRows(model: string, dir: string): Promise<ServeRow[]> {
   const sessions = await Promise.all(setups.map((threads) => ServeSession.load(dir, { ...SERVE_SETUP, threads })));
   const { vocab } = sessions[0]!.manifest.architecture;
   const batchers = sessions.map((s) => new ContinuousBatcher(s, { maxBatch: 1 }));
-  const runs: { tokens: number; ms: number; latencies: number[] }[][] = setups.map(() => []);
+  const runs: Level[][] = setups.map(() => []);
   for (const b of batchers) await serveJob(b, 0, vocab, true); // warm-up
   for (let round = 0; round < 3; round++) for (const [k, b] of batchers.entries()) runs[k]!.push(await drive(1, JOBS_PER_CLIENT, (i) => serveJob(b, i, vocab, true)));
   await Promise.all(sessions.map((s) => s.release()));
@@ -320,9 +343,9 @@ for (const note of anchorNotes) console.log(note);
 const file = resultPath("serve.json");
 const llamaCppInfo = llamaCpp === undefined ? null : "unavailable" in llamaCpp ? { unavailable: llamaCpp.unavailable } : { version: llamaCpp.version };
 writeFileSync(file, JSON.stringify({ machine: { threads: defaultThreads() }, serving: { threads: SERVE_SETUP.threads, spinning: SERVE_SETUP.spinning }, outputTokens: OUTPUT_TOKENS, promptLengths: PROMPT_LENGTHS, jobsPerClient: JOBS_PER_CLIENT, llamaCpp: llamaCppInfo, rows }, null, 2) + "\n");
-console.log("\n| model | path | threads | concurrency | tracing | jobs | tok/s | p50 ms | p95 ms | tracing overhead |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("\n| model | path | threads | concurrency | tracing | jobs | tok/s | p50 ms | p95 ms | tracing overhead | trace µs/token (CPU share) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows.filter((x) => x.runtime === "stepproof")) {
-  console.log(`| ${r.model} | ${r.path}${r.series ? ` (${r.series})` : ""} | ${r.threads} | ${r.concurrency} | ${r.tracing ? "on" : "off"} | ${r.jobs} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.tracingOverhead === null ? "" : `${(100 * r.tracingOverhead).toFixed(2)}%`} |`);
+  console.log(`| ${r.model} | ${r.path}${r.series ? ` (${r.series})` : ""} | ${r.threads} | ${r.concurrency} | ${r.tracing ? "on" : "off"} | ${r.jobs} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.tracingOverhead === null ? "" : `${(100 * r.tracingOverhead).toFixed(2)}%`} | ${r.traceUsPerToken === undefined ? "" : `${r.traceUsPerToken} (${(100 * r.traceCpuShare!).toFixed(2)}%)`} |`);
 }
 for (const model of MODELS) {
   const one = rows.find((r) => r.model === model && r.path === "http" && r.concurrency === 1);
