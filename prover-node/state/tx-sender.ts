@@ -81,14 +81,17 @@ export class PersistedTxSender {
       const wallet = this.clients.walletClient;
       if (!wallet) throw new ProverNodeError(`cannot ${p.what}: no signing account`);
       const { publicClient } = this.clients;
-      try {
+      // The simulation and the nonce read go out together: sends queue behind each other here,
+      // so every round trip in this section is paid by each send waiting behind it.
+      const [simulated, pending] = await Promise.allSettled([
         // With every suite error: a call into one contract can revert with another's (NodeRegistry's `Jailed` from the escrow).
-        await publicClient.simulateContract({ account: wallet.account, address: p.address, abi: withSuiteErrors(p.abi), functionName: p.functionName, args: p.args } as Parameters<typeof publicClient.simulateContract>[0]);
-      } catch (err) {
-        throw toTransactionError(p.what, err);
-      }
+        publicClient.simulateContract({ account: wallet.account, address: p.address, abi: withSuiteErrors(p.abi), functionName: p.functionName, args: p.args } as Parameters<typeof publicClient.simulateContract>[0]),
+        publicClient.getTransactionCount({ address: wallet.account.address, blockTag: "pending" }),
+      ]);
+      if (simulated.status === "rejected") throw toTransactionError(p.what, simulated.reason);
+      if (pending.status === "rejected") throw pending.reason;
       const data = encodeFunctionData({ abi: p.abi, functionName: p.functionName, args: p.args });
-      const nonce = Math.max(await publicClient.getTransactionCount({ address: wallet.account.address, blockTag: "pending" }), this.#nextNonce);
+      const nonce = Math.max(pending.value, this.#nextNonce);
       const request = await wallet.prepareTransactionRequest({ account: wallet.account, chain: wallet.chain, to: p.address, data, nonce });
       const raw = await wallet.signTransaction(request as Parameters<typeof wallet.signTransaction>[0]);
       const hash = keccak256(raw);
