@@ -5,7 +5,9 @@
  * concurrent clients, each client sending its jobs one after another (mixed prompt lengths,
  * 128 output tokens, greedy, EOS ignored by the model only where it ends a story early):
  *
- * - `path: "http"`: the prover's real HTTP API on an embedded chain. Every job is paid: opened
+ * - `path: "http"`: the prover's real HTTP API on a local Hardhat chain in a process of its own
+ *   (as an operator's RPC node is, so its block execution is not on the prover's main thread;
+ *   it shares the machine's cores). Every job is paid: opened
  *   and funded on-chain before the clock starts, then served over `/v1/completions` (trace to
  *   disk, result committed on-chain inside the request). A prover always traces (a job's trace
  *   root is what it commits), so these rows are `tracing: true`.
@@ -47,7 +49,7 @@ import { resolveServeSessionConfig, ServeSession } from "../runtime/serve/serve-
 import { defaultThreads } from "../runtime/serve/threads.js";
 import { releaseAllSessions } from "../runtime/session.js";
 import { devAccount, ROLES } from "../scripts/demo/accounts.js";
-import { connectAs, modelDirOf, prepareModel, startEmbeddedChain, type DemoModel } from "../scripts/demo/setup.js";
+import { connectAs, modelDirOf, prepareModel, startChainProcess, type DemoModel } from "../scripts/demo/setup.js";
 import { ggufOf, loadLlamaCpp, matchingPrefix, runLlamaCpp, type LlamaCppHandle } from "./llamacpp/anchor.js";
 import type { GgufWeights } from "./llamacpp/convert.js";
 import { QUICK, resultPath } from "./quick.js";
@@ -234,11 +236,11 @@ async function llamaCppRows(h: LlamaCppHandle, model: string, dir: string, vocab
   return rows;
 }
 
-/** The prover's HTTP API on an embedded chain: every job opened and funded before the clock starts. */
+/** The prover's HTTP API on a chain in its own process: every job opened and funded before the clock starts. */
 async function httpRows(model: DemoModel, dataDir: string): Promise<ServeRow[]> {
   const runDir = path.join(dataDir, `run-${process.pid}-${model}`);
   await mkdir(runDir, { recursive: true });
-  const chain = await startEmbeddedChain(runDir);
+  const chain = await startChainProcess(runDir);
   try {
     const gov = await connectAs(chain, ROLES.governance);
     const manifest = await prepareModel(dataDir, gov, (l) => console.log(l), model);

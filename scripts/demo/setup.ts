@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -20,17 +21,57 @@ export async function startEmbeddedChain(dataDir: string, preferredPort = 8545):
   const port = await freePortNear(preferredPort);
   const server = await network.createServer({ network: "hardhatMainnet" }, "127.0.0.1", port);
   await server.listen();
+  return deployed(`http://127.0.0.1:${port}`, dataDir, () => server.close());
+}
+
+/**
+ * The same chain in a process of its own (`hardhat node`), as an operator's RPC node is: its
+ * block execution does not run on this process's main thread, where a prover node's serving
+ * loop runs (bench:serve, PROTOCOL §4.8).
+ */
+export async function startChainProcess(dataDir: string, preferredPort = 8545): Promise<DemoChain> {
+  const port = await freePortNear(preferredPort);
+  const root = path.resolve(import.meta.dirname, "../..");
+  const cli = path.join(root, "node_modules", "hardhat", "dist", "src", "cli.js");
+  const child = spawn(process.execPath, [cli, "--config", path.join(root, "hardhat.config.ts"), "node", "--network", "hardhatMainnet", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const kill = () => child.kill("SIGTERM");
+  process.once("exit", kill); // never outlive this process
   const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    process.off("exit", kill);
+    kill();
+    await exited;
+  };
+  try {
+    for (const started = Date.now(); ; ) {
+      if (child.exitCode !== null) throw new Error(`the chain process exited (code ${child.exitCode}): ${stderr.trim()}`);
+      const ok = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' }).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() - started > 60_000) throw new Error(`the chain process did not answer at ${url} within 60 s: ${stderr.trim()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return await deployed(url, dataDir, stop);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Deploy the suite on the chain at `url`; `close` stops the chain. */
+async function deployed(url: string, dataDir: string, close: () => Promise<void>): Promise<DemoChain> {
   const conn = await network.create({ network: "localhost", override: { url } });
   // The chain lives only as long as this process, so its Ignition journal goes with it.
-  const deploymentId = `demo-${process.pid}`;
+  const deploymentId = `demo-${process.pid}-${url.split(":").at(-1)}`;
   const { file } = await deploySuite(conn, { deploymentsDir: path.join(dataDir, "deployments"), deploymentId });
   await conn.close();
   return {
     url,
     deploymentFile: file,
     stop: async () => {
-      await server.close();
+      await close();
       await rm(path.join("ignition", "deployments", deploymentId), { recursive: true, force: true });
     },
   };
