@@ -19,6 +19,7 @@ import type { TraceSink } from "../../runtime/trace/builder.js";
 import type { ProverMetrics } from "../metrics.js";
 import type { JobRow, ProverDb } from "../state/db.js";
 import { faultPoint, type PersistedTxSender } from "../state/tx-sender.js";
+import { holdTraceRoom } from "./trace-room.js";
 
 export type AdmittedJob = { jobId: bigint; promptTokens: number[]; maxNewTokens: number; samplingParams: bigint };
 
@@ -115,11 +116,6 @@ export class JobService {
     if (job.escrowed < covers) throw new ApiError(402, "escrow_insufficient", `job ${jobId} escrows ${job.escrowed}, less than its maximum cost ${covers}`);
     const now = await chainTime;
     if (now + BigInt(o.commitMarginSeconds) > job.commitDeadline) throw new ApiError(409, "deadline_too_close", `job ${jobId}'s commit deadline ${job.commitDeadline} is too close (chain time ${now}, margin ${o.commitMarginSeconds} s)`);
-    const arch = o.manifest.architecture;
-    const rowBytes = arch.hidden * (o.manifest.encoding.traceDtype === 1 ? 2 : 4);
-    const n = promptTokens.length + maxNewTokens;
-    const need = n * (arch.layers + 1) * rowBytes + 32 * n * (1 + (arch.layers + 1) * Math.ceil(arch.hidden / o.manifest.encoding.chunkSize));
-    if (o.store.usedBytes + need > o.store.options.maxBytes) throw new ApiError(507, "trace_store_full", `no room for job ${jobId}'s trace (${need} bytes needed)`);
     // Jobs beyond the batch wait for a slot: past the cap a queued job could miss its commit
     // deadline (and cost the prover its collateral penalty), so refuse now, while nothing has changed.
     if (this.#inFlight.size >= o.maxQueuedJobs) {
@@ -128,8 +124,13 @@ export class JobService {
     if (!o.batcher.capacityFor(promptTokens.length + maxNewTokens - 1).ever) {
       throw new ApiError(503, "server_busy", `job ${jobId} needs more KV cache than this node's budget (${o.batcher.kv.budgetBytes} bytes)`, { details: "raise serving.kvCacheBytes" });
     }
-    // The claim is the first write: until here nothing changed anywhere.
+    // Room for the whole trace is held now, beside every other admitted job's (PROTOCOL §4.5),
+    // so the store cannot fill up halfway through this generation; run() gives back the rest.
+    const traceId = jobId.toString();
+    holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `job ${jobId}`);
+    // The claim is the first write: until here nothing changed anywhere (but the hold).
     if (!o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) || this.#inFlight.has(jobId)) {
+      o.store.release(traceId);
       throw new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);
     }
     this.#inFlight.add(jobId);
@@ -230,6 +231,7 @@ export class JobService {
       if (err instanceof TraceStoreFullError) throw new ApiError(507, "trace_store_full", err.message, { cause: err });
       throw err;
     } finally {
+      o.store.release(id);
       this.#inFlight.delete(a.jobId);
     }
   }

@@ -13,6 +13,7 @@ import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { BatcherFullError, type ContinuousBatcher } from "../../runtime/serve/batcher.js";
 import { KvBudgetError } from "../../runtime/serve/kv-slots.js";
 import { TraceStoreFullError, type TraceStore } from "../../runtime/trace/store.js";
+import { holdTraceRoom } from "./trace-room.js";
 import { ApiError } from "../errors.js";
 import type { ProverMetrics } from "../metrics.js";
 import type { VoucherJobs } from "../state/voucher-jobs.js";
@@ -140,8 +141,14 @@ export class VoucherService {
     if (account.balance < view.outstanding + need) throw new ApiError(402, "deposit_insufficient", `the client's deposit ${account.balance} does not cover this voucher (${need}) on top of ${view.outstanding} already accepted`);
     if (this.#inFlight.size >= o.maxQueuedJobs) throw new ApiError(503, "server_busy", `${this.#inFlight.size} voucher jobs are in flight on this node; retry later`, { retryAfterSeconds: 1 });
     if (!o.batcher.capacityFor(promptTokens.length + maxNewTokens - 1).ever) throw new ApiError(503, "server_busy", "the job needs more KV cache than this node's budget", { details: "raise serving.kvCacheBytes" });
+    // Room for the whole trace, held beside every other admitted job's (PROTOCOL §4.5); run() gives back the rest.
+    const traceId = voucherTraceId(voucherHash);
+    holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `voucher ${voucherHash}`);
     // The claim is the first write; the unique (client, nonce) makes a replayed voucher lose here.
-    if (!o.vouchers.claim(voucherHash, voucher, signature)) throw new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} of ${voucher.client} was already served by this node`);
+    if (!o.vouchers.claim(voucherHash, voucher, signature)) {
+      o.store.release(traceId);
+      throw new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} of ${voucher.client} was already served by this node`);
+    }
     this.#inFlight.add(voucherHash);
     return { voucher, voucherHash, signature, promptTokens, maxNewTokens };
   }
@@ -184,6 +191,7 @@ export class VoucherService {
       if (err instanceof TraceStoreFullError) throw new ApiError(507, "trace_store_full", err.message, { cause: err });
       throw err;
     } finally {
+      o.store.release(id);
       this.#inFlight.delete(a.voucherHash);
     }
   }

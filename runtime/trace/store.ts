@@ -53,8 +53,10 @@ export class TraceStoreFullError extends TraceStoreError {
     readonly usedBytes: number,
     readonly neededBytes: number,
     readonly maxBytes: number,
+    /** Room held for admitted jobs' traces not yet written (TraceStore.hold), besides usedBytes. */
+    readonly heldBytes = 0,
   ) {
-    super(`trace store is full: ${usedBytes} of ${maxBytes} bytes used, ${neededBytes} more needed`, {
+    super(`trace store is full: ${usedBytes} of ${maxBytes} bytes used${heldBytes > 0 ? ` and ${heldBytes} held for admitted jobs` : ""}, ${neededBytes} more needed`, {
       details: "prune settled or expired jobs, raise maxBytes, or stop accepting jobs until traces are released",
     });
   }
@@ -70,6 +72,9 @@ const OPEN_READERS = 64;
 
 export class TraceStore {
   #used = 0;
+  /** Bytes left of each admitted job's hold (by job id), and their sum. */
+  readonly #held = new Map<string, number>();
+  #heldTotal = 0;
   #orphansChecked = false;
   /** createdAt / settledAt of every job on disk, so a prune pass reads no file (kept in step with meta.json). */
   readonly #times = new Map<string, { createdAt: number; settledAt?: number }>();
@@ -104,6 +109,44 @@ export class TraceStore {
     return this.#used;
   }
 
+  /** Room held for admitted jobs' traces and not yet written. */
+  get heldBytes(): number {
+    return this.#heldTotal;
+  }
+
+  /**
+   * At most the bytes a job's trace of `tokens` tokens (prompt and output) takes on disk: its
+   * rows, its leaves, the tree's inner levels (at most one node per leaf, plus one per level
+   * for odd ends) and meta.json (a fixed part and the tokens in decimal).
+   */
+  static traceBytes(layout: { layers: number; hidden: number; chunkSize: number; dtype: number }, tokens: number): number {
+    const l = new TraceLayout(layout.layers, layout.hidden, layout.chunkSize, assertDtype(layout.dtype));
+    const leaves = l.leafCount(tokens);
+    return (tokens - 1) * (l.layers + 1) * l.rowBytes + 32 * leaves + 32 * (leaves + 64) + 1024 + 11 * tokens;
+  }
+
+  /**
+   * Hold room for an admitted job's trace before anything of it is written (PROTOCOL §4.5): the
+   * job's appends draw on its hold first, and a hold is refused (TraceStoreFullError) when the
+   * bytes on disk, every other hold and this one exceed maxBytes, so jobs admitted side by side
+   * cannot together overrun the store halfway through their generations. Replaces an earlier
+   * hold of the same job.
+   */
+  hold(jobId: string, bytes: number): void {
+    this.release(jobId);
+    if (this.#used + this.#heldTotal + bytes > this.options.maxBytes) throw new TraceStoreFullError(this.#used, bytes, this.options.maxBytes, this.#heldTotal);
+    this.#held.set(jobId, bytes);
+    this.#heldTotal += bytes;
+  }
+
+  /** Drop what is left of a job's hold (its trace is complete, abandoned, or never begun). */
+  release(jobId: string): void {
+    const left = this.#held.get(jobId);
+    if (left === undefined) return;
+    this.#held.delete(jobId);
+    this.#heldTotal -= left;
+  }
+
   jobIds(): string[] {
     return readdirSync(this.options.dir, { withFileTypes: true })
       .filter((e) => e.isDirectory() && JOB_ID.test(e.name))
@@ -121,8 +164,14 @@ export class TraceStore {
     return readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0);
   }
 
-  #reserve(bytes: number): void {
-    if (this.#used + bytes > this.options.maxBytes) throw new TraceStoreFullError(this.#used, bytes, this.options.maxBytes);
+  /** Account for `bytes` about to be written for `jobId`: its own hold pays first; the rest must fit beside every other hold. */
+  #reserve(bytes: number, jobId?: string): void {
+    const hold = jobId === undefined ? undefined : this.#held.get(jobId);
+    const own = Math.min(bytes, hold ?? 0);
+    const others = this.#heldTotal - own;
+    if (this.#used + others + bytes > this.options.maxBytes) throw new TraceStoreFullError(this.#used, bytes, this.options.maxBytes, others);
+    if (hold !== undefined) this.#held.set(jobId!, hold - own);
+    this.#heldTotal -= own;
     this.#used += bytes;
   }
 
@@ -136,7 +185,7 @@ export class TraceStore {
     const dir = this.#jobDir(meta.jobId);
     const bytes = Buffer.from(JSON.stringify(meta));
     const old = existsSync(join(dir, META)) ? statSync(join(dir, META)).size : 0;
-    this.#reserve(Math.max(0, bytes.byteLength - old));
+    this.#reserve(Math.max(0, bytes.byteLength - old), meta.jobId);
     writeFileSync(join(dir, `${META}.tmp`), bytes);
     renameSync(join(dir, `${META}.tmp`), join(dir, META));
     this.#times.set(meta.jobId, { createdAt: meta.createdAt, ...(meta.settledAt !== undefined ? { settledAt: meta.settledAt } : {}) });
@@ -148,7 +197,7 @@ export class TraceStore {
     if (existsSync(dir)) throw new TraceStoreError(`job ${jobId} already has a trace`);
     mkdirSync(dir);
     this.#writeMeta({ jobId, status: "writing", ...layout, dtype: assertDtype(layout.dtype), createdAt: now });
-    return new TraceJobWriter(this, jobId, new TraceLayout(layout.layers, layout.hidden, layout.chunkSize, assertDtype(layout.dtype)), dir, (n) => this.#reserve(n), (m) => this.#writeMeta(m));
+    return new TraceJobWriter(this, jobId, new TraceLayout(layout.layers, layout.hidden, layout.chunkSize, assertDtype(layout.dtype)), dir, (n) => this.#reserve(n, jobId), (m) => this.#writeMeta(m));
   }
 
   /** A completed job's trace, read back from disk, with proofs for any chunk or token. */
@@ -194,17 +243,17 @@ export class TraceStore {
    * Write tree.bin for packed leaves whose root must be `root` (reserving its bytes); `levels`:
    * their inner levels when the caller hashed them already (a finished trace has).
    */
-  #writeTree(dir: string, leaves: Uint8Array, root: Hex, levels: Uint8Array = innerLevels(leaves)): void {
+  #writeTree(dir: string, leaves: Uint8Array, root: Hex, levels: Uint8Array = innerLevels(leaves), jobId?: string): void {
     const top = levels.byteLength ? levels.subarray(levels.byteLength - 32) : leaves;
     if (Buffer.from(top).toString("hex") !== root.slice(2).toLowerCase()) throw new TraceStoreError(`stored leaves in ${dir} do not match the recorded root ${root}`);
-    this.#reserve(levels.byteLength);
+    this.#reserve(levels.byteLength, jobId);
     writeFileSync(join(dir, `${TREE}.tmp`), levels);
     renameSync(join(dir, `${TREE}.tmp`), join(dir, TREE));
   }
 
   /** Used by the writer: seal the tree file of a completing job. */
   writeTreeFor(jobId: string, leaves: Uint8Array, root: Hex, levels?: Uint8Array): void {
-    this.#writeTree(this.#jobDir(jobId), leaves, root, levels);
+    this.#writeTree(this.#jobDir(jobId), leaves, root, levels, jobId);
   }
 
   #closeReader(jobId: string): void {
@@ -319,6 +368,7 @@ export class TraceJobWriter implements TraceSink {
       // already closed by complete()
     }
     this.store.remove(this.jobId);
+    this.store.release(this.jobId);
   }
 
   /** Seal the job: leaves, tokens and root; after this `store.read(jobId)` serves proofs. */
@@ -331,6 +381,7 @@ export class TraceJobWriter implements TraceSink {
     this.store.writeTreeFor(this.jobId, leaves, trace.root, trace.innerLevels());
     const meta = this.store.meta(this.jobId);
     this.writeMeta({ ...meta, status: "complete", tokens: [...trace.tokens], root: trace.root });
+    this.store.release(this.jobId); // written: what is left of the hold goes back
   }
 }
 

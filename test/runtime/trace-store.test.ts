@@ -13,12 +13,15 @@ async function tracedJob(store: TraceStore, jobId: string, tokens = 6, now?: num
   const dir = await modelDir();
   const m = await readManifest(dir);
   const writer = store.begin(jobId, { layers: m.architecture.layers, hidden: m.architecture.hidden, chunkSize: m.encoding.chunkSize, dtype: m.encoding.traceDtype }, now);
-  const r = await generate({ modelDir: dir, promptTokens: [256, 5, 6, 7], maxNewTokens: tokens, samplingParams: 0n, trace: true, stopAtEos: false, traceSink: writer }).catch((err: unknown) => {
+  // As the prover's services do: a trace that fails to generate or to seal is deleted.
+  try {
+    const r = await generate({ modelDir: dir, promptTokens: [256, 5, 6, 7], maxNewTokens: tokens, samplingParams: 0n, trace: true, stopAtEos: false, traceSink: writer });
+    writer.complete(r.trace!);
+    return r;
+  } catch (err) {
     writer.abort();
     throw err;
-  });
-  writer.complete(r.trace!);
-  return r;
+  }
 }
 
 describe("disk trace store (PROTOCOL §4.5)", () => {
@@ -103,6 +106,48 @@ describe("disk trace store (PROTOCOL §4.5)", () => {
     expect((err as TraceStoreFullError).maxBytes).toBe(5_000);
     expect(store.usedBytes).toBe(0); // the aborted job is gone
     expect(existsSync(join(dir, "big"))).toBe(false);
+  });
+
+  it("holds room for admitted jobs: a hold covers its trace, others cannot write into it, and what is left comes back", async () => {
+    const m = await readManifest(await modelDir());
+    const layout = { layers: m.architecture.layers, hidden: m.architecture.hidden, chunkSize: m.encoding.chunkSize, dtype: m.encoding.traceDtype };
+    // tracedJob: 4 prompt tokens + 6 = 10 tokens. The bound covers what a trace takes, without much to spare.
+    const need = TraceStore.traceBytes(layout, 10);
+    const probe = TraceStore.open({ dir: tempDir(), maxBytes: 10_000_000 });
+    await tracedJob(probe, "p");
+    expect(need).toBeGreaterThanOrEqual(probe.usedBytes);
+    expect(need).toBeLessThan(1.5 * probe.usedBytes);
+
+    // Room for one trace and a half: the first hold fits, a second is refused while nothing was written.
+    const dir = tempDir();
+    const store = TraceStore.open({ dir, maxBytes: Math.floor(1.5 * need) });
+    store.hold("a", need);
+    expect(store.heldBytes).toBe(need);
+    const refused = (() => {
+      try {
+        store.hold("b", need);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(refused).toBeInstanceOf(TraceStoreFullError);
+    expect((refused as TraceStoreFullError).heldBytes).toBe(need);
+    expect(store.usedBytes).toBe(0);
+    // A job without a hold cannot use the room held for "a" (its trace needs more than is left).
+    await expect(tracedJob(store, "intruder")).rejects.toBeInstanceOf(TraceStoreFullError);
+    expect(store.usedBytes).toBe(0);
+    // "a" writes its whole trace out of its hold; completion gives back what is left.
+    await tracedJob(store, "a");
+    expect(store.heldBytes).toBe(0);
+    expect(store.read("a").tokens).toHaveLength(10);
+    // A released hold frees its room: hold, release, hold again.
+    store.hold("c", store.options.maxBytes - store.usedBytes);
+    expect(() => store.hold("d", 1)).toThrow(TraceStoreFullError);
+    store.release("c");
+    store.hold("d", 1);
+    store.release("d");
+    store.release("never-held"); // no-op
+    expect(store.heldBytes).toBe(0);
   });
 });
 
