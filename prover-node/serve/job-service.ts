@@ -127,11 +127,12 @@ export class JobService {
     // Room for the whole trace is held now, beside every other admitted job's (PROTOCOL §4.5),
     // so the store cannot fill up halfway through this generation; run() gives back the rest.
     const traceId = jobId.toString();
-    holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `job ${jobId}`);
+    const alreadyServed = new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);
+    holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `job ${jobId}`, alreadyServed);
     // The claim is the first write: until here nothing changed anywhere (but the hold).
     if (!o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) || this.#inFlight.has(jobId)) {
       o.store.release(traceId);
-      throw new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);
+      throw alreadyServed;
     }
     this.#inFlight.add(jobId);
     return { jobId, promptTokens, maxNewTokens, samplingParams: job.samplingParams };

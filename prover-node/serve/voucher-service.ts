@@ -143,11 +143,12 @@ export class VoucherService {
     if (!o.batcher.capacityFor(promptTokens.length + maxNewTokens - 1).ever) throw new ApiError(503, "server_busy", "the job needs more KV cache than this node's budget", { details: "raise serving.kvCacheBytes" });
     // Room for the whole trace, held beside every other admitted job's (PROTOCOL §4.5); run() gives back the rest.
     const traceId = voucherTraceId(voucherHash);
-    holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `voucher ${voucherHash}`);
+    const nonceUsed = new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} of ${voucher.client} was already served by this node`);
+    holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `voucher ${voucherHash}`, nonceUsed);
     // The claim is the first write; the unique (client, nonce) makes a replayed voucher lose here.
     if (!o.vouchers.claim(voucherHash, voucher, signature)) {
       o.store.release(traceId);
-      throw new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} of ${voucher.client} was already served by this node`);
+      throw nonceUsed;
     }
     this.#inFlight.add(voucherHash);
     return { voucher, voucherHash, signature, promptTokens, maxNewTokens };

@@ -129,11 +129,11 @@ export class TraceStore {
    * Hold room for an admitted job's trace before anything of it is written (PROTOCOL §4.5): the
    * job's appends draw on its hold first, and a hold is refused (TraceStoreFullError) when the
    * bytes on disk, every other hold and this one exceed maxBytes, so jobs admitted side by side
-   * cannot together overrun the store halfway through their generations. Replaces an earlier
-   * hold of the same job.
+   * cannot together overrun the store halfway through their generations. A job holds once
+   * (TraceStoreError otherwise): a second request for it must not take over the first's hold.
    */
   hold(jobId: string, bytes: number): void {
-    this.release(jobId);
+    if (this.#held.has(jobId)) throw new TraceStoreError(`job ${jobId} already holds room in the trace store`, { details: "another request for it is being admitted or served" });
     if (this.#used + this.#heldTotal + bytes > this.options.maxBytes) throw new TraceStoreFullError(this.#used, bytes, this.options.maxBytes, this.#heldTotal);
     this.#held.set(jobId, bytes);
     this.#heldTotal += bytes;

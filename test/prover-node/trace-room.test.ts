@@ -66,10 +66,13 @@ describe("prover node holds trace-store room at admission", () => {
     expect(node.store.heldBytes).toBe(0);
     expect((await getJob(client, { jobId: jobs[served]! })).status).toBe(JobStatus.Committed);
 
-    // The served trace is pruned (settled, say): the refused job now fits and is served.
+    // The served trace is pruned (settled, say): the refused job now fits. Sent twice at once,
+    // it is served once; the other request is told it is served, and no hold is left behind.
     node.store.remove(jobs[served]!.toString());
-    const again = await send(refused);
-    expect(again.status).toBe(200);
+    const twice = await Promise.all([send(refused), send(refused)]);
+    expect(twice.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(((await twice.find((r) => r.status === 409)!.json()) as { error: { code: string } }).error.code).toBe("job_already_served");
+    expect(node.store.heldBytes).toBe(0);
     expect((await getJob(client, { jobId: jobs[refused]! })).status).toBe(JobStatus.Committed);
   });
 });

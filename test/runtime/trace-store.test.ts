@@ -147,6 +147,11 @@ describe("disk trace store (PROTOCOL §4.5)", () => {
     store.hold("d", 1);
     store.release("d");
     store.release("never-held"); // no-op
+    // One hold per job: a second request for the same job cannot take over the first's room.
+    store.hold("e", 10);
+    expect(() => store.hold("e", 10)).toThrow(/job e already holds room/);
+    expect(store.heldBytes).toBe(10);
+    store.release("e");
     expect(store.heldBytes).toBe(0);
   });
 });
