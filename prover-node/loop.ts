@@ -113,30 +113,37 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     // Admit (or decline) all of them before generating any: the decline window is short, and
     // generating one job first could use it up for the next.
     const admitted: AdmittedJob[] = [];
-    for (const { jobId, promptTokens } of published.pending()) {
-      if (o.db.job(jobId)) {
-        published.handled(jobId); // served (or being served) already
-        continue;
+    // An admission this pass does not run (it ended early on a throw) is undone: its claim and
+    // its trace-store room would otherwise stay taken until a restart.
+    try {
+      for (const { jobId, promptTokens } of published.pending()) {
+        if (o.db.job(jobId)) {
+          published.handled(jobId); // served (or being served) already
+          continue;
+        }
+        try {
+          admitted.push(await o.jobs.admit(jobId, promptTokens, undefined));
+        } catch (err) {
+          if (err instanceof ApiError && CANNOT_SERVE_IN_TIME.has(err.code)) await o.jobs.decline(jobId, err.code);
+          o.log.warn({ jobId: jobId.toString(), err: String(err) }, "cannot serve the published prompt");
+          // The chain could not be read: try again next pass; any other refusal is final.
+          if (!(err instanceof ApiError && (err.code === "chain_unavailable" || err.code === "job_not_visible"))) published.handled(jobId);
+        }
       }
-      try {
-        admitted.push(await o.jobs.admit(jobId, promptTokens, undefined));
-      } catch (err) {
-        if (err instanceof ApiError && CANNOT_SERVE_IN_TIME.has(err.code)) await o.jobs.decline(jobId, err.code);
-        o.log.warn({ jobId: jobId.toString(), err: String(err) }, "cannot serve the published prompt");
-        // The chain could not be read: try again next pass; any other refusal is final.
-        if (!(err instanceof ApiError && (err.code === "chain_unavailable" || err.code === "job_not_visible"))) published.handled(jobId);
+      while (admitted.length > 0) {
+        const a = admitted.shift()!;
+        try {
+          await o.jobs.run(a, undefined, { awaitCommitReceipt: true });
+          o.log.info({ jobId: a.jobId.toString() }, "served a job from its on-chain prompt");
+        } catch (err) {
+          // Generation failed: still within the decline window, a decline beats a penalty.
+          await o.jobs.decline(a.jobId, "generation failed");
+          o.log.warn({ jobId: a.jobId.toString(), err: String(err) }, "cannot serve the published prompt");
+        }
+        published.handled(a.jobId);
       }
-    }
-    for (const a of admitted) {
-      try {
-        await o.jobs.run(a, undefined, { awaitCommitReceipt: true });
-        o.log.info({ jobId: a.jobId.toString() }, "served a job from its on-chain prompt");
-      } catch (err) {
-        // Generation failed: still within the decline window, a decline beats a penalty.
-        await o.jobs.decline(a.jobId, "generation failed");
-        o.log.warn({ jobId: a.jobId.toString(), err: String(err) }, "cannot serve the published prompt");
-      }
-      published.handled(a.jobId);
+    } finally {
+      for (const a of admitted) o.jobs.cancel(a);
     }
   });
 

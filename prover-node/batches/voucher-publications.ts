@@ -10,7 +10,7 @@ import { decodeVoucherHeader, encodeVoucherHeader } from "../../protocol/voucher
 import type { Voucher } from "../../protocol/vouchers/voucher.js";
 import { entryOf } from "../../protocol/vouchers/batch.js";
 import { ApiError } from "../errors.js";
-import type { VoucherService } from "../serve/voucher-service.js";
+import type { AdmittedVoucher, VoucherService } from "../serve/voucher-service.js";
 import type { PersistedTxSender } from "../state/tx-sender.js";
 import type { VoucherJobs } from "../state/voucher-jobs.js";
 import type { BatchCommitter } from "./batch-committer.js";
@@ -40,8 +40,13 @@ export type VoucherPublicationsOptions = {
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
 
-/** Refusals that may pass (the chain was unreadable, the node was busy): tried again next pass. */
-const TRANSIENT = new Set(["chain_unavailable", "server_busy"]);
+/**
+ * Refusals that may pass (the chain was unreadable, the node was busy, the trace store's room is
+ * held by jobs that finish in seconds): tried again next pass.
+ */
+const TRANSIENT = new Set(["chain_unavailable", "server_busy", "trace_store_full"]);
+/** Of those, the ones that may also never pass (a job that never fits the KV budget, a store that never frees): waited on only while the decline window lasts. */
+const WAIT_WHILE_THE_WINDOW_LASTS = new Set(["server_busy", "trace_store_full"]);
 /**
  * A node still busy this close to the end of the decline window (seconds) declines: a job that
  * never fits its KV budget is "busy" forever, and a missed window costs the penalty.
@@ -124,35 +129,42 @@ export class VoucherPublications {
     const pending = this.#rows("pending");
     if (pending.length === 0) return;
     const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
-    const admitted = [];
-    for (const p of pending) {
-      if (o.vouchers.job(p.voucherHash)) {
-        this.#set(p.voucherHash, "serving"); // received over HTTP too: the committer batches it
-        continue;
+    const admitted: AdmittedVoucher[] = [];
+    // Whatever ends this pass early (a chain read or a decline that throws), an admission that
+    // was not run is undone: its claim, and the trace-store room it holds, would stay taken.
+    try {
+      for (const p of pending) {
+        if (o.vouchers.job(p.voucherHash)) {
+          this.#set(p.voucherHash, "serving"); // received over HTTP too: the committer batches it
+          continue;
+        }
+        // Over already (a node back after its deadline, or declined before a crash): nothing to serve.
+        const status = await this.#recordChainStatus(p.voucherHash);
+        if (status !== PublicationStatus.Open) {
+          if (status === PublicationStatus.Missed) o.log.warn({ voucherHash: p.voucherHash }, "a published voucher's deadline passed while this node was away: its penalty was claimed");
+          continue;
+        }
+        try {
+          admitted.push(await o.service.admitSigned(p.voucher, p.signature, p.promptTokens, undefined, { published: true }));
+        } catch (err) {
+          if (err instanceof ApiError && TRANSIENT.has(err.code) && (!WAIT_WHILE_THE_WINDOW_LASTS.has(err.code) || now + DECLINE_MARGIN_SECONDS < p.declineDeadline)) continue;
+          o.log.warn({ voucherHash: p.voucherHash, err: String(err) }, "cannot serve a published voucher; declining it");
+          await this.#decline(p);
+        }
       }
-      // Over already (a node back after its deadline, or declined before a crash): nothing to serve.
-      const status = await this.#recordChainStatus(p.voucherHash);
-      if (status !== PublicationStatus.Open) {
-        if (status === PublicationStatus.Missed) o.log.warn({ voucherHash: p.voucherHash }, "a published voucher's deadline passed while this node was away: its penalty was claimed");
-        continue;
+      while (admitted.length > 0) {
+        const a = admitted.shift()!;
+        try {
+          await o.service.run(a);
+          this.#set(a.voucherHash, "serving");
+          o.log.info({ voucherHash: a.voucherHash, client: a.voucher.client }, "served a voucher its client published on-chain");
+        } catch (err) {
+          o.log.warn({ voucherHash: a.voucherHash, err: String(err) }, "generation of a published voucher failed; declining it");
+          await this.#decline(pending.find((p) => p.voucherHash.toLowerCase() === a.voucherHash.toLowerCase())!);
+        }
       }
-      try {
-        admitted.push(await o.service.admitSigned(p.voucher, p.signature, p.promptTokens, undefined, { published: true }));
-      } catch (err) {
-        if (err instanceof ApiError && TRANSIENT.has(err.code) && (err.code !== "server_busy" || now + DECLINE_MARGIN_SECONDS < p.declineDeadline)) continue;
-        o.log.warn({ voucherHash: p.voucherHash, err: String(err) }, "cannot serve a published voucher; declining it");
-        await this.#decline(p);
-      }
-    }
-    for (const a of admitted) {
-      try {
-        await o.service.run(a);
-        this.#set(a.voucherHash, "serving");
-        o.log.info({ voucherHash: a.voucherHash, client: a.voucher.client }, "served a voucher its client published on-chain");
-      } catch (err) {
-        o.log.warn({ voucherHash: a.voucherHash, err: String(err) }, "generation of a published voucher failed; declining it");
-        await this.#decline(pending.find((p) => p.voucherHash.toLowerCase() === a.voucherHash.toLowerCase())!);
-      }
+    } finally {
+      for (const a of admitted) o.service.cancel(a);
     }
   }
 

@@ -134,15 +134,16 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
       throw promptError(err);
     }
     const maxTokens = body.max_tokens ?? ("messages" in body ? (body as { max_completion_tokens?: number | null }).max_completion_tokens : undefined) ?? undefined;
-    let work: { id: string; run(onToken: (token: number) => boolean): Promise<Served> };
+    /** `cancel` undoes the admission where `run` is never reached. */
+    let work: { id: string; run(onToken: (token: number) => boolean): Promise<Served>; cancel(): void };
     if (jobId === undefined) {
       if (!o.vouchers) throw new ApiError(501, "vouchers_unavailable", "this node does not serve vouchers (config vouchers.enabled)");
       const admitted = await o.vouchers.admit(Array.isArray(voucherHeader) ? voucherHeader[0]! : voucherHeader!, promptTokens, maxTokens);
       const vouchers = o.vouchers;
-      work = { id: admitted.voucherHash.slice(2, 18), run: async (cb) => { const s = await vouchers.run(admitted, cb); return { ...s, stepproof: voucherFields(s) }; } };
+      work = { id: admitted.voucherHash.slice(2, 18), run: async (cb) => { const s = await vouchers.run(admitted, cb); return { ...s, stepproof: voucherFields(s) }; }, cancel: () => vouchers.cancel(admitted) };
     } else {
       const admitted = await o.jobs.admit(jobId, promptTokens, maxTokens);
-      work = { id: jobId.toString(), run: async (cb) => { const s = await o.jobs.run(admitted, cb); return { ...s, stepproof: stepproofFields(s) }; } };
+      work = { id: jobId.toString(), run: async (cb) => { const s = await o.jobs.run(admitted, cb); return { ...s, stepproof: stepproofFields(s) }; }, cancel: () => o.jobs.cancel(admitted) };
     }
     const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${work.id}`;
     const created = Math.floor(Date.now() / 1000);
@@ -150,7 +151,13 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
 
     // The output text (PROTOCOL §5.6): decoded after the prompt, cut at the first stop string;
     // generation ends with the token that completed a stop string.
-    const text = new OutputText(o.tokenizer, promptTokens, stop);
+    let text: OutputText;
+    try {
+      text = new OutputText(o.tokenizer, promptTokens, stop);
+    } catch (err) {
+      work.cancel(); // admitted, never run
+      throw err;
+    }
     const finishReason = (s: Served) => (text.stopped ? "stop" : s.finishReason);
 
     if (!body.stream) {
@@ -168,9 +175,14 @@ export function registerOpenAiRoutes(app: FastifyInstance, o: OpenAiRoutesOption
     }
 
     // Streaming: every check has passed, so from here on the answer is 200 + SSE.
-    reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+    try {
+      reply.hijack();
+      res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+    } catch (err) {
+      work.cancel(); // admitted, never run
+      throw err;
+    }
     const send = (data: unknown) => {
       if (!res.destroyed) res.write(`data: ${JSON.stringify(data)}\n\n`);
     };

@@ -130,12 +130,26 @@ export class JobService {
     const alreadyServed = new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);
     holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `job ${jobId}`, alreadyServed);
     // The claim is the first write: until here nothing changed anywhere (but the hold).
-    if (!o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) || this.#inFlight.has(jobId)) {
+    let claimed: boolean;
+    try {
+      claimed = o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) && !this.#inFlight.has(jobId);
+    } catch (err) {
+      o.store.release(traceId);
+      throw err;
+    }
+    if (!claimed) {
       o.store.release(traceId);
       throw alreadyServed;
     }
     this.#inFlight.add(jobId);
     return { jobId, promptTokens, maxNewTokens, samplingParams: job.samplingParams };
+  }
+
+  /** Undo an admission that will not be run (its claim, its trace-store hold, its in-flight slot): the job can be served again. */
+  cancel(a: AdmittedJob): void {
+    this.o.store.release(a.jobId.toString());
+    if (this.o.db.job(a.jobId)?.state === "generating") this.o.db.deleteJob(a.jobId);
+    this.#inFlight.delete(a.jobId);
   }
 
   #reclaimable(row: JobRow): boolean {

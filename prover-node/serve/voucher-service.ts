@@ -146,12 +146,26 @@ export class VoucherService {
     const nonceUsed = new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} of ${voucher.client} was already served by this node`);
     holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `voucher ${voucherHash}`, nonceUsed);
     // The claim is the first write; the unique (client, nonce) makes a replayed voucher lose here.
-    if (!o.vouchers.claim(voucherHash, voucher, signature)) {
+    let claimed: boolean;
+    try {
+      claimed = o.vouchers.claim(voucherHash, voucher, signature);
+    } catch (err) {
+      o.store.release(traceId);
+      throw err;
+    }
+    if (!claimed) {
       o.store.release(traceId);
       throw nonceUsed;
     }
     this.#inFlight.add(voucherHash);
     return { voucher, voucherHash, signature, promptTokens, maxNewTokens };
+  }
+
+  /** Undo an admission that will not be run (its claim, its trace-store hold, its in-flight slot): the voucher can be served again. */
+  cancel(a: AdmittedVoucher): void {
+    this.o.store.release(voucherTraceId(a.voucherHash));
+    this.o.vouchers.release(a.voucherHash);
+    this.#inFlight.delete(a.voucherHash);
   }
 
   async run(a: AdmittedVoucher, onToken?: (token: number) => TokenCallbackResult): Promise<ServedVoucherJob> {

@@ -133,6 +133,7 @@ export class TraceStore {
    * (TraceStoreError otherwise): a second request for it must not take over the first's hold.
    */
   hold(jobId: string, bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`a hold is a whole number of bytes, got ${bytes}`);
     if (this.#held.has(jobId)) throw new TraceStoreError(`job ${jobId} already holds room in the trace store`, { details: "another request for it is being admitted or served" });
     if (this.#used + this.#heldTotal + bytes > this.options.maxBytes) throw new TraceStoreFullError(this.#used, bytes, this.options.maxBytes, this.#heldTotal);
     this.#held.set(jobId, bytes);
@@ -164,12 +165,16 @@ export class TraceStore {
     return readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0);
   }
 
-  /** Account for `bytes` about to be written for `jobId`: its own hold pays first; the rest must fit beside every other hold. */
-  #reserve(bytes: number, jobId?: string): void {
+  /**
+   * Account for `bytes` about to be written for `jobId`: its own hold pays first; the rest must
+   * fit beside every other hold. `uncapped`: a few bytes that must not fail (settlement's meta
+   * rewrite, without which a settled trace would be kept until retention).
+   */
+  #reserve(bytes: number, jobId?: string, uncapped = false): void {
     const hold = jobId === undefined ? undefined : this.#held.get(jobId);
     const own = Math.min(bytes, hold ?? 0);
     const others = this.#heldTotal - own;
-    if (this.#used + others + bytes > this.options.maxBytes) throw new TraceStoreFullError(this.#used, bytes, this.options.maxBytes, others);
+    if (!uncapped && this.#used + others + bytes > this.options.maxBytes) throw new TraceStoreFullError(this.#used, bytes, this.options.maxBytes, others);
     if (hold !== undefined) this.#held.set(jobId!, hold - own);
     this.#heldTotal -= own;
     this.#used += bytes;
@@ -181,11 +186,11 @@ export class TraceStore {
     return JSON.parse(readFileSync(file, "utf8")) as JobMeta;
   }
 
-  #writeMeta(meta: JobMeta): void {
+  #writeMeta(meta: JobMeta, uncapped = false): void {
     const dir = this.#jobDir(meta.jobId);
     const bytes = Buffer.from(JSON.stringify(meta));
     const old = existsSync(join(dir, META)) ? statSync(join(dir, META)).size : 0;
-    this.#reserve(Math.max(0, bytes.byteLength - old), meta.jobId);
+    this.#reserve(Math.max(0, bytes.byteLength - old), meta.jobId, uncapped);
     writeFileSync(join(dir, `${META}.tmp`), bytes);
     renameSync(join(dir, `${META}.tmp`), join(dir, META));
     this.#times.set(meta.jobId, { createdAt: meta.createdAt, ...(meta.settledAt !== undefined ? { settledAt: meta.settledAt } : {}) });
@@ -263,7 +268,9 @@ export class TraceStore {
 
   /** Record settlement (the job can no longer be challenged); pruned after settledGraceMs. */
   markSettled(jobId: string, now = Date.now()): void {
-    this.#writeMeta({ ...this.meta(jobId), settledAt: now });
+    // Uncapped: the rewrite grows meta.json by a timestamp, and a full store must still learn
+    // that a trace is settled, or it keeps it until retention.
+    this.#writeMeta({ ...this.meta(jobId), settledAt: now }, true);
   }
 
   /** Delete jobs past retention or settled (plus grace); returns the removed ids. */

@@ -153,6 +153,13 @@ describe("disk trace store (PROTOCOL §4.5)", () => {
     expect(store.heldBytes).toBe(10);
     store.release("e");
     expect(store.heldBytes).toBe(0);
+    expect(() => store.hold("f", Number.NaN)).toThrow(RangeError);
+    expect(() => store.hold("f", -1)).toThrow(RangeError);
+    // A full store still records settlement (its meta grows by a timestamp), so the settled trace is pruned.
+    store.hold("g", store.options.maxBytes - store.usedBytes);
+    store.markSettled("a", 1_000);
+    store.release("g");
+    expect(store.prune(1_000)).toEqual(["a"]);
   });
 });
 
