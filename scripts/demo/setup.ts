@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { network } from "hardhat";
@@ -32,27 +33,44 @@ export async function startEmbeddedChain(dataDir: string, preferredPort = 8545):
 export async function startChainProcess(dataDir: string, preferredPort = 8545): Promise<DemoChain> {
   const port = await freePortNear(preferredPort);
   const root = path.resolve(import.meta.dirname, "../..");
-  const cli = path.join(root, "node_modules", "hardhat", "dist", "src", "cli.js");
+  const require = createRequire(import.meta.url);
+  const cli = path.join(path.dirname(require.resolve("hardhat/package.json")), (require("hardhat/package.json") as { bin: { hardhat: string } }).bin.hardhat);
   const child = spawn(process.execPath, [cli, "--config", path.join(root, "hardhat.config.ts"), "node", "--network", "hardhatMainnet", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
+  let spawnError: Error | undefined;
   child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  child.once("error", (err) => (spawnError = err));
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.once("error", () => resolve());
+  });
+  const gone = () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null;
   const kill = () => child.kill("SIGTERM");
-  process.once("exit", kill); // never outlive this process
+  process.once("exit", kill); // never outlive this process (a parent killed by a signal cannot do this)
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     process.off("exit", kill);
+    if (gone()) return;
     kill();
+    const hard = setTimeout(() => child.kill("SIGKILL"), 5_000);
     await exited;
+    clearTimeout(hard);
   };
+  const rpc = (method: string, params: unknown[] = []) =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }), signal: AbortSignal.timeout(2_000) }).then(
+      async (r) => (r.ok ? ((await r.json()) as { result?: unknown }).result : undefined),
+      () => undefined,
+    );
   try {
     for (const started = Date.now(); ; ) {
-      if (child.exitCode !== null) throw new Error(`the chain process exited (code ${child.exitCode}): ${stderr.trim()}`);
-      const ok = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' }).then((r) => r.ok, () => false);
-      if (ok) break;
+      if (gone()) throw new Error(`the chain process ended before it answered (${spawnError ? String(spawnError) : `exit ${child.exitCode ?? child.signalCode}`}): ${stderr.trim()}`);
+      // Its own chain (31337) on the port it was given: not a dev chain someone else started there.
+      if ((await rpc("eth_chainId")) === "0x7a69" && !gone()) break;
       if (Date.now() - started > 60_000) throw new Error(`the chain process did not answer at ${url} within 60 s: ${stderr.trim()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    // `hardhat node` logs every request; nobody reads it here, and formatting it costs the cores being measured.
+    await rpc("hardhat_setLoggingEnabled", [false]);
     return await deployed(url, dataDir, stop);
   } catch (err) {
     await stop();
