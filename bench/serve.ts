@@ -26,7 +26,7 @@
  *   cannot load, the bench says why in one line and goes on without it.
  *
  * Rows: {model, runtime, path, concurrency, tracing, jobs, tokensPerSecond, p50Ms, p95Ms,
- * tracingOverhead} (+ traceUsPerToken and traceCpuShare on traced batcher rows; weights, threads, ratio,
+ * tracingOverhead} (+ traceUsPerToken and traceShare on traced batcher rows; weights, threads, ratio,
  * matchedTokens for llama.cpp); tokens are generated
  * tokens, time is wall time from the first request to the last response, latencies are per job
  * (request to response). `--quick`: the tiny model, concurrency 1 and 2, 8 output tokens, no
@@ -95,13 +95,15 @@ export type ServeRow = {
   /** batcher rows: tok/s off ÷ tok/s on − 1 measured in the same run; http rows: that of the batcher at the same concurrency. */
   tracingOverhead: number | null;
   /**
-   * Traced batcher rows: main-thread time spent hashing and storing the traces, per generated
-   * token, and as a share of the machine's CPU time over the level (÷ wall time × cores). Less
-   * noisy than `tracingOverhead` (an A/B of two levels); a lower bound of tracing's cost to
-   * throughput, which also pays for the contention the hashing adds to the forward pass.
+   * Traced batcher rows: the main thread's wall time in trace work (leaf hashing and the tree;
+   * these rows store nothing on disk), per generated token (the prompt's positions are hashed
+   * too), and that time ÷ (the level's wall time × cores). Measured inside the run, so less
+   * noisy than `tracingOverhead` (an A/B of two levels); wall time, so it includes the moments
+   * the forward pass's threads take the core from the hashing, and it is not a bound of
+   * tracing's cost to throughput either way.
    */
   traceUsPerToken?: number;
-  traceCpuShare?: number;
+  traceShare?: number;
   /** Intra-op threads (stepproof: the serving session's; llama.cpp: the context's). */
   threads: number;
   /** "threads": the single-stream thread-scaling pair, measured interleaved apart from the concurrency rows. */
@@ -126,7 +128,7 @@ function quantile(xs: number[], q: number): number {
 /** `clients` closed-loop clients each running `perClient` jobs; returns tokens, wall time and per-job latencies. */
 type Level = { tokens: number; ms: number; latencies: number[]; traceMs: number };
 
-/** A job's generated tokens, and the main-thread time its trace took where the driver sees it (the batcher's results). */
+/** A job's generated tokens, and the main thread's wall time in its trace where the driver sees it (the batcher's results). */
 type JobOutcome = { tokens: number; traceMs?: number };
 
 async function drive(clients: number, perClient: number, job: (i: number) => Promise<number | JobOutcome>): Promise<Level> {
@@ -164,9 +166,9 @@ const row = (model: string, p: ServeRow["path"], concurrency: number, tracing: b
   threads: SERVE_SETUP.threads,
 });
 
-const traceCost = (r: Level): Pick<ServeRow, "traceUsPerToken" | "traceCpuShare"> => ({
+const traceCost = (r: Level): Pick<ServeRow, "traceUsPerToken" | "traceShare"> => ({
   traceUsPerToken: Number(((r.traceMs / r.tokens) * 1000).toFixed(1)),
-  traceCpuShare: Number((r.traceMs / (r.ms * defaultThreads())).toFixed(4)),
+  traceShare: Number((r.traceMs / (r.ms * defaultThreads())).toFixed(4)),
 });
 
 /** The batcher alone, tracing off and on interleaved per concurrency; `outputs`: the concurrency-1 jobs' greedy tokens. */
@@ -345,9 +347,9 @@ for (const note of anchorNotes) console.log(note);
 const file = resultPath("serve.json");
 const llamaCppInfo = llamaCpp === undefined ? null : "unavailable" in llamaCpp ? { unavailable: llamaCpp.unavailable } : { version: llamaCpp.version };
 writeFileSync(file, JSON.stringify({ machine: { threads: defaultThreads() }, serving: { threads: SERVE_SETUP.threads, spinning: SERVE_SETUP.spinning }, outputTokens: OUTPUT_TOKENS, promptLengths: PROMPT_LENGTHS, jobsPerClient: JOBS_PER_CLIENT, llamaCpp: llamaCppInfo, rows }, null, 2) + "\n");
-console.log("\n| model | path | threads | concurrency | tracing | jobs | tok/s | p50 ms | p95 ms | tracing overhead | trace µs/token (CPU share) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("\n| model | path | threads | concurrency | tracing | jobs | tok/s | p50 ms | p95 ms | tracing overhead | trace µs/token (share) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows.filter((x) => x.runtime === "stepproof")) {
-  console.log(`| ${r.model} | ${r.path}${r.series ? ` (${r.series})` : ""} | ${r.threads} | ${r.concurrency} | ${r.tracing ? "on" : "off"} | ${r.jobs} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.tracingOverhead === null ? "" : `${(100 * r.tracingOverhead).toFixed(2)}%`} | ${r.traceUsPerToken === undefined ? "" : `${r.traceUsPerToken} (${(100 * r.traceCpuShare!).toFixed(2)}%)`} |`);
+  console.log(`| ${r.model} | ${r.path}${r.series ? ` (${r.series})` : ""} | ${r.threads} | ${r.concurrency} | ${r.tracing ? "on" : "off"} | ${r.jobs} | ${r.tokensPerSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.tracingOverhead === null ? "" : `${(100 * r.tracingOverhead).toFixed(2)}%`} | ${r.traceUsPerToken === undefined ? "" : `${r.traceUsPerToken} (${(100 * r.traceShare!).toFixed(2)}%)`} |`);
 }
 for (const model of MODELS) {
   const one = rows.find((r) => r.model === model && r.path === "http" && r.concurrency === 1);
