@@ -28,6 +28,12 @@ const { port, control } = workerData;
 const describe = (e) => ({ message: String((e && e.message) || e), stack: e && e.stack });
 const reply = (message, transfer) => {
   port.postMessage(message, transfer);
+  // control[2] counts only this thread's answers to requests (control[1] is also bumped by the
+  // main thread to wake a waiter when the worker dies): terminate() waits on it.
+  if (message.kind !== "loaded") {
+    Atomics.add(control, 2, 1);
+    Atomics.notify(control, 2);
+  }
   Atomics.add(control, 1, 1);
   Atomics.notify(control, 1);
 };
@@ -78,10 +84,11 @@ export class ServeWorkerError extends StepproofRuntimeError {
 type WireTensor = { type: ort.Tensor.Type; dims: readonly number[]; data: ort.Tensor.DataType };
 type Reply = { kind: "loaded" | "ran" | "released"; error?: { message: string; stack?: string }; outputs?: Record<string, WireTensor> };
 
-/** control[0]: requests sent; control[1]: replies sent (each bumped, then notified). */
+/** control[0]: requests sent; control[1]: replies (bumped by the worker, or by #die to wake a waiter); control[2]: requests the worker answered. */
 const RELEASED = "the serving session was released";
 const REQUESTS = 0;
 const REPLIES = 1;
+const ANSWERED = 2;
 
 const ortPath = createRequire(import.meta.url).resolve("onnxruntime-node");
 
@@ -98,6 +105,10 @@ export class ServeWorker {
   #dead: ServeWorkerError | undefined;
   /** release() was asked: the worker's exit that follows is the release, not a failure. */
   #releasing = false;
+  /** The thread has exited (it answers nothing more). */
+  #exited = false;
+  /** Reasons the process must stay alive for this worker (a pass in flight, a terminate waiting on one). */
+  #keepAlive = 0;
 
   private constructor(worker: Worker, port: MessagePort, control: Int32Array) {
     this.#worker = worker;
@@ -109,11 +120,14 @@ export class ServeWorker {
   static async start(graph: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ServeWorker> {
     const model = graph.slice(); // its own buffer, so transferring it detaches nothing else
     const { port1, port2 } = new MessageChannel();
-    const control = new Int32Array(new SharedArrayBuffer(8));
+    const control = new Int32Array(new SharedArrayBuffer(12));
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, model, options, port: port2, control }, transferList: [port2, model.buffer as ArrayBuffer] });
     const self = new ServeWorker(worker, port1, control);
     worker.on("error", (err) => self.#die(new ServeWorkerError("the serving worker failed", { cause: err })));
-    worker.on("exit", (code) => self.#die(new ServeWorkerError(self.#releasing ? RELEASED : `the serving worker exited (code ${code})`)));
+    worker.on("exit", (code) => {
+      self.#exited = true;
+      self.#die(new ServeWorkerError(self.#releasing ? RELEASED : `the serving worker exited (code ${code})`));
+    });
     const loaded = await self.#reply(0);
     if (loaded.error) {
       await worker.terminate();
@@ -164,11 +178,30 @@ export class ServeWorker {
     await this.#worker.terminate();
   }
 
-  /** End the worker now, whatever it is doing: a pass in flight rejects, later ones too. */
+  /**
+   * End the worker: the pass in flight and every later one reject now. The thread itself is
+   * terminated once it has returned from the pass it is in: onnxruntime's binding treats a call
+   * into a terminating thread's environment as fatal and aborts the whole process (seen as a
+   * SIGABRT of a test process that terminated a worker mid-pass), and a pass cannot be
+   * interrupted anyway.
+   */
   async terminate(reason = "the serving worker was terminated"): Promise<void> {
     this.#die(new ServeWorkerError(reason));
-    await this.#worker.terminate();
+    const exited = new Promise<void>((resolve) => this.#worker.once("exit", () => resolve()));
+    this.#keep(); // a pending waitAsync keeps nothing alive: the process must not exit mid-pass
+    try {
+      for (;;) {
+        const answered = Atomics.load(this.#control, ANSWERED);
+        if (answered >= Atomics.load(this.#control, REQUESTS) || this.#exited) break;
+        const wait = waitAsync(this.#control, ANSWERED, answered);
+        if (wait.async) await Promise.race([wait.value, exited]);
+      }
+      await this.#worker.terminate();
+    } finally {
+      this.#letGo();
+    }
   }
+
 
   async #request(message: object): Promise<Reply> {
     if (this.#dead) throw this.#dead;
@@ -180,11 +213,11 @@ export class ServeWorker {
     }
     Atomics.add(this.#control, REQUESTS, 1);
     Atomics.notify(this.#control, REQUESTS);
-    this.#worker.ref(); // a pass in flight keeps the process alive
+    this.#keep(); // a pass in flight keeps the process alive
     try {
       return await this.#reply(replies);
     } finally {
-      this.#worker.unref();
+      this.#letGo();
     }
   }
 
@@ -195,6 +228,14 @@ export class ServeWorker {
     const m = receiveMessageOnPort(this.#port)?.message as Reply | undefined;
     if (m) return m;
     throw this.#dead ?? new ServeWorkerError("the serving worker woke without a reply");
+  }
+
+  /** ref()/unref() are a switch, not a count: two holders (a request, a terminate) count here. */
+  #keep(): void {
+    if (this.#keepAlive++ === 0) this.#worker.ref();
+  }
+  #letGo(): void {
+    if (--this.#keepAlive === 0) this.#worker.unref();
   }
 
   #die(reason: ServeWorkerError): void {

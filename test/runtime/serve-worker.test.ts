@@ -74,4 +74,26 @@ describe("serving worker (PROTOCOL §4.2 Serving)", () => {
     await other.release();
     await expect(other.run(decodeFeeds(other, 1))).rejects.toThrow(/released/);
   });
+
+  it("terminating a worker in the middle of a pass, again and again, does not abort the process", async () => {
+    // onnxruntime's binding aborts the whole process (a C++ Napi::Error) when a pass returns into
+    // a thread being terminated: terminate() ends the thread only after its pass has returned.
+    // Before that fix this loop killed the test process with SIGABRT within a few rounds.
+    const dir = await modelDir();
+    let rejected = 0;
+    for (let i = 0; i < 24; i++) {
+      const session = await ServeSession.load(dir, { threads: 2 });
+      await session.run(decodeFeeds(session, 4));
+      const pass = session.run(decodeFeeds(session, 4)).then(
+        () => "ran",
+        (e: unknown) => (e instanceof ServeWorkerError ? "rejected" : "other"),
+      );
+      await new Promise((r) => setTimeout(r, i % 3));
+      await session.worker.terminate("killed by the test");
+      const outcome = await pass;
+      expect(outcome).not.toBe("other");
+      if (outcome === "rejected") rejected++;
+    }
+    expect(rejected).toBeGreaterThan(0); // some kills did land mid-pass
+  });
 });
