@@ -131,7 +131,7 @@ type Level = { tokens: number; ms: number; latencies: number[]; traceMs: number 
 /** A job's generated tokens, and the main thread's wall time in its trace where the driver sees it (the batcher's results). */
 type JobOutcome = { tokens: number; traceMs?: number };
 
-async function drive(clients: number, perClient: number, job: (i: number) => Promise<number | JobOutcome>): Promise<Level> {
+async function drive(clients: number, perClient: number, job: (i: number) => Promise<JobOutcome>): Promise<Level> {
   const latencies: number[] = [];
   let tokens = 0;
   let traceMs = 0;
@@ -141,8 +141,7 @@ async function drive(clients: number, perClient: number, job: (i: number) => Pro
       for (let k = 0; k < perClient; k++) {
         const s = performance.now();
         // Not `tokens += await …`: that reads `tokens` before the await and loses the other clients' additions.
-        const outcome = await job(c * perClient + k);
-        const n = typeof outcome === "number" ? { tokens: outcome } : outcome;
+        const n = await job(c * perClient + k);
         tokens += n.tokens;
         traceMs += n.traceMs ?? 0;
         latencies.push(performance.now() - s);
@@ -291,7 +290,7 @@ async function httpRows(model: DemoModel, dataDir: string): Promise<ServeRow[]> 
           });
           const body = (await res.json()) as { usage?: { completion_tokens: number }; error?: { code: string; message: string } };
           if (!res.ok || !body.usage) throw new Error(`job ${jobId}: HTTP ${res.status} ${JSON.stringify(body.error)}`);
-          return body.usage.completion_tokens;
+          return { tokens: body.usage.completion_tokens };
         });
         if (pass > 0) rows.push(row(model, "http", c, true, r, null));
       }

@@ -19,7 +19,7 @@ import type { TraceSink } from "../../runtime/trace/builder.js";
 import type { ProverMetrics } from "../metrics.js";
 import type { JobRow, ProverDb } from "../state/db.js";
 import { faultPoint, type PersistedTxSender } from "../state/tx-sender.js";
-import { holdTraceRoom } from "./trace-room.js";
+import { holdRoomAndClaim } from "./trace-room.js";
 
 export type AdmittedJob = { jobId: bigint; promptTokens: number[]; maxNewTokens: number; samplingParams: bigint };
 
@@ -126,21 +126,9 @@ export class JobService {
     }
     // Room for the whole trace is held now, beside every other admitted job's (PROTOCOL §4.5),
     // so the store cannot fill up halfway through this generation; run() gives back the rest.
-    const traceId = jobId.toString();
-    const alreadyServed = new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);
-    holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `job ${jobId}`, alreadyServed);
     // The claim is the first write: until here nothing changed anywhere (but the hold).
-    let claimed: boolean;
-    try {
-      claimed = o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) && !this.#inFlight.has(jobId);
-    } catch (err) {
-      o.store.release(traceId);
-      throw err;
-    }
-    if (!claimed) {
-      o.store.release(traceId);
-      throw alreadyServed;
-    }
+    const alreadyServed = new ApiError(409, "job_already_served", `job ${jobId} has already been served by this node`);
+    holdRoomAndClaim(o.store, jobId.toString(), o.manifest, promptTokens.length + maxNewTokens, `job ${jobId}`, alreadyServed, () => o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) && !this.#inFlight.has(jobId));
     this.#inFlight.add(jobId);
     return { jobId, promptTokens, maxNewTokens, samplingParams: job.samplingParams };
   }

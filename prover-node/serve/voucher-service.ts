@@ -13,7 +13,7 @@ import type { ModelManifest } from "../../runtime/model/manifest.js";
 import { BatcherFullError, type ContinuousBatcher } from "../../runtime/serve/batcher.js";
 import { KvBudgetError } from "../../runtime/serve/kv-slots.js";
 import { TraceStoreFullError, type TraceStore } from "../../runtime/trace/store.js";
-import { holdTraceRoom } from "./trace-room.js";
+import { holdRoomAndClaim } from "./trace-room.js";
 import { ApiError } from "../errors.js";
 import type { ProverMetrics } from "../metrics.js";
 import type { VoucherJobs } from "../state/voucher-jobs.js";
@@ -141,22 +141,10 @@ export class VoucherService {
     if (account.balance < view.outstanding + need) throw new ApiError(402, "deposit_insufficient", `the client's deposit ${account.balance} does not cover this voucher (${need}) on top of ${view.outstanding} already accepted`);
     if (this.#inFlight.size >= o.maxQueuedJobs) throw new ApiError(503, "server_busy", `${this.#inFlight.size} voucher jobs are in flight on this node; retry later`, { retryAfterSeconds: 1 });
     if (!o.batcher.capacityFor(promptTokens.length + maxNewTokens - 1).ever) throw new ApiError(503, "server_busy", "the job needs more KV cache than this node's budget", { details: "raise serving.kvCacheBytes" });
-    // Room for the whole trace, held beside every other admitted job's (PROTOCOL §4.5); run() gives back the rest.
-    const traceId = voucherTraceId(voucherHash);
+    // Room for the whole trace, held beside every other admitted job's (PROTOCOL §4.5); run() gives
+    // back the rest. The claim is the first write; the unique (client, nonce) makes a replayed voucher lose there.
     const nonceUsed = new ApiError(409, "voucher_nonce_used", `nonce ${voucher.nonce} of ${voucher.client} was already served by this node`);
-    holdTraceRoom(o.store, traceId, o.manifest, promptTokens.length + maxNewTokens, `voucher ${voucherHash}`, nonceUsed);
-    // The claim is the first write; the unique (client, nonce) makes a replayed voucher lose here.
-    let claimed: boolean;
-    try {
-      claimed = o.vouchers.claim(voucherHash, voucher, signature);
-    } catch (err) {
-      o.store.release(traceId);
-      throw err;
-    }
-    if (!claimed) {
-      o.store.release(traceId);
-      throw nonceUsed;
-    }
+    holdRoomAndClaim(o.store, voucherTraceId(voucherHash), o.manifest, promptTokens.length + maxNewTokens, `voucher ${voucherHash}`, nonceUsed, () => o.vouchers.claim(voucherHash, voucher, signature));
     this.#inFlight.add(voucherHash);
     return { voucher, voucherHash, signature, promptTokens, maxNewTokens };
   }

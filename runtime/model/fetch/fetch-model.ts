@@ -47,27 +47,24 @@ export type FetchModelReturnType = { dir: string; manifest: ModelManifest; cache
 
 export const DEFAULT_MODELS_DIR = "models";
 
-/** Why the complete package in `dir` is another model than the catalog's, or undefined (none there, incomplete, or the same). */
-async function otherModelIn(dir: string, model: CatalogModel): Promise<{ manifest: ModelManifest; why: string } | undefined> {
-  if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
-  const m = await readManifest(dir).catch(() => undefined);
-  if (!m) return undefined;
+/** The manifest of a complete package in `dir` (written last), or undefined. */
+async function packageIn(dir: string): Promise<ModelManifest | undefined> {
+  return existsSync(join(dir, MANIFEST_FILE)) ? readManifest(dir).catch(() => undefined) : undefined;
+}
+
+/** Why a package is another model than the catalog's (other sources, chunk size or trace dtype), or undefined. */
+function otherModel(m: ModelManifest, model: CatalogModel): string | undefined {
   const s = m.source;
-  if (s?.kind !== "llama2c" || s.checkpointSha256 !== model.checkpoint.sha256 || s.tokenizerSha256 !== model.tokenizer.sha256) return { manifest: m, why: "converted from other sources" };
-  if (m.encoding.chunkSize !== model.chunkSize) return { manifest: m, why: `chunk size ${m.encoding.chunkSize}, the catalog registers ${model.chunkSize}` };
-  if (m.encoding.traceDtype !== model.traceDtype) return { manifest: m, why: `trace dtype ${m.encoding.traceDtype}, the catalog registers ${model.traceDtype}` };
+  if (s?.kind !== "llama2c" || s.checkpointSha256 !== model.checkpoint.sha256 || s.tokenizerSha256 !== model.tokenizer.sha256) return "converted from other sources";
+  if (m.encoding.chunkSize !== model.chunkSize) return `chunk size ${m.encoding.chunkSize}, the catalog registers ${model.chunkSize}`;
+  if (m.encoding.traceDtype !== model.traceDtype) return `trace dtype ${m.encoding.traceDtype}, the catalog registers ${model.traceDtype}`;
   return undefined;
 }
 
-/**
- * A package directory that is complete (manifest written last), of the catalog's model (its
- * sources, chunk size and trace dtype: otherModelIn), and calibrated if asked.
- */
+/** The package in `dir` if it is complete, the catalog's model, and calibrated if asked. */
 async function convertedFrom(dir: string, model: CatalogModel, calibrated: boolean): Promise<ModelManifest | undefined> {
-  if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
-  const m = await readManifest(dir).catch(() => undefined);
-  if (!m || (await otherModelIn(dir, model))) return undefined;
-  return !calibrated || m.thresholds ? m : undefined;
+  const m = await packageIn(dir);
+  return m && !otherModel(m, model) && (!calibrated || m.thresholds) ? m : undefined;
 }
 
 /** Layer thresholds on this machine's setups (PROTOCOL §4.6), prose through the package's own tokenizer. */
@@ -156,8 +153,9 @@ export async function fetchModel(p: FetchModelParameters): Promise<FetchModelRet
   };
 
   const calibrated = p.calibrate ?? true;
-  const other = await otherModelIn(dir, model);
-  if (other && !p.replace) throw new OtherModelInPlaceError(dir, other.manifest.modelId, other.why);
+  const inPlace = await packageIn(dir);
+  const why = inPlace && otherModel(inPlace, model);
+  if (inPlace && why && !p.replace) throw new OtherModelInPlaceError(dir, inPlace.modelId, why);
   const existing = await convertedFrom(dir, model, calibrated);
   if (existing && (await hasPart(source.checkpoint, model.checkpoint))) return done(existing, true);
   await mkdir(cache, { recursive: true });
@@ -182,11 +180,11 @@ export async function fetchModel(p: FetchModelParameters): Promise<FetchModelRet
     // Another model's package (asked to replace it) is kept beside the new one, never deleted:
     // its jobs may still be challenged. One that is incomplete (an interrupted run) or older
     // (not calibrated) is replaced.
-    const otherNow = await otherModelIn(dir, model);
-    if (otherNow) {
-      const kept = `${dir}@${otherNow.manifest.modelId.slice(2, 12)}`;
+    const now = await packageIn(dir);
+    if (now && otherModel(now, model)) {
+      const kept = `${dir}@${now.modelId.slice(2, 12)}`;
       await rename(dir, kept);
-      p.onProgress?.({ stage: "replaced", kept, modelId: otherNow.manifest.modelId });
+      p.onProgress?.({ stage: "replaced", kept, modelId: now.modelId });
     }
     const stale = existsSync(dir) ? scratch(`${dir}.old`) : undefined;
     if (stale && !(await convertedFrom(dir, model, calibrated))) await rename(dir, stale).catch(() => undefined);
