@@ -99,8 +99,9 @@ export class ServeWorker {
   readonly #worker: Worker;
   readonly #port: MessagePort;
   readonly #control: Int32Array;
-  /** One request at a time: settles when the last one asked for has; undefined when idle. */
-  #queue: Promise<void> | undefined;
+  /** A request is on the worker; later ones wait in #backlog, in order. */
+  #busy = false;
+  readonly #backlog: (() => void)[] = [];
   /** Why the worker can take no more passes (it exited, failed or was released). */
   #dead: ServeWorkerError | undefined;
   /** release() was asked: the worker's exit that follows is the release, not a failure. */
@@ -145,17 +146,27 @@ export class ServeWorker {
   /**
    * Run `task` after the requests before it; when none is in flight it starts now, so a pass is
    * posted before the caller's next synchronous work (the batcher hashes right after asking).
+   * "In flight" ends in the first reaction to the task's promise, before the caller's own: a pass
+   * asked for as soon as the previous one resolved is posted at once, not a few microtasks later.
    */
   #serialised<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#queue ? this.#queue.then(task) : task();
-    const settled = result.then(
-      () => {},
-      () => {},
-    );
-    this.#queue = settled;
-    void settled.then(() => {
-      if (this.#queue === settled) this.#queue = undefined;
-    });
+    if (!this.#busy) return this.#begin(task);
+    return new Promise<T>((resolve, reject) => this.#backlog.push(() => void this.#begin(task).then(resolve, reject)));
+  }
+
+  #begin<T>(task: () => Promise<T>): Promise<T> {
+    this.#busy = true;
+    let result: Promise<T>;
+    try {
+      result = task();
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    const done = () => {
+      this.#busy = false;
+      this.#backlog.shift()?.();
+    };
+    result.then(done, done);
     return result;
   }
 
@@ -225,9 +236,12 @@ export class ServeWorker {
   async #reply(replies: number): Promise<Reply> {
     const wait = waitAsync(this.#control, REPLIES, replies);
     if (wait.async) await wait.value;
+    // A pass the caller still waits on when the worker is terminated rejects, even if its answer
+    // raced the terminate onto the port: terminate()'s promise is that nothing pending resolves.
+    if (this.#dead) throw this.#dead;
     const m = receiveMessageOnPort(this.#port)?.message as Reply | undefined;
     if (m) return m;
-    throw this.#dead ?? new ServeWorkerError("the serving worker woke without a reply");
+    throw new ServeWorkerError("the serving worker woke without a reply");
   }
 
   /** ref()/unref() are a switch, not a count: two holders (a request, a terminate) count here. */

@@ -75,6 +75,25 @@ describe("serving worker (PROTOCOL §4.2 Serving)", () => {
     await expect(other.run(decodeFeeds(other, 1))).rejects.toThrow(/released/);
   });
 
+  it("rejects a pending pass whose answer raced the terminate onto the port", async () => {
+    // A fresh-clone CI run saw the pass in flight resolve after terminate(): the worker had
+    // answered before the main thread looked. Blocking the main thread while the pass runs makes
+    // that happen every time; the caller still waits on the pass, so it must reject. (The pass
+    // is posted at once although the one before resolved just now: nothing queues it behind it.)
+    const dir = await modelDir();
+    for (let round = 0; round < 3; round++) {
+      const session = await ServeSession.load(dir, { threads: 1 });
+      await session.run(decodeFeeds(session, 4));
+      const inFlight = session.run(decodeFeeds(session, 4)).then(
+        () => "resolved",
+        (e: unknown) => (e as Error).message,
+      );
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200); // the worker answers meanwhile
+      await session.worker.terminate("killed by the test");
+      expect(await inFlight).toMatch(/killed by the test/);
+    }
+  });
+
   it("terminating a worker in the middle of a pass, again and again, does not abort the process", async () => {
     // onnxruntime's binding aborts the whole process (a C++ Napi::Error) when a pass returns into
     // a thread being terminated: terminate() ends the thread only after its pass has returned.
