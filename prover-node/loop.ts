@@ -8,6 +8,7 @@ import type { HiddenData } from "../runtime/forward.js";
 import type { TraceStore } from "../runtime/trace/store.js";
 import type { ProverMetrics } from "./metrics.js";
 import { ApiError } from "./errors.js";
+import { waitForRoom } from "./serve/decline-policy.js";
 import type { AdmittedJob, JobService } from "./serve/job-service.js";
 import type { ProverDb } from "./state/db.js";
 import { PublishedPrompts } from "./state/published-prompts.js";
@@ -55,7 +56,8 @@ export type LoopOptions = {
 
 /**
  * Admission refusals that mean this node cannot finish a published prompt in time: such a job
- * is declined on-chain within the decline window (no penalty) instead of left to expire.
+ * is declined on-chain within the decline window (no penalty) instead of left to expire; a busy
+ * node first waits a pass or more while the window lasts (serve/decline-policy.ts).
  */
 const CANNOT_SERVE_IN_TIME = new Set(["deadline_too_close", "server_busy", "trace_store_full"]);
 
@@ -116,7 +118,9 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     // An admission this pass does not run (it ended early on a throw) is undone: its claim and
     // its trace-store room would otherwise stay taken until a restart.
     try {
-      for (const { jobId, promptTokens } of published.pending()) {
+      let head: Promise<bigint> | undefined; // the chain's clock, read once, when a busy node weighs the window
+      const chainTime = () => (head ??= o.clients.publicClient.getBlock({ blockTag: "latest" }).then((b) => b.timestamp));
+      for (const { jobId, promptTokens, declineDeadline } of published.pending()) {
         if (o.db.job(jobId)) {
           published.handled(jobId); // served (or being served) already
           continue;
@@ -124,6 +128,10 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
         try {
           admitted.push(await o.jobs.admit(jobId, promptTokens, undefined));
         } catch (err) {
+          if (err instanceof ApiError && (await waitForRoom(err.code, declineDeadline, chainTime))) {
+            o.log.info({ jobId: jobId.toString(), reason: err.code, declineDeadline: declineDeadline?.toString() }, "busy: the published prompt waits for room while its decline window lasts");
+            continue;
+          }
           if (err instanceof ApiError && CANNOT_SERVE_IN_TIME.has(err.code)) await o.jobs.decline(jobId, err.code);
           o.log.warn({ jobId: jobId.toString(), err: String(err) }, "cannot serve the published prompt");
           // The chain could not be read: try again next pass; any other refusal is final.

@@ -10,6 +10,7 @@ import { decodeVoucherHeader, encodeVoucherHeader } from "../../protocol/voucher
 import type { Voucher } from "../../protocol/vouchers/voucher.js";
 import { entryOf } from "../../protocol/vouchers/batch.js";
 import { ApiError } from "../errors.js";
+import { waitForRoom } from "../serve/decline-policy.js";
 import type { AdmittedVoucher, VoucherService } from "../serve/voucher-service.js";
 import type { PersistedTxSender } from "../state/tx-sender.js";
 import type { VoucherJobs } from "../state/voucher-jobs.js";
@@ -39,19 +40,6 @@ export type VoucherPublicationsOptions = {
   sender: PersistedTxSender;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 };
-
-/**
- * Refusals that may pass (the chain was unreadable, the node was busy, the trace store's room is
- * held by jobs that finish in seconds): tried again next pass.
- */
-const TRANSIENT = new Set(["chain_unavailable", "server_busy", "trace_store_full"]);
-/** Of those, the ones that may also never pass (a job that never fits the KV budget, a store that never frees): waited on only while the decline window lasts. */
-const WAIT_WHILE_THE_WINDOW_LASTS = new Set(["server_busy", "trace_store_full"]);
-/**
- * A node still busy this close to the end of the decline window (seconds) declines: a job that
- * never fits its KV budget is "busy" forever, and a missed window costs the penalty.
- */
-const DECLINE_MARGIN_SECONDS = 30n;
 
 /**
  * The prover's side of voucher publication (PROTOCOL §5.8 "Publication"): read the vouchers
@@ -147,7 +135,8 @@ export class VoucherPublications {
         try {
           admitted.push(await o.service.admitSigned(p.voucher, p.signature, p.promptTokens, undefined, { published: true }));
         } catch (err) {
-          if (err instanceof ApiError && TRANSIENT.has(err.code) && (!WAIT_WHILE_THE_WINDOW_LASTS.has(err.code) || now + DECLINE_MARGIN_SECONDS < p.declineDeadline)) continue;
+          // The chain could not be read: next pass. Busy: next pass too, while the window lasts.
+          if (err instanceof ApiError && (err.code === "chain_unavailable" || (await waitForRoom(err.code, p.declineDeadline, async () => now)))) continue;
           o.log.warn({ voucherHash: p.voucherHash, err: String(err) }, "cannot serve a published voucher; declining it");
           await this.#decline(p);
         }

@@ -63,22 +63,37 @@ describe("the prover node declines jobs it cannot serve", () => {
     expect((await getJob(client, { jobId })).status).toBe(JobStatus.Open);
   });
 
-  it("published prompts beyond what the node can take in time are declined within the window, the rest served", async () => {
+  it("a published prompt the node has no room for waits while the decline window lasts and is served a pass later", async () => {
     const client = await net.as(2);
-    const open = async (text: string) => {
-      const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), text);
-      const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
-      await publishPrompt(client, { jobId, promptTokens: tokens });
-      return jobId;
-    };
-    const a = await open("first published");
-    const b = await open("second published");
+    const a = await openAndPublish(client, "first published");
+    const b = await openAndPublish(client, "second published");
+    await node.loop.kick();
+    // One job at a time: b was refused for room (server_busy), with most of its window left.
+    expect((await getJob(client, { jobId: a })).status).toBe(JobStatus.Committed);
+    expect((await getJob(client, { jobId: b })).status).toBe(JobStatus.Open);
+    await node.loop.kick();
+    expect((await getJob(client, { jobId: b })).status).toBe(JobStatus.Committed);
+  });
+
+  it("a published prompt still refused for room near the end of its decline window is declined, the client refunded", async () => {
+    const client = await net.as(2);
+    const c = await openAndPublish(client, "third published");
+    const d = await openAndPublish(client, "fourth published");
+    // 120 s window: past 90 s fewer than the 30 s margin remain, and a busy node declines.
+    await net.advance(95);
     const before = await credits(devAccount(2).address);
     await node.loop.kick();
-    const [ja, jb] = [await getJob(client, { jobId: a }), await getJob(client, { jobId: b })];
-    expect(ja.status).toBe(JobStatus.Committed);
-    expect(jb.status).toBe(JobStatus.Declined);
+    const [jc, jd] = [await getJob(client, { jobId: c }), await getJob(client, { jobId: d })];
+    expect(jc.status).toBe(JobStatus.Committed);
+    expect(jd.status).toBe(JobStatus.Declined);
     // Declined: the client is refunded the whole escrow at once, no deadline to wait for.
-    expect((await credits(devAccount(2).address)) - before).toBe(jb.escrowed);
+    expect((await credits(devAccount(2).address)) - before).toBe(jd.escrowed);
   });
+
+  const openAndPublish = async (client: Awaited<ReturnType<TestNetwork["as"]>>, text: string) => {
+    const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), text);
+    const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
+    await publishPrompt(client, { jobId, promptTokens: tokens });
+    return jobId;
+  };
 });
