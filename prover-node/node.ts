@@ -58,6 +58,8 @@ export type ProverNode = {
   loop: BackgroundLoop;
   db: ProverDb;
   store: TraceStore;
+  /** Admission and generation of JobEscrow jobs (HTTP and published prompts share it). */
+  jobs: JobService;
   close(): Promise<void>;
 };
 
@@ -244,6 +246,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     loop,
     db,
     store,
+    jobs,
     async close() {
       if (closed) return;
       closed = true;

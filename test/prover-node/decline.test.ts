@@ -90,6 +90,29 @@ describe("the prover node declines jobs it cannot serve", () => {
     expect((await credits(devAccount(2).address)) - before).toBe(jd.escrowed);
   });
 
+  it("admissions a pass does not run (a decline after them throws) are undone: claim, trace room and queue place", async () => {
+    const client = await net.as(2);
+    const e = await openAndPublish(client, "fifth published");
+    const f = await openAndPublish(client, "sixth published");
+    await net.advance(95); // f, refused for room, is declined at once; that decline fails
+    const decline = node.jobs.decline;
+    node.jobs.decline = () => Promise.reject(new Error("injected: the chain refused the decline"));
+    try {
+      await node.loop.kick();
+    } finally {
+      node.jobs.decline = decline;
+    }
+    // e was admitted before f's decline threw, then never run: nothing of it may stay taken.
+    expect((await getJob(client, { jobId: e })).status).toBe(JobStatus.Open);
+    expect(node.db.job(e)).toBeUndefined();
+    expect(node.store.heldBytes).toBe(0);
+    expect(node.jobs.queued).toBe(0);
+    // The next pass serves e and declines f (a node that kept e's claim would refuse e as served).
+    await node.loop.kick();
+    expect((await getJob(client, { jobId: e })).status).toBe(JobStatus.Committed);
+    expect((await getJob(client, { jobId: f })).status).toBe(JobStatus.Declined);
+  });
+
   const openAndPublish = async (client: Awaited<ReturnType<TestNetwork["as"]>>, text: string) => {
     const tokens = completionPromptTokens(loadTokenizer(net.manifest.tokenizer), text);
     const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 4 });
