@@ -174,6 +174,10 @@ export class ServeWorker {
     const wire: Record<string, WireTensor> = {};
     for (const [name, t] of Object.entries(feeds)) wire[name] = { type: t.type, dims: t.dims, data: t.data };
     const m = await this.#request({ kind: "run", feeds: wire });
+    // Checked here, after the last await before the caller's: the reply can be read at once, in
+    // the same synchronous turn as the request (a main thread descheduled between posting and
+    // waiting lets the worker answer first), before a terminate() that comes later in that turn.
+    if (this.#dead) throw this.#dead;
     if (m.error) throw new ServeWorkerError(`the forward pass failed: ${m.error.message}`, { cause: Object.assign(new Error(m.error.message), { stack: m.error.stack }) });
     const out: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(m.outputs ?? {})) out[name] = new ort.Tensor(t.type, t.data as never, t.dims);
