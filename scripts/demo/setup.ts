@@ -1,6 +1,4 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { network } from "hardhat";
@@ -10,6 +8,7 @@ import { MANIFEST_FILE, readManifest, type ModelManifest } from "../../runtime/m
 import { generateSyntheticModel } from "../../runtime/model/synthetic.js";
 import { CATALOG } from "../../runtime/model/fetch/catalog.js";
 import { DEFAULT_MODELS_DIR, fetchModel } from "../../runtime/model/fetch/fetch-model.js";
+import { spawnChainProcess } from "./chain-process.js";
 import { freePortNear } from "./ports.js";
 import { deploySuite } from "../lib/deploy-suite.js";
 import { registerModelPackage } from "../lib/register-model-package.js";
@@ -25,55 +24,13 @@ export async function startEmbeddedChain(dataDir: string, preferredPort = 8545):
   return deployed(`http://127.0.0.1:${port}`, dataDir, () => server.close());
 }
 
-/**
- * The same chain in a process of its own (`hardhat node`), as an operator's RPC node is: its
- * block execution does not run on this process's main thread, where a prover node's serving
- * loop runs (bench:serve, PROTOCOL §4.8).
- */
+/** The same chain in a process of its own (`hardhat node`, scripts/demo/chain-process.ts), the suite deployed. */
 export async function startChainProcess(dataDir: string, preferredPort = 8545): Promise<DemoChain> {
-  const port = await freePortNear(preferredPort);
-  const root = path.resolve(import.meta.dirname, "../..");
-  const require = createRequire(import.meta.url);
-  const cli = path.join(path.dirname(require.resolve("hardhat/package.json")), (require("hardhat/package.json") as { bin: { hardhat: string } }).bin.hardhat);
-  const child = spawn(process.execPath, [cli, "--config", path.join(root, "hardhat.config.ts"), "node", "--network", "hardhatMainnet", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  let spawnError: Error | undefined;
-  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  child.once("error", (err) => (spawnError = err));
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.once("error", () => resolve());
-  });
-  const gone = () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null;
-  const kill = () => child.kill("SIGTERM");
-  process.once("exit", kill); // never outlive this process (a parent killed by a signal cannot do this)
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    process.off("exit", kill);
-    if (gone()) return;
-    kill();
-    const hard = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(hard);
-  };
-  const rpc = (method: string, params: unknown[] = []) =>
-    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }), signal: AbortSignal.timeout(2_000) }).then(
-      async (r) => (r.ok ? ((await r.json()) as { result?: unknown }).result : undefined),
-      () => undefined,
-    );
+  const chain = await spawnChainProcess(preferredPort);
   try {
-    for (const started = Date.now(); ; ) {
-      if (gone()) throw new Error(`the chain process ended before it answered (${spawnError ? String(spawnError) : `exit ${child.exitCode ?? child.signalCode}`}): ${stderr.trim()}`);
-      // Its own chain (31337) on the port it was given: not a dev chain someone else started there.
-      if ((await rpc("eth_chainId")) === "0x7a69" && !gone()) break;
-      if (Date.now() - started > 60_000) throw new Error(`the chain process did not answer at ${url} within 60 s: ${stderr.trim()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    // `hardhat node` logs every request; nobody reads it here, and formatting it costs the cores being measured.
-    await rpc("hardhat_setLoggingEnabled", [false]);
-    return await deployed(url, dataDir, stop);
+    return await deployed(chain.url, dataDir, chain.stop);
   } catch (err) {
-    await stop();
+    await chain.stop();
     throw err;
   }
 }
