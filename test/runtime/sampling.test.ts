@@ -1,13 +1,13 @@
 /**
  * The runtime's Gumbel-max sampler (PROTOCOL §4.4): the wasm-keccak sampler picks exactly what
  * the spec function with viem's keccak picks, its float64 noise agrees with the judge's
- * fixed-point noise far inside the tolerance, and its cost per token at vocab 259 and 32,000.
+ * fixed-point noise far inside the tolerance, and it hashes one noise digest per 4 ids.
  */
 import { encodeAbiParameters, toBytes } from "viem";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import * as fx from "../../protocol/evaluator/fixed.js";
 import { gumbelF64, noiseMessage, noiseWord, sampleToken as specSample, wordOf } from "../../protocol/sampling/rule.js";
-import { createKeccak256 } from "../../runtime/commit/keccak-wasm.js";
+import { createKeccak256, KeccakWasm } from "../../runtime/commit/keccak-wasm.js";
 import { decodeSamplingParams, encodeSamplingParams, sampleToken } from "../../runtime/sampling.js";
 import { gaussian, rng } from "../../protocol/dispute/synthetic.js";
 
@@ -63,18 +63,19 @@ describe("runtime Gumbel-max sampler", () => {
     expect(worst).toBeLessThan(2 ** -47);
   });
 
-  it("costs one keccak per 4 ids per token (measured at vocab 259 and 32,000)", () => {
+  it("costs one keccak per 4 ids per token, in one call into wasm (vocab 259 and 32,000)", () => {
+    // The count, not a wall-clock bound (tests never time): its speed is PROTOCOL §4.4's figure.
     const params = decodeSamplingParams(encodeSamplingParams({ temperature: 0.8, seed: 1n }));
-    const cost: Record<number, number> = {};
-    for (const V of [259, 32_000]) {
-      const z = Float32Array.from({ length: V }, () => g() * 3);
-      const reps = V < 1000 ? 2000 : 40;
-      for (let i = 0; i < Math.ceil(reps / 10); i++) sampleToken(z, params, i); // warm up
-      const t0 = performance.now();
-      for (let i = 0; i < reps; i++) sampleToken(z, params, 1000 + i);
-      cost[V] = (performance.now() - t0) / reps;
+    const calls = vi.spyOn(KeccakWasm.prototype, "noiseDigests");
+    try {
+      for (const V of [259, 32_000]) {
+        calls.mockClear();
+        const z = Float32Array.from({ length: V }, () => g() * 3);
+        for (let i = 0; i < 5; i++) sampleToken(z, params, 1000 + i);
+        expect(calls.mock.calls.map(([, first, count]) => [first, count])).toEqual(Array.from({ length: 5 }, () => [0, Math.ceil(V / 4)]));
+      }
+    } finally {
+      calls.mockRestore();
     }
-    console.log(`sampler cost per token: vocab 259 ${(cost[259]! * 1000).toFixed(1)} µs, vocab 32000 ${cost[32_000]!.toFixed(2)} ms`);
-    expect(cost[32_000]!).toBeLessThan(100);
   });
 });
