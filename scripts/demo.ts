@@ -182,7 +182,8 @@ const pubVoucher: Voucher = {
 };
 const published = await publishVoucher(client, { voucher: pubVoucher, signature: await signVoucher(client.walletClient!, pubVoucher, gov.deployment.chainId, gov.deployment.contracts.voucherEscrow!), promptTokens: pubPrompt });
 let pubStatus = published.publication.status;
-for (let i = 0; i < 60 && pubStatus === PublicationStatus.Open; i++) {
+// Its own 1 s loop serves it, usually within seconds; up to 2 min on a machine busy with other work.
+for (let i = 0; i < 240 && pubStatus === PublicationStatus.Open; i++) {
   await new Promise((r) => setTimeout(r, 500));
   pubStatus = (await readPublication(client, { voucherHash: published.voucherHash })).status;
 }

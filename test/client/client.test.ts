@@ -59,9 +59,9 @@ describe("stepproof client end to end", () => {
   it("skips a cheaper prover whose endpoint is dead, before opening any job", async () => {
     await registerProverOnChain(net, 5, "http://127.0.0.1:9", { input: 1n, output: 1n }); // cheapest, nothing listening
     const nonce = await client.publicClient.getTransactionCount({ address: devAccount(2).address });
-    const offer = await selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, probe: (o) => probeProver(o, net.manifest.modelId, { timeoutMs: 2_000 }) });
+    const offer = await selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, probe: (o) => probeProver(o, net.manifest.modelId, { timeoutMs: 10_000 }) });
     expect(offer.prover).toBe(devAccount(3).address);
-    await expect(selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, prover: devAccount(5).address, probe: (o) => probeProver(o, net.manifest.modelId, { timeoutMs: 2_000 }) })).rejects.toThrow(/not serving/);
+    await expect(selectProver(client, { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 5, prover: devAccount(5).address, probe: (o) => probeProver(o, net.manifest.modelId, { timeoutMs: 10_000 }) })).rejects.toThrow(/not serving/);
     expect(await client.publicClient.getTransactionCount({ address: devAccount(2).address })).toBe(nonce);
   });
 
@@ -71,7 +71,7 @@ describe("stepproof client end to end", () => {
     const huge = { modelId: net.manifest.modelId, inputTokens: 5, maxOutputTokens: 100_000_000 };
     await expect(selectProver(client, { ...huge, prover: devAccount(1).address })).rejects.toThrow(/cannot take this job: .*(deters|free stake)/);
     // Every prover is either refused for its stake (named, with the reason) or not serving (account 5, price 1 wei).
-    const probe = (o: Parameters<typeof probeProver>[0]) => probeProver(o, net.manifest.modelId, { timeoutMs: 2_000, inputTokens: 5, maxTokens: 100_000_000 });
+    const probe = (o: Parameters<typeof probeProver>[0]) => probeProver(o, net.manifest.modelId, { timeoutMs: 10_000, inputTokens: 5, maxTokens: 100_000_000 });
     await expect(selectProver(client, { ...huge, probe })).rejects.toMatchObject({ details: expect.stringMatching(new RegExp(`${devAccount(1).address}: .*(deters|free stake)`)) });
     // The prover says the same at /healthz, sized: 503 with the code.
     const res = await fetch(`${honest.url}/healthz?input_tokens=5&max_tokens=100000000`);

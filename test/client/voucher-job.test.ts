@@ -248,7 +248,7 @@ describe("voucher jobs (client)", () => {
     expect(stored).toBe(batchHeaderHash(header));
   });
 
-  it("publishes the voucher on-chain when the prover does not answer; the CLI shows it and claims the missed penalty", { timeout: 60_000 }, async () => {
+  it("publishes the voucher on-chain when the prover does not answer; the CLI shows it and claims the missed penalty", async () => {
     const who = await net.as(7);
     fake.dropCompletions = true;
     const err = await runVoucherJob(who, { ...base(), deposit: parseEther("1"), busyWaitMs: 1_500 }).catch((e: unknown) => e);

@@ -17,7 +17,7 @@ const CHROMIUM = findChromium();
 // CI sets this (.ci/run installs chromium): there a missing browser fails instead of skipping.
 if (!CHROMIUM && process.env["STEPPROOF_REQUIRE_BROWSER"]) throw new Error("STEPPROOF_REQUIRE_BROWSER is set but no Chromium was found (apt-get install chromium, or set STEPPROOF_CHROMIUM)");
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
@@ -55,19 +56,29 @@ describe("prover HTTP shell limits", () => {
     const port = (app.server.address() as { port: number }).port;
     const sockets: Socket[] = [];
     const closed: boolean[] = [];
+    const closes: Promise<unknown>[] = [];
     for (let i = 0; i < 3; i++) {
       const s = connect(port, "127.0.0.1");
       const k = i;
       closed[k] = false;
-      s.on("close", () => (closed[k] = true)).on("error", () => {});
-      await new Promise((r) => s.once("connect", r));
+      closes.push(once(s, "close").then(() => (closed[k] = true)));
+      s.on("error", () => {});
+      await once(s, "connect");
       sockets.push(s);
     }
-    await new Promise((r) => setTimeout(r, 200));
-    expect(closed).toEqual([false, false, true]); // the third from this address is closed at once
+    // The third from this address is closed at once (awaited, not slept on: a loaded machine
+    // may take longer than any fixed sleep), the first two stay open.
+    await closes[2];
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toEqual([false, false, true]);
+    // A place freed once the server has seen the first socket go: the address may connect again.
+    const connections = () => new Promise<number>((resolve, reject) => app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
     sockets[0]!.destroy();
-    await new Promise((r) => setTimeout(r, 200));
-    // A place freed: the address may connect again and is served.
+    await closes[0];
+    for (const deadline = Date.now() + 10_000; (await connections()) > 1; ) {
+      if (Date.now() > deadline) throw new Error("the server never saw the first socket close");
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(200);
     for (const s of sockets) s.destroy();
