@@ -157,6 +157,8 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
 
   await step("commit", async () => {
     for (const row of o.db.jobsIn("generated")) {
+      // A request still serving it commits it itself (and answers with the transaction's hash).
+      if (o.jobs.serving(row.jobId)) continue;
       const before = o.db.job(row.jobId)?.state;
       await o.jobs.commit(row.jobId);
       if (before === "generated" && o.db.job(row.jobId)?.state === "committed") report.committed++;

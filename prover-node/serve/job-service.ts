@@ -68,6 +68,9 @@ export class JobService {
   /** The demo cheater's generations, one at a time (they run on the split graphs, not the batcher). */
   #corrupted: Promise<unknown> = Promise.resolve();
 
+  /** Commits under way, by job (see commit()). */
+  readonly #committing = new Map<bigint, Promise<Hex | undefined>>();
+
   constructor(readonly o: JobServiceOptions) {}
 
   /** Jobs admitted and not yet done (what `maxQueuedJobs` bounds): /healthz says busy at the cap. */
@@ -131,6 +134,11 @@ export class JobService {
     holdRoomAndClaim(o.store, jobId.toString(), o.manifest, promptTokens.length + maxNewTokens, `job ${jobId}`, alreadyServed, () => o.db.claimJob(jobId, promptTokens.length, Number(job.commitDeadline), (r) => this.#reclaimable(r)) && !this.#inFlight.has(jobId));
     this.#inFlight.add(jobId);
     return { jobId, promptTokens, maxNewTokens, samplingParams: job.samplingParams };
+  }
+
+  /** A request of this process is serving the job (it commits the job itself when generated). */
+  serving(jobId: bigint): boolean {
+    return this.#inFlight.has(jobId);
   }
 
   /** Undo an admission that will not be run (its claim, its trace-store hold, its in-flight slot): the job can be served again. */
@@ -245,7 +253,19 @@ export class JobService {
    * `waitForReceipt: false` returns the transaction's hash once it is broadcast and records the
    * commit when it is mined (a revert leaves the job `generated`, for the loop to retry).
    */
-  async commit(jobId: bigint, options: { waitForReceipt?: boolean } = {}): Promise<Hex | undefined> {
+  commit(jobId: bigint, options: { waitForReceipt?: boolean } = {}): Promise<Hex | undefined> {
+    // One commit of a job at a time: the request and the loop's commit step can both find the
+    // job generated with nothing pending, and both would read it Open and send (the second a
+    // revert that burns gas, or an error the request reports as "commit failed"). A second
+    // caller shares the first one's outcome.
+    const running = this.#committing.get(jobId);
+    if (running) return running;
+    const commit = this.#commit(jobId, options).finally(() => this.#committing.delete(jobId));
+    this.#committing.set(jobId, commit);
+    return commit;
+  }
+
+  async #commit(jobId: bigint, options: { waitForReceipt?: boolean }): Promise<Hex | undefined> {
     const { o } = this;
     const row = o.db.job(jobId);
     if (!row || row.state !== "generated" || !row.traceRoot || !row.outputRoot || !row.outputTokenIds) return row?.commitTx;

@@ -93,6 +93,26 @@ describe("prover answers before its commit is mined", () => {
     await test.setAutomine(true);
   });
 
+  it("the request and the loop committing one job at once send one transaction, not two", async () => {
+    const tokens = [256, ...Buffer.from("twice")];
+    const jobId = await open(tokens);
+    // Generated, not yet committed, as the request leaves it just before its commit (roots are
+    // the contract's to accept, not to check: a dispute would).
+    const job = await getJob(client, { jobId });
+    expect(node!.db.claimJob(jobId, tokens.length, Number(job.commitDeadline), () => false)).toBe(true);
+    node!.db.markGenerated(jobId, { outputTokenIds: [1, 2], traceRoot: `0x${"11".repeat(32)}`, outputRoot: `0x${"22".repeat(32)}`, corrupted: false });
+    await test.setAutomine(false); // as on a real chain: the first commit is not mined before the second reads the job
+    const hashes = await Promise.all([node!.jobs.commit(jobId, { waitForReceipt: false }), node!.jobs.commit(jobId, { waitForReceipt: false })]);
+    expect(hashes[0]).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(hashes[1]).toBe(hashes[0]);
+    expect(node!.db.txsFor("commit", jobId.toString())).toHaveLength(1);
+    await test.mine({ blocks: 1 });
+    await test.setAutomine(true);
+    expect((await mined(hashes[0]!))!.status).toBe("success");
+    expect((await getJob(client, { jobId })).status).toBe(JobStatus.Committed);
+    await until("the commit recorded as mined", () => node!.db.txsFor("commit", jobId.toString()).every((t) => t.state !== "pending") && node!.db.job(jobId)!.state === "committed");
+  });
+
   it("a commit answered but not mined when the node stops is rebroadcast from the database after a restart", async () => {
     const tokens = [256, ...Buffer.from("restart")];
     const jobId = await open(tokens);
