@@ -10,6 +10,7 @@ import { decodeVoucherHeader, encodeVoucherHeader } from "../../protocol/voucher
 import type { Voucher } from "../../protocol/vouchers/voucher.js";
 import { entryOf } from "../../protocol/vouchers/batch.js";
 import { ApiError } from "../errors.js";
+import { settleAll } from "../settle-all.js";
 import { waitForRoom } from "../serve/decline-policy.js";
 import type { AdmittedVoucher, VoucherService } from "../serve/voucher-service.js";
 import type { PersistedTxSender } from "../state/tx-sender.js";
@@ -141,17 +142,19 @@ export class VoucherPublications {
           await this.#decline(p);
         }
       }
-      while (admitted.length > 0) {
-        const a = admitted.shift()!;
-        try {
-          await o.service.run(a);
-          this.#set(a.voucherHash, "serving");
-          o.log.info({ voucherHash: a.voucherHash, client: a.voucher.client }, "served a voucher its client published on-chain");
-        } catch (err) {
-          o.log.warn({ voucherHash: a.voucherHash, err: String(err) }, "generation of a published voucher failed; declining it");
-          await this.#decline(pending.find((p) => p.voucherHash.toLowerCase() === a.voucherHash.toLowerCase())!);
-        }
-      }
+      // Generated together, in the batcher's shared passes (as the loop does published prompts).
+      await settleAll(
+        admitted.splice(0).map(async (a) => {
+          try {
+            await o.service.run(a);
+            this.#set(a.voucherHash, "serving");
+            o.log.info({ voucherHash: a.voucherHash, client: a.voucher.client }, "served a voucher its client published on-chain");
+          } catch (err) {
+            o.log.warn({ voucherHash: a.voucherHash, err: String(err) }, "generation of a published voucher failed; declining it");
+            await this.#decline(pending.find((p) => p.voucherHash.toLowerCase() === a.voucherHash.toLowerCase())!);
+          }
+        }),
+      );
     } finally {
       for (const a of admitted) o.service.cancel(a);
     }

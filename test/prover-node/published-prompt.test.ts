@@ -42,4 +42,34 @@ describe("a prompt published on-chain", () => {
     expect(job.inputTokens).toBe(tokens.length);
     expect(node.db.job(jobId)?.state).toBe("committed");
   });
+
+  it("several published prompts are generated together, not one after another", async () => {
+    const client = await net.as(2);
+    const tokenizer = loadTokenizer(net.manifest.tokenizer);
+    const jobs: bigint[] = [];
+    for (const text of ["one of three", "two of three", "three of three"]) {
+      const tokens = completionPromptTokens(tokenizer, text);
+      const { jobId } = await openJob(client, { prover: devAccount(1).address, modelId: net.manifest.modelId, promptRoot: promptRoot(tokens), inputTokens: tokens.length, maxOutputTokens: 6 });
+      await publishPrompt(client, { jobId, promptTokens: tokens });
+      jobs.push(jobId);
+    }
+    let running = 0;
+    let most = 0;
+    const run = node.jobs.run.bind(node.jobs);
+    node.jobs.run = async (...args) => {
+      most = Math.max(most, ++running);
+      try {
+        return await run(...args);
+      } finally {
+        running--;
+      }
+    };
+    try {
+      await node.loop.kick();
+    } finally {
+      node.jobs.run = run;
+    }
+    expect(most).toBe(3); // one after another would be 1
+    for (const jobId of jobs) expect((await getJob(client, { jobId })).status).toBe(JobStatus.Committed);
+  });
 });
