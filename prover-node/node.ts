@@ -60,6 +60,8 @@ export type ProverNode = {
   store: TraceStore;
   /** Admission and generation of JobEscrow jobs (HTTP and published prompts share it). */
   jobs: JobService;
+  /** The same for vouchers (PROTOCOL §5.8), when `vouchers.enabled`. */
+  vouchers: VoucherService | undefined;
   close(): Promise<void>;
 };
 
@@ -247,6 +249,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
     db,
     store,
     jobs,
+    vouchers: voucherService,
     async close() {
       if (closed) return;
       closed = true;

@@ -101,4 +101,31 @@ describe("voucher publication", () => {
     const served = await fetch(`${node.url}/v1/vouchers/${voucherHash}/leaf`);
     expect(served.status).toBe(404);
   });
+
+  it("vouchers published together are generated together and all answered", { timeout: 120_000 }, async () => {
+    const hashes: Hex[] = [];
+    for (const nonce of [2n, 3n, 4n]) {
+      const { voucher, signature } = await voucherFor(nonce);
+      hashes.push((await publishVoucher(client, { voucher, signature, promptTokens: prompt })).voucherHash);
+    }
+    const service = node.vouchers!;
+    let running = 0;
+    let most = 0;
+    const run = service.run.bind(service);
+    service.run = async (...args) => {
+      most = Math.max(most, ++running);
+      try {
+        return await run(...args);
+      } finally {
+        running--;
+      }
+    };
+    try {
+      await node.loop.kick();
+    } finally {
+      service.run = run;
+    }
+    expect(most).toBe(3); // one after another would be 1
+    for (const voucherHash of hashes) expect((await readPublication(client, { voucherHash })).status).toBe(PublicationStatus.Answered);
+  });
 });
