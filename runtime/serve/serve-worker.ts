@@ -119,7 +119,7 @@ export class ServeWorker {
 
   /** Start a worker and create the session from the model's bytes; rejects with onnxruntime's reason. */
   static async start(graph: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ServeWorker> {
-    const model = graph.slice(); // its own buffer, so transferring it detaches nothing else
+    const model = new Uint8Array(graph); // a copy (a Buffer's slice() is a view): transferring it detaches nothing else
     const { port1, port2 } = new MessageChannel();
     const control = new Int32Array(new SharedArrayBuffer(12));
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, model, options, port: port2, control }, transferList: [port2, model.buffer as ArrayBuffer] });

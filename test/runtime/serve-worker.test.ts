@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ContinuousBatcher } from "../../runtime/serve/batcher.js";
 import { KvSlots } from "../../runtime/serve/kv-slots.js";
 import { ServeSession, serveGraphBytes, serveSessionOptions } from "../../runtime/serve/serve-session.js";
-import { ServeWorkerError } from "../../runtime/serve/serve-worker.js";
+import { ServeWorker, ServeWorkerError } from "../../runtime/serve/serve-worker.js";
 import { releaseAllSessions } from "../../runtime/session.js";
 import { modelDir } from "./helpers.js";
 
@@ -44,6 +44,18 @@ describe("serving worker (PROTOCOL §4.2 Serving)", () => {
     for (const name of local.outputNames) expect(Array.from(out[name]!.data as Float32Array), name).toEqual(Array.from(ref[name]!.data as Float32Array));
     await local.release();
     expect(out["logits"]!.dims).toEqual([1, session.manifest.architecture.vocab]);
+    await session.release();
+  });
+
+  it("starting a worker leaves the caller's graph bytes whole, a Buffer's included", async () => {
+    // A Buffer's slice() is a view: transferring it to the worker detached the caller's bytes.
+    const dir = await modelDir();
+    const session = await ServeSession.load(dir, { threads: 1 });
+    const bytes = Buffer.from(serveGraphBytes(session.manifest, "f32"));
+    const length = bytes.byteLength;
+    const workers = [await ServeWorker.start(bytes, serveSessionOptions(dir, session.config)), await ServeWorker.start(bytes, serveSessionOptions(dir, session.config))];
+    expect(bytes.byteLength).toBe(length);
+    for (const w of workers) await w.release();
     await session.release();
   });
 
