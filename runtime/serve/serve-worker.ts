@@ -190,7 +190,9 @@ export class ServeWorker {
     this.#releasing = true;
     await this.#serialised(() => this.#request({ kind: "release" })).catch(() => {});
     this.#die(new ServeWorkerError(RELEASED));
-    await this.#worker.terminate();
+    // A terminate() while the release waited in the queue rejected it at once, with a pass
+    // perhaps still running: the thread ends only once that pass has returned.
+    await this.#endThread();
   }
 
   /**
@@ -202,6 +204,11 @@ export class ServeWorker {
    */
   async terminate(reason = "the serving worker was terminated"): Promise<void> {
     this.#die(new ServeWorkerError(reason));
+    await this.#endThread();
+  }
+
+  /** Terminate the thread once it has answered every request sent (or has exited). */
+  async #endThread(): Promise<void> {
     const exited = new Promise<void>((resolve) => this.#worker.once("exit", () => resolve()));
     this.#keep(); // a pending waitAsync keeps nothing alive: the process must not exit mid-pass
     try {
@@ -240,9 +247,8 @@ export class ServeWorker {
   async #reply(replies: number): Promise<Reply> {
     const wait = waitAsync(this.#control, REPLIES, replies);
     if (wait.async) await wait.value;
-    // A pass the caller still waits on when the worker is terminated rejects, even if its answer
-    // raced the terminate onto the port: terminate()'s promise is that nothing pending resolves.
-    if (this.#dead) throw this.#dead;
+    // A reply on the port is returned even when the worker has died since: a load failure's
+    // reason arrives just before the thread exits (#run applies terminate()'s promise itself).
     const m = receiveMessageOnPort(this.#port)?.message as Reply | undefined;
     if (m) return m;
     throw new ServeWorkerError("the serving worker woke without a reply");

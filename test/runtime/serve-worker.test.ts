@@ -59,6 +59,32 @@ describe("serving worker (PROTOCOL §4.2 Serving)", () => {
     await session.release();
   });
 
+  it("a graph onnxruntime cannot load rejects start() with onnxruntime's reason, not the thread's exit", async () => {
+    // The worker posts the reason and then exits; the exit must not hide the reason.
+    const dir = await modelDir();
+    const session = await ServeSession.load(dir, { threads: 1 });
+    for (let i = 0; i < 5; i++) {
+      const err = await ServeWorker.start(Uint8Array.from([8, 7, 1, 2, 3]), serveSessionOptions(dir, session.config)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).not.toMatch(/exited|worker woke/);
+      expect((err as Error).message).toMatch(/protobuf|parse|model|load/i);
+    }
+    await session.release();
+  });
+
+  it("release() queued behind a pass, then terminate(): the thread ends after the pass, the process lives", async () => {
+    const dir = await modelDir();
+    for (let i = 0; i < 6; i++) {
+      const session = await ServeSession.load(dir, { threads: 2 });
+      await session.run(decodeFeeds(session, 4));
+      const pass = session.run(decodeFeeds(session, 4)).catch((e: unknown) => e);
+      const released = session.release();
+      await session.worker.terminate("killed by the test");
+      await released;
+      expect(await pass).toBeInstanceOf(ServeWorkerError);
+    }
+  });
+
   it("rejects a pass onnxruntime refuses with its reason, and serves the next one", async () => {
     const dir = await modelDir();
     const session = await ServeSession.load(dir, { threads: 1 });
