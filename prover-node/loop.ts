@@ -8,7 +8,7 @@ import type { HiddenData } from "../runtime/forward.js";
 import type { TraceStore } from "../runtime/trace/store.js";
 import type { ProverMetrics } from "./metrics.js";
 import { ApiError } from "./errors.js";
-import { waitForRoom } from "./serve/decline-policy.js";
+import { refusedForRoom, waitForRoom } from "./serve/decline-policy.js";
 import type { AdmittedJob, JobService } from "./serve/job-service.js";
 import type { ProverDb } from "./state/db.js";
 import { PublishedPrompts } from "./state/published-prompts.js";
@@ -51,6 +51,8 @@ export type LoopOptions = {
   batches?: { tick(): Promise<void> };
   /** Vouchers published on-chain for this node (PROTOCOL §5.8 "Publication"): served, declined, answered. */
   publications?: { tick(logs: { confirmations: number; maxRange: number }): Promise<void>; answer(): Promise<void> };
+  /** How long before a published job's decline window ends a busy node stops waiting and declines (serve/decline-policy.ts; default for a 15 s loop). */
+  declineMarginSeconds?: bigint;
   /** The trace store key of a job: a voucher job moved into the JobEscrow keeps its own. */
   traceIdOf?: (jobId: bigint) => string;
 };
@@ -119,8 +121,8 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     // An admission this pass does not run (it ended early on a throw) is undone: its claim and
     // its trace-store room would otherwise stay taken until a restart.
     try {
-      let head: Promise<bigint> | undefined; // the chain's clock, read once, when a busy node weighs the window
-      const chainTime = () => (head ??= o.clients.publicClient.getBlock({ blockTag: "latest" }).then((b) => b.timestamp));
+      // Read afresh for each decision: a pass can run long between two of them.
+      const chainTime = async () => (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
       for (const { jobId, promptTokens, declineDeadline } of published.pending()) {
         if (o.db.job(jobId)) {
           published.handled(jobId); // served (or being served) already
@@ -129,12 +131,16 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
         try {
           admitted.push(await o.jobs.admit(jobId, promptTokens, undefined));
         } catch (err) {
-          if (err instanceof ApiError && (await waitForRoom(err.code, declineDeadline, chainTime))) {
-            o.log.info({ jobId: jobId.toString(), reason: err.code, declineDeadline: declineDeadline?.toString() }, "busy: the published prompt waits for room while its decline window lasts");
+          if (await waitForRoom(err, declineDeadline, chainTime, o.declineMarginSeconds)) {
+            o.log.info({ jobId: jobId.toString(), declineDeadline: declineDeadline?.toString() }, "busy: the published prompt waits for room while its decline window lasts");
             continue;
           }
-          if (err instanceof ApiError && CANNOT_SERVE_IN_TIME.has(err.code)) await o.jobs.decline(jobId, err.code);
+          const declined = err instanceof ApiError && CANNOT_SERVE_IN_TIME.has(err.code) ? await o.jobs.decline(jobId, err.code) : undefined;
           o.log.warn({ jobId: jobId.toString(), err: String(err) }, "cannot serve the published prompt");
+          // Refused for room, and the decline window closed before a decline went out: declining
+          // is no longer possible but serving still is, until the commit deadline. Left pending,
+          // it is admitted as soon as there is room (or refused for the deadline, then given up).
+          if (refusedForRoom(err) && declined === undefined) continue;
           // The chain could not be read: try again next pass; any other refusal is final.
           if (!(err instanceof ApiError && (err.code === "chain_unavailable" || err.code === "job_not_visible"))) published.handled(jobId);
         }

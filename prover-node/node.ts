@@ -21,6 +21,7 @@ import { registerTraceRoutes } from "./http/trace-routes.js";
 import { loadKeystoreAccount } from "../protocol/node/keystore.js";
 import { BackgroundLoop, type DisputeResponder } from "./loop.js";
 import { createProverMetrics } from "./metrics.js";
+import { declineMarginSeconds } from "./serve/decline-policy.js";
 import { JobService } from "./serve/job-service.js";
 import { ProverDb } from "./state/db.js";
 import { PersistedTxSender } from "./state/tx-sender.js";
@@ -153,7 +154,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   // Vouchers clients published on-chain (PROTOCOL §5.8 "Publication"), on deployments that have it.
   const publications =
     voucherService && voucherJobs && committer && clients.deployment.contracts.voucherPublication
-      ? new VoucherPublications({ clients, prover: account.address, db: db.db, vouchers: voucherJobs, service: voucherService, committer, sender, log })
+      ? new VoucherPublications({ clients, prover: account.address, db: db.db, vouchers: voucherJobs, service: voucherService, committer, sender, log, declineMarginSeconds: declineMarginSeconds(config.loopIntervalMs) })
       : undefined;
   /** A voucher job moved into the JobEscrow keeps its trace under its voucher hash. */
   const traceIdOf = (jobId: bigint): string => {
@@ -162,7 +163,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   };
   const disputeResponder = options.disputeResponder === false ? undefined : (options.disputeResponder ?? (clients.deployment.contracts.stepProofGame ? respondToDisputes : undefined));
   const capacity = new CapacityView(clients, account.address, manifest.modelId as `0x${string}`, config.prices, metrics, log);
-  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log, capacity, rpc, maxLogRange: config.chain.maxLogRange, confirmations: config.chain.confirmations, ...(committer ? { batches: committer, traceIdOf } : {}), ...(publications ? { publications } : {}) }, config.loopIntervalMs);
+  const loop = new BackgroundLoop({ clients, db, store, sender, jobs, metrics, declineMarginSeconds: declineMarginSeconds(config.loopIntervalMs), withdrawThreshold: config.withdrawThreshold, modelDir: config.model.dir, ...(disputeResponder ? { disputeResponder } : {}), log, capacity, rpc, maxLogRange: config.chain.maxLogRange, confirmations: config.chain.confirmations, ...(committer ? { batches: committer, traceIdOf } : {}), ...(publications ? { publications } : {}) }, config.loopIntervalMs);
 
   // Not fatal: `stepproof-prover register` may run after start; but say so loudly.
   const offer = await clients.publicClient.readContract({ address: clients.deployment.contracts.nodeRegistry, abi: nodeRegistryAbi, functionName: "getOffer", args: [account.address, manifest.modelId] });

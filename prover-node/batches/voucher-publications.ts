@@ -11,7 +11,7 @@ import type { Voucher } from "../../protocol/vouchers/voucher.js";
 import { entryOf } from "../../protocol/vouchers/batch.js";
 import { ApiError } from "../errors.js";
 import { settleAll } from "../settle-all.js";
-import { waitForRoom } from "../serve/decline-policy.js";
+import { refusedForRoom, waitForRoom } from "../serve/decline-policy.js";
 import type { AdmittedVoucher, VoucherService } from "../serve/voucher-service.js";
 import type { PersistedTxSender } from "../state/tx-sender.js";
 import type { VoucherJobs } from "../state/voucher-jobs.js";
@@ -32,6 +32,8 @@ CREATE INDEX IF NOT EXISTS voucher_publications_state ON voucher_publications (s
 type Row = { voucherHash: Hex; voucher: Voucher; signature: Hex; promptTokens: number[]; deadline: bigint; declineDeadline: bigint };
 
 export type VoucherPublicationsOptions = {
+  /** How long before a publication's decline window ends a busy node stops waiting and declines (serve/decline-policy.ts). */
+  declineMarginSeconds?: bigint;
   clients: StepproofClients;
   prover: Address;
   db: DatabaseSync;
@@ -117,7 +119,8 @@ export class VoucherPublications {
     const { o } = this;
     const pending = this.#rows("pending");
     if (pending.length === 0) return;
-    const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    // Read afresh for each decision: declines before it may have waited for their receipts.
+    const chainTime = async () => (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
     const admitted: AdmittedVoucher[] = [];
     // Whatever ends this pass early (a chain read or a decline that throws), an admission that
     // was not run is undone: its claim, and the trace-store room it holds, would stay taken.
@@ -136,10 +139,10 @@ export class VoucherPublications {
         try {
           admitted.push(await o.service.admitSigned(p.voucher, p.signature, p.promptTokens, undefined, { published: true }));
         } catch (err) {
-          // The chain could not be read: next pass. Busy: next pass too, while the window lasts.
-          if (err instanceof ApiError && (err.code === "chain_unavailable" || (await waitForRoom(err.code, p.declineDeadline, async () => now)))) continue;
+          // The chain could not be read: next pass. Busy for now: next pass too, while the window lasts.
+          if ((err instanceof ApiError && err.code === "chain_unavailable") || (await waitForRoom(err, p.declineDeadline, chainTime, o.declineMarginSeconds))) continue;
           o.log.warn({ voucherHash: p.voucherHash, err: String(err) }, "cannot serve a published voucher; declining it");
-          await this.#decline(p);
+          await this.#decline(p, refusedForRoom(err));
         }
       }
       // Generated together, in the batcher's shared passes (as the loop does published prompts).
@@ -160,7 +163,8 @@ export class VoucherPublications {
     }
   }
 
-  async #decline(p: Row): Promise<void> {
+  /** `couldServe`: refused only for room, so still servable if the window has closed (then left pending). */
+  async #decline(p: Row, couldServe = false): Promise<void> {
     const { o } = this;
     try {
       const sent = await o.sender.send({ kind: "decline-publication", key: p.voucherHash, address: publicationAddress(o.clients), abi: voucherPublicationAbi, functionName: "decline", args: [p.voucherHash], what: `decline published voucher ${p.voucherHash}` });
@@ -168,6 +172,12 @@ export class VoucherPublications {
       this.#set(p.voucherHash, "declined");
     } catch (err) {
       // Past the window (or already closed): nothing more this node can do but log it.
+      // Too late to decline, not to serve: left pending, it is admitted once there is room
+      // (the pass records it Missed when its deadline has passed).
+      if (couldServe && err instanceof TransactionError && err.revertName === "DeclineWindowClosed") {
+        o.log.warn({ voucherHash: p.voucherHash }, "the decline window of a published voucher closed while the node was busy: it is served if room comes before its deadline");
+        return;
+      }
       if (err instanceof TransactionError && (err.revertName === "DeclineWindowClosed" || err.revertName === "NotOpen")) {
         this.#set(p.voucherHash, "lost");
         o.log.warn({ voucherHash: p.voucherHash, reason: err.revertName }, "a published voucher could be neither served nor declined: its penalty will be claimed");

@@ -102,12 +102,16 @@ describe("prover answers before its commit is mined", () => {
     expect(node!.db.claimJob(jobId, tokens.length, Number(job.commitDeadline), () => false)).toBe(true);
     node!.db.markGenerated(jobId, { outputTokenIds: [1, 2], traceRoot: `0x${"11".repeat(32)}`, outputRoot: `0x${"22".repeat(32)}`, corrupted: false });
     await test.setAutomine(false); // as on a real chain: the first commit is not mined before the second reads the job
-    const hashes = await Promise.all([node!.jobs.commit(jobId, { waitForReceipt: false }), node!.jobs.commit(jobId, { waitForReceipt: false })]);
-    expect(hashes[0]).toMatch(/^0x[0-9a-f]{64}$/);
-    expect(hashes[1]).toBe(hashes[0]);
-    expect(node!.db.txsFor("commit", jobId.toString())).toHaveLength(1);
-    await test.mine({ blocks: 1 });
-    await test.setAutomine(true);
+    let hashes: (Hex | undefined)[];
+    try {
+      hashes = await Promise.all([node!.jobs.commit(jobId, { waitForReceipt: false }), node!.jobs.commit(jobId, { waitForReceipt: false })]);
+      expect(hashes[0]).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(hashes[1]).toBe(hashes[0]);
+      expect(node!.db.txsFor("commit", jobId.toString())).toHaveLength(1);
+      await test.mine({ blocks: 1 });
+    } finally {
+      await test.setAutomine(true); // a failure here must not leave the chain not mining for the next test
+    }
     expect((await mined(hashes[0]!))!.status).toBe("success");
     expect((await getJob(client, { jobId })).status).toBe(JobStatus.Committed);
     await until("the commit recorded as mined", () => node!.db.txsFor("commit", jobId.toString()).every((t) => t.state !== "pending") && node!.db.job(jobId)!.state === "committed");

@@ -21,8 +21,9 @@ describe("the prover node declines jobs it cannot serve", () => {
 
   beforeAll(async () => {
     net = await startTestNetwork();
-    // One job at a time: a second published prompt cannot be admitted in this tick.
-    node = await startProverNode(parseProverConfig({ ...(await proverConfigFor(net, "decline", { maxQueuedJobs: 1 })), logLevel: "error" }), { account: devAccount(1), runLoop: false, disputeResponder: false });
+    // One job at a time: a second published prompt cannot be admitted in this tick. The loop is
+    // kicked by hand, but its interval sets how long a busy node may wait (40 s margin).
+    node = await startProverNode(parseProverConfig({ ...(await proverConfigFor(net, "decline", { maxQueuedJobs: 1, loopIntervalMs: 5_000 })), logLevel: "error" }), { account: devAccount(1), runLoop: false, disputeResponder: false });
     await registerProverOnChain(net, 1, node.url);
   });
   afterAll(async () => {
@@ -79,7 +80,7 @@ describe("the prover node declines jobs it cannot serve", () => {
     const client = await net.as(2);
     const c = await openAndPublish(client, "third published");
     const d = await openAndPublish(client, "fourth published");
-    // 120 s window: past 90 s fewer than the 30 s margin remain, and a busy node declines.
+    // 120 s window, a 5 s loop: the margin is 30 + 2·5 = 40 s, so past 80 s a busy node declines.
     await net.advance(95);
     const before = await credits(devAccount(2).address);
     await node.loop.kick();
@@ -111,6 +112,20 @@ describe("the prover node declines jobs it cannot serve", () => {
     await node.loop.kick();
     expect((await getJob(client, { jobId: e })).status).toBe(JobStatus.Committed);
     expect((await getJob(client, { jobId: f })).status).toBe(JobStatus.Declined);
+  });
+
+  it("a busy node whose decline window closed still serves the prompt when room comes, before the commit deadline", async () => {
+    const client = await net.as(2);
+    const g = await openAndPublish(client, "seventh published");
+    const h = await openAndPublish(client, "eighth published");
+    // Past the 120 s window (a pass that ran long, say): h can no longer be declined.
+    await net.advance(125);
+    await node.loop.kick();
+    expect((await getJob(client, { jobId: g })).status).toBe(JobStatus.Committed);
+    expect((await getJob(client, { jobId: h })).status).toBe(JobStatus.Open);
+    // Given up here, h would expire and cost the prover its penalty; it is served instead.
+    await node.loop.kick();
+    expect((await getJob(client, { jobId: h })).status).toBe(JobStatus.Committed);
   });
 
   const openAndPublish = async (client: Awaited<ReturnType<TestNetwork["as"]>>, text: string) => {

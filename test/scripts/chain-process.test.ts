@@ -4,6 +4,7 @@
  * chain left behind would keep its port and a share of the cores the next run measures.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,12 +19,18 @@ const answers = (url: string) =>
     () => false,
   );
 
+/** Running (not exited, not a zombie nobody has reaped yet: a container without an init reaps nothing). */
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ...", state Z for a zombie.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false; // gone between the two looks
   }
 };
 
