@@ -8,6 +8,7 @@ import { loadTokenizer } from "../../protocol/prompt/load-tokenizer.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
+import { countingConcurrency } from "../helpers/concurrency.js";
 import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
 
 /**
@@ -53,23 +54,15 @@ describe("a prompt published on-chain", () => {
       await publishPrompt(client, { jobId, promptTokens: tokens });
       jobs.push(jobId);
     }
-    let running = 0;
-    let most = 0;
-    const run = node.jobs.run.bind(node.jobs);
-    node.jobs.run = async (...args) => {
-      most = Math.max(most, ++running);
-      try {
-        return await run(...args);
-      } finally {
-        running--;
-      }
-    };
+    const run = node.jobs.run;
+    const counted = countingConcurrency(run.bind(node.jobs));
+    node.jobs.run = counted.fn;
     try {
       await node.loop.kick();
     } finally {
       node.jobs.run = run;
     }
-    expect(most).toBe(3); // one after another would be 1
+    expect(counted.most()).toBe(3); // one after another would be 1
     for (const jobId of jobs) expect((await getJob(client, { jobId })).status).toBe(JobStatus.Committed);
   });
 });

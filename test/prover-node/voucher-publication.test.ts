@@ -10,6 +10,7 @@ import { parseProverConfig, type ProverConfig } from "../../prover-node/config.j
 import { formatProverStatus, readProverStatus } from "../../prover-node/status.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { devAccount } from "../helpers/chains.js";
+import { countingConcurrency } from "../helpers/concurrency.js";
 import { IN_PRICE, OUT_PRICE, proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
 
 /**
@@ -109,23 +110,15 @@ describe("voucher publication", () => {
       hashes.push((await publishVoucher(client, { voucher, signature, promptTokens: prompt })).voucherHash);
     }
     const service = node.vouchers!;
-    let running = 0;
-    let most = 0;
-    const run = service.run.bind(service);
-    service.run = async (...args) => {
-      most = Math.max(most, ++running);
-      try {
-        return await run(...args);
-      } finally {
-        running--;
-      }
-    };
+    const run = service.run;
+    const counted = countingConcurrency(run.bind(service));
+    service.run = counted.fn;
     try {
       await node.loop.kick();
     } finally {
       service.run = run;
     }
-    expect(most).toBe(3); // one after another would be 1
+    expect(counted.most()).toBe(3); // one after another would be 1
     for (const voucherHash of hashes) expect((await readPublication(client, { voucherHash })).status).toBe(PublicationStatus.Answered);
   });
 });
