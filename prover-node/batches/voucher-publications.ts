@@ -171,13 +171,13 @@ export class VoucherPublications {
       await sent.receipt;
       this.#set(p.voucherHash, "declined");
     } catch (err) {
-      // Past the window (or already closed): nothing more this node can do but log it.
       // Too late to decline, not to serve: left pending, it is admitted once there is room
       // (the pass records it Missed when its deadline has passed).
       if (couldServe && err instanceof TransactionError && err.revertName === "DeclineWindowClosed") {
         o.log.warn({ voucherHash: p.voucherHash }, "the decline window of a published voucher closed while the node was busy: it is served if room comes before its deadline");
         return;
       }
+      // Past the window (or already closed): nothing more this node can do but log it.
       if (err instanceof TransactionError && (err.revertName === "DeclineWindowClosed" || err.revertName === "NotOpen")) {
         this.#set(p.voucherHash, "lost");
         o.log.warn({ voucherHash: p.voucherHash, reason: err.revertName }, "a published voucher could be neither served nor declined: its penalty will be claimed");
