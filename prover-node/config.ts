@@ -31,6 +31,13 @@ export const proverConfigSchema = z
        * re-reads the job anyway).
        */
       confirmations: z.number().int().nonnegative().default(0),
+      /**
+       * Seconds a send waits for its receipt before leaving the transaction to the loop, which
+       * rebroadcasts or replaces it (a dropped one must not hold the loop); default 120.
+       */
+      receiptTimeoutSeconds: z.number().int().positive().default(120),
+      /** A transaction unmined this many seconds after it was signed is replaced with higher fees; default 300 (PROTOCOL §5.7). */
+      replaceAfterSeconds: z.number().int().positive().default(300),
     }),
     /** Encrypted JSON keystore (Web3 secret storage); the password never goes in this file. */
     keystore: z.string().min(1).optional(),

@@ -98,7 +98,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   const store = TraceStore.open({ dir: config.traceStore.dir, maxBytes: config.traceStore.maxBytes, retentionMs: config.traceStore.retentionMs });
   const metrics = createProverMetrics();
   const log = logger.child({ prover: account.address });
-  const sender = new PersistedTxSender(db, clients, (m) => log.warn({}, m));
+  const sender = new PersistedTxSender(db, clients, (m) => log.warn({}, m), { receiptTimeoutMs: config.chain.receiptTimeoutSeconds * 1000, replaceAfterMs: config.chain.replaceAfterSeconds * 1000 });
   const jobs = new JobService({
     clients,
     prover: account.address,

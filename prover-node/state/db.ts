@@ -190,7 +190,7 @@ export class ProverDb {
   }
 
   pendingTxs(): TxRow[] {
-    const rows = this.db.prepare("SELECT * FROM txs WHERE state = 'pending' ORDER BY nonce").all() as { hash: Hex; kind: string; key: string; nonce: number; raw: Hex; state: TxState; created_at: number }[];
+    const rows = this.db.prepare("SELECT * FROM txs WHERE state = 'pending' ORDER BY nonce, created_at, rowid").all() as { hash: Hex; kind: string; key: string; nonce: number; raw: Hex; state: TxState; created_at: number }[];
     return rows.map((r) => ({ hash: r.hash, kind: r.kind, key: r.key, nonce: r.nonce, raw: r.raw, state: r.state, createdAt: r.created_at }));
   }
 

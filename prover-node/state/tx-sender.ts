@@ -1,8 +1,9 @@
-import { encodeFunctionData, keccak256, type Abi, type Hex, type TransactionReceipt } from "viem";
+import { BaseError, encodeFunctionData, keccak256, type Abi, type Hex, type TransactionReceipt } from "viem";
 import { toTransactionError, TransactionError, withSuiteErrors } from "../../protocol/chain/actions/send.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { ProverNodeError } from "../errors.js";
 import type { ProverDb, TxRow } from "./db.js";
+import { replacementFor, stuckReason } from "./tx-replacement.js";
 
 export type PersistedSendParameters = {
   /** What the transaction is for, e.g. "commit"; with `key` (e.g. the job id) it names the action. */
@@ -21,6 +22,34 @@ export async function faultPoint(name: string, log: (msg: string) => void): Prom
   if (process.env[FAULT_ENV] !== name) return;
   log(`fault point ${name}: hanging until killed`);
   await new Promise<never>(() => {});
+}
+
+/** How long the sender waits for a transaction, and when it stops waiting for the same bytes (PROTOCOL §5.7 "Transactions"). */
+export type TxSenderTimings = {
+  /**
+   * A send waits this long for its receipt, then rejects with TransactionNotMinedError and leaves
+   * the transaction (persisted, pending) to `resume()`: a dropped or underpriced transaction must
+   * not hold the loop that would rebroadcast or replace it.
+   */
+  receiptTimeoutMs?: number;
+  /** `resume()` replaces a transaction still unmined this long after it was signed (fees raised). */
+  replaceAfterMs?: number;
+  /** `resume()` waits this long for what it rebroadcast or replaced; then the next pass looks again. */
+  resumeWaitMs?: number;
+};
+
+export const DEFAULT_TX_TIMINGS: Required<TxSenderTimings> = { receiptTimeoutMs: 120_000, replaceAfterMs: 300_000, resumeWaitMs: 60_000 };
+
+/** A send's receipt did not come in time; the transaction stays persisted and `resume()` settles it. */
+export class TransactionNotMinedError extends ProverNodeError {
+  override name = "TransactionNotMinedError";
+  constructor(
+    readonly hash: Hex,
+    what: string,
+    waitedMs: number,
+  ) {
+    super(`${what}: transaction ${hash} was not mined within ${Math.round(waitedMs / 1000)} s; it stays persisted, and the loop rebroadcasts it, or replaces it with higher fees when it is priced below the base fee or stays unmined`);
+  }
 }
 
 /** A transaction signed, persisted and broadcast; `receipt` settles once it is mined (its row updated). */
@@ -43,11 +72,16 @@ export class PersistedTxSender {
   #nextNonce = 0;
   #closed = false;
 
+  readonly #timings: Required<TxSenderTimings>;
+
   constructor(
     readonly db: ProverDb,
     readonly clients: StepproofClients,
     readonly log: (msg: string) => void = () => {},
-  ) {}
+    timings: TxSenderTimings = {},
+  ) {
+    this.#timings = { ...DEFAULT_TX_TIMINGS, ...timings };
+  }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(fn, fn);
@@ -100,7 +134,7 @@ export class PersistedTxSender {
       await this.#broadcast(raw);
       this.#nextNonce = nonce + 1;
       this.#watching.add(hash);
-      const receipt = this.#settle(hash).then((r) => {
+      const receipt = this.#settle(hash, p.what).then((r) => {
         if (r.status !== "success") throw new TransactionError(`${p.what}: transaction ${hash} reverted`, {});
         return r;
       });
@@ -109,12 +143,15 @@ export class PersistedTxSender {
   }
 
   /** Poll for the receipt of a transaction this process broadcast and record how it ended. */
-  async #settle(hash: Hex): Promise<TransactionReceipt> {
+  async #settle(hash: Hex, what: string): Promise<TransactionReceipt> {
     const { publicClient } = this.clients;
     const pollMs = Math.min(publicClient.pollingInterval, 500);
+    const started = Date.now();
     try {
       for (;;) {
         if (this.#closed) throw new ProverNodeError(`stopped waiting for transaction ${hash}: the node is shutting down (it is settled after a restart)`);
+        // Past the wait the row is resume()'s: the loop's next pass rebroadcasts or replaces it.
+        if (Date.now() - started > this.#timings.receiptTimeoutMs) throw new TransactionNotMinedError(hash, what, Date.now() - started);
         const receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
         if (receipt) {
           if (this.#closed) throw new ProverNodeError(`transaction ${hash} was mined as the node shut down; it is recorded after a restart`);
@@ -144,36 +181,84 @@ export class PersistedTxSender {
   }
 
   /**
-   * Settle every transaction persisted but not known to be mined: look up its receipt, else
-   * rebroadcast it; a nonce already used by another transaction means it can never land.
+   * Settle every transaction persisted but not known to be mined, nonce by nonce (a nonce can
+   * have several rows: a transaction and what replaced it):
+   * - a row the chain has mined is recorded (mined or reverted), the others at its nonce dropped;
+   * - a nonce the chain used for none of them: all dropped (the loop re-derives the action from
+   *   chain state);
+   * - otherwise the newest row is rebroadcast (a node may have lost it) or, when stuck (priced
+   *   below the base fee, or unmined past `replaceAfterMs`), replaced (`tx-replacement.ts`).
+   * Rows a send of this process still awaits are only rebroadcast. What is broadcast here is
+   * awaited for up to `resumeWaitMs`, all together and outside the send queue, so a slow chain
+   * holds neither the loop for long nor the node's new sends.
    * @returns the rows that were mined successfully (their actions are done).
    */
-  resume(): Promise<TxRow[]> {
-    return this.#serial(async () => {
-      const { publicClient } = this.clients;
-      const done: TxRow[] = [];
-      for (const tx of this.db.pendingTxs()) {
-        let receipt = await publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined);
-        if (this.#watching.has(tx.hash)) {
+  async resume(): Promise<TxRow[]> {
+    const { publicClient } = this.clients;
+    const done: TxRow[] = [];
+    const record = (tx: TxRow, receipt: TransactionReceipt) => {
+      this.db.setTxState(tx.hash, receipt.status === "success" ? "mined" : "reverted");
+      if (receipt.status === "success") done.push({ ...tx, state: "mined" });
+    };
+    const sent = await this.#serial(async () => {
+      const broadcast: TxRow[] = [];
+      const byNonce = new Map<number, TxRow[]>();
+      for (const tx of this.db.pendingTxs()) byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
+      for (const [nonce, rows] of byNonce) {
+        const receipts = await Promise.all(rows.map((tx) => publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined)));
+        if (rows.some((tx) => this.#watching.has(tx.hash))) {
           // This process awaits its receipt already; if a node dropped it, send the same bytes again.
-          if (!receipt) await this.#broadcast(tx.raw).catch((err: unknown) => this.log(`rebroadcasting ${tx.kind} ${tx.key} (${tx.hash}) failed: ${String(err).split("\n")[0]}`));
+          for (const [i, tx] of rows.entries()) {
+            if (this.#watching.has(tx.hash) && !receipts[i]) await this.#broadcast(tx.raw).catch((err: unknown) => this.log(`rebroadcasting ${tx.kind} ${tx.key} (${tx.hash}) failed: ${reason(err)}`));
+          }
           continue;
         }
-        if (!receipt) {
-          const used = await publicClient.getTransactionCount({ address: this.clients.walletClient!.account.address, blockTag: "latest" });
-          if (used > tx.nonce) {
-            this.db.setTxState(tx.hash, "dropped");
-            this.log(`transaction ${tx.hash} (${tx.kind} ${tx.key}) was replaced at nonce ${tx.nonce}; the loop re-derives the action from chain state`);
+        const landed = receipts.findIndex((r) => r !== undefined);
+        if (landed >= 0) {
+          record(rows[landed]!, receipts[landed]!);
+          for (const other of rows) if (other !== rows[landed]) this.db.setTxState(other.hash, "dropped");
+          continue;
+        }
+        const used = await publicClient.getTransactionCount({ address: this.clients.walletClient!.account.address, blockTag: "latest" });
+        if (used > nonce) {
+          for (const tx of rows) this.db.setTxState(tx.hash, "dropped");
+          this.log(`${rows.map((t) => `transaction ${t.hash} (${t.kind} ${t.key})`).join(", ")} never landed: nonce ${nonce} was used by another; the loop re-derives the action from chain state`);
+          continue;
+        }
+        const newest = rows[rows.length - 1]!;
+        try {
+          const stuck = await stuckReason(newest, this.clients, this.#timings.replaceAfterMs);
+          if (!stuck) {
+            this.log(`rebroadcasting ${newest.kind} ${newest.key} (${newest.hash})`);
+            await this.#broadcast(newest.raw);
+            broadcast.push(newest);
             continue;
           }
-          this.log(`rebroadcasting ${tx.kind} ${tx.key} (${tx.hash})`);
-          await this.#broadcast(tx.raw);
-          receipt = await publicClient.waitForTransactionReceipt({ hash: tx.hash, timeout: 60_000 });
+          const r = await replacementFor(newest, this.clients);
+          const row = { hash: r.hash, kind: r.kind, key: r.key, nonce, raw: r.raw };
+          this.db.insertTx(row); // persisted before it is broadcast, as every send
+          this.log(`replacing ${newest.kind} ${newest.key} (${newest.hash}) at nonce ${nonce}, as ${stuck}: ${r.cancels ? "its call would revert now, so a transfer to the account itself frees the nonce" : "the same call with higher fees"} (${r.hash})`);
+          await this.#broadcast(r.raw);
+          broadcast.push({ ...row, state: "pending", createdAt: Date.now() });
+        } catch (err) {
+          this.log(`cannot rebroadcast or replace ${newest.kind} ${newest.key} (${newest.hash}) at nonce ${nonce}: ${reason(err)}; the next pass tries again`);
         }
-        this.db.setTxState(tx.hash, receipt.status === "success" ? "mined" : "reverted");
-        if (receipt.status === "success") done.push({ ...tx, state: "mined" });
       }
-      return done;
+      return broadcast;
     });
+    const pollingInterval = Math.min(publicClient.pollingInterval, 500);
+    const receipts = await Promise.all(sent.map((tx) => publicClient.waitForTransactionReceipt({ hash: tx.hash, timeout: this.#timings.resumeWaitMs, pollingInterval }).catch(() => undefined)));
+    for (const [i, receipt] of receipts.entries()) {
+      const tx = sent[i]!;
+      if (receipt) record(tx, receipt);
+      else this.log(`${tx.kind} ${tx.key} (${tx.hash}) is still not mined after ${Math.round(this.#timings.resumeWaitMs / 1000)} s; the next pass looks again`);
+    }
+    return done;
   }
+}
+
+/** What a node said about a refused transaction: viem keeps the node's own words in `details`. */
+function reason(err: unknown): string {
+  if (err instanceof BaseError) return err.details ? `${err.shortMessage} (${err.details})` : err.shortMessage;
+  return String(err).split("\n")[0]!;
 }

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { createWalletClient, custom, defineChain, encodeFunctionData, ExecutionRevertedError, HttpRequestError, keccak256, parseAbi, parseTransaction } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import type { StepproofClients } from "../../protocol/chain/client.js";
+import type { TxRow } from "../../prover-node/state/db.js";
+import { CANCEL_KIND, replacementFor, stuckReason } from "../../prover-node/state/tx-replacement.js";
+
+const chain = defineChain({ id: 31337, name: "dev", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: ["http://127.0.0.1:1"] } } });
+const account = privateKeyToAccount(`0x${"ab".repeat(32)}`);
+const wallet = createWalletClient({ account, chain, transport: custom({ request: async ({ method }) => (method === "eth_chainId" ? "0x7a69" : Promise.reject(new Error(`unexpected ${method}`))) }) });
+const escrow = "0x00000000000000000000000000000000000e5c40" as const;
+const data = encodeFunctionData({ abi: parseAbi(["function commitResult(uint256,bytes32,bytes32,uint32)"]), functionName: "commitResult", args: [7n, `0x${"11".repeat(32)}`, `0x${"22".repeat(32)}`, 2] });
+
+async function row(fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | { gasPrice: bigint }, createdAt = Date.now()): Promise<TxRow> {
+  const raw = await wallet.signTransaction({ account, chain, to: escrow, data, nonce: 4, gas: 120_000n, ...fees } as Parameters<typeof wallet.signTransaction>[0]);
+  return { hash: keccak256(raw), kind: "commit", key: "7", nonce: 4, raw, state: "pending", createdAt };
+}
+
+/** A chain that answers the few reads a replacement makes; `call` decides whether the call still holds. */
+function clientsWith(o: { baseFee?: bigint; call?: () => Promise<unknown> }): StepproofClients {
+  return {
+    walletClient: wallet,
+    publicClient: {
+      getBlock: async () => ({ baseFeePerGas: o.baseFee ?? 1_000n }),
+      call: o.call ?? (async () => ({ data: "0x" })),
+      estimateFeesPerGas: async ({ type }: { type: string }) => (type === "legacy" ? { gasPrice: 2_000n } : { maxFeePerGas: 2_000n, maxPriorityFeePerGas: 10n }),
+    },
+  } as unknown as StepproofClients;
+}
+
+describe("replacing a stuck transaction", () => {
+  it("is stuck when priced below the base fee, or unmined too long; not otherwise", async () => {
+    const tx = await row({ maxFeePerGas: 1_500n, maxPriorityFeePerGas: 100n });
+    expect(await stuckReason(tx, clientsWith({ baseFee: 1_000n }), 60_000)).toBeUndefined();
+    expect(await stuckReason(tx, clientsWith({ baseFee: 1_501n }), 60_000)).toMatch(/fee cap 1500 is below the base fee 1501/);
+    expect(await stuckReason(tx, clientsWith({ baseFee: 1_000n }), 60_000, tx.createdAt + 61_000)).toMatch(/unmined for 61 s/);
+    const legacy = await row({ gasPrice: 900n });
+    expect(await stuckReason(legacy, clientsWith({ baseFee: 1_000n }), 60_000)).toMatch(/fee cap 900/);
+  });
+
+  it("sends the same call with each fee raised by a quarter, or to the chain's estimate where higher", async () => {
+    const tx = await row({ maxFeePerGas: 4_000n, maxPriorityFeePerGas: 100n });
+    const r = await replacementFor(tx, clientsWith({}));
+    const was = parseTransaction(tx.raw);
+    const now = parseTransaction(r.raw);
+    expect(r).toMatchObject({ kind: "commit", key: "7", cancels: false, hash: keccak256(r.raw) });
+    expect({ to: now.to, data: now.data, nonce: now.nonce, gas: now.gas }).toEqual({ to: was.to, data: was.data, nonce: 4, gas: 120_000n });
+    // 4,000 × 1.25 (+1) is above the estimate's 2,000; the tip's estimate (10) is below 100 × 1.25.
+    expect(now.maxFeePerGas).toBe(5_001n);
+    expect(now.maxPriorityFeePerGas).toBe(126n);
+    const low = await row({ maxFeePerGas: 1_000n, maxPriorityFeePerGas: 1n });
+    expect(parseTransaction((await replacementFor(low, clientsWith({}))).raw)).toMatchObject({ maxFeePerGas: 2_000n, maxPriorityFeePerGas: 10n });
+    const legacy = await row({ gasPrice: 3_000n });
+    expect(parseTransaction((await replacementFor(legacy, clientsWith({}))).raw).gasPrice).toBe(3_751n);
+  });
+
+  it("frees the nonce with a transfer to itself when the call reverts by now", async () => {
+    const tx = await row({ maxFeePerGas: 4_000n, maxPriorityFeePerGas: 100n });
+    const r = await replacementFor(tx, clientsWith({ call: async () => Promise.reject(new ExecutionRevertedError({ message: "execution reverted" })) }));
+    expect(r).toMatchObject({ kind: CANCEL_KIND, key: tx.hash, cancels: true });
+    const now = parseTransaction(r.raw);
+    expect({ to: now.to, data: now.data, value: now.value ?? 0n, gas: now.gas, nonce: now.nonce }).toEqual({ to: account.address.toLowerCase(), data: undefined, value: 0n, gas: 21_000n, nonce: 4 });
+  });
+
+  it("does not cancel a call it could not check: a chain read that fails is an error, not a revert", async () => {
+    const tx = await row({ maxFeePerGas: 4_000n, maxPriorityFeePerGas: 100n });
+    const down = new HttpRequestError({ url: "http://127.0.0.1:1", details: "connect ECONNREFUSED" });
+    await expect(replacementFor(tx, clientsWith({ call: async () => Promise.reject(down) }))).rejects.toBe(down);
+  });
+});
