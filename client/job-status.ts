@@ -4,6 +4,7 @@ import { jobEscrowAbi } from "../protocol/chain/generated/abi.js";
 import { getJob } from "../protocol/chain/actions/getJob.js";
 import type { StepproofClients } from "../protocol/chain/client.js";
 import { jobStatusName, type JobStatusName } from "../protocol/chain/contracts.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 export type JobStatusReport = {
   jobId: bigint;
@@ -32,7 +33,7 @@ export type JobStatusReport = {
 /** A job's state, its windows measured in chain time, and its dispute history. */
 export async function jobStatus(clients: StepproofClients, jobId: bigint): Promise<JobStatusReport> {
   const job = await getJob(clients, { jobId });
-  const now = (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+  const now = await getChainTime(clients);
   const address = clients.deployment.contracts.jobEscrow;
   const fromBlock = BigInt(clients.deployment.startBlock);
   // In ranges of at most 10k blocks: providers refuse longer eth_getLogs ranges (issue #15).

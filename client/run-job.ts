@@ -17,6 +17,7 @@ import { backoffDelay, isRetryableRefusal, retryWindowEnd, serveFailureKind, sle
 import { outputText, validateStop } from "../protocol/prompt/output-text.js";
 import type { TextTokenizer } from "../protocol/prompt/tokenizer.js";
 import { resolveSamplingParams, type SamplingRequest } from "./sampling.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 /** What to send: a text prompt, token ids (sent verbatim), or a chat (canonical rendering, PROTOCOL §5.6). */
 export type JobPrompt = { text: string } | { tokenIds: readonly number[] } | { messages: readonly ChatMessage[] };
@@ -142,7 +143,7 @@ export async function runJob(clients: StepproofClients, p: RunJobParameters): Pr
     }
     throw err;
   }
-  const chainNow = (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+  const chainNow = await getChainTime(clients);
   // Retry only while the prover could still serve before its commit deadline: it refuses jobs
   // closer than its margin, so stop a block interval before that (the last try must not be a
   // final 409 deadline_too_close).

@@ -20,6 +20,7 @@ import { backoffDelay, isRetryableRefusal, serveFailureKind, sleep } from "./ret
 import type { JobPrompt } from "./run-job.js";
 import { resolveSamplingParams, type SamplingRequest } from "./sampling.js";
 import { probeProver, ProverUnavailableError, selectProver } from "./select-prover.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 export type RunVoucherJobParameters = {
   modelId: Hex;
@@ -188,7 +189,7 @@ export async function runVoucherJob(clients: StepproofClients, p: RunVoucherJobP
     deposited = p.deposit;
     account = await readVoucherAccount(clients, { client, prover: offer.prover });
   }
-  const chainNow = async () => (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+  const chainNow = () => getChainTime(clients);
   const expiry = (await chainNow()) + BigInt(lifetime);
   if (account.withdrawableAt !== 0n && account.withdrawableAt <= expiry) {
     throw new ClientError(`a withdrawal of the deposit for prover ${offer.prover} is pending (withdrawable at ${account.withdrawableAt})`, { details: "provers refuse vouchers that outlive the notice (PROTOCOL §5.8); nothing was sent" });
@@ -305,7 +306,7 @@ async function publishUnserved(
   try {
     const address = publicationAddress(clients);
     const { publishTimeout } = await clients.publicClient.readContract({ address, abi: voucherPublicationAbi, functionName: "params" });
-    const now = (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    const now = await getChainTime(clients);
     // Room for the publication transaction's own block time past `now`.
     const voucher: Voucher = { ...p.terms, nonce: p.nonce, expiry: now + 2n * BigInt(publishTimeout) };
     const published = await publishVoucher(clients, { voucher, signature: await p.sign(voucher), promptTokens: p.tokens });

@@ -15,6 +15,7 @@ import { PublishedPrompts } from "./state/published-prompts.js";
 import type { PersistedTxSender } from "./state/tx-sender.js";
 import { settleAll } from "./settle-all.js";
 import { settleDue } from "./settle-due.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 /**
  * The prover's side of disputes on its committed jobs (PROTOCOL §7.4), e.g. node-common's
@@ -122,7 +123,7 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     // its trace-store room would otherwise stay taken until a restart.
     try {
       // Read afresh for each decision: a pass can run long between two of them.
-      const chainTime = async () => (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+      const chainTime = () => getChainTime(o.clients);
       for (const { jobId, promptTokens, declineDeadline } of published.pending()) {
         if (o.db.job(jobId)) {
           published.handled(jobId); // served (or being served) already

@@ -6,6 +6,7 @@ import type { StepproofClients } from "../protocol/chain/client.js";
 import { JobStatus } from "../protocol/chain/contracts.js";
 import type { ProverDb } from "./state/db.js";
 import type { PersistedTxSender } from "./state/tx-sender.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 /** Jobs read per pass at most, in each of the two reads below: a backlog drains over passes without making one pass long. */
 const MAX_PER_PASS = 2_000;
@@ -42,7 +43,7 @@ export async function settleDue(p: SettleDueParameters): Promise<SettleDueReturn
       else settle(p, jobId, job.status, report);
     }
   }
-  const now = (await p.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+  const now = await getChainTime(p.clients);
   const due = p.db.dueJobs(now, MAX_PER_PASS);
   if (due.length === 0) return report;
   const jobs = await getJobs(p.clients, { jobIds: due });

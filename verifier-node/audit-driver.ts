@@ -4,6 +4,7 @@ import type { StepproofClients } from "../protocol/chain/client.js";
 import { AuditState, claimAuditPay, fixDraw, readAssignment, readAudit, recordMiss, reportAudit, type AuditAssignment } from "../protocol/chain/actions/audits.js";
 import { TransactionError } from "../protocol/chain/actions/send.js";
 import type { TraceSource } from "./trace-source.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 /**
  * How this verifier answers its audits. `honest` re-executes the assigned boundaries and the
@@ -110,7 +111,7 @@ export class AuditDriver {
    * unanswered (AuditManager.recordMiss); returns how many were recorded.
    */
   async recordOverdueMisses(): Promise<number> {
-    const now = Number((await this.clients.publicClient.getBlock()).timestamp);
+    const now = Number(await getChainTime(this.clients));
     const due = this.#db.prepare("SELECT job_id, auditor FROM others_audits WHERE deadline < ? ORDER BY deadline LIMIT 20").all(now) as { job_id: string; auditor: Hex }[];
     let recorded = 0;
     for (const r of due) {
@@ -133,7 +134,7 @@ export class AuditDriver {
 
   /** Claim every reported audit whose pay has vested; returns the amount claimed. */
   async claimVested(): Promise<bigint> {
-    const now = Number((await this.clients.publicClient.getBlock()).timestamp);
+    const now = Number(await getChainTime(this.clients));
     const due = (this.#db.prepare("SELECT job_id FROM audits WHERE state = 'reported' AND vests_at <= ? ORDER BY CAST(job_id AS INTEGER) LIMIT 50").all(now) as { job_id: string }[]).map((r) => BigInt(r.job_id));
     if (due.length === 0) return 0n;
     const mark = this.#db.prepare("UPDATE audits SET state = ?, detail = ?, updated_at = ? WHERE job_id = ?");

@@ -5,6 +5,7 @@ import type { StepproofClients } from "../protocol/chain/client.js";
 import { challengeAvailability, claimUnanswered, type TraceLeaf } from "../protocol/chain/actions/availability.js";
 import { TransactionError } from "../protocol/chain/actions/send.js";
 import { TOKEN_TENSOR_ID } from "../protocol/evaluator/layout.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 /** TraceAvailability.Status. */
 const Status = { None: 0, Open: 1, Answered: 2, ProverFailed: 3, Cancelled: 4 } as const;
@@ -96,7 +97,7 @@ export class AvailabilityDriver {
     const report: AvailabilityReport = { answered: [], failed: [], cancelled: [] };
     const rows = this.#db.prepare("SELECT job_id, challenge_id FROM availability").all() as { job_id: string; challenge_id: Hex }[];
     const av = this.clients.deployment.contracts.traceAvailability;
-    const now = (await this.clients.publicClient.getBlock()).timestamp;
+    const now = await getChainTime(this.clients);
     for (const r of rows) {
       const jobId = BigInt(r.job_id);
       const c = await this.clients.publicClient.readContract({ address: av, abi: traceAvailabilityAbi, functionName: "getChallenge", args: [r.challenge_id] });

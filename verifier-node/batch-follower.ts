@@ -13,6 +13,7 @@ import { boundariesFor, checkJobLayers, DEFAULT_LOGIT_TOLERANCE, type JobCheckFa
 import { sampleLayers, shouldCheckJob, type SamplingPolicy } from "./sampling.js";
 import { TraceUnavailableError, type TraceSource } from "./trace-source.js";
 import type { VerifierState } from "./state.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS followed_batches (
@@ -85,7 +86,7 @@ export class BatchFollower {
       });
       if (!r) break;
     }
-    const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    const now = await getChainTime(o.clients);
     let budget = o.leavesPerPass ?? 16;
     const open = o.db.prepare("SELECT batch_id, header, next_index FROM followed_batches WHERE state = 'open'").all() as { batch_id: Hex; header: string; next_index: number }[];
     for (const b of open) {

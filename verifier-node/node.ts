@@ -15,6 +15,7 @@ import { SETTLED_UNCHECKED, type VerifierState } from "./state.js";
 import { getJobs } from "../protocol/chain/actions/getJobs.js";
 import type { OnChainJob } from "../protocol/chain/actions/getJob.js";
 import { TraceUnavailableError, type TraceSource } from "./trace-source.js";
+import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
 
 export type VerifierNodeDependencies = {
   clients: StepproofClients;
@@ -113,7 +114,7 @@ export class VerifierNode {
     const backlog = state.byState("new", "error");
     report.backlog = backlog.length;
     const onchain = backlog.length > 0 ? await getJobs(clients, { jobIds: backlog.map((j) => j.jobId) }) : new Map<bigint, OnChainJob>();
-    const now = backlog.length > 0 ? (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp : 0n;
+    const now = backlog.length > 0 ? await getChainTime(clients) : 0n;
     const deadline = (id: bigint) => onchain.get(id)?.challengeDeadline ?? 0n;
     const rank = (id: bigint) => (deadline(id) < now ? 1 : 0);
     backlog.sort((a, b) => rank(a.jobId) - rank(b.jobId) || (deadline(a.jobId) < deadline(b.jobId) ? -1 : deadline(a.jobId) > deadline(b.jobId) ? 1 : 0));

@@ -20,6 +20,7 @@ import type { ProverMetrics } from "../metrics.js";
 import type { JobRow, ProverDb } from "../state/db.js";
 import { faultPoint, type PersistedTxSender } from "../state/tx-sender.js";
 import { holdRoomAndClaim } from "./trace-room.js";
+import { getChainTime } from "../../protocol/chain/actions/getChainTime.js";
 
 export type AdmittedJob = { jobId: bigint; promptTokens: number[]; maxNewTokens: number; samplingParams: bigint };
 
@@ -82,7 +83,7 @@ export class JobService {
     const { o } = this;
     let job: OnChainJob;
     // The chain's clock is read beside the job (one round trip, not two); its failure counts only once the job checks pass.
-    const chainTime = this.#chainTime();
+    const chainTime = getChainTime(this.o.clients);
     chainTime.catch(() => {});
     try {
       job = await getJob(o.clients, { jobId });
@@ -150,10 +151,6 @@ export class JobService {
 
   #reclaimable(row: JobRow): boolean {
     return row.state === "generating" && !this.#inFlight.has(row.jobId);
-  }
-
-  async #chainTime(): Promise<bigint> {
-    return (await this.o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
   }
 
   /**
@@ -272,7 +269,7 @@ export class JobService {
     // A commit already signed and persisted is settled by the sender's resume (same bytes, same
     // nonce); signing another would only burn gas on a revert.
     if (o.db.txsFor("commit", jobId.toString()).some((t) => t.state === "pending")) return undefined;
-    const chainTime = this.#chainTime();
+    const chainTime = getChainTime(this.o.clients);
     chainTime.catch(() => {}); // awaited below unless the job is settled already
     const job = await getJob(o.clients, { jobId });
     if (job.status !== JobStatus.Open) {
@@ -324,7 +321,7 @@ export class JobService {
     try {
       const job = await getJob(o.clients, { jobId });
       if (job.status !== JobStatus.Open || job.prover.toLowerCase() !== o.prover.toLowerCase()) return undefined;
-      if (job.promptPublished && (await this.#chainTime()) > job.declineDeadline) return undefined;
+      if (job.promptPublished && (await getChainTime(this.o.clients)) > job.declineDeadline) return undefined;
       const { hash } = await o.sender.send({
         kind: "decline",
         key: jobId.toString(),

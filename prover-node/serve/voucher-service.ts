@@ -19,6 +19,7 @@ import type { ProverMetrics } from "../metrics.js";
 import type { VoucherJobs } from "../state/voucher-jobs.js";
 import type { CorruptConfig } from "../config.js";
 import { generateTraced, type GenerateTracedReturnType } from "../generation/generate-traced.js";
+import { getChainTime } from "../../protocol/chain/actions/getChainTime.js";
 
 export type VoucherServiceOptions = {
   clients: StepproofClients;
@@ -128,7 +129,7 @@ export class VoucherService {
     const rule = samplingRule(decodeSamplingParams(voucher.samplingParams));
     if (rule.kind === "unverifiable") throw new ApiError(400, "invalid_voucher", `the voucher's sampling rule cannot be judged on-chain (PROTOCOL §4.4, §5.8): ${rule.reason}`);
 
-    const now = (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    const now = await getChainTime(o.clients);
     const params = await o.clients.publicClient.readContract({ address: escrow, abi: voucherEscrowAbi, functionName: "params" });
     if (!opts.published && voucher.expiry < now + BigInt(o.minLifetimeSeconds)) throw new ApiError(409, "voucher_expiring", `the voucher expires at ${voucher.expiry}, too soon to batch (chain time ${now}, needs ${o.minLifetimeSeconds} s)`);
     // A withdrawal requested after this check lands after the notice: no later than the expiry.
