@@ -38,6 +38,8 @@ export const proverConfigSchema = z
       receiptTimeoutSeconds: z.number().int().positive().default(120),
       /** A transaction unmined this many seconds after it was signed is replaced with higher fees; default 300 (PROTOCOL §5.7). */
       replaceAfterSeconds: z.number().int().positive().default(300),
+      /** The highest fee cap (gwei per gas) a replacement may offer; unset: bounded by the chain's own estimate only. */
+      maxFeePerGasGwei: z.number().positive().optional(),
     }),
     /** Encrypted JSON keystore (Web3 secret storage); the password never goes in this file. */
     keystore: z.string().min(1).optional(),

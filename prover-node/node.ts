@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { pino, type Logger } from "pino";
-import type { LocalAccount } from "viem";
+import { parseGwei, type LocalAccount } from "viem";
 import { nodeRegistryAbi } from "../protocol/chain/generated/abi.js";
 import { connectStepproof, type StepproofClients } from "../protocol/chain/client.js";
 import { respondToDisputes } from "../node-common/prover-responder.js";
@@ -98,7 +98,7 @@ export async function startProverNode(config: ProverConfig, options: StartProver
   const store = TraceStore.open({ dir: config.traceStore.dir, maxBytes: config.traceStore.maxBytes, retentionMs: config.traceStore.retentionMs });
   const metrics = createProverMetrics();
   const log = logger.child({ prover: account.address });
-  const sender = new PersistedTxSender(db, clients, (m) => log.warn({}, m), { receiptTimeoutMs: config.chain.receiptTimeoutSeconds * 1000, replaceAfterMs: config.chain.replaceAfterSeconds * 1000 });
+  const sender = new PersistedTxSender(db, clients, (m) => log.warn({}, m), { receiptTimeoutMs: config.chain.receiptTimeoutSeconds * 1000, replaceAfterMs: config.chain.replaceAfterSeconds * 1000, ...(config.chain.maxFeePerGasGwei !== undefined ? { maxFeePerGas: parseGwei(String(config.chain.maxFeePerGasGwei)) } : {}) });
   const jobs = new JobService({
     clients,
     prover: account.address,

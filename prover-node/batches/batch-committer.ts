@@ -4,8 +4,9 @@ import { batchCourtAbi, voucherEscrowAbi } from "../../protocol/chain/generated/
 import { TransactionError } from "../../protocol/chain/actions/send.js";
 import { readBatchState } from "../../protocol/chain/actions/vouchers.js";
 import { buildBatch, entryOf, type Batch, type BatchHeader, type ServedJob } from "../../protocol/vouchers/batch.js";
-import type { PersistedTxSender } from "../state/tx-sender.js";
+import { TransactionNotMinedError, type PersistedTxSender } from "../state/tx-sender.js";
 import type { VoucherBatchRow, VoucherJobRow, VoucherJobs } from "../state/voucher-jobs.js";
+import { getChainTime } from "../../protocol/chain/actions/getChainTime.js";
 
 export type BatchCommitterOptions = {
   clients: StepproofClients;
@@ -76,9 +77,6 @@ export class BatchCommitter {
     return buildBatch(row.voucherHashes.map((h) => servedOf(this.o.vouchers.job(h)!)));
   }
 
-  async #now(): Promise<bigint> {
-    return (await this.o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
-  }
 
   /**
    * Commit the waiting jobs when due, claiming `pair` (a batch due for its claim) in the same
@@ -88,7 +86,7 @@ export class BatchCommitter {
     const { o } = this;
     const waiting = o.vouchers.unbatched();
     if (waiting.length === 0) return false; // no chain read on an idle pass
-    const now = chainNow ?? (await this.#now()); // this pass's read, when the claim step made one
+    const now = chainNow ?? (await getChainTime(this.o.clients)); // this pass's read, when the claim step made one
     const late = waiting.filter((j) => BigInt(j.expiry) < now + BigInt(o.expiryMarginSeconds));
     if (late.length > 0) {
       o.vouchers.markFailed(late.map((j) => j.voucherHash));
@@ -132,6 +130,11 @@ export class BatchCommitter {
       );
       receipt = await sent.receipt;
     } catch (err) {
+      // Sent but not mined in time: it can still land, so the batch stays `sending` for
+      // #resumeSending to record once the sender's resume has settled the transaction. Given up
+      // here, its jobs would be batched again while the first batch lands unfollowed: never
+      // claimed, its leaves never defended.
+      if (err instanceof TransactionNotMinedError) throw err;
       o.vouchers.abandonBatch(batchId, archived);
       // A client whose deposit no longer covers its debit (it withdrew) cannot be charged: its
       // jobs are dropped, so the others are batched next pass.
@@ -260,7 +263,7 @@ export class BatchCommitter {
     const { o } = this;
     const committed = o.vouchers.batchesIn(["committed"]).filter((r) => r.header);
     if (committed.length === 0) return { now: 0n, due: [] };
-    const now = await this.#now();
+    const now = await getChainTime(this.o.clients);
     const due: VoucherBatchRow[] = [];
     for (const row of committed) {
       if (now <= row.header!.challengeDeadline) continue;

@@ -16,6 +16,7 @@ import type { AdmittedVoucher, VoucherService } from "../serve/voucher-service.j
 import type { PersistedTxSender } from "../state/tx-sender.js";
 import type { VoucherJobs } from "../state/voucher-jobs.js";
 import type { BatchCommitter } from "./batch-committer.js";
+import { getChainTime } from "../../protocol/chain/actions/getChainTime.js";
 
 const SCHEMA = `
 ${LOG_CURSOR_SCHEMA}
@@ -120,7 +121,7 @@ export class VoucherPublications {
     const pending = this.#rows("pending");
     if (pending.length === 0) return;
     // Read afresh for each decision: declines before it may have waited for their receipts.
-    const chainTime = async () => (await o.clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+    const chainTime = () => getChainTime(o.clients);
     const admitted: AdmittedVoucher[] = [];
     // Whatever ends this pass early (a chain read or a decline that throws), an admission that
     // was not run is undone: its claim, and the trace-store room it holds, would stay taken.
@@ -177,9 +178,11 @@ export class VoucherPublications {
         o.log.warn({ voucherHash: p.voucherHash }, "the decline window of a published voucher closed while the node was busy: it is served if room comes before its deadline");
         return;
       }
-      // Past the window (or already closed): nothing more this node can do but log it.
+      // Past the window (or already closed): nothing more this node can do but log it. Closed
+      // may mean declined: an earlier decline of this node's whose receipt came too late for its
+      // send (the chain says which).
       if (err instanceof TransactionError && (err.revertName === "DeclineWindowClosed" || err.revertName === "NotOpen")) {
-        this.#set(p.voucherHash, "lost");
+        if ((await this.#recordChainStatus(p.voucherHash, "lost")) === PublicationStatus.Declined) return;
         o.log.warn({ voucherHash: p.voucherHash, reason: err.revertName }, "a published voucher could be neither served nor declined: its penalty will be claimed");
         return;
       }

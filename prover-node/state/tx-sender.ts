@@ -1,4 +1,4 @@
-import { BaseError, encodeFunctionData, keccak256, type Abi, type Hex, type TransactionReceipt } from "viem";
+import { BaseError, encodeFunctionData, keccak256, TransactionReceiptNotFoundError, type Abi, type Hex, type TransactionReceipt } from "viem";
 import { toTransactionError, TransactionError, withSuiteErrors } from "../../protocol/chain/actions/send.js";
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { ProverNodeError } from "../errors.js";
@@ -24,8 +24,8 @@ export async function faultPoint(name: string, log: (msg: string) => void): Prom
   await new Promise<never>(() => {});
 }
 
-/** How long the sender waits for a transaction, and when it stops waiting for the same bytes (PROTOCOL §5.7 "Transactions"). */
-export type TxSenderTimings = {
+/** How long the sender waits for a transaction, when it stops waiting for the same bytes, and what it may pay (PROTOCOL §5.7 "Transactions"). */
+export type TxSenderOptions = {
   /**
    * A send waits this long for its receipt, then rejects with TransactionNotMinedError and leaves
    * the transaction (persisted, pending) to `resume()`: a dropped or underpriced transaction must
@@ -36,9 +36,11 @@ export type TxSenderTimings = {
   replaceAfterMs?: number;
   /** `resume()` waits this long for what it rebroadcast or replaced; then the next pass looks again. */
   resumeWaitMs?: number;
+  /** A replacement never offers more than this fee cap (wei per gas); unset: no ceiling but the chain's own estimate (tx-replacement.ts). */
+  maxFeePerGas?: bigint;
 };
 
-export const DEFAULT_TX_TIMINGS: Required<TxSenderTimings> = { receiptTimeoutMs: 120_000, replaceAfterMs: 300_000, resumeWaitMs: 60_000 };
+export const DEFAULT_TX_OPTIONS = { receiptTimeoutMs: 120_000, replaceAfterMs: 300_000, resumeWaitMs: 60_000 };
 
 /** A send's receipt did not come in time; the transaction stays persisted and `resume()` settles it. */
 export class TransactionNotMinedError extends ProverNodeError {
@@ -49,6 +51,18 @@ export class TransactionNotMinedError extends ProverNodeError {
     waitedMs: number,
   ) {
     super(`${what}: transaction ${hash} was not mined within ${Math.round(waitedMs / 1000)} s; it stays persisted, and the loop rebroadcasts it, or replaces it with higher fees when it is priced below the base fee or stays unmined`);
+  }
+}
+
+/** A send refused while transactions sent earlier are unmined and not being waited for: the loop's resume() settles them first. */
+export class TransactionsHeldError extends ProverNodeError {
+  override name = "TransactionsHeldError";
+  constructor(
+    what: string,
+    readonly held: readonly TxRow[],
+  ) {
+    const named = held.slice(0, 3).map((t) => `${t.kind} ${t.key} (${t.hash}, nonce ${t.nonce})`).join(", ") + (held.length > 3 ? ` and ${held.length - 3} more` : "");
+    super(`cannot ${what} yet: ${named} ${held.length === 1 ? "is" : "are"} not mined; the loop rebroadcasts or replaces ${held.length === 1 ? "it" : "them"} first, so no action is sent twice`);
   }
 }
 
@@ -72,15 +86,15 @@ export class PersistedTxSender {
   #nextNonce = 0;
   #closed = false;
 
-  readonly #timings: Required<TxSenderTimings>;
+  readonly #options: Required<Omit<TxSenderOptions, "maxFeePerGas">> & Pick<TxSenderOptions, "maxFeePerGas">;
 
   constructor(
     readonly db: ProverDb,
     readonly clients: StepproofClients,
     readonly log: (msg: string) => void = () => {},
-    timings: TxSenderTimings = {},
+    options: TxSenderOptions = {},
   ) {
-    this.#timings = { ...DEFAULT_TX_TIMINGS, ...timings };
+    this.#options = { ...DEFAULT_TX_OPTIONS, ...options };
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -112,6 +126,11 @@ export class PersistedTxSender {
   submit(p: PersistedSendParameters): Promise<SubmittedTx> {
     return this.#serial(async () => {
       if (this.#closed) throw new ProverNodeError(`cannot ${p.what}: the node is shutting down`);
+      // A transaction sent earlier and not mined (its wait ran out, or it predates a restart) is
+      // resume()'s to settle first: an action derived now from a chain that has not seen it (a
+      // second withdraw, finalize or reserve) would repeat it, and would wait behind its nonce.
+      const held = this.db.pendingTxs().filter((t) => !this.#watching.has(t.hash));
+      if (held.length > 0) throw new TransactionsHeldError(p.what, held);
       const wallet = this.clients.walletClient;
       if (!wallet) throw new ProverNodeError(`cannot ${p.what}: no signing account`);
       const { publicClient } = this.clients;
@@ -151,7 +170,7 @@ export class PersistedTxSender {
       for (;;) {
         if (this.#closed) throw new ProverNodeError(`stopped waiting for transaction ${hash}: the node is shutting down (it is settled after a restart)`);
         // Past the wait the row is resume()'s: the loop's next pass rebroadcasts or replaces it.
-        if (Date.now() - started > this.#timings.receiptTimeoutMs) throw new TransactionNotMinedError(hash, what, Date.now() - started);
+        if (Date.now() - started > this.#options.receiptTimeoutMs) throw new TransactionNotMinedError(hash, what, Date.now() - started);
         const receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
         if (receipt) {
           if (this.#closed) throw new ProverNodeError(`transaction ${hash} was mined as the node shut down; it is recorded after a restart`);
@@ -168,6 +187,16 @@ export class PersistedTxSender {
   /** Stop waiting for receipts (their rows stay pending for `resume()`); refuse new sends. */
   close(): void {
     this.#closed = true;
+  }
+
+  /** The receipt, undefined when the chain has none; a chain that cannot be read throws (nothing is concluded from it). */
+  async #receiptOf(hash: Hex): Promise<TransactionReceipt | undefined> {
+    try {
+      return await this.clients.publicClient.getTransactionReceipt({ hash });
+    } catch (err) {
+      if (err instanceof TransactionReceiptNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   async #broadcast(raw: Hex): Promise<void> {
@@ -204,8 +233,18 @@ export class PersistedTxSender {
       const broadcast: TxRow[] = [];
       const byNonce = new Map<number, TxRow[]>();
       for (const tx of this.db.pendingTxs()) byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
+      if (byNonce.size === 0) return broadcast;
+      // Read before any receipt: a row mined after this read shows its receipt below, so it is
+      // never taken for one whose nonce another transaction used.
+      const used = await publicClient.getTransactionCount({ address: this.clients.walletClient!.account.address, blockTag: "latest" });
       for (const [nonce, rows] of byNonce) {
-        const receipts = await Promise.all(rows.map((tx) => publicClient.getTransactionReceipt({ hash: tx.hash }).catch(() => undefined)));
+        let receipts: (TransactionReceipt | undefined)[];
+        try {
+          receipts = await Promise.all(rows.map((tx) => this.#receiptOf(tx.hash)));
+        } catch (err) {
+          this.log(`cannot look up the transactions at nonce ${nonce}: ${reason(err)}; the next pass tries again`);
+          continue;
+        }
         if (rows.some((tx) => this.#watching.has(tx.hash))) {
           // This process awaits its receipt already; if a node dropped it, send the same bytes again.
           for (const [i, tx] of rows.entries()) {
@@ -219,7 +258,6 @@ export class PersistedTxSender {
           for (const other of rows) if (other !== rows[landed]) this.db.setTxState(other.hash, "dropped");
           continue;
         }
-        const used = await publicClient.getTransactionCount({ address: this.clients.walletClient!.account.address, blockTag: "latest" });
         if (used > nonce) {
           for (const tx of rows) this.db.setTxState(tx.hash, "dropped");
           this.log(`${rows.map((t) => `transaction ${t.hash} (${t.kind} ${t.key})`).join(", ")} never landed: nonce ${nonce} was used by another; the loop re-derives the action from chain state`);
@@ -227,18 +265,25 @@ export class PersistedTxSender {
         }
         const newest = rows[rows.length - 1]!;
         try {
-          const stuck = await stuckReason(newest, this.clients, this.#timings.replaceAfterMs);
+          // Only the account's next nonce is replaced: the ones after it wait for it, whatever they pay.
+          const stuck = nonce === used ? await stuckReason(newest, this.clients, this.#options.replaceAfterMs) : undefined;
           if (!stuck) {
             this.log(`rebroadcasting ${newest.kind} ${newest.key} (${newest.hash})`);
             await this.#broadcast(newest.raw);
             broadcast.push(newest);
             continue;
           }
-          const r = await replacementFor(newest, this.clients);
+          const r = await replacementFor(newest, this.clients, this.#options.maxFeePerGas);
           const row = { hash: r.hash, kind: r.kind, key: r.key, nonce, raw: r.raw };
           this.db.insertTx(row); // persisted before it is broadcast, as every send
           this.log(`replacing ${newest.kind} ${newest.key} (${newest.hash}) at nonce ${nonce}, as ${stuck}: ${r.cancels ? "its call would revert now, so a transfer to the account itself frees the nonce" : "the same call with higher fees"} (${r.hash})`);
-          await this.#broadcast(r.raw);
+          try {
+            await this.#broadcast(r.raw);
+          } catch (err) {
+            // Refused: the next replacement is priced from the last row a node took, not this one.
+            this.db.setTxState(r.hash, "dropped");
+            throw err;
+          }
           broadcast.push({ ...row, state: "pending", createdAt: Date.now() });
         } catch (err) {
           this.log(`cannot rebroadcast or replace ${newest.kind} ${newest.key} (${newest.hash}) at nonce ${nonce}: ${reason(err)}; the next pass tries again`);
@@ -247,11 +292,13 @@ export class PersistedTxSender {
       return broadcast;
     });
     const pollingInterval = Math.min(publicClient.pollingInterval, 500);
-    const receipts = await Promise.all(sent.map((tx) => publicClient.waitForTransactionReceipt({ hash: tx.hash, timeout: this.#timings.resumeWaitMs, pollingInterval }).catch(() => undefined)));
+    const receipts = await Promise.all(sent.map((tx) => publicClient.waitForTransactionReceipt({ hash: tx.hash, timeout: this.#options.resumeWaitMs, pollingInterval }).catch(() => undefined)));
     for (const [i, receipt] of receipts.entries()) {
       const tx = sent[i]!;
-      if (receipt) record(tx, receipt);
-      else this.log(`${tx.kind} ${tx.key} (${tx.hash}) is still not mined after ${Math.round(this.#timings.resumeWaitMs / 1000)} s; the next pass looks again`);
+      // viem hands back the receipt of whatever took the nonce: only this row's own counts here.
+      if (receipt?.transactionHash === tx.hash) record(tx, receipt);
+      else if (receipt) this.log(`nonce ${tx.nonce} was taken by ${receipt.transactionHash}, not ${tx.kind} ${tx.key} (${tx.hash}); the next pass records which`);
+      else this.log(`${tx.kind} ${tx.key} (${tx.hash}) is still not mined after ${Math.round(this.#options.resumeWaitMs / 1000)} s; the next pass looks again`);
     }
     return done;
   }

@@ -8,6 +8,7 @@ import { promptRoot } from "../../protocol/prompt/prompt.js";
 import { parseProverConfig } from "../../prover-node/config.js";
 import { startProverNode, type ProverNode } from "../../prover-node/node.js";
 import { CANCEL_KIND } from "../../prover-node/state/tx-replacement.js";
+import { TransactionsHeldError } from "../../prover-node/state/tx-sender.js";
 import { devAccount } from "../helpers/chains.js";
 import { proverConfigFor, registerProverOnChain, startTestNetwork, type TestNetwork } from "./fixture.js";
 
@@ -84,6 +85,7 @@ describe("transactions the chain does not mine", () => {
 
   it("a commit the chain drops while the loop waits for it does not hold the loop; the next pass rebroadcasts it", async () => {
     const jobId = await generatedJob("dropped");
+    const other = await generatedJob("held");
     await test.setAutomine(false);
     let hash: Hex;
     try {
@@ -95,11 +97,17 @@ describe("transactions the chain does not mine", () => {
       expect(report.committed).toBe(0);
       expect(commitStates(jobId)).toEqual(["pending"]);
       expect(await mined(hash)).toBeUndefined();
+      // Until it is settled nothing else is sent: an action derived now from a chain that has
+      // not seen it (a second withdraw, finalize, reserve) could repeat it.
+      await expect(node.jobs.commit(other)).rejects.toBeInstanceOf(TransactionsHeldError);
+      expect(node.db.txsFor("commit", other.toString())).toEqual([]);
     } finally {
       await test.setAutomine(true);
     }
     const report = await node.loop.kick();
     expect(report.resumed).toBe(1);
+    expect(report.committed).toBe(1); // the other job, once the first is settled
+    expect((await getJob(client, { jobId: other })).status).toBe(JobStatus.Committed);
     expect((await mined(hash))!.status).toBe("success");
     expect((await getJob(client, { jobId })).status).toBe(JobStatus.Committed);
     expect(node.db.job(jobId)).toMatchObject({ state: "committed", commitTx: hash });

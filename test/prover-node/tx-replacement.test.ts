@@ -24,6 +24,8 @@ function clientsWith(o: { baseFee?: bigint; call?: () => Promise<unknown> }): St
       getBlock: async () => ({ baseFeePerGas: o.baseFee ?? 1_000n }),
       call: o.call ?? (async () => ({ data: "0x" })),
       estimateFeesPerGas: async ({ type }: { type: string }) => (type === "legacy" ? { gasPrice: 2_000n } : { maxFeePerGas: 2_000n, maxPriorityFeePerGas: 10n }),
+      // A rollup's transfer pays for its L1 data too: above 21,000.
+      estimateGas: async () => 31_000n,
     },
   } as unknown as StepproofClients;
 }
@@ -33,7 +35,11 @@ describe("replacing a stuck transaction", () => {
     const tx = await row({ maxFeePerGas: 1_500n, maxPriorityFeePerGas: 100n });
     expect(await stuckReason(tx, clientsWith({ baseFee: 1_000n }), 60_000)).toBeUndefined();
     expect(await stuckReason(tx, clientsWith({ baseFee: 1_501n }), 60_000)).toMatch(/fee cap 1500 is below the base fee 1501/);
-    expect(await stuckReason(tx, clientsWith({ baseFee: 1_000n }), 60_000, tx.createdAt + 61_000)).toMatch(/unmined for 61 s/);
+    // Old and below the chain's estimate (2,000): replaced. Old but at the estimate or above:
+    // the price is not what holds it, and raising it again would only compound the fees.
+    expect(await stuckReason(tx, clientsWith({ baseFee: 1_000n }), 60_000, tx.createdAt + 61_000)).toMatch(/unmined for 61 s, offering less than the chain's estimate/);
+    const generous = await row({ maxFeePerGas: 2_500n, maxPriorityFeePerGas: 100n });
+    expect(await stuckReason(generous, clientsWith({ baseFee: 1_000n }), 60_000, generous.createdAt + 3_600_000)).toBeUndefined();
     const legacy = await row({ gasPrice: 900n });
     expect(await stuckReason(legacy, clientsWith({ baseFee: 1_000n }), 60_000)).toMatch(/fee cap 900/);
   });
@@ -54,12 +60,18 @@ describe("replacing a stuck transaction", () => {
     expect(parseTransaction((await replacementFor(legacy, clientsWith({}))).raw).gasPrice).toBe(3_751n);
   });
 
+  it("refuses to offer more than the operator's ceiling", async () => {
+    const tx = await row({ maxFeePerGas: 4_000n, maxPriorityFeePerGas: 100n });
+    await expect(replacementFor(tx, clientsWith({}), 5_000n)).rejects.toMatchObject({ name: "FeeCeilingError", needed: 5_001n, ceiling: 5_000n });
+    expect(parseTransaction((await replacementFor(tx, clientsWith({}), 5_001n)).raw).maxFeePerGas).toBe(5_001n);
+  });
+
   it("frees the nonce with a transfer to itself when the call reverts by now", async () => {
     const tx = await row({ maxFeePerGas: 4_000n, maxPriorityFeePerGas: 100n });
     const r = await replacementFor(tx, clientsWith({ call: async () => Promise.reject(new ExecutionRevertedError({ message: "execution reverted" })) }));
     expect(r).toMatchObject({ kind: CANCEL_KIND, key: tx.hash, cancels: true });
     const now = parseTransaction(r.raw);
-    expect({ to: now.to, data: now.data, value: now.value ?? 0n, gas: now.gas, nonce: now.nonce }).toEqual({ to: account.address.toLowerCase(), data: undefined, value: 0n, gas: 21_000n, nonce: 4 });
+    expect({ to: now.to, data: now.data, value: now.value ?? 0n, gas: now.gas, nonce: now.nonce }).toEqual({ to: account.address.toLowerCase(), data: undefined, value: 0n, gas: 31_000n, nonce: 4 });
   });
 
   it("does not cancel a call it could not check: a chain read that fails is an error, not a revert", async () => {
