@@ -235,13 +235,13 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
     const { jobEscrow, nodeRegistry } = o.clients.deployment.contracts;
     const fromEscrow = await o.clients.publicClient.readContract({ address: jobEscrow, abi: jobEscrowAbi, functionName: "credits", args: [me] });
     if (fromEscrow > 0n && fromEscrow >= o.withdrawThreshold) {
-      const { hash } = await o.sender.send({ kind: "withdraw-escrow", key: String(Date.now()), address: jobEscrow, abi: jobEscrowAbi, functionName: "withdraw", args: [], what: "withdraw escrow credits" });
+      const { hash } = await o.sender.send({ kind: "withdraw-escrow", key: "credits", address: jobEscrow, abi: jobEscrowAbi, functionName: "withdraw", args: [], what: "withdraw escrow credits" });
       report.withdrawn += fromEscrow;
       o.log.info({ amount: formatEther(fromEscrow), from: "escrow", tx: hash }, `withdrew ${formatEther(fromEscrow)} of escrow credits to the wallet`);
     }
     const fromRegistry = await o.clients.publicClient.readContract({ address: nodeRegistry, abi: nodeRegistryAbi, functionName: "credits", args: [me] });
     if (fromRegistry > 0n && fromRegistry >= o.withdrawThreshold) {
-      const { hash } = await o.sender.send({ kind: "withdraw-registry", key: String(Date.now()), address: nodeRegistry, abi: nodeRegistryAbi, functionName: "withdrawCredits", args: [], what: "withdraw registry credits" });
+      const { hash } = await o.sender.send({ kind: "withdraw-registry", key: "credits", address: nodeRegistry, abi: nodeRegistryAbi, functionName: "withdrawCredits", args: [], what: "withdraw registry credits" });
       report.withdrawn += fromRegistry;
       o.log.info({ amount: formatEther(fromRegistry), from: "registry", tx: hash }, `withdrew ${formatEther(fromRegistry)} of registry credits to the wallet`);
     }

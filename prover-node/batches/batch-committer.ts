@@ -61,6 +61,14 @@ export class BatchCommitter {
     }
     await this.#resumeSending();
     await this.#followCourt();
+    // A batch commit still unmined (its wait ran out) holds its slot and, when paired, the claim
+    // of the batch it replaces: a new batch or claim now would be planned on a chain that has
+    // not seen it (the same slot batched twice, a claim of a batch being claimed).
+    const sending = this.o.vouchers.batchesIn(["sending"]);
+    if (sending.length > 0) {
+      this.o.log.info({ batches: sending.map((b) => b.batchId) }, "a batch commit is not mined yet; no new batch or claim until it settles");
+      return;
+    }
     // Steady state: the next batch goes into the slot of a batch due for its claim, both in one
     // transaction (multicall), which saves a transaction's base cost per batch (PROTOCOL §5.8 Cost).
     // While jobs are in the pipeline a due claim waits up to one batch interval for that commit;
@@ -170,15 +178,19 @@ export class BatchCommitter {
       const stored = await o.clients.publicClient.readContract({ address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "batchHash", args: [b.batchId] });
       const txs = o.sender.db.txsFor("batch", sendKey(b.batchId, b.voucherHashes));
       let recorded = false;
+      // The batch this one took the slot of, when the send paired its claim (beginBatch archived it).
+      const archived = o.vouchers.archivedOf(b.batchId);
       for (const t of txs) {
         const r = await o.clients.publicClient.getTransactionReceipt({ hash: t.hash }).catch(() => undefined);
         if (r?.status === "success") {
           this.#recordCommit(b.batchId, r);
           recorded = true;
+          if (archived && parseEventLogs({ abi: voucherEscrowAbi, logs: r.logs, eventName: "BatchClaimed" }).length > 0) o.vouchers.setBatch(archived, { state: "claimed" });
         }
       }
-      // Not on-chain: release the jobs unless a send is still pending (the sender resumes it).
-      if (!recorded && (stored === `0x${"00".repeat(32)}` || stored === SETTLED) && !txs.some((t) => t.state === "pending")) o.vouchers.abandonBatch(b.batchId);
+      // Not on-chain: release the jobs unless a send is still pending (the sender resumes it), and
+      // give the slot back to the batch it was to replace.
+      if (!recorded && (stored === `0x${"00".repeat(32)}` || stored === SETTLED) && !txs.some((t) => t.state === "pending")) o.vouchers.abandonBatch(b.batchId, archived);
     }
   }
 
@@ -196,7 +208,7 @@ export class BatchCommitter {
     const need = reserve.held + (total * BigInt(params.collateralBps)) / 10_000n + idle;
     if (reserve.reserved >= need) return;
     const amount = need - reserve.reserved + o.reserveHeadroom;
-    const sent = await o.sender.send({ kind: "reserve", key: `${Date.now()}`, address: escrow, abi: voucherEscrowAbi, functionName: "reserve", args: [amount], what: `reserve ${amount} of stake for voucher batches` });
+    const sent = await o.sender.send({ kind: "reserve", key: "stake", address: escrow, abi: voucherEscrowAbi, functionName: "reserve", args: [amount], what: `reserve ${amount} of stake for voucher batches` });
     await sent.receipt;
     o.log.info({ amount: amount.toString() }, "reserved stake for voucher batches");
   }
@@ -297,7 +309,7 @@ export class BatchCommitter {
     if (claimed === 0) return;
     const book = await o.clients.publicClient.readContract({ address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "book", args: [o.prover] });
     if (book.earned > 0n) {
-      const sent = await o.sender.send({ kind: "withdraw-earnings", key: `${Date.now()}`, address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "withdrawEarnings", args: [], what: "withdraw voucher batch earnings" });
+      const sent = await o.sender.send({ kind: "withdraw-earnings", key: "earnings", address: o.clients.deployment.contracts.voucherEscrow!, abi: voucherEscrowAbi, functionName: "withdrawEarnings", args: [], what: "withdraw voucher batch earnings" });
       await sent.receipt;
       o.log.info({ amount: book.earned.toString() }, "withdrew voucher batch earnings");
     }

@@ -54,7 +54,7 @@ export class TransactionNotMinedError extends ProverNodeError {
   }
 }
 
-/** A send refused while transactions sent earlier are unmined and not being waited for: the loop's resume() settles them first. */
+/** A send refused while the same action (kind and key) sent earlier is unmined and not waited for: the loop's resume() settles it first. */
 export class TransactionsHeldError extends ProverNodeError {
   override name = "TransactionsHeldError";
   constructor(
@@ -62,7 +62,7 @@ export class TransactionsHeldError extends ProverNodeError {
     readonly held: readonly TxRow[],
   ) {
     const named = held.slice(0, 3).map((t) => `${t.kind} ${t.key} (${t.hash}, nonce ${t.nonce})`).join(", ") + (held.length > 3 ? ` and ${held.length - 3} more` : "");
-    super(`cannot ${what} yet: ${named} ${held.length === 1 ? "is" : "are"} not mined; the loop rebroadcasts or replaces ${held.length === 1 ? "it" : "them"} first, so no action is sent twice`);
+    super(`cannot ${what} yet: ${named} ${held.length === 1 ? "is" : "are"} not mined; the loop rebroadcasts or replaces ${held.length === 1 ? "it" : "them"} first, so the action is not sent twice`);
   }
 }
 
@@ -126,10 +126,11 @@ export class PersistedTxSender {
   submit(p: PersistedSendParameters): Promise<SubmittedTx> {
     return this.#serial(async () => {
       if (this.#closed) throw new ProverNodeError(`cannot ${p.what}: the node is shutting down`);
-      // A transaction sent earlier and not mined (its wait ran out, or it predates a restart) is
-      // resume()'s to settle first: an action derived now from a chain that has not seen it (a
-      // second withdraw, finalize or reserve) would repeat it, and would wait behind its nonce.
-      const held = this.db.pendingTxs().filter((t) => !this.#watching.has(t.hash));
+      // The same action sent earlier and not mined (its wait ran out, or it predates a restart)
+      // is resume()'s to settle first: derived again from a chain that has not seen it, a second
+      // withdraw or reserve would repeat it. Other actions go on: a decline with a deadline must
+      // not wait for an unrelated commit's fate, only (on-chain) for its nonce.
+      const held = this.db.txsFor(p.kind, p.key).filter((t) => t.state === "pending" && !this.#watching.has(t.hash));
       if (held.length > 0) throw new TransactionsHeldError(p.what, held);
       const wallet = this.clients.walletClient;
       if (!wallet) throw new ProverNodeError(`cannot ${p.what}: no signing account`);
@@ -229,9 +230,9 @@ export class PersistedTxSender {
       this.db.setTxState(tx.hash, receipt.status === "success" ? "mined" : "reverted");
       if (receipt.status === "success") done.push({ ...tx, state: "mined" });
     };
+    const byNonce = new Map<number, TxRow[]>();
     const sent = await this.#serial(async () => {
       const broadcast: TxRow[] = [];
-      const byNonce = new Map<number, TxRow[]>();
       for (const tx of this.db.pendingTxs()) byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
       if (byNonce.size === 0) return broadcast;
       // Read before any receipt: a row mined after this read shows its receipt below, so it is
@@ -273,15 +274,21 @@ export class PersistedTxSender {
             broadcast.push(newest);
             continue;
           }
-          const r = await replacementFor(newest, this.clients, this.#options.maxFeePerGas);
+          const r = await replacementFor(newest, this.clients, this.#options.maxFeePerGas).catch(async (err: unknown) => {
+            // No replacement (the ceiling, a chain read): the bytes a node may have lost still go out.
+            await this.#broadcast(newest.raw).catch(() => {});
+            throw err;
+          });
           const row = { hash: r.hash, kind: r.kind, key: r.key, nonce, raw: r.raw };
           this.db.insertTx(row); // persisted before it is broadcast, as every send
           this.log(`replacing ${newest.kind} ${newest.key} (${newest.hash}) at nonce ${nonce}, as ${stuck}: ${r.cancels ? "its call would revert now, so a transfer to the account itself frees the nonce" : "the same call with higher fees"} (${r.hash})`);
           try {
             await this.#broadcast(r.raw);
           } catch (err) {
-            // Refused: the next replacement is priced from the last row a node took, not this one.
+            // Refused: the next replacement is priced from the last row a node took, not this one,
+            // and that row is sent again in case a node lost it.
             this.db.setTxState(r.hash, "dropped");
+            await this.#broadcast(newest.raw).catch(() => {});
             throw err;
           }
           broadcast.push({ ...row, state: "pending", createdAt: Date.now() });
@@ -296,7 +303,11 @@ export class PersistedTxSender {
     for (const [i, receipt] of receipts.entries()) {
       const tx = sent[i]!;
       // viem hands back the receipt of whatever took the nonce: only this row's own counts here.
-      if (receipt?.transactionHash === tx.hash) record(tx, receipt);
+      if (receipt?.transactionHash === tx.hash) {
+        record(tx, receipt);
+        // The rows it replaced can never land now.
+        for (const other of byNonce.get(tx.nonce) ?? []) if (other.hash !== tx.hash) this.db.setTxState(other.hash, "dropped");
+      }
       else if (receipt) this.log(`nonce ${tx.nonce} was taken by ${receipt.transactionHash}, not ${tx.kind} ${tx.key} (${tx.hash}); the next pass records which`);
       else this.log(`${tx.kind} ${tx.key} (${tx.hash}) is still not mined after ${Math.round(this.#options.resumeWaitMs / 1000)} s; the next pass looks again`);
     }

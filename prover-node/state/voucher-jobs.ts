@@ -179,6 +179,16 @@ export class VoucherJobs {
     }
   }
 
+  /**
+   * The archive key of the batch a `sending` batch is taking the slot of (beginBatch moved it
+   * there) while that batch is not yet claimed: what a paired claim settles, or what gets the
+   * slot back if the send never lands.
+   */
+  archivedOf(batchId: Hex): string | undefined {
+    const row = this.db.prepare("SELECT batch_id FROM voucher_batches WHERE batch_id LIKE ? AND state = 'committed' ORDER BY updated_at DESC LIMIT 1").get(`${batchId.toLowerCase()}:%`) as { batch_id: string } | undefined;
+    return row?.batch_id;
+  }
+
   /** The send failed before anything reached the chain: the jobs go back to waiting (and an archived predecessor comes back). */
   abandonBatch(batchId: Hex, archived?: string): void {
     const id = batchId.toLowerCase();

@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createWalletClient, custom, defineChain, encodeFunctionData, ExecutionRevertedError, HttpRequestError, keccak256, parseAbi, parseTransaction } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { StepproofClients } from "../../protocol/chain/client.js";
-import type { TxRow } from "../../prover-node/state/db.js";
+import { ProverDb, type TxRow } from "../../prover-node/state/db.js";
+import { PersistedTxSender, TransactionsHeldError } from "../../prover-node/state/tx-sender.js";
 import { CANCEL_KIND, replacementFor, stuckReason } from "../../prover-node/state/tx-replacement.js";
 
 const chain = defineChain({ id: 31337, name: "dev", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: ["http://127.0.0.1:1"] } } });
@@ -78,5 +82,40 @@ describe("replacing a stuck transaction", () => {
     const tx = await row({ maxFeePerGas: 4_000n, maxPriorityFeePerGas: 100n });
     const down = new HttpRequestError({ url: "http://127.0.0.1:1", details: "connect ECONNREFUSED" });
     await expect(replacementFor(tx, clientsWith({ call: async () => Promise.reject(down) }))).rejects.toBe(down);
+  });
+});
+
+describe("a send while the same action is unmined", () => {
+  it("is refused for that action (a second withdraw would repeat it) and not for another", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "held-"));
+    const db = new ProverDb(dir);
+    try {
+      const earlier = await row({ maxFeePerGas: 4_000n, maxPriorityFeePerGas: 100n });
+      db.insertTx({ hash: earlier.hash, kind: "withdraw-escrow", key: "credits", nonce: 4, raw: earlier.raw });
+      const simulated: string[] = [];
+      const clients = {
+        walletClient: wallet,
+        publicClient: {
+          // Past the guard a send simulates first: here that is where it stops.
+          simulateContract: async ({ functionName }: { functionName: string }) => {
+            simulated.push(functionName);
+            throw new Error("no chain here");
+          },
+          getTransactionCount: async () => 4,
+        },
+      } as unknown as StepproofClients;
+      const sender = new PersistedTxSender(db, clients);
+      const send = (kind: string, key: string) => sender.submit({ kind, key, address: escrow, abi: parseAbi(["function withdraw()"]), functionName: "withdraw", args: [], what: `${kind} ${key}` });
+      await expect(send("withdraw-escrow", "credits")).rejects.toBeInstanceOf(TransactionsHeldError);
+      expect(simulated).toEqual([]);
+      await expect(send("withdraw-registry", "credits")).rejects.toMatchObject({ name: "TransactionError" });
+      expect(simulated).toEqual(["withdraw"]);
+      // Settled (here: by hand, as resume() records it), the action may be sent again.
+      db.setTxState(earlier.hash, "mined");
+      await expect(send("withdraw-escrow", "credits")).rejects.toMatchObject({ name: "TransactionError" });
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
