@@ -1,19 +1,10 @@
 import { DatabaseSync } from "node:sqlite";
-import { keccak256, toHex, type Address, type Hex } from "viem";
+import { keccak256, toHex, type Hex } from "viem";
 import { describe, expect, it } from "vitest";
 import { BatchCommitter } from "../../prover-node/batches/batch-committer.js";
 import { TransactionNotMinedError, type PersistedTxSender } from "../../prover-node/state/tx-sender.js";
 import { VoucherJobs } from "../../prover-node/state/voucher-jobs.js";
-import type { StepproofClients } from "../../protocol/chain/client.js";
-import type { Voucher } from "../../protocol/vouchers/index.js";
-
-const CLIENT = "0x00000000000000000000000000000000000c11e0" as Address;
-const PROVER = "0x0000000000000000000000000000000000000f00" as Address;
-
-const voucher = (nonce: bigint): Voucher => ({
-  client: CLIENT, prover: PROVER, modelId: keccak256(toHex("m")), promptRoot: keccak256(toHex("p")), samplingParams: 0n,
-  inputTokens: 3, maxOutputTokens: 4, inputPrice: 1n, outputPrice: 1n, nonce, expiry: 10_000n,
-});
+import { committerChain, PROVER, voucher, VOUCHER_SIGNATURE } from "../helpers/vouchers.js";
 
 /**
  * A batch commit whose receipt does not come in time can still land (the sender's resume
@@ -26,15 +17,7 @@ describe("batch committer: a commit not mined in time", () => {
     const db = new DatabaseSync(":memory:");
     const vouchers = new VoucherJobs(db);
     const sent: Hex[] = [];
-    const clients = {
-      publicClient: {
-        getBlock: async () => ({ timestamp: 1_000n }),
-        getTransactionReceipt: async () => undefined,
-        readContract: async ({ functionName }: { functionName: string }) =>
-          functionName === "reserveOf" ? { reserved: 10n ** 30n, held: 0n } : functionName === "batchHash" ? `0x${"00".repeat(32)}` : { collateralBps: 20_000 },
-      },
-      deployment: { contracts: { voucherEscrow: PROVER, batchCourt: PROVER } },
-    } as unknown as StepproofClients;
+    const clients = committerChain();
     // The commit is broadcast (a row pending in the sender's database) and its wait runs out.
     const pending: { hash: Hex; state: string }[] = [];
     const sender = {
@@ -49,7 +32,7 @@ describe("batch committer: a commit not mined in time", () => {
     const committer = new BatchCommitter({ clients, prover: PROVER, vouchers, sender, intervalSeconds: 0, maxBatchJobs: 10, reserveHeadroom: 0n, expiryMarginSeconds: 60, log: { info: () => {}, warn: () => {} } });
     const served = { traceRoot: keccak256(toHex("t")), outputRoot: keccak256(toHex("o")), outputTokenIds: [1, 2] };
     const hashes = [0n, 1n].map((n) => keccak256(toHex(`voucher ${n}`)));
-    const sig = `0x${"11".repeat(64)}1b` as const; // never checked here
+    const sig = VOUCHER_SIGNATURE;
     for (const [i, h] of hashes.entries()) {
       expect(vouchers.claim(h, voucher(BigInt(i)), sig)).toBe(true);
       vouchers.markGenerated(h, served);

@@ -1,19 +1,10 @@
 import { DatabaseSync } from "node:sqlite";
-import { keccak256, toHex, type Address } from "viem";
+import { keccak256, toHex } from "viem";
 import { describe, expect, it } from "vitest";
 import { BatchCommitter } from "../../prover-node/batches/batch-committer.js";
 import type { PersistedTxSender } from "../../prover-node/state/tx-sender.js";
 import { VoucherJobs } from "../../prover-node/state/voucher-jobs.js";
-import type { StepproofClients } from "../../protocol/chain/client.js";
-import type { Voucher } from "../../protocol/vouchers/index.js";
-
-const CLIENT = "0x00000000000000000000000000000000000c11e0" as Address;
-const PROVER = "0x0000000000000000000000000000000000000f00" as Address;
-
-const voucher = (nonce: bigint): Voucher => ({
-  client: CLIENT, prover: PROVER, modelId: keccak256(toHex("m")), promptRoot: keccak256(toHex("p")), samplingParams: 0n,
-  inputTokens: 3, maxOutputTokens: 4, inputPrice: 1n, outputPrice: 1n, nonce, expiry: 10_000n,
-});
+import { committerChain, PROVER, voucher, VOUCHER_SIGNATURE } from "../helpers/vouchers.js";
 
 /**
  * A batch debit moves the client's nonce past its last leaf (PROTOCOL §5.8), so the committer
@@ -25,19 +16,13 @@ describe("batch committer: nonce order across generation", () => {
     const db = new DatabaseSync(":memory:");
     const vouchers = new VoucherJobs(db);
     const sent: { functionName: string; args: readonly unknown[] }[] = [];
-    const clients = {
-      publicClient: {
-        getBlock: async () => ({ timestamp: 1_000n }),
-        readContract: async ({ functionName }: { functionName: string }) => (functionName === "reserveOf" ? { reserved: 10n ** 30n, held: 0n } : { collateralBps: 20_000 }),
-      },
-      deployment: { contracts: { voucherEscrow: PROVER, batchCourt: PROVER } },
-    } as unknown as StepproofClients;
+    const clients = committerChain();
     // The send is recorded, then fails: nothing reaches a chain and the jobs go back to waiting.
     const sender = { send: async (p: { functionName: string; args: readonly unknown[] }) => { sent.push(p); throw new Error("no chain here"); } } as unknown as PersistedTxSender;
     const committer = new BatchCommitter({ clients, prover: PROVER, vouchers, sender, intervalSeconds: 0, maxBatchJobs: 10, reserveHeadroom: 0n, expiryMarginSeconds: 60, log: { info: () => {}, warn: () => {} } });
     const served = { traceRoot: keccak256(toHex("t")), outputRoot: keccak256(toHex("o")), outputTokenIds: [1, 2] };
     const hash = (n: bigint) => keccak256(toHex(`voucher ${n}`));
-    const sig = `0x${"11".repeat(64)}1b` as const; // never checked here
+    const sig = VOUCHER_SIGNATURE;
     expect(vouchers.claim(hash(0n), voucher(0n), sig)).toBe(true);
     expect(vouchers.claim(hash(1n), voucher(1n), sig)).toBe(true);
     vouchers.markGenerated(hash(1n), served); // the quick job is done; nonce 0 is still generating

@@ -65,6 +65,19 @@ describe("transactions the chain does not mine", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
   };
+  /**
+   * The loop's commit of `jobId`, left out of a block whose base fee is ten times its fee cap
+   * (and, with `pastDeadline`, mined after the job's commit deadline); the chain stays not mining.
+   */
+  const underpricedCommit = async (jobId: bigint, o: { pastDeadline?: boolean } = {}) => {
+    const pass = node.loop.kick();
+    const first = await sentCommit(jobId);
+    await test.setNextBlockBaseFeePerGas({ baseFeePerGas: parseTransaction(first.raw).maxFeePerGas! * 10n });
+    if (o.pastDeadline) await test.setNextBlockTimestamp({ timestamp: (await getJob(client, { jobId })).commitDeadline + 1n });
+    await test.mine({ blocks: 1 }); // the block leaves it out: its fee cap is below the base fee
+    await pass;
+    return first;
+  };
   const commitStates = (jobId: bigint) => node.db.txsFor("commit", jobId.toString()).map((t) => t.state);
   /**
    * A loop pass that should replace a stuck transaction, with the chain still not mining (a dev
@@ -116,12 +129,7 @@ describe("transactions the chain does not mine", () => {
     await test.setAutomine(false);
     let first: { hash: Hex; raw: Hex };
     try {
-      const pass = node.loop.kick();
-      first = await sentCommit(jobId);
-      const cap = parseTransaction(first.raw).maxFeePerGas!;
-      await test.setNextBlockBaseFeePerGas({ baseFeePerGas: cap * 10n });
-      await test.mine({ blocks: 1 }); // the block leaves it out: its fee cap is below the base fee
-      await pass;
+      first = await underpricedCommit(jobId);
       expect(await mined(first.hash)).toBeUndefined();
       // Rebroadcasting the same bytes could never land: the pass replaces them.
       expect((await passMiningReplacement(() => node.db.txsFor("commit", jobId.toString()).slice(1))).resumed).toBe(1);
@@ -149,13 +157,7 @@ describe("transactions the chain does not mine", () => {
     await test.setAutomine(false);
     let first: { hash: Hex; raw: Hex };
     try {
-      const pass = node.loop.kick();
-      first = await sentCommit(jobId);
-      await test.setNextBlockBaseFeePerGas({ baseFeePerGas: parseTransaction(first.raw).maxFeePerGas! * 10n });
-      const { commitDeadline } = await getJob(client, { jobId });
-      await test.setNextBlockTimestamp({ timestamp: commitDeadline + 1n });
-      await test.mine({ blocks: 1 });
-      await pass;
+      first = await underpricedCommit(jobId, { pastDeadline: true });
       await passMiningReplacement(() => node.db.txsFor(CANCEL_KIND, first.hash));
     } finally {
       await test.setAutomine(true);
