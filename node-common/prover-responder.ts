@@ -4,6 +4,7 @@ import { readChainDispute } from "../protocol/game/chain-dispute.js";
 import { disputeDataFor, type FullTrace } from "./dispute-data.js";
 import type { FollowedDispute } from "../protocol/game/my-disputes.js";
 import { playTurn, type PlayReturnType } from "../protocol/game/play.js";
+import type { MoveSender } from "../protocol/game/send-move.js";
 
 export type RespondToDisputesParameters = {
   clients: StepproofClients;
@@ -14,6 +15,8 @@ export type RespondToDisputesParameters = {
   traceFor: (jobId: bigint) => FullTrace | undefined;
   /** Called for each dispute that is over on-chain (resolved or cancelled): it need not be read again. */
   onOver?: (dispute: Pick<FollowedDispute, "id" | "jobId">) => void;
+  /** How moves go out; default a plain send through `clients` (protocol/game/send-move.ts). */
+  send?: MoveSender;
 };
 
 const LIVE = new Set<number>([Phase.AwaitingStepRoot, Phase.AwaitingProof, Phase.AwaitingData]);
@@ -34,7 +37,7 @@ export async function respondToDisputes(p: RespondToDisputesParameters): Promise
     }
     const trace = p.traceFor(d.jobId);
     if (!trace) continue; // nothing on disk: the clock will decide (and say so in the node's status)
-    const played = await playTurn(p.clients, "prover", d.id, async (chain) => ({ data: await disputeDataFor(p.modelDir, trace, chain.traceRoot) }), from);
+    const played = await playTurn(p.clients, "prover", d.id, async (chain) => ({ data: await disputeDataFor(p.modelDir, trace, chain.traceRoot) }), from, p.send);
     if (played.move && played.move.kind !== "wait") moves.push(played);
   }
   return moves;

@@ -16,6 +16,7 @@ import type { PersistedTxSender } from "./state/tx-sender.js";
 import { settleAll } from "./settle-all.js";
 import { settleDue } from "./settle-due.js";
 import { getChainTime } from "../protocol/chain/actions/getChainTime.js";
+import { moveCall, type MoveSender } from "../protocol/game/send-move.js";
 
 /**
  * The prover's side of disputes on its committed jobs (PROTOCOL §7.4), e.g. node-common's
@@ -27,6 +28,8 @@ export type DisputeResponder = (p: {
   modelDir: string;
   traceFor: (jobId: bigint) => { tokens: readonly number[]; row(t: number, layer: number): HiddenData } | undefined;
   onOver?: (dispute: Pick<FollowedDispute, "id" | "jobId">) => void;
+  /** Sends a move through the node's persisted sender (crash-safe, rebroadcast or replaced when stuck). */
+  send?: MoveSender;
 }) => Promise<readonly PlayReturnType[] | void>;
 
 export type LoopOptions = {
@@ -183,21 +186,23 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
       await followDisputes({ db: o.db.db, clients: o.clients, filter: { isMine: (jobId) => o.db.job(jobId) !== undefined }, ...logs });
       const disputes = liveDisputes(o.db.db);
       if (disputes.length === 0) return;
-      const moves = await o.sender.exclusive(() =>
-        responder({
-          clients: o.clients,
-          disputes,
-          modelDir: o.modelDir,
-          traceFor: (jobId) => {
-            try {
-              return o.store.read(o.traceIdOf?.(jobId) ?? jobId.toString());
-            } catch {
-              return undefined; // no complete trace on disk: the dispute clock decides
-            }
-          },
-          onOver: (d) => endDispute(o.db.db, d.id),
-        }),
-      );
+      // Moves go out through the node's own sender like every other transaction: persisted before
+      // they are broadcast, and rebroadcast or replaced when stuck (PROTOCOL §5.7 "Transactions").
+      // A dispute's clock is the last place an unmined transaction may sit unnoticed.
+      const moves = await responder({
+        clients: o.clients,
+        disputes,
+        modelDir: o.modelDir,
+        traceFor: (jobId) => {
+          try {
+            return o.store.read(o.traceIdOf?.(jobId) ?? jobId.toString());
+          } catch {
+            return undefined; // no complete trace on disk: the dispute clock decides
+          }
+        },
+        onOver: (d) => endDispute(o.db.db, d.id),
+        send: async (move) => (await o.sender.send({ kind: "dispute-move", key: String(move.args[0]), ...moveCall(o.clients, move) })).hash,
+      });
       // A dispute is the one thing that can cost the stake: every move the node makes is worth a line.
       for (const m of moves ?? []) {
         if (m.move && m.move.kind !== "wait") o.log.info({ dispute: m.disputeId, move: m.move.kind, tx: m.tx }, `dispute ${m.disputeId}: played ${m.move.kind}`);

@@ -5,19 +5,20 @@ import { leafKey } from "../dispute/demand.js";
 import type { Opening } from "../dispute/proofs.js";
 import { readChainDispute, type DisputeLogsFrom } from "./chain-dispute.js";
 import { getLogsInRanges } from "../chain/logs-in-ranges.js";
-import { sendMove } from "./send-move.js";
+import { sendMove, type MoveSender } from "./send-move.js";
 
 export type PlayReturnType = { disputeId: Hex; move: Move | undefined; tx?: Hex };
 
 /**
  * One turn of one dispute for one side: read the dispute from chain, let the stateless agent
  * choose, send. Calling it again after a crash recomputes the same move, and a move already
- * made is simply no longer due (the game's phase moved on).
+ * made is simply no longer due (the game's phase moved on). `send`: how a move goes out (the
+ * prover node's persisted sender; default a plain send through the clients' wallet).
  */
-export async function playTurn(clients: StepproofClients, role: Role, disputeId: Hex, disk: (c: Awaited<ReturnType<typeof readChainDispute>>) => Promise<Disk>, from: DisputeLogsFrom = {}): Promise<PlayReturnType> {
+export async function playTurn(clients: StepproofClients, role: Role, disputeId: Hex, disk: (c: Awaited<ReturnType<typeof readChainDispute>>) => Promise<Disk>, from: DisputeLogsFrom = {}, send?: MoveSender): Promise<PlayReturnType> {
   const c = await readChainDispute(clients, disputeId, from);
   const move = nextMove(role, c, await disk(c));
-  const tx = move ? await sendMove(clients, move) : undefined;
+  const tx = move ? await sendMove(clients, move, send) : undefined;
   return { disputeId, move, ...(tx ? { tx } : {}) };
 }
 

@@ -4,16 +4,28 @@ import type { StepproofClients } from "../chain/client.js";
 import { sendContractTransaction } from "../chain/actions/send.js";
 import type { Move } from "../dispute/agent.js";
 
-/** Send the agent's move; `wait` sends nothing. Simulation first, so a stale move reverts locally. */
-export async function sendMove(clients: StepproofClients, move: Move): Promise<Hex | undefined> {
-  if (move.kind === "wait") return undefined;
-  const { hash } = await sendContractTransaction(clients, {
+/** A move other than `wait`: one call into the step-proof game. */
+export type GameMove = Exclude<Move, { kind: "wait" }>;
+
+/** Sends a move and returns its transaction's hash once mined (a revert throws). */
+export type MoveSender = (move: GameMove) => Promise<Hex>;
+
+/** The game call a move is (what a sender simulates, signs and sends). */
+export function moveCall(clients: StepproofClients, move: GameMove) {
+  return {
     address: clients.deployment.contracts.stepProofGame,
     abi: stepProofGameAbi,
     functionName: move.kind,
-    args: move.args,
+    args: move.args as readonly unknown[],
     what: `${move.kind} in dispute ${move.args[0]}`,
-  });
+  };
+}
+
+/** Send the agent's move; `wait` sends nothing. Simulation first, so a stale move reverts locally. */
+export async function sendMove(clients: StepproofClients, move: Move, send?: MoveSender): Promise<Hex | undefined> {
+  if (move.kind === "wait") return undefined;
+  if (send) return send(move);
+  const { hash } = await sendContractTransaction(clients, moveCall(clients, move));
   return hash;
 }
 

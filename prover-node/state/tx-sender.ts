@@ -103,14 +103,6 @@ export class PersistedTxSender {
     return run;
   }
 
-  /**
-   * Run `fn` while no other transaction of this account is being prepared or sent: for code
-   * that sends through its own path (the dispute agent), so two senders never pick one nonce.
-   */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#serial(fn);
-  }
-
   /** Send and wait until it is mined; throws if it reverts. */
   async send(p: PersistedSendParameters): Promise<{ hash: Hex; receipt: TransactionReceipt }> {
     const { hash, receipt } = await this.submit(p);
