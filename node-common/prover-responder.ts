@@ -17,6 +17,12 @@ export type RespondToDisputesParameters = {
   onOver?: (dispute: Pick<FollowedDispute, "id" | "jobId">) => void;
   /** How moves go out; default a plain send through `clients` (protocol/game/send-move.ts). */
   send?: MoveSender;
+  /**
+   * A dispute whose turn failed (a chain read, a move refused or not mined yet): the others are
+   * still played this pass. Without it the first failure is thrown once every dispute has had
+   * its turn.
+   */
+  onError?: (dispute: Pick<FollowedDispute, "id" | "jobId">, err: unknown) => void;
 };
 
 const LIVE = new Set<number>([Phase.AwaitingStepRoot, Phase.AwaitingProof, Phase.AwaitingData]);
@@ -28,17 +34,25 @@ const LIVE = new Set<number>([Phase.AwaitingStepRoot, Phase.AwaitingProof, Phase
  */
 export async function respondToDisputes(p: RespondToDisputesParameters): Promise<PlayReturnType[]> {
   const moves: PlayReturnType[] = [];
+  let firstError: { err: unknown } | undefined;
   for (const d of p.disputes) {
-    const from = { fromBlock: d.openedBlock };
-    const c = await readChainDispute(p.clients, d.id, from);
-    if (!LIVE.has(c.phase)) {
-      p.onOver?.(d);
-      continue;
+    try {
+      const from = { fromBlock: d.openedBlock };
+      const c = await readChainDispute(p.clients, d.id, from);
+      if (!LIVE.has(c.phase)) {
+        p.onOver?.(d);
+        continue;
+      }
+      const trace = p.traceFor(d.jobId);
+      if (!trace) continue; // nothing on disk: the clock will decide (and say so in the node's status)
+      const played = await playTurn(p.clients, "prover", d.id, async (chain) => ({ data: await disputeDataFor(p.modelDir, trace, chain.traceRoot) }), from, p.send);
+      if (played.move && played.move.kind !== "wait") moves.push(played);
+    } catch (err) {
+      // One dispute's failure must not cost the others their turn: each has a clock of its own.
+      if (p.onError) p.onError(d, err);
+      else firstError ??= { err };
     }
-    const trace = p.traceFor(d.jobId);
-    if (!trace) continue; // nothing on disk: the clock will decide (and say so in the node's status)
-    const played = await playTurn(p.clients, "prover", d.id, async (chain) => ({ data: await disputeDataFor(p.modelDir, trace, chain.traceRoot) }), from, p.send);
-    if (played.move && played.move.kind !== "wait") moves.push(played);
   }
+  if (firstError) throw firstError.err;
   return moves;
 }

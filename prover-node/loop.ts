@@ -30,6 +30,8 @@ export type DisputeResponder = (p: {
   onOver?: (dispute: Pick<FollowedDispute, "id" | "jobId">) => void;
   /** Sends a move through the node's persisted sender (crash-safe, rebroadcast or replaced when stuck). */
   send?: MoveSender;
+  /** A dispute whose turn failed; the others are still played. */
+  onError?: (dispute: Pick<FollowedDispute, "id" | "jobId">, err: unknown) => void;
 }) => Promise<readonly PlayReturnType[] | void>;
 
 export type LoopOptions = {
@@ -202,6 +204,10 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
         },
         onOver: (d) => endDispute(o.db.db, d.id),
         send: async (move) => (await o.sender.send({ kind: "dispute-move", key: String(move.args[0]), ...moveCall(o.clients, move) })).hash,
+        onError: (d, err) => {
+          o.metrics.loopErrors.inc({ step: "disputes" });
+          o.log.warn({ dispute: d.id, jobId: d.jobId.toString(), err: String(err) }, "could not play this dispute's turn; retrying next tick");
+        },
       });
       // A dispute is the one thing that can cost the stake: every move the node makes is worth a line.
       for (const m of moves ?? []) {
