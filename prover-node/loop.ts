@@ -203,7 +203,19 @@ export async function runTick(o: LoopOptions): Promise<TickReport> {
           }
         },
         onOver: (d) => endDispute(o.db.db, d.id),
-        send: async (move) => (await o.sender.send({ kind: "dispute-move", key: String(move.args[0]), ...moveCall(o.clients, move) })).hash,
+        send: async (move) => {
+          const key = String(move.args[0]);
+          // A move of this dispute still unmined: the chain the agent read has not seen it, so
+          // what it chose now would repeat or contradict it. The next pass decides again.
+          const unmined = o.db.txsFor("dispute-move", key).find((t) => t.state === "pending");
+          if (unmined) return unmined.hash;
+          // Broadcast, not awaited: every dispute's move goes out this pass, none waits behind
+          // another's receipt (a challenger opening many disputes would otherwise spend the
+          // clocks of the later ones on the earlier ones' waits).
+          const { hash, receipt } = await o.sender.submit({ kind: "dispute-move", key, ...moveCall(o.clients, move) });
+          receipt.catch((err: unknown) => o.log.warn({ dispute: key, move: move.kind, tx: hash, err: String(err) }, "a dispute move is not mined yet, or reverted; the next pass looks again"));
+          return hash;
+        },
         onError: (d, err) => {
           o.metrics.loopErrors.inc({ step: "disputes" });
           o.log.warn({ dispute: d.id, jobId: d.jobId.toString(), err: String(err) }, "could not play this dispute's turn; retrying next tick");

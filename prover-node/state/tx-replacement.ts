@@ -65,7 +65,8 @@ export async function replacementFor(tx: TxRow, clients: StepproofClients, ceili
     },
   );
   const call = stillValid
-    ? { to: parsed.to, data: parsed.data, value: parsed.value ?? 0n, gas: parsed.gas }
+    ? // Estimated again, the old limit a floor: a rollup's limit pays for L1 data, whose price moves.
+      { to: parsed.to, data: parsed.data, value: parsed.value ?? 0n, gas: await atLeast(parsed.gas, publicClient.estimateGas({ account: account.address, to: parsed.to, data: parsed.data, value: parsed.value })) }
     : // Estimated: on a rollup the gas limit also pays for the L1 data, above 21,000.
       { to: account.address, data: undefined, value: 0n, gas: await publicClient.estimateGas({ account: account.address, to: account.address, value: 0n }) };
   const raise = (old: bigint | undefined, now: bigint) => {
@@ -96,4 +97,11 @@ export class FeeCeilingError extends ProverNodeError {
   ) {
     super(`replacing ${hash} needs a fee cap of ${needed} wei per gas, above the ceiling of ${ceiling} (chain.maxFeePerGasGwei); it is left as it is`);
   }
+}
+
+/** The larger of a gas limit and an estimate; the limit alone when the estimate fails. */
+async function atLeast(limit: bigint | undefined, estimate: Promise<bigint>): Promise<bigint | undefined> {
+  const e = await estimate.catch(() => undefined);
+  if (e === undefined) return limit;
+  return limit === undefined || e > limit ? e : limit;
 }

@@ -21,7 +21,7 @@ async function row(fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } 
 }
 
 /** A chain that answers the few reads a replacement makes; `call` decides whether the call still holds. */
-function clientsWith(o: { baseFee?: bigint; call?: () => Promise<unknown> }): StepproofClients {
+function clientsWith(o: { baseFee?: bigint; call?: () => Promise<unknown>; gas?: bigint }): StepproofClients {
   return {
     walletClient: wallet,
     publicClient: {
@@ -29,7 +29,7 @@ function clientsWith(o: { baseFee?: bigint; call?: () => Promise<unknown> }): St
       call: o.call ?? (async () => ({ data: "0x" })),
       estimateFeesPerGas: async ({ type }: { type: string }) => (type === "legacy" ? { gasPrice: 2_000n } : { maxFeePerGas: 2_000n, maxPriorityFeePerGas: 10n }),
       // A rollup's transfer pays for its L1 data too: above 21,000.
-      estimateGas: async () => 31_000n,
+      estimateGas: async () => o.gas ?? 31_000n,
     },
   } as unknown as StepproofClients;
 }
@@ -62,6 +62,12 @@ describe("replacing a stuck transaction", () => {
     expect(parseTransaction((await replacementFor(low, clientsWith({}))).raw)).toMatchObject({ maxFeePerGas: 2_000n, maxPriorityFeePerGas: 10n });
     const legacy = await row({ gasPrice: 3_000n });
     expect(parseTransaction((await replacementFor(legacy, clientsWith({}))).raw).gasPrice).toBe(3_751n);
+  });
+
+  it("keeps the old gas limit as a floor, and takes a higher estimate (a rollup's L1 data price moved)", async () => {
+    const tx = await row({ maxFeePerGas: 4_000n, maxPriorityFeePerGas: 100n });
+    expect(parseTransaction((await replacementFor(tx, clientsWith({ gas: 90_000n }))).raw).gas).toBe(120_000n);
+    expect(parseTransaction((await replacementFor(tx, clientsWith({ gas: 150_000n }))).raw).gas).toBe(150_000n);
   });
 
   it("refuses to offer more than the operator's ceiling", async () => {
