@@ -7,7 +7,7 @@ import type { Move } from "../dispute/agent.js";
 /** A move other than `wait`: one call into the step-proof game. */
 export type GameMove = Exclude<Move, { kind: "wait" }>;
 
-/** Sends a move and returns its transaction's hash once mined (a revert throws). */
+/** Sends a move and returns its transaction's hash: sendMove's own once mined (a revert throws), the prover node's once broadcast. */
 export type MoveSender = (move: GameMove) => Promise<Hex>;
 
 /** The game call a move is (what a sender simulates, signs and sends). */

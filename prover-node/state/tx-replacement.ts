@@ -43,18 +43,18 @@ export const CANCEL_KIND = "cancel";
  * only with at least 10 % more on each fee); or, when the call would revert now (its deadline
  * passed, the job settled meanwhile), a zero-value transfer to the account itself that frees the
  * nonce for what comes after it without paying for a revert. What it may offer is bounded:
- * stuckReason() asks for a replacement only while the chain's estimate is above what `tx`
- * offers (or its base fee above its cap), so a raise is at most a quarter above the estimate;
+ * stuckReason() asks for a replacement only while the chain asks more than `tx` offers (its
+ * base fee above the cap, or its estimate above the cap or the tip), never for age alone;
  * `ceiling`, when set, refuses anything above it (FeeCeilingError). The caller persists the
  * bytes before broadcasting them.
  */
 export async function replacementFor(tx: TxRow, clients: StepproofClients, ceiling?: bigint): Promise<Replacement> {
   const wallet = clients.walletClient;
-  if (!wallet) throw new Error("no signing account");
+  if (!wallet) throw new ProverNodeError(`cannot replace ${tx.hash}: no signing account`);
   const { publicClient } = clients;
   const account = wallet.account;
   const parsed = parseTransaction(tx.raw);
-  if (parsed.to == null) throw new Error(`transaction ${tx.hash} creates a contract; it is not replaced`);
+  if (parsed.to == null) throw new ProverNodeError(`transaction ${tx.hash} creates a contract; it is not replaced`);
   // Only a revert makes the call obsolete: a chain that cannot be read says nothing about it,
   // and cancelling a commit that would still land would cost the job its deadline.
   const stillValid = await publicClient.call({ account: account.address, to: parsed.to, data: parsed.data, value: parsed.value }).then(

@@ -3,7 +3,7 @@ import { toTransactionError, TransactionError, withSuiteErrors } from "../../pro
 import type { StepproofClients } from "../../protocol/chain/client.js";
 import { ProverNodeError } from "../errors.js";
 import type { ProverDb, TxRow } from "./db.js";
-import { replacementFor, stuckReason } from "./tx-replacement.js";
+import { replacementFor, stuckReason, type Replacement } from "./tx-replacement.js";
 
 export type PersistedSendParameters = {
   /** What the transaction is for, e.g. "commit"; with `key` (e.g. the job id) it names the action. */
@@ -40,7 +40,7 @@ export type TxSenderOptions = {
   maxFeePerGas?: bigint;
 };
 
-export const DEFAULT_TX_OPTIONS = { receiptTimeoutMs: 120_000, replaceAfterMs: 300_000, resumeWaitMs: 60_000 };
+const DEFAULT_TX_OPTIONS = { receiptTimeoutMs: 120_000, replaceAfterMs: 300_000, resumeWaitMs: 60_000 };
 
 /** A send's receipt did not come in time; the transaction stays persisted and `resume()` settles it. */
 export class TransactionNotMinedError extends ProverNodeError {
@@ -218,11 +218,13 @@ export class PersistedTxSender {
   async resume(): Promise<TxRow[]> {
     const { publicClient } = this.clients;
     const done: TxRow[] = [];
+    const byNonce = new Map<number, TxRow[]>();
+    // The row that took its nonce: recorded, and the rows it replaced (or that replaced it) can never land.
     const record = (tx: TxRow, receipt: TransactionReceipt) => {
       this.db.setTxState(tx.hash, receipt.status === "success" ? "mined" : "reverted");
       if (receipt.status === "success") done.push({ ...tx, state: "mined" });
+      for (const other of byNonce.get(tx.nonce) ?? []) if (other.hash !== tx.hash) this.db.setTxState(other.hash, "dropped");
     };
-    const byNonce = new Map<number, TxRow[]>();
     const sent = await this.#serial(async () => {
       const broadcast: TxRow[] = [];
       for (const tx of this.db.pendingTxs()) byNonce.set(tx.nonce, [...(byNonce.get(tx.nonce) ?? []), tx]);
@@ -248,7 +250,6 @@ export class PersistedTxSender {
         const landed = receipts.findIndex((r) => r !== undefined);
         if (landed >= 0) {
           record(rows[landed]!, receipts[landed]!);
-          for (const other of rows) if (other !== rows[landed]) this.db.setTxState(other.hash, "dropped");
           continue;
         }
         if (used > nonce) {
@@ -266,24 +267,20 @@ export class PersistedTxSender {
             broadcast.push(newest);
             continue;
           }
-          const r = await replacementFor(newest, this.clients, this.#options.maxFeePerGas).catch(async (err: unknown) => {
-            // No replacement (the ceiling, a chain read): the bytes a node may have lost still go out.
-            await this.#broadcast(newest.raw).catch(() => {});
-            throw err;
-          });
-          const row = { hash: r.hash, kind: r.kind, key: r.key, nonce, raw: r.raw };
-          this.db.insertTx(row); // persisted before it is broadcast, as every send
-          this.log(`replacing ${newest.kind} ${newest.key} (${newest.hash}) at nonce ${nonce}, as ${stuck}: ${r.cancels ? "its call would revert now, so a transfer to the account itself frees the nonce" : "the same call with higher fees"} (${r.hash})`);
+          let r: Replacement | undefined;
           try {
+            r = await replacementFor(newest, this.clients, this.#options.maxFeePerGas);
+            this.db.insertTx({ hash: r.hash, kind: r.kind, key: r.key, nonce, raw: r.raw }); // persisted before it is broadcast, as every send
+            this.log(`replacing ${newest.kind} ${newest.key} (${newest.hash}) at nonce ${nonce}, as ${stuck}: ${r.cancels ? "its call would revert now, so a transfer to the account itself frees the nonce" : "the same call with higher fees"} (${r.hash})`);
             await this.#broadcast(r.raw);
           } catch (err) {
-            // Refused: the next replacement is priced from the last row a node took, not this one,
-            // and that row is sent again in case a node lost it.
-            this.db.setTxState(r.hash, "dropped");
+            // No replacement (the ceiling, a chain read) or a node refused it: the next one is
+            // priced from the last row a node took, and that row goes out again in case it was lost.
+            if (r) this.db.setTxState(r.hash, "dropped");
             await this.#broadcast(newest.raw).catch(() => {});
             throw err;
           }
-          broadcast.push({ ...row, state: "pending", createdAt: Date.now() });
+          broadcast.push({ hash: r.hash, kind: r.kind, key: r.key, nonce, raw: r.raw, state: "pending", createdAt: Date.now() });
         } catch (err) {
           this.log(`cannot rebroadcast or replace ${newest.kind} ${newest.key} (${newest.hash}) at nonce ${nonce}: ${reason(err)}; the next pass tries again`);
         }
@@ -295,11 +292,7 @@ export class PersistedTxSender {
     for (const [i, receipt] of receipts.entries()) {
       const tx = sent[i]!;
       // viem hands back the receipt of whatever took the nonce: only this row's own counts here.
-      if (receipt?.transactionHash === tx.hash) {
-        record(tx, receipt);
-        // The rows it replaced can never land now.
-        for (const other of byNonce.get(tx.nonce) ?? []) if (other.hash !== tx.hash) this.db.setTxState(other.hash, "dropped");
-      }
+      if (receipt?.transactionHash === tx.hash) record(tx, receipt);
       else if (receipt) this.log(`nonce ${tx.nonce} was taken by ${receipt.transactionHash}, not ${tx.kind} ${tx.key} (${tx.hash}); the next pass records which`);
       else this.log(`${tx.kind} ${tx.key} (${tx.hash}) is still not mined after ${Math.round(this.#options.resumeWaitMs / 1000)} s; the next pass looks again`);
     }
