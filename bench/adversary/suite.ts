@@ -13,6 +13,7 @@ import { auditPayDoubleClaim, canaryAttacks, poolFlood, steerTheDraw } from "./a
 import { ejectAuditorByWithholding, silentAuditorExcused, withholdFromAuditor, withholdThenSybilFirst } from "./attacks-withholding-audits.js";
 import { batchDoubleCharge, batchFabricatedVoucher, batchHiddenCheat, batchMiscount, batchOverMax, batchSampledOutput, batchWithheldLeaf } from "./attacks-batches.js";
 import { publicationIgnored, publicationSkipNonce, publicationThenWithdraw } from "./attacks-publication.js";
+import { pricedOutProverMove } from "./attacks-liveness.js";
 import { createWorld, type World } from "./env.js";
 import type { AttackRow } from "./report.js";
 
@@ -62,6 +63,8 @@ export async function runAdversarySuite(opts: SuiteOptions): Promise<AttackRow[]
     await run(promptFlood);
     await run(layerOutSlack);
     await run(cancelAfterSlash);
+    // Liveness: the honest prover's answer priced out of blocks while its clock runs.
+    await run(pricedOutProverMove);
     // Incentives (PROTOCOL §9): who is rewarded, the fraud penalty, auditors and their pools.
     await run(sybilRewardCapture);
     await run(sybilFirstOnAuditedJob);

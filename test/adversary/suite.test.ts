@@ -22,6 +22,7 @@ const REQUIRED = [
   "prompt-flood",
   "layer-out-slack",
   "cancel-after-slash",
+  "priced-out-prover-move",
   "sybil-reward-capture",
   "sybil-first-on-audited-job",
   "dispute-in-commit-block",
